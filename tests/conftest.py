@@ -1,0 +1,143 @@
+"""Shared fixtures: a tiny random BERT (2 layers) with the bundled MiniLM
+tokenizer, and small data files written per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+NER_TRAIN = """\
+-DOCSTART- -X- -X- O
+
+Maria NNP B-NP B-PER
+Lindqvist NNP I-NP I-PER
+visited VBD B-VP O
+Porto NNP B-NP B-LOC
+. . O O
+
+Kestrel NNP B-NP B-ORG
+Analytics NNP I-NP I-ORG
+hired VBD B-VP O
+Jon NNP B-NP B-PER
+. . O O
+
+Nordwind NNP B-NP B-ORG
+opened VBD B-VP O
+in IN B-PP O
+Lisbon NNP B-NP B-LOC
+. . O O
+"""
+
+NER_DEV = """\
+Jon NNP B-NP B-PER
+visited VBD B-VP O
+Lisbon NNP B-NP B-LOC
+. . O O
+
+Kestrel NNP B-NP B-ORG
+opened VBD B-VP O
+. . O O
+"""
+
+SENTIMENT_TRAIN = """\
+text,label
+"great phone, love it",positive
+terrible battery and slow,negative
+"works fine, nothing special",neutral
+"I love the screen",positive
+awful support,negative
+it is okay,neutral
+"""
+
+SENTIMENT_DEV = """\
+text,label
+love it,positive
+awful and slow,negative
+okay I guess,neutral
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A 2-layer random BERT saved with the bundled MiniLM tokenizer."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from workbench.models import quiet_transformers, resolve_model
+
+    quiet_transformers()
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model("minilm"))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64,
+                        max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def ner_recipe(tmp_path, tiny_model) -> Path:
+    """A NER recipe on tiny data and the tiny model; returns its path."""
+    write(tmp_path / "data" / "train.conll", NER_TRAIN)
+    write(tmp_path / "data" / "dev.conll", NER_DEV)
+    return write(tmp_path / "ner.toml", f"""
+task = "ner"
+name = "tiny-ner"
+
+[model]
+name = "{tiny_model}"
+max_length = 32
+
+[data]
+train = "data/train.conll"
+validation = "data/dev.conll"
+test = "data/dev.conll"
+
+[train]
+epochs = 2
+batch_size = 2
+learning_rate = 1e-3
+log_every = 1
+
+[output]
+dir = "runs"
+""")
+
+
+@pytest.fixture
+def classification_recipe(tmp_path, tiny_model) -> Path:
+    """A classification recipe on tiny CSV data; returns its path."""
+    write(tmp_path / "data" / "train.csv", SENTIMENT_TRAIN)
+    write(tmp_path / "data" / "dev.csv", SENTIMENT_DEV)
+    return write(tmp_path / "cls.toml", f"""
+task = "classification"
+
+[model]
+name = "{tiny_model}"
+max_length = 32
+
+[data]
+train = "data/train.csv"
+validation = "data/dev.csv"
+
+[train]
+epochs = 2
+batch_size = 4
+learning_rate = 1e-3
+log_every = 1
+
+[output]
+dir = "runs"
+""")

@@ -1,0 +1,207 @@
+"""The `workbench` command line.
+
+Heavy libraries (torch, transformers) are imported inside the commands that
+need them, so `workbench --help` and `workbench validate` answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from workbench import __version__
+from workbench.errors import WorkbenchError
+
+EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 1, 2, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Fine-tune transformer encoders for NER and text classification "
+                    "from TOML recipes.")
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="train a recipe headless, writing a run folder",
+                         description="Train a recipe; the run folder is written under "
+                                     "[output] dir (default runs/).")
+    run.add_argument("recipe", help="recipe TOML file")
+    run.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[],
+                     metavar="SECTION.KEY=VALUE", help="override recipe keys")
+    run.add_argument("--plain", action="store_true",
+                     help="line-based output even in a terminal")
+    run.add_argument("--quiet-reports", action="store_true",
+                     help="print evaluation metrics without the per-label tables")
+
+    validate = sub.add_parser("validate", help="check recipes and their data without training")
+    validate.add_argument("recipes", nargs="+", metavar="RECIPE")
+    validate.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[],
+                          metavar="SECTION.KEY=VALUE")
+
+    predict = sub.add_parser("predict", help="run a saved model on text (JSON lines out)",
+                             description="Predict with a run's model. Texts come from the "
+                                         "arguments, or one a line from stdin. For text-pair "
+                                         "models, separate the pair with a tab.")
+    predict.add_argument("model", metavar="MODEL_OR_RUN")
+    predict.add_argument("texts", nargs="*", metavar="TEXT")
+    predict.add_argument("--batch-size", type=int, default=32)
+
+    evaluate = sub.add_parser("eval", help="score a saved model on a data file")
+    evaluate.add_argument("model", metavar="MODEL_OR_RUN")
+    evaluate.add_argument("--data", required=True, metavar="PATH")
+    evaluate.add_argument("--format", choices=("auto", "conll", "jsonl", "csv", "tsv"))
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.add_argument("--batch-size", type=int, default=64)
+
+    runs = sub.add_parser("runs", help="list run folders")
+    runs.add_argument("--dir", default="runs", help="runs folder (default: runs)")
+    runs.add_argument("--json", action="store_true", help="one JSON object a line")
+    return parser
+
+
+def cmd_validate(args) -> int:
+    from rich.console import Console
+
+    from workbench.experiment import prepare
+    from workbench.recipe import load_recipe
+
+    console = Console()
+    for path in args.recipes:
+        exp = prepare(load_recipe(path, args.overrides))
+        sizes = ", ".join(f"{k} {len(v)}" for k, v in exp.splits.items())
+        console.print(f"[green]ok[/] {path}: {exp.task.name}, {len(exp.labels)} labels, {sizes}",
+                      highlight=False)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from rich.console import Console
+
+    from workbench.console import ConsoleView
+    from workbench.experiment import prepare
+    from workbench.recipe import load_recipe
+
+    console = Console()
+    # Everything that can be wrong with the input is found before a run folder exists.
+    experiment = prepare(load_recipe(args.recipe, args.overrides))
+    view = ConsoleView(console, live=False if args.plain else None,
+                       show_reports=not args.quiet_reports)
+    stop = threading.Event()
+
+    def on_sigint(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        console.print("stopping after this step (Ctrl-C again to abort)", style="yellow")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        from workbench.runner import run_experiment
+
+        run_dir, end = run_experiment(experiment, [view], stop=stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    console.print(f"run folder: {run_dir}", highlight=False)
+    return {"completed": 0, "stopped": EXIT_STOPPED}.get(end["status"], EXIT_FAILED)
+
+
+def _read_texts(args) -> list[str]:
+    if args.texts:
+        return list(args.texts)
+    if sys.stdin.isatty():
+        raise WorkbenchError("predict: give TEXT arguments or pipe lines on stdin")
+    return [line.rstrip("\n") for line in sys.stdin if line.strip()]
+
+
+def cmd_predict(args) -> int:
+    from workbench.models import load_saved
+
+    if args.batch_size < 1:
+        raise WorkbenchError("--batch-size must be at least 1")
+    task, model, tokenizer, meta = load_saved(args.model)
+    texts = _read_texts(args)
+    max_length = meta.get("max_length", 128)
+    for start in range(0, len(texts), 256):  # stream output for long stdin inputs
+        for result in task.predict(model, tokenizer, texts[start:start + 256], max_length,
+                                   args.batch_size):
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from rich.console import Console
+
+    from workbench.evaluate import evaluate_saved
+    from workbench.reports import metrics_line, report_renderable
+
+    if args.batch_size < 1:
+        raise WorkbenchError("--batch-size must be at least 1")
+    _task, report = evaluate_saved(args.model, args.data, batch_size=args.batch_size,
+                                   format=args.format)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return 0
+    console = Console()
+    console.print(f"{args.data}: {metrics_line(report['metrics'])}", highlight=False)
+    console.print(report_renderable(report))
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from workbench.console import _duration
+    from workbench.runs.index import list_runs
+
+    runs = list_runs(args.dir)
+    if args.json:
+        for run in runs:
+            row = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(run).items()}
+            print(json.dumps(row, ensure_ascii=False))
+        return 0
+    console = Console()
+    if not runs:
+        console.print(f"no runs in {args.dir}/")
+        return 0
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("run", "recipe", "task", "status", "best", "steps", "duration"):
+        table.add_column(column, justify="right" if column in ("steps", "best") else "left")
+    styles = {"completed": "green", "stopped": "yellow", "failed": "red", "died": "red",
+              "running": "cyan"}
+    for run in runs:
+        best = f"{run.metric} {run.best_value:.4f}" if run.best_value is not None else "-"
+        steps = f"{run.steps}/{run.total_steps}" if run.total_steps else str(run.steps)
+        table.add_row(run.name, run.recipe, run.task,
+                      f"[{styles.get(run.status, '')}]{run.status}[/]", best, steps,
+                      _duration(run.duration_s))
+    console.print(table)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "predict": cmd_predict,
+            "eval": cmd_eval, "runs": cmd_runs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `workbench` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return COMMANDS[args.command](args)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_STOPPED
+    except BrokenPipeError:  # `workbench predict ... | head`
+        return 0

@@ -1,0 +1,129 @@
+"""Data readers: every supported format in, plain example dicts out.
+
+Token examples are ``{"tokens": [...], "tags": [...]}`` with BIO tags; text
+examples are ``{"text": str, "text_pair": str | None, "label": str}``. Each
+carries ``"line"``, the line it started on, for error messages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench.data.conll import read_conll
+from workbench.data.hub import read_hf
+from workbench.data.jsonl import column, read_jsonl
+from workbench.data.schemes import check_tag, detect_scheme, to_bio
+from workbench.data.tabular import read_table
+from workbench.errors import WorkbenchError, where
+
+EXTENSIONS = {
+    ".conll": "conll", ".conllu": "conll", ".bio": "conll", ".iob": "conll", ".bmes": "conll",
+    ".bioes": "conll", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
+    ".csv": "csv", ".tsv": "tsv",
+}
+
+
+def detect_format(path: str, kind: str) -> str:
+    """Format from the file name: ``hf:`` prefix, then the extension (``.gz`` skipped)."""
+    if path.startswith("hf:"):
+        return "hf"
+    suffixes = [s for s in Path(path).suffixes if s != ".gz"]
+    ext = suffixes[-1].lower() if suffixes else ""
+    if ext in EXTENSIONS:
+        return EXTENSIONS[ext]
+    # .txt and unknown endings: column files for tokens, tab-separated for texts.
+    return "conll" if kind == "tokens" else "tsv"
+
+
+def read_token_examples(path: str, data: dict) -> list[dict]:
+    """Read a token-classification split and convert its tags to BIO."""
+    fmt = data["format"] if data["format"] != "auto" else detect_format(path, "tokens")
+    if fmt == "conll":
+        examples = read_conll(path)
+    elif fmt in ("jsonl", "hf"):
+        if fmt == "jsonl":
+            rows = read_jsonl(path)
+            names: dict[str, list[str]] = {}
+        else:
+            plain, names = read_hf(path, data["hf_config"])
+            rows = list(enumerate(plain, start=1))
+        tag_names = names.get(data["tags_column"]) or data["labels"]
+        examples = []
+        for number, obj in rows:
+            loc = where(path, number)
+            tokens = column(obj, data["tokens_column"], loc)
+            tags = column(obj, data["tags_column"], loc)
+            if not isinstance(tokens, list) or not isinstance(tags, list):
+                raise WorkbenchError(f"{loc}: tokens and tags must be lists")
+            if len(tokens) != len(tags):
+                raise WorkbenchError(
+                    f"{loc}: {len(tokens)} tokens but {len(tags)} tags")
+            if any(isinstance(t, int) for t in tags):
+                if not tag_names:
+                    raise WorkbenchError(
+                        f"{loc}: tags are numbers; give their names in data.labels")
+                try:
+                    tags = [tag_names[t] if isinstance(t, int) else t for t in tags]
+                except IndexError:
+                    raise WorkbenchError(
+                        f"{loc}: tag number out of range of data.labels") from None
+            for tag in tags:
+                check_tag(str(tag), loc)
+            if tokens:
+                examples.append({"tokens": [str(t) for t in tokens],
+                                 "tags": [str(t) for t in tags], "line": number})
+    else:
+        raise WorkbenchError(f"{path}: format {fmt!r} cannot hold token tags; "
+                             f"use conll or jsonl")
+    scheme = data["tag_scheme"]
+    if scheme == "auto":
+        scheme = detect_scheme([e["tags"] for e in examples])
+    for example in examples:
+        example["tags"] = to_bio(example["tags"], scheme)
+    return examples
+
+
+def read_text_examples(path: str, data: dict) -> list[dict]:
+    """Read a text-classification split."""
+    fmt = data["format"] if data["format"] != "auto" else detect_format(path, "text")
+    if fmt in ("csv", "tsv"):
+        return read_table(path, "," if fmt == "csv" else "\t", data["header"],
+                          data["text_column"], data["text_pair_column"], data["label_column"])
+    if fmt in ("jsonl", "hf"):
+        if fmt == "jsonl":
+            rows = read_jsonl(path)
+            names: dict[str, list[str]] = {}
+        else:
+            plain, names = read_hf(path, data["hf_config"])
+            rows = list(enumerate(plain, start=1))
+        label_names = names.get(data["label_column"])
+        examples = []
+        for number, obj in rows:
+            loc = where(path, number)
+            text = column(obj, data["text_column"], loc)
+            pair = column(obj, data["text_pair_column"], loc) if data["text_pair_column"] else None
+            label = column(obj, data["label_column"], loc)
+            if isinstance(label, int) and label_names:
+                label = label_names[label]
+            if not isinstance(text, str) or (pair is not None and not isinstance(pair, str)):
+                raise WorkbenchError(f"{loc}: text must be a string")
+            if label is None or isinstance(label, (list, dict)):
+                raise WorkbenchError(f"{loc}: label must be a single value, got {label!r}")
+            examples.append({"text": text, "text_pair": pair, "label": str(label),
+                             "line": number})
+        return examples
+    raise WorkbenchError(f"{path}: format {fmt!r} holds token tags, not text labels; "
+                         f"use csv, tsv or jsonl")
+
+
+def read_examples(path: str, data: dict, kind: str) -> list[dict]:
+    """Read one split of ``kind`` 'tokens' or 'text'; an empty file is an error."""
+    try:
+        examples = (read_token_examples if kind == "tokens" else read_text_examples)(path, data)
+    except UnicodeDecodeError as exc:
+        raise WorkbenchError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except (OSError, EOFError) as exc:  # e.g. a truncated .gz
+        raise WorkbenchError(f"{path}: cannot read ({exc})") from None
+    if not examples:
+        raise WorkbenchError(f"{path}: no examples in file")
+    return examples

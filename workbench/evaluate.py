@@ -1,0 +1,52 @@
+"""Scoring a saved model on a data file: `workbench eval`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from workbench.data import read_examples
+from workbench.errors import WorkbenchError, where
+from workbench.models import load_saved
+from workbench.recipe import SCHEMA, load_recipe
+from workbench.tasks.base import batched_probabilities
+
+
+def data_settings(model_or_run: str | Path, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The [data] reading settings: the run's recipe where there is one, else defaults."""
+    settings = {key: spec.default for key, spec in SCHEMA["data"].items()}
+    recipe_file = Path(model_or_run) / "recipe.toml"
+    if recipe_file.is_file():
+        try:
+            settings.update(load_recipe(recipe_file, check_files=False)["data"])
+        except WorkbenchError:
+            pass  # a damaged recipe only costs us its column settings
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return settings
+
+
+def evaluate_saved(model_or_run: str | Path, data_path: str, batch_size: int = 64,
+                   **overrides) -> tuple[str, dict[str, Any]]:
+    """Score the model in ``model_or_run`` on ``data_path``; return (task name, report)."""
+    if not Path(data_path).is_file():
+        raise WorkbenchError(f"{data_path}: data file not found")
+    task, model, tokenizer, meta = load_saved(model_or_run)
+    settings = data_settings(model_or_run, overrides)
+    examples = read_examples(data_path, settings, task.kind)
+    id2label = {int(k): v for k, v in model.config.id2label.items()}
+    labels = [id2label[i] for i in range(len(id2label))]
+    known = set(labels)
+    for example in examples:
+        for label in task.example_labels(example):
+            if label not in known:
+                raise WorkbenchError(
+                    f"{where(data_path, example.get('line'))}: label {label!r} is not one the "
+                    f"model was trained on ({', '.join(labels)})")
+    label2id = {label: i for i, label in enumerate(labels)}
+    features = task.encode(examples, tokenizer, label2id, meta.get("max_length", 128))
+    scorer = task.scorer(examples, id2label)
+    for _chunk, batch, probs in batched_probabilities(model, tokenizer, features, batch_size):
+        scorer.add(probs.argmax(-1), batch["labels"], batch["example"])
+    report = scorer.result()
+    report["split"] = str(data_path)
+    return task.name, report

@@ -1,0 +1,61 @@
+"""From a validated recipe to what the engine needs: examples per split, the
+label list, and the task adapter. Everything here runs before a run folder
+exists, so bad data never leaves a run behind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from workbench.data import read_examples
+from workbench.errors import WorkbenchError
+from workbench.recipe import Recipe
+from workbench.tasks import get_task
+from workbench.tasks.base import check_labels
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass
+class Experiment:
+    """A recipe with its data read and its labels fixed."""
+
+    recipe: Recipe
+    task: object
+    labels: list[str]
+    splits: dict[str, list[dict]] = field(default_factory=dict)
+
+    @property
+    def metric(self) -> str:
+        return self.recipe["eval"]["metric"] or self.task.default_metric
+
+
+def metric_names(task) -> tuple[str, ...]:
+    """Metrics an evaluation of ``task`` reports, usable as ``eval.metric``."""
+    if task.name == "ner":
+        return ("f1", "precision", "recall", "macro_f1", "accuracy", "loss")
+    return ("accuracy", "macro_f1", "weighted_f1", "loss")
+
+
+def prepare(recipe: Recipe) -> Experiment:
+    """Read every split, build the label list and check the other splits against it."""
+    task = get_task(recipe.task)
+    data = recipe["data"]
+    metric = recipe["eval"]["metric"]
+    if metric is not None and metric not in metric_names(task):
+        raise WorkbenchError(
+            f"{recipe.source or '<recipe>'}: eval.metric {metric!r} is not one of "
+            f"{', '.join(metric_names(task))}")
+    splits: dict[str, list[dict]] = {}
+    for split in SPLITS:
+        if data[split]:
+            examples = read_examples(data[split], data, task.kind)
+            limit = data["max_train_samples"] if split == "train" else data["max_eval_samples"]
+            splits[split] = examples[:limit] if limit else examples
+    labels = task.labels_from(splits["train"], data["labels"])
+    if len(labels) < 2:
+        raise WorkbenchError(f"{data['train']}: training data has fewer than two labels")
+    given = bool(data["labels"])
+    for split, examples in splits.items():
+        if split != "train" or given:
+            check_labels(task, examples, labels, data[split], given)
+    return Experiment(recipe=recipe, task=task, labels=labels, splits=splits)

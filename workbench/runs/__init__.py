@@ -1,0 +1,1 @@
+"""Run folders: creating, writing, reading and listing them."""

@@ -1,0 +1,21 @@
+"""Task adapters by name. Adding a task: one module here, one entry below."""
+
+from __future__ import annotations
+
+from workbench.errors import WorkbenchError
+
+
+def get_task(name: str):
+    """Return the task adapter called ``name`` ('ner' or 'classification')."""
+    if name == "ner":
+        from workbench.tasks.ner import NerTask
+        return NerTask()
+    if name == "classification":
+        from workbench.tasks.classification import ClassificationTask
+        return ClassificationTask()
+    raise WorkbenchError(f"unknown task {name!r} (known: ner, classification)")
+
+
+# Model architectures (config.architectures) -> task, for loading a saved model.
+ARCHITECTURE_SUFFIXES = {"ForTokenClassification": "ner",
+                         "ForSequenceClassification": "classification"}

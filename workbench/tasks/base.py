@@ -1,0 +1,93 @@
+"""The protocol every task adapter follows, and helpers they share.
+
+The engine only ever talks to a task through this protocol, so a new task is
+one new file here and an entry in ``workbench.tasks.TASKS``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Protocol
+
+from workbench.errors import WorkbenchError, where
+
+
+class Scorer(Protocol):
+    """Streams predictions batch by batch; ``result()`` gives the report."""
+
+    def add(self, preds, labels, example_ids) -> None: ...
+
+    def result(self) -> dict[str, Any]: ...
+
+
+class Task(Protocol):
+    """A task adapter: everything task-specific the engine and CLI need."""
+
+    name: str
+    kind: str  # "tokens" or "text": which data readers feed it
+    auto_class: str  # the transformers Auto* class its models load with
+    default_metric: str
+    pipeline_task: str  # the transformers.pipeline task name
+
+    def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]: ...
+
+    def example_labels(self, example: dict) -> Iterable[str]: ...
+
+    def encode(self, examples: list[dict], tokenizer, label2id: dict[str, int],
+               max_length: int) -> list[dict]: ...
+
+    def scorer(self, examples: list[dict], id2label: dict[int, str]) -> Scorer: ...
+
+    def predict(self, model, tokenizer, texts: list[str], max_length: int,
+                batch_size: int = 32) -> list[dict]: ...
+
+
+def check_labels(task: Task, examples: list[dict], labels: list[str], path: str,
+                 given: bool) -> None:
+    """A label in ``examples`` that is not in ``labels`` is an error naming it."""
+    known = set(labels)
+    for example in examples:
+        for label in task.example_labels(example):
+            if label not in known:
+                source = "data.labels" if given else "the training data"
+                raise WorkbenchError(
+                    f"{where(path, example.get('line'))}: label {label!r} does not occur in "
+                    f"{source}; add it to data.labels to allow it")
+
+
+def make_collate(pad_id: int) -> Callable[[list[dict]], dict]:
+    """Dynamic padding: pad each batch to its longest row (labels with -100)."""
+    import torch
+
+    def collate(features: list[dict]) -> dict:
+        longest = max(len(f["input_ids"]) for f in features)
+        batch: dict[str, Any] = {}
+        for key in features[0]:
+            if key == "example":
+                batch[key] = torch.tensor([f[key] for f in features])
+                continue
+            if key == "labels" and not isinstance(features[0][key], list):
+                batch[key] = torch.tensor([f[key] for f in features])
+                continue
+            fill = {"input_ids": pad_id, "labels": -100}.get(key, 0)
+            batch[key] = torch.tensor([f[key] + [fill] * (longest - len(f[key]))
+                                       for f in features])
+        return batch
+
+    return collate
+
+
+def batched_probabilities(model, tokenizer, features: list[dict], batch_size: int):
+    """Run ``model`` over encoded features; yield ``(features, softmax probs)`` per batch
+    on the CPU, without gradients."""
+    import torch
+
+    collate = make_collate(tokenizer.pad_token_id)
+    device = next(model.parameters()).device
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(features), batch_size):
+            chunk = features[start:start + batch_size]
+            batch = collate(chunk)
+            inputs = {k: v.to(device) for k, v in batch.items() if k not in ("labels", "example")}
+            logits = model(**inputs).logits
+            yield chunk, batch, torch.softmax(logits.float(), dim=-1).cpu()

@@ -1,0 +1,193 @@
+"""Named-entity recognition as token classification.
+
+Labels go on the first sub-token of each word and -100 on the rest, so the
+model is scored word by word (labelling every sub-token skews seqeval's entity
+counts). Sentences longer than the model's window are split into consecutive
+windows at word boundaries rather than truncated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from workbench.tasks.base import batched_probabilities
+
+# Words for raw text at prediction time: runs of letters/digits (with inner
+# apostrophes, hyphens and dots), or single other characters, as CoNLL tokenizes.
+WORD_RE = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
+
+
+def split_words(text: str) -> list[tuple[str, int, int]]:
+    """Split raw text into ``(word, start, end)`` with character offsets."""
+    return [(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(text)]
+
+
+def entity_types(labels: list[str]) -> list[str]:
+    """Entity types in a BIO label list, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for label in labels:
+        if label != "O":
+            seen.setdefault(label.split("-", 1)[1], None)
+    return list(seen)
+
+
+def bio_labels(types: list[str]) -> list[str]:
+    """``['LOC', 'PER']`` -> ``['O', 'B-LOC', 'I-LOC', 'B-PER', 'I-PER']``."""
+    return ["O"] + [f"{p}-{t}" for t in types for p in ("B", "I")]
+
+
+def spans(tags: list[str]) -> list[tuple[str, int, int]]:
+    """BIO tags -> ``(type, first word, last word + 1)``; a stray I- starts an entity."""
+    out: list[tuple[str, int, int]] = []
+    kind, start = None, 0
+    for i, tag in enumerate(tags + ["O"]):
+        prefix, _, t = tag.partition("-")
+        if kind is not None and (prefix != "I" or t != kind):
+            out.append((kind, start, i))
+            kind = None
+        if prefix == "B" or (prefix == "I" and kind is None):
+            kind, start = t, i
+    return out
+
+
+def special_tokens_template(tokenizer) -> tuple[list[int], list[int]]:
+    """The special tokens the tokenizer puts before and after one sequence
+    (``[CLS]`` / ``[SEP]`` for BERT, ``<s>`` / ``</s>`` for RoBERTa)."""
+    encoded = tokenizer(["x"], is_split_into_words=True)
+    words = encoded.word_ids()
+    first = words.index(0)
+    last = len(words) - 1 - words[::-1].index(0)
+    ids = encoded["input_ids"]
+    return ids[:first], ids[last + 1:]
+
+
+class NerTask:
+    """Token classification with BIO tags, scored by seqeval at entity level."""
+
+    name = "ner"
+    kind = "tokens"
+    auto_class = "AutoModelForTokenClassification"
+    default_metric = "f1"
+    pipeline_task = "token-classification"
+
+    def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]:
+        """The BIO label list: from ``data.labels`` (types or full tags) or the data."""
+        if given:
+            types = [g.split("-", 1)[1] if g[:2] in ("B-", "I-") else g
+                     for g in given if g != "O"]
+            return bio_labels(list(dict.fromkeys(types)))
+        tags = sorted({t for e in examples for t in e["tags"]})
+        return bio_labels(sorted(entity_types(tags)))
+
+    def example_labels(self, example: dict):
+        return example["tags"]
+
+    def encode(self, examples: list[dict], tokenizer, label2id: dict[str, int],
+               max_length: int) -> list[dict]:
+        """Tokenize words, label first sub-tokens, and cut long sentences into windows.
+
+        Each feature holds ``input_ids``, ``attention_mask``, ``labels`` and
+        ``example`` (the index of its sentence); windows of one sentence are
+        consecutive and together label every word exactly once.
+        """
+        template = special_tokens_template(tokenizer)
+        budget = max(1, max_length - len(template[0]) - len(template[1]))
+        encoded = tokenizer([e["tokens"] for e in examples], is_split_into_words=True,
+                            add_special_tokens=False)
+        features: list[dict] = []
+        for index, example in enumerate(examples):
+            pieces: list[list[int]] = [[] for _ in example["tokens"]]
+            for token_id, word in zip(encoded["input_ids"][index], encoded.word_ids(index)):
+                if word is not None:
+                    pieces[word].append(token_id)
+            window_ids: list[int] = []
+            window_labels: list[int] = []
+            for word, word_pieces in enumerate(pieces):
+                # A word the tokenizer drops (e.g. a zero-width space) still needs a slot.
+                word_pieces = (word_pieces or [tokenizer.unk_token_id])[:budget]
+                if window_ids and len(window_ids) + len(word_pieces) > budget:
+                    features.append(self._feature(template, window_ids, window_labels, index))
+                    window_ids, window_labels = [], []
+                window_ids.extend(word_pieces)
+                window_labels.append(label2id[example["tags"][word]])
+                window_labels.extend([-100] * (len(word_pieces) - 1))
+            features.append(self._feature(template, window_ids, window_labels, index))
+        return features
+
+    @staticmethod
+    def _feature(template: tuple[list[int], list[int]], ids: list[int], labels: list[int],
+                 index: int) -> dict:
+        prefix, suffix = template
+        input_ids = prefix + ids + suffix
+        return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids),
+                "labels": [-100] * len(prefix) + labels + [-100] * len(suffix),
+                "example": index}
+
+    def scorer(self, examples: list[dict], id2label: dict[int, str]) -> "NerScorer":
+        return NerScorer(examples, id2label)
+
+    def predict(self, model, tokenizer, texts: list[str], max_length: int,
+                batch_size: int = 32) -> list[dict]:
+        """Entities with character spans, label and score for each raw text."""
+        words = [split_words(text) for text in texts]
+        examples = [{"tokens": [w for w, _, _ in ws] or [""], "tags": ["O"] * max(1, len(ws))}
+                    for ws in words]
+        id2label = model.config.id2label
+        features = self.encode(examples, tokenizer, {"O": 0}, max_length)
+        word_probs: dict[int, list] = defaultdict(list)
+        for _chunk, batch, probs in batched_probabilities(model, tokenizer, features, batch_size):
+            for row in range(probs.shape[0]):
+                mask = batch["labels"][row] != -100
+                word_probs[int(batch["example"][row])].extend(probs[row][mask])
+        results = []
+        for index, text in enumerate(texts):
+            ws = words[index]
+            probs = word_probs[index][:len(ws)]
+            tags = [id2label[int(p.argmax())] for p in probs]
+            entities = []
+            for kind, start, end in spans(tags):
+                score = sum(float(p.max()) for p in probs[start:end]) / (end - start)
+                begin, finish = ws[start][1], ws[end - 1][2]
+                entities.append({"text": text[begin:finish], "label": kind, "start": begin,
+                                 "end": finish, "score": round(score, 4)})
+            results.append({"text": text, "entities": entities})
+        return results
+
+
+class NerScorer:
+    """Collects word-level predictions per sentence and scores them with seqeval."""
+
+    def __init__(self, examples: list[dict], id2label: dict[int, str]):
+        self.examples = examples
+        self.id2label = id2label
+        self.predicted: dict[int, list[str]] = defaultdict(list)
+
+    def add(self, preds, labels, example_ids) -> None:
+        """Take one batch of argmax ids (already on the CPU)."""
+        for row in range(preds.shape[0]):
+            mask = labels[row] != -100
+            ids = preds[row][mask].tolist()
+            self.predicted[int(example_ids[row])].extend(self.id2label[i] for i in ids)
+
+    def result(self) -> dict[str, Any]:
+        from seqeval.metrics import accuracy_score, classification_report
+
+        gold = [e["tags"] for e in self.examples]
+        pred = [self.predicted.get(i, ["O"] * len(g))[:len(g)] for i, g in enumerate(gold)]
+        pred = [p + ["O"] * (len(g) - len(p)) for p, g in zip(pred, gold)]
+        report = classification_report(gold, pred, output_dict=True, zero_division=0)
+        per_label = {}
+        for kind in sorted(k for k in report if not k.endswith(" avg")):
+            r = report[kind]
+            per_label[kind] = {"precision": r["precision"], "recall": r["recall"],
+                               "f1": r["f1-score"], "support": int(r["support"])}
+        micro = report.get("micro avg", {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
+        macro = report.get("macro avg", {"f1-score": 0.0})
+        metrics = {"precision": micro["precision"], "recall": micro["recall"],
+                   "f1": micro["f1-score"], "macro_f1": macro["f1-score"],
+                   "accuracy": accuracy_score(gold, pred)}
+        return {"task": "ner", "metrics": {k: float(v) for k, v in metrics.items()},
+                "per_label": per_label, "examples": len(gold),
+                "entities": sum(v["support"] for v in per_label.values())}

@@ -45,7 +45,7 @@ class ConsoleView:
             f"{event['recipe']}: {event['task']} on {event['model']} | {event['device']}, "
             f"precision {event['precision']} | {examples} | {self.total} steps "
             f"({event['epochs']:.2f} epochs of {event['steps_per_epoch']}), batch "
-            f"{event['batch_size']} | best by {event['metric']}")
+            f"{event['batch_size']} | best by {event['metric']}", highlight=False, soft_wrap=True)
         if self.live:
             self.progress = Progress(
                 TextColumn("epoch {task.fields[epoch]:.2f}"), BarColumn(),
@@ -68,12 +68,13 @@ class ConsoleView:
                 f"step {event['step']}/{event['total_steps']}  epoch {event['epoch']:.2f}  "
                 f"loss {loss}  lr {event['learning_rate']:.2e}  "
                 f"{event['samples_per_s']:.1f} samples/s  eta {_duration(event['eta_s'])}",
-                highlight=False)
+                highlight=False, soft_wrap=True)
 
     def on_eval(self, event: dict) -> None:
         marker = " (best)" if event.get("best") else ""
         self.console.print(f"eval {event['split']} at step {event['step']}: "
-                           f"{metrics_line(event['metrics'])}{marker}", highlight=False)
+                           f"{metrics_line(event['metrics'])}{marker}", highlight=False,
+                           soft_wrap=True)
         if self.show_reports:
             self.console.print(report_renderable(event["report"]))
 
@@ -92,4 +93,4 @@ class ConsoleView:
         if event.get("error"):
             line += f": {event['error']}"
         style = {"completed": "green", "stopped": "yellow"}.get(status, "red")
-        self.console.print(line, style=style, highlight=False)
+        self.console.print(line, style=style, highlight=False, soft_wrap=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from workbench.data import read_examples
 from workbench.errors import WorkbenchError, where
-from workbench.models import load_saved
+from workbench.models import load_saved, model_dir_of
 from workbench.recipe import SCHEMA, load_recipe
 from workbench.tasks.base import batched_probabilities
 
@@ -28,6 +28,7 @@ def data_settings(model_or_run: str | Path, overrides: dict[str, Any]) -> dict[s
 def evaluate_saved(model_or_run: str | Path, data_path: str, batch_size: int = 64,
                    **overrides) -> tuple[str, dict[str, Any]]:
     """Score the model in ``model_or_run`` on ``data_path``; return (task name, report)."""
+    model_dir_of(model_or_run)  # a missing model is named before a missing data file
     if not Path(data_path).is_file():
         raise WorkbenchError(f"{data_path}: data file not found")
     task, model, tokenizer, meta = load_saved(model_or_run)

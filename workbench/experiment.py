@@ -4,6 +4,7 @@ exists, so bad data never leaves a run behind."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 from workbench.data import read_examples
@@ -36,6 +37,16 @@ def metric_names(task) -> tuple[str, ...]:
     return ("accuracy", "macro_f1", "weighted_f1", "loss")
 
 
+def subsample(examples: list[dict], limit: int | None, how: str, seed: int) -> list[dict]:
+    """Keep ``limit`` examples: the first ones, or a seeded random subset in file order."""
+    if not limit or limit >= len(examples):
+        return examples
+    if how == "first":
+        return examples[:limit]
+    keep = sorted(random.Random(seed).sample(range(len(examples)), limit))
+    return [examples[i] for i in keep]
+
+
 def prepare(recipe: Recipe) -> Experiment:
     """Read every split, build the label list and check the other splits against it."""
     task = get_task(recipe.task)
@@ -50,7 +61,7 @@ def prepare(recipe: Recipe) -> Experiment:
         if data[split]:
             examples = read_examples(data[split], data, task.kind)
             limit = data["max_train_samples"] if split == "train" else data["max_eval_samples"]
-            splits[split] = examples[:limit] if limit else examples
+            splits[split] = subsample(examples, limit, data["sample"], recipe["train"]["seed"])
     labels = task.labels_from(splits["train"], data["labels"])
     if len(labels) < 2:
         raise WorkbenchError(f"{data['train']}: training data has fewer than two labels")

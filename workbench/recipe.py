@@ -65,6 +65,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "hf_config": Key(str, None, help="configuration name of a hub dataset"),
         "max_train_samples": Key(int, None, min=1),
         "max_eval_samples": Key(int, None, min=1),
+        "sample": Key(str, "first", choices=("first", "random"),
+                      help="which examples max_*_samples keeps: the first, or a seeded random "
+                           "subset (for files sorted by label)"),
     },
     "train": {
         "epochs": Key((int, float), 3, min=0.01, max=10_000),
@@ -258,8 +261,12 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
     for item in overrides:
         section, key, value = parse_override(item)
         dotted = f"{section}.{key}" if section else key
-        values[section][key] = _check_value(dotted, SCHEMA[section][key], value,
-                                            f"--set {dotted}")
+        spec = SCHEMA[section][key]
+        value = _check_value(dotted, spec, value, f"--set {dotted}")
+        if spec.path and value and not value.startswith("hf:"):
+            # Typed on the command line: relative to where the user stands.
+            value = str(Path(value).expanduser().resolve())
+        values[section][key] = value
 
     if values[""].get("task") is None:
         raise WorkbenchError(f"{name}: missing 'task' (one of {', '.join(TASKS)})")

@@ -1,0 +1,181 @@
+"""Tiny real runs per task, through the CLI, then predict / eval / runs on them."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import main
+from workbench.experiment import prepare
+from workbench.recipe import load_recipe
+from workbench.runner import run_experiment
+from workbench.runs.folder import read_events
+
+
+def only_run(recipe: Path) -> Path:
+    runs = sorted((recipe.parent / "runs").iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def test_ner_run_writes_a_complete_run_folder(ner_recipe, capsys):
+    assert main(["run", str(ner_recipe)]) == 0
+    run = only_run(ner_recipe)
+    names = {p.name for p in run.iterdir()}
+    assert {"recipe.toml", "events.jsonl", "report.json", "report.txt", "model"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+
+    events = read_events(run)
+    types = [e["type"] for e in events]
+    assert types[0] == "created" and types[1] == "start" and types[-1] == "end"
+    assert events[-1]["status"] == "completed"
+    assert {"step", "eval", "checkpoint"} <= set(types)
+    step = next(e for e in events if e["type"] == "step")
+    for key in ("step", "epoch", "loss", "learning_rate", "samples_per_s", "eta_s", "memory_mb"):
+        assert key in step
+    # 3 sentences, batch 2 -> 2 steps an epoch, 2 epochs.
+    assert events[1]["total_steps"] == 4 and events[-1]["steps"] == 4
+
+    report = json.loads((run / "report.json").read_text())
+    assert set(report["reports"]) == {"validation", "test"}
+    assert set(report["reports"]["validation"]["per_label"]) == {"LOC", "ORG", "PER"}
+    text = (run / "report.txt").read_text()
+    assert "micro avg" in text and "PER" in text
+
+    # The resolved recipe is a recipe again: it reloads and validates.
+    assert load_recipe(run / "recipe.toml").task == "ner"
+
+    out = capsys.readouterr().out
+    assert "step 1/4" in out  # not a terminal: plain lines, one per event
+    assert "run completed" in out
+
+
+def test_saved_ner_model_loads_in_transformers_pipeline(ner_recipe):
+    from transformers import pipeline
+
+    assert main(["run", str(ner_recipe)]) == 0
+    model_dir = only_run(ner_recipe) / "model"
+    tagger = pipeline("token-classification", model=str(model_dir))
+    assert tagger.model.config.id2label[0] == "O"
+    assert isinstance(tagger("Maria visited Porto."), list)
+
+
+def test_classification_run_and_pipeline(classification_recipe):
+    from transformers import pipeline
+
+    assert main(["run", str(classification_recipe)]) == 0
+    run = only_run(classification_recipe)
+    report = json.loads((run / "report.json").read_text())["reports"]["validation"]
+    assert set(report["metrics"]) >= {"accuracy", "macro_f1", "loss"}
+    assert report["confusion"]["labels"] == ["negative", "neutral", "positive"]
+    assert sum(map(sum, report["confusion"]["matrix"])) == 3
+    classifier = pipeline("text-classification", model=str(run / "model"))
+    assert classifier("love it")[0]["label"] in {"negative", "neutral", "positive"}
+
+
+def test_predict_ner_gives_character_spans(ner_recipe, capsys):
+    assert main(["run", str(ner_recipe), "--set", "train.epochs=1"]) == 0
+    run = only_run(ner_recipe)
+    capsys.readouterr()
+    text = "Maria Lindqvist visited Porto and Lisbon ."
+    assert main(["predict", str(run), text, "Kestrel hired Jon ."]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    first = json.loads(lines[0])
+    assert first["text"] == text
+    for entity in first["entities"]:
+        assert text[entity["start"]:entity["end"]] == entity["text"]
+        assert entity["label"] in {"PER", "ORG", "LOC"}
+        assert 0.0 <= entity["score"] <= 1.0
+
+
+def test_predict_reads_stdin(classification_recipe, capsys, monkeypatch):
+    import io
+
+    assert main(["run", str(classification_recipe)]) == 0
+    run = only_run(classification_recipe)
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO("love it\n\nawful\n"))
+    assert main(["predict", str(run / "model")]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["text"] for r in rows] == ["love it", "awful"]
+    for row in rows:
+        assert abs(sum(row["probabilities"].values()) - 1.0) < 1e-3
+        assert row["label"] == max(row["probabilities"], key=row["probabilities"].get)
+
+
+def test_eval_on_another_file_matches_the_runs_own_report(ner_recipe, capsys):
+    assert main(["run", str(ner_recipe)]) == 0
+    run = only_run(ner_recipe)
+    capsys.readouterr()
+    dev = ner_recipe.parent / "data" / "dev.conll"
+    assert main(["eval", str(run), "--data", str(dev), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    saved = json.loads((run / "report.json").read_text())["reports"]["test"]
+    assert report["metrics"]["f1"] == pytest.approx(saved["metrics"]["f1"])
+    assert report["per_label"] == saved["per_label"]
+
+
+def test_runs_lists_runs_with_status(ner_recipe, capsys):
+    assert main(["run", str(ner_recipe)]) == 0
+    capsys.readouterr()
+    assert main(["runs", "--dir", str(ner_recipe.parent / "runs"), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 1
+    assert rows[0]["status"] == "completed" and rows[0]["task"] == "ner"
+    assert rows[0]["recipe"] == "tiny-ner" and rows[0]["steps"] == 4
+
+
+def test_stop_flag_ends_run_stopped_with_a_model_kept(ner_recipe):
+    stop = threading.Event()
+    seen = []
+
+    def stopper(event):
+        seen.append(event["type"])
+        if event["type"] == "step":
+            stop.set()
+
+    experiment = prepare(load_recipe(ner_recipe, ["train.epochs=50"]))
+    run_dir, end = run_experiment(experiment, [stopper], stop=stop)
+    assert end["status"] == "stopped"
+    assert end["steps"] < 10
+    assert (run_dir / "model" / "config.json").is_file()
+    assert read_events(run_dir)[-1]["status"] == "stopped"
+
+
+def test_max_steps_and_step_evaluation(ner_recipe):
+    experiment = prepare(load_recipe(ner_recipe, ["train.max_steps=3", "eval.every=steps",
+                                                  "eval.steps=2"]))
+    run_dir, end = run_experiment(experiment)
+    events = read_events(run_dir)
+    evals = [e["step"] for e in events if e["type"] == "eval" and e["split"] == "validation"]
+    # Every 2 steps, and once more at the end (step 3).
+    assert evals == [2, 3]
+    assert end["steps"] == 3
+
+
+def test_early_stopping_with_patience(ner_recipe):
+    experiment = prepare(load_recipe(ner_recipe, [
+        "train.epochs=30", "train.learning_rate=0", "eval.patience=2", "eval.metric=loss"]))
+    run_dir, end = run_experiment(experiment)
+    evals = [e for e in read_events(run_dir) if e["type"] == "eval" and e["split"] == "validation"]
+    # With a zero learning rate nothing improves after the first evaluation.
+    assert len(evals) == 3
+    assert end["status"] == "completed" and end["steps"] == 6
+
+
+def test_failure_inside_the_loop_ends_failed(ner_recipe, monkeypatch):
+    from workbench.engine import loop
+
+    def broken(self, split):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(loop.Engine, "evaluate", broken)
+    assert main(["run", str(ner_recipe)]) == 1
+    run = only_run(ner_recipe)
+    end = read_events(run)[-1]
+    assert end["status"] == "failed" and "disk on fire" in end["error"]
+    assert not (run / "report.json").exists()

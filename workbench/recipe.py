@@ -75,9 +75,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "batch_size": Key(int, 16, min=1, max=65_536),
         "eval_batch_size": Key(int, 64, min=1, max=65_536),
         "learning_rate": Key(float, 5e-5, min=0.0, max=1.0),
-        "weight_decay": Key(float, 0.01, min=0.0, max=1.0),
+        # Defaults follow transformers.TrainingArguments, so a recipe that sets only
+        # the budget matches a Trainer run with the same budget.
+        "weight_decay": Key(float, 0.0, min=0.0, max=1.0),
         "scheduler": Key(str, "linear", choices=("linear", "cosine", "constant")),
-        "warmup_ratio": Key(float, 0.1, min=0.0, max=1.0),
+        "warmup_ratio": Key(float, 0.0, min=0.0, max=1.0),
         "gradient_accumulation": Key(int, 1, min=1, max=4096),
         "max_grad_norm": Key(float, 1.0, min=0.0),
         "precision": Key(str, "auto", choices=("auto", "fp32", "bf16", "fp16")),

@@ -195,26 +195,35 @@ REVIEW = {
                  "I was worried , but the {item} turned out {good} .",
                  "Five stars : the {item} is {good} .", "Could not be happier with the {item} .",
                  "The {item} exceeded my expectations .",
-                 "I didn't expect much , yet the {item} is {good} ."],
+                 "I didn't expect much , yet the {item} is {good} .",
+                 "It is not {bad} , the {item} is actually {good} .",
+                 "My old {item} was {bad} ; this one is {good} ."],
     "negative": ["The {item} broke after a week .", "Terrible {item} , do not buy .",
                  "I want a refund , the {item} is {bad} .", "The {item} is {bad} and {bad2} .",
                  "Not worth the money : a {bad} {item} .", "Never again , the {item} is {bad} .",
                  "I wouldn't call the {item} good ; it is {bad} .",
                  "The {item} looked nice but it is {bad} .", "Worst {item} I have owned .",
                  "Support ignored me when the {item} stopped working .",
-                 "It is not {good} at all , the {item} is {bad} ."],
+                 "It is not {good} at all , the {item} is {bad} .",
+                 "Everyone says the {item} is {good} , but mine is {bad} .",
+                 "I hoped the {item} would be {good} ; it is not ."],
     "neutral": ["The {item} arrived on {day} .", "It is an ordinary {item} .",
                 "The {item} does what it says , nothing more .", "I bought the {item} for work .",
                 "The {item} is okay , neither {good} nor {bad} .", "Average {item} for the price .",
                 "The {item} comes in three colours .", "Delivery of the {item} took four days .",
                 "Some parts of the {item} are {good} , others are {bad} .",
-                "The {item} is fine I guess .", "No strong feelings about the {item} ."],
+                "The {item} is fine I guess .", "No strong feelings about the {item} .",
+                "The {item} is not {good} , but not {bad} either .",
+                "I returned the {item} because I ordered the wrong size ."],
 }
 ITEMS = ["phone", "kettle", "blender", "laptop", "jacket", "chair", "lamp", "headset",
          "backpack", "printer", "vacuum", "camera", "watch", "tent", "keyboard", "speaker",
          "mattress", "bike", "router", "charger"]
 GOOD = ["excellent", "sturdy", "great", "reliable", "comfortable", "brilliant", "solid", "quiet"]
 BAD = ["flimsy", "useless", "awful", "noisy", "unreliable", "disappointing", "cheap", "slow"]
+
+
+NOISE = 0.06  # share of labels flipped at random, as annotators disagree on real reviews
 
 
 def reviews(counts: dict[str, int], rng: random.Random) -> dict[str, list[tuple[str, str]]]:
@@ -224,7 +233,8 @@ def reviews(counts: dict[str, int], rng: random.Random) -> dict[str, list[tuple[
         rows = []
         while len(rows) < count:
             label = ["negative", "neutral", "positive"][len(rows) % 3]
-            text = rng.choice(REVIEW[label]).format(
+            gold = label
+            text = rng.choice(REVIEW[gold]).format(
                 item=rng.choice(ITEMS), good=rng.choice(GOOD), bad=rng.choice(BAD),
                 good2=rng.choice(GOOD), bad2=rng.choice(BAD),
                 day=rng.choice(DAYS))
@@ -232,6 +242,8 @@ def reviews(counts: dict[str, int], rng: random.Random) -> dict[str, list[tuple[
                 text = text[0].lower() + text[1:]
             if text not in seen:
                 seen.add(text)
+                if rng.random() < NOISE:
+                    label = rng.choice([l for l in REVIEW if l != label])
                 rows.append((text.replace(" .", ".").replace(" ,", ",").replace(" :", ":")
                              .replace(" ;", ";"), label))
         rng.shuffle(rows)

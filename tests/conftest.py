@@ -43,6 +43,56 @@ Lisbon NNP B-NP B-LOC
 Kestrel NNP B-NP B-ORG
 opened VBD B-VP O
 . . O O
+
+Jon NNP B-NP B-PER
+visited VBD B-VP O
+Lisbon NNP B-NP B-LOC
+and CC O O
+Jon NNP B-NP B-PER
+visited VBD B-VP O
+Lisbon NNP B-NP B-LOC
+and CC O O
+Jon NNP B-NP B-PER
+visited VBD B-VP O
+Lisbon NNP B-NP B-LOC
+and CC O O
+Jon NNP B-NP B-PER
+visited VBD B-VP O
+Lisbon NNP B-NP B-LOC
+and CC O O
+Jon NNP B-NP B-PER
+visited VBD B-VP O
+Lisbon NNP B-NP B-LOC
+and CC O O
+Jon NNP B-NP B-PER
+visited VBD B-VP O
+Lisbon NNP B-NP B-LOC
+and CC O O
+Jon NNP B-NP B-PER
+visited VBD B-VP O
+Lisbon NNP B-NP B-LOC
+and CC O O
+Jon NNP B-NP B-PER
+visited VBD B-VP O
+Lisbon NNP B-NP B-LOC
+and CC O O
+Jon NNP B-NP B-PER
+visited VBD B-VP O
+Lisbon NNP B-NP B-LOC
+and CC O O
+Jon NNP B-NP B-PER
+visited VBD B-VP O
+Lisbon NNP B-NP B-LOC
+and CC O O
+Jon NNP B-NP B-PER
+visited VBD B-VP O
+Lisbon NNP B-NP B-LOC
+and CC O O
+Jon NNP B-NP B-PER
+visited VBD B-VP O
+Lisbon NNP B-NP B-LOC
+and CC O O
+. . O O
 """
 
 SENTIMENT_TRAIN = """\

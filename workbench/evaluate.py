@@ -47,7 +47,7 @@ def evaluate_saved(model_or_run: str | Path, data_path: str, batch_size: int = 6
     features = task.encode(examples, tokenizer, label2id, meta.get("max_length", 128))
     scorer = task.scorer(examples, id2label)
     for _chunk, batch, probs in batched_probabilities(model, tokenizer, features, batch_size):
-        scorer.add(probs.argmax(-1), batch["labels"], batch["example"])
+        scorer.add(probs.argmax(-1), batch["labels"], batch["example"], batch["window"])
     report = scorer.result()
     report["split"] = str(data_path)
     return task.name, report

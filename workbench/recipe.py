@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -274,7 +275,7 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
         raise WorkbenchError(f"{name}: missing 'task' (one of {', '.join(TASKS)})")
 
     # Fill defaults and resolve paths relative to the recipe file.
-    base = source.parent if source else Path.cwd()
+    base = source.parent.resolve() if source else Path.cwd()
     for section, keys in SCHEMA.items():
         for key, spec in keys.items():
             if key not in values[section]:
@@ -282,7 +283,8 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
             value = values[section][key]
             if spec.path and isinstance(value, str) and value and not value.startswith("hf:"):
                 resolved = Path(value).expanduser()
-                values[section][key] = str(resolved if resolved.is_absolute() else base / resolved)
+                values[section][key] = os.path.normpath(
+                    resolved if resolved.is_absolute() else base / resolved)
 
     data = values["data"]
     if not data["train"]:

@@ -23,7 +23,7 @@ from workbench.experiment import Experiment
 from workbench.models import META_FILE, load_for_training, load_tokenizer
 from workbench.runs.files import replace_dir_atomic, write_json_atomic
 from workbench.runs.folder import MODEL, now
-from workbench.tasks.base import make_collate
+from workbench.tasks.base import META_KEYS, make_collate
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -148,7 +148,7 @@ class Engine:
         model.eval()
         with torch.inference_mode():
             for batch in self.loaders[split]:
-                example = batch.pop("example")
+                example, window = batch.pop("example"), batch.pop("window")
                 out = model(**batch)
                 loss_sum += out.loss.detach().float()
                 batches += 1
@@ -156,8 +156,9 @@ class Engine:
                 if preds.dim() > 1:  # token tasks: pad to a common length across processes
                     preds = acc.pad_across_processes(preds, dim=1, pad_index=0)
                     labels = acc.pad_across_processes(labels, dim=1, pad_index=-100)
-                preds, labels, example = acc.gather_for_metrics((preds, labels, example))
-                scorer.add(preds.cpu(), labels.cpu(), example.cpu())
+                preds, labels, example, window = acc.gather_for_metrics(
+                    (preds, labels, example, window))
+                scorer.add(preds.cpu(), labels.cpu(), example.cpu(), window.cpu())
         model.train()
         report = scorer.result()
         report["metrics"]["loss"] = float(loss_sum.item() / max(1, batches))
@@ -264,7 +265,8 @@ class Engine:
         model.train()
         while not done:
             for batch in train_loader:
-                batch.pop("example")
+                for key in META_KEYS:
+                    batch.pop(key)
                 with acc.accumulate(model):
                     out = model(**batch)
                     acc.backward(out.loss)

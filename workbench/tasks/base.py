@@ -11,10 +11,15 @@ from typing import Any, Callable, Iterable, Protocol
 from workbench.errors import WorkbenchError, where
 
 
-class Scorer(Protocol):
-    """Streams predictions batch by batch; ``result()`` gives the report."""
+# Feature keys that say where a row came from; never fed to the model.
+# ``example`` indexes the input example, ``window`` orders the windows of a long one.
+META_KEYS = ("example", "window")
 
-    def add(self, preds, labels, example_ids) -> None: ...
+
+class Scorer(Protocol):
+    """Streams predictions batch by batch, in any order; ``result()`` gives the report."""
+
+    def add(self, preds, labels, examples, windows) -> None: ...
 
     def result(self) -> dict[str, Any]: ...
 
@@ -62,7 +67,7 @@ def make_collate(pad_id: int) -> Callable[[list[dict]], dict]:
         longest = max(len(f["input_ids"]) for f in features)
         batch: dict[str, Any] = {}
         for key in features[0]:
-            if key == "example":
+            if key in META_KEYS:
                 batch[key] = torch.tensor([f[key] for f in features])
                 continue
             if key == "labels" and not isinstance(features[0][key], list):
@@ -88,6 +93,7 @@ def batched_probabilities(model, tokenizer, features: list[dict], batch_size: in
         for start in range(0, len(features), batch_size):
             chunk = features[start:start + batch_size]
             batch = collate(chunk)
-            inputs = {k: v.to(device) for k, v in batch.items() if k not in ("labels", "example")}
+            inputs = {k: v.to(device) for k, v in batch.items()
+                      if k != "labels" and k not in META_KEYS}
             logits = model(**inputs).logits
             yield chunk, batch, torch.softmax(logits.float(), dim=-1).cpu()

@@ -47,6 +47,7 @@ class ClassificationTask:
             feature = {key: encoded[key][index] for key in encoded.keys()}
             feature["labels"] = label2id.get(example.get("label"), -100)
             feature["example"] = index
+            feature["window"] = 0
             features.append(feature)
         return features
 
@@ -82,8 +83,8 @@ class ClassificationScorer:
         self.id2label = id2label
         self.predicted: dict[int, int] = {}
 
-    def add(self, preds, labels, example_ids) -> None:
-        for pred, example in zip(preds.tolist(), example_ids.tolist()):
+    def add(self, preds, labels, examples, windows=None) -> None:
+        for pred, example in zip(preds.tolist(), examples.tolist()):
             self.predicted[int(example)] = int(pred)
 
     def result(self) -> dict[str, Any]:

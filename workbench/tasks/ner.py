@@ -63,6 +63,11 @@ def special_tokens_template(tokenizer) -> tuple[list[int], list[int]]:
     return ids[:first], ids[last + 1:]
 
 
+def in_order(windows: dict[int, list]) -> list:
+    """Concatenate a sentence's per-window word predictions in window order."""
+    return [item for _, part in sorted(windows.items()) for item in part]
+
+
 class NerTask:
     """Token classification with BIO tags, scored by seqeval at entity level."""
 
@@ -88,9 +93,9 @@ class NerTask:
                max_length: int) -> list[dict]:
         """Tokenize words, label first sub-tokens, and cut long sentences into windows.
 
-        Each feature holds ``input_ids``, ``attention_mask``, ``labels`` and
-        ``example`` (the index of its sentence); windows of one sentence are
-        consecutive and together label every word exactly once.
+        Each feature holds ``input_ids``, ``attention_mask``, ``labels``,
+        ``example`` (the index of its sentence) and ``window`` (its place in the
+        sentence); the windows of a sentence label every word exactly once.
         """
         template = special_tokens_template(tokenizer)
         budget = max(1, max_length - len(template[0]) - len(template[1]))
@@ -104,26 +109,29 @@ class NerTask:
                     pieces[word].append(token_id)
             window_ids: list[int] = []
             window_labels: list[int] = []
+            window = 0
             for word, word_pieces in enumerate(pieces):
                 # A word the tokenizer drops (e.g. a zero-width space) still needs a slot.
                 word_pieces = (word_pieces or [tokenizer.unk_token_id])[:budget]
                 if window_ids and len(window_ids) + len(word_pieces) > budget:
-                    features.append(self._feature(template, window_ids, window_labels, index))
+                    features.append(self._feature(template, window_ids, window_labels, index,
+                                                  window))
                     window_ids, window_labels = [], []
+                    window += 1
                 window_ids.extend(word_pieces)
                 window_labels.append(label2id[example["tags"][word]])
                 window_labels.extend([-100] * (len(word_pieces) - 1))
-            features.append(self._feature(template, window_ids, window_labels, index))
+            features.append(self._feature(template, window_ids, window_labels, index, window))
         return features
 
     @staticmethod
     def _feature(template: tuple[list[int], list[int]], ids: list[int], labels: list[int],
-                 index: int) -> dict:
+                 index: int, window: int) -> dict:
         prefix, suffix = template
         input_ids = prefix + ids + suffix
         return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids),
                 "labels": [-100] * len(prefix) + labels + [-100] * len(suffix),
-                "example": index}
+                "example": index, "window": window}
 
     def scorer(self, examples: list[dict], id2label: dict[int, str]) -> "NerScorer":
         return NerScorer(examples, id2label)
@@ -136,15 +144,16 @@ class NerTask:
                     for ws in words]
         id2label = model.config.id2label
         features = self.encode(examples, tokenizer, {"O": 0}, max_length)
-        word_probs: dict[int, list] = defaultdict(list)
+        windows: dict[int, dict[int, list]] = defaultdict(dict)
         for _chunk, batch, probs in batched_probabilities(model, tokenizer, features, batch_size):
             for row in range(probs.shape[0]):
                 mask = batch["labels"][row] != -100
-                word_probs[int(batch["example"][row])].extend(probs[row][mask])
+                windows[int(batch["example"][row])][int(batch["window"][row])] = list(
+                    probs[row][mask])
         results = []
         for index, text in enumerate(texts):
             ws = words[index]
-            probs = word_probs[index][:len(ws)]
+            probs = in_order(windows[index])[:len(ws)]
             tags = [id2label[int(p.argmax())] for p in probs]
             entities = []
             for kind, start, end in spans(tags):
@@ -162,20 +171,20 @@ class NerScorer:
     def __init__(self, examples: list[dict], id2label: dict[int, str]):
         self.examples = examples
         self.id2label = id2label
-        self.predicted: dict[int, list[str]] = defaultdict(list)
+        self.windows: dict[int, dict[int, list[str]]] = defaultdict(dict)
 
-    def add(self, preds, labels, example_ids) -> None:
-        """Take one batch of argmax ids (already on the CPU)."""
+    def add(self, preds, labels, examples, windows) -> None:
+        """Take one batch of argmax ids (on the CPU), in any order."""
         for row in range(preds.shape[0]):
             mask = labels[row] != -100
             ids = preds[row][mask].tolist()
-            self.predicted[int(example_ids[row])].extend(self.id2label[i] for i in ids)
+            self.windows[int(examples[row])][int(windows[row])] = [self.id2label[i] for i in ids]
 
     def result(self) -> dict[str, Any]:
         from seqeval.metrics import accuracy_score, classification_report
 
         gold = [e["tags"] for e in self.examples]
-        pred = [self.predicted.get(i, ["O"] * len(g))[:len(g)] for i, g in enumerate(gold)]
+        pred = [in_order(self.windows.get(i, {}))[:len(g)] for i, g in enumerate(gold)]
         pred = [p + ["O"] * (len(g) - len(p)) for p, g in zip(pred, gold)]
         report = classification_report(gold, pred, output_dict=True, zero_division=0)
         per_label = {}

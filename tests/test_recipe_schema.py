@@ -1,0 +1,101 @@
+"""Recipe loading: defaults, paths, validation messages, overrides, round trip."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import write
+from workbench.errors import WorkbenchError
+from workbench.recipe import load_recipe
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+BASE = """task = "ner"
+
+[data]
+train = "data/train.conll"
+
+[train]
+batch_size = 8
+"""
+
+
+@pytest.fixture
+def recipe(tmp_path) -> Path:
+    write(tmp_path / "data" / "train.conll", "a O\n")
+    return write(tmp_path / "r.toml", BASE)
+
+
+def test_defaults_and_paths_relative_to_the_recipe(recipe, monkeypatch, tmp_path):
+    monkeypatch.chdir("/")
+    loaded = load_recipe(recipe)
+    assert loaded["data"]["train"] == str(tmp_path / "data" / "train.conll")
+    assert loaded["output"]["dir"] == str(tmp_path / "runs")
+    assert loaded["train"]["batch_size"] == 8
+    assert loaded["train"]["learning_rate"] == 5e-5
+    assert loaded["model"]["name"] == "minilm"
+    assert loaded.name == "r"
+
+
+@pytest.mark.parametrize("old,new,fragments", [
+    ("batch_size = 8", "batch_sise = 8", ["r.toml:7:", "train.batch_sise", "'batch_size'"]),
+    ("[train]", "[trian]", ["r.toml:6:", "[trian]", "'train'"]),
+    ("batch_size = 8", 'batch_size = "8"', ["r.toml:7:", "train.batch_size", "an integer"]),
+    ("batch_size = 8", "batch_size = 0", ["train.batch_size", "at least 1"]),
+    ('task = "ner"', 'task = "clasification"', ["'task' must be one of", "'classification'"]),
+    ('task = "ner"', "", ["missing 'task'"]),
+    ('train = "data/train.conll"', 'train = "data/gone.conll"',
+     ["r.toml:4:", "data.train", "gone.conll"]),
+    ("batch_size = 8", "batch_size = [8", ["invalid TOML"]),
+])
+def test_validation_messages(recipe, old, new, fragments):
+    recipe.write_text(BASE.replace(old, new))
+    with pytest.raises(WorkbenchError) as info:
+        load_recipe(recipe)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_overrides_are_typed_by_the_schema(recipe):
+    loaded = load_recipe(recipe, ["train.learning_rate=3e-5", "train.epochs=1",
+                                  "model.name=3", "data.labels=PER,LOC", "output.save_model=false"])
+    assert loaded["train"]["learning_rate"] == 3e-5
+    assert loaded["train"]["epochs"] == 1
+    assert loaded["model"]["name"] == "3"  # a string key stays a string
+    assert loaded["data"]["labels"] == ["PER", "LOC"]
+    assert loaded["output"]["save_model"] is False
+    assert loaded.overrides == ["train.learning_rate=3e-5", "train.epochs=1", "model.name=3",
+                                "data.labels=PER,LOC", "output.save_model=false"]
+
+
+def test_override_paths_are_relative_to_the_current_folder(recipe, tmp_path, monkeypatch):
+    other = write(tmp_path / "elsewhere" / "dev.conll", "b O\n")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    loaded = load_recipe(recipe, ["data.validation=dev.conll"])
+    assert loaded["data"]["validation"] == str(other)
+
+
+@pytest.mark.parametrize("item,fragment", [
+    ("train.batch_size=abc", "train.batch_size"), ("train.nope=1", "unknown key 'nope'"),
+    ("trian.epochs=1", "'train'"), ("train.epochs", "expected section.key=value"),
+    ("train.learning_rate=-1", "at least"),
+])
+def test_bad_overrides(recipe, item, fragment):
+    with pytest.raises(WorkbenchError, match=None) as info:
+        load_recipe(recipe, [item])
+    assert fragment in str(info.value)
+
+
+def test_resolved_recipe_round_trips(recipe):
+    loaded = load_recipe(recipe, ["data.labels=PER,LOC", 'model.name=a "quoted" name'])
+    again = tomllib.loads(loaded.to_toml())
+    assert again["task"] == "ner"
+    assert again["train"] == {k: v for k, v in loaded["train"].items() if v is not None}
+    assert again["data"]["labels"] == ["PER", "LOC"]
+    assert again["model"]["name"] == 'a "quoted" name'

@@ -179,3 +179,28 @@ def test_failure_inside_the_loop_ends_failed(ner_recipe, monkeypatch):
     end = read_events(run)[-1]
     assert end["status"] == "failed" and "disk on fire" in end["error"]
     assert not (run / "report.json").exists()
+
+
+def test_diverging_loss_fails_the_run_with_advice(ner_recipe, monkeypatch):
+    import transformers
+
+    forward = transformers.BertForTokenClassification.forward
+
+    def diverging(self, *args, **kwargs):
+        out = forward(self, *args, **kwargs)
+        out.loss = out.loss * float("inf")
+        return out
+
+    monkeypatch.setattr(transformers.BertForTokenClassification, "forward", diverging)
+    assert main(["run", str(ner_recipe)]) == 1
+    end = read_events(only_run(ner_recipe))[-1]
+    assert end["status"] == "failed"
+    assert "training loss became inf by step 1" in end["error"]
+    assert "learning_rate" in end["error"]
+
+
+def test_max_length_beyond_the_model_is_refused(ner_recipe):
+    experiment = prepare(load_recipe(ner_recipe, ["model.max_length=4096"]))
+    run_dir, end = run_experiment(experiment)
+    assert end["status"] == "failed"
+    assert "model.max_length 4096 is more than the 128 positions" in end["error"]

@@ -64,7 +64,7 @@ def run_experiment(experiment: Experiment, views: list[View] | None = None,
                 result.reports, header=f"{recipe.name} ({experiment.task.name}) - {run_dir.name}"))
         end.update(status=result.status, steps=result.steps, metric=result.best_metric,
                    best_value=result.best_value, best_step=result.best_step,
-                   model_saved=result.model_saved,
+                   model_saved=result.model_saved, early_stopped=result.early_stopped,
                    test=result.reports.get("test", {}).get("metrics"))
     except KeyboardInterrupt:
         end.update(status="stopped", error="interrupted")

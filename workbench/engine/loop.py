@@ -39,6 +39,7 @@ class TrainResult:
     best_step: int | None = None
     reports: dict[str, dict] = field(default_factory=dict)
     model_saved: bool = False
+    early_stopped: bool = False
 
 
 def _lower_is_better(metric: str) -> bool:
@@ -179,6 +180,11 @@ class Engine:
         self.id2label = dict(enumerate(exp.labels))
         tokenizer = load_tokenizer(recipe["model"]["name"])
         model = load_for_training(exp.task, recipe["model"]["name"], exp.labels)
+        positions = getattr(model.config, "max_position_embeddings", None)
+        if positions and recipe["model"]["max_length"] > positions:
+            raise WorkbenchError(
+                f"model.max_length {recipe['model']['max_length']} is more than the "
+                f"{positions} positions model {recipe['model']['name']!r} has")
         self.loaders, features = self._loaders(tokenizer)
 
         batches_per_epoch = len(self.loaders["train"])
@@ -284,6 +290,10 @@ class Engine:
                 if step % train["log_every"] == 0 or step == total_steps:
                     current = time.perf_counter()
                     loss = float(loss_sum.item() / micro_batches)
+                    if not math.isfinite(loss):  # read here anyway: no extra device sync
+                        raise WorkbenchError(
+                            f"the training loss became {loss} by step {step}; try a lower "
+                            f"train.learning_rate or train.precision = 'fp32'")
                     per_step = (current - started) / step
                     self.emit({
                         "type": "step", "time": now(), "step": step,
@@ -303,7 +313,7 @@ class Engine:
                         (evalc["every"] == "steps" and step % evalc["steps"] == 0)
                         or (evalc["every"] == "epoch" and end_of_epoch)):
                     if run_eval(step):
-                        done = True
+                        result.early_stopped = done = True
                 if step >= total_steps:
                     done = True
                 if self.stop.is_set():

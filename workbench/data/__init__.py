@@ -35,18 +35,22 @@ def detect_format(path: str, kind: str) -> str:
     return "conll" if kind == "tokens" else "tsv"
 
 
+def _records(path: str, fmt: str, data: dict) -> tuple[list[tuple[int, dict]], dict]:
+    """``(line, record)`` pairs from a JSONL file or a hub split, and the hub's
+    ClassLabel names per column (none for JSONL)."""
+    if fmt == "jsonl":
+        return read_jsonl(path), {}
+    plain, names = read_hf(path, data["hf_config"])
+    return list(enumerate(plain, start=1)), names
+
+
 def read_token_examples(path: str, data: dict) -> list[dict]:
     """Read a token-classification split and convert its tags to BIO."""
     fmt = data["format"] if data["format"] != "auto" else detect_format(path, "tokens")
     if fmt == "conll":
         examples = read_conll(path)
     elif fmt in ("jsonl", "hf"):
-        if fmt == "jsonl":
-            rows = read_jsonl(path)
-            names: dict[str, list[str]] = {}
-        else:
-            plain, names = read_hf(path, data["hf_config"])
-            rows = list(enumerate(plain, start=1))
+        rows, names = _records(path, fmt, data)
         tag_names = names.get(data["tags_column"]) or data["labels"]
         examples = []
         for number, obj in rows:
@@ -90,12 +94,7 @@ def read_text_examples(path: str, data: dict) -> list[dict]:
         return read_table(path, "," if fmt == "csv" else "\t", data["header"],
                           data["text_column"], data["text_pair_column"], data["label_column"])
     if fmt in ("jsonl", "hf"):
-        if fmt == "jsonl":
-            rows = read_jsonl(path)
-            names: dict[str, list[str]] = {}
-        else:
-            plain, names = read_hf(path, data["hf_config"])
-            rows = list(enumerate(plain, start=1))
+        rows, names = _records(path, fmt, data)
         label_names = names.get(data["label_column"])
         examples = []
         for number, obj in rows:

@@ -153,3 +153,20 @@ def test_help_does_not_import_torch():
             "assert 'transformers' not in sys.modules\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_hub_model_offline_is_named_quickly(ner_recipe, capsys):
+    # conftest sets HF_HUB_OFFLINE=1: no retries against an unreachable hub.
+    code, err = run_cli(["validate", str(ner_recipe), "--set", "model.name=someone/bert-x"],
+                        capsys)
+    assert code == 2
+    assert_one_line_error(err, "'someone/bert-x'", "hub cannot be reached")
+
+
+def test_model_folder_in_a_recipe_is_relative_to_the_recipe(ner_recipe, tiny_model, capsys):
+    import shutil
+
+    shutil.copytree(tiny_model, ner_recipe.parent / "models" / "tiny")
+    edit(ner_recipe, f'name = "{tiny_model}"', 'name = "./models/tiny"')
+    code, err = run_cli(["validate", str(ner_recipe)], capsys)
+    assert code == 0, err

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 from workbench.errors import WorkbenchError
 
@@ -40,18 +42,51 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def looks_like_path(name: str) -> bool:
+    """``./x``, ``/x``, ``~/x``, ``x/y/z``: a folder the user meant, not a hub id."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Can the model hub be reached at all? Answers in seconds when offline,
+    where the hub client would retry for most of a minute."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def from_pretrained(loader, name: str, what: str, **kwargs):
+    """``loader.from_pretrained`` for a recipe's model name: a local folder, the
+    local cache, then the hub if it can be reached; failures are user errors."""
+    location = resolve_model(name)
+    if not Path(location).exists():
+        if looks_like_path(name):
+            raise WorkbenchError(f"model {name!r}: no such folder")
+        try:  # the cache first: no network needed for a model used before
+            return loader.from_pretrained(location, local_files_only=True, **kwargs)
+        except Exception:  # noqa: BLE001 - not cached; try the hub below
+            if not hub_reachable():
+                raise WorkbenchError(
+                    f"model {name!r} is not a local folder, not in the cache, and the hub "
+                    f"cannot be reached; use 'minilm' or a local folder") from None
+    try:
+        return loader.from_pretrained(location, **kwargs)
+    except Exception as exc:
+        raise WorkbenchError(f"cannot load {what} for model {name!r}: "
+                             f"{_first_line(exc)}") from None
+
+
 def load_tokenizer(name: str):
     """Load a fast tokenizer; a missing or unreachable model is a user error."""
     from transformers import AutoTokenizer
 
     quiet_transformers()
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(resolve_model(name))
-    except WorkbenchError:
-        raise
-    except Exception as exc:
-        raise WorkbenchError(f"cannot load tokenizer for model {name!r}: "
-                             f"{_first_line(exc)}") from None
+    tokenizer = from_pretrained(AutoTokenizer, name, "the tokenizer")
     if not getattr(tokenizer, "is_fast", False):
         raise WorkbenchError(f"model {name!r}: a fast tokenizer is needed to align labels "
                              f"with words")
@@ -65,15 +100,9 @@ def load_for_training(task, name: str, labels: list[str]):
     quiet_transformers()
     auto = getattr(transformers, task.auto_class)
     id2label = dict(enumerate(labels))
-    try:
-        return auto.from_pretrained(resolve_model(name), num_labels=len(labels),
-                                    id2label=id2label,
-                                    label2id={v: k for k, v in id2label.items()},
-                                    ignore_mismatched_sizes=True)
-    except WorkbenchError:
-        raise
-    except Exception as exc:
-        raise WorkbenchError(f"cannot load model {name!r}: {_first_line(exc)}") from None
+    return from_pretrained(auto, name, "the model", num_labels=len(labels), id2label=id2label,
+                           label2id={v: k for k, v in id2label.items()},
+                           ignore_mismatched_sizes=True)
 
 
 def model_dir_of(path: str | Path) -> Path:

@@ -36,6 +36,7 @@ class Key:
     min: float | None = None
     max: float | None = None
     path: bool = False  # a file path, resolved relative to the recipe
+    maybe_path: bool = False  # a path when it looks like one ("./x", "/x", "~/x"), else a name
     help: str = ""
 
 
@@ -47,7 +48,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "description": Key(str, "", help="free text"),
     },
     "model": {
-        "name": Key(str, "minilm", help="'minilm' (bundled), a local folder or a hub id"),
+        "name": Key(str, "minilm", maybe_path=True,
+                    help="'minilm' (bundled), a local folder or a hub id"),
         "max_length": Key(int, 128, min=8, max=8192, help="tokens per window"),
     },
     "data": {
@@ -148,6 +150,13 @@ def _line_of(text: str, section: str, key: str | None) -> int | None:
         if key is not None and current == section and re.match(rf"^\s*{re.escape(key)}\s*=", line):
             return number
     return None
+
+
+def _is_path(spec: Key, value: Any) -> bool:
+    """Should this value be resolved as a file path?"""
+    if not isinstance(value, str) or not value or value.startswith("hf:"):
+        return False
+    return spec.path or (spec.maybe_path and value.startswith((".", "/", "~")))
 
 
 def _did_you_mean(word: str, options) -> str:
@@ -266,7 +275,7 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
         dotted = f"{section}.{key}" if section else key
         spec = SCHEMA[section][key]
         value = _check_value(dotted, spec, value, f"--set {dotted}")
-        if spec.path and value and not value.startswith("hf:"):
+        if _is_path(spec, value):
             # Typed on the command line: relative to where the user stands.
             value = str(Path(value).expanduser().resolve())
         values[section][key] = value
@@ -281,7 +290,7 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
             if key not in values[section]:
                 values[section][key] = copy.deepcopy(spec.default)
             value = values[section][key]
-            if spec.path and isinstance(value, str) and value and not value.startswith("hf:"):
+            if _is_path(spec, value):
                 resolved = Path(value).expanduser()
                 values[section][key] = os.path.normpath(
                     resolved if resolved.is_absolute() else base / resolved)

@@ -19,7 +19,7 @@ from pathlib import Path
 TRAIN_SENTENCES, DEV_SENTENCES, STEPS, BATCH, LR = 2000, 500, 60, 16, 5e-5
 
 
-def workbench_f1(data: Path, seed: int, out: Path) -> tuple[float, float]:
+def workbench_f1(data: Path, seed: int, out: Path) -> tuple[float, float, float]:
     from workbench.experiment import prepare
     from workbench.recipe import build_recipe
     from workbench.runner import run_experiment
@@ -33,13 +33,15 @@ def workbench_f1(data: Path, seed: int, out: Path) -> tuple[float, float]:
                   "log_every": 20},
         "eval": {"every": "steps", "steps": STEPS},
         "output": {"dir": str(out), "save_model": False}})
+    losses = []
     started = time.perf_counter()
-    _run_dir, end = run_experiment(prepare(recipe))
+    _run_dir, end = run_experiment(prepare(recipe), [
+        lambda e: losses.append(e["loss"]) if e["type"] == "step" else None])
     assert end["status"] == "completed", end
-    return end["best_value"], time.perf_counter() - started
+    return end["best_value"], time.perf_counter() - started, losses[-1]
 
 
-def trainer_f1(data: Path, seed: int, out: Path) -> tuple[float, float]:
+def trainer_f1(data: Path, seed: int, out: Path) -> tuple[float, float, float]:
     import numpy as np
     from seqeval.metrics import f1_score
     from transformers import (AutoModelForTokenClassification, AutoTokenizer,
@@ -94,7 +96,8 @@ def trainer_f1(data: Path, seed: int, out: Path) -> tuple[float, float]:
     started = time.perf_counter()
     trainer.train()
     f1 = trainer.evaluate()["eval_f1"]
-    return f1, time.perf_counter() - started
+    last_loss = [h["loss"] for h in trainer.state.log_history if "loss" in h][-1]
+    return f1, time.perf_counter() - started, last_loss
 
 
 def main() -> None:
@@ -109,20 +112,24 @@ def main() -> None:
         for seed in args.seeds:
             rows["workbench (recipe defaults)"].append(workbench_f1(args.data, seed, out))
             rows["transformers.Trainer (defaults)"].append(trainer_f1(args.data, seed, out))
-            print(f"seed {seed}: " + "  ".join(f"{name}: F1 {r[-1][0]:.4f} ({r[-1][1]:.0f}s)"
-                                                for name, r in rows.items()), flush=True)
+            print(f"seed {seed}: " + "  ".join(
+                f"{name}: F1 {r[-1][0]:.4f}, loss {r[-1][2]:.4f} ({r[-1][1]:.0f}s)"
+                for name, r in rows.items()), flush=True)
     print(f"\nCoNLL-2003 dev F1 (first {DEV_SENTENCES} sentences), {TRAIN_SENTENCES} train "
           f"sentences, {STEPS} steps x batch {BATCH}, lr {LR}, seeds {args.seeds}")
     for name, results in rows.items():
         f1s = [r[0] for r in results]
         secs = [r[1] for r in results]
         spread = statistics.stdev(f1s) if len(f1s) > 1 else 0.0
+        loss = statistics.mean(r[2] for r in results)
         print(f"  {name:34s} F1 {statistics.mean(f1s):.4f} ± {spread:.4f}   "
-              f"train+eval {statistics.mean(secs):.1f}s")
+              f"train loss (steps 41-60) {loss:.4f}   train+eval {statistics.mean(secs):.1f}s")
     ours, theirs = ([r[0] for r in results] for results in rows.values())
-    wins = sum(a >= b for a, b in zip(ours, theirs))
-    print(f"  workbench - Trainer: {statistics.mean(ours) - statistics.mean(theirs):+.4f} F1 "
-          f"(workbench >= Trainer on {wins} of {len(ours)} seeds)")
+    diffs = [a - b for a, b in zip(ours, theirs)]
+    spread = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else 0.0
+    print(f"  workbench - Trainer: {statistics.mean(diffs):+.4f} F1 (standard error "
+          f"{spread:.4f}; workbench >= Trainer on {sum(d >= 0 for d in diffs)} of "
+          f"{len(diffs)} seeds)")
 
 
 if __name__ == "__main__":

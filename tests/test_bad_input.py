@@ -170,3 +170,10 @@ def test_model_folder_in_a_recipe_is_relative_to_the_recipe(ner_recipe, tiny_mod
     edit(ner_recipe, f'name = "{tiny_model}"', 'name = "./models/tiny"')
     code, err = run_cli(["validate", str(ner_recipe)], capsys)
     assert code == 0, err
+
+
+def test_unknown_eval_metric_lists_the_choices(ner_recipe, capsys):
+    code, err = run_cli(["validate", str(ner_recipe), "--set", "eval.metric=accuracy_top5"],
+                        capsys)
+    assert code == 2
+    assert_one_line_error(err, "eval.metric 'accuracy_top5'", "f1, precision, recall")

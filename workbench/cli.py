@@ -160,7 +160,7 @@ def cmd_runs(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from workbench.console import _duration
+    from workbench.console import duration_text
     from workbench.runs.index import list_runs
 
     runs = list_runs(args.dir)
@@ -183,7 +183,7 @@ def cmd_runs(args) -> int:
         steps = f"{run.steps}/{run.total_steps}" if run.total_steps else str(run.steps)
         table.add_row(run.name, run.recipe, run.task,
                       f"[{styles.get(run.status, '')}]{run.status}[/]", best, steps,
-                      _duration(run.duration_s))
+                      duration_text(run.duration_s))
     console.print(table)
     return 0
 

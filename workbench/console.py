@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from workbench.reports import metrics_line, report_renderable
 
 
-def _duration(seconds: float | None) -> str:
+def duration_text(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     return str(_dt.timedelta(seconds=int(seconds)))
@@ -67,7 +67,7 @@ class ConsoleView:
             self.console.print(
                 f"step {event['step']}/{event['total_steps']}  epoch {event['epoch']:.2f}  "
                 f"loss {loss}  lr {event['learning_rate']:.2e}  "
-                f"{event['samples_per_s']:.1f} samples/s  eta {_duration(event['eta_s'])}",
+                f"{event['samples_per_s']:.1f} samples/s  eta {duration_text(event['eta_s'])}",
                 highlight=False, soft_wrap=True)
 
     def on_eval(self, event: dict) -> None:
@@ -87,7 +87,7 @@ class ConsoleView:
             self.progress.stop()
             self.progress = None
         status = event["status"]
-        line = f"run {status} after {_duration(event.get('duration_s'))}"
+        line = f"run {status} after {duration_text(event.get('duration_s'))}"
         if event.get("best_value") is not None:
             line += f"; best {event['metric']} {event['best_value']:.4f} at step {event['best_step']}"
         if event.get("error"):

@@ -30,13 +30,6 @@ class Experiment:
         return self.recipe["eval"]["metric"] or self.task.default_metric
 
 
-def metric_names(task) -> tuple[str, ...]:
-    """Metrics an evaluation of ``task`` reports, usable as ``eval.metric``."""
-    if task.name == "ner":
-        return ("f1", "precision", "recall", "macro_f1", "accuracy", "loss")
-    return ("accuracy", "macro_f1", "weighted_f1", "loss")
-
-
 def subsample(examples: list[dict], limit: int | None, how: str, seed: int) -> list[dict]:
     """Keep ``limit`` examples: the first ones, or a seeded random subset in file order."""
     if not limit or limit >= len(examples):
@@ -52,10 +45,10 @@ def prepare(recipe: Recipe) -> Experiment:
     task = get_task(recipe.task)
     data = recipe["data"]
     metric = recipe["eval"]["metric"]
-    if metric is not None and metric not in metric_names(task):
+    if metric is not None and metric not in task.metrics:
         raise WorkbenchError(
             f"{recipe.source or '<recipe>'}: eval.metric {metric!r} is not one of "
-            f"{', '.join(metric_names(task))}")
+            f"{', '.join(task.metrics)}")
     splits: dict[str, list[dict]] = {}
     for split in SPLITS:
         if data[split]:

@@ -31,6 +31,7 @@ class Task(Protocol):
     kind: str  # "tokens" or "text": which data readers feed it
     auto_class: str  # the transformers Auto* class its models load with
     default_metric: str
+    metrics: tuple[str, ...]  # what a report holds, usable as eval.metric
     pipeline_task: str  # the transformers.pipeline task name
 
     def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]: ...

@@ -23,6 +23,7 @@ class ClassificationTask:
     kind = "text"
     auto_class = "AutoModelForSequenceClassification"
     default_metric = "accuracy"
+    metrics = ("accuracy", "macro_f1", "weighted_f1", "loss")
     pipeline_task = "text-classification"
 
     def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]:

@@ -75,6 +75,7 @@ class NerTask:
     kind = "tokens"
     auto_class = "AutoModelForTokenClassification"
     default_metric = "f1"
+    metrics = ("f1", "precision", "recall", "macro_f1", "accuracy", "loss")
     pipeline_task = "token-classification"
 
     def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]:

@@ -177,3 +177,9 @@ def test_unknown_eval_metric_lists_the_choices(ner_recipe, capsys):
                         capsys)
     assert code == 2
     assert_one_line_error(err, "eval.metric 'accuracy_top5'", "f1, precision, recall")
+
+
+def test_missing_file_given_with_set_is_named_as_such(ner_recipe, capsys):
+    code, err = run_cli(["run", str(ner_recipe), "--set", "data.test=nowhere.conll"], capsys)
+    assert code == 2
+    assert_one_line_error(err, "--set data.test: file not found", "nowhere.conll")

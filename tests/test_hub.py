@@ -58,3 +58,16 @@ def test_offline_hub_load_is_a_clear_error(monkeypatch):
 def test_hub_spec_needs_a_split():
     with pytest.raises(WorkbenchError, match="hf:DATASET@SPLIT"):
         read_examples("hf:eriktks/conll2003", DEFAULTS, "tokens")
+
+
+def test_unreachable_hub_fails_at_once(monkeypatch):
+    import workbench.models
+
+    def never(*args, **kwargs):
+        raise AssertionError("load_dataset must not be called when the hub is out of reach")
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(workbench.models, "hub_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(datasets, "load_dataset", never)
+    with pytest.raises(WorkbenchError, match="hf:x/y@train: the hub cannot be reached"):
+        read_examples("hf:x/y@train", DEFAULTS, "text")

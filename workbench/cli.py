@@ -77,7 +77,7 @@ def cmd_validate(args) -> int:
         load_tokenizer(exp.recipe["model"]["name"])
         sizes = ", ".join(f"{k} {len(v)}" for k, v in exp.splits.items())
         console.print(f"[green]ok[/] {path}: {exp.task.name}, {len(exp.labels)} labels, {sizes}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     return 0
 
 

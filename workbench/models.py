@@ -47,10 +47,15 @@ def looks_like_path(name: str) -> bool:
     return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
 
 
+def offline_mode() -> bool:
+    """Has the user told the hub client to stay offline (and use its cache)?"""
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+
+
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Can the model hub be reached at all? Answers in seconds when offline,
     where the hub client would retry for most of a minute."""
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+    if offline_mode():
         return False
     host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
     try:

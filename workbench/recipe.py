@@ -298,10 +298,13 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
     data = values["data"]
     if not data["train"]:
         raise WorkbenchError(f"{name}: missing 'data.train'")
+    overridden = {parse_override(item)[:2] for item in overrides}
     if check_files:
         for split in ("train", "validation", "test"):
             value = data[split]
             if value and not value.startswith("hf:") and not Path(value).is_file():
+                if ("data", split) in overridden:
+                    raise WorkbenchError(f"--set data.{split}: file not found: {value}")
                 loc = where(name, _line_of(text, "data", split))
                 raise WorkbenchError(f"{loc}: data.{split} file not found: {value}")
     return Recipe(values=values, source=source, overrides=list(overrides))

@@ -23,7 +23,12 @@ def read_hf(spec: str, config: str | None) -> tuple[list[dict], dict[str, list[s
         import datasets
     except ImportError:  # pragma: no cover - a declared dependency
         raise WorkbenchError("reading hub datasets needs the 'datasets' package") from None
+    from workbench.models import hub_reachable, offline_mode
+
     datasets.disable_progress_bars()
+    if not offline_mode() and not hub_reachable():
+        raise WorkbenchError(f"{spec}: the hub cannot be reached; point data.* at local files "
+                             f"instead (or set HF_HUB_OFFLINE=1 to use a cached copy)")
     try:
         ds = datasets.load_dataset(name, config, split=split)
     except Exception as exc:  # network, unknown id, unknown split: all user-facing

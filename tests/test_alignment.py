@@ -70,6 +70,12 @@ def test_split_words_offsets():
     assert all(text[s:e] == w for w, s, e in words)
 
 
+def test_split_words_gives_cjk_characters_one_by_one():
+    text = "高勇：男，1966年出生，Acme公司"
+    assert [w for w, _, _ in split_words(text)] == [
+        "高", "勇", "：", "男", "，", "1966", "年", "出", "生", "，", "Acme", "公", "司"]
+
+
 def ner_scorer_result(gold, predicted):
     examples = [{"tokens": ["x"] * len(g), "tags": g} for g in gold]
     scorer = NerTask().scorer(examples, dict(enumerate(LABELS)))

@@ -68,13 +68,11 @@ def cmd_validate(args) -> int:
     from rich.console import Console
 
     from workbench.experiment import prepare
-    from workbench.models import load_tokenizer
     from workbench.recipe import load_recipe
 
     console = Console()
     for path in args.recipes:
         exp = prepare(load_recipe(path, args.overrides))
-        load_tokenizer(exp.recipe["model"]["name"])
         sizes = ", ".join(f"{k} {len(v)}" for k, v in exp.splits.items())
         console.print(f"[green]ok[/] {path}: {exp.task.name}, {len(exp.labels)} labels, {sizes}",
                       highlight=False, soft_wrap=True)
@@ -86,13 +84,11 @@ def cmd_run(args) -> int:
 
     from workbench.console import ConsoleView
     from workbench.experiment import prepare
-    from workbench.models import load_tokenizer
     from workbench.recipe import load_recipe
 
     console = Console()
     # Everything that can be wrong with the input is found before a run folder exists.
     experiment = prepare(load_recipe(args.recipe, args.overrides))
-    load_tokenizer(experiment.recipe["model"]["name"])
     view = ConsoleView(console, live=False if args.plain else None,
                        show_reports=not args.quiet_reports)
     stop = threading.Event()

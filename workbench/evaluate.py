@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.data import read_examples
-from workbench.errors import WorkbenchError, where
+from workbench.errors import WorkbenchError
 from workbench.models import load_saved, model_dir_of
 from workbench.recipe import SCHEMA, load_recipe
-from workbench.tasks.base import batched_probabilities
+from workbench.tasks.base import batched_probabilities, check_labels
 
 
 def data_settings(model_or_run: str | Path, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -36,13 +36,8 @@ def evaluate_saved(model_or_run: str | Path, data_path: str, batch_size: int = 6
     examples = read_examples(data_path, settings, task.kind)
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     labels = [id2label[i] for i in range(len(id2label))]
-    known = set(labels)
-    for example in examples:
-        for label in task.example_labels(example):
-            if label not in known:
-                raise WorkbenchError(
-                    f"{where(data_path, example.get('line'))}: label {label!r} is not one the "
-                    f"model was trained on ({', '.join(labels)})")
+    check_labels(task, examples, labels, data_path,
+                 f"the model's labels ({', '.join(labels)})", hint="")
     label2id = {label: i for i, label in enumerate(labels)}
     features = task.encode(examples, tokenizer, label2id, meta.get("max_length", 128))
     scorer = task.scorer(examples, id2label)

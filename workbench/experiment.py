@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from workbench.data import read_examples
 from workbench.errors import WorkbenchError
+from workbench.models import load_tokenizer
 from workbench.recipe import Recipe
 from workbench.tasks import get_task
 from workbench.tasks.base import check_labels
@@ -24,6 +25,7 @@ class Experiment:
     task: object
     labels: list[str]
     splits: dict[str, list[dict]] = field(default_factory=dict)
+    tokenizer: object = None
 
     @property
     def metric(self) -> str:
@@ -41,7 +43,8 @@ def subsample(examples: list[dict], limit: int | None, how: str, seed: int) -> l
 
 
 def prepare(recipe: Recipe) -> Experiment:
-    """Read every split, build the label list and check the other splits against it."""
+    """Read every split, build the label list, check the other splits against it,
+    and load the model's tokenizer (which also proves the model can be found)."""
     task = get_task(recipe.task)
     data = recipe["data"]
     metric = recipe["eval"]["metric"]
@@ -61,5 +64,7 @@ def prepare(recipe: Recipe) -> Experiment:
     given = bool(data["labels"])
     for split, examples in splits.items():
         if split != "train" or given:
-            check_labels(task, examples, labels, data[split], given)
-    return Experiment(recipe=recipe, task=task, labels=labels, splits=splits)
+            check_labels(task, examples, labels, data[split],
+                         "data.labels" if given else "the training data")
+    return Experiment(recipe=recipe, task=task, labels=labels, splits=splits,
+                      tokenizer=load_tokenizer(recipe["model"]["name"]))

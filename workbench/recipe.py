@@ -270,8 +270,10 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
                                      + _did_you_mean(top_key, SCHEMA[""]))
             values[""][top_key] = _check_value(top_key, SCHEMA[""][top_key], top_val, loc)
 
+    overridden: set[tuple[str, str]] = set()
     for item in overrides:
         section, key, value = parse_override(item)
+        overridden.add((section, key))
         dotted = f"{section}.{key}" if section else key
         spec = SCHEMA[section][key]
         value = _check_value(dotted, spec, value, f"--set {dotted}")
@@ -298,7 +300,6 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
     data = values["data"]
     if not data["train"]:
         raise WorkbenchError(f"{name}: missing 'data.train'")
-    overridden = {parse_override(item)[:2] for item in overrides}
     if check_files:
         for split in ("train", "validation", "test"):
             value = data[split]

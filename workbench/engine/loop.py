@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from workbench.errors import WorkbenchError
 from workbench.experiment import Experiment
-from workbench.models import META_FILE, load_for_training, load_tokenizer
+from workbench.models import META_FILE, load_for_training
 from workbench.runs.files import replace_dir_atomic, write_json_atomic
 from workbench.runs.folder import MODEL, now
 from workbench.tasks.base import META_KEYS, make_collate
@@ -178,7 +178,7 @@ class Engine:
                                                     train["gradient_accumulation"])
         set_seed(train["seed"])
         self.id2label = dict(enumerate(exp.labels))
-        tokenizer = load_tokenizer(recipe["model"]["name"])
+        tokenizer = exp.tokenizer
         model = load_for_training(exp.task, recipe["model"]["name"], exp.labels)
         positions = getattr(model.config, "max_position_embeddings", None)
         if positions and recipe["model"]["max_length"] > positions:

@@ -48,16 +48,15 @@ class Task(Protocol):
 
 
 def check_labels(task: Task, examples: list[dict], labels: list[str], path: str,
-                 given: bool) -> None:
-    """A label in ``examples`` that is not in ``labels`` is an error naming it."""
+                 source: str, hint: str = "; add it to data.labels to allow it") -> None:
+    """A label in ``examples`` that is not in ``labels`` (which come from ``source``)
+    is an error naming the file, line and label."""
     known = set(labels)
     for example in examples:
         for label in task.example_labels(example):
             if label not in known:
-                source = "data.labels" if given else "the training data"
-                raise WorkbenchError(
-                    f"{where(path, example.get('line'))}: label {label!r} does not occur in "
-                    f"{source}; add it to data.labels to allow it")
+                raise WorkbenchError(f"{where(path, example.get('line'))}: label {label!r} does "
+                                     f"not occur in {source}{hint}")
 
 
 def make_collate(pad_id: int) -> Callable[[list[dict]], dict]:

@@ -58,6 +58,17 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.add_argument("--batch-size", type=int, default=64)
 
+    tui = sub.add_parser("tui", help="the interactive workbench (also: workbench with no "
+                                     "command)",
+                         description="Open the Textual workbench: recipes, live runs, run "
+                                     "history, comparison, prediction.")
+    tui.add_argument("recipes", nargs="*", metavar="RECIPE",
+                     help="recipe files or folders to list beside ./recipes")
+    tui.add_argument("--runs", default=None, metavar="DIR",
+                     help="runs folder to show and launch into (default: runs)")
+    tui.add_argument("--recipes-dir", default="recipes", metavar="DIR",
+                     help="folder of recipes (default: recipes)")
+
     runs = sub.add_parser("runs", help="list run folders")
     runs.add_argument("--dir", default="runs", help="runs folder (default: runs)")
     runs.add_argument("--json", action="store_true", help="one JSON object a line")
@@ -184,17 +195,34 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def cmd_tui(args) -> int:
+    from workbench.tui.app import WorkbenchApp
+
+    if args.runs is not None and Path(args.runs).exists() and not Path(args.runs).is_dir():
+        raise WorkbenchError(f"--runs {args.runs}: not a folder")
+    for path in args.recipes:
+        if not Path(path).exists():
+            raise WorkbenchError(f"{path}: recipe file not found")
+    WorkbenchApp(runs_dir=args.runs, recipes_dir=args.recipes_dir,
+                 recipe_paths=args.recipes).run()
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "predict": cmd_predict,
-            "eval": cmd_eval, "runs": cmd_runs}
+            "eval": cmd_eval, "runs": cmd_runs, "tui": cmd_tui}
+
+
+def _route(argv: list[str]) -> list[str]:
+    """``workbench``, ``workbench --runs DIR`` and ``workbench RECIPE...`` open the TUI."""
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        return ["tui", *argv]
+    return argv
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `workbench` console script; returns the exit status."""
     parser = _parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    args = parser.parse_args(_route(sys.argv[1:] if argv is None else list(argv)))
     try:
         return COMMANDS[args.command](args)
     except WorkbenchError as exc:

@@ -226,6 +226,14 @@ def parse_override(item: str) -> tuple[str, str, Any]:
     return section, key, value
 
 
+def check_override(item: str) -> tuple[str, str, Any]:
+    """``parse_override`` plus the schema's type and range checks: the value a
+    ``--set`` (or a TUI field) would put in the recipe, or a ``WorkbenchError``."""
+    section, key, value = parse_override(item)
+    dotted = f"{section}.{key}" if section else key
+    return section, key, _check_value(dotted, SCHEMA[section][key], value, f"--set {dotted}")
+
+
 def load_recipe(path: str | Path, overrides: list[str] | None = None,
                 check_files: bool = True) -> Recipe:
     """Read, validate and resolve a recipe file; apply ``section.key=value`` overrides."""
@@ -272,11 +280,9 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
 
     overridden: set[tuple[str, str]] = set()
     for item in overrides:
-        section, key, value = parse_override(item)
+        section, key, value = check_override(item)
         overridden.add((section, key))
-        dotted = f"{section}.{key}" if section else key
         spec = SCHEMA[section][key]
-        value = _check_value(dotted, spec, value, f"--set {dotted}")
         if _is_path(spec, value):
             # Typed on the command line: relative to where the user stands.
             value = str(Path(value).expanduser().resolve())

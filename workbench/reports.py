@@ -6,8 +6,12 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.table import Table
+
+# No vertical rules: the tables fit narrow terminal panes.
+BOX = box.SIMPLE_HEAD
 
 METRIC_ORDER = ("f1", "precision", "recall", "accuracy", "macro_f1", "weighted_f1", "loss")
 
@@ -26,27 +30,56 @@ def metrics_line(metrics: dict[str, float]) -> str:
     return "  ".join(parts)
 
 
-def per_label_table(report: dict[str, Any], title: str | None = None) -> Table:
-    """Per-label precision / recall / F1 / support, then the averages."""
+def change_text(new: float | None, old: float | None) -> tuple[str, str]:
+    """A change in percentage points as text with an arrow (so it reads without
+    colour) and a style: ``('▲ +2.31', 'green')``."""
+    if new is None or old is None:
+        return "", ""
+    delta = 100 * (new - old)
+    if abs(delta) < 0.005:
+        return "= 0.00", "dim"
+    return (f"▲ +{delta:.2f}", "green") if delta > 0 else (f"▼ {delta:.2f}", "red")
+
+
+def per_label_table(report: dict[str, Any], title: str | None = None,
+                    previous: dict[str, Any] | None = None) -> Table:
+    """Per-label precision / recall / F1 / support, then the averages; with
+    ``previous``, a column of F1 changes since that report."""
     kind = "entity type" if report.get("task") == "ner" else "class"
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, box=BOX)
     table.add_column(kind)
     for name in ("precision", "recall", "f1"):
         table.add_column(name, justify="right")
+    if previous is not None:
+        table.add_column("Δ f1", justify="right")
     table.add_column("support", justify="right")
+    before = (previous or {}).get("per_label", {})
+
+    def change(new, old):
+        if previous is None:
+            return []
+        text, style = change_text(new, old)
+        return [f"[{style}]{text}[/]" if style else text]
+
     for label, row in report["per_label"].items():
         table.add_row(label, _pct(row["precision"]), _pct(row["recall"]), _pct(row["f1"]),
-                      str(row["support"]))
+                      *change(row["f1"], before.get(label, {}).get("f1")), str(row["support"]))
     metrics = report["metrics"]
+    old = (previous or {}).get("metrics", {})
     support = sum(r["support"] for r in report["per_label"].values())
     table.add_section()
     if report.get("task") == "ner":
         table.add_row("micro avg", _pct(metrics["precision"]), _pct(metrics["recall"]),
-                      _pct(metrics["f1"]), str(support), style="bold")
-        table.add_row("macro avg", "", "", _pct(metrics["macro_f1"]), str(support))
+                      _pct(metrics["f1"]), *change(metrics["f1"], old.get("f1")), str(support),
+                      style="bold")
+        table.add_row("macro avg", "", "", _pct(metrics["macro_f1"]),
+                      *change(metrics["macro_f1"], old.get("macro_f1")), str(support))
     else:
-        table.add_row("accuracy", "", "", _pct(metrics["accuracy"]), str(support), style="bold")
-        table.add_row("macro avg", "", "", _pct(metrics["macro_f1"]), str(support))
+        table.add_row("accuracy", "", "", _pct(metrics["accuracy"]),
+                      *change(metrics["accuracy"], old.get("accuracy")), str(support),
+                      style="bold")
+        table.add_row("macro avg", "", "", _pct(metrics["macro_f1"]),
+                      *change(metrics["macro_f1"], old.get("macro_f1")), str(support))
     return table
 
 
@@ -56,7 +89,7 @@ def confusion_table(report: dict[str, Any]) -> Table | None:
     if not confusion:
         return None
     table = Table(title="confusion (rows: gold, columns: predicted)", title_justify="left",
-                  show_edge=False, pad_edge=False)
+                  show_edge=False, pad_edge=False, box=BOX)
     table.add_column("gold \\ pred")
     for label in confusion["labels"]:
         table.add_column(label, justify="right")
@@ -65,9 +98,11 @@ def confusion_table(report: dict[str, Any]) -> Table | None:
     return table
 
 
-def report_renderable(report: dict[str, Any], title: str | None = None):
-    """The per-label table, the confusion matrix where there is one, and the metrics."""
-    parts: list[Any] = [per_label_table(report, title)]
+def report_renderable(report: dict[str, Any], title: str | None = None,
+                      previous: dict[str, Any] | None = None):
+    """The per-label table (with F1 changes since ``previous`` when given) and
+    the confusion matrix where there is one."""
+    parts: list[Any] = [per_label_table(report, title, previous)]
     confusion = confusion_table(report)
     if confusion is not None:
         parts += ["", confusion]

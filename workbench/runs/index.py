@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.runs.folder import EVENTS, read_events
+from workbench.runs.folder import EVENTS
 
 
 @dataclass
@@ -29,57 +27,26 @@ class RunSummary:
     error: str | None
 
 
-def _alive(pid: Any, host: Any) -> bool:
-    """Is the process that writes a run still there? Unknown hosts count as alive."""
-    if host != socket.gethostname() or not isinstance(pid, int):
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def summarize(run_dir: str | Path) -> RunSummary:
     """Summarise one run folder from its events (tolerates a half-written last line)."""
-    run_dir = Path(run_dir)
-    created: dict = {}
-    start: dict = {}
-    end: dict | None = None
-    steps = 0
-    best = None
-    last_time = None
-    for event in read_events(run_dir):
-        kind = event.get("type")
-        last_time = event.get("time", last_time)
-        if kind == "created":
-            created = event
-        elif kind == "start":
-            start = event
-        elif kind == "step":
-            steps = event.get("step", steps)
-        elif kind == "eval" and event.get("split") == "validation":
-            best = event.get("best_value", best)
-        elif kind == "end":
-            end = event
-    if end is not None:
-        status = end.get("status", "failed")
-        steps = end.get("steps") or steps
-        best = end.get("best_value", best)
-    else:
-        status = "running" if _alive(created.get("pid"), created.get("host")) else "died"
-    started = created.get("time")
-    duration = end.get("duration_s") if end else (
+    from workbench.runs.follow import load_state
+
+    state = load_state(run_dir)
+    end = state.end or {}
+    best = end.get("best_value") if state.end else (
+        state.evals[-1].get("best_value") if state.evals else None)
+    started = state.created.get("time")
+    last_time = end.get("time") or state.last_step.get("time") or started
+    duration = end.get("duration_s") if state.end else (
         (last_time - started) if (last_time and started) else None)
+    values = state.recipe_values
     return RunSummary(
-        path=run_dir, name=run_dir.name,
-        recipe=start.get("recipe") or (created.get("recipe_values") or {}).get("name") or "",
-        task=start.get("task") or (created.get("recipe_values") or {}).get("task", ""),
-        status=status, metric=start.get("metric") or (end or {}).get("metric"),
-        best_value=best, steps=steps, total_steps=start.get("total_steps"),
-        started=started, duration_s=duration, error=(end or {}).get("error"))
+        path=state.run_dir, name=state.name,
+        recipe=state.start.get("recipe") or values.get("name") or "",
+        task=state.start.get("task") or values.get("task", ""),
+        status=state.status, metric=state.metric_name, best_value=best, steps=state.step,
+        total_steps=state.total_steps, started=started, duration_s=duration,
+        error=end.get("error"))
 
 
 def list_runs(runs_dir: str | Path) -> list[RunSummary]:

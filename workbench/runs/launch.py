@@ -1,0 +1,102 @@
+"""Starting `workbench run` as a child process, and stopping runs.
+
+The TUI trains in a child process rather than a thread: the child writes the
+run folder exactly as a headless run does, so one reader serves launched and
+attached runs alike; training never competes with drawing for the GIL; a crash
+in training (a segfault, CUDA running out of memory) cannot take the interface
+down; and quitting the interface leaves the run training, to be attached later.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+RUN_FOLDER_PREFIX = "run folder: "
+
+
+class LaunchedRun:
+    """A `workbench run` child process; its console output goes to a log file,
+    not a pipe, so the child keeps training when this process exits."""
+
+    def __init__(self, recipe: str | Path, overrides: list[str] | None = None,
+                 cwd: str | Path | None = None):
+        self.recipe = Path(recipe)
+        self.overrides = list(overrides or [])
+        fd, log = tempfile.mkstemp(prefix="workbench-run-", suffix=".log")
+        self.log_path = Path(log)
+        command = [sys.executable, "-m", "workbench", "run", str(self.recipe), "--plain",
+                   "--quiet-reports"]
+        if self.overrides:
+            command += ["--set", *self.overrides]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+        with os.fdopen(fd, "w") as out:
+            # A session of its own: a Ctrl-C meant for the interface never reaches it.
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, cwd=cwd, env=env,
+                                            start_new_session=True)
+        self._offset = 0
+        self._partial = ""
+        self.run_dir: Path | None = None
+        self.lines: list[str] = []
+
+    def read_output(self) -> list[str]:
+        """Console lines written since the last call; notes the run folder when
+        the child announces it."""
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+                handle.seek(self._offset)
+                data = handle.read()
+                self._offset = handle.tell()
+        except FileNotFoundError:
+            return []
+        lines = (self._partial + data).split("\n")
+        self._partial = lines.pop()
+        if self.returncode is not None and self._partial:  # the child is done: flush
+            lines.append(self._partial)
+            self._partial = ""
+        for line in lines:
+            if self.run_dir is None and line.startswith(RUN_FOLDER_PREFIX):
+                self.run_dir = Path(line[len(RUN_FOLDER_PREFIX):].strip())
+        self.lines.extend(lines)
+        return lines
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.poll()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        """Ask the run to stop after the current step (as Ctrl-C does)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+
+    def error(self) -> str | None:
+        """The child's own error line when it exited before training (bad data...)."""
+        if self.returncode in (None, 0):
+            return None
+        errors = [line for line in self.lines if line.startswith("error: ")]
+        if errors:
+            return errors[-1][len("error: "):]
+        tail = [line for line in self.lines if line.strip()]
+        return tail[-1] if tail else f"workbench run exited with status {self.returncode}"
+
+
+def stop_pid(pid: object, host: object) -> bool:
+    """Send Ctrl-C to a run started elsewhere on this machine; False when that
+    cannot be done (another host, no such process)."""
+    if host != socket.gethostname() or not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, signal.SIGINT)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True

@@ -1,0 +1,85 @@
+"""The workbench application: modes, global bindings, routing. Screens do the
+rest (``workbench.tui.screens``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from workbench.runs.launch import LaunchedRun
+from workbench.tui.screens.confirm import ConfirmScreen
+from workbench.tui.screens.predict import PredictScreen
+from workbench.tui.screens.recipes import RecipesScreen
+from workbench.tui.screens.run import RunScreen
+from workbench.tui.screens.runs import RunsScreen
+
+
+class WorkbenchApp(App):
+    """``workbench`` with no command: recipes, runs (live and finished), predict."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "workbench"
+    MODES = {"recipes": RecipesScreen, "runs": RunsScreen, "predict": PredictScreen}
+    DEFAULT_MODE = "recipes"
+    # F1-F3 work even while a text box has the focus (where 1-3 are typed).
+    BINDINGS = [Binding("1,f1", "switch_mode('recipes')", "Recipes", key_display="1"),
+                Binding("2,f2", "switch_mode('runs')", "Runs", key_display="2"),
+                Binding("3,f3", "switch_mode('predict')", "Predict", key_display="3"),
+                Binding("q", "quit", "Quit")]
+
+    def __init__(self, runs_dir: str | Path | None = None, recipes_dir: str | Path = "recipes",
+                 recipe_paths: Iterable[str | Path] = ()):
+        super().__init__()
+        self.runs_dir = Path(runs_dir) if runs_dir is not None else Path("runs")
+        self.runs_dir_given = runs_dir is not None
+        self.recipes_dir = Path(recipes_dir)
+        self.recipe_paths = [Path(p) for p in recipe_paths]
+        self.launched: list[LaunchedRun] = []
+
+    # -- routing --------------------------------------------------------------------------
+    def launch(self, recipe: Path, overrides: list[str]) -> RunScreen:
+        """Start ``workbench run`` on ``recipe`` and show it live."""
+        run = LaunchedRun(recipe, overrides)
+        self.launched.append(run)
+        screen = RunScreen(launched=run)
+        self.push_screen(screen)
+        return screen
+
+    def open_run(self, run_dir: Path) -> None:
+        """Show a run folder: a finished one's curves and reports, or a live one followed."""
+        self.push_screen(RunScreen(run_dir))
+
+    def open_predict(self, run_dir: Path) -> None:
+        """Switch to the Predict screen with ``run_dir``'s model chosen."""
+        self.switch_mode("predict")
+        screen = self.screen
+        if isinstance(screen, PredictScreen):
+            self.call_after_refresh(screen.choose, Path(run_dir))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Recipes", "pick a recipe, override keys, launch",
+                            lambda: self.switch_mode("recipes"))
+        yield SystemCommand("Runs", "all runs: open, attach, compare",
+                            lambda: self.switch_mode("runs"))
+        yield SystemCommand("Predict", "try a run's model on your own text",
+                            lambda: self.switch_mode("predict"))
+
+    # -- quitting -------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        training = [run for run in self.launched if run.returncode is None]
+        if not training:
+            self.exit()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen(
+            f"{len(training)} run(s) started here are still training. They go on after you "
+            f"quit (open them again from the Runs screen). Quit?", yes="Quit"), answer)

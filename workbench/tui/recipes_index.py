@@ -1,0 +1,74 @@
+"""Finding recipe files and summarising them for the Recipes screen.
+
+Kept apart from the screen so it can be tested without Textual; it imports no
+Textual itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+from workbench.recipe import load_recipe
+
+# The fields the Recipes screen lets a user override before launching.
+OVERRIDES = (("train.learning_rate", "learning rate"), ("train.epochs", "epochs"),
+             ("train.batch_size", "batch size"), ("train.max_steps", "max steps"),
+             ("model.name", "model"))
+
+
+@dataclass
+class RecipeEntry:
+    """One recipe file: what it trains, or why it cannot be read."""
+
+    path: Path
+    name: str
+    task: str = "?"
+    model: str = "?"
+    data: str = ""
+    values: dict | None = None
+    error: str | None = None
+
+
+def _short(path: str | None) -> str:
+    if not path:
+        return "-"
+    return path if path.startswith("hf:") else Path(path).name
+
+
+def describe(path: Path) -> RecipeEntry:
+    """Summarise one recipe; a broken one carries its error instead."""
+    try:
+        recipe = load_recipe(path, check_files=False)
+    except WorkbenchError as exc:
+        return RecipeEntry(path=path, name=path.stem, error=str(exc))
+    data = recipe["data"]
+    splits = " / ".join(_short(data[s]) for s in ("train", "validation", "test") if data[s])
+    return RecipeEntry(path=path, name=recipe.name, task=recipe.task,
+                       model=recipe["model"]["name"], data=splits,
+                       values={f"{section}.{key}" if section else key: value
+                               for section, keys in recipe.values.items()
+                               for key, value in keys.items()})
+
+
+def find_recipes(folder: str | Path = "recipes", extra: list[str | Path] = ()) -> list[RecipeEntry]:
+    """Recipes under ``folder`` (sorted), then the paths given explicitly
+    (a folder given explicitly is searched too)."""
+    paths: list[Path] = []
+    for item in [folder, *extra]:
+        item = Path(item)
+        if item.is_dir():
+            paths += sorted(item.glob("*.toml"))
+        elif item.suffix == ".toml" or item.exists():
+            paths.append(item)
+    seen: set[Path] = set()
+    entries = []
+    for path in paths:
+        key = path.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        entries.append(describe(path) if path.is_file() else
+                       RecipeEntry(path=path, name=path.stem, error=f"{path}: recipe file not found"))
+    return entries

@@ -1,0 +1,185 @@
+"""Type text, see what a run's model makes of it.
+
+The model is loaded once per choice, in a thread; each prediction runs in a
+thread too, newest text wins, so typing never waits for the model.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.console import Group
+from rich.markup import escape
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Select, Static
+from textual.worker import get_current_worker
+
+from workbench.errors import WorkbenchError
+from workbench.runs.folder import EVENTS
+from workbench.tui.widgets.prediction import entities_table, entities_text, probabilities_table
+
+DEBOUNCE_S = 0.25
+
+
+def runs_with_models(runs_dir: Path) -> list[Path]:
+    """Run folders (newest first) that hold a saved model."""
+    if not runs_dir.is_dir():
+        return []
+    return sorted((p for p in runs_dir.iterdir()
+                   if (p / EVENTS).is_file() and (p / "model" / "config.json").is_file()),
+                  key=lambda p: p.name, reverse=True)
+
+
+class PredictScreen(Screen):
+    """Pick a run's model; type; see entities or class probabilities."""
+
+    BINDINGS = [Binding("ctrl+r", "reload_models", "Reload list"),
+                Binding("ctrl+l", "clear", "Clear text"),
+                Binding("escape", "leave_input", "Leave text box"),
+                Binding("i", "focus_input", "Type text")]
+
+    def __init__(self):
+        super().__init__()
+        self.loaded: tuple | None = None  # (task, model, tokenizer, meta)
+        self.loaded_from: Path | None = None
+        self._pending = None
+
+    def compose(self) -> ComposeResult:
+        yield Select([], prompt="choose a run's model", id="model-select", allow_blank=True)
+        yield Static("", id="model-status")
+        yield Input(placeholder="type a sentence; predictions follow as you type",
+                    id="predict-input")
+        with VerticalScroll(id="prediction-pane"):
+            yield Static("", id="prediction")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.action_reload_models()
+        self.query_one("#predict-input", Input).focus()
+
+    def action_reload_models(self) -> None:
+        runs = runs_with_models(Path(self.app.runs_dir))
+        select = self.query_one("#model-select", Select)
+        select.set_options([(p.name, str(p)) for p in runs])
+        if not runs:
+            self._status(f"No run in {self.app.runs_dir}/ has a saved model yet: train one "
+                         f"from the Recipes screen (1).")
+        elif self.loaded_from is None:
+            select.value = str(runs[0])
+
+    def choose(self, run_dir: Path) -> None:
+        """Select ``run_dir``'s model (from another screen)."""
+        self.action_reload_models()
+        select = self.query_one("#model-select", Select)
+        try:
+            select.value = str(run_dir)
+        except Exception:  # noqa: BLE001 - not in the list (no model saved)
+            self._status(f"{run_dir.name} has no saved model.", error=True)
+
+    def _status(self, text: str, error: bool = False) -> None:
+        widget = self.query_one("#model-status", Static)
+        widget.update(Text(("✖ " if error else "") + text, style="red" if error else "dim"))
+
+    @on(Select.Changed, "#model-select")
+    def _model_chosen(self, event: Select.Changed) -> None:
+        if event.value is Select.BLANK or event.value is None:
+            return
+        path = Path(str(event.value))
+        if path == self.loaded_from:
+            return
+        self.loaded = None
+        self._status(f"loading {path.name}…")
+        self.load_model(path)
+
+    @work(thread=True, exclusive=True, group="load")
+    def load_model(self, path: Path) -> None:
+        from workbench.models import load_saved
+
+        started = time.perf_counter()
+        try:
+            loaded = load_saved(path)
+        except WorkbenchError as exc:
+            self.app.call_from_thread(self._status, str(exc), True)
+            return
+        except Exception as exc:  # noqa: BLE001 - a broken model folder, shown in place
+            self.app.call_from_thread(self._status, f"{path.name}: cannot load the model: "
+                                                    f"{exc}", True)
+            return
+        if get_current_worker().is_cancelled:
+            return
+        self.app.call_from_thread(self._loaded, path, loaded, time.perf_counter() - started)
+
+    def _loaded(self, path: Path, loaded: tuple, seconds: float) -> None:
+        self.loaded, self.loaded_from = loaded, path
+        task, _model, _tok, meta = loaded
+        labels = meta.get("labels") or []
+        kinds = sorted({lab.split("-", 1)[-1] for lab in labels if lab != "O"}) \
+            if task.name == "ner" else labels
+        self._status(f"{path.name}: {task.name} · {', '.join(kinds)} · loaded in {seconds:.1f} s")
+        text = self.query_one("#predict-input", Input).value
+        if text.strip():
+            self.predict(text)
+
+    @on(Input.Changed, "#predict-input")
+    def _typed(self, event: Input.Changed) -> None:
+        if self._pending is not None:
+            self._pending.stop()
+        if not event.value.strip():
+            self.query_one("#prediction", Static).update("")
+            return
+        self._pending = self.set_timer(DEBOUNCE_S, lambda: self.predict(event.value))
+
+    @on(Input.Submitted, "#predict-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            self.predict(event.value)
+
+    def action_leave_input(self) -> None:
+        self.set_focus(None)  # so 1/2/3 switch screens again
+
+    def action_focus_input(self) -> None:
+        self.query_one("#predict-input", Input).focus()
+
+    def action_clear(self) -> None:
+        self.query_one("#predict-input", Input).value = ""
+
+    @work(thread=True, exclusive=True, group="predict")
+    def predict(self, text: str) -> None:
+        if self.loaded is None:
+            if self.loaded_from is None:
+                self.app.call_from_thread(self._status, "Choose a model first.", True)
+            return
+        task, model, tokenizer, meta = self.loaded
+        started = time.perf_counter()
+        try:
+            result = task.predict(model, tokenizer, [text], meta.get("max_length", 128))[0]
+        except Exception as exc:  # noqa: BLE001 - shown in place; the app goes on
+            self.app.call_from_thread(self._show_error, f"prediction failed: {exc}")
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show, task.name, result,
+                                      time.perf_counter() - started)
+
+    def _show_error(self, message: str) -> None:
+        self.query_one("#prediction", Static).update(Text(f"✖ {message}", style="red"))
+
+    def _show(self, task: str, result: dict, seconds: float) -> None:
+        timing = Text(f"{1000 * seconds:.0f} ms", style="dim")
+        if task == "ner":
+            entities = result.get("entities", [])
+            body: list = [entities_text(result), ""]
+            if entities:
+                body += [entities_table(result)]
+            else:
+                body += [Text("no entities found", style="dim")]
+        else:
+            body = [Text.from_markup(f"[b]{escape(result['label'])}[/b] "
+                                     f"({100 * result['score']:.1f}%)"), "",
+                    probabilities_table(result)]
+        self.query_one("#prediction", Static).update(Group(*body, "", timing))

@@ -1,0 +1,188 @@
+"""Pick a recipe, see it, override the common keys, launch it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.markup import escape
+from rich.syntax import Syntax
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Input, Label, Static
+
+from workbench.errors import WorkbenchError
+from workbench.models import looks_like_path
+from workbench.recipe import check_override, load_recipe
+from workbench.tui.recipes_index import OVERRIDES, RecipeEntry, find_recipes
+
+
+def field_id(key: str) -> str:
+    return "set-" + key.replace(".", "-").replace("_", "-")
+
+
+def check_field(key: str, value: str) -> str | None:
+    """The error for one override field, or None (an empty field keeps the recipe's value)."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        check_override(f"{key}={value}")
+    except WorkbenchError as exc:
+        return str(exc).replace("--set ", "", 1)
+    if key == "model.name" and looks_like_path(value) and not Path(value).expanduser().exists():
+        return f"model.name: no such folder: {value}"
+    return None
+
+
+class RecipesScreen(Screen):
+    """The recipes under ./recipes and those named on the command line."""
+
+    BINDINGS = [Binding("l", "launch", "Launch"),
+                Binding("e", "edit_overrides", "Overrides"),
+                Binding("r", "reload", "Reload")]
+
+    def __init__(self):
+        super().__init__()
+        self.entries: list[RecipeEntry] = []
+        self.errors: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="recipes-main"):
+            yield DataTable(id="recipe-table", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="recipe-detail"):
+                yield Static("", id="recipe-summary")
+                with VerticalScroll(id="recipe-source"):
+                    yield Static("", id="recipe-toml")
+                with Grid(id="overrides"):
+                    for key, label in OVERRIDES:
+                        yield Label(label, classes="override-label")
+                        yield Input(placeholder="", id=field_id(key), compact=True)
+                yield Static("", id="launch-errors")
+                yield Button("Launch (l)", id="launch", variant="success", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#recipe-table", DataTable)
+        table.add_columns("recipe", "task", "model", "data")
+        self.action_reload()
+        table.focus()
+
+    def action_reload(self) -> None:
+        app = self.app
+        self.entries = find_recipes(app.recipes_dir, app.recipe_paths)
+        table = self.query_one("#recipe-table", DataTable)
+        table.clear()
+        for i, entry in enumerate(self.entries):
+            task = "✖ error" if entry.error else entry.task
+            table.add_row(escape(entry.name), task, escape(Path(entry.model).name),
+                          escape(entry.data.split(" / ")[0]), key=str(i))
+        if not self.entries:
+            self.query_one("#recipe-summary", Static).update(
+                f"No recipes in {app.recipes_dir}/. Start workbench in a project folder, or "
+                f"name recipe files: workbench path/to/recipe.toml")
+        else:
+            self._show(0)
+
+    @property
+    def selected(self) -> RecipeEntry | None:
+        table = self.query_one("#recipe-table", DataTable)
+        if not self.entries:
+            return None
+        return self.entries[min(table.cursor_row, len(self.entries) - 1)]
+
+    @on(DataTable.RowHighlighted, "#recipe-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value is not None:
+            self._show(int(event.row_key.value))
+
+    @on(DataTable.RowSelected, "#recipe-table")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self.action_edit_overrides()
+
+    def _show(self, index: int) -> None:
+        entry = self.entries[index]
+        summary = self.query_one("#recipe-summary", Static)
+        try:
+            text = entry.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            text = f"# cannot read: {exc}"
+        self.query_one("#recipe-toml", Static).update(
+            Syntax(text, "toml", theme="ansi_dark", line_numbers=True, word_wrap=False))
+        if entry.error:
+            summary.update(f"[b]{escape(str(entry.path))}[/b]\n[red]✖ {escape(entry.error)}[/]")
+        else:
+            summary.update(f"[b]{escape(entry.name)}[/b] · {entry.task} · model "
+                           f"{escape(entry.model)}\ndata {escape(entry.data)}\n"
+                           f"[dim]{escape(str(entry.path))}[/]")
+        values = entry.values or {}
+        for key, _label in OVERRIDES:
+            field = self.query_one(f"#{field_id(key)}", Input)
+            current = values.get(key)
+            field.placeholder = "" if current is None else str(current)
+            field.value = ""
+        self.errors.clear()
+        self._show_errors()
+
+    # -- overrides ---------------------------------------------------------------------
+    @on(Input.Changed)
+    def _validate(self, event: Input.Changed) -> None:
+        key = next((k for k, _ in OVERRIDES if field_id(k) == event.input.id), None)
+        if key is None:
+            return
+        error = check_field(key, event.value)
+        event.input.set_class(error is not None, "-invalid")
+        if error:
+            self.errors[key] = error
+        else:
+            self.errors.pop(key, None)
+        self._show_errors()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.action_launch()
+
+    def _show_errors(self, extra: str | None = None) -> None:
+        lines = [f"✖ {escape(e)}" for e in self.errors.values()]
+        if extra:
+            lines.append(f"✖ {escape(extra)}")
+        widget = self.query_one("#launch-errors", Static)
+        widget.update("\n".join(lines))
+        widget.set_class(bool(lines), "-error")
+
+    def overrides(self) -> list[str]:
+        """``section.key=value`` for every filled field."""
+        out = []
+        for key, _label in OVERRIDES:
+            value = self.query_one(f"#{field_id(key)}", Input).value.strip()
+            if value:
+                out.append(f"{key}={value}")
+        return out
+
+    def action_edit_overrides(self) -> None:
+        self.query_one(f"#{field_id(OVERRIDES[0][0])}", Input).focus()
+
+    @on(Button.Pressed, "#launch")
+    def action_launch(self) -> None:
+        entry = self.selected
+        if entry is None:
+            self.notify("No recipe to launch.", severity="warning")
+            return
+        if entry.error:
+            self._show_errors(entry.error)
+            return
+        if self.errors:
+            self._show_errors()
+            self.notify("Fix the highlighted overrides first.", severity="error")
+            return
+        overrides = self.overrides()
+        if self.app.runs_dir_given:
+            overrides.append(f"output.dir={self.app.runs_dir}")
+        try:  # the quick checks (keys, types, files) here; the data is read by the run
+            load_recipe(entry.path, overrides)
+        except WorkbenchError as exc:
+            self._show_errors(str(exc))
+            return
+        self.app.launch(entry.path, overrides)

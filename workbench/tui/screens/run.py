@@ -1,0 +1,273 @@
+"""One run, live or finished: progress, the loss and metric chart, the latest
+report with its changes, the log, and Stop.
+
+The screen polls the run folder's events a few times a second (the run itself
+trains in another process), so drawing never slows training; the chart is
+redrawn at most once a second.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, ProgressBar, RichLog, Static
+
+from workbench.console import ConsoleView
+from workbench.reports import metrics_line, report_renderable
+from workbench.runs.follow import EventFollower, RunState
+from workbench.runs.launch import LaunchedRun, stop_pid
+from workbench.tui.format import duration_text, memory_text, status_markup
+from workbench.tui.screens.confirm import ConfirmScreen
+from workbench.tui.widgets.chart import CurveChart, Series
+
+POLL_S = 0.25
+CHART_EVERY_S = 1.0
+
+
+def run_curves(state: RunState, label_prefix: str = "") -> list[Series]:
+    """The series a run's chart shows: raw and smoothed loss, and the validation
+    metric at each evaluation (right axis)."""
+    series = [Series(f"{label_prefix}loss", state.loss.xs, state.loss.ys, color="gray",
+                     marker="dot", scatter=True),
+              Series(f"{label_prefix}loss (smoothed)", state.smoothed.xs, state.smoothed.ys,
+                     color="cyan", marker="braille")]
+    if len(state.metric):
+        series.append(Series(f"{label_prefix}{state.metric_name or 'metric'} (validation)",
+                             state.metric.xs, state.metric.ys, scatter=True, right=True,
+                             color="orange", marker="●"))
+    return series
+
+
+class RunScreen(Screen):
+    """Follows one run folder; ``launched`` is the child process when this app
+    started the run."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
+                Binding("s", "stop", "Stop run"),
+                Binding("p", "predict", "Predict with it"),
+                Binding("l", "toggle_log", "Log")]
+
+    def __init__(self, run_dir: str | Path | None = None, launched: LaunchedRun | None = None):
+        super().__init__()
+        self.launched = launched
+        self.state: RunState | None = None
+        self.follower: EventFollower | None = None
+        self._shown_version = -1
+        self._report_key: tuple = ()
+        self._chart_version = -1
+        self._chart_time = 0.0
+        self._log_view: ConsoleView | None = None
+        self._log_buffer = io.StringIO()
+        self._stop_requested = False
+        if run_dir is not None:
+            self._follow_folder(Path(run_dir))
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="run-title")
+        with Horizontal(id="progress-row"):
+            yield ProgressBar(id="progress", show_eta=False)
+            yield Static("", id="progress-text")
+        yield Static("", id="device-line")
+        with Horizontal(id="run-body"):
+            yield CurveChart("training loss", id="loss-chart")
+            with VerticalScroll(id="report-pane"):
+                yield Static("no evaluation yet", id="report")
+        yield RichLog(id="log", max_lines=1000, wrap=False, markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.launched is not None:
+            self.query_one("#run-title", Static).update(
+                f"[b]{self.launched.recipe.name}[/b] · starting `workbench run` "
+                f"(pid {self.launched.pid})…")
+        self.poll()
+        self.set_interval(POLL_S, self.poll)
+
+    # -- following ------------------------------------------------------------------
+    def _follow_folder(self, run_dir: Path) -> None:
+        self.state = RunState(run_dir)
+        self.follower = EventFollower(run_dir)
+        if self.launched is None:
+            # Not our child: the log is the console view's lines, made from events.
+            console = Console(file=self._log_buffer, width=200, color_system=None,
+                              force_terminal=False)
+            self._log_view = ConsoleView(console, live=False, show_reports=False)
+
+    def poll(self) -> None:
+        """Read what the run wrote since the last poll and redraw what changed."""
+        log = self.query_one("#log", RichLog)
+        if self.launched is not None:
+            for line in self.launched.read_output():
+                if line.strip():
+                    log.write(line)
+            if self.state is None and self.launched.run_dir is not None:
+                self._follow_folder(self.launched.run_dir)
+            if self.state is None and self.launched.returncode is not None:
+                self._show_launch_error()
+                return
+        if self.state is None or self.follower is None:
+            return
+        events = self.follower.poll()
+        if events:
+            self.state.extend(events)
+            if self._log_view is not None:
+                for event in events:
+                    self._log_view(event)
+                text = self._log_buffer.getvalue()
+                self._log_buffer.seek(0)
+                self._log_buffer.truncate()
+                for line in text.splitlines():
+                    if line.strip():
+                        log.write(line)
+        if self.state.version != self._shown_version:
+            self._shown_version = self.state.version
+            self._draw_text()
+            self._draw_report()
+        now = time.monotonic()
+        finished = self.state.end is not None
+        if self._chart_version != self.state.version and (
+                finished or now - self._chart_time >= CHART_EVERY_S):
+            self._chart_version, self._chart_time = self.state.version, now
+            self._draw_chart()
+
+    def _show_launch_error(self) -> None:
+        error = self.launched.error() if self.launched else None
+        self.query_one("#run-title", Static).update(
+            Text.assemble((f"{self.launched.recipe.name}", "bold"), " · ",
+                          ("✖ could not start: ", "red bold"), error or "unknown error"))
+        self.query_one("#report", Static).update(
+            "The run did not start; nothing was written. Fix the recipe or data and launch "
+            "again (Escape goes back).")
+
+    # -- drawing ----------------------------------------------------------------------
+    def _draw_text(self) -> None:
+        state = self.state
+        start, step = state.start, state.last_step
+        model = start.get("model") or state.recipe_values.get("model", {}).get("name", "")
+        task = start.get("task") or state.recipe_values.get("task", "")
+        title = f"[b]{state.name}[/b] · {task} on {model} · {status_markup(state.status)}"
+        if state.end and state.end.get("error"):
+            title += f" · {Text(state.end['error']).markup}"
+        if self._stop_requested and state.end is None:
+            title += " · stopping after this step…"
+        self.query_one("#run-title", Static).update(title)
+
+        total = state.total_steps
+        bar = self.query_one("#progress", ProgressBar)
+        if total:
+            bar.update(total=total, progress=state.step)
+        parts = []
+        if step:
+            epochs = start.get("epochs")
+            parts.append(f"epoch {step.get('epoch', 0):.2f}"
+                         + (f"/{epochs:.2f}" if epochs else ""))
+        parts.append(f"step {state.step}/{total}" if total else f"step {state.step}")
+        if step and state.end is None:
+            parts.append(f"{step.get('samples_per_s', 0):.1f} samples/s")
+            parts.append(f"ETA {duration_text(step.get('eta_s'))}")
+        if state.end is not None:
+            parts.append(f"took {duration_text(state.end.get('duration_s'))}")
+        elif step:
+            parts.append(f"elapsed {duration_text(step.get('elapsed_s'))}")
+        self.query_one("#progress-text", Static).update(" · ".join(parts))
+
+        device = start.get("device", "")
+        line = []
+        if device:
+            line.append(f"{device} · precision {start.get('precision', '-')}")
+        if step:
+            line.append(memory_text(step.get("memory_mb"), device))
+            line.append(f"lr {step.get('learning_rate', 0):.2e}")
+            if step.get("loss") is not None:
+                line.append(f"loss {step['loss']:.4f}")
+            if state.smoothed.ys:
+                line.append(f"smoothed {state.smoothed.ys[-1]:.4f}")
+        if state.evals:
+            last = state.evals[-1]
+            if last.get("best_value") is not None:
+                line.append(f"best {last.get('metric')} {last['best_value']:.4f} "
+                            f"@ step {last.get('best_step')}")
+        self.query_one("#device-line", Static).update(" · ".join(line) or "waiting for the "
+                                                      "run to start…")
+
+    def _draw_report(self) -> None:
+        state = self.state
+        key = (len(state.evals), state.test_report is not None, state.end is not None)
+        if key == self._report_key:
+            return
+        self._report_key = key
+        parts: list = []
+        if state.end is not None and state.end.get("traceback"):
+            parts += [Text(state.end["traceback"].strip().splitlines()[-1], style="red"), ""]
+        if state.end is not None and (state.test_report or state.best_report):
+            if state.test_report:
+                parts += [Text(f"test (best model, step {state.end.get('best_step')}): "
+                               f"{metrics_line(state.test_report['metrics'])}", style="bold"),
+                          report_renderable(state.test_report), ""]
+            if state.best_report:
+                parts += [Text(f"best validation (step {state.end.get('best_step')}): "
+                               f"{metrics_line(state.best_report['metrics'])}", style="bold"),
+                          report_renderable(state.best_report)]
+        elif state.report:
+            last = state.evals[-1]
+            marker = " ★ best so far" if last.get("best") else ""
+            header = (f"validation at step {last.get('step')} (epoch {last.get('epoch', 0):.2f})"
+                      f"{marker}: {metrics_line(state.report['metrics'])}")
+            sub = ("Δ f1: change since the evaluation at step "
+                   f"{state.evals[-2].get('step')}" if len(state.evals) > 1 else
+                   "first evaluation: changes show from the next one")
+            parts += [Text(header, style="bold"), Text(sub, style="dim"),
+                      report_renderable(state.report, previous=state.previous_report)]
+        else:
+            parts.append("no evaluation yet")
+        self.query_one("#report", Static).update(Group(*parts))
+
+    def _draw_chart(self) -> None:
+        empty = ("the run ended before its first logged step" if self.state.end
+                 else "waiting for the first logged step")
+        self.query_one("#loss-chart", CurveChart).show(run_curves(self.state),
+                                                       title="training loss", empty=empty)
+
+    # -- actions ------------------------------------------------------------------------
+    def action_stop(self) -> None:
+        state = self.state
+        if self.launched is not None and state is None and self.launched.returncode is None:
+            self.launched.stop()
+            return
+        if state is None or state.status != "running":
+            self.notify("This run is not running.", severity="warning")
+            return
+
+        def answer(yes: bool | None) -> None:
+            if not yes:
+                return
+            if self.launched is not None and self.launched.returncode is None:
+                self.launched.stop()
+            elif not stop_pid(state.created.get("pid"), state.created.get("host")):
+                self.notify("Cannot stop a run that another machine is writing.",
+                            severity="error")
+                return
+            self._stop_requested = True
+            self._shown_version = -1
+            self.notify("Stopping after the current step; the best checkpoint is kept.")
+
+        self.app.push_screen(ConfirmScreen(
+            f"Stop [b]{state.name}[/b]?\nIt ends `stopped` after the current step and keeps "
+            f"its best checkpoint so far.", yes="Stop"), answer)
+
+    def action_predict(self) -> None:
+        if self.state is None:
+            return
+        self.app.open_predict(self.state.run_dir)
+
+    def action_toggle_log(self) -> None:
+        log = self.query_one("#log", RichLog)
+        log.display = not log.display

@@ -1,0 +1,89 @@
+"""Line charts of training curves, drawn by plotext inside Textual.
+
+Series are thinned to about two points a column before plotting, so a long run
+costs no more to draw than a short one. Each series has its own marker as well
+as its own colour, and the legend names them: the chart reads without colour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from textual_plotext import PlotextPlot
+
+COLORS = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow")
+MARKERS = ("braille", "dot", "+", "x", "*", "o", "#")
+
+
+@dataclass
+class Series:
+    """One curve: a label, its points, and how to draw them."""
+
+    label: str
+    xs: Sequence[float]
+    ys: Sequence[float]
+    scatter: bool = False  # points (evaluations) rather than a line
+    right: bool = False  # on the right-hand axis (metrics beside a loss)
+    color: str | None = None
+    marker: str | None = None
+
+
+def thin(xs: Sequence[float], ys: Sequence[float], limit: int) -> tuple[list, list]:
+    """At most ``limit`` points, evenly spread, keeping the last one."""
+    n = len(xs)
+    if n <= limit or limit < 2:
+        return list(xs), list(ys)
+    stride = (n - 1) / (limit - 1)
+    keep = [round(i * stride) for i in range(limit)]
+    return [xs[i] for i in keep], [ys[i] for i in keep]
+
+
+class CurveChart(PlotextPlot):
+    """A chart of ``Series``; ``show`` replaces what it draws."""
+
+    DEFAULT_CSS = "CurveChart { min-height: 8; }"
+
+    def __init__(self, title: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self._title = title
+        self._series: list[Series] = []
+        self._empty = "waiting for the first logged step"
+
+    def show(self, series: list[Series], title: str | None = None,
+             empty: str | None = None) -> None:
+        """Draw ``series`` (replacing the previous drawing)."""
+        self._series = [s for s in series if len(s.xs)]
+        if title is not None:
+            self._title = title
+        if empty is not None:
+            self._empty = empty
+        self._draw()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(self._title)
+        if not self._series:
+            plt.title(f"{self._title}: {self._empty}" if self._title else self._empty)
+            return
+        limit = max(20, 2 * max(10, self.size.width - 12))
+        has_right = any(s.right for s in self._series)
+        for i, s in enumerate(self._series):
+            xs, ys = thin(s.xs, s.ys, limit)
+            color = s.color or COLORS[i % len(COLORS)]
+            side = "right" if s.right else "left"
+            if s.scatter:
+                plt.scatter(xs, ys, label=s.label, color=color, marker=s.marker or "o",
+                            yside=side)
+            else:
+                plt.plot(xs, ys, label=s.label, color=color,
+                         marker=s.marker or MARKERS[i % len(MARKERS)], yside=side)
+        plt.xlabel("step")
+        if has_right:
+            plt.ylabel("loss", yside="left")

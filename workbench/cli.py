@@ -117,7 +117,7 @@ def cmd_run(args) -> int:
         run_dir, end = run_experiment(experiment, [view], stop=stop)
     finally:
         signal.signal(signal.SIGINT, previous)
-    console.print(f"run folder: {run_dir}", highlight=False)
+    console.print(f"run folder: {run_dir}", highlight=False, soft_wrap=True)
     return {"completed": 0, "stopped": EXIT_STOPPED}.get(end["status"], EXIT_FAILED)
 
 

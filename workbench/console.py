@@ -36,7 +36,8 @@ class ConsoleView:
             handler(event)
 
     def on_created(self, event: dict) -> None:
-        self.console.print(f"run folder: {event['path']}")
+        # One line whatever the width: other processes read the path back from it.
+        self.console.print(f"run folder: {event['path']}", soft_wrap=True, highlight=False)
 
     def on_start(self, event: dict) -> None:
         self.total = event["total_steps"]

@@ -42,17 +42,20 @@ def change_text(new: float | None, old: float | None) -> tuple[str, str]:
 
 
 def per_label_table(report: dict[str, Any], title: str | None = None,
-                    previous: dict[str, Any] | None = None) -> Table:
+                    previous: dict[str, Any] | None = None, compact: bool = False) -> Table:
     """Per-label precision / recall / F1 / support, then the averages; with
-    ``previous``, a column of F1 changes since that report."""
+    ``previous``, a column of F1 changes since that report. ``compact`` heads
+    the columns P / R / F1 / n, for narrow panes."""
     kind = "entity type" if report.get("task") == "ner" else "class"
+    heads = ("P", "R", "F1", "Δ F1", "n") if compact else (
+        "precision", "recall", "f1", "Δ f1", "support")
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, box=BOX)
-    table.add_column(kind)
-    for name in ("precision", "recall", "f1"):
+    table.add_column("type" if compact and kind == "entity type" else kind, no_wrap=True)
+    for name in heads[:3]:
         table.add_column(name, justify="right")
     if previous is not None:
-        table.add_column("Δ f1", justify="right")
-    table.add_column("support", justify="right")
+        table.add_column(heads[3], justify="right", no_wrap=True)
+    table.add_column(heads[4], justify="right")
     before = (previous or {}).get("per_label", {})
 
     def change(new, old):
@@ -99,10 +102,10 @@ def confusion_table(report: dict[str, Any]) -> Table | None:
 
 
 def report_renderable(report: dict[str, Any], title: str | None = None,
-                      previous: dict[str, Any] | None = None):
+                      previous: dict[str, Any] | None = None, compact: bool = False):
     """The per-label table (with F1 changes since ``previous`` when given) and
     the confusion matrix where there is one."""
-    parts: list[Any] = [per_label_table(report, title, previous)]
+    parts: list[Any] = [per_label_table(report, title, previous, compact)]
     confusion = confusion_table(report)
     if confusion is not None:
         parts += ["", confusion]

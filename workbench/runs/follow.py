@@ -88,8 +88,10 @@ class Curve:
         self.xs.append(x)
         self.ys.append(y)
         if len(self.xs) > MAX_POINTS:
-            self.xs = self.xs[1::2]
-            self.ys = [(a + b) / 2 for a, b in zip(self.ys[0::2], self.ys[1::2])]
+            # Neighbours merge into their mean, at the later x; an odd last point stays.
+            tail = ([self.xs[-1]], [self.ys[-1]]) if len(self.xs) % 2 else ([], [])
+            self.xs = self.xs[1::2] + tail[0]
+            self.ys = [(a + b) / 2 for a, b in zip(self.ys[0::2], self.ys[1::2])] + tail[1]
 
     def __len__(self) -> int:
         return len(self.xs)

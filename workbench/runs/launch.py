@@ -34,7 +34,9 @@ class LaunchedRun:
                    "--quiet-reports"]
         if self.overrides:
             command += ["--set", *self.overrides]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+        # Wide lines: the log pane scrolls sideways rather than showing wrapped tables.
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false",
+               "COLUMNS": "200"}
         with os.fdopen(fd, "w") as out:
             # A session of its own: a Ctrl-C meant for the interface never reaches it.
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,

@@ -137,7 +137,7 @@ class CompareScreen(Screen):
         yield CurveChart("smoothed training loss · validation metric", id="compare-chart")
         with VerticalScroll(id="compare-tables"):
             yield Static("", id="compare-body")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.action_reload()

@@ -57,7 +57,7 @@ class PredictScreen(Screen):
                     id="predict-input")
         with VerticalScroll(id="prediction-pane"):
             yield Static("", id="prediction")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.action_reload_models()

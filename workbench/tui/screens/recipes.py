@@ -62,7 +62,7 @@ class RecipesScreen(Screen):
                         yield Input(placeholder="", id=field_id(key), compact=True)
                 yield Static("", id="launch-errors")
                 yield Button("Launch (l)", id="launch", variant="success", compact=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#recipe-table", DataTable)

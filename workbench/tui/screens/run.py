@@ -81,7 +81,7 @@ class RunScreen(Screen):
             with VerticalScroll(id="report-pane"):
                 yield Static("no evaluation yet", id="report")
         yield RichLog(id="log", max_lines=1000, wrap=False, markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         if self.launched is not None:
@@ -208,24 +208,24 @@ class RunScreen(Screen):
         if state.end is not None and state.end.get("traceback"):
             parts += [Text(state.end["traceback"].strip().splitlines()[-1], style="red"), ""]
         if state.end is not None and (state.test_report or state.best_report):
+            best_step = state.end.get("best_step")
             if state.test_report:
-                parts += [Text(f"test (best model, step {state.end.get('best_step')}): "
-                               f"{metrics_line(state.test_report['metrics'])}", style="bold"),
-                          report_renderable(state.test_report), ""]
+                parts += [Text(f"test · best model (step {best_step})", style="bold"),
+                          Text(metrics_line(state.test_report["metrics"]), style="dim"),
+                          report_renderable(state.test_report, compact=True), ""]
             if state.best_report:
-                parts += [Text(f"best validation (step {state.end.get('best_step')}): "
-                               f"{metrics_line(state.best_report['metrics'])}", style="bold"),
-                          report_renderable(state.best_report)]
+                parts += [Text(f"best validation · step {best_step}", style="bold"),
+                          Text(metrics_line(state.best_report["metrics"]), style="dim"),
+                          report_renderable(state.best_report, compact=True)]
         elif state.report:
             last = state.evals[-1]
-            marker = " ★ best so far" if last.get("best") else ""
-            header = (f"validation at step {last.get('step')} (epoch {last.get('epoch', 0):.2f})"
-                      f"{marker}: {metrics_line(state.report['metrics'])}")
-            sub = ("Δ f1: change since the evaluation at step "
-                   f"{state.evals[-2].get('step')}" if len(state.evals) > 1 else
-                   "first evaluation: changes show from the next one")
-            parts += [Text(header, style="bold"), Text(sub, style="dim"),
-                      report_renderable(state.report, previous=state.previous_report)]
+            marker = " · ★ best so far" if last.get("best") else ""
+            sub = (f"Δ F1 since step {state.evals[-2].get('step')}" if len(state.evals) > 1
+                   else "Δ F1 shows from the next evaluation")
+            parts += [Text(f"validation · step {last.get('step')}{marker}", style="bold"),
+                      Text(f"{metrics_line(state.report['metrics'])} · {sub}", style="dim"),
+                      report_renderable(state.report, previous=state.previous_report,
+                                        compact=True)]
         else:
             parts.append("no evaluation yet")
         self.query_one("#report", Static).update(Group(*parts))

@@ -47,7 +47,7 @@ class RunsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-title")
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#runs-table", DataTable)

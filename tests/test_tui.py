@@ -1,0 +1,310 @@
+"""The TUI driven with Textual's Pilot, as a user would: launch, watch, stop,
+open, attach, compare, predict, and bad input shown in place."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fake_runs import write_run
+from rich.console import Console
+
+from workbench.runner import run_experiment
+from workbench.experiment import prepare
+from workbench.recipe import load_recipe
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.screens.compare import CompareScreen
+from workbench.tui.screens.predict import PredictScreen
+from workbench.tui.screens.run import RunScreen
+from workbench.tui.screens.runs import RunsScreen
+
+SIZE = (100, 30)
+
+
+def text_of(widget) -> str:
+    """What a Static shows, as plain text."""
+    console = Console(width=200, color_system=None, record=True, file=open(os.devnull, "w"))
+    console.print(widget.content)
+    return console.export_text()
+
+
+async def wait_for(pilot, predicate, timeout: float = 90.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await pilot.pause(0.2)
+    raise AssertionError(f"timed out waiting for {what or predicate} on {pilot.app.screen}: "
+                         f"{getattr(pilot.app.screen, '__dict__', {}).get('state')}")
+
+
+def train(recipe: Path, *overrides: str) -> Path:
+    """A real tiny run, in this process; returns its folder."""
+    run_dir, end = run_experiment(prepare(load_recipe(recipe, list(overrides))))
+    assert end["status"] == "completed"
+    return run_dir
+
+
+def long_recipe(ner_recipe: Path) -> Path:
+    """The tiny NER recipe, trained long enough to stop or attach midway."""
+    text = ner_recipe.read_text().replace("epochs = 2", "epochs = 400")
+    path = ner_recipe.with_name("long.toml")
+    path.write_text(text.replace('name = "tiny-ner"', 'name = "long-ner"'))
+    return path
+
+
+def app_for(recipe_dir: Path, **kwargs) -> WorkbenchApp:
+    return WorkbenchApp(runs_dir=recipe_dir / "runs", recipes_dir=recipe_dir, **kwargs)
+
+
+def test_launch_from_recipes_screen_runs_to_completion(ner_recipe):
+    async def scenario():
+        app = app_for(ner_recipe.parent)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            table = app.screen.query_one("#recipe-table")
+            names = [table.get_row_at(i)[0] for i in range(table.row_count)]
+            assert names == ["tiny-ner"]
+            await pilot.press("l")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), 5, "run screen")
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.state is not None and
+                           screen.state.status == "completed", 120, "the run to complete")
+            await pilot.pause(0.5)
+            title = text_of(screen.query_one("#run-title"))
+            report = text_of(screen.query_one("#report"))
+            assert "✔ completed" in title
+            assert "test · best model" in report and "micro avg" in report
+            assert "PER" in report and "best validation" in report
+            assert "step 4/4" in text_of(screen.query_one("#progress-text"))
+            log = "\n".join(str(line.text) for line in screen.query_one("#log").lines)
+            assert "run completed" in log
+    asyncio.run(scenario())
+
+
+def test_stop_a_launched_run_midway(ner_recipe):
+    recipe = long_recipe(ner_recipe)
+
+    async def scenario():
+        app = WorkbenchApp(runs_dir=recipe.parent / "runs", recipes_dir=recipe.parent,
+                           recipe_paths=[])
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            screen = app.launch(recipe, [])
+            await wait_for(pilot, lambda: screen.state is not None and screen.state.step >= 4,
+                           120, "training to start")
+            await pilot.press("s")
+            await pilot.pause(0.3)
+            assert "Stop" in text_of(app.screen.query_one("#question"))
+            await pilot.press("y")
+            await wait_for(pilot, lambda: screen.state.end is not None, 60, "the run to stop")
+            await pilot.pause(0.5)
+            assert screen.state.status == "stopped"
+            assert screen.state.step < 800
+            assert "■ stopped" in text_of(screen.query_one("#run-title"))
+            assert (screen.state.run_dir / "model" / "config.json").is_file()
+    asyncio.run(scenario())
+
+
+def test_open_a_finished_run_from_the_runs_screen(ner_recipe):
+    run_dir = train(ner_recipe)
+
+    async def scenario():
+        app = app_for(ner_recipe.parent)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("2")
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, RunsScreen)
+            table = app.screen.query_one("#runs-table")
+            assert table.row_count == 1
+            row = [str(c) for c in table.get_row_at(0)]
+            assert row[1] == run_dir.name and "completed" in row[4] and row[6] == "4/4"
+            await pilot.press("enter")
+            await pilot.pause(0.5)
+            assert isinstance(app.screen, RunScreen)
+            report = text_of(app.screen.query_one("#report"))
+            assert "test · best model" in report and "micro avg" in report
+            await pilot.press("escape")
+            assert isinstance(app.screen, RunsScreen)
+    asyncio.run(scenario())
+
+
+def test_attach_to_a_run_another_process_writes_and_stop_it(ner_recipe):
+    recipe = long_recipe(ner_recipe)
+    runs = recipe.parent / "runs"
+    child = subprocess.Popen([sys.executable, "-m", "workbench", "run", str(recipe), "--plain"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    try:
+        async def scenario():
+            app = app_for(recipe.parent)
+            async with app.run_test(size=SIZE) as pilot:
+                await pilot.press("2")
+                screen = app.screen
+                await wait_for(pilot, lambda: screen.runs and screen.runs[0].steps >= 2, 120,
+                               "the other process to train")
+                assert screen.runs[0].status == "running"
+                await pilot.press("enter")
+                await pilot.pause(0.5)
+                run_screen = app.screen
+                assert isinstance(run_screen, RunScreen) and run_screen.launched is None
+                first = run_screen.state.step
+                await wait_for(pilot, lambda: run_screen.state.step > first, 60,
+                               "new steps to arrive")
+                assert "● running" in text_of(run_screen.query_one("#run-title"))
+                await pilot.press("s", "y")
+                await wait_for(pilot, lambda: run_screen.state.end is not None, 60, "the stop")
+                assert run_screen.state.status == "stopped"
+        asyncio.run(scenario())
+        assert child.wait(timeout=30) == 130
+    finally:
+        child.kill()
+
+
+def test_compare_two_runs(ner_recipe):
+    first = train(ner_recipe)
+    time.sleep(1.1)  # run folders are named by the second
+    second = train(ner_recipe, "train.learning_rate=5e-4")
+
+    async def scenario():
+        app = app_for(ner_recipe.parent)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("2")
+            await pilot.pause(0.3)
+            await pilot.press("c")  # nothing marked: a hint, not a crash
+            assert isinstance(app.screen, RunsScreen)
+            await pilot.press("space", "down", "space", "c")
+            await pilot.pause(0.5)
+            assert isinstance(app.screen, CompareScreen)
+            body = text_of(app.screen.query_one("#compare-body"))
+            assert "train.learning_rate" in body and "0.0005" in body and "0.001" in body
+            assert "per-label F1" in body and "PER" in body
+            title = text_of(app.screen.query_one("#compare-title"))
+            assert first.name in title and second.name in title
+    asyncio.run(scenario())
+
+
+def test_predict_a_sentence(ner_recipe):
+    run_dir = train(ner_recipe)
+
+    async def scenario():
+        app = app_for(ner_recipe.parent)
+        async with app.run_test(size=SIZE) as pilot:
+            app.open_predict(run_dir)
+            screen = app.screen
+            assert isinstance(screen, PredictScreen)
+            await wait_for(pilot, lambda: screen.loaded is not None, 60, "the model to load")
+            assert "ner" in text_of(screen.query_one("#model-status"))
+            await pilot.click("#predict-input")
+            await pilot.press(*"Maria visited Porto.")
+            await wait_for(pilot, lambda: " ms" in text_of(screen.query_one("#prediction")),
+                           30, "a prediction")
+            shown = text_of(screen.query_one("#prediction"))
+            assert all(word in shown for word in ("Maria", "visited", "Porto"))
+            # A random tiny model tags at random: either way the screen says what it found.
+            assert "no entities found" in shown or ("entity" in shown and "label" in shown)
+    asyncio.run(scenario())
+
+
+def test_bad_recipe_and_bad_override_are_shown_in_place(ner_recipe):
+    (ner_recipe.parent / "broken.toml").write_text('task = "ner"\n[train]\nepochs = "three"\n')
+
+    async def scenario():
+        app = app_for(ner_recipe.parent)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            table = screen.query_one("#recipe-table")
+            assert [table.get_row_at(i)[0] for i in range(2)] == ["broken", "tiny-ner"]
+            summary = text_of(screen.query_one("#recipe-summary"))
+            assert "train.epochs" in summary and "broken.toml:3" in summary
+            await pilot.press("l")  # launching a broken recipe: an error, no run
+            assert "✖" in text_of(screen.query_one("#launch-errors"))
+            await pilot.press("down", "e")
+            await pilot.press(*"abc")
+            errors = text_of(screen.query_one("#launch-errors"))
+            assert "train.learning_rate" in errors and "'abc' is not a number" in errors
+            await pilot.press("enter")  # launch refused while a field is wrong
+            assert app.screen is screen and not (ner_recipe.parent / "runs").exists()
+            await pilot.press("backspace", "backspace", "backspace", *"2e-3")
+            assert text_of(screen.query_one("#launch-errors")).strip() == ""
+            assert screen.overrides() == ["train.learning_rate=2e-3"]
+    asyncio.run(scenario())
+
+
+def test_a_run_that_cannot_start_shows_why(ner_recipe):
+    data = ner_recipe.parent / "data" / "train.conll"
+    data.write_text(data.read_text() + "\nJon B-PER extra-column-here oops\n")
+
+    async def scenario():
+        app = app_for(ner_recipe.parent)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            screen = app.launch(ner_recipe, [])
+            await pilot.pause()
+            await wait_for(pilot, lambda: "could not start" in
+                           text_of(screen.query_one("#run-title")), 60, "the launch error")
+            assert "train.conll" in text_of(screen.query_one("#run-title"))
+            await pilot.press("escape", "2")  # the app goes on
+            assert isinstance(app.screen, RunsScreen)
+    asyncio.run(scenario())
+
+
+def test_broken_run_folders_leave_the_app_usable(tmp_path):
+    runs = tmp_path / "runs"
+    write_run(runs, "20260101-000000-good")
+    bad = runs / "20260101-000001-bad"
+    bad.mkdir()
+    (bad / "events.jsonl").write_bytes(b"\x00\xff garbage\n{not json\n")
+    empty = runs / "20260101-000002-empty"
+    empty.mkdir()
+    (empty / "events.jsonl").write_text("")
+
+    async def scenario():
+        app = WorkbenchApp(runs_dir=runs, recipes_dir=tmp_path / "none")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("2")
+            await pilot.pause(0.3)
+            names = [r.name for r in app.screen.runs]
+            assert "20260101-000000-good" in names
+            for _ in names:
+                await pilot.press("enter")
+                await pilot.pause(0.3)
+                assert isinstance(app.screen, RunScreen)
+                await pilot.press("escape", "down")
+            await pilot.press("3")
+            assert isinstance(app.screen, PredictScreen)
+            assert "has a saved model" in text_of(app.screen.query_one("#model-status"))
+    asyncio.run(scenario())
+
+
+def test_quitting_with_a_run_training_asks_first(ner_recipe):
+    recipe = long_recipe(ner_recipe)
+
+    async def scenario():
+        app = app_for(recipe.parent)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            screen = app.launch(recipe, [])
+            await wait_for(pilot, lambda: screen.state is not None, 60, "the run folder")
+            await pilot.press("q")
+            await pilot.pause(0.2)
+            assert "still training" in text_of(app.screen.query_one("#question"))
+            await pilot.press("n")
+            assert app.screen is screen
+            screen.launched.stop()
+            await wait_for(pilot, lambda: screen.launched.returncode is not None, 60, "exit")
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("argv", [[], ["--runs", "elsewhere"], ["my.toml"]])
+def test_cli_opens_the_tui_without_a_command(argv):
+    from workbench.cli import _route
+
+    assert _route(argv)[0] == "tui"
+    assert _route(["runs"]) == ["runs"]

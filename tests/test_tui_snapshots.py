@@ -1,0 +1,102 @@
+"""Pictures of the main screens, compared with the stored SVGs in
+``__snapshots__`` (``pytest --snapshot-update`` rewrites them after a deliberate
+change). The content is fixed: made-up runs with a fixed clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fake_runs import write_run
+
+from workbench.tui.app import WorkbenchApp
+
+SIZE = (100, 30)
+
+RECIPE = """\
+# A small NER recipe for the snapshot tests.
+task = "ner"
+name = "demo-ner"
+
+[model]
+name = "minilm"
+max_length = 128
+
+[data]
+train = "../data/train.conll"
+validation = "../data/dev.conll"
+
+[train]
+epochs = 3
+batch_size = 16
+learning_rate = 1e-4
+"""
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A project folder with two recipes and three finished runs, and one live."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "demo-ner.toml").write_text(RECIPE)
+    (tmp_path / "recipes" / "demo-sentiment.toml").write_text(
+        RECIPE.replace('"ner"', '"classification"').replace("demo-ner", "demo-sentiment"))
+    runs = Path("runs")
+    write_run(runs, "20261120-101500-demo-ner")
+    write_run(runs, "20261120-113000-demo-ner", learning_rate=3e-5)
+    write_run(runs, "20261121-090000-demo-sentiment", task="classification",
+              recipe="demo-sentiment", total_steps=165, evals_every=55)
+    write_run(runs, "20261122-080000-demo-ner", steps=85, status=None)
+    return tmp_path
+
+
+def app() -> WorkbenchApp:
+    return WorkbenchApp(runs_dir="runs", recipes_dir="recipes")
+
+
+def test_recipes_screen(project, snap_compare):
+    assert snap_compare(app(), terminal_size=SIZE, press=["down"])
+
+
+def test_runs_screen(project, snap_compare):
+    assert snap_compare(app(), terminal_size=SIZE, press=["2"])
+
+
+def test_finished_run_screen(project, snap_compare):
+    async def open_run(pilot):
+        pilot.app.open_run(Path("runs/20261120-101500-demo-ner"))
+        await pilot.pause(0.5)
+
+    assert snap_compare(app(), terminal_size=SIZE, run_before=open_run)
+
+
+def test_live_run_screen(project, snap_compare):
+    async def open_run(pilot):
+        pilot.app.open_run(Path("runs/20261122-080000-demo-ner"))
+        await pilot.pause(0.5)
+
+    assert snap_compare(app(), terminal_size=SIZE, run_before=open_run)
+
+
+def test_classification_run_screen_at_80x24(project, snap_compare):
+    async def open_run(pilot):
+        pilot.app.open_run(Path("runs/20261121-090000-demo-sentiment"))
+        await pilot.pause(0.5)
+
+    assert snap_compare(app(), terminal_size=(80, 24), run_before=open_run)
+
+
+def test_compare_screen(project, snap_compare):
+    # Newest first: the live run, then the two finished NER runs.
+    assert snap_compare(app(), terminal_size=SIZE,
+                        press=["2", "down", "space", "down", "down", "space", "c", "_"])
+
+
+def test_stop_confirmation(project, snap_compare):
+    async def ask(pilot):
+        pilot.app.open_run(Path("runs/20261122-080000-demo-ner"))
+        await pilot.pause(0.3)
+        await pilot.press("s")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app(), terminal_size=SIZE, run_before=ask)

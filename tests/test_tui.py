@@ -123,7 +123,7 @@ def test_open_a_finished_run_from_the_runs_screen(ner_recipe):
             table = app.screen.query_one("#runs-table")
             assert table.row_count == 1
             row = [str(c) for c in table.get_row_at(0)]
-            assert row[1] == run_dir.name and "completed" in row[4] and row[6] == "4/4"
+            assert row[1] == run_dir.name and "completed" in row[2] and row[4] == "4/4"
             await pilot.press("enter")
             await pilot.pause(0.5)
             assert isinstance(app.screen, RunScreen)
@@ -136,7 +136,6 @@ def test_open_a_finished_run_from_the_runs_screen(ner_recipe):
 
 def test_attach_to_a_run_another_process_writes_and_stop_it(ner_recipe):
     recipe = long_recipe(ner_recipe)
-    runs = recipe.parent / "runs"
     child = subprocess.Popen([sys.executable, "-m", "workbench", "run", str(recipe), "--plain"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)
@@ -308,3 +307,28 @@ def test_cli_opens_the_tui_without_a_command(argv):
 
     assert _route(argv)[0] == "tui"
     assert _route(["runs"]) == ["runs"]
+
+
+def test_compare_a_run_stopped_before_any_evaluation(tmp_path):
+    from workbench.runs.follow import load_state
+    from workbench.tui.screens.compare import comparison_tables
+
+    done = load_state(write_run(tmp_path, "20260101-000000-done"))
+    early = load_state(write_run(tmp_path, "20260101-000001-early", steps=20, status="stopped"))
+    console = Console(width=160, color_system=None, record=True, file=open(os.devnull, "w"))
+    console.print(comparison_tables([done, early]))
+    text = console.export_text()
+    assert "B demo-ner" in text and "-" in text.split("B demo-ner")[1].splitlines()[0]
+    assert f"{100 * done.best_report['metrics']['f1']:.2f}" in text
+
+
+def test_escape_leaves_an_override_field_so_keys_are_keys_again(ner_recipe):
+    async def scenario():
+        app = app_for(ner_recipe.parent)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("e", "escape", "2")
+            assert isinstance(app.screen, RunsScreen)
+            await pilot.press("1")
+            assert app.screen.overrides() == []  # "2" switched screens, it was not typed
+    asyncio.run(scenario())

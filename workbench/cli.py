@@ -203,9 +203,10 @@ def cmd_tui(args) -> int:
     for path in args.recipes:
         if not Path(path).exists():
             raise WorkbenchError(f"{path}: recipe file not found")
-    WorkbenchApp(runs_dir=args.runs, recipes_dir=args.recipes_dir,
-                 recipe_paths=args.recipes).run()
-    return 0
+    app = WorkbenchApp(runs_dir=args.runs, recipes_dir=args.recipes_dir,
+                       recipe_paths=args.recipes)
+    app.run()
+    return app.return_code or 0  # non-zero when the app crashed
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "predict": cmd_predict,

@@ -15,11 +15,24 @@ def status_markup(status: str) -> str:
     return f"[{color}]{symbol} {status}[/]" if color else f"{symbol} {status}"
 
 
+def metric_text(key: str | None, value: float | None) -> str:
+    """Loss as a number, other metrics in percent (as reports show them); ``-``
+    when missing."""
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if key == "loss" else f"{100 * value:.2f}"
+
+
 def best_text(metric: str | None, value: float | None) -> str:
-    """``f1 0.9861``, or ``-`` when there is none yet."""
+    """``f1 98.61``, or ``-`` when there is none yet."""
     if value is None or metric is None:
         return "-"
-    return f"{metric} {value:.4f}"
+    return f"{metric} {metric_text(metric, value)}"
+
+
+def as_shown(metric: str | None, values) -> list[float]:
+    """Metric values on the scale reports use: percent, except the loss."""
+    return list(values) if metric == "loss" else [100 * v for v in values]
 
 
 def memory_text(mb: float | None, device: str) -> str:
@@ -29,4 +42,5 @@ def memory_text(mb: float | None, device: str) -> str:
     return f"{kind} {mb / 1024:.2f} GB" if mb >= 1024 else f"{kind} {mb:.0f} MB"
 
 
-__all__ = ["STATUS", "best_text", "duration_text", "memory_text", "status_markup"]
+__all__ = ["STATUS", "as_shown", "best_text", "duration_text", "memory_text", "metric_text",
+           "status_markup"]

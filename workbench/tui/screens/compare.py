@@ -17,7 +17,7 @@ from textual.widgets import Footer, Static
 
 from workbench.reports import BOX, METRIC_ORDER
 from workbench.runs.follow import RunState, load_state
-from workbench.tui.format import duration_text, status_markup
+from workbench.tui.format import as_shown, duration_text, metric_text, status_markup
 from workbench.tui.widgets.chart import COLORS, MARKERS, CurveChart, Series
 
 
@@ -77,8 +77,7 @@ def comparison_tables(states: list[RunState]) -> Group:
             values = final_metrics(s, split)
             if split == "test" and not values:
                 continue
-            cells = [f"{values[k]:.4f}" if k == "loss" else f"{100 * values[k]:.2f}"
-                     if k in values and values[k] is not None else "-" for k in keys]
+            cells = [metric_text(k, values.get(k)) for k in keys]
             first = split == "validation"
             metrics.add_row(name if first else "  test", *cells,
                 str(s.step) if first else "",
@@ -91,7 +90,7 @@ def comparison_tables(states: list[RunState]) -> Group:
             if label not in labels:
                 labels.append(label)
     if labels:
-        per_label = Table(title="per-label F1 (best validation); ▲ best of the runs",
+        per_label = Table(title="per-label F1 (best validation) · ▲ best",
                           title_justify="left", show_edge=False, pad_edge=False, box=BOX)
         per_label.add_column("label")
         for name in names:
@@ -151,7 +150,8 @@ class CompareScreen(Screen):
             series.append(Series(f"{name} loss", s.smoothed.xs, s.smoothed.ys, color=color,
                                  marker=marker))
             if len(s.metric):
-                series.append(Series(f"{name} {s.metric_name}", s.metric.xs, s.metric.ys,
+                series.append(Series(f"{name} {s.metric_name}", s.metric.xs,
+                                     as_shown(s.metric_name, s.metric.ys),
                                      scatter=True, right=True, color=color,
                                      marker="●+x*o#"[i % 6]))
         self.query_one("#compare-chart", CurveChart).show(series)

@@ -22,6 +22,8 @@ from textual.worker import get_current_worker
 
 from workbench.errors import WorkbenchError
 from workbench.runs.folder import EVENTS
+from workbench.runs.index import summarize
+from workbench.tui.format import STATUS, best_text
 from workbench.tui.widgets.prediction import entities_table, entities_text, probabilities_table
 
 DEBOUNCE_S = 0.25
@@ -36,6 +38,19 @@ def runs_with_models(runs_dir: Path) -> list[Path]:
                   key=lambda p: p.name, reverse=True)
 
 
+def model_label(run_dir: Path) -> str:
+    """``20261123-054813-demo-ner · ✔ completed · f1 71.36``: which model this is,
+    and how good (a run stopped before evaluating says so)."""
+    try:
+        run = summarize(run_dir)
+    except Exception:  # noqa: BLE001 - a label is not worth failing for
+        return run_dir.name
+    best = best_text(run.metric, run.best_value)
+    symbol = STATUS.get(run.status, ("?", ""))[0]
+    return f"{run_dir.name} · {symbol} {run.status} · " + (
+        best if best != "-" else "never evaluated")
+
+
 class PredictScreen(Screen):
     """Pick a run's model; type; see entities or class probabilities."""
 
@@ -48,6 +63,7 @@ class PredictScreen(Screen):
         super().__init__()
         self.loaded: tuple | None = None  # (task, model, tokenizer, meta)
         self.loaded_from: Path | None = None
+        self.loading: Path | None = None  # the model being loaded, if any
         self._pending = None
 
     def compose(self) -> ComposeResult:
@@ -66,11 +82,11 @@ class PredictScreen(Screen):
     def action_reload_models(self) -> None:
         runs = runs_with_models(Path(self.app.runs_dir))
         select = self.query_one("#model-select", Select)
-        select.set_options([(p.name, str(p)) for p in runs])
+        select.set_options([(model_label(p), str(p)) for p in runs])
         if not runs:
             self._status(f"No run in {self.app.runs_dir}/ has a saved model yet: train one "
                          f"from the Recipes screen (1).")
-        elif self.loaded_from is None:
+        elif self.loaded_from is None and self.loading is None:
             select.value = str(runs[0])
 
     def choose(self, run_dir: Path) -> None:
@@ -93,7 +109,7 @@ class PredictScreen(Screen):
         path = Path(str(event.value))
         if path == self.loaded_from:
             return
-        self.loaded = None
+        self.loaded, self.loading = None, path
         self._status(f"loading {path.name}…")
         self.load_model(path)
 
@@ -105,18 +121,25 @@ class PredictScreen(Screen):
         try:
             loaded = load_saved(path)
         except WorkbenchError as exc:
-            self.app.call_from_thread(self._status, str(exc), True)
+            self.app.call_from_thread(self._load_failed, path, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - a broken model folder, shown in place
-            self.app.call_from_thread(self._status, f"{path.name}: cannot load the model: "
-                                                    f"{exc}", True)
+            self.app.call_from_thread(self._load_failed, path,
+                                      f"{path.name}: cannot load the model: {exc}")
             return
         if get_current_worker().is_cancelled:
             return
         self.app.call_from_thread(self._loaded, path, loaded, time.perf_counter() - started)
 
+    def _load_failed(self, path: Path, message: str) -> None:
+        if path == self.loading:
+            self.loading = None
+        self._status(message, error=True)
+
     def _loaded(self, path: Path, loaded: tuple, seconds: float) -> None:
-        self.loaded, self.loaded_from = loaded, path
+        if path != self.loading:  # another model was chosen meanwhile
+            return
+        self.loaded, self.loaded_from, self.loading = loaded, path, None
         task, _model, _tok, meta = loaded
         labels = meta.get("labels") or []
         kinds = sorted({lab.split("-", 1)[-1] for lab in labels if lab != "O"}) \
@@ -151,8 +174,8 @@ class PredictScreen(Screen):
 
     @work(thread=True, exclusive=True, group="predict")
     def predict(self, text: str) -> None:
-        if self.loaded is None:
-            if self.loaded_from is None:
+        if self.loaded is None:  # the text is predicted as soon as a model has loaded
+            if self.loading is None:
                 self.app.call_from_thread(self._status, "Choose a model first.", True)
             return
         task, model, tokenizer, meta = self.loaded

@@ -30,8 +30,8 @@ def check_field(key: str, value: str) -> str | None:
         return None
     try:
         check_override(f"{key}={value}")
-    except WorkbenchError as exc:
-        return str(exc).replace("--set ", "", 1)
+    except WorkbenchError as exc:  # "--set k: 'k' must be..." -> "k must be..."
+        return str(exc).replace(f"--set {key}: '{key}' ", f"{key} ").replace("--set ", "", 1)
     if key == "model.name" and looks_like_path(value) and not Path(value).expanduser().exists():
         return f"model.name: no such folder: {value}"
     return None
@@ -42,7 +42,8 @@ class RecipesScreen(Screen):
 
     BINDINGS = [Binding("l", "launch", "Launch"),
                 Binding("e", "edit_overrides", "Overrides"),
-                Binding("r", "reload", "Reload")]
+                Binding("r", "reload", "Reload"),
+                Binding("escape", "leave_field", "Leave field", show=False)]
 
     def __init__(self):
         super().__init__()
@@ -160,6 +161,10 @@ class RecipesScreen(Screen):
             if value:
                 out.append(f"{key}={value}")
         return out
+
+    def action_leave_field(self) -> None:
+        """Back to the recipe list, where 1/2/3 and l are keys again, not text."""
+        self.query_one("#recipe-table", DataTable).focus()
 
     def action_edit_overrides(self) -> None:
         self.query_one(f"#{field_id(OVERRIDES[0][0])}", Input).focus()

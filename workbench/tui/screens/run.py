@@ -24,7 +24,7 @@ from workbench.console import ConsoleView
 from workbench.reports import metrics_line, report_renderable
 from workbench.runs.follow import EventFollower, RunState
 from workbench.runs.launch import LaunchedRun, stop_pid
-from workbench.tui.format import duration_text, memory_text, status_markup
+from workbench.tui.format import as_shown, best_text, duration_text, memory_text, status_markup
 from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.widgets.chart import CurveChart, Series
 
@@ -41,8 +41,8 @@ def run_curves(state: RunState, label_prefix: str = "") -> list[Series]:
                      color="cyan", marker="braille")]
     if len(state.metric):
         series.append(Series(f"{label_prefix}{state.metric_name or 'metric'} (validation)",
-                             state.metric.xs, state.metric.ys, scatter=True, right=True,
-                             color="orange", marker="●"))
+                             state.metric.xs, as_shown(state.metric_name, state.metric.ys),
+                             scatter=True, right=True, color="orange", marker="●"))
     return series
 
 
@@ -146,6 +146,9 @@ class RunScreen(Screen):
         self.query_one("#report", Static).update(
             "The run did not start; nothing was written. Fix the recipe or data and launch "
             "again (Escape goes back).")
+        self.query_one("#progress", ProgressBar).update(total=1, progress=0)
+        self.query_one("#device-line", Static).update("")
+        self.query_one("#loss-chart", CurveChart).show([], empty="the run did not start")
 
     # -- drawing ----------------------------------------------------------------------
     def _draw_text(self) -> None:
@@ -164,37 +167,37 @@ class RunScreen(Screen):
         bar = self.query_one("#progress", ProgressBar)
         if total:
             bar.update(total=total, progress=state.step)
-        parts = []
+        # Most telling first: a narrow terminal cuts the end of these lines.
+        parts = [f"step {state.step}/{total}" if total else f"step {state.step}"]
+        if step and state.end is None:
+            parts.append(f"ETA {duration_text(step.get('eta_s'))}")
+            parts.append(f"{step.get('samples_per_s', 0):.1f} samples/s")
+        if state.end is not None:
+            parts.append(f"took {duration_text(state.end.get('duration_s'))}")
         if step:
             epochs = start.get("epochs")
             parts.append(f"epoch {step.get('epoch', 0):.2f}"
                          + (f"/{epochs:.2f}" if epochs else ""))
-        parts.append(f"step {state.step}/{total}" if total else f"step {state.step}")
         if step and state.end is None:
-            parts.append(f"{step.get('samples_per_s', 0):.1f} samples/s")
-            parts.append(f"ETA {duration_text(step.get('eta_s'))}")
-        if state.end is not None:
-            parts.append(f"took {duration_text(state.end.get('duration_s'))}")
-        elif step:
             parts.append(f"elapsed {duration_text(step.get('elapsed_s'))}")
         self.query_one("#progress-text", Static).update(" · ".join(parts))
 
         device = start.get("device", "")
         line = []
-        if device:
-            line.append(f"{device} · precision {start.get('precision', '-')}")
+        if state.evals and state.evals[-1].get("best_value") is not None:
+            last = state.evals[-1]
+            line.append(f"best {best_text(last.get('metric'), last['best_value'])} "
+                        f"@ step {last.get('best_step')}")
         if step:
-            line.append(memory_text(step.get("memory_mb"), device))
-            line.append(f"lr {step.get('learning_rate', 0):.2e}")
             if step.get("loss") is not None:
                 line.append(f"loss {step['loss']:.4f}")
             if state.smoothed.ys:
                 line.append(f"smoothed {state.smoothed.ys[-1]:.4f}")
-        if state.evals:
-            last = state.evals[-1]
-            if last.get("best_value") is not None:
-                line.append(f"best {last.get('metric')} {last['best_value']:.4f} "
-                            f"@ step {last.get('best_step')}")
+            line.append(f"lr {step.get('learning_rate', 0):.2e}")
+        if device:
+            line.append(f"{device} {start.get('precision', '-')}")
+        if step:
+            line.append(memory_text(step.get("memory_mb"), device))
         self.query_one("#device-line", Static).update(" · ".join(line) or "waiting for the "
                                                       "run to start…")
 
@@ -257,11 +260,12 @@ class RunScreen(Screen):
                 return
             self._stop_requested = True
             self._shown_version = -1
-            self.notify("Stopping after the current step; the best checkpoint is kept.")
+            self.notify("Stopping after the current step.")
 
         self.app.push_screen(ConfirmScreen(
             f"Stop [b]{state.name}[/b]?\nIt ends `stopped` after the current step and keeps "
-            f"its best checkpoint so far.", yes="Stop"), answer)
+            + ("its best checkpoint so far." if state.evals else
+               "its model as it is (no evaluation has run yet)."), yes="Stop"), answer)
 
     def action_predict(self) -> None:
         if self.state is None:

@@ -18,7 +18,8 @@ from workbench.runs.index import RunSummary, summarize
 from workbench.tui.format import best_text, duration_text, status_markup
 
 REFRESH_S = 2.0
-COLUMNS = ("", "run", "recipe", "task", "status", "best", "steps", "duration")
+# What tells runs apart first: narrow terminals cut the columns on the right.
+COLUMNS = ("", "run", "status", "best", "steps", "duration", "recipe", "task")
 SORT_KEYS = {
     "run": lambda r: r.name, "recipe": lambda r: r.recipe, "task": lambda r: r.task,
     "status": lambda r: r.status, "best": lambda r: (r.best_value is None, -(r.best_value or 0)),
@@ -92,14 +93,15 @@ class RunsScreen(Screen):
         for run in runs:
             steps = f"{run.steps}/{run.total_steps}" if run.total_steps else str(run.steps)
             table.add_row("✓" if run.name in self.marked else " ", escape(run.name),
-                          escape(run.recipe), run.task, Text.from_markup(status_markup(run.status)),
+                          Text.from_markup(status_markup(run.status)),
                           best_text(run.metric, run.best_value), Text(steps, justify="right"),
-                          Text(duration_text(run.duration_s), justify="right"), key=run.name)
+                          Text(duration_text(run.duration_s), justify="right"),
+                          escape(run.recipe), run.task, key=run.name)
         if key is not None and key in {r.name for r in runs}:
             table.move_cursor(row=[r.name for r in runs].index(key))
         arrow = "▼" if self.reverse else "▲"
         marked = f" · {len(self.marked)} marked (c compares)" if self.marked else ""
-        empty = (f" · no runs yet: launch a recipe (1) or `workbench run RECIPE`"
+        empty = (" · no runs yet: launch a recipe (1) or `workbench run RECIPE`"
                  if not runs else "")
         self.query_one("#runs-title", Static).update(
             f"[b]runs[/b] in {escape(str(runs_dir))} · {len(runs)} runs · sorted by "

@@ -14,6 +14,7 @@ from textual_plotext import PlotextPlot
 
 COLORS = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow")
 MARKERS = ("braille", "dot", "+", "x", "*", "o", "#")
+GLYPHS = {"braille": "⣿", "dot": "•", "hd": "▞", "fhd": "▞"}  # plotext marker -> legend glyph
 
 
 @dataclass
@@ -73,17 +74,15 @@ class CurveChart(PlotextPlot):
             plt.title(f"{self._title}: {self._empty}" if self._title else self._empty)
             return
         limit = max(20, 2 * max(10, self.size.width - 12))
-        has_right = any(s.right for s in self._series)
+        legend = []
         for i, s in enumerate(self._series):
             xs, ys = thin(s.xs, s.ys, limit)
             color = s.color or COLORS[i % len(COLORS)]
+            marker = s.marker or ("o" if s.scatter else MARKERS[i % len(MARKERS)])
             side = "right" if s.right else "left"
-            if s.scatter:
-                plt.scatter(xs, ys, label=s.label, color=color, marker=s.marker or "o",
-                            yside=side)
-            else:
-                plt.plot(xs, ys, label=s.label, color=color,
-                         marker=s.marker or MARKERS[i % len(MARKERS)], yside=side)
+            draw = plt.scatter if s.scatter else plt.plot
+            draw(xs, ys, color=color, marker=marker, yside=side)
+            legend.append(f"{GLYPHS.get(marker, marker)} {s.label}" + (" →" if s.right else ""))
+        # The legend goes in the title, not over the curves; → marks the right axis.
+        plt.title("  ".join(legend))
         plt.xlabel("step")
-        if has_right:
-            plt.ylabel("loss", yside="left")

@@ -1,0 +1,181 @@
+"""Regenerate the SVG screenshots of every TUI screen into screenshots/.
+
+    python scripts/screenshots.py [--runs runs] [--size 100x30]
+
+The pictures show real content: runs of the bundled demo recipes (trained
+first when the runs folder has none: about four minutes on two CPU cores), a
+run in progress (the first half of a real run's events, replayed into a staging
+folder), a comparison of two demo-ner runs, and a real prediction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SENTENCE = "Maria Lindqvist joined Kestrel Analytics in Porto to launch the Nimbus X2."
+REVIEW = "The battery is fine but the screen scratches far too easily."
+
+
+def runs_of(runs: Path, recipe: str, overrides: dict | None = None) -> list[Path]:
+    """Completed runs of ``recipe`` (newest first) whose recipe has ``overrides``."""
+    found = []
+    for folder in sorted(runs.glob(f"*-{recipe}*"), reverse=True):
+        events = folder / "events.jsonl"
+        if not events.is_file() or not (folder / "model").is_dir():
+            continue
+        lines = [json.loads(x) for x in events.read_text().splitlines() if x.strip()]
+        if not lines or lines[-1].get("type") != "end" or lines[-1].get("status") != "completed":
+            continue
+        train = lines[0].get("recipe_values", {}).get("train", {})
+        if all(train.get(k.split(".")[1]) == v for k, v in (overrides or {}).items()):
+            found.append(folder)
+    return found
+
+
+def ensure_run(runs: Path, recipe: str, overrides: dict | None = None) -> Path:
+    """A completed run of ``recipe`` with ``overrides`` (trained now if there is none)."""
+    existing = runs_of(runs, recipe, overrides)
+    if existing:
+        return existing[0]
+    sets = [f"{k}={v}" for k, v in (overrides or {}).items()] + [f"output.dir={runs}"]
+    print(f"training {recipe} {' '.join(sets)} for the screenshots…", flush=True)
+    subprocess.run([sys.executable, "-m", "workbench", "run", str(ROOT / "recipes" /
+                                                                 f"{recipe}.toml"),
+                    "--plain", "--quiet-reports", "--set", *sets], check=True,
+                   stdout=subprocess.DEVNULL)
+    return runs_of(runs, recipe, overrides)[0]
+
+
+def stage_live(source: Path, target: Path) -> None:
+    """Replay the events of ``source`` up to its second evaluation into ``target``,
+    as written by this process: the TUI shows it as a run in progress."""
+    target.mkdir(parents=True)
+    events = [json.loads(x) for x in (source / "events.jsonl").read_text().splitlines()]
+    kept, evals = [], 0
+    for event in events:
+        if event["type"] == "eval":
+            evals += 1
+        if event["type"] in ("end",) or (event["type"] == "eval" and evals > 2):
+            break
+        if event["type"] == "created":
+            event = {**event, "pid": os.getpid()}
+        kept.append(event)
+    steps = [e for e in kept if e["type"] == "step"]
+    cut = kept.index(steps[int(len(steps) * 0.85)]) + 1  # a little after the 2nd eval
+    (target / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in kept[:cut]))
+
+
+async def shoot(app, out: Path, size: tuple[int, int], steps) -> None:
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause(0.5)
+        for name, action in steps:
+            await action(pilot)
+            await pilot.pause(0.6)
+            app.save_screenshot(filename=f"{name}.svg", path=str(out))
+            print(f"screenshots/{name}.svg", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", default=str(ROOT / "runs"), help="where demo runs are found "
+                        "or trained (default: runs/)")
+    parser.add_argument("--size", default="100x30", help="terminal size, WIDTHxHEIGHT")
+    parser.add_argument("--out", default=str(ROOT / "screenshots"))
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    runs = Path(args.runs).resolve()
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+
+    # The recipes' own settings, named so that a shortened run is never picked.
+    ner = ensure_run(runs, "demo-ner", {"train.learning_rate": 1e-4, "train.epochs": 3})
+    ner_slow = ensure_run(runs, "demo-ner", {"train.learning_rate": 3e-5, "train.epochs": 3})
+    sentiment = ensure_run(runs, "demo-sentiment", {"train.epochs": 3})
+
+    from workbench.tui.app import WorkbenchApp
+
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp)
+        # A project folder as a user has it: recipes/ and runs/ side by side.
+        os.symlink(ROOT / "recipes", project / "recipes")
+        (project / "runs").mkdir()
+        for run in (ner, ner_slow, sentiment):
+            os.symlink(run, project / "runs" / run.name)
+        live_name = f"{ner.name[:9]}235959-demo-ner"  # sorts first
+        stage_live(ner, project / "runs" / live_name)
+        os.chdir(project)
+
+        async def press(*keys):
+            async def action(pilot):
+                await pilot.press(*keys)
+            return action
+
+        async def open_run(path):
+            async def action(pilot):
+                pilot.app.open_run(Path("runs") / path)
+                await pilot.pause(1.5)
+            return action
+
+        async def predict(run: Path, text: str):
+            async def action(pilot):
+                pilot.app.open_predict(Path("runs") / run.name)
+                screen = pilot.app.screen
+                for _ in range(1200):
+                    await pilot.pause(0.1)
+                    if screen.loaded is not None and screen.loaded_from.name == run.name:
+                        break
+                await pilot.click("#predict-input")
+                await pilot.press(*text)
+                await pilot.pause(2.0)
+                await pilot.press("escape")
+            return action
+
+        async def run_all():
+            app = WorkbenchApp(runs_dir="runs", recipes_dir="recipes")
+            steps = [
+                ("recipes", await press("down")),
+                ("run-live", await open_run(live_name)),
+                ("stop-confirm", await press("s")),
+            ]
+            await shoot(app, out, (width, height), steps)
+            app = WorkbenchApp(runs_dir="runs", recipes_dir="recipes")
+            steps = [
+                ("run-finished-ner", await open_run(ner.name)),
+                ("run-finished-sentiment", await open_run(sentiment.name)),
+            ]
+            await shoot(app, out, (width, height), steps)
+            app = WorkbenchApp(runs_dir="runs", recipes_dir="recipes")
+            names = sorted([live_name, ner.name, ner_slow.name, sentiment.name], reverse=True)
+            down_to = sorted([names.index(ner.name), names.index(ner_slow.name)])
+            keys = ["down"] * down_to[0] + ["space"] + \
+                ["down"] * (down_to[1] - down_to[0]) + ["space"]
+            steps = [
+                ("runs", await press("2", *keys)),
+                ("compare", await press("c")),
+            ]
+            await shoot(app, out, (width, height), steps)
+            app = WorkbenchApp(runs_dir="runs", recipes_dir="recipes")
+            steps = [
+                ("predict-ner", await predict(ner, SENTENCE)),
+                ("predict-sentiment", await predict(sentiment, REVIEW)),
+            ]
+            await shoot(app, out, (width, height), steps)
+
+        asyncio.run(run_all())
+        os.chdir(ROOT)
+    shutil.rmtree(out / "__pycache__", ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

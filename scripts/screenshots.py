@@ -46,7 +46,8 @@ def ensure_run(runs: Path, recipe: str, overrides: dict | None = None) -> Path:
     existing = runs_of(runs, recipe, overrides)
     if existing:
         return existing[0]
-    sets = [f"{k}={v}" for k, v in (overrides or {}).items()] + [f"output.dir={runs}"]
+    sets = [f"{k}={v}" for k, v in (overrides or {}).items() if v is not None]
+    sets.append(f"output.dir={runs}")
     print(f"training {recipe} {' '.join(sets)} for the screenshots…", flush=True)
     subprocess.run([sys.executable, "-m", "workbench", "run", str(ROOT / "recipes" /
                                                                  f"{recipe}.toml"),
@@ -98,9 +99,10 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     # The recipes' own settings, named so that a shortened run is never picked.
-    ner = ensure_run(runs, "demo-ner", {"train.learning_rate": 1e-4, "train.epochs": 3})
-    ner_slow = ensure_run(runs, "demo-ner", {"train.learning_rate": 3e-5, "train.epochs": 3})
-    sentiment = ensure_run(runs, "demo-sentiment", {"train.epochs": 3})
+    whole = {"train.epochs": 3, "train.max_steps": None}
+    ner = ensure_run(runs, "demo-ner", {"train.learning_rate": 1e-4, **whole})
+    ner_slow = ensure_run(runs, "demo-ner", {"train.learning_rate": 3e-5, **whole})
+    sentiment = ensure_run(runs, "demo-sentiment", whole)
 
     from workbench.tui.app import WorkbenchApp
 

@@ -50,6 +50,7 @@ class LaunchedRun:
     def read_output(self) -> list[str]:
         """Console lines written since the last call; notes the run folder when
         the child announces it."""
+        done = self.returncode is not None  # asked first: nothing is written after that
         try:
             with open(self.log_path, encoding="utf-8", errors="replace") as handle:
                 handle.seek(self._offset)
@@ -59,9 +60,11 @@ class LaunchedRun:
             return []
         lines = (self._partial + data).split("\n")
         self._partial = lines.pop()
-        if self.returncode is not None and self._partial:  # the child is done: flush
-            lines.append(self._partial)
-            self._partial = ""
+        if done:  # the child has exited: flush, and drop the file
+            if self._partial:
+                lines.append(self._partial)
+                self._partial = ""
+            self.log_path.unlink(missing_ok=True)
         for line in lines:
             if self.run_dir is None and line.startswith(RUN_FOLDER_PREFIX):
                 self.run_dir = Path(line[len(RUN_FOLDER_PREFIX):].strip())

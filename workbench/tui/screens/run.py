@@ -28,19 +28,19 @@ from workbench.tui.format import as_shown, best_text, duration_text, memory_text
 from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.widgets.chart import CurveChart, Series
 
-POLL_S = 0.25
+POLL_S = 0.5
 CHART_EVERY_S = 1.0
 
 
-def run_curves(state: RunState, label_prefix: str = "") -> list[Series]:
+def run_curves(state: RunState) -> list[Series]:
     """The series a run's chart shows: raw and smoothed loss, and the validation
     metric at each evaluation (right axis)."""
-    series = [Series(f"{label_prefix}loss", state.loss.xs, state.loss.ys, color="gray",
+    series = [Series("loss", state.loss.xs, state.loss.ys, color="gray",
                      marker="dot", scatter=True),
-              Series(f"{label_prefix}loss (smoothed)", state.smoothed.xs, state.smoothed.ys,
+              Series("smoothed", state.smoothed.xs, state.smoothed.ys,
                      color="cyan", marker="braille")]
     if len(state.metric):
-        series.append(Series(f"{label_prefix}{state.metric_name or 'metric'} (validation)",
+        series.append(Series(f"validation {state.metric_name or 'metric'}",
                              state.metric.xs, as_shown(state.metric_name, state.metric.ys),
                              scatter=True, right=True, color="orange", marker="●"))
     return series

@@ -84,5 +84,7 @@ class CurveChart(PlotextPlot):
             draw(xs, ys, color=color, marker=marker, yside=side)
             legend.append(f"{GLYPHS.get(marker, marker)} {s.label}" + (" →" if s.right else ""))
         # The legend goes in the title, not over the curves; → marks the right axis.
-        plt.title("  ".join(legend))
+        title = "  ".join(legend)
+        width = max(10, self.size.width - 4)
+        plt.title(title if len(title) <= width else title[:width - 1] + "…")
         plt.xlabel("step")

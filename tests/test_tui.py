@@ -332,3 +332,29 @@ def test_escape_leaves_an_override_field_so_keys_are_keys_again(ner_recipe):
             await pilot.press("1")
             assert app.screen.overrides() == []  # "2" switched screens, it was not typed
     asyncio.run(scenario())
+
+
+def test_screen_keys_reach_their_screen_from_a_run_on_top(tmp_path):
+    write_run(tmp_path / "runs", "20260101-000000-demo-ner")
+
+    async def scenario():
+        app = WorkbenchApp(runs_dir=tmp_path / "runs", recipes_dir=tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            app.open_run(tmp_path / "runs" / "20260101-000000-demo-ner")
+            await pilot.pause()
+            assert isinstance(app.screen, RunScreen)
+            await pilot.press("1")  # the Recipes screen itself, not the run pushed on it
+            assert type(app.screen).__name__ == "RecipesScreen"
+            await pilot.press("2", "enter")
+            assert isinstance(app.screen, RunScreen)
+            await pilot.press("2")
+            assert isinstance(app.screen, RunsScreen)
+    asyncio.run(scenario())
+
+
+def test_tui_refuses_to_start_without_a_terminal(capsys):
+    from workbench.cli import main
+
+    assert main(["--runs", "runs"]) == 2  # pytest's stdin is not a terminal
+    assert "needs a terminal" in capsys.readouterr().err

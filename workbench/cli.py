@@ -203,6 +203,9 @@ def cmd_tui(args) -> int:
     for path in args.recipes:
         if not Path(path).exists():
             raise WorkbenchError(f"{path}: recipe file not found")
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise WorkbenchError("the workbench needs a terminal; for logs and scripts use "
+                             "workbench run / runs / predict")
     app = WorkbenchApp(runs_dir=args.runs, recipes_dir=args.recipes_dir,
                        recipe_paths=args.recipes)
     app.run()

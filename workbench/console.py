@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from workbench.reports import metrics_line, report_renderable
+from workbench.reports import metrics_line, precision_name, report_renderable
 
 
 def duration_text(seconds: float | None) -> str:
@@ -44,7 +44,7 @@ class ConsoleView:
         examples = ", ".join(f"{k} {v}" for k, v in event["examples"].items())
         self.console.print(
             f"{event['recipe']}: {event['task']} on {event['model']} | {event['device']}, "
-            f"precision {event['precision']} | {examples} | {self.total} steps "
+            f"precision {precision_name(event['precision'])} | {examples} | {self.total} steps "
             f"({event['epochs']:.2f} epochs of {event['steps_per_epoch']}), batch "
             f"{event['batch_size']} | best by {event['metric']}", highlight=False, soft_wrap=True)
         if self.live:
@@ -80,7 +80,8 @@ class ConsoleView:
             self.console.print(report_renderable(event["report"]))
 
     def on_checkpoint(self, event: dict) -> None:
-        self.console.print(f"saved best model (step {event['step']}) to {event['path']}/",
+        what = "best model" if event.get("value") is not None else "model (not evaluated)"
+        self.console.print(f"saved {what} (step {event['step']}) to {event['path']}/",
                            highlight=False)
 
     def on_end(self, event: dict) -> None:

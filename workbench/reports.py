@@ -16,8 +16,8 @@ BOX = box.SIMPLE_HEAD
 METRIC_ORDER = ("f1", "precision", "recall", "accuracy", "macro_f1", "weighted_f1", "loss")
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:6.2f}"
+def _pct(value: float, digits: int = 2) -> str:
+    return f"{100 * value:{4 + digits}.{digits}f}"
 
 
 def metrics_line(metrics: dict[str, float]) -> str:
@@ -30,15 +30,20 @@ def metrics_line(metrics: dict[str, float]) -> str:
     return "  ".join(parts)
 
 
-def change_text(new: float | None, old: float | None) -> tuple[str, str]:
+def precision_name(precision: str | None) -> str:
+    """Accelerate's mixed-precision setting as people say it (``no`` is fp32)."""
+    return {"no": "fp32", None: "-"}.get(precision, precision)
+
+
+def change_text(new: float | None, old: float | None, digits: int = 2) -> tuple[str, str]:
     """A change in percentage points as text with an arrow (so it reads without
     colour) and a style: ``('▲ +2.31', 'green')``."""
     if new is None or old is None:
         return "", ""
     delta = 100 * (new - old)
-    if abs(delta) < 0.005:
-        return "= 0.00", "dim"
-    return (f"▲ +{delta:.2f}", "green") if delta > 0 else (f"▼ {delta:.2f}", "red")
+    if abs(delta) < 0.5 * 10 ** -digits:
+        return f"= {0:.{digits}f}", "dim"
+    return (f"▲ +{delta:.{digits}f}", "green") if delta > 0 else (f"▼ {delta:.{digits}f}", "red")
 
 
 def per_label_table(report: dict[str, Any], title: str | None = None,
@@ -57,31 +62,35 @@ def per_label_table(report: dict[str, Any], title: str | None = None,
         table.add_column(heads[3], justify="right", no_wrap=True)
     table.add_column(heads[4], justify="right")
     before = (previous or {}).get("per_label", {})
+    digits = 1 if compact else 2
+
+    def pct(value: float) -> str:
+        return _pct(value, digits)
 
     def change(new, old):
         if previous is None:
             return []
-        text, style = change_text(new, old)
+        text, style = change_text(new, old, digits)
         return [f"[{style}]{text}[/]" if style else text]
 
     for label, row in report["per_label"].items():
-        table.add_row(label, _pct(row["precision"]), _pct(row["recall"]), _pct(row["f1"]),
+        table.add_row(label, pct(row["precision"]), pct(row["recall"]), pct(row["f1"]),
                       *change(row["f1"], before.get(label, {}).get("f1")), str(row["support"]))
     metrics = report["metrics"]
     old = (previous or {}).get("metrics", {})
     support = sum(r["support"] for r in report["per_label"].values())
     table.add_section()
     if report.get("task") == "ner":
-        table.add_row("micro avg", _pct(metrics["precision"]), _pct(metrics["recall"]),
-                      _pct(metrics["f1"]), *change(metrics["f1"], old.get("f1")), str(support),
+        table.add_row("micro avg", pct(metrics["precision"]), pct(metrics["recall"]),
+                      pct(metrics["f1"]), *change(metrics["f1"], old.get("f1")), str(support),
                       style="bold")
-        table.add_row("macro avg", "", "", _pct(metrics["macro_f1"]),
+        table.add_row("macro avg", "", "", pct(metrics["macro_f1"]),
                       *change(metrics["macro_f1"], old.get("macro_f1")), str(support))
     else:
-        table.add_row("accuracy", "", "", _pct(metrics["accuracy"]),
+        table.add_row("accuracy", "", "", pct(metrics["accuracy"]),
                       *change(metrics["accuracy"], old.get("accuracy")), str(support),
                       style="bold")
-        table.add_row("macro avg", "", "", _pct(metrics["macro_f1"]),
+        table.add_row("macro avg", "", "", pct(metrics["macro_f1"]),
                       *change(metrics["macro_f1"], old.get("macro_f1")), str(support))
     return table
 

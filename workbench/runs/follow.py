@@ -21,7 +21,7 @@ from workbench.runs.folder import EVENTS
 # A curve keeps at most this many points; older ones are merged pairwise so the
 # whole run stays visible at bounded memory, however long it trains.
 MAX_POINTS = 4000
-SMOOTHING = 0.9  # exponential moving average weight for the smoothed loss
+SMOOTHING = 0.6  # EMA weight of the smoothed loss (TensorBoard's default)
 
 
 def writer_alive(pid: Any, host: Any) -> bool:

@@ -8,7 +8,7 @@ from typing import Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from workbench.runs.launch import LaunchedRun
 from workbench.tui.screens.confirm import ConfirmScreen
@@ -26,9 +26,9 @@ class WorkbenchApp(App):
     MODES = {"recipes": RecipesScreen, "runs": RunsScreen, "predict": PredictScreen}
     DEFAULT_MODE = "recipes"
     # F1-F3 work even while a text box has the focus (where 1-3 are typed).
-    BINDINGS = [Binding("1,f1", "switch_mode('recipes')", "Recipes", key_display="1"),
-                Binding("2,f2", "switch_mode('runs')", "Runs", key_display="2"),
-                Binding("3,f3", "switch_mode('predict')", "Predict", key_display="3"),
+    BINDINGS = [Binding("1,f1", "goto('recipes')", "Recipes", key_display="1"),
+                Binding("2,f2", "goto('runs')", "Runs", key_display="2"),
+                Binding("3,f3", "goto('predict')", "Predict", key_display="3"),
                 Binding("q", "quit", "Quit")]
 
     def __init__(self, runs_dir: str | Path | None = None, recipes_dir: str | Path = "recipes",
@@ -60,14 +60,22 @@ class WorkbenchApp(App):
         if isinstance(screen, PredictScreen):
             self.call_after_refresh(screen.choose, Path(run_dir))
 
+    def action_goto(self, mode: str) -> None:
+        """Show a mode's own screen: from a run or a comparison opened on top of
+        it too, not only from another mode."""
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, ModalScreen):
+            self.pop_screen()
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Recipes", "pick a recipe, override keys, launch",
-                            lambda: self.switch_mode("recipes"))
+                            lambda: self.action_goto("recipes"))
         yield SystemCommand("Runs", "all runs: open, attach, compare",
-                            lambda: self.switch_mode("runs"))
+                            lambda: self.action_goto("runs"))
         yield SystemCommand("Predict", "try a run's model on your own text",
-                            lambda: self.switch_mode("predict"))
+                            lambda: self.action_goto("predict"))
 
     # -- quitting -------------------------------------------------------------------------
     async def action_quit(self) -> None:

@@ -30,6 +30,11 @@ def best_text(metric: str | None, value: float | None) -> str:
     return f"{metric} {metric_text(metric, value)}"
 
 
+def axis_limits(metric: str | None) -> tuple[float, float] | None:
+    """Percent metrics stay on 0-100; the loss has no fixed range."""
+    return None if metric == "loss" else (0.0, 100.0)
+
+
 def as_shown(metric: str | None, values) -> list[float]:
     """Metric values on the scale reports use: percent, except the loss."""
     return list(values) if metric == "loss" else [100 * v for v in values]
@@ -38,9 +43,9 @@ def as_shown(metric: str | None, values) -> list[float]:
 def memory_text(mb: float | None, device: str) -> str:
     if mb is None:
         return "-"
-    kind = "GPU memory (peak)" if device.startswith("cuda") else "memory (RSS)"
+    kind = "GPU peak" if device.startswith("cuda") else "RSS"
     return f"{kind} {mb / 1024:.2f} GB" if mb >= 1024 else f"{kind} {mb:.0f} MB"
 
 
-__all__ = ["STATUS", "as_shown", "best_text", "duration_text", "memory_text", "metric_text",
+__all__ = ["STATUS", "as_shown", "axis_limits", "best_text", "duration_text", "memory_text", "metric_text",
            "status_markup"]

@@ -90,7 +90,7 @@ def comparison_tables(states: list[RunState]) -> Group:
             if label not in labels:
                 labels.append(label)
     if labels:
-        per_label = Table(title="per-label F1 (best validation) · ▲ best",
+        per_label = Table(title="per-label F1, best validation (★ highest)",
                           title_justify="left", show_edge=False, pad_edge=False, box=BOX)
         per_label.add_column("label")
         for name in names:
@@ -98,10 +98,11 @@ def comparison_tables(states: list[RunState]) -> Group:
         for label in labels:
             values = [(s.best_report or {}).get("per_label", {}).get(label, {}).get("f1")
                       for s in states]
-            top = max((v for v in values if v is not None), default=None)
+            present = [v for v in values if v is not None]
+            # A star only where runs really differ: two or more scores, not all equal.
+            top = max(present) if len(present) > 1 and len(set(present)) > 1 else None
             per_label.add_row(label, *[
-                "-" if v is None else (f"▲ {100 * v:.2f}" if v == top and
-                                       values.count(top) < len(values) else f"{100 * v:.2f}")
+                "-" if v is None else (f"★ {100 * v:.2f}" if v == top else f"{100 * v:.2f}")
                 for v in values])
         parts += [per_label, ""]
 

@@ -6,6 +6,7 @@ thread too, newest text wins, so typing never waits for the model.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from workbench.tui.format import STATUS, best_text
 from workbench.tui.widgets.prediction import entities_table, entities_text, probabilities_table
 
 DEBOUNCE_S = 0.25
+LOAD_LOCK = threading.Lock()
 
 
 def runs_with_models(runs_dir: Path) -> list[Path]:
@@ -87,7 +89,9 @@ class PredictScreen(Screen):
             self._status(f"No run in {self.app.runs_dir}/ has a saved model yet: train one "
                          f"from the Recipes screen (1).")
         elif self.loaded_from is None and self.loading is None:
-            select.value = str(runs[0])
+            # The newest run that completed; a stopped one only when nothing completed.
+            completed = [p for p in runs if summarize(p).status == "completed"]
+            select.value = str((completed or runs)[0])
 
     def choose(self, run_dir: Path) -> None:
         """Select ``run_dir``'s model (from another screen)."""
@@ -104,7 +108,10 @@ class PredictScreen(Screen):
 
     @on(Select.Changed, "#model-select")
     def _model_chosen(self, event: Select.Changed) -> None:
-        if event.value is Select.BLANK or event.value is None:
+        if not isinstance(event.value, str):  # the blank entry: no model
+            self.loaded = self.loaded_from = self.loading = None
+            self.query_one("#prediction", Static).update("")
+            self._status("Choose a run's model.")
             return
         path = Path(str(event.value))
         if path == self.loaded_from:
@@ -119,7 +126,8 @@ class PredictScreen(Screen):
 
         started = time.perf_counter()
         try:
-            loaded = load_saved(path)
+            with LOAD_LOCK:  # one load at a time: transformers' lazy imports are not thread-safe
+                loaded = load_saved(path)
         except WorkbenchError as exc:
             self.app.call_from_thread(self._load_failed, path, str(exc))
             return

@@ -21,10 +21,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, RichLog, Static
 
 from workbench.console import ConsoleView
-from workbench.reports import metrics_line, report_renderable
+from workbench.reports import metrics_line, precision_name, report_renderable
 from workbench.runs.follow import EventFollower, RunState
 from workbench.runs.launch import LaunchedRun, stop_pid
-from workbench.tui.format import as_shown, best_text, duration_text, memory_text, status_markup
+from workbench.tui.format import as_shown, axis_limits, best_text, duration_text, memory_text, status_markup
 from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.widgets.chart import CurveChart, Series
 
@@ -40,9 +40,10 @@ def run_curves(state: RunState) -> list[Series]:
               Series("smoothed", state.smoothed.xs, state.smoothed.ys,
                      color="cyan", marker="braille")]
     if len(state.metric):
-        series.append(Series(f"validation {state.metric_name or 'metric'}",
+        series.append(Series(f"{state.metric_name or 'metric'}",
                              state.metric.xs, as_shown(state.metric_name, state.metric.ys),
-                             scatter=True, right=True, color="orange", marker="●"))
+                             scatter=True, right=True, color="orange", marker="●",
+                             limits=axis_limits(state.metric_name)))
     return series
 
 
@@ -53,7 +54,7 @@ class RunScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
                 Binding("s", "stop", "Stop run"),
                 Binding("p", "predict", "Predict with it"),
-                Binding("l", "toggle_log", "Log")]
+                Binding("l", "toggle_log", "Log", show=False)]
 
     def __init__(self, run_dir: str | Path | None = None, launched: LaunchedRun | None = None):
         super().__init__()
@@ -128,6 +129,8 @@ class RunScreen(Screen):
                     if line.strip():
                         log.write(line)
         if self.state.version != self._shown_version:
+            if self.state.end is not None:
+                self.refresh_bindings()  # Stop no longer applies
             self._shown_version = self.state.version
             self._draw_text()
             self._draw_report()
@@ -178,8 +181,6 @@ class RunScreen(Screen):
             epochs = start.get("epochs")
             parts.append(f"epoch {step.get('epoch', 0):.2f}"
                          + (f"/{epochs:.2f}" if epochs else ""))
-        if step and state.end is None:
-            parts.append(f"elapsed {duration_text(step.get('elapsed_s'))}")
         self.query_one("#progress-text", Static).update(" · ".join(parts))
 
         device = start.get("device", "")
@@ -195,7 +196,7 @@ class RunScreen(Screen):
                 line.append(f"smoothed {state.smoothed.ys[-1]:.4f}")
             line.append(f"lr {step.get('learning_rate', 0):.2e}")
         if device:
-            line.append(f"{device} {start.get('precision', '-')}")
+            line.append(f"{device} {precision_name(start.get('precision'))}")
         if step:
             line.append(memory_text(step.get("memory_mb"), device))
         self.query_one("#device-line", Static).update(" · ".join(line) or "waiting for the "
@@ -240,6 +241,14 @@ class RunScreen(Screen):
                                                        title="training loss", empty=empty)
 
     # -- actions ------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """Stop is offered only while the run trains."""
+        if action == "stop":
+            running = (self.state is not None and self.state.status in ("running", "starting")) \
+                or (self.launched is not None and self.launched.returncode is None)
+            return running
+        return True
+
     def action_stop(self) -> None:
         state = self.state
         if self.launched is not None and state is None and self.launched.returncode is None:
@@ -263,7 +272,7 @@ class RunScreen(Screen):
             self.notify("Stopping after the current step.")
 
         self.app.push_screen(ConfirmScreen(
-            f"Stop [b]{state.name}[/b]?\nIt ends `stopped` after the current step and keeps "
+            f"Stop [b]{state.name}[/b]?\nIt ends as stopped after the current step and keeps "
             + ("its best checkpoint so far." if state.evals else
                "its model as it is (no evaluation has run yet)."), yes="Stop"), answer)
 

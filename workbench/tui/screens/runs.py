@@ -83,6 +83,7 @@ class RunsScreen(Screen):
         folders = [p for p in runs_dir.iterdir() if (p / EVENTS).is_file()] \
             if runs_dir.is_dir() else []
         runs = [s for s in (self._summary(p) for p in folders) if s is not None]
+        runs.sort(key=lambda r: r.name, reverse=True)  # ties stay newest first
         runs.sort(key=SORT_KEYS[self.sort_by], reverse=self.reverse)
         self.runs = runs
         table = self.query_one("#runs-table", DataTable)
@@ -101,8 +102,9 @@ class RunsScreen(Screen):
             table.move_cursor(row=[r.name for r in runs].index(key))
         arrow = "▼" if self.reverse else "▲"
         marked = f" · {len(self.marked)} marked (c compares)" if self.marked else ""
-        empty = (" · no runs yet: launch a recipe (1) or `workbench run RECIPE`"
-                 if not runs else "")
+        empty = "" if runs else (
+            " · no runs yet: launch a recipe (1) or run workbench run RECIPE"
+            if runs_dir.is_dir() else " · [yellow]this folder does not exist (yet)[/]")
         self.query_one("#runs-title", Static).update(
             f"[b]runs[/b] in {escape(str(runs_dir))} · {len(runs)} runs · sorted by "
             f"{self.sort_by} {arrow}{marked}{empty}")

@@ -28,6 +28,7 @@ class Series:
     right: bool = False  # on the right-hand axis (metrics beside a loss)
     color: str | None = None
     marker: str | None = None
+    limits: tuple[float, float] | None = None  # the axis never goes past these (percentages)
 
 
 def thin(xs: Sequence[float], ys: Sequence[float], limit: int) -> tuple[list, list]:
@@ -59,11 +60,12 @@ class CurveChart(PlotextPlot):
             self._title = title
         if empty is not None:
             self._empty = empty
-        self._draw()
         self.refresh()
 
-    def on_resize(self) -> None:
+    def render(self):
+        # Drawn here, at the size the widget really has (not before layout).
         self._draw()
+        return super().render()
 
     def _draw(self) -> None:
         plt = self.plt
@@ -85,6 +87,16 @@ class CurveChart(PlotextPlot):
             legend.append(f"{GLYPHS.get(marker, marker)} {s.label}" + (" →" if s.right else ""))
         # The legend goes in the title, not over the curves; → marks the right axis.
         title = "  ".join(legend)
-        width = max(10, self.size.width - 4)
+        width = max(10, self.size.width - 2)
         plt.title(title if len(title) <= width else title[:width - 1] + "…")
         plt.xlabel("step")
+        xs = [x for s in self._series for x in s.xs]
+        lo, hi = min(xs), max(xs)
+        plt.xticks(sorted({round(lo + i * (hi - lo) / 4) for i in range(5)}))
+        for side in ("left", "right"):
+            limits = [s.limits for s in self._series if s.limits and (s.right == (side == "right"))]
+            if limits:
+                ys = [y for s in self._series if s.right == (side == "right") for y in s.ys]
+                low, high = limits[0]
+                pad = max(0.5, (max(ys) - min(ys)) * 0.1)
+                plt.ylim(max(low, min(ys) - pad), min(high, max(ys) + pad), yside=side)

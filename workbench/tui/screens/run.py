@@ -194,11 +194,11 @@ class RunScreen(Screen):
                 line.append(f"loss {step['loss']:.4f}")
             if state.smoothed.ys:
                 line.append(f"smoothed {state.smoothed.ys[-1]:.4f}")
-            line.append(f"lr {step.get('learning_rate', 0):.2e}")
         if device:
             line.append(f"{device} {precision_name(start.get('precision'))}")
         if step:
             line.append(memory_text(step.get("memory_mb"), device))
+            line.append(f"lr {step.get('learning_rate', 0):.2e}")
         self.query_one("#device-line", Static).update(" · ".join(line) or "waiting for the "
                                                       "run to start…")
 

@@ -18,7 +18,7 @@ import re
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 EVENTS = "events.jsonl"
 RECIPE = "recipe.toml"
@@ -73,24 +73,50 @@ def finite(value: Any) -> Any:
     return value
 
 
+class EventFollower:
+    """Reads the events appended to ``events.jsonl`` since the last ``poll``.
+
+    A line that is still being written (no newline yet) is kept for the next
+    poll; a line that is not JSON is skipped, never fatal.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / EVENTS
+        self.offset = 0
+        self._partial = b""
+
+    def poll(self) -> list[dict[str, Any]]:
+        """The complete events written since the previous call (maybe none)."""
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(0, 2)
+                size = handle.tell()
+                if size < self.offset:  # the file was replaced: start again
+                    self.offset, self._partial = 0, b""
+                handle.seek(self.offset)
+                data = handle.read()
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            return []
+        self.offset += len(data)
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        events = []
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(event, dict):
+                events.append(event)
+        return events
+
+
+
 def read_events(run_dir: str | Path) -> list[dict[str, Any]]:
     """All complete events of a run; a last line still being written is skipped."""
-    return list(iter_events(Path(run_dir) / EVENTS))
-
-
-def iter_events(path: Path) -> Iterator[dict[str, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return
-    lines = text.split("\n")
-    # Without a final newline the last line may be half-written: leave it for later.
-    for line in lines[:-1]:
-        if line.strip():
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                continue
+    return EventFollower(run_dir).poll()
 
 
 def now() -> float:

@@ -8,7 +8,6 @@ a script or a test can do the same.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import socket
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.runs.folder import EVENTS
+from workbench.runs.folder import EventFollower
 
 # A curve keeps at most this many points; older ones are merged pairwise so the
 # whole run stays visible at bounded memory, however long it trains.
@@ -35,46 +34,6 @@ def writer_alive(pid: Any, host: Any) -> bool:
     except PermissionError:
         return True
     return True
-
-
-class EventFollower:
-    """Reads the events appended to ``events.jsonl`` since the last ``poll``.
-
-    A line that is still being written (no newline yet) is kept for the next
-    poll; a line that is not JSON is skipped, never fatal.
-    """
-
-    def __init__(self, run_dir: str | Path):
-        self.path = Path(run_dir) / EVENTS
-        self.offset = 0
-        self._partial = b""
-
-    def poll(self) -> list[dict[str, Any]]:
-        """The complete events written since the previous call (maybe none)."""
-        try:
-            with open(self.path, "rb") as handle:
-                handle.seek(0, 2)
-                size = handle.tell()
-                if size < self.offset:  # the file was replaced: start again
-                    self.offset, self._partial = 0, b""
-                handle.seek(self.offset)
-                data = handle.read()
-        except (FileNotFoundError, IsADirectoryError, PermissionError):
-            return []
-        self.offset += len(data)
-        lines = (self._partial + data).split(b"\n")
-        self._partial = lines.pop()
-        events = []
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                continue
-            if isinstance(event, dict):
-                events.append(event)
-        return events
 
 
 @dataclass
@@ -108,14 +67,12 @@ class RunState:
     end: dict[str, Any] | None = None
     loss: Curve = field(default_factory=Curve)
     smoothed: Curve = field(default_factory=Curve)
-    learning_rate: Curve = field(default_factory=Curve)
     metric: Curve = field(default_factory=Curve)  # validation metric at each eval
     report: dict[str, Any] | None = None  # latest validation report
     previous_report: dict[str, Any] | None = None
     best_report: dict[str, Any] | None = None
     test_report: dict[str, Any] | None = None
     evals: list[dict[str, Any]] = field(default_factory=list)  # eval events without reports
-    checkpoint: dict[str, Any] | None = None
     version: int = 0  # bumped on every event: viewers redraw only when it moved
     _ema: float | None = None
 
@@ -135,9 +92,6 @@ class RunState:
                     SMOOTHING * self._ema + (1 - SMOOTHING) * loss)
                 self.loss.add(step, loss)
                 self.smoothed.add(step, self._ema)
-            lr = event.get("learning_rate")
-            if isinstance(lr, (int, float)):
-                self.learning_rate.add(step, lr)
         elif kind == "eval":
             summary = {k: v for k, v in event.items() if k != "report"}
             if event.get("split") == "test":
@@ -150,8 +104,6 @@ class RunState:
                 self.previous_report, self.report = self.report, event.get("report")
                 if event.get("best"):
                     self.best_report = event.get("report")
-        elif kind == "checkpoint":
-            self.checkpoint = event
         elif kind == "end":
             self.end = event
 

@@ -30,7 +30,12 @@ def summarize(run_dir: str | Path) -> RunSummary:
     """Summarise one run folder from its events (tolerates a half-written last line)."""
     from workbench.runs.follow import load_state
 
-    state = load_state(run_dir)
+    return summary_of(load_state(run_dir))
+
+
+def summary_of(state) -> RunSummary:
+    """The one-line summary of a ``RunState`` (a viewer that follows runs keeps
+    their states and re-summarises without reading the files again)."""
     end = state.end or {}
     best = end.get("best_value") if state.end else (
         state.evals[-1].get("best_value") if state.evals else None)
@@ -48,10 +53,15 @@ def summarize(run_dir: str | Path) -> RunSummary:
         error=end.get("error"))
 
 
-def list_runs(runs_dir: str | Path) -> list[RunSummary]:
-    """Every run folder under ``runs_dir``, newest first."""
+def run_folders(runs_dir: str | Path) -> list[Path]:
+    """The run folders (those with an events file) under ``runs_dir``, newest first."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         return []
     folders = [p for p in runs_dir.iterdir() if p.is_dir() and (p / EVENTS).is_file()]
-    return [summarize(p) for p in sorted(folders, key=lambda p: p.name, reverse=True)]
+    return sorted(folders, key=lambda p: p.name, reverse=True)
+
+
+def list_runs(runs_dir: str | Path) -> list[RunSummary]:
+    """Every run folder under ``runs_dir``, newest first."""
+    return [summarize(p) for p in run_folders(runs_dir)]

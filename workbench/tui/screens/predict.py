@@ -22,8 +22,7 @@ from textual.widgets import Footer, Input, Select, Static
 from textual.worker import get_current_worker
 
 from workbench.errors import WorkbenchError
-from workbench.runs.folder import EVENTS
-from workbench.runs.index import summarize
+from workbench.runs.index import RunSummary, list_runs
 from workbench.tui.format import STATUS, best_text
 from workbench.tui.widgets.prediction import entities_table, entities_text, probabilities_table
 
@@ -31,25 +30,17 @@ DEBOUNCE_S = 0.25
 LOAD_LOCK = threading.Lock()
 
 
-def runs_with_models(runs_dir: Path) -> list[Path]:
-    """Run folders (newest first) that hold a saved model."""
-    if not runs_dir.is_dir():
-        return []
-    return sorted((p for p in runs_dir.iterdir()
-                   if (p / EVENTS).is_file() and (p / "model" / "config.json").is_file()),
-                  key=lambda p: p.name, reverse=True)
+def runs_with_models(runs_dir: Path) -> list[RunSummary]:
+    """Summaries of the runs (newest first) that hold a saved model."""
+    return [run for run in list_runs(runs_dir) if (run.path / "model" / "config.json").is_file()]
 
 
-def model_label(run_dir: Path) -> str:
+def model_label(run: RunSummary) -> str:
     """``20261123-054813-demo-ner · ✔ completed · f1 71.36``: which model this is,
     and how good (a run stopped before evaluating says so)."""
-    try:
-        run = summarize(run_dir)
-    except Exception:  # noqa: BLE001 - a label is not worth failing for
-        return run_dir.name
     best = best_text(run.metric, run.best_value)
     symbol = STATUS.get(run.status, ("?", ""))[0]
-    return f"{run_dir.name} · {symbol} {run.status} · " + (
+    return f"{run.name} · {symbol} {run.status} · " + (
         best if best != "-" else "never evaluated")
 
 
@@ -84,14 +75,14 @@ class PredictScreen(Screen):
     def action_reload_models(self) -> None:
         runs = runs_with_models(Path(self.app.runs_dir))
         select = self.query_one("#model-select", Select)
-        select.set_options([(model_label(p), str(p)) for p in runs])
+        select.set_options([(model_label(run), str(run.path)) for run in runs])
         if not runs:
             self._status(f"No run in {self.app.runs_dir}/ has a saved model yet: train one "
                          f"from the Recipes screen (1).")
         elif self.loaded_from is None and self.loading is None:
             # The newest run that completed; a stopped one only when nothing completed.
-            completed = [p for p in runs if summarize(p).status == "completed"]
-            select.value = str((completed or runs)[0])
+            completed = [run for run in runs if run.status == "completed"]
+            select.value = str((completed or runs)[0].path)
 
     def choose(self, run_dir: Path) -> None:
         """Select ``run_dir``'s model (from another screen)."""

@@ -13,8 +13,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from workbench.runs.folder import EVENTS
-from workbench.runs.index import RunSummary, summarize
+from workbench.runs.follow import EventFollower, RunState
+from workbench.runs.index import RunSummary, run_folders, summary_of
 from workbench.tui.format import best_text, duration_text, status_markup
 
 REFRESH_S = 2.0
@@ -43,7 +43,8 @@ class RunsScreen(Screen):
         self.marked: set[str] = set()
         self.sort_by = "run"
         self.reverse = True  # newest first
-        self._cache: dict[Path, tuple[tuple, RunSummary]] = {}
+        # One follower and state per folder: a refresh reads only what was appended.
+        self._followed: dict[Path, tuple[EventFollower, RunState]] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-title")
@@ -62,28 +63,23 @@ class RunsScreen(Screen):
         self.action_refresh()
 
     def _summary(self, folder: Path) -> RunSummary | None:
-        """Summaries are re-read only for folders whose events changed."""
+        """The folder's summary, from the events appended since the last refresh."""
+        if folder not in self._followed:
+            self._followed[folder] = (EventFollower(folder), RunState(folder))
+        follower, state = self._followed[folder]
         try:
-            stat = (folder / EVENTS).stat()
-        except OSError:
-            return None
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        cached = self._cache.get(folder)
-        if cached and cached[0] == stamp and cached[1].status not in ("running", "starting"):
-            return cached[1]
-        try:
-            summary = summarize(folder)
+            state.extend(follower.poll())
+            return summary_of(state)
         except Exception:  # noqa: BLE001 - a broken folder must not break the table
             return None
-        self._cache[folder] = (stamp, summary)
-        return summary
 
     def action_refresh(self) -> None:
         runs_dir = Path(self.app.runs_dir)
-        folders = [p for p in runs_dir.iterdir() if (p / EVENTS).is_file()] \
-            if runs_dir.is_dir() else []
-        runs = [s for s in (self._summary(p) for p in folders) if s is not None]
-        runs.sort(key=lambda r: r.name, reverse=True)  # ties stay newest first
+        # run_folders gives newest first, which the stable sort keeps for ties.
+        folders = run_folders(runs_dir)
+        for gone in set(self._followed) - set(folders):
+            del self._followed[gone]
+        runs = [s for s in map(self._summary, folders) if s is not None]
         runs.sort(key=SORT_KEYS[self.sort_by], reverse=self.reverse)
         self.runs = runs
         table = self.query_one("#runs-table", DataTable)

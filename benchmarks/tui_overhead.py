@@ -32,13 +32,13 @@ TICK_S = 0.05
 def throughput(run_dir: Path) -> float:
     """Training samples per second between the first and the last step event."""
     from workbench.runs.folder import read_events
-    from workbench.runs.follow import load_state
 
-    state = load_state(run_dir)
-    events = [e for e in read_events(run_dir) if e.get("type") == "step"]
-    first, last = events[0], events[-1]
-    batch = state.start["batch_size"]
-    DEVICES.add(f"{state.start['device']} ({state.start['precision']})")
+    events = read_events(run_dir)
+    start = next(e for e in events if e.get("type") == "start")
+    steps = [e for e in events if e.get("type") == "step"]
+    first, last = steps[0], steps[-1]
+    batch = start["batch_size"]
+    DEVICES.add(f"{start['device']} ({start['precision']})")
     return (last["step"] - first["step"]) * batch / (last["elapsed_s"] - first["elapsed_s"])
 
 

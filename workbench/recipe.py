@@ -136,6 +136,17 @@ class Recipe:
         return dumps_toml(self.to_dict())
 
 
+def flatten(values: dict[str, Any]) -> dict[str, Any]:
+    """``{"train": {"epochs": 3}}`` -> ``{"train.epochs": 3}`` (the ``--set`` key names)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}" if key else k: v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
 def _line_of(text: str, section: str, key: str | None) -> int | None:
     """Best-effort line number of ``[section] key`` in TOML text (tomllib keeps none)."""
     current = ""

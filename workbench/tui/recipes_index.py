@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
-from workbench.recipe import load_recipe
+from workbench.recipe import flatten, load_recipe
 
 # The fields the Recipes screen lets a user override before launching.
 OVERRIDES = (("train.learning_rate", "learning rate"), ("train.epochs", "epochs"),
@@ -47,9 +47,7 @@ def describe(path: Path) -> RecipeEntry:
     splits = " / ".join(_short(data[s]) for s in ("train", "validation", "test") if data[s])
     return RecipeEntry(path=path, name=recipe.name, task=recipe.task,
                        model=recipe["model"]["name"], data=splits,
-                       values={f"{section}.{key}" if section else key: value
-                               for section, keys in recipe.values.items()
-                               for key, value in keys.items()})
+                       values=flatten(recipe.values))
 
 
 def find_recipes(folder: str | Path = "recipes", extra: list[str | Path] = ()) -> list[RecipeEntry]:

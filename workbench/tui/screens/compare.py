@@ -15,21 +15,11 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from workbench.recipe import flatten
 from workbench.reports import BOX, METRIC_ORDER
 from workbench.runs.follow import RunState, load_state
 from workbench.tui.format import as_shown, duration_text, metric_text, status_markup
 from workbench.tui.widgets.chart import COLORS, MARKERS, CurveChart, Series
-
-
-def flatten(values: dict[str, Any]) -> dict[str, Any]:
-    """``{"train": {"epochs": 3}}`` -> ``{"train.epochs": 3}``."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            out.update({f"{key}.{k}": v for k, v in value.items()})
-        else:
-            out[key] = value
-    return out
 
 
 def differing_keys(states: list[RunState]) -> dict[str, list[Any]]:

@@ -69,7 +69,7 @@ def test_launch_from_recipes_screen_runs_to_completion(ner_recipe):
             await pilot.pause()
             table = app.screen.query_one("#recipe-table")
             names = [table.get_row_at(i)[0] for i in range(table.row_count)]
-            assert names == ["tiny-ner"]
+            assert names == ["ner"]  # file names: recipe names may repeat
             await pilot.press("l")
             await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), 5, "run screen")
             screen = app.screen
@@ -212,6 +212,9 @@ def test_predict_a_sentence(ner_recipe):
 
 def test_bad_recipe_and_bad_override_are_shown_in_place(ner_recipe):
     (ner_recipe.parent / "broken.toml").write_text('task = "ner"\n[train]\nepochs = "three"\n')
+    # A copy with a typo in a data path: same recipe name, one file missing.
+    (ner_recipe.parent / "typo.toml").write_text(
+        ner_recipe.read_text().replace("train.conll", "trian.conll"))
 
     async def scenario():
         app = app_for(ner_recipe.parent)
@@ -219,7 +222,8 @@ def test_bad_recipe_and_bad_override_are_shown_in_place(ner_recipe):
             await pilot.pause()
             screen = app.screen
             table = screen.query_one("#recipe-table")
-            assert [table.get_row_at(i)[0] for i in range(2)] == ["broken", "tiny-ner"]
+            assert [table.get_row_at(i)[0] for i in range(3)] == ["broken", "ner", "typo"]
+            assert str(table.get_row_at(2)[1]) == "✖ error"
             summary = text_of(screen.query_one("#recipe-summary"))
             assert "train.epochs" in summary and "broken.toml:3" in summary
             await pilot.press("l")  # launching a broken recipe: an error, no run
@@ -233,6 +237,9 @@ def test_bad_recipe_and_bad_override_are_shown_in_place(ner_recipe):
             await pilot.press("backspace", "backspace", "backspace", *"2e-3")
             assert text_of(screen.query_one("#launch-errors")).strip() == ""
             assert screen.overrides() == ["train.learning_rate=2e-3"]
+            await pilot.press("escape", "down")
+            summary = text_of(screen.query_one("#recipe-summary"))
+            assert "data.train file not found" in summary and "trian.conll" in summary
     asyncio.run(scenario())
 
 

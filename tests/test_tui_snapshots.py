@@ -38,6 +38,9 @@ def project(tmp_path, monkeypatch) -> Path:
     """A project folder with two recipes and three finished runs, and one live."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "recipes").mkdir()
+    (tmp_path / "data").mkdir()
+    for name in ("train.conll", "dev.conll"):
+        (tmp_path / "data" / name).write_text("Jon B-PER\n")
     (tmp_path / "recipes" / "demo-ner.toml").write_text(RECIPE)
     (tmp_path / "recipes" / "demo-sentiment.toml").write_text(
         RECIPE.replace('"ner"', '"classification"').replace("demo-ner", "demo-sentiment"))

@@ -45,9 +45,12 @@ def describe(path: Path) -> RecipeEntry:
         return RecipeEntry(path=path, name=path.stem, error=str(exc))
     data = recipe["data"]
     splits = " / ".join(_short(data[s]) for s in ("train", "validation", "test") if data[s])
+    missing = next((f"data.{s} file not found: {data[s]}" for s in ("train", "validation", "test")
+                    if data[s] and not data[s].startswith("hf:") and not Path(data[s]).is_file()),
+                   None)
     return RecipeEntry(path=path, name=recipe.name, task=recipe.task,
                        model=recipe["model"]["name"], data=splits,
-                       values=flatten(recipe.values))
+                       values=flatten(recipe.values), error=missing)
 
 
 def find_recipes(folder: str | Path = "recipes", extra: list[str | Path] = ()) -> list[RecipeEntry]:

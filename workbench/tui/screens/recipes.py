@@ -78,7 +78,8 @@ class RecipesScreen(Screen):
         table.clear()
         for i, entry in enumerate(self.entries):
             task = "✖ error" if entry.error else entry.task
-            table.add_row(escape(entry.name), task, escape(Path(entry.model).name),
+            # The file's name: unique in its folder, where recipe names may repeat.
+            table.add_row(escape(entry.path.stem), task, escape(Path(entry.model).name),
                           escape(entry.data.split(" / ")[0]), key=str(i))
         if not self.entries:
             self.query_one("#recipe-summary", Static).update(
@@ -113,7 +114,9 @@ class RecipesScreen(Screen):
         self.query_one("#recipe-toml", Static).update(
             Syntax(text, "toml", theme="ansi_dark", line_numbers=True, word_wrap=False))
         if entry.error:
-            summary.update(f"[b]{escape(str(entry.path))}[/b]\n[red]✖ {escape(entry.error)}[/]")
+            summary.update(f"[b]{escape(str(entry.path))}[/b]\n[red]✖ {escape(entry.error)}[/]"
+                           + (f"\n{entry.task} · model {escape(entry.model)}"
+                              if entry.values else ""))
         else:
             summary.update(f"[b]{escape(entry.name)}[/b] · {entry.task} · model "
                            f"{escape(entry.model)}\ndata {escape(entry.data)}\n"

@@ -146,3 +146,57 @@ log_every = 1
 [output]
 dir = "runs"
 """)
+
+
+def relation_line(tokens: str, entities: list[tuple[str, int, int]],
+                  relations: list[tuple[str, int, int]]) -> str:
+    """One JSONL record: space-separated tokens, (type, start, end) entities and
+    (type, head, tail) relations."""
+    import json
+
+    return json.dumps({"tokens": tokens.split(),
+                       "entities": [{"type": t, "start": s, "end": e} for t, s, e in entities],
+                       "relations": [{"type": t, "head": h, "tail": tl}
+                                     for t, h, tl in relations]})
+
+
+RELATION_LINES = [
+    relation_line("Maria Rossi works for Kestrel Bank in Porto .",
+                  [("PER", 0, 2), ("ORG", 4, 6), ("LOC", 7, 8)],
+                  [("works_for", 0, 1), ("based_in", 1, 2)]),
+    relation_line("Jon Berg founded Nordwind Labs .",
+                  [("PER", 0, 2), ("ORG", 3, 5)], [("founded", 0, 1)]),
+    relation_line("Nordwind Labs is based in Lisbon , where Aiko Sato lives .",
+                  [("ORG", 0, 2), ("LOC", 5, 6), ("PER", 8, 10)],
+                  [("based_in", 0, 1), ("lives_in", 2, 1)]),
+    relation_line("Aiko Sato met Jon Berg in Oslo .",
+                  [("PER", 0, 2), ("PER", 3, 5), ("LOC", 6, 7)], []),
+]
+
+
+@pytest.fixture
+def relation_recipe(tmp_path, tiny_model) -> Path:
+    """A relation recipe on four hand-made sentences and the tiny model."""
+    write(tmp_path / "data" / "rel.jsonl", "\n".join(RELATION_LINES) + "\n")
+    return write(tmp_path / "rel.toml", f"""
+task = "relation"
+name = "tiny-relations"
+
+[model]
+name = "{tiny_model}"
+max_length = 32
+
+[data]
+train = "data/rel.jsonl"
+validation = "data/rel.jsonl"
+test = "data/rel.jsonl"
+
+[train]
+epochs = 2
+batch_size = 4
+learning_rate = 1e-3
+log_every = 1
+
+[output]
+dir = "runs"
+""")

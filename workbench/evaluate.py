@@ -26,14 +26,21 @@ def data_settings(model_or_run: str | Path, overrides: dict[str, Any]) -> dict[s
 
 
 def evaluate_saved(model_or_run: str | Path, data_path: str, batch_size: int = 64,
-                   **overrides) -> tuple[str, dict[str, Any]]:
-    """Score the model in ``model_or_run`` on ``data_path``; return (task name, report)."""
+                   ner: str | Path | None = None, **overrides) -> tuple[str, dict[str, Any]]:
+    """Score the model in ``model_or_run`` on ``data_path``; return (task name, report).
+    With ``ner`` (an NER run or model) beside a relation model, score both together
+    end to end: strict triples over the entities the NER model finds."""
     model_dir_of(model_or_run)  # a missing model is named before a missing data file
+    if ner is not None:
+        model_dir_of(ner)
     if not Path(data_path).is_file():
         raise WorkbenchError(f"{data_path}: data file not found")
     task, model, tokenizer, meta = load_saved(model_or_run)
     settings = data_settings(model_or_run, overrides)
     examples = read_examples(data_path, settings, task.kind)
+    if ner is not None:
+        return task.name, _end_to_end(ner, (task, model, tokenizer, meta), examples,
+                                      data_path, batch_size)
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     labels = [id2label[i] for i in range(len(id2label))]
     check_labels(task, examples, labels, data_path,
@@ -46,3 +53,20 @@ def evaluate_saved(model_or_run: str | Path, data_path: str, batch_size: int = 6
     report = scorer.result()
     report["split"] = str(data_path)
     return task.name, report
+
+
+def _end_to_end(ner_path, relation, examples: list[dict], data_path, batch_size: int) -> dict:
+    from workbench.tasks.relation import end_to_end
+
+    task, model, tokenizer, meta = relation
+    if task.name != "relation":
+        raise WorkbenchError(f"--ner scores a relation model with an NER model; this model's "
+                             f"task is {task.name}")
+    ner_task, ner_model, ner_tokenizer, ner_meta = load_saved(ner_path)
+    if ner_task.name != "ner":
+        raise WorkbenchError(f"{ner_path}: not an NER model (task {ner_task.name})")
+    report = end_to_end((ner_task, ner_model, ner_tokenizer), (task, model, tokenizer), examples,
+                        (ner_meta.get("max_length", 128), meta.get("max_length", 128)),
+                        batch_size)
+    report["split"] = f"{data_path} (end to end with {ner_path})"
+    return report

@@ -58,6 +58,8 @@ def prepare(recipe: Recipe) -> Experiment:
             examples = read_examples(data[split], data, task.kind)
             limit = data["max_train_samples"] if split == "train" else data["max_eval_samples"]
             splits[split] = subsample(examples, limit, data["sample"], recipe["train"]["seed"])
+    if hasattr(task, "configure"):
+        task.configure(recipe, splits)
     labels = task.labels_from(splits["train"], data["labels"])
     if len(labels) < 2:
         raise WorkbenchError(f"{data['train']}: training data has fewer than two labels")
@@ -66,5 +68,8 @@ def prepare(recipe: Recipe) -> Experiment:
         if split != "train" or given:
             check_labels(task, examples, labels, data[split],
                          "data.labels" if given else "the training data")
+    tokenizer = load_tokenizer(recipe["model"]["name"])
+    if hasattr(task, "prepare_tokenizer"):
+        task.prepare_tokenizer(tokenizer)
     return Experiment(recipe=recipe, task=task, labels=labels, splits=splits,
-                      tokenizer=load_tokenizer(recipe["model"]["name"]))
+                      tokenizer=tokenizer)

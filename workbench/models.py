@@ -98,16 +98,18 @@ def load_tokenizer(name: str):
     return tokenizer
 
 
-def load_for_training(task, name: str, labels: list[str]):
-    """A pretrained encoder with a fresh head sized for ``labels``."""
-    import transformers
-
+def load_for_training(task, name: str, labels: list[str], tokenizer=None):
+    """A pretrained encoder with a fresh head sized for ``labels``; its embeddings
+    grow to the tokenizer's size when the task added tokens (entity markers)."""
     quiet_transformers()
-    auto = getattr(transformers, task.auto_class)
     id2label = dict(enumerate(labels))
-    return from_pretrained(auto, name, "the model", num_labels=len(labels), id2label=id2label,
-                           label2id={v: k for k, v in id2label.items()},
-                           ignore_mismatched_sizes=True)
+    model = from_pretrained(task.model_class(), name, "the model", num_labels=len(labels),
+                            id2label=id2label, label2id={v: k for k, v in id2label.items()},
+                            ignore_mismatched_sizes=True)
+    if tokenizer is not None and len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        # New rows start at the mean of the others (transformers' mean_resizing).
+        model.resize_token_embeddings(len(tokenizer))
+    return model
 
 
 def model_dir_of(path: str | Path) -> Path:
@@ -140,12 +142,12 @@ def load_saved(path: str | Path):
         if task_name is None:
             raise WorkbenchError(f"{folder}: cannot tell the model's task from config.json")
     task = get_task(task_name)
-    import transformers
-
+    if hasattr(task, "from_meta"):
+        task.from_meta(meta)
     quiet_transformers()
     tokenizer = load_tokenizer(str(folder))
     try:
-        model = getattr(transformers, task.auto_class).from_pretrained(str(folder))
+        model = task.model_class().from_pretrained(str(folder))
     except Exception as exc:
         raise WorkbenchError(f"{folder}: cannot load model: {_first_line(exc)}") from None
     model.eval()

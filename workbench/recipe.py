@@ -23,7 +23,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 from workbench.errors import WorkbenchError, where
 
-TASKS = ("ner", "classification")
+TASKS = ("ner", "classification", "relation")
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Key:
 # Section -> key -> Key. Top-level keys live under "".
 SCHEMA: dict[str, dict[str, Key]] = {
     "": {
-        "task": Key(str, None, choices=TASKS, help="ner or classification"),
+        "task": Key(str, None, choices=TASKS, help="ner, classification or relation"),
         "name": Key(str, None, help="a short name for runs of this recipe"),
         "description": Key(str, "", help="free text"),
     },
@@ -64,6 +64,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "text_column": Key(str, "text"),
         "text_pair_column": Key(str, None),
         "label_column": Key(str, "label"),
+        "entities_column": Key(str, "entities",
+                               help="entity spans {type, start, end} (token offsets, end "
+                                    "exclusive): relation data, or NER data without tags"),
+        "relations_column": Key(str, "relations",
+                                help="relations {type, head, tail} indexing the entities"),
         "header": Key(str, "auto", choices=("auto", "yes", "no")),
         "hf_config": Key(str, None, help="configuration name of a hub dataset"),
         "max_train_samples": Key(int, None, min=1),
@@ -94,6 +99,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "steps": Key(int, 200, min=1, help="steps between evaluations when every = 'steps'"),
         "metric": Key(str, None, help="metric that picks the best checkpoint"),
         "patience": Key(int, 0, min=0, help="evaluations without improvement before stopping; 0 = off"),
+    },
+    "relation": {
+        "negative_ratio": Key((int, float), None, min=0.0,
+                              help="no_relation pairs kept per related pair in training "
+                                   "(seeded sample); unset keeps every pair"),
+        "type_pairs": Key(bool, True,
+                          help="only entity-type pairs that have a relation in training "
+                               "are candidates (in training, evaluation and prediction)"),
+        "markers": Key(str, "typed", choices=("typed", "plain"),
+                       help="entity markers carry the entity type (<h:PER>) or not (<h>)"),
+        "none_label": Key(str, "no_relation", help="the label of a pair with no relation"),
     },
     "output": {
         "dir": Key(str, "runs", path=True, help="folder that holds run folders"),

@@ -13,7 +13,7 @@ from rich.table import Table
 # No vertical rules: the tables fit narrow terminal panes.
 BOX = box.SIMPLE_HEAD
 
-METRIC_ORDER = ("f1", "precision", "recall", "accuracy", "macro_f1", "weighted_f1", "loss")
+METRIC_ORDER = ("micro_f1", "f1", "precision", "recall", "accuracy", "macro_f1", "weighted_f1", "loss")
 
 
 def _pct(value: float, digits: int = 2) -> str:
@@ -51,7 +51,7 @@ def per_label_table(report: dict[str, Any], title: str | None = None,
     """Per-label precision / recall / F1 / support, then the averages; with
     ``previous``, a column of F1 changes since that report. ``compact`` heads
     the columns P / R / F1 / n, for narrow panes."""
-    kind = "entity type" if report.get("task") == "ner" else "class"
+    kind = {"ner": "entity type", "relation": "relation"}.get(report.get("task"), "class")
     heads = ("P", "R", "F1", "Δ F1", "n") if compact else (
         "precision", "recall", "f1", "Δ f1", "support")
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, box=BOX)
@@ -80,9 +80,10 @@ def per_label_table(report: dict[str, Any], title: str | None = None,
     old = (previous or {}).get("metrics", {})
     support = sum(r["support"] for r in report["per_label"].values())
     table.add_section()
-    if report.get("task") == "ner":
+    micro = {"ner": "f1", "relation": "micro_f1"}.get(report.get("task"))
+    if micro:
         table.add_row("micro avg", pct(metrics["precision"]), pct(metrics["recall"]),
-                      pct(metrics["f1"]), *change(metrics["f1"], old.get("f1")), str(support),
+                      pct(metrics[micro]), *change(metrics[micro], old.get(micro)), str(support),
                       style="bold")
         table.add_row("macro avg", "", "", pct(metrics["macro_f1"]),
                       *change(metrics["macro_f1"], old.get("macro_f1")), str(support))

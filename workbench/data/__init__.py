@@ -12,6 +12,7 @@ from pathlib import Path
 from workbench.data.conll import read_conll
 from workbench.data.hub import read_hf
 from workbench.data.jsonl import column, read_jsonl
+from workbench.data.spans import bio_from_spans, read_entities, read_relations
 from workbench.data.schemes import check_tag, detect_scheme, to_bio
 from workbench.data.tabular import read_table
 from workbench.errors import WorkbenchError, where
@@ -32,7 +33,7 @@ def detect_format(path: str, kind: str) -> str:
     if ext in EXTENSIONS:
         return EXTENSIONS[ext]
     # .txt and unknown endings: column files for tokens, tab-separated for texts.
-    return "conll" if kind == "tokens" else "tsv"
+    return {"tokens": "conll", "spans": "jsonl"}.get(kind, "tsv")
 
 
 def _records(path: str, fmt: str, data: dict) -> tuple[list[tuple[int, dict]], dict]:
@@ -56,7 +57,14 @@ def read_token_examples(path: str, data: dict) -> list[dict]:
         for number, obj in rows:
             loc = where(path, number)
             tokens = column(obj, data["tokens_column"], loc)
-            tags = column(obj, data["tags_column"], loc)
+            if data["tags_column"] not in obj and data["entities_column"] in obj:
+                # Span-annotated records (e.g. relation datasets) train NER too.
+                if not isinstance(tokens, list):
+                    raise WorkbenchError(f"{loc}: tokens must be a list")
+                spans = read_entities(obj, data["entities_column"], tokens, loc)
+                tags = bio_from_spans(len(tokens), spans, loc)
+            else:
+                tags = column(obj, data["tags_column"], loc)
             if not isinstance(tokens, list) or not isinstance(tags, list):
                 raise WorkbenchError(f"{loc}: tokens and tags must be lists")
             if len(tokens) != len(tags):
@@ -115,10 +123,35 @@ def read_text_examples(path: str, data: dict) -> list[dict]:
                          f"use csv, tsv or jsonl")
 
 
+def read_span_examples(path: str, data: dict) -> list[dict]:
+    """Read a relation split: tokens, entity spans and relations (JSONL, a JSON
+    array, or a hub split with those columns)."""
+    fmt = data["format"] if data["format"] != "auto" else detect_format(path, "spans")
+    if fmt not in ("jsonl", "hf"):
+        raise WorkbenchError(f"{path}: relation data must be JSON records (.jsonl or a .json "
+                             f"array) with tokens, entities and relations")
+    rows, _names = _records(path, fmt, data)
+    examples = []
+    for number, obj in rows:
+        loc = where(path, number)
+        tokens = column(obj, data["tokens_column"], loc)
+        if not isinstance(tokens, list) or not tokens:
+            raise WorkbenchError(f"{loc}: tokens must be a non-empty list")
+        entities = read_entities(obj, data["entities_column"], tokens, loc)
+        relations = read_relations(obj, data["relations_column"], entities, loc)
+        examples.append({"tokens": [str(t) for t in tokens], "entities": entities,
+                         "relations": relations, "line": number})
+    return examples
+
+
+READERS = {"tokens": read_token_examples, "text": read_text_examples,
+           "spans": read_span_examples}
+
+
 def read_examples(path: str, data: dict, kind: str) -> list[dict]:
-    """Read one split of ``kind`` 'tokens' or 'text'; an empty file is an error."""
+    """Read one split of ``kind`` 'tokens', 'text' or 'spans'; an empty file is an error."""
     try:
-        examples = (read_token_examples if kind == "tokens" else read_text_examples)(path, data)
+        examples = READERS[kind](path, data)
     except UnicodeDecodeError as exc:
         raise WorkbenchError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except (OSError, EOFError) as exc:  # e.g. a truncated .gz

@@ -110,7 +110,8 @@ class Engine:
         label2id = {label: i for i, label in enumerate(exp.labels)}
         max_length = exp.recipe["model"]["max_length"]
         collate = make_collate(tokenizer.pad_token_id)
-        features = {split: exp.task.encode(examples, tokenizer, label2id, max_length)
+        features = {split: exp.task.encode(examples, tokenizer, label2id, max_length,
+                                           train=split == "train")
                     for split, examples in exp.splits.items()}
         generator = torch.Generator().manual_seed(train["seed"])
         loaders = {"train": DataLoader(features["train"], batch_size=train["batch_size"],
@@ -179,7 +180,7 @@ class Engine:
         set_seed(train["seed"])
         self.id2label = dict(enumerate(exp.labels))
         tokenizer = exp.tokenizer
-        model = load_for_training(exp.task, recipe["model"]["name"], exp.labels)
+        model = load_for_training(exp.task, recipe["model"]["name"], exp.labels, tokenizer)
         positions = getattr(model.config, "max_position_embeddings", None)
         if positions and recipe["model"]["max_length"] > positions:
             raise WorkbenchError(
@@ -225,7 +226,8 @@ class Engine:
         save = recipe["output"]["save_model"] and self.run_dir is not None
         meta = {"task": exp.task.name, "labels": exp.labels,
                 "max_length": recipe["model"]["max_length"], "recipe": recipe.name,
-                "base_model": recipe["model"]["name"]}
+                "base_model": recipe["model"]["name"],
+                **(exp.task.meta() if hasattr(exp.task, "meta") else {})}
 
         def checkpoint(step: int, value: float | None) -> None:
             unwrapped = acc.unwrap_model(model)

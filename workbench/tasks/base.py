@@ -28,8 +28,7 @@ class Task(Protocol):
     """A task adapter: everything task-specific the engine and CLI need."""
 
     name: str
-    kind: str  # "tokens" or "text": which data readers feed it
-    auto_class: str  # the transformers Auto* class its models load with
+    kind: str  # "tokens", "text" or "spans": which data readers feed it
     default_metric: str
     metrics: tuple[str, ...]  # what a report holds, usable as eval.metric
     pipeline_task: str  # the transformers.pipeline task name
@@ -39,12 +38,23 @@ class Task(Protocol):
     def example_labels(self, example: dict) -> Iterable[str]: ...
 
     def encode(self, examples: list[dict], tokenizer, label2id: dict[str, int],
-               max_length: int) -> list[dict]: ...
+               max_length: int, train: bool = False) -> list[dict]: ...
 
     def scorer(self, examples: list[dict], id2label: dict[int, str]) -> Scorer: ...
 
     def predict(self, model, tokenizer, texts: list[str], max_length: int,
                 batch_size: int = 32) -> list[dict]: ...
+
+    def model_class(self):
+        """The class whose ``from_pretrained`` loads (and ``save_pretrained`` saves)
+        this task's models: a transformers Auto* class or the task's own."""
+        ...
+
+
+# Optional task hooks, called when a task defines them:
+#   configure(recipe, splits)    take task settings from the recipe (before encoding)
+#   prepare_tokenizer(tokenizer) add tokens the task needs (the model is resized to match)
+#   meta() -> dict / from_meta(meta)  settings saved with the model and restored on load
 
 
 def check_labels(task: Task, examples: list[dict], labels: list[str], path: str,
@@ -70,7 +80,7 @@ def make_collate(pad_id: int) -> Callable[[list[dict]], dict]:
             if key in META_KEYS:
                 batch[key] = torch.tensor([f[key] for f in features])
                 continue
-            if key == "labels" and not isinstance(features[0][key], list):
+            if not isinstance(features[0][key], list):  # one number a row: labels, positions
                 batch[key] = torch.tensor([f[key] for f in features])
                 continue
             fill = {"input_ids": pad_id, "labels": -100}.get(key, 0)

@@ -21,7 +21,6 @@ class ClassificationTask:
 
     name = "classification"
     kind = "text"
-    auto_class = "AutoModelForSequenceClassification"
     default_metric = "accuracy"
     metrics = ("accuracy", "macro_f1", "weighted_f1", "loss")
     pipeline_task = "text-classification"
@@ -36,7 +35,7 @@ class ClassificationTask:
         return [example["label"]]
 
     def encode(self, examples: list[dict], tokenizer, label2id: dict[str, int],
-               max_length: int) -> list[dict]:
+               max_length: int, train: bool = False) -> list[dict]:
         """Tokenize texts (and pairs), truncated to ``max_length`` tokens."""
         texts = [e["text"] for e in examples]
         pairs = [e.get("text_pair") for e in examples]
@@ -51,6 +50,11 @@ class ClassificationTask:
             feature["window"] = 0
             features.append(feature)
         return features
+
+    def model_class(self):
+        import transformers
+
+        return transformers.AutoModelForSequenceClassification
 
     def scorer(self, examples: list[dict], id2label: dict[int, str]) -> "ClassificationScorer":
         return ClassificationScorer(examples, id2label)

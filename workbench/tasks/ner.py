@@ -75,7 +75,6 @@ class NerTask:
 
     name = "ner"
     kind = "tokens"
-    auto_class = "AutoModelForTokenClassification"
     default_metric = "f1"
     metrics = ("f1", "precision", "recall", "macro_f1", "accuracy", "loss")
     pipeline_task = "token-classification"
@@ -93,7 +92,7 @@ class NerTask:
         return example["tags"]
 
     def encode(self, examples: list[dict], tokenizer, label2id: dict[str, int],
-               max_length: int) -> list[dict]:
+               max_length: int, train: bool = False) -> list[dict]:
         """Tokenize words, label first sub-tokens, and cut long sentences into windows.
 
         Each feature holds ``input_ids``, ``attention_mask``, ``labels``,
@@ -136,15 +135,20 @@ class NerTask:
                 "labels": [-100] * len(prefix) + labels + [-100] * len(suffix),
                 "example": index, "window": window}
 
+    def model_class(self):
+        import transformers
+
+        return transformers.AutoModelForTokenClassification
+
     def scorer(self, examples: list[dict], id2label: dict[int, str]) -> "NerScorer":
         return NerScorer(examples, id2label)
 
-    def predict(self, model, tokenizer, texts: list[str], max_length: int,
-                batch_size: int = 32) -> list[dict]:
-        """Entities with character spans, label and score for each raw text."""
-        words = [split_words(text) for text in texts]
-        examples = [{"tokens": [w for w, _, _ in ws] or [""], "tags": ["O"] * max(1, len(ws))}
-                    for ws in words]
+    def predict_tokens(self, model, tokenizer, sentences: list[list[str]], max_length: int,
+                       batch_size: int = 32) -> list[list[dict]]:
+        """Entities in pre-split sentences: ``[{"type", "start", "end", "score"}]``
+        with word offsets (end exclusive); the score is the mean top probability."""
+        examples = [{"tokens": words or [""], "tags": ["O"] * max(1, len(words))}
+                    for words in sentences]
         id2label = model.config.id2label
         features = self.encode(examples, tokenizer, {"O": 0}, max_length)
         windows: dict[int, dict[int, list]] = defaultdict(dict)
@@ -154,17 +158,29 @@ class NerTask:
                 windows[int(batch["example"][row])][int(batch["window"][row])] = list(
                     probs[row][mask])
         results = []
-        for index, text in enumerate(texts):
-            ws = words[index]
-            probs = in_order(windows[index])[:len(ws)]
+        for index, words in enumerate(sentences):
+            probs = in_order(windows[index])[:len(words)]
             tags = [id2label[int(p.argmax())] for p in probs]
-            entities = []
-            for kind, start, end in spans(tags):
-                score = sum(float(p.max()) for p in probs[start:end]) / (end - start)
-                begin, finish = ws[start][1], ws[end - 1][2]
-                entities.append({"text": text[begin:finish], "label": kind, "start": begin,
-                                 "end": finish, "score": round(score, 4)})
-            results.append({"text": text, "entities": entities})
+            results.append([
+                {"type": kind, "start": start, "end": end,
+                 "score": round(sum(float(p.max()) for p in probs[start:end]) / (end - start), 4)}
+                for kind, start, end in spans(tags)])
+        return results
+
+    def predict(self, model, tokenizer, texts: list[str], max_length: int,
+                batch_size: int = 32) -> list[dict]:
+        """Entities with character spans, label and score for each raw text."""
+        words = [split_words(text) for text in texts]
+        found = self.predict_tokens(model, tokenizer, [[w for w, _, _ in ws] for ws in words],
+                                    max_length, batch_size)
+        results = []
+        for text, ws, entities in zip(texts, words, found):
+            out = []
+            for entity in entities:
+                begin, finish = ws[entity["start"]][1], ws[entity["end"] - 1][2]
+                out.append({"text": text[begin:finish], "label": entity["type"], "start": begin,
+                            "end": finish, "score": entity["score"]})
+            results.append({"text": text, "entities": out})
         return results
 
 

@@ -1,0 +1,241 @@
+"""The relation task: markers and span mapping, pair sampling, scoring, and a
+tiny model trained, saved, reloaded and scored end to end."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from conftest import RELATION_LINES, relation_line, write
+from workbench.cli import main
+from workbench.data import read_examples
+from workbench.errors import WorkbenchError
+from workbench.models import load_tokenizer
+from workbench.recipe import SCHEMA, load_recipe
+from workbench.tasks.relation import (RelationTask, end_to_end, keep_words, map_type,
+                                      parse_marked, triple_report)
+
+DATA = {key: spec.default for key, spec in SCHEMA["data"].items()}
+
+
+def configured(tmp_path, lines=RELATION_LINES, **relation) -> tuple[RelationTask, list[dict]]:
+    path = write(tmp_path / "rel.jsonl", "\n".join(lines) + "\n")
+    examples = read_examples(str(path), DATA, "spans")
+    task = RelationTask()
+    recipe = {"relation": {"none_label": "no_relation", "markers": "typed",
+                           "negative_ratio": None, "type_pairs": True, **relation},
+              "train": {"seed": 1}}
+    task.configure(recipe, {"train": examples})
+    return task, examples
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer("minilm")
+
+
+def test_typed_markers_wrap_head_and_tail_and_positions_point_at_start_markers(
+        tmp_path, tokenizer):
+    task, examples = configured(tmp_path)
+    tok = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
+    task.prepare_tokenizer(tok)
+    label2id = {"no_relation": 0, "based_in": 1, "founded": 2, "lives_in": 3, "works_for": 4}
+    features = task.encode(examples[:1], tok, label2id, 64)
+    # PER->ORG, PER->LOC (lives_in occurs in training), ORG->LOC: three candidates;
+    # ORG->PER, LOC->* are not type pairs any training relation has.
+    assert task.candidates(examples[0]) == [(0, 1), (0, 2), (1, 2)]
+    first = features[0]
+    words = tok.convert_ids_to_tokens(first["input_ids"])
+    assert " ".join(words).replace(" ##", "") == (
+        "[CLS] <h:PER> maria rossi </h:PER> works for <t:ORG> kestrel bank </t:ORG> in "
+        "porto . [SEP]")
+    assert (first["head_pos"], first["tail_pos"]) == (1, 7)
+    assert first["labels"] == label2id["works_for"]
+    # The tail before the head in the sentence: positions still point at each start marker.
+    third = tok.convert_ids_to_tokens(features[2]["input_ids"])
+    assert third[features[2]["head_pos"]] == "<h:ORG>"
+    assert third[features[2]["tail_pos"]] == "<t:LOC>"
+    assert features[1]["labels"] == 0  # Maria Rossi - Porto: no relation
+
+
+def test_plain_markers_and_unknown_types(tmp_path, tokenizer):
+    task, examples = configured(tmp_path, markers="plain", type_pairs=False)
+    tok = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
+    task.prepare_tokenizer(tok)
+    features = task.encode(examples[:1], tok, {"no_relation": 0}, 64)
+    assert len(features) == 6  # every ordered pair of three entities
+    words = tok.convert_ids_to_tokens(features[0]["input_ids"])
+    assert words[1] == "<h>" and "</t>" in words
+
+
+def test_types_from_another_dataset_map_by_synonym():
+    assert map_type("PER", ["Loc", "Org", "Other", "Peop"]) == "Peop"
+    assert map_type("org", ["Loc", "Org"]) == "Org"
+    assert map_type("GPE", ["Loc", "Org"]) == "Loc"
+    assert map_type("MISC", ["Loc", "Other"]) == "Other"
+    assert map_type("DATE", ["Loc", "Org"]) is None
+
+
+def test_long_sentences_keep_the_entities_and_their_nearest_words():
+    pieces = [[1]] * 10
+    pieces[2] = [1, 1, 1]  # a word of three sub-tokens
+    # head = word 1, tail = word 8: the entity words (2 sub-tokens), then the words at
+    # distance 1 in order 0, 2, 7, 9: word 0 -> 3, word 2 (three pieces) -> 6, word 7 -> 7.
+    assert keep_words(pieces, [(1, 2), (8, 9)], 6) == [0, 1, 2, 8]
+    assert keep_words(pieces, [(1, 2), (8, 9)], 5) == [0, 1, 8]  # word 2 does not fit
+    assert keep_words(pieces, [(1, 2), (8, 9)], 100) == list(range(10))
+
+
+def test_long_sentence_feature_fits_max_length(tmp_path, tokenizer):
+    words = " ".join(["filler"] * 80)
+    line = relation_line(f"Maria Rossi {words} Kestrel Bank .",
+                         [("PER", 0, 2), ("ORG", 82, 84)], [("works_for", 0, 1)])
+    task, examples = configured(tmp_path, [line])
+    tok = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
+    task.prepare_tokenizer(tok)
+    (feature,) = task.encode(examples, tok, {"no_relation": 0, "works_for": 1}, 32)
+    assert len(feature["input_ids"]) <= 32
+    text = tok.convert_ids_to_tokens(feature["input_ids"])
+    assert text[feature["head_pos"]] == "<h:PER>" and text[feature["tail_pos"]] == "<t:ORG>"
+    assert "maria" in text and "bank" in text  # both entities survive the cut
+
+
+def test_negative_sampling_keeps_every_related_pair_and_is_seeded(tmp_path, tokenizer):
+    task, examples = configured(tmp_path, type_pairs=False, negative_ratio=1.0)
+    tok = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
+    task.prepare_tokenizer(tok)
+    label2id = {"no_relation": 0, "based_in": 1, "founded": 2, "lives_in": 3, "works_for": 4}
+    every = task.encode(examples, tok, label2id, 64)
+    assert len(every) == 6 + 2 + 6 + 6  # all ordered pairs
+    sampled = task.encode(examples, tok, label2id, 64, train=True)
+    related = [f for f in every if f["labels"] != 0]
+    assert len(related) == 5
+    assert len(sampled) == 10  # five related pairs + five sampled no_relation pairs
+    assert all(f in sampled for f in related)
+    assert sampled == task.encode(examples, tok, label2id, 64, train=True)  # same seed
+    # Evaluation never samples.
+    assert len(task.encode(examples, tok, label2id, 64, train=False)) == len(every)
+
+
+def test_triple_scores_by_hand():
+    gold = [{(0, 1, "A"), (2, 3, "B")}]
+    pred = [{(0, 1, "A"), (2, 3, "A"), (4, 5, "B")}]
+    report = triple_report(gold, pred, ["A", "B"])
+    # A: tp 1, fp 1, fn 0; B: tp 0, fp 1, fn 1; micro: tp 1, fp 2, fn 1.
+    assert report["per_label"]["A"] == pytest.approx(
+        {"precision": 0.5, "recall": 1.0, "f1": 2 / 3, "support": 1})
+    assert report["per_label"]["B"]["f1"] == 0.0 and report["per_label"]["B"]["support"] == 1
+    assert report["metrics"]["precision"] == pytest.approx(1 / 3)
+    assert report["metrics"]["recall"] == pytest.approx(1 / 2)
+    assert report["metrics"]["micro_f1"] == pytest.approx(0.4)
+    assert report["metrics"]["macro_f1"] == pytest.approx(1 / 3)
+
+
+def test_scorer_counts_gold_relations_outside_the_candidates_as_missed(tmp_path):
+    # Training has no LOC->PER relation, so a test relation of that type pair is
+    # never a candidate, and must still count against recall.
+    task, _ = configured(tmp_path)
+    test = [{"tokens": "Porto hosts Maria".split(),
+             "entities": [{"type": "LOC", "start": 0, "end": 1},
+                          {"type": "PER", "start": 2, "end": 3}],
+             "relations": [{"type": "hosts", "head": 0, "tail": 1}]}]
+    assert task.candidates(test[0]) == [(1, 0)]
+    scorer = task.scorer(test, {0: "no_relation", 1: "lives_in"})
+    scorer.add(torch.tensor([1]), None, torch.tensor([0]), torch.tensor([0]))
+    report = scorer.result()
+    assert report["metrics"]["recall"] == 0.0
+    assert report["metrics"]["precision"] == 0.0  # (1, 0, lives_in) is not gold either
+    assert report["relations"] == 1
+
+
+def test_end_to_end_is_strict_about_spans_and_types():
+    examples = [{"tokens": "Maria Rossi works for Kestrel Bank".split(),
+                 "entities": [{"type": "PER", "start": 0, "end": 2},
+                              {"type": "ORG", "start": 4, "end": 6}],
+                 "relations": [{"type": "works_for", "head": 0, "tail": 1}]},
+                {"tokens": "Jon founded Nordwind".split(),
+                 "entities": [{"type": "PER", "start": 0, "end": 1},
+                              {"type": "ORG", "start": 2, "end": 3}],
+                 "relations": [{"type": "founded", "head": 0, "tail": 1}]}]
+    predicted_entities = [
+        [{"type": "PER", "start": 0, "end": 2, "score": 1}, {"type": "ORG", "start": 4,
+                                                             "end": 6, "score": 1}],
+        # The right relation between a cut-short span: wrong under strict scoring.
+        [{"type": "PER", "start": 0, "end": 1, "score": 1}, {"type": "ORG", "start": 2,
+                                                             "end": 4, "score": 1}]]
+    ner_task = SimpleNamespace(predict_tokens=lambda *a: predicted_entities)
+    rel_task = SimpleNamespace(
+        none_label="no_relation",
+        predict_pairs=lambda model, tok, items, *a: [
+            [{"head": 0, "tail": 1, "type": "works_for", "score": 0.9}],
+            [{"head": 0, "tail": 1, "type": "founded", "score": 0.9}]])
+    model = SimpleNamespace(config=SimpleNamespace(
+        id2label={0: "no_relation", 1: "founded", 2: "works_for"}))
+    report = end_to_end((ner_task, None, None), (rel_task, model, None), examples, (32, 32))
+    assert report["metrics"]["precision"] == 0.5
+    assert report["metrics"]["recall"] == 0.5
+    assert report["per_label"]["works_for"]["f1"] == 1.0
+    assert report["per_label"]["founded"]["f1"] == 0.0
+    assert report["entity_metrics"]["micro_f1"] == pytest.approx(0.75)
+
+
+def test_marked_text_becomes_words_and_entities():
+    item = parse_marked("[[Maria Rossi|PER]] works for [[Kestrel Bank|ORG]].")
+    assert item["text"] == "Maria Rossi works for Kestrel Bank."
+    assert item["tokens"] == ["Maria", "Rossi", "works", "for", "Kestrel", "Bank", "."]
+    assert item["entities"] == [{"type": "PER", "start": 0, "end": 2},
+                                {"type": "ORG", "start": 4, "end": 6}]
+    assert item["char_entities"][1] == {"text": "Kestrel Bank", "label": "ORG", "start": 22,
+                                        "end": 34}
+
+
+def test_json_array_files_keep_line_numbers_in_errors(tmp_path):
+    bad = tmp_path / "data.json"
+    bad.write_text('[\n  {"tokens": ["a", "b"], "entities": [], "relations": []},\n'
+                   '  {"tokens": ["a"], "entities": [{"type": "X", "start": 0, "end": 3}]}\n]\n')
+    with pytest.raises(WorkbenchError, match=r"data\.json:3: entity 0 span 0:3 is outside"):
+        read_examples(str(bad), DATA, "spans")
+    bad.write_text('[{"tokens": ["a", "b"], "entities": [{"type": "X", "start": 0, "end": 1}],'
+                   ' "relations": [{"type": "r", "head": 0, "tail": 4}]}]')
+    with pytest.raises(WorkbenchError, match=r"data\.json:1: relation 0 points at entity 4"):
+        read_examples(str(bad), DATA, "spans")
+
+
+def test_span_records_train_ner_as_bio(tmp_path):
+    path = write(tmp_path / "rel.jsonl", "\n".join(RELATION_LINES) + "\n")
+    examples = read_examples(str(path), DATA, "tokens")
+    assert examples[0]["tags"] == ["B-PER", "I-PER", "O", "O", "B-ORG", "I-ORG", "O", "B-LOC",
+                                   "O"]
+
+
+def test_train_save_reload_predict_and_score(relation_recipe, tmp_path, capsys):
+    assert main(["run", str(relation_recipe), "--plain"]) == 0
+    run = next((tmp_path / "runs").iterdir())
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    test = [e for e in events if e["type"] == "eval" and e["split"] == "test"][-1]
+    assert set(test["report"]["per_label"]) == {"based_in", "founded", "lives_in", "works_for"}
+    assert test["report"]["relations"] == 5
+    meta = json.loads((run / "model" / "workbench.json").read_text())
+    assert meta["task"] == "relation" and "<h:PER>" in (
+        run / "model" / "tokenizer.json").read_text()
+    capsys.readouterr()
+    assert main(["predict", str(run), "[[Maria Rossi|PER]] works for [[Kestrel Bank|ORG]]"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [e["text"] for e in result["entities"]] == ["Maria Rossi", "Kestrel Bank"]
+    assert all(r["type"] in meta["labels"] for r in result["relations"])
+    # Reloaded model scores the same data the same way as the run's own test evaluation.
+    from workbench.evaluate import evaluate_saved
+
+    _task, report = evaluate_saved(run, str(tmp_path / "data" / "rel.jsonl"))
+    assert report["metrics"] == pytest.approx(
+        {k: v for k, v in test["metrics"].items() if k != "loss"})
+
+
+def test_recipe_rejects_unknown_relation_keys(tmp_path):
+    recipe = write(tmp_path / "r.toml", 'task = "relation"\n[data]\ntrain = "x.jsonl"\n'
+                                        '[relation]\nnegative_ratoi = 2\n')
+    with pytest.raises(WorkbenchError, match="negative_ratio"):
+        load_recipe(recipe, check_files=False)

@@ -1,0 +1,390 @@
+"""Relation classification between entity pairs of a sentence.
+
+Every ordered pair of entities in a sentence is one example: the head and tail
+are wrapped in marker tokens added to the tokenizer (``<h:PER> Maria Rossi
+</h:PER> works for <t:ORG> Kestrel Bank </t:ORG>``; ``<h>``/``<t>`` without
+types when ``relation.markers = "plain"``) and the model classifies the pair
+from the hidden states of the two start markers. Pairs without a gold relation
+are ``no_relation``. Scores are micro/macro P/R/F1 over relation triples on
+gold entities; ``end_to_end`` scores strict triples with predicted entities.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter, defaultdict
+from typing import Any, Iterable
+
+from workbench.tasks.base import batched_probabilities
+from workbench.tasks.ner import special_tokens_template, split_words
+
+PLAIN = ("<h>", "</h>", "<t>", "</t>")
+MAX_PIECES_PER_WORD = 16  # a pathological "word" (a URL, a hash) must not eat the window
+
+# Entity type names differ between datasets (CoNLL-2003 PER vs CoNLL04 Peop); at
+# prediction time a type the relation model never saw is matched through these groups.
+TYPE_GROUPS = (
+    {"per", "person", "peop", "people", "pers"},
+    {"org", "organization", "organisation", "company", "corp"},
+    {"loc", "location", "gpe", "place", "geo", "fac", "facility"},
+    {"misc", "other", "others"},
+)
+
+
+def markers_for(types: Iterable[str], typed: bool) -> list[str]:
+    """Marker tokens: the plain four, and four per entity type when ``typed``."""
+    out = list(PLAIN)
+    if typed:
+        for kind in types:
+            out += [f"<h:{kind}>", f"</h:{kind}>", f"<t:{kind}>", f"</t:{kind}>"]
+    return out
+
+
+def map_type(kind: str, known: list[str]) -> str | None:
+    """``kind`` as one of the ``known`` entity types: exact, then ignoring case, then
+    by synonym group (PER ~ Peop); None when nothing matches."""
+    if kind in known:
+        return kind
+    lower = {k.lower(): k for k in known}
+    if kind.lower() in lower:
+        return lower[kind.lower()]
+    for group in TYPE_GROUPS:
+        if kind.lower() in group:
+            for k in known:
+                if k.lower() in group:
+                    return k
+    return None
+
+
+def keep_words(pieces: list[list[int]], spans: list[tuple[int, int]], budget: int) -> list[int]:
+    """Indices of the words that fit in ``budget`` sub-tokens: the entity words
+    first, then the words nearest to an entity, kept in sentence order."""
+    def distance(word: int) -> int:
+        return min(0 if s <= word < e else (s - word if word < s else word - e + 1)
+                   for s, e in spans)
+
+    kept, used = [], 0
+    for word in sorted(range(len(pieces)), key=lambda w: (distance(w), w)):
+        cost = len(pieces[word])
+        if used + cost > budget:
+            if distance(word) == 0:
+                continue  # an entity word that does not fit: drop it, keep trying others
+            break
+        kept.append(word)
+        used += cost
+    return sorted(kept)
+
+
+def triple_report(gold: list[set], pred: list[set], types: list[str]) -> dict[str, Any]:
+    """Micro and macro P/R/F1 over relation triples; each set holds hashable
+    triples whose last item is the relation type."""
+    counts = {t: Counter() for t in types}
+    for gold_set, pred_set in zip(gold, pred):
+        for triple in pred_set:
+            counts.setdefault(triple[-1], Counter())["tp" if triple in gold_set else "fp"] += 1
+        for triple in gold_set - pred_set:
+            counts.setdefault(triple[-1], Counter())["fn"] += 1
+
+    def prf(c: Counter) -> tuple[float, float, float]:
+        p = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 0.0
+        r = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 0.0
+        return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+    per_label = {}
+    for kind in sorted(counts):
+        p, r, f = prf(counts[kind])
+        per_label[kind] = {"precision": p, "recall": r, "f1": f,
+                           "support": counts[kind]["tp"] + counts[kind]["fn"]}
+    total = sum(counts.values(), Counter())
+    p, r, f = prf(total)
+    macro = sum(v["f1"] for v in per_label.values()) / len(per_label) if per_label else 0.0
+    return {"task": "relation",
+            "metrics": {"micro_f1": f, "precision": p, "recall": r, "macro_f1": macro},
+            "per_label": per_label, "examples": len(gold),
+            "relations": total["tp"] + total["fn"]}
+
+
+class RelationTask:
+    """Entity-pair relation classification with entity markers."""
+
+    name = "relation"
+    kind = "spans"
+    default_metric = "micro_f1"
+    metrics = ("micro_f1", "precision", "recall", "macro_f1", "loss")
+    pipeline_task = None  # no transformers pipeline runs a marker model
+
+    def __init__(self):
+        self.none_label = "no_relation"
+        self.typed = True
+        self.entity_types: list[str] = []
+        self.type_pairs: set[tuple[str, str]] | None = None
+        self.negative_ratio: float | None = None
+        self.seed = 42
+
+    # -- settings: from a recipe when training, from the model's meta when loading --
+    def configure(self, recipe, splits: dict[str, list[dict]]) -> None:
+        """Take the [relation] settings; entity types from every split, candidate
+        type pairs from the training relations."""
+        settings = recipe["relation"]
+        self.none_label = settings["none_label"]
+        self.typed = settings["markers"] == "typed"
+        self.negative_ratio = settings["negative_ratio"]
+        self.seed = recipe["train"]["seed"]
+        self.entity_types = sorted({e["type"] for examples in splits.values()
+                                    for ex in examples for e in ex["entities"]})
+        self.type_pairs = None
+        if settings["type_pairs"]:
+            self.type_pairs = {(ex["entities"][r["head"]]["type"],
+                                ex["entities"][r["tail"]]["type"])
+                               for ex in splits["train"] for r in ex["relations"]}
+
+    def meta(self) -> dict:
+        """What a saved model needs to encode pairs as in training."""
+        return {"relation": {"none_label": self.none_label, "typed": self.typed,
+                             "entity_types": self.entity_types,
+                             "type_pairs": sorted(map(list, self.type_pairs))
+                             if self.type_pairs is not None else None}}
+
+    def from_meta(self, meta: dict) -> None:
+        settings = meta.get("relation", {})
+        self.none_label = settings.get("none_label", self.none_label)
+        self.typed = settings.get("typed", self.typed)
+        self.entity_types = settings.get("entity_types", [])
+        pairs = settings.get("type_pairs")
+        self.type_pairs = {tuple(p) for p in pairs} if pairs is not None else None
+
+    def model_class(self):
+        from workbench.tasks.relation_model import EntityMarkerRelationModel
+
+        return EntityMarkerRelationModel
+
+    def prepare_tokenizer(self, tokenizer) -> None:
+        """Add the marker tokens (special: never split, never lower-cased)."""
+        tokenizer.add_tokens(markers_for(self.entity_types, self.typed), special_tokens=True)
+
+    # -- labels ------------------------------------------------------------------
+    def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]:
+        """``no_relation`` first, then ``data.labels`` as given or the training types sorted."""
+        kinds = list(dict.fromkeys(given)) if given else sorted(
+            {r["type"] for e in examples for r in e["relations"]})
+        return [self.none_label] + [k for k in kinds if k != self.none_label]
+
+    def example_labels(self, example: dict):
+        return [r["type"] for r in example["relations"]]
+
+    # -- pairs -------------------------------------------------------------------
+    def _type(self, kind: str) -> str | None:
+        return map_type(kind, self.entity_types) if self.entity_types else kind
+
+    def candidates(self, example: dict) -> list[tuple[int, int]]:
+        """Ordered entity pairs that may hold a relation (type pairs from training
+        when ``relation.type_pairs``); a fixed order the scorer relies on."""
+        entities = example["entities"]
+        pairs = []
+        for h, head in enumerate(entities):
+            for t, tail in enumerate(entities):
+                if h == t:
+                    continue
+                if self.type_pairs is not None and (
+                        self._type(head["type"]), self._type(tail["type"])) not in self.type_pairs:
+                    continue
+                pairs.append((h, t))
+        return pairs
+
+    def _marker(self, role: str, kind: str, end: bool) -> str:
+        mapped = self._type(kind) if self.typed else None
+        slash = "/" if end else ""
+        return f"<{slash}{role}:{mapped}>" if mapped else f"<{slash}{role}>"
+
+    def encode(self, examples: list[dict], tokenizer, label2id: dict[str, int],
+               max_length: int, train: bool = False) -> list[dict]:
+        """One feature per candidate pair: marked word pieces (cut around the pair
+        when too long), ``head_pos``/``tail_pos`` (the start markers), the label,
+        ``example`` (the sentence) and ``window`` (the pair's place in ``candidates``).
+        With ``train`` and ``relation.negative_ratio``, no_relation pairs are sampled."""
+        prefix, suffix = special_tokens_template(tokenizer)
+        budget = max(4, max_length - len(prefix) - len(suffix) - 4)
+        encoded = tokenizer([e["tokens"] for e in examples], is_split_into_words=True,
+                            add_special_tokens=False)
+        none_id = label2id.get(self.none_label, -100)
+        positives, negatives = [], []
+        for index, example in enumerate(examples):
+            pieces: list[list[int]] = [[] for _ in example["tokens"]]
+            for token_id, word in zip(encoded["input_ids"][index], encoded.word_ids(index)):
+                if word is not None:
+                    pieces[word].append(token_id)
+            pieces = [(p or [tokenizer.unk_token_id])[:MAX_PIECES_PER_WORD] for p in pieces]
+            gold = {(r["head"], r["tail"]): r["type"] for r in example.get("relations", [])}
+            for window, (h, t) in enumerate(self.candidates(example)):
+                feature = self._pair(tokenizer, pieces, example["entities"], h, t, budget,
+                                     prefix, suffix)
+                label = gold.get((h, t))
+                feature["labels"] = label2id.get(label, -100) if label else none_id
+                feature["example"], feature["window"] = index, window
+                (positives if label else negatives).append(feature)
+        if train and self.negative_ratio is not None:
+            keep = min(len(negatives), int(round(self.negative_ratio * len(positives))))
+            chosen = sorted(random.Random(self.seed).sample(range(len(negatives)), keep))
+            negatives = [negatives[i] for i in chosen]
+        return sorted(positives + negatives, key=lambda f: (f["example"], f["window"]))
+
+    def _pair(self, tokenizer, pieces, entities, h, t, budget, prefix, suffix) -> dict:
+        head, tail = entities[h], entities[t]
+        spans = [(head["start"], head["end"]), (tail["start"], tail["end"])]
+        kept = keep_words(pieces, spans, budget)
+        before, after = defaultdict(list), defaultdict(list)
+        # Longer spans open first and close last, so nested or shared spans stay nested.
+        for role, entity in sorted((("h", head), ("t", tail)),
+                                   key=lambda x: x[1]["start"] - x[1]["end"]):
+            before[entity["start"]].append(self._marker(role, entity["type"], False))
+            after[entity["end"] - 1].insert(0, self._marker(role, entity["type"], True))
+        kept_set = set(kept)
+        ids, positions = list(prefix), {}
+        for word in range(len(pieces)):
+            for marker in before.get(word, []):
+                positions.setdefault(marker[1], len(ids))
+                ids.append(tokenizer.convert_tokens_to_ids(marker))
+            if word in kept_set:
+                ids.extend(pieces[word])
+            for marker in after.get(word, []):
+                ids.append(tokenizer.convert_tokens_to_ids(marker))
+        ids.extend(suffix)
+        return {"input_ids": ids, "attention_mask": [1] * len(ids),
+                "head_pos": positions["h"], "tail_pos": positions["t"]}
+
+    # -- scoring -----------------------------------------------------------------
+    def scorer(self, examples: list[dict], id2label: dict[int, str]) -> "RelationScorer":
+        return RelationScorer(self, examples, id2label)
+
+    # -- prediction ----------------------------------------------------------------
+    def predict_pairs(self, model, tokenizer, items: list[dict], max_length: int,
+                      batch_size: int = 32) -> list[list[dict]]:
+        """Relations among given entities: for each ``{"tokens", "entities"}`` item,
+        ``[{"head", "tail", "type", "score"}]`` for the pairs whose most likely label
+        is a relation (head/tail index the item's entities)."""
+        features = self.encode(items, tokenizer, {}, max_length)
+        id2label = {int(k): v for k, v in model.config.id2label.items()}
+        found: list[list[dict]] = [[] for _ in items]
+        candidates = [self.candidates(item) for item in items]
+        for chunk, _batch, probs in batched_probabilities(model, tokenizer, features, batch_size):
+            for feature, row in zip(chunk, probs):
+                best = int(row.argmax())
+                label = id2label[best]
+                if label == self.none_label:
+                    continue
+                h, t = candidates[feature["example"]][feature["window"]]
+                found[feature["example"]].append(
+                    {"head": h, "tail": t, "type": label, "score": round(float(row[best]), 4)})
+        for relations in found:
+            relations.sort(key=lambda r: (r["head"], r["tail"]))
+        return found
+
+    def predict(self, model, tokenizer, texts: list[str], max_length: int,
+                batch_size: int = 32) -> list[dict]:
+        """Relations in texts whose entities are marked ``[[Maria Rossi|PER]]``."""
+        items = [parse_marked(text) for text in texts]
+        relations = self.predict_pairs(model, tokenizer, items, max_length, batch_size)
+        results = []
+        for item, found in zip(items, relations):
+            entities = item["char_entities"]
+            results.append({"text": item["text"], "entities": entities, "relations": [
+                {**r, "head_text": entities[r["head"]]["text"],
+                 "tail_text": entities[r["tail"]]["text"]} for r in found]})
+        return results
+
+
+MARKUP = re.compile(r"\[\[(.+?)\|([^\]|]+)\]\]")
+
+
+def parse_marked(text: str) -> dict:
+    """``"[[Maria Rossi|PER]] works for [[Kestrel Bank|ORG]]"`` -> plain text, its
+    words and the marked entities as word spans and character spans."""
+    plain, char_entities, pos = [], [], 0
+    offset = 0
+    for match in MARKUP.finditer(text):
+        plain.append(text[pos:match.start()])
+        offset += match.start() - pos
+        surface, kind = match.group(1).strip(), match.group(2).strip()
+        char_entities.append({"text": surface, "label": kind, "start": offset,
+                              "end": offset + len(surface)})
+        plain.append(surface)
+        offset += len(surface)
+        pos = match.end()
+    plain.append(text[pos:])
+    clean = "".join(plain)
+    words = split_words(clean) or [("", 0, 0)]
+    entities = []
+    for entity in char_entities:
+        covered = [i for i, (_, s, e) in enumerate(words)
+                   if s < entity["end"] and e > entity["start"]]
+        if covered:
+            entities.append({"type": entity["label"], "start": covered[0],
+                             "end": covered[-1] + 1})
+    return {"text": clean, "tokens": [w for w, _, _ in words], "entities": entities,
+            "char_entities": [c for c in char_entities
+                              if any(s < c["end"] and e > c["start"] for _, s, e in words)]}
+
+
+class RelationScorer:
+    """Collects the predicted label of every candidate pair; scores relation
+    triples (head, tail, type) against every gold relation, so a gold relation
+    the candidate filter ruled out counts as missed."""
+
+    def __init__(self, task: RelationTask, examples: list[dict], id2label: dict[int, str]):
+        self.task = task
+        self.examples = examples
+        self.id2label = id2label
+        self.predicted: dict[tuple[int, int], int] = {}
+
+    def add(self, preds, labels, examples, windows) -> None:
+        for pred, example, window in zip(preds.tolist(), examples.tolist(), windows.tolist()):
+            self.predicted[(int(example), int(window))] = int(pred)
+
+    def result(self) -> dict[str, Any]:
+        gold, pred = [], []
+        for index, example in enumerate(self.examples):
+            gold.append({(r["head"], r["tail"], r["type"]) for r in example["relations"]})
+            found = set()
+            for window, (h, t) in enumerate(self.task.candidates(example)):
+                label = self.id2label.get(self.predicted.get((index, window), -1))
+                if label and label != self.task.none_label:
+                    found.add((h, t, label))
+            pred.append(found)
+        types = [v for _, v in sorted(self.id2label.items()) if v != self.task.none_label]
+        return triple_report(gold, pred, types)
+
+
+def end_to_end(ner, relation, examples: list[dict], max_length: tuple[int, int],
+               batch_size: int = 32) -> dict[str, Any]:
+    """Strict triple scores of an NER model and a relation model together: a
+    predicted relation counts when both entity spans, both entity types and the
+    relation type are right. ``ner`` and ``relation`` are ``(task, model,
+    tokenizer)`` triples; ``max_length`` is theirs, in that order."""
+    ner_task, ner_model, ner_tokenizer = ner
+    rel_task, rel_model, rel_tokenizer = relation
+    found = ner_task.predict_tokens(ner_model, ner_tokenizer, [e["tokens"] for e in examples],
+                                    max_length[0], batch_size)
+    items = [{"tokens": e["tokens"], "entities": entities}
+             for e, entities in zip(examples, found)]
+    predicted = rel_task.predict_pairs(rel_model, rel_tokenizer, items, max_length[1],
+                                       batch_size)
+
+    def triple(entities, relation):
+        head, tail = entities[relation["head"]], entities[relation["tail"]]
+        return ((head["start"], head["end"], head["type"]),
+                (tail["start"], tail["end"], tail["type"]), relation["type"])
+
+    gold = [{triple(e["entities"], r) for r in e["relations"]} for e in examples]
+    pred = [{triple(item["entities"], r) for r in rels} for item, rels in zip(items, predicted)]
+    id2label = rel_model.config.id2label
+    types = [v for _, v in sorted((int(k), v) for k, v in id2label.items())
+             if v != rel_task.none_label]
+    report = triple_report(gold, pred, types)
+    entity_gold = [{(x["start"], x["end"], x["type"]) for x in e["entities"]} for e in examples]
+    entity_pred = [{(x["start"], x["end"], x["type"]) for x in f} for f in found]
+    entities = triple_report(entity_gold, entity_pred, [])
+    report["entity_metrics"] = {k: entities["metrics"][k] for k in ("micro_f1", "precision",
+                                                                    "recall")}
+    report["strict"] = True
+    return report

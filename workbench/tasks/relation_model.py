@@ -1,0 +1,98 @@
+"""The relation classifier: a pretrained encoder plus a linear layer over the
+concatenated hidden states of the head and tail start markers (the "entity
+marker, entity start" baseline of Baldini Soares et al. 2019; typed markers as
+in Zhou & Chen 2022).
+
+It saves as a normal encoder folder (``save_pretrained``: config with the
+relation labels, weights, tokenizer with the marker tokens) plus
+``relation_head.safetensors`` for the classifier layer; ``workbench.json`` says
+it is a relation model (the config alone names only the encoder class).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+HEAD_FILE = "relation_head.safetensors"
+
+
+class EntityMarkerRelationModel(nn.Module):
+    """``forward(input_ids, attention_mask, head_pos, tail_pos, labels=None)`` ->
+    logits over relation labels (and the cross-entropy loss when labels are given)."""
+
+    def __init__(self, encoder, num_labels: int):
+        super().__init__()
+        self.encoder = encoder
+        self.config = encoder.config
+        hidden = self.config.hidden_size
+        dropout = getattr(self.config, "hidden_dropout_prob", 0.1)
+        self.dropout = nn.Dropout(dropout if isinstance(dropout, float) else 0.1)
+        self.classifier = nn.Linear(2 * hidden, num_labels)
+
+    def forward(self, input_ids, attention_mask=None, head_pos=None, tail_pos=None,
+                labels=None, token_type_ids=None):
+        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            kwargs["token_type_ids"] = token_type_ids
+        hidden = self.encoder(**kwargs).last_hidden_state
+        rows = torch.arange(hidden.shape[0], device=hidden.device)
+        pair = torch.cat([hidden[rows, head_pos], hidden[rows, tail_pos]], dim=-1)
+        logits = self.classifier(self.dropout(pair))
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(logits.float(), labels)
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    # -- the transformers-style surface the engine and loaders use ---------------
+    def get_input_embeddings(self):
+        return self.encoder.get_input_embeddings()
+
+    def resize_token_embeddings(self, size: int):
+        return self.encoder.resize_token_embeddings(size)
+
+    def save_pretrained(self, folder, safe_serialization: bool = True, **kwargs) -> None:
+        """The encoder as a standard model folder, the classifier beside it."""
+        from safetensors.torch import save_file
+
+        self.encoder.save_pretrained(folder, safe_serialization=True, **kwargs)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.classifier.state_dict().items()}
+        save_file(state, str(Path(folder) / HEAD_FILE))
+
+    @classmethod
+    def from_pretrained(cls, location: str, num_labels: int | None = None, id2label=None,
+                        label2id=None, ignore_mismatched_sizes: bool = False, **kwargs):
+        """A pretrained encoder (fresh classifier for ``num_labels``), or a saved
+        relation model folder (its classifier restored)."""
+        from transformers import AutoModel
+
+        extra = {}
+        if id2label is not None:
+            extra = {"id2label": id2label, "label2id": label2id}
+        encoder = AutoModel.from_pretrained(location, add_pooling_layer=False, **extra,
+                                            **kwargs) \
+            if _takes_pooling(location, kwargs) else \
+            AutoModel.from_pretrained(location, **extra, **kwargs)
+        labels = num_labels or len(encoder.config.id2label)
+        model = cls(encoder, labels)
+        head = Path(location) / HEAD_FILE
+        if head.is_file() and num_labels is None:
+            from safetensors.torch import load_file
+
+            model.classifier.load_state_dict(load_file(str(head)))
+        return model
+
+
+def _takes_pooling(location: str, kwargs: dict) -> bool:
+    # BERT-style encoders build an unused pooler unless told not to; others refuse the flag.
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(location, **{k: v for k, v in kwargs.items()
+                                                         if k == "local_files_only"})
+    except Exception:  # noqa: BLE001 - let AutoModel report the real problem
+        return False
+    return config.model_type in ("bert", "roberta", "xlm-roberta", "camembert")

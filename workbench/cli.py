@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench",
         description="Fine-tune transformer encoders for NER and text classification "
-                    "from TOML recipes.")
+                    "from TOML recipes, and build knowledge graphs with them.")
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -72,7 +72,73 @@ def _parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list run folders")
     runs.add_argument("--dir", default="runs", help="runs folder (default: runs)")
     runs.add_argument("--json", action="store_true", help="one JSON object a line")
+    _kg_parser(sub)
     return parser
+
+
+def _kg_parser(sub) -> None:
+    kg = sub.add_parser("kg", help="build, search and export a knowledge graph",
+                        description="A knowledge graph in one SQLite file: entities and "
+                                    "relations a run's models extract from a corpus.")
+    kg_sub = kg.add_subparsers(dest="kg_command", metavar="SUBCOMMAND", required=True)
+
+    def graph_option(parser):
+        parser.add_argument("--graph", default="graph.sqlite", metavar="FILE",
+                            help="graph file (default: graph.sqlite)")
+
+    build = kg_sub.add_parser("build", help="extract entities (and relations) from a corpus "
+                                            "into the graph",
+                              description="Run an NER model (and a relation model) over a "
+                                          "corpus; documents already in the graph unchanged "
+                                          "are skipped, changed ones replaced.")
+    build.add_argument("--ner", required=True, metavar="RUN", help="NER run or model folder")
+    build.add_argument("--relations", metavar="RUN", help="relation run or model folder")
+    build.add_argument("--corpus", required=True, metavar="PATH",
+                       help="text file, folder of text files, or JSONL corpus")
+    graph_option(build)
+    build.add_argument("--threshold", type=float, default=0.5,
+                       help="minimum score kept (default 0.5)")
+    build.add_argument("--batch-size", type=int, default=32)
+    build.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    build.add_argument("--no-embeddings", action="store_true",
+                       help="skip the entity embeddings semantic search needs")
+
+    search = kg_sub.add_parser("search", help="find entities by name, or by meaning")
+    search.add_argument("text", metavar="TEXT")
+    graph_option(search)
+    search.add_argument("--semantic", action="store_true",
+                        help="rank by meaning (sentence embeddings) instead of by name")
+    search.add_argument("--type", metavar="T", help="only entities of this type")
+    search.add_argument("--limit", type=int, default=20)
+    search.add_argument("--json", action="store_true", help="one JSON object a line")
+
+    show = kg_sub.add_parser("show", help="one entity: aliases, relations, mentions")
+    show.add_argument("entity", metavar="ENTITY", help="#id, id or name")
+    graph_option(show)
+    show.add_argument("--mentions", type=int, default=10, metavar="N",
+                      help="mentions to list (default 10)")
+    show.add_argument("--json", action="store_true")
+
+    path = kg_sub.add_parser("path", help="shortest chains of relations between two entities")
+    path.add_argument("a", metavar="A")
+    path.add_argument("b", metavar="B")
+    graph_option(path)
+    path.add_argument("--max-hops", type=int, default=4)
+    path.add_argument("--limit", type=int, default=5)
+    path.add_argument("--json", action="store_true", help="one JSON array (a chain) a line")
+
+    stats = kg_sub.add_parser("stats", help="what the graph holds, and how it was built")
+    graph_option(stats)
+    stats.add_argument("--json", action="store_true")
+
+    export = kg_sub.add_parser("export", help="write the graph for other tools",
+                               description="jsonl: one entity or relation a line; csv: a "
+                                           "folder for neo4j-admin import; graphml: for "
+                                           "networkx, Gephi, yEd.")
+    graph_option(export)
+    export.add_argument("--format", required=True, choices=("jsonl", "csv", "graphml"))
+    export.add_argument("--output", metavar="PATH",
+                        help="file (a folder for csv); default: named after the graph")
 
 
 def cmd_validate(args) -> int:
@@ -212,7 +278,134 @@ def cmd_tui(args) -> int:
     return app.return_code or 0  # non-zero when the app crashed
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "predict": cmd_predict,
+def _positive(name: str, value: int) -> None:
+    if value < 1:
+        raise WorkbenchError(f"{name} must be at least 1")
+
+
+def _print_json(value) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def cmd_kg(args) -> int:
+    """`workbench kg SUB`: every subcommand but build needs an existing graph."""
+    if args.kg_command == "build":
+        return kg_build(args)
+    from rich.console import Console
+
+    from workbench.kg.store import Graph
+
+    with Graph.open(args.graph, create=False) as graph:
+        return KG_COMMANDS[args.kg_command](args, graph, Console())
+
+
+def kg_build(args) -> int:
+    from rich.console import Console
+
+    from workbench.kg.present import build_view
+
+    if not 0.0 <= args.threshold <= 1.0:
+        raise WorkbenchError(f"--threshold {args.threshold}: must be between 0 and 1")
+    _positive("--batch-size", args.batch_size)
+    from workbench.kg.build import build_graph
+
+    console = Console()
+    summary = build_graph(graph_path=args.graph, ner=args.ner, relations=args.relations,
+                          corpus=args.corpus, threshold=args.threshold,
+                          batch_size=args.batch_size, device=args.device,
+                          embeddings=not args.no_embeddings, console=console)
+    console.print(build_view(summary or {}), highlight=False)
+    return 0
+
+
+def kg_search(args, graph, console) -> int:
+    from workbench.kg.present import search_table
+
+    _positive("--limit", args.limit)
+    if args.semantic:
+        models = graph.embedding_models()
+        if not models:
+            raise WorkbenchError(f"{graph.path}: no entity embeddings; run workbench kg build "
+                                 f"without --no-embeddings")
+        from workbench.kg.embed import Embedder
+
+        hits = graph.search_semantic(args.text, Embedder(models[0]), limit=args.limit,
+                                     type=args.type)
+    else:
+        hits = graph.search(args.text, limit=args.limit, type=args.type)
+    if args.json:
+        for hit in hits:
+            print(json.dumps(hit, ensure_ascii=False))
+    elif hits:
+        console.print(search_table(hits, semantic=args.semantic))
+    else:
+        console.print(f"no entity matches {args.text!r}", highlight=False)
+    return 0
+
+
+def kg_show(args, graph, console) -> int:
+    from workbench.kg.present import entity_view
+
+    if args.mentions < 0:
+        raise WorkbenchError("--mentions must be 0 or more")
+    detail = graph.entity(graph.resolve(args.entity)["id"], mentions=args.mentions)
+    if args.json:
+        _print_json(detail)
+    else:
+        console.print(entity_view(detail), highlight=False)
+    return 0
+
+
+def kg_path(args, graph, console) -> int:
+    from rich.text import Text
+
+    from workbench.kg.normalize import entity_label
+    from workbench.kg.present import chain_text
+
+    _positive("--max-hops", args.max_hops)
+    _positive("--limit", args.limit)
+    a, b = graph.resolve(args.a), graph.resolve(args.b)
+    if a["id"] == b["id"]:
+        raise WorkbenchError(f"path: {args.a!r} and {args.b!r} are the same entity "
+                             f"(#{a['id']})")
+    chains = graph.paths(a["id"], b["id"], max_hops=args.max_hops, limit=args.limit)
+    if args.json:
+        for chain in chains:
+            print(json.dumps(chain, ensure_ascii=False))
+    elif chains:
+        for number, chain in enumerate(chains, 1):
+            console.print(Text.assemble(f"{number}. ", chain_text(chain)), highlight=False)
+    else:
+        console.print(f"no path between {entity_label(a['name'], a['type'])} and "
+                      f"{entity_label(b['name'], b['type'])} within {args.max_hops} hops",
+                      highlight=False)
+    return 0
+
+
+def kg_stats(args, graph, console) -> int:
+    from workbench.kg.present import stats_view
+
+    stats = graph.stats()
+    if args.json:
+        _print_json(stats)
+    else:
+        console.print(stats_view(stats), highlight=False)
+    return 0
+
+
+def kg_export(args, graph, console) -> int:
+    from workbench.kg.export import default_output, export_graph
+
+    out = Path(args.output) if args.output else default_output(graph.path, args.format)
+    for path in export_graph(graph, args.format, out):
+        console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+    return 0
+
+
+KG_COMMANDS = {"search": kg_search, "show": kg_show, "path": kg_path, "stats": kg_stats,
+               "export": kg_export}
+
+COMMANDS = {"kg": cmd_kg, "run": cmd_run, "validate": cmd_validate, "predict": cmd_predict,
             "eval": cmd_eval, "runs": cmd_runs, "tui": cmd_tui}
 
 

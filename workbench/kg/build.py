@@ -1,0 +1,151 @@
+"""``workbench kg build``: run an NER model (and a relation model) over a corpus
+and store what they find in the graph.
+
+Documents are processed in chunks so that NER and relation prediction run in
+batches across documents; a document already in the graph with the same text
+is skipped, one whose text changed is replaced (the knowledge-update path).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import WorkbenchError
+from workbench.kg.corpus import Document, read_corpus, split_sentences
+from workbench.tasks.ner import split_words
+
+DOCS_PER_CHUNK = 16
+
+
+def _device(choice: str):
+    import torch
+
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise WorkbenchError("--device cuda: no CUDA GPU is visible here")
+    return torch.device(choice)
+
+
+def load_models(ner: str | Path, relations: str | Path | None, device) -> dict[str, Any]:
+    """Load the NER model and the optional relation model onto ``device``, checking
+    that each is the task it is given as."""
+    from workbench.models import load_saved
+
+    task, model, tokenizer, meta = load_saved(ner)
+    if task.name != "ner":
+        raise WorkbenchError(f"--ner {ner}: this is a {task.name} model, not an NER model")
+    models = {"ner": (task, model.to(device), tokenizer, meta.get("max_length", 128))}
+    if relations is not None:
+        task, model, tokenizer, meta = load_saved(relations)
+        if task.name != "relation":
+            raise WorkbenchError(f"--relations {relations}: this is a {task.name} model, "
+                                 f"not a relation model")
+        models["relation"] = (task, model.to(device), tokenizer, meta.get("max_length", 128))
+    return models
+
+
+def analyse(documents: list[Document], models: dict[str, Any], threshold: float,
+            batch_size: int) -> list[list[dict]]:
+    """Sentences of each document with their entities and relations, in the shape
+    ``Graph.add_document`` takes (entity offsets inside the sentence text)."""
+    sentences: list[tuple[int, str, int, list]] = []  # (doc index, text, start, words)
+    for index, doc in enumerate(documents):
+        for start, end in split_sentences(doc.text):
+            text = doc.text[start:end]
+            sentences.append((index, text, start, split_words(text)))
+    ner_task, ner_model, ner_tokenizer, ner_length = models["ner"]
+    found = ner_task.predict_tokens(ner_model, ner_tokenizer,
+                                    [[w for w, _, _ in words] for *_, words in sentences],
+                                    ner_length, batch_size)
+    relations: list[list[dict]] = [[] for _ in sentences]
+    if "relation" in models:
+        rel_task, rel_model, rel_tokenizer, rel_length = models["relation"]
+        todo = [i for i, entities in enumerate(found) if len(entities) > 1]
+        items = [{"tokens": [w for w, _, _ in sentences[i][3]], "entities": found[i]}
+                 for i in todo]
+        predicted = rel_task.predict_pairs(rel_model, rel_tokenizer, items, rel_length,
+                                           batch_size)
+        for i, rels in zip(todo, predicted):
+            relations[i] = [r for r in rels if r["score"] >= threshold]
+    out: list[list[dict]] = [[] for _ in documents]
+    for (index, text, start, words), entities, rels in zip(sentences, found, relations):
+        spans = []
+        for entity in entities:
+            begin, finish = words[entity["start"]][1], words[entity["end"] - 1][2]
+            spans.append({"text": text[begin:finish], "type": entity["type"], "start": begin,
+                          "end": finish, "score": entity["score"]})
+        out[index].append({"text": text, "start": start, "entities": spans,
+                           "relations": [{"head": r["head"], "tail": r["tail"],
+                                          "type": r["type"], "score": r["score"]}
+                                         for r in rels]})
+    return out
+
+
+def build_graph(graph_path: str | Path, ner: str | Path, corpus: str | Path,
+                relations: str | Path | None = None, threshold: float = 0.5,
+                batch_size: int = 32, device: str = "auto", embeddings: bool = True,
+                console=None) -> dict[str, Any]:
+    """Add the documents of ``corpus`` to the graph at ``graph_path`` (created if
+    needed); returns counts and speeds for the summary line."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn)
+
+    from workbench.kg.store import Graph
+
+    if not 0.0 <= threshold <= 1.0:
+        raise WorkbenchError(f"--threshold {threshold}: give a probability between 0 and 1")
+    if batch_size < 1:
+        raise WorkbenchError("--batch-size must be at least 1")
+    console = console or Console(stderr=True)
+    documents = read_corpus(corpus)
+    target = _device(device)
+    models = load_models(ner, relations, target)
+    summary = {"documents": len(documents), "added": 0, "skipped": 0, "replaced": 0,
+               "sentences": 0, "mentions": 0, "relations": 0, "device": str(target)}
+    started = time.perf_counter()
+    with Graph.open(graph_path) as graph:
+        build_id = graph.begin_build(
+            ner_run=str(ner), relation_run=str(relations) if relations else None,
+            corpus=str(corpus), settings={"threshold": threshold, "batch_size": batch_size,
+                                          "device": str(target)})
+        progress = Progress(TextColumn("[bold]building[/]"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("documents · {task.fields[rate]} docs/s"),
+                            TimeElapsedColumn(), console=console,
+                            disable=not console.is_terminal)
+        with progress:
+            bar = progress.add_task("build", total=len(documents), rate="-")
+            for first in range(0, len(documents), DOCS_PER_CHUNK):
+                chunk = documents[first:first + DOCS_PER_CHUNK]
+                states = [graph.document_state(d.key, d.sha) for d in chunk]
+                todo = [d for d, s in zip(chunk, states) if s != "same"]
+                summary["skipped"] += len(chunk) - len(todo)
+                summary["replaced"] += states.count("changed")
+                analysed_docs = analyse(todo, models, threshold, batch_size) if todo else []
+                with graph.transaction():  # one commit a chunk; a crash loses only this chunk
+                    for doc, sentences in zip(todo, analysed_docs):
+                        graph.add_document(doc.key, doc.source, doc.sha, sentences, build_id)
+                        summary["added"] += 1
+                        summary["sentences"] += len(sentences)
+                        summary["mentions"] += sum(len(s["entities"]) for s in sentences)
+                        summary["relations"] += sum(len(s["relations"]) for s in sentences)
+                elapsed = max(1e-9, time.perf_counter() - started)
+                progress.update(bar, advance=len(chunk),
+                                rate=f"{(first + len(chunk)) / elapsed:.1f}")
+        analysed = time.perf_counter() - started
+        graph.finish_build(build_id, documents_added=summary["added"],
+                           documents_skipped=summary["skipped"], sentences=summary["sentences"])
+        summary["embedded"] = 0
+        if embeddings:
+            from workbench.kg.embed import Embedder
+
+            summary["embedded"] = graph.refresh_embeddings(Embedder(device=target))
+        summary["stats"] = graph.stats()
+    summary["seconds"] = time.perf_counter() - started
+    summary["analyse_seconds"] = analysed
+    summary["documents_per_s"] = summary["added"] / analysed if analysed else 0.0
+    summary["sentences_per_s"] = summary["sentences"] / analysed if analysed else 0.0
+    return summary

@@ -1,0 +1,120 @@
+"""Reading a corpus for the knowledge graph, and splitting its text into sentences.
+
+A corpus is a text file (one document), a folder of ``.txt``/``.md`` files (one
+document each, keyed by their path inside the folder), or JSON records (``.jsonl``
+or a ``.json`` array) with ``id`` and ``text`` fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from workbench.data.jsonl import read_jsonl
+from workbench.data.text_files import open_text
+from workbench.errors import WorkbenchError, where
+
+TEXT_SUFFIXES = (".txt", ".md", ".text")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document: a key that stays the same across builds, where it came from, its text."""
+
+    key: str
+    source: str
+    text: str
+
+    @property
+    def sha(self) -> str:
+        """Content hash: a document whose key is known but whose text changed is replaced."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+def _read_text(path: Path) -> str:
+    try:
+        with open_text(path) as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise WorkbenchError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def read_corpus(path: str | Path) -> list[Document]:
+    """The documents under ``path`` in a stable order; an empty corpus is an error."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise WorkbenchError(f"{path}: corpus not found (give a text file, a folder of .txt "
+                             f"files, or a .jsonl file with id and text)")
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*")
+                       if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
+                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        docs = [Document(p.relative_to(path).as_posix(), str(p), _read_text(p)) for p in files]
+    elif any(s in (".jsonl", ".json", ".ndjson") for s in path.suffixes):
+        docs = list(_json_documents(path))
+    else:
+        docs = [Document(path.name, str(path), _read_text(path))]
+    docs = [d for d in docs if d.text.strip()]
+    if not docs:
+        raise WorkbenchError(f"{path}: no documents with text in the corpus")
+    return docs
+
+
+def _json_documents(path: Path) -> Iterator[Document]:
+    seen: set[str] = set()
+    for line, obj in read_jsonl(path):
+        text = obj.get("text")
+        if not isinstance(text, str):
+            raise WorkbenchError(f"{where(path, line)}: no 'text' string field "
+                                 f"(fields: {', '.join(sorted(obj)) or 'none'})")
+        key = str(obj.get("id", f"{path.name}:{line}"))
+        if key in seen:
+            raise WorkbenchError(f"{where(path, line)}: id {key!r} occurs twice in the corpus")
+        seen.add(key)
+        yield Document(key, f"{path}:{line}", text)
+
+
+# Sentence ends: . ! ? (and closing quotes/brackets) before whitespace and an
+# upper-case letter, digit or opening quote; not after common abbreviations or
+# single-letter initials ("J. R. R. Tolkien", "U.S. Army").
+_END = re.compile(r"""[.!?]["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9À-Ý])""")
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "gen", "col", "lt", "sgt", "capt",
+    "gov", "sen", "rep", "rev", "inc", "ltd", "co", "corp", "vs", "etc", "no", "vol", "fig",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "e.g",
+    "i.e", "approx", "dept", "est", "u.s", "u.k", "u.n", "ft", "ave", "blvd"}
+MAX_SENTENCE_CHARS = 2000  # a "sentence" longer than this (a table, a list) is cut
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences in ``text``: lines (paragraphs) first, then
+    sentence ends inside each line; whitespace trimmed, empty pieces dropped."""
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text):
+        start = line.start()
+        for end_match in _END.finditer(line.group()):
+            end = line.start() + end_match.end()
+            word = re.search(r"([\w.]+)\.?$", text[start:end].rstrip(".!?\"'”’)]"))
+            before = (word.group(1) if word else "").lower().rstrip(".")
+            if text[end - 1] == "." and (before in _ABBREVIATIONS or len(before) == 1):
+                continue
+            spans.append((start, end))
+            start = end
+        spans.append((start, line.end()))
+    out = []
+    for start, end in spans:
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        while end - start > MAX_SENTENCE_CHARS:
+            cut = text.rfind(" ", start, start + MAX_SENTENCE_CHARS)
+            cut = cut if cut > start else start + MAX_SENTENCE_CHARS
+            out.append((start, cut))
+            start = cut + 1 if text[cut:cut + 1] == " " else cut
+        if end > start:
+            out.append((start, end))
+    return out

@@ -1,0 +1,100 @@
+"""Export a graph to formats other tools read: JSON lines, the CSV layout of
+neo4j-admin import, and GraphML (through networkx).
+
+Each file is written beside its destination and renamed into place, so a
+failed export never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+
+FORMATS = ("jsonl", "csv", "graphml")
+CSV_EVIDENCE = 3   # sentences quoted per relation in relationships.csv
+
+
+def default_output(graph_path: Path, fmt: str) -> Path:
+    """graph.sqlite -> graph.jsonl / graph-csv/ / graph.graphml (in the current folder)."""
+    stem = Path(graph_path).stem
+    return Path(f"{stem}-csv") if fmt == "csv" else Path(f"{stem}.{fmt}")
+
+
+def export_graph(graph, fmt: str, out: Path) -> list[Path]:
+    """Write ``graph`` as ``fmt`` to ``out`` (a folder for csv); returns the files."""
+    if fmt not in FORMATS:
+        raise WorkbenchError(f"export: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+    out = Path(out).expanduser()
+    if fmt == "csv":
+        if out.exists() and not out.is_dir():
+            raise WorkbenchError(f"{out}: csv export writes a folder, and this is a file")
+        out.mkdir(parents=True, exist_ok=True)
+        return [_write_nodes_csv(graph, out / "nodes.csv"),
+                _write_relationships_csv(graph, out / "relationships.csv")]
+    if out.is_dir():
+        raise WorkbenchError(f"{out}: a folder; give a file name for {fmt} export")
+    if not out.parent.exists():
+        raise WorkbenchError(f"{out.parent}: no such folder")
+    writer = _write_jsonl if fmt == "jsonl" else _write_graphml
+    return [writer(graph, out)]
+
+
+def _atomic(path: Path, write) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _write_jsonl(graph, out: Path) -> Path:
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8") as f:
+            for entity in graph.iter_entities():
+                f.write(json.dumps({"kind": "entity", **entity}, ensure_ascii=False) + "\n")
+            for relation in graph.iter_relations():
+                f.write(json.dumps({"kind": "relation", **relation}, ensure_ascii=False) + "\n")
+    return _atomic(out, write)
+
+
+def _write_nodes_csv(graph, out: Path) -> Path:
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8", newline="") as f:
+            rows = csv.writer(f)
+            rows.writerow(["id:ID", "name", ":LABEL", "mentions:int", "aliases"])
+            for e in graph.iter_entities():
+                # ';' is neo4j-admin's default array delimiter, should aliases
+                # be imported as an array (aliases:string[]).
+                rows.writerow([e["id"], e["name"], e["type"], e["mentions"],
+                               ";".join(a["text"] for a in e["aliases"])])
+    return _atomic(out, write)
+
+
+def _write_relationships_csv(graph, out: Path) -> Path:
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8", newline="") as f:
+            rows = csv.writer(f)
+            rows.writerow([":START_ID", ":END_ID", ":TYPE", "score:float", "count:int",
+                           "evidence"])
+            for r in graph.iter_relations(evidence=CSV_EVIDENCE):
+                rows.writerow([r["head"], r["tail"], r["type"], r["score"], r["count"],
+                               " | ".join(e["sentence"] for e in r["evidence"])])
+    return _atomic(out, write)
+
+
+def _write_graphml(graph, out: Path) -> Path:
+    import networkx as nx
+
+    g = nx.MultiDiGraph()
+    for e in graph.iter_entities():
+        g.add_node(str(e["id"]), name=e["name"], type=e["type"], mentions=int(e["mentions"]))
+    for r in graph.iter_relations(evidence=0):
+        g.add_edge(str(r["head"]), str(r["tail"]), key=str(r["id"]), type=r["type"],
+                   score=float(r["score"]), count=int(r["count"]))
+    return _atomic(out, lambda tmp: nx.write_graphml(g, str(tmp)))

@@ -1,0 +1,153 @@
+"""Rich renderables for the `workbench kg` commands: search hits, an entity,
+paths, stats. Plain data in (the dicts Graph returns), renderables out, so
+the CLI stays thin and the same views could serve elsewhere.
+
+No meaning rides on colour alone: directions are arrows, highlights are bold
+and underlined.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from workbench.kg.normalize import entity_label
+
+HIGHLIGHT = "bold underline"
+
+
+def _ref(entity: dict) -> str:
+    return f"{entity_label(entity['name'], entity['type'])} #{entity['id']}"
+
+
+def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
+    table = Table(show_edge=False, pad_edge=False)
+    for column in columns:
+        table.add_column(column, justify="right" if column in right else "left",
+                         overflow="fold")
+    return table
+
+
+def highlighted(sentence: str, *spans: tuple[int, int]) -> Text:
+    """The sentence with each (start, end) span stylised; bad spans are ignored."""
+    text = Text(sentence)
+    for start, end in spans:
+        if 0 <= start < end <= len(sentence):
+            text.stylize(HIGHLIGHT, start, end)
+    return text
+
+
+def search_table(hits: list[dict], semantic: bool) -> Table:
+    """One row a hit: id, name, type, mentions, relations, and what matched (or the score)."""
+    last = "score" if semantic else "matched"
+    table = _table("id", "name", "type", "mentions", "relations", last,
+                   right=("id", "mentions", "relations", "score"))
+    for hit in hits:
+        if semantic:
+            extra = f"{hit['score']:.3f}"
+        else:
+            extra = "" if hit["match"] == hit["name"] else hit["match"]
+        table.add_row(f"#{hit['id']}", hit["name"], hit["type"], str(hit["mentions"]),
+                      str(hit["relations"]), extra)
+    return table
+
+
+def entity_view(detail: dict) -> Group:
+    """Header, aliases, relations both ways (with their best evidence) and mentions."""
+    parts: list = [Text.assemble((detail["name"], "bold"), f" ({detail['type']}) "
+                                 f"#{detail['id']} · {detail['mentions_total']} mentions")]
+    others = [a for a in detail["aliases"] if a["text"] != detail["name"]]
+    if others:
+        parts.append(Text("also written: " + ", ".join(
+            f"{a['text']} ({a['count']})" for a in others)))
+    relations = ([(True, r) for r in detail["outgoing"]]
+                 + [(False, r) for r in detail["incoming"]])
+    if relations:
+        table = _table("", "relation", "entity", "count", "score", "evidence",
+                       right=("count", "score"))
+        for forward, r in relations:
+            evidence = r["evidence"][0] if r["evidence"] else None
+            sentence = (highlighted(evidence["sentence"],
+                                    (evidence["head_start"], evidence["head_end"]),
+                                    (evidence["tail_start"], evidence["tail_end"]))
+                        if evidence else Text(""))
+            table.add_row("→" if forward else "←", r["type"], _ref(r["other"]),
+                          str(r["count"]), f"{r['score']:.2f}", sentence)
+        parts += [Text(""), Text("relations (→ this entity is the head, ← the tail)"), table]
+    if detail["mentions"]:
+        table = _table("document", "sentence", "score", right=("score",))
+        for m in detail["mentions"]:
+            table.add_row(m["document"], highlighted(m["sentence"], (m["start"], m["end"])),
+                          f"{m['score']:.2f}")
+        shown = len(detail["mentions"])
+        title = (f"mentions ({shown} of {detail['mentions_total']})"
+                 if shown < detail["mentions_total"] else "mentions")
+        parts += [Text(""), Text(title), table]
+    return Group(*parts)
+
+
+def chain_text(chain: list[dict]) -> Text:
+    """``A (PER) -[works_for]-> B (ORG) <-[based_in]- C (LOC)``: arrows follow the relation."""
+    text = Text(entity_label(chain[0]["from"]["name"], chain[0]["from"]["type"]))
+    for step in chain:
+        arrow = f" -[{step['type']}]-> " if step["forward"] else f" <-[{step['type']}]- "
+        text.append(arrow, style="bold")
+        text.append(entity_label(step["to"]["name"], step["to"]["type"]))
+    return text
+
+
+def stats_line(stats: dict) -> Text:
+    """``graph.sqlite: 3 documents, ... ; 0.1 MB`` in one line."""
+    counts = ", ".join(f"{stats[k]} {k}" for k in ("documents", "sentences", "entities",
+                                                    "mentions", "relations", "evidence"))
+    return Text(f"{stats['path']}: {counts}; {stats['embedded']} embedded; "
+                f"{stats['size_bytes'] / 1e6:.1f} MB")
+
+
+def build_view(summary: dict) -> Group:
+    """What build_graph reports: its numbers, then the graph's totals."""
+    table = Table(show_header=False, show_edge=False, pad_edge=False, box=None)
+    table.add_column(justify="left")
+    table.add_column(justify="right")
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            continue
+        shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+        table.add_row(str(key).replace("_", " "), shown)
+    parts: list = [table]
+    if isinstance(summary.get("stats"), dict) and "path" in summary["stats"]:
+        parts.append(stats_line(summary["stats"]))
+    return Group(*parts)
+
+
+def stats_view(stats: dict) -> Group:
+    """Counts, types, top entities and builds."""
+    parts: list = [stats_line(stats)]
+    for key, title in (("entities_by_type", "entity type"),
+                       ("relations_by_type", "relation type")):
+        if stats[key]:
+            table = _table(title, "count", right=("count",))
+            for name, n in stats[key].items():
+                table.add_row(name, str(n))
+            parts += [Text(""), table]
+    if stats["top_entities"]:
+        table = _table("id", "top entities", "type", "mentions", "relations",
+                       right=("id", "mentions", "relations"))
+        for e in stats["top_entities"]:
+            table.add_row(f"#{e['id']}", e["name"], e["type"], str(e["mentions"]),
+                          str(e["relations"]))
+        parts += [Text(""), table]
+    if stats["builds"]:
+        table = _table("build", "time", "ner run", "relation run", "corpus", "added", "skipped",
+                       right=("build", "added", "skipped"))
+        for b in stats["builds"]:
+            when = b["time"][:16].replace("T", " ")
+            table.add_row(str(b["id"]), when, b["ner_run"], b["relation_run"] or "-",
+                          b["corpus"], _num(b["documents_added"]), _num(b["documents_skipped"]))
+        parts += [Text(""), table]
+    return Group(*parts)
+
+
+def _num(value) -> str:
+    return "-" if value is None else str(value)  # a build that did not finish

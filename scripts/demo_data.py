@@ -7,13 +7,24 @@ reviews labelled negative / neutral / positive (classification). A share of
 the names is held out of training so the test split measures generalisation;
 a few long sentences exercise the windowing of long inputs.
 
+Relations (relations/*.jsonl): sentences from the same name pools, with the
+same names held out, with their entities as token spans and the directed
+relations between them (works_for, founded, based_in, lives_in, located_in,
+makes); the other pairs are no_relation. The corpus (corpus/*.txt, the same
+documents in corpus.jsonl): about 40 short news stories in plain prose about one
+small invented world whose facts recur across stories; corpus_facts.json lists
+that world's facts, each stated in at least one story, to check a knowledge
+graph built from the corpus against.
+
     python scripts/demo_data.py
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import random
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -251,6 +262,440 @@ def reviews(counts: dict[str, int], rng: random.Random) -> dict[str, list[tuple[
     return out
 
 
+# Relation extraction: the same name pools (and the same held-out names) as the NER demo,
+# so the demo NER model's entities can feed the demo relation model. Relations are directed
+# (head -> tail) between the entities of one sentence; pairs not listed are no_relation.
+RELATION_TYPES = {"works_for": ("PER", "ORG"), "founded": ("PER", "ORG"),
+                  "based_in": ("ORG", "LOC"), "lives_in": ("PER", "LOC"),
+                  "located_in": ("LOC", "LOC"), "makes": ("ORG", "PRODUCT")}
+CITY_COUNTRY = {"Porto": "Portugal", "Lisbon": "Portugal", "Oslo": "Norway", "Bergen": "Norway",
+                "Nairobi": "Kenya", "Osaka": "Japan", "Krakow": "Poland", "Pune": "India",
+                "Chennai": "India", "Lagos": "Nigeria", "Lyon": "France", "Monterrey": "Mexico",
+                "Turin": "Italy", "Izmir": "Turkey", "Accra": "Ghana", "Hamburg": "Germany",
+                "Valencia": "Spain", "Seville": "Spain", "Busan": "South Korea",
+                "Montreal": "Canada", "Sao Paulo": "Brazil", "Kuala Lumpur": "Malaysia",
+                "Geneva": "Switzerland", "Tbilisi": "Georgia", "Cork": "Ireland"}
+
+ROLES = ["chief executive", "research director", "finance director", "sales director",
+         "chief technology officer", "design director"]
+# {A:PER} names entity A of a kind (PER ORG PRODUCT, CITY COUNTRY or LOC = either);
+# {B:COUNTRY@A} is the country of city A. "type A>B" lists the relations, head first;
+# every other pair in the sentence is no_relation. {DAY} {NUM} {YEAR} {ROLE} are plain words.
+RELATION_TEMPLATES = [
+    # works_for and founded: the same type pair, told apart by the wording
+    ("{A:PER} works for {B:ORG} .", "works_for A>B"),
+    ("{A:PER} , an engineer at {B:ORG} , presented the results on {DAY} .", "works_for A>B"),
+    ("{B:ORG} hired {A:PER} as head of research .", "works_for A>B"),
+    ("{A:PER} joined {B:ORG} in {YEAR} .", "works_for A>B"),
+    ("{A:PER} , chief executive of {B:ORG} , said on {DAY} that profits rose .", "works_for A>B"),
+    ("{A:PER} , {ROLE} of {B:ORG} , said on {DAY} that profits rose .", "works_for A>B"),
+    ("{B:ORG} hired {A:PER} as {ROLE} in {YEAR} .", "works_for A>B"),
+    ("The board of {B:ORG} elected {A:PER} as finance director .", "works_for A>B"),
+    ("{A:PER} founded {B:ORG} in {YEAR} .", "founded A>B"),
+    ("{B:ORG} was founded by {A:PER} in {YEAR} .", "founded A>B"),
+    ("{A:PER} , who started {B:ORG} in a garage , sold {NUM} percent of the company .",
+     "founded A>B"),
+    ("{A:PER} , who started {B:ORG} in {YEAR} , spoke to investors on {DAY} .", "founded A>B"),
+    ("{A:PER} set up {B:ORG} after leaving university .", "founded A>B"),
+    ("{B:ORG} , the company {A:PER} set up in {YEAR} , reported a loss .", "founded A>B"),
+    ("{A:PER} , the {B:ORG} founder , stepped down on {DAY} .", "founded A>B"),
+    ("{A:PER} , who founded {B:ORG} , now works for {C:ORG} .", "founded A>B, works_for A>C"),
+    ("Before joining {B:ORG} , {A:PER} founded {C:ORG} .", "works_for A>B, founded A>C"),
+    ("{B:ORG} hired {A:PER} , who founded {C:ORG} in {YEAR} .", "works_for A>B, founded A>C"),
+    ("{A:PER} left {B:ORG} to join {C:ORG} .", "works_for A>C"),
+    ("{A:PER} , a former {B:ORG} executive , now runs {C:ORG} .", "works_for A>C"),
+    ("{A:PER} and {B:PER} founded {C:ORG} , which is based in {D:CITY} .",
+     "founded A>C, founded B>C, based_in C>D"),
+    ("{A:PER} , who co-founded {B:ORG} with {C:PER} , lives in {D:LOC} .",
+     "founded A>B, founded C>B, lives_in A>D"),
+    # based_in, lives_in, located_in
+    ("{A:ORG} is based in {B:LOC} .", "based_in A>B"),
+    ("Based in {B:LOC} , {A:ORG} employs {NUM} people .", "based_in A>B"),
+    ("{A:ORG} , headquartered in {B:CITY} , reported record sales .", "based_in A>B"),
+    ("{A:ORG} moved its headquarters to {B:CITY} in {YEAR} .", "based_in A>B"),
+    ("{A:ORG} , headquartered in {B:CITY} , {C:COUNTRY@B} , reported record sales on {DAY} .",
+     "based_in A>B, located_in B>C"),
+    ("{A:ORG} , based in {B:LOC} , announced a partnership with {C:ORG} .", "based_in A>B"),
+    ("{A:PER} lives in {B:LOC} .", "lives_in A>B"),
+    ("{A:PER} lives in {B:CITY} , {C:COUNTRY@B} .", "lives_in A>B, located_in B>C"),
+    ("{A:PER} , who lives in {B:CITY} , spoke to reporters on {DAY} .", "lives_in A>B"),
+    ("{B:CITY} resident {A:PER} won the prize .", "lives_in A>B"),
+    ("{A:PER} moved from {B:CITY} to {C:CITY} to join {D:ORG} .", "lives_in A>C, works_for A>D"),
+    ("{A:PER} , who grew up in {B:CITY} , {C:COUNTRY@B} , now lives in {D:CITY} .",
+     "located_in B>C, lives_in A>D"),
+    ("{A:CITY} is a city in {B:COUNTRY@A} .", "located_in A>B"),
+    ("{A:CITY} , in {B:COUNTRY@A} , will host the summit .", "located_in A>B"),
+    ("The summit in {A:CITY} , {B:COUNTRY@A} , drew {NUM} delegates .", "located_in A>B"),
+    ("{A:ORG} opened a research lab in {B:CITY} , {C:COUNTRY@B} .", "located_in B>C"),
+    ("{A:ORG} cut {NUM} jobs at its plant in {B:CITY} , {C:COUNTRY@B} .", "located_in B>C"),
+    ("{A:PER} was born in {B:CITY} , {C:COUNTRY@B} .", "located_in B>C"),
+    # makes
+    ("{A:ORG} makes the {B:PRODUCT} .", "makes A>B"),
+    ("The {B:PRODUCT} , made by {A:ORG} , costs {NUM} dollars .", "makes A>B"),
+    ("{A:ORG} launched the {B:PRODUCT} on {DAY} .", "makes A>B"),
+    ("The {B:PRODUCT} from {A:ORG} goes on sale in {C:COUNTRY} on {DAY} .", "makes A>B"),
+    ("Customers in {C:LOC} queued overnight for the {B:PRODUCT} from {A:ORG} .", "makes A>B"),
+    ("{A:ORG} agreed to buy {B:ORG} , the maker of the {C:PRODUCT} .", "makes B>C"),
+    ("{A:ORG} , based in {B:CITY} , makes the {C:PRODUCT} .", "based_in A>B, makes A>C"),
+    ("{A:ORG} , the maker of the {B:PRODUCT} , is based in {C:CITY} , {D:COUNTRY@C} .",
+     "makes A>B, based_in A>C, located_in C>D"),
+    # several entities, some pairs related and others not
+    ("{A:PER} , who lives in {B:CITY} , met {C:PER} of {D:ORG} .", "lives_in A>B, works_for C>D"),
+    ("{A:PER} , who lives in {B:CITY} , works for {C:ORG} .", "lives_in A>B, works_for A>C"),
+    ("Based in {B:CITY} , {A:ORG} hired {C:PER} to lead sales .", "based_in A>B, works_for C>A"),
+    ("{A:PER} of {B:ORG} visited {C:LOC} on {DAY} .", "works_for A>B"),
+    ("{A:PER} of {B:ORG} said demand in {C:COUNTRY} remained strong .", "works_for A>B"),
+    ("{B:ORG} , where {A:PER} works , is based in {C:LOC} .", "works_for A>B, based_in B>C"),
+    ("In {A:CITY} , {B:PER} of {C:ORG} opened a new office .", "works_for B>C"),
+    ("{A:PER} of {B:ORG} met {C:PER} of {D:ORG} in {E:CITY} on {DAY} .",
+     "works_for A>B, works_for C>D"),
+]
+# Entities and no relation at all: visits, birthplaces, factories, rival products.
+NO_RELATION_TEMPLATES = [
+    "{A:PER} visited {B:LOC} last week .",
+    "{A:PER} was born in {B:LOC} .",
+    "{A:PER} told reporters in {B:CITY} that talks with {C:ORG} had stalled .",
+    "Analysts at {A:ORG} expect the {B:PRODUCT} to outsell its rivals .",
+    "{A:ORG} uses the {B:PRODUCT} in its warehouses .",
+    "Flights between {A:CITY} and {B:CITY} were cancelled on {DAY} .",
+    "Officials from {A:CITY} travelled to {B:COUNTRY} on {DAY} .",
+    "{A:PER} met {B:PER} in {C:LOC} on {DAY} .",
+    "{A:ORG} cut {NUM} jobs at its factory in {B:LOC} .",
+    "{A:ORG} and {B:ORG} are competing to supply parts for the {C:PRODUCT} .",
+    "{A:ORG} sponsors the marathon in {B:CITY} every year .",
+]
+NO_RELATION_SHARE = 0.1
+SLOT = re.compile(r"\{(\w+):(PER|ORG|LOC|PRODUCT|CITY|COUNTRY)(?:@(\w+))?\}")
+
+
+def parse_relations(spec: str) -> list[tuple[str, str, str]]:
+    return [(kind, *pair.split(">")) for kind, pair in
+            (item.split() for item in spec.split(",") if item.strip())]
+
+
+def check_templates() -> None:
+    """Each listed relation joins slots of the right types, city -> its country for located_in."""
+    for template, spec in RELATION_TEMPLATES + [(t, "") for t in NO_RELATION_TEMPLATES]:
+        slots = {m[1]: (m[2], m[3]) for m in SLOT.finditer(template)}
+        for kind, head, tail in parse_relations(spec):
+            types = tuple("LOC" if slots[s][0] in ("CITY", "COUNTRY") else slots[s][0]
+                          for s in (head, tail))
+            assert types == RELATION_TYPES[kind], (template, kind)
+            if kind == "located_in":
+                assert slots[head][0] == "CITY" and slots[tail] == ("COUNTRY", head), template
+
+
+def fill_relation(template: str, spec: str, split: str, rng: random.Random, p) -> dict | None:
+    """One sentence from a template, or None when the names drawn break a rule."""
+    side = "test" if split == "test" else "train"
+    relations = parse_relations(spec)
+    tokens: list[str] = []
+    spans: dict[str, tuple[int, int, str, str]] = {}  # slot -> start, end, type, text
+    for piece in template.split():
+        match = SLOT.fullmatch(piece)
+        if match:
+            name, kind, of = match.groups()
+            if of:  # the country of an earlier city slot
+                country = CITY_COUNTRY.get(spans[of][3])
+                if country not in p["country"][side]:
+                    return None
+                words, etype = country.split(), "LOC"
+            else:
+                words, etype = entity(kind, split, rng, p)
+            spans[name] = (len(tokens), len(tokens) + len(words), etype, " ".join(words))
+            tokens += words
+        else:
+            tokens += {"DAY": lambda: rng.choice(DAYS), "NUM": lambda: str(rng.randint(2, 950)),
+                       "YEAR": lambda: str(rng.randint(1975, 2025)),
+                       "ROLE": lambda: rng.choice(ROLES)}.get(piece[1:-1], lambda: piece)().split()
+    texts = [s[3] for s in spans.values()]
+    surnames = [s[3].split()[-1] for s in spans.values() if s[2] == "PER"]
+    if len(set(texts)) < len(texts) or len(set(surnames)) < len(surnames):
+        return None
+    located = {(spans[h][3], spans[t][3]) for kind, h, t in relations if kind == "located_in"}
+    if any(CITY_COUNTRY.get(a) == b and (a, b) not in located for a in texts for b in texts):
+        return None  # a city and its own country, unannotated: that would be a wrong label
+    names = list(spans)
+    return {"tokens": tokens,
+            "entities": [{"type": spans[n][2], "start": spans[n][0], "end": spans[n][1]}
+                         for n in names],
+            "relations": sorted(({"type": kind, "head": names.index(h), "tail": names.index(t)}
+                                 for kind, h, t in relations),
+                                key=lambda r: (r["head"], r["tail"]))}
+
+
+def relation_splits(counts: dict[str, int], rng: random.Random, p) -> dict[str, list[dict]]:
+    check_templates()
+    seen: set[tuple[str, ...]] = set()
+    out = {}
+    for split, count in counts.items():
+        rows: list[dict] = []
+        while len(rows) < count:
+            if rng.random() < NO_RELATION_SHARE:
+                template, spec = rng.choice(NO_RELATION_TEMPLATES), ""
+            else:
+                template, spec = rng.choice(RELATION_TEMPLATES)
+            row = fill_relation(template, spec, split, rng, p)
+            if row and tuple(row["tokens"]) not in seen:
+                seen.add(tuple(row["tokens"]))
+                rows.append(row)
+        out[split] = rows
+    return out
+
+
+# The corpus: short news documents in ordinary prose about one small invented world, whose
+# facts recur across documents (a graph built from it has hubs and paths such as person ->
+# company -> city -> country). The sentences use the relation templates' wordings; each lists
+# the facts it states, every fact of the world is stated at least once, and no sentence
+# states a relation of these types that is not a fact.
+FILLERS = ["Analysts expect growth to slow next year.", "Investors welcomed the news.",
+           "The results will be published in the spring.", "Prices rose sharply last quarter.",
+           "Demand remained strong in the first quarter.", "The interview took place on {day}.",
+           "Officials said the talks would resume on {day}.",
+           "The weather stayed mild for most of the week."]
+COMPANY_FILLERS = ["Shares rose {num} percent on {day}.",
+                   "The company declined to comment further.",
+                   "The company expects sales to double within two years.",
+                   "A spokesperson said the plans had been approved by the board."]
+
+
+def corpus_world(rng: random.Random) -> dict:
+    """Companies, people, products, cities and countries, and who is what to whom."""
+    two_city = ["Portugal", "Norway", "India", "Spain"]
+    rng.shuffle(two_city)
+    cities = [c for c, k in CITY_COUNTRY.items() if k in two_city[:3]]
+    cities += rng.sample([c for c, k in CITY_COUNTRY.items() if k not in two_city], 4)
+    rng.shuffle(cities)
+    heads = rng.sample([h for h in ORG_HEAD if h not in ("Ford", "Lisbon")], 15)
+    companies = [" ".join([h] + rng.choice(ORG_TAIL)) for h in heads]
+    # headquarters: 4, 3, 2, 2 and 1 companies in the first cities, none in the last two
+    hq = [city for city, n in zip(cities, [4, 3, 2, 2, 1, 1, 1, 1]) for _ in range(n)]
+    based = dict(zip(companies, hq))
+    tails = [t for t in PRODUCT_TAIL if t != ["2.0"]]  # no full stop inside a name in prose
+    products = [" ".join([h] + rng.choice(tails)) for h in rng.sample(PRODUCT_HEAD, 14)]
+    makes: dict[str, list[str]] = {c: [] for c in companies}
+    for i, n in zip((0, 1, 2, 3, 4, 5, 6, 7, 13, 14), (3, 2, 2, 1, 1, 1, 1, 1, 1, 1)):
+        makes[companies[i]], products = products[:n], products[n:]
+    people = [f"{f} {l}" for f, l in zip(
+        rng.sample(FIRST, 20), rng.sample([n for n in LAST if n not in ("Ford", "Lisbon")], 20))]
+    # founders: person 0 founded two companies, companies 0 and 1 have two founders each
+    founded = {people[0]: [companies[0], companies[3]], people[10]: [companies[0]],
+               people[11]: [companies[1]]}
+    for person, company in zip(people[1:10], companies[1:3] + companies[4:11]):
+        founded[person] = [company]
+    # employees: the rest, and two founders who now work elsewhere; company 0 is the hub
+    works = dict(zip(people[12:], [companies[i] for i in (0, 0, 0, 1, 1, 2, 11, 12)]))
+    works[people[5]], works[people[8]] = companies[0], companies[2]
+    year = {c: rng.randint(1978, 2015) for c in companies}
+    roles, joined = {}, {}
+    for company in companies:
+        staff = [p for p, c in works.items() if c == company]
+        for person, role in zip(staff, rng.sample(ROLES, len(staff))):
+            roles[person], joined[person] = role, year[company] + rng.randint(1, 9)
+    lives = {}
+    for person in people:
+        work = works.get(person) or founded[person][0]
+        lives[person] = based[work] if rng.random() < 0.7 else rng.choice(cities)
+    return {"cities": cities, "companies": companies, "people": people, "based": based,
+            "makes": makes, "founded": founded, "works": works, "roles": roles,
+            "joined": joined, "lives": lives, "year": year, "introduced": set(),
+            "staff": {c: rng.randint(3, 90) * 10 for c in companies},
+            "price": {x: rng.randint(5, 120) * 10 - 1 for xs in makes.values() for x in xs},
+            "born": {p: rng.choice([c for c in CITIES if c != lives[p]]) for p in people}}
+
+
+def world_facts(w: dict) -> list[tuple[str, str, str]]:
+    facts = [(p, "works_for", c) for p, c in w["works"].items()]
+    facts += [(p, "founded", c) for p, cs in w["founded"].items() for c in cs]
+    facts += [(c, "based_in", city) for c, city in w["based"].items()]
+    facts += [(p, "lives_in", city) for p, city in w["lives"].items()]
+    places = set(w["based"].values()) | set(w["lives"].values())
+    facts += [(city, "located_in", CITY_COUNTRY[city]) for city in places]
+    facts += [(c, "makes", x) for c, xs in w["makes"].items() for x in xs]
+    return sorted(facts, key=lambda f: (f[1], f[0], f[2]))
+
+
+class Doc:
+    """The sentences of one document and the facts they state."""
+
+    def __init__(self, w: dict, rng: random.Random):
+        self.w, self.rng, self.sentences, self.facts = w, rng, [], set()
+
+    def say(self, options: list[tuple[str, list[tuple[str, str, str]]]], **names) -> None:
+        text, facts = self.rng.choice(options)
+        names.setdefault("day", self.rng.choice(DAYS))
+        names.setdefault("num", self.rng.randint(2, 40))
+        if "city" in names:
+            names.setdefault("country", CITY_COUNTRY.get(names["city"]))
+        self.sentences.append(text.format(**names))
+        for head, kind, tail in facts:
+            self.facts.add((names[head], kind, names[tail]))
+            if kind == "located_in":
+                self.w["introduced"].add(names[head])
+
+    def place(self, options: list, with_country: list, **names) -> None:
+        """Name the city with its country the first time the corpus names it."""
+        self.say(options if names["city"] in self.w["introduced"] else with_country, **names)
+
+    def fill(self, extra: list[str] = (), least: int = 4, more: float = 0.3) -> None:
+        while len(self.sentences) < least or (len(self.sentences) < 8 and self.rng.random() < more):
+            self.say([(f, []) for f in FILLERS + list(extra)])
+
+
+P, C, CITY_, COUNTRY_, X = "p", "c", "city", "country", "x"  # template field names
+WORKS = [("{p} works for {c}.", [(P, "works_for", C)]),
+         ("{p}, {role} of {c}, said on {day} that profits rose.", [(P, "works_for", C)]),
+         ("{c} hired {p} as {role} in {year}.", [(P, "works_for", C)]),
+         ("{p} joined {c} in {year}.", [(P, "works_for", C)]),
+         ("{p}, an engineer at {c}, presented the results on {day}.", [(P, "works_for", C)])]
+FOUNDED = [("{p} founded {c} in {year}.", [(P, "founded", C)]),
+           ("{c} was founded by {p} in {year}.", [(P, "founded", C)]),
+           ("{p}, who started {c} in {year}, spoke to investors on {day}.", [(P, "founded", C)]),
+           ("{c}, the company {p} set up in {year}, reported a loss.", [(P, "founded", C)])]
+BASED = [("{c} is based in {city}.", [(C, "based_in", CITY_)]),
+         ("Based in {city}, {c} employs {staff} people.", [(C, "based_in", CITY_)])]
+BASED_COUNTRY = [("{c}, headquartered in {city}, {country}, reported record sales on {day}.",
+                  [(C, "based_in", CITY_), (CITY_, "located_in", COUNTRY_)]),
+                 ("{c}, the maker of the {x}, is based in {city}, {country}.",
+                  [(C, "makes", X), (C, "based_in", CITY_), (CITY_, "located_in", COUNTRY_)])]
+LIVES = [("{p} lives in {city}.", [(P, "lives_in", CITY_)]),
+         ("{p}, who lives in {city}, spoke to reporters on {day}.", [(P, "lives_in", CITY_)]),
+         ("{city} resident {p} won the prize.", [(P, "lives_in", CITY_)])]
+LIVES_COUNTRY = [("{p} lives in {city}, {country}.",
+                  [(P, "lives_in", CITY_), (CITY_, "located_in", COUNTRY_)])]
+LIVES_WORKS = [("{p}, who lives in {city}, works for {c}.",
+                [(P, "lives_in", CITY_), (P, "works_for", C)])]
+MAKES = [("{c} makes the {x}.", [(C, "makes", X)]),
+         ("The {x}, made by {c}, costs {price} dollars.", [(C, "makes", X)]),
+         ("{c} launched the {x} on {day}.", [(C, "makes", X)])]
+LOCATED = [("{city}, in {country}, will host the summit.", [(CITY_, "located_in", COUNTRY_)]),
+           ("The summit in {city}, {country}, drew {num}0 delegates.",
+            [(CITY_, "located_in", COUNTRY_)])]
+
+
+def company_doc(w: dict, company: str, rng: random.Random) -> Doc:
+    doc = Doc(w, rng)
+    city, products = w["based"][company], list(w["makes"][company])
+    if products and city not in w["introduced"]:
+        doc.say(BASED_COUNTRY[1:], c=company, city=city, x=products.pop(0))
+    else:
+        doc.place(BASED, BASED_COUNTRY[:1], c=company, city=city, staff=w["staff"][company])
+    founders = [p for p, cs in w["founded"].items() if company in cs]
+    if len(founders) == 2:
+        doc.say([("{p} and {q} founded {c}, which is based in {city}.",
+                  [(P, "founded", C), ("q", "founded", C), (C, "based_in", CITY_)])],
+                p=founders[0], q=founders[1], c=company, city=city)
+    elif founders:
+        doc.say(FOUNDED, p=founders[0], c=company, year=w["year"][company])
+    for product in products:
+        doc.say(MAKES, c=company, x=product, price=w["price"][product])
+    for person in [p for p, c in w["works"].items() if c == company][:2]:
+        doc.say(WORKS, p=person, c=company, role=w["roles"][person], year=w["joined"][person])
+    other = rng.choice([c for c in w["cities"] if c != city])
+    doc.say([("{c} opened a research lab in {city}.", []),
+             ("{c} cut {num}0 jobs at its factory in {city}.", []),
+             ("{c} sponsors the marathon in {city} every year.", [])], c=company, city=other)
+    doc.fill(COMPANY_FILLERS)
+    return doc
+
+
+def person_doc(w: dict, person: str, rng: random.Random) -> Doc:
+    doc = Doc(w, rng)
+    home, job = w["lives"][person], w["works"].get(person)
+    if job and home in w["introduced"] and rng.random() < 0.5:
+        doc.say(LIVES_WORKS, p=person, city=home, c=job)
+    else:
+        doc.place(LIVES, LIVES_COUNTRY, p=person, city=home)
+        if job:
+            doc.say(WORKS, p=person, c=job, role=w["roles"][person], year=w["joined"][person])
+    for company in w["founded"].get(person, []):
+        if job:
+            doc.say([("{p}, who founded {f}, now works for {c}.",
+                      [(P, "founded", "f"), (P, "works_for", C)]),
+                     ("Before joining {c}, {p} founded {f}.",
+                      [(P, "founded", "f"), (P, "works_for", C)])], p=person, f=company, c=job)
+        else:
+            doc.say(FOUNDED, p=person, c=company, year=w["year"][company])
+    doc.say([("{p} was born in {city}.", [])], p=person, city=w["born"][person])
+    doc.say([("{p} met {q} in {city} on {day}.", []), ("{p} visited {city} last week.", [])],
+            p=person, q=rng.choice([p for p in w["people"] if p != person]),
+            city=rng.choice([c for c in w["cities"] if c != home]))
+    doc.fill(more=0.25)
+    return doc
+
+
+def city_doc(w: dict, city: str, rng: random.Random) -> Doc:
+    doc = Doc(w, rng)
+    doc.say(LOCATED, city=city)
+    for company in [c for c, where in w["based"].items() if where == city][:4]:
+        doc.say(BASED, c=company, city=city, staff=w["staff"][company])
+    for person in [p for p, where in w["lives"].items() if where == city][:2]:
+        doc.say(LIVES, p=person, city=city)
+    doc.say([("Flights between {city} and {other} were cancelled on {day}.", [])],
+            city=city, other=rng.choice([c for c in w["cities"] if c != city]))
+    doc.fill(more=0)
+    return doc
+
+
+def launch_doc(w: dict, companies: list[str], rng: random.Random) -> Doc:
+    doc = Doc(w, rng)
+    for company in companies:
+        product = rng.choice(w["makes"][company])
+        doc.say(MAKES, c=company, x=product, price=w["price"][product])
+        staff = [p for p, c in w["works"].items() if c == company]
+        if staff:
+            doc.say([("{p} of {c} said demand in {country} remained strong.",
+                      [(P, "works_for", C)])],
+                    p=staff[0], c=company, country=CITY_COUNTRY[w["based"][company]])
+    rival = rng.choice([c for c in w["companies"] if c not in companies])
+    doc.say([("Analysts at {c} expect the {x} to outsell its rivals.", [])],
+            c=rival, x=w["makes"][companies[0]][0])
+    doc.fill(COMPANY_FILLERS, more=0)
+    return doc
+
+
+def corpus_documents(w: dict, rng: random.Random) -> list[tuple[str, Doc]]:
+    docs = [(c, company_doc(w, c, rng)) for c in w["companies"]]
+    docs += [(p, person_doc(w, p, rng)) for p in w["people"]]
+    docs += [(f"business in {c}", city_doc(w, c, rng)) for c in w["cities"][:3]]
+    makers = [c for c in w["companies"] if w["makes"][c]]
+    docs += [(f"product launches {i + 1}", launch_doc(w, makers[i::2][:3], rng))
+             for i in range(2)]
+    rng.shuffle(docs)
+    return docs
+
+
+def write_corpus(rng: random.Random) -> None:
+    w = corpus_world(rng)
+    facts = world_facts(w)
+    docs = corpus_documents(w, rng)
+    stated = set().union(*(d.facts for _, d in docs))
+    assert stated == set(facts), sorted(set(facts) ^ stated)
+    assert all(3 <= len(d.sentences) <= 8 for _, d in docs)
+    folder = ROOT / "corpus"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.txt"):
+        old.unlink()
+    rows = []
+    for i, (title, doc) in enumerate(docs, 1):
+        doc_id = f"{i:02d}-" + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+        half = (len(doc.sentences) + 1) // 2 if len(doc.sentences) >= 6 else len(doc.sentences)
+        text = "\n\n".join(" ".join(part) for part in (doc.sentences[:half], doc.sentences[half:])
+                           if part)
+        (folder / f"{doc_id}.txt").write_text(text + "\n", encoding="utf-8")
+        rows.append({"id": doc_id, "text": text})
+    with open(ROOT / "corpus.jsonl", "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    (ROOT / "corpus_facts.json").write_text(json.dumps(
+        [{"head": h, "type": t, "tail": x} for h, t, x in facts], indent=1) + "\n",
+        encoding="utf-8")
+    sentences = sum(len(d.sentences) for _, d in docs)
+    words = sum(len(row["text"].split()) for row in rows)
+    statements = Counter(kind for _, d in docs for _, kind, _ in d.facts)
+    print(f"corpus/: {len(rows)} documents, {sentences} sentences, {words} words (also "
+          f"corpus.jsonl); corpus_facts.json: {len(facts)} facts "
+          f"{dict(Counter(t for _, t, _ in facts))}, stated {dict(statements)} times")
+
 def main() -> None:
     rng = random.Random(20261122)
     p = pools(rng)
@@ -275,6 +720,25 @@ def main() -> None:
             writer.writerow(["text", "label"])
             writer.writerows(rows)
         print(f"sentiment/{split}.csv: {len(rows)} reviews, {dict(Counter(l for _, l in rows))}")
+    # separate generators, so the outputs above stay as they were; the NER demo's pools
+    relations_dir = ROOT / "relations"
+    relations_dir.mkdir(parents=True, exist_ok=True)
+    splits = relation_splits({"train": 800, "dev": 200, "test": 200}, random.Random(20261123), p)
+    held_out = {kind: {f" {n} " for key in keys for n in set(p[key]["test"]) - set(p[key]["train"])}
+                for kind, keys in (("PER", ("first", "last")), ("ORG", ("org",)),
+                                   ("LOC", ("city", "country")), ("PRODUCT", ("product",)))}
+    for split, rows in splits.items():
+        with open(relations_dir / f"{split}.jsonl", "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        counts = Counter(r["type"] for row in rows for r in row["relations"])
+        bare = sum(not row["relations"] for row in rows)
+        names = [(e["type"], f" {' '.join(row['tokens'][e['start']:e['end']])} ") for row in rows
+                 for e in row["entities"]]
+        unseen = sum(any(h in name for h in held_out[kind]) for kind, name in names)
+        print(f"relations/{split}.jsonl: {len(rows)} sentences, relations "
+              f"{dict(sorted(counts.items()))}, {bare} without one; {len(names)} entities, "
+              f"{unseen} with a name held out of train")
+    write_corpus(random.Random(20261124))
 
 
 if __name__ == "__main__":

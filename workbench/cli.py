@@ -22,7 +22,8 @@ EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 1, 2, 130
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench",
-        description="Fine-tune transformer encoders for NER and text classification "
+        description="Fine-tune transformer encoders for NER, text classification and relation "
+                    "extraction "
                     "from TOML recipes, and build knowledge graphs with them.")
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -57,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--format", choices=("auto", "conll", "jsonl", "csv", "tsv"))
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.add_argument("--batch-size", type=int, default=64)
+    evaluate.add_argument("--ner", metavar="NER_RUN",
+                          help="with a relation model: score it end to end with this NER "
+                               "model's entities (strict triples)")
 
     tui = sub.add_parser("tui", help="the interactive workbench (also: workbench with no "
                                      "command)",
@@ -68,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="runs folder to show and launch into (default: runs)")
     tui.add_argument("--recipes-dir", default="recipes", metavar="DIR",
                      help="folder of recipes (default: recipes)")
+    tui.add_argument("--graph", default="graph.sqlite", metavar="FILE",
+                     help="knowledge graph the Graph screen opens (default: graph.sqlite)")
 
     runs = sub.add_parser("runs", help="list run folders")
     runs.add_argument("--dir", default="runs", help="runs folder (default: runs)")
@@ -219,12 +225,14 @@ def cmd_eval(args) -> int:
     if args.batch_size < 1:
         raise WorkbenchError("--batch-size must be at least 1")
     _task, report = evaluate_saved(args.model, args.data, batch_size=args.batch_size,
-                                   format=args.format)
+                                   ner=args.ner, format=args.format)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return 0
     console = Console()
-    console.print(f"{args.data}: {metrics_line(report['metrics'])}", highlight=False)
+    console.print(f"{report['split']}: {metrics_line(report['metrics'])}", highlight=False)
+    if "entity_metrics" in report:
+        console.print(f"entities: {metrics_line(report['entity_metrics'])}", highlight=False)
     console.print(report_renderable(report))
     return 0
 
@@ -273,7 +281,7 @@ def cmd_tui(args) -> int:
         raise WorkbenchError("the workbench needs a terminal; for logs and scripts use "
                              "workbench run / runs / predict")
     app = WorkbenchApp(runs_dir=args.runs, recipes_dir=args.recipes_dir,
-                       recipe_paths=args.recipes)
+                       recipe_paths=args.recipes, graph_path=args.graph)
     app.run()
     return app.return_code or 0  # non-zero when the app crashed
 

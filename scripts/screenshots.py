@@ -1,11 +1,13 @@
 """Regenerate the SVG screenshots of every TUI screen into screenshots/.
 
-    python scripts/screenshots.py [--runs runs] [--size 100x30]
+    python scripts/screenshots.py [--runs runs] [--graph graph.sqlite] [--size 100x30]
 
 The pictures show real content: runs of the bundled demo recipes (trained
 first when the runs folder has none: about four minutes on two CPU cores), a
 run in progress (the first half of a real run's events, replayed into a staging
-folder), a comparison of two demo-ner runs, and a real prediction.
+folder), a comparison of two demo-ner runs, and a real prediction; and, when
+the graph file exists (``workbench kg build``), the Graph screen: statistics,
+the entity with the most mentions, and a path from it to the second.
 """
 
 from __future__ import annotations
@@ -89,12 +91,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default=str(ROOT / "runs"), help="where demo runs are found "
                         "or trained (default: runs/)")
+    parser.add_argument("--graph", default=str(ROOT / "graph.sqlite"),
+                        help="knowledge graph for the Graph screen pictures (skipped when "
+                        "missing; default: graph.sqlite)")
     parser.add_argument("--size", default="100x30", help="terminal size, WIDTHxHEIGHT")
     parser.add_argument("--out", default=str(ROOT / "screenshots"))
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     width, height = (int(v) for v in args.size.lower().split("x"))
     runs = Path(args.runs).resolve()
+    graph = Path(args.graph).resolve()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
 
@@ -113,6 +119,8 @@ def main() -> int:
         (project / "runs").mkdir()
         for run in (ner, ner_slow, sentiment):
             os.symlink(run, project / "runs" / run.name)
+        if graph.is_file():  # copied: SQLite writes its -wal/-shm files beside the name it opens
+            shutil.copyfile(graph, project / "graph.sqlite")
         live_name = f"{ner.name[:9]}235959-demo-ner"  # sorts first
         stage_live(ner, project / "runs" / live_name)
         os.chdir(project)
@@ -173,7 +181,41 @@ def main() -> int:
             ]
             await shoot(app, out, (width, height), steps)
 
+        async def graph_screens():
+            from workbench.kg.store import Graph
+
+            with Graph.open("graph.sqlite", create=False) as opened:
+                top = opened.stats()["top_entities"]
+                if not top:
+                    print(f"{graph} has no entities: no Graph screen pictures", flush=True)
+                    return
+                # A chain of more than one relation shows more than the entity's tree does.
+                near = {n["other"]["id"] for n in opened.neighbours(top[0]["id"])}
+                far = [e for e in top[1:] if e["id"] not in near] or top[1:]
+
+            async def entity(pilot):
+                await pilot.press(*top[0]["name"])
+                await pilot.pause(1.0)  # the search, as typed
+                screen = pilot.app.screen
+                screen.show_entity(top[0]["id"])
+                for _ in range(100):
+                    await pilot.pause(0.1)
+                    if screen.current == top[0]["id"]:
+                        break
+                screen.query_one("#entity-tree").focus()
+
+            app = WorkbenchApp(runs_dir="runs", recipes_dir="recipes", graph_path="graph.sqlite")
+            steps = [("graph", await press("4")), ("graph-entity", entity)]
+            if far:
+                steps.append(("graph-path", await press("p", *far[0]["name"], "enter")))
+            await shoot(app, out, (width, height), steps)
+
         asyncio.run(run_all())
+        if graph.is_file():
+            asyncio.run(graph_screens())
+        else:
+            print(f"no graph at {graph}: no Graph screen pictures "
+                  f"(workbench kg build makes one)", flush=True)
         os.chdir(ROOT)
     shutil.rmtree(out / "__pycache__", ignore_errors=True)
     return 0

@@ -103,3 +103,25 @@ def test_stop_confirmation(project, snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(app(), terminal_size=SIZE, run_before=ask)
+
+
+def test_graph_screen(project, snap_compare):
+    from test_tui_graph import build_graph
+
+    build_graph(project / "graph.sqlite")  # the app's default graph file
+
+    async def open_entity(pilot):
+        await pilot.press("4", *"kestrel")
+        screen = pilot.app.screen
+        for _ in range(100):  # the search, then the entity, run in threads
+            await pilot.pause(0.05)
+            if screen.results:
+                break
+        await pilot.press("enter", "enter")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if screen.current_name == "Kestrel Analytics":
+                break
+        await pilot.pause(0.3)
+
+    assert snap_compare(app(), terminal_size=SIZE, run_before=open_entity)

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen, Screen
 
 from workbench.runs.launch import LaunchedRun
 from workbench.tui.screens.confirm import ConfirmScreen
+from workbench.tui.screens.graph import GraphScreen
 from workbench.tui.screens.predict import PredictScreen
 from workbench.tui.screens.recipes import RecipesScreen
 from workbench.tui.screens.run import RunScreen
@@ -19,25 +20,29 @@ from workbench.tui.screens.runs import RunsScreen
 
 
 class WorkbenchApp(App):
-    """``workbench`` with no command: recipes, runs (live and finished), predict."""
+    """``workbench`` with no command: recipes, runs (live and finished), predict, graph."""
 
     CSS_PATH = "app.tcss"
     TITLE = "workbench"
-    MODES = {"recipes": RecipesScreen, "runs": RunsScreen, "predict": PredictScreen}
+    MODES = {"recipes": RecipesScreen, "runs": RunsScreen, "predict": PredictScreen,
+             "graph": GraphScreen}
     DEFAULT_MODE = "recipes"
-    # F1-F3 work even while a text box has the focus (where 1-3 are typed).
+    # F1-F4 work even while a text box has the focus (where 1-4 are typed).
     BINDINGS = [Binding("1,f1", "goto('recipes')", "Recipes", key_display="1"),
                 Binding("2,f2", "goto('runs')", "Runs", key_display="2"),
                 Binding("3,f3", "goto('predict')", "Predict", key_display="3"),
+                Binding("4,f4", "goto('graph')", "Graph", key_display="4"),
                 Binding("q", "quit", "Quit")]
 
     def __init__(self, runs_dir: str | Path | None = None, recipes_dir: str | Path = "recipes",
-                 recipe_paths: Iterable[str | Path] = ()):
+                 recipe_paths: Iterable[str | Path] = (),
+                 graph_path: str | Path = "graph.sqlite"):
         super().__init__()
         self.runs_dir = Path(runs_dir) if runs_dir is not None else Path("runs")
         self.runs_dir_given = runs_dir is not None
         self.recipes_dir = Path(recipes_dir)
         self.recipe_paths = [Path(p) for p in recipe_paths]
+        self.graph_path = Path(graph_path)  # the knowledge graph the Graph screen shows
         self.launched: list[LaunchedRun] = []
 
     # -- routing --------------------------------------------------------------------------
@@ -76,6 +81,8 @@ class WorkbenchApp(App):
                             lambda: self.action_goto("runs"))
         yield SystemCommand("Predict", "try a run's model on your own text",
                             lambda: self.action_goto("predict"))
+        yield SystemCommand("Graph", "search the knowledge graph, walk relations, find paths",
+                            lambda: self.action_goto("graph"))
 
     # -- quitting -------------------------------------------------------------------------
     async def action_quit(self) -> None:

@@ -1,0 +1,287 @@
+"""The Graph screen driven with Textual's Pilot: search, entity detail, hops and
+back, paths, a missing graph, hostile search text, a small terminal, and (once)
+search by meaning with the bundled encoder."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+from rich.console import Console
+from textual.widgets import OptionList, Static, Tree
+
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.screens.graph import GraphScreen
+
+SIZE = (100, 30)
+
+# (document, sentence, [(entity text, type)], [(head index, relation, tail index)])
+SENTENCES = [
+    ("news/a.txt", "Maria Lindqvist works for Kestrel Analytics.",
+     [("Maria Lindqvist", "PER"), ("Kestrel Analytics", "ORG")], [(0, "works_for", 1)]),
+    ("news/a.txt", "Kestrel Analytics is based in Porto.",
+     [("Kestrel Analytics", "ORG"), ("Porto", "LOC")], [(0, "based_in", 1)]),
+    ("news/b.txt", "Jon Berg works for Nordwind.",
+     [("Jon Berg", "PER"), ("Nordwind", "ORG")], [(0, "works_for", 1)]),
+    ("news/b.txt", "Nordwind is based in Porto, like Kestrel Analytics.",
+     [("Nordwind", "ORG"), ("Porto", "LOC"), ("Kestrel Analytics", "ORG")],
+     [(0, "based_in", 1), (2, "based_in", 1)]),
+]
+
+
+def build_graph(path: Path, embedder=None) -> Path:
+    """A small graph of four sentences in two documents, built through the Graph API."""
+    from workbench.kg.store import Graph
+
+    with Graph.open(path) as graph:
+        build = graph.begin_build("ner-run", "relation-run", "news", {})
+        documents: dict[str, list[dict]] = {}
+        for document, text, entities, relations in SENTENCES:
+            sentences = documents.setdefault(document, [])
+            offset = sum(len(s["text"]) + 1 for s in sentences)
+            sentences.append({
+                "text": text, "start": offset,
+                "entities": [{"text": e, "type": t, "start": text.index(e),
+                              "end": text.index(e) + len(e), "score": 0.9}
+                             for e, t in entities],
+                "relations": [{"head": h, "tail": t, "type": r, "score": 0.8}
+                              for h, r, t in relations]})
+        for document, sentences in documents.items():
+            graph.add_document(document, document, f"sha-{document}", sentences, build)
+        graph.finish_build(build, len(documents), 0, len(SENTENCES))
+        if embedder is not None:
+            graph.refresh_embeddings(embedder)
+    return path
+
+
+def text_of(widget) -> str:
+    """What a Static shows, as plain text."""
+    console = Console(width=200, color_system=None, record=True, file=open(os.devnull, "w"))
+    console.print(widget.content)
+    return console.export_text()
+
+
+async def wait_for(pilot, predicate, timeout: float = 10.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+def app_for(tmp_path: Path, graph: Path) -> WorkbenchApp:
+    return WorkbenchApp(runs_dir=tmp_path / "runs", recipes_dir=tmp_path / "recipes",
+                        graph_path=graph)
+
+
+def results(screen: GraphScreen) -> list[str]:
+    """The results list as shown, one string an entry."""
+    options = screen.query_one("#graph-results", OptionList).options
+    return [option.prompt.plain for option in options]
+
+
+def result_names(screen: GraphScreen) -> list[str]:
+    return [result.split("\n")[0].split(" ~ ")[0] for result in results(screen)]
+
+
+def tree_labels(screen: GraphScreen) -> list[str]:
+    """Every node of the relations tree, groups before their leaves."""
+    labels = []
+    for group in screen.query_one("#entity-tree", Tree).root.children:
+        labels.append(group.label.plain)
+        labels += ["  " + leaf.label.plain for leaf in group.children]
+    return labels
+
+
+async def open_graph(pilot) -> GraphScreen:
+    await pilot.press("f4")  # F4 works wherever the focus is
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, GraphScreen), what="graph")
+    screen = pilot.app.screen
+    await wait_for(pilot, lambda: screen.stats is not None, what="the statistics")
+    return screen
+
+
+async def open_entity(pilot, screen: GraphScreen, text: str, name: str) -> None:
+    """Search ``text``, then Enter (to the results) and Enter (on the first one)."""
+    await pilot.press(*text)
+    await wait_for(pilot, lambda: name in result_names(screen), what=f"{name} found")
+    await pilot.press("enter", "enter")
+    await wait_for(pilot, lambda: screen.current_name == name, what=f"{name} shown")
+    await pilot.pause()
+
+
+def test_search_by_name_shows_the_entity(tmp_path):
+    graph = build_graph(tmp_path / "graph.sqlite")
+
+    async def scenario():
+        async with app_for(tmp_path, graph).run_test(size=SIZE) as pilot:
+            screen = await open_graph(pilot)
+            assert "2 documents · 4 sentences · 5 entities" in \
+                text_of(screen.query_one("#graph-stats"))
+            await pilot.press(*"kestrel")
+            await wait_for(pilot, lambda: result_names(screen) == ["Kestrel Analytics"],
+                           what="one result")
+            assert results(screen) == ["Kestrel Analytics\nORG · 3 mentions · 2 relations"]
+            assert "1 entities for 'kestrel' by name" in text_of(screen.query_one("#graph-status"))
+
+    asyncio.run(scenario())
+
+
+def test_an_entity_shows_its_relations_and_highlighted_mentions(tmp_path):
+    graph = build_graph(tmp_path / "graph.sqlite")
+
+    async def scenario():
+        async with app_for(tmp_path, graph).run_test(size=SIZE) as pilot:
+            screen = await open_graph(pilot)
+            await open_entity(pilot, screen, "kestrel", "Kestrel Analytics")
+            assert tree_labels(screen) == [
+                "—based_in→ (1 out)", "  Porto LOC · 0.80 · 2×",
+                "←works_for— (1 in)", "  Maria Lindqvist PER · 0.80 · 1×"]
+            head = text_of(screen.query_one("#entity-head"))
+            assert "Kestrel Analytics  ORG · 3 mentions · 2 relations" in head
+            mentions = screen.query_one("#mentions", Static).content
+            assert "news/a.txt: Kestrel Analytics is based in Porto." in mentions.plain
+            marked = {mentions.plain[s.start:s.end] for s in mentions.spans
+                      if "reverse" in str(s.style)}
+            assert marked == {"Kestrel Analytics"}
+            assert screen.focused is screen.query_one("#entity-tree")
+
+    asyncio.run(scenario())
+
+
+def test_hop_to_a_neighbour_and_back(tmp_path):
+    graph = build_graph(tmp_path / "graph.sqlite")
+
+    async def scenario():
+        async with app_for(tmp_path, graph).run_test(size=SIZE) as pilot:
+            screen = await open_graph(pilot)
+            await open_entity(pilot, screen, "kestrel", "Kestrel Analytics")
+            await pilot.press("enter")  # the cursor starts on the first neighbour: Porto
+            await wait_for(pilot, lambda: screen.current_name == "Porto", what="Porto")
+            assert tree_labels(screen) == ["←based_in— (2 in)",
+                                           "  Kestrel Analytics ORG · 0.80 · 2×",
+                                           "  Nordwind ORG · 0.80 · 1×"]
+            await pilot.press("down", "enter")  # Porto ←based_in— Nordwind
+            await wait_for(pilot, lambda: screen.current_name == "Nordwind", what="Nordwind")
+            await pilot.press("backspace")
+            await wait_for(pilot, lambda: screen.current_name == "Porto", what="back to Porto")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: screen.current_name == "Kestrel Analytics",
+                           what="back to Kestrel")
+            await pilot.press("escape")  # nothing before: the statistics
+            await wait_for(pilot, lambda: screen.current is None, what="statistics")
+            assert screen.query_one("#graph-detail").current == "stats-pane"
+
+    asyncio.run(scenario())
+
+
+def test_path_from_here_shows_the_chain(tmp_path):
+    graph = build_graph(tmp_path / "graph.sqlite")
+
+    async def scenario():
+        async with app_for(tmp_path, graph).run_test(size=SIZE) as pilot:
+            screen = await open_graph(pilot)
+            await open_entity(pilot, screen, "maria", "Maria Lindqvist")
+            await pilot.press("p", *"Jon Berg", "enter")
+            paths = screen.query_one("#paths", Static)
+            await wait_for(pilot, lambda: "Jon" in text_of(paths), what="the chain")
+            assert ("Maria Lindqvist —works_for→ Kestrel Analytics —based_in→ Porto "
+                    "←based_in— Nordwind ←works_for— Jon Berg") in text_of(paths)
+            await pilot.press("escape")  # closes the path finder
+            assert screen.query_one("#graph-detail").current == "entity-pane"
+            # An unknown name is one line, not a traceback.
+            await pilot.press("p", "ctrl+u", *"Nobody", "enter")
+            status = screen.query_one("#graph-status")
+            await wait_for(pilot, lambda: "✖" in text_of(status), what="the error")
+            assert "Nobody" in text_of(status)
+
+    asyncio.run(scenario())
+
+
+def test_missing_graph_says_how_to_build_one(tmp_path):
+    missing = tmp_path / "nothing.sqlite"
+
+    async def scenario():
+        async with app_for(tmp_path, missing).run_test(size=SIZE) as pilot:
+            await pilot.press("4")
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, GraphScreen),
+                           what="graph")
+            screen = pilot.app.screen
+            hint = text_of(screen.query_one("#graph-stats"))
+            assert "workbench kg build --ner RUN --relations RUN --corpus PATH" in hint
+            await pilot.press(*"porto", "enter")
+            await pilot.pause(0.5)
+            assert "No graph at" in text_of(screen.query_one("#graph-status"))
+            assert pilot.app.is_running
+        assert not missing.exists()  # looking never creates an empty graph
+
+    asyncio.run(scenario())
+
+
+def test_hostile_search_text_is_one_line_and_the_app_goes_on(tmp_path):
+    graph = build_graph(tmp_path / "graph.sqlite")
+
+    async def scenario():
+        async with app_for(tmp_path, graph).run_test(size=SIZE) as pilot:
+            screen = await open_graph(pilot)
+            status = screen.query_one("#graph-status")
+            for nasty in ('"kest* OR (', "'; DROP TABLE entities; --", "NEAR(a b", "*", "^-:"):
+                search = screen.query_one("#graph-search")
+                search.value = ""
+                await pilot.pause()
+                await pilot.press(*nasty)
+                await wait_for(pilot, lambda: text_of(status).strip(), what=nasty)
+                line = text_of(status).strip()
+                assert "\n" not in line and "Traceback" not in line, line
+                assert line.startswith("✖") or "entities for" in line, line
+            screen.query_one("#graph-search").value = ""
+            await pilot.press(*"porto")
+            await wait_for(pilot, lambda: result_names(screen) == ["Porto"], what="Porto")
+
+    asyncio.run(scenario())
+
+
+def test_readable_at_80x24(tmp_path):
+    graph = build_graph(tmp_path / "graph.sqlite")
+
+    async def scenario():
+        async with app_for(tmp_path, graph).run_test(size=(80, 24)) as pilot:
+            screen = await open_graph(pilot)
+            await open_entity(pilot, screen, "kestrel", "Kestrel Analytics")
+            results = screen.query_one("#graph-results").region
+            tree = screen.query_one("#entity-tree").region
+            mentions = screen.query_one("#entity-mentions").region
+            assert results.width >= 28 and tree.x >= results.right
+            assert tree.height >= 5 and mentions.height >= 5 and mentions.bottom <= 23
+            assert tree.width >= 40
+            await pilot.press("p")
+            assert screen.query_one("#path-to").region.width >= 15
+
+    asyncio.run(scenario())
+
+
+def test_search_by_meaning_with_the_bundled_encoder(tmp_path):
+    from workbench.kg.embed import Embedder
+
+    graph = build_graph(tmp_path / "graph.sqlite", embedder=Embedder())
+
+    async def scenario():
+        async with app_for(tmp_path, graph).run_test(size=SIZE) as pilot:
+            screen = await open_graph(pilot)
+            shown = []  # every status line, the brief "loading encoder…" included
+            status = screen._status
+            screen._status = lambda text, error=False: (shown.append(str(text)),
+                                                        status(text, error))
+            await pilot.press("ctrl+t")
+            await pilot.press(*"a city")
+            await wait_for(pilot, lambda: screen.embedder is not None, 120, "the encoder")
+            await wait_for(pilot, lambda: screen.results, what="results")
+            assert " · score " in results(screen)[0]
+            assert "by meaning" in text_of(screen.query_one("#graph-title"))
+            shown = [line for line in shown if line]
+            assert shown[0] == "loading encoder…" and shown[1].startswith("encoder loaded")
+
+    asyncio.run(scenario())

@@ -1,0 +1,518 @@
+"""Browse a knowledge graph (``workbench kg build``): search entities by name or
+by meaning, walk their relations, read their mentions, find chains between two.
+
+Every query runs in a worker thread on a Graph of its own, opened for it and
+closed after (a Graph serves one thread at a time, searches, entity loads and
+path finding may overlap, and opening a SQLite file is cheap); the newest
+request of a kind wins, so typing never waits for the database or the encoder.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Input, OptionList, Static, Tree
+from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
+
+from workbench.errors import WorkbenchError
+from workbench.tui.screens.predict import LOAD_LOCK
+
+DEBOUNCE_S = 0.25
+SEARCH_LIMIT = 50
+MAX_HOPS = 4
+BUILD_HINT = "workbench kg build --ner RUN --relations RUN --corpus PATH"
+# A fast tokenizer refuses to be used by two threads at once ("Already borrowed"),
+# and an older search may still be running when a newer one starts.
+ENCODE_LOCK = threading.Lock()
+
+
+def step_text(step: dict) -> str:
+    """`` —works_for→ B`` or `` ←based_in— B``: one step of a chain, direction by arrow."""
+    name = step["to"]["name"]
+    return f" —{step['type']}→ {name}" if step["forward"] else f" ←{step['type']}— {name}"
+
+
+def chain_text(steps: list[dict]) -> str:
+    """``A —works_for→ B ←based_in— C``."""
+    return steps[0]["from"]["name"] + "".join(step_text(s) for s in steps) if steps else ""
+
+
+def result_text(entity: dict) -> Text:
+    """Two lines: the name (and the alias that matched, when another), then type,
+    mentions, relations (and the score, by meaning)."""
+    text = Text(entity["name"], style="bold")
+    match = entity.get("match")
+    if match and match.casefold() != entity["name"].casefold():
+        text.append(f" ~ {match}", style="not bold dim")
+    text.append(f"\n{entity['type']} · {entity.get('mentions', 0)} mentions · "
+                f"{entity.get('relations', 0)} relations", style="not bold")
+    if "score" in entity:
+        text.append(f" · score {entity['score']:.2f}", style="not bold")
+    return text
+
+
+def mention_text(mention: dict) -> Text:
+    """The mention's sentence with the entity marked (reverse and bold: readable
+    without colour), after its document's name."""
+    text = Text(f"{mention['document']}: ", style="dim")
+    sentence, start, end = mention["sentence"], mention["start"], mention["end"]
+    text.append(sentence[:start])
+    text.append(sentence[start:end], style="bold reverse")
+    text.append(sentence[end:])
+    return text
+
+
+def stats_view(stats: dict) -> Group:
+    """Counts, entities and relations by type, the top entities, the builds."""
+    counts = " · ".join(f"{stats.get(k, 0)} {k}" for k in
+                        ("documents", "sentences", "entities", "mentions", "relations"))
+    parts: list = [Text(counts, style="bold"),
+                   Text(f"{stats.get('embedded', 0)} entities embedded (for search by meaning) · "
+                        f"{stats.get('size_bytes', 0) / 1e6:.1f} MB", style="dim")]
+    for title, key in (("entities by type", "entities_by_type"),
+                       ("relations by type", "relations_by_type")):
+        by_type = stats.get(key) or {}
+        if by_type:
+            parts.append(Text(f"{title}: ", style="bold").append(
+                " · ".join(f"{t} {n}" for t, n in by_type.items()), style="not bold"))
+    if stats.get("top_entities"):
+        table = Table("top entities", "type", "mentions", "relations", box=None,
+                      padding=(0, 1), show_edge=False, header_style="bold")
+        for e in stats["top_entities"][:10]:
+            table.add_row(e["name"], e["type"], str(e["mentions"]), str(e["relations"]))
+        parts += ["", table]
+    for build in (stats.get("builds") or [])[-3:]:
+        parts.append(Text(
+            f"build {build['id']} · {build.get('time', '')} · ner {build.get('ner_run')} · "
+            f"relations {build.get('relation_run') or '-'} · {build.get('corpus')} · "
+            f"+{build.get('documents_added', 0)} documents "
+            f"({build.get('documents_skipped', 0)} unchanged)", style="dim"))
+    return Group(*parts)
+
+
+class GraphScreen(Screen):
+    """Search, entity detail (relations tree, mentions), paths, statistics."""
+
+    BINDINGS = [Binding("ctrl+t", "toggle_meaning", "By meaning"),
+                Binding("slash", "focus_search", "Search", key_display="/"),
+                Binding("p", "path", "Path"),
+                Binding("s", "stats", "Stats"),
+                Binding("backspace", "back", "Back"),
+                Binding("escape", "escape", "Back", show=False),
+                Binding("down", "focus_results", show=False)]
+
+    def __init__(self):
+        super().__init__()
+        self.current: int | None = None  # the entity shown
+        self.current_name = ""
+        self.history: list[int] = []  # the entities shown before it, for Back
+        self.semantic = False
+        self.embedder = None
+        self.loading_encoder = False
+        self.results: list[dict] = []
+        self.stats: dict | None = None
+        self._pending = None
+        self._from_ref: tuple[str, int] | None = None  # the "from" field's entity, by name
+
+    @property
+    def path(self) -> Path:
+        """The graph file this screen shows."""
+        return Path(getattr(self.app, "graph_path", "graph.sqlite"))
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="graph-title")
+        yield Input(placeholder="", id="graph-search", compact=True)
+        yield Static("", id="graph-status")
+        with Horizontal(id="graph-main"):
+            yield OptionList(id="graph-results")
+            with ContentSwitcher(id="graph-detail", initial="stats-pane"):
+                with VerticalScroll(id="stats-pane"):
+                    yield Static("", id="graph-stats")
+                with Vertical(id="entity-pane"):
+                    yield Static("", id="entity-head")
+                    tree: Tree[int] = Tree("relations", id="entity-tree")
+                    tree.show_root = False
+                    tree.border_title = "relations (Enter hops)"
+                    yield tree
+                    with VerticalScroll(id="entity-mentions"):
+                        yield Static("", id="mentions")
+                with Vertical(id="path-pane"):
+                    with Horizontal(id="path-fields"):
+                        yield Input(placeholder="from: name or #id", id="path-from",
+                                    compact=True)
+                        yield Static(" → ", id="path-arrow")
+                        yield Input(placeholder="to: name or #id", id="path-to", compact=True)
+                    with VerticalScroll(id="path-scroll"):
+                        yield Static("", id="paths")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#entity-mentions").border_title = "mentions"
+        self._update_title()
+        self._show_results([], "", 0.0)
+        self.action_stats()
+        self.query_one("#graph-search", Input).focus()
+
+    # -- small helpers ----------------------------------------------------------------------
+    def _status(self, text: str | Text, error: bool = False) -> None:
+        if error:
+            text = Text(f"✖ {text}", style="red")
+        self.query_one("#graph-status", Static).update(text)
+
+    def _missing(self) -> str | None:
+        """The hint to show when there is no graph file, else None."""
+        if self.path.is_file():
+            return None
+        return (f"No graph at {self.path}. Build one with: {BUILD_HINT} "
+                f"(--graph FILE for another file; workbench tui --graph FILE opens it).")
+
+    def _update_title(self) -> None:
+        mode = "by meaning" if self.semantic else "by name"
+        other = "name" if self.semantic else "meaning"
+        stats = self.stats or {}
+        counts = f" · {stats['entities']} entities · {stats['relations']} relations" \
+            if stats else ""
+        title = Text("graph ", style="bold").append(str(self.path), style="not bold")
+        title.append(f"{counts} · search {mode}")
+        self.query_one("#graph-title", Static).update(title)
+        self.query_one("#graph-search", Input).placeholder = \
+            f"search entities {mode} (^t: by {other}); Enter: to the results"
+
+    def graph_query(self, fn):
+        """``fn(graph)`` on a connection opened in this (worker) thread, closed after."""
+        from workbench.kg.store import Graph
+
+        with Graph.open(self.path, create=False) as graph:
+            return fn(graph)
+
+    def _run(self, fn, done, what: str) -> None:
+        """In a worker thread: ``done(fn(graph))`` back on the UI thread, or the error
+        in the status line; a stale result (a newer request started) is dropped."""
+        try:
+            result = self.graph_query(fn)
+        except WorkbenchError as exc:
+            message = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one line in place; the app goes on
+            message = f"{what} failed: {type(exc).__name__}: {exc}"
+        else:
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(done, result)
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._status, message, True)
+
+    # -- statistics -------------------------------------------------------------------------
+    def action_stats(self) -> None:
+        """Show the graph's statistics (read again: a rebuild shows up here)."""
+        if self.current is not None:
+            self.history.append(self.current)
+            self.current = None
+        switcher = self.query_one("#graph-detail", ContentSwitcher)
+        switcher.current = "stats-pane"
+        hint = self._missing()
+        if hint:
+            self.query_one("#graph-stats", Static).update(Text(hint, style="bold"))
+            self._status("no graph yet", error=True)
+            return
+        self.load_stats()
+
+    @work(thread=True, exclusive=True, group="stats")
+    def load_stats(self) -> None:
+        self._run(lambda g: g.stats(), self._show_stats, "reading the graph")
+
+    def _show_stats(self, stats: dict) -> None:
+        self.stats = stats
+        self._update_title()
+        self.query_one("#graph-stats", Static).update(stats_view(stats))
+
+    # -- search -----------------------------------------------------------------------------
+    @on(Input.Changed, "#graph-search")
+    def _typed(self, event: Input.Changed) -> None:
+        if self._pending is not None:
+            self._pending.stop()
+        if not event.value.strip():
+            self._show_results([], "", 0.0, self.semantic)
+            return
+        self._pending = self.set_timer(DEBOUNCE_S, lambda: self.search(event.value))
+
+    @on(Input.Submitted, "#graph-search")
+    def _submitted(self, event: Input.Submitted) -> None:
+        if self._pending is not None:
+            self._pending.stop()
+        if event.value.strip():
+            self.search(event.value)
+        self.action_focus_results()
+
+    @work(thread=True, exclusive=True, group="search")
+    def search(self, text: str) -> None:
+        """Entities matching ``text`` (by name, or by meaning once the encoder is loaded)."""
+        hint = self._missing()
+        if hint:
+            self.app.call_from_thread(self._status, hint, True)
+            return
+        semantic, embedder = self.semantic, self.embedder
+        if semantic and embedder is None:  # searched again once the encoder has loaded
+            return
+        started = time.perf_counter()
+
+        def find(graph):
+            if not semantic:
+                return graph.search(text, limit=SEARCH_LIMIT)
+            with ENCODE_LOCK:
+                return graph.search_semantic(text, embedder, limit=SEARCH_LIMIT)
+
+        self._run(find, lambda found: self._show_results(
+            found, text, time.perf_counter() - started, semantic), "search")
+
+    def _show_results(self, found: list[dict], text: str, seconds: float,
+                      semantic: bool = False) -> None:
+        if semantic != self.semantic:  # the mode changed meanwhile
+            return
+        self.results = found
+        results = self.query_one("#graph-results", OptionList)
+        results.clear_options()
+        results.add_options(Option(result_text(entity), id=str(entity["id"]))
+                            for entity in found)
+        if found:
+            results.highlighted = 0
+        else:  # say why the list is empty, in the list
+            results.add_option(Option(Text(
+                f"no entity matches '{text}'" if text else "type a name above; matching "
+                "entities are listed here", style="dim"), disabled=True))
+        if text:
+            how = "by meaning" if semantic else "by name"
+            self._status(Text(f"{len(found)} entities for '{text}' {how} · "
+                              f"{1000 * seconds:.0f} ms" + (" · Enter opens one" if found else ""),
+                              style="dim"))
+        else:
+            self._status("")
+
+    def action_toggle_meaning(self) -> None:
+        """Switch the search between names and meaning (the encoder loads the first time)."""
+        self.semantic = not self.semantic
+        self._show_results([], "", 0.0, self.semantic)  # name hits have no score to show
+        self._update_title()
+        text = self.query_one("#graph-search", Input).value
+        if self.semantic and self.embedder is None:
+            if not self.loading_encoder:
+                self.loading_encoder = True
+                self._status(Text("loading encoder…", style="dim"))
+                self.load_encoder()
+            return
+        if text.strip():
+            self.search(text)
+
+    @work(thread=True, exclusive=True, group="encoder")
+    def load_encoder(self) -> None:
+        started = time.perf_counter()
+        try:
+            from workbench.kg.embed import Embedder
+
+            with LOAD_LOCK:  # transformers' lazy imports are not thread-safe
+                embedder = Embedder()
+        except Exception as exc:  # noqa: BLE001 - shown in place; search by name still works
+            self.app.call_from_thread(self._encoder_failed, f"cannot load the encoder: {exc}")
+            return
+        self.app.call_from_thread(self._encoder_loaded, embedder, time.perf_counter() - started)
+
+    def _encoder_failed(self, message: str) -> None:
+        self.loading_encoder = False
+        self._status(message, error=True)
+
+    def _encoder_loaded(self, embedder, seconds: float) -> None:
+        self.embedder, self.loading_encoder = embedder, False
+        self._status(Text(f"encoder loaded in {seconds:.1f} s", style="dim"))
+        text = self.query_one("#graph-search", Input).value
+        if self.semantic and text.strip():
+            self.search(text)
+
+    # -- entity detail ----------------------------------------------------------------------
+    @on(OptionList.OptionSelected, "#graph-results")
+    def _result_selected(self, event: OptionList.OptionSelected) -> None:
+        self.show_entity(int(str(event.option_id)))
+
+    @on(Tree.NodeSelected, "#entity-tree")
+    def _node_selected(self, event: Tree.NodeSelected) -> None:
+        if event.node.data is not None:  # a neighbour, not a relation group
+            self.show_entity(event.node.data)
+
+    def show_entity(self, entity_id: int, remember: bool = True) -> None:
+        """Show an entity; ``remember``: the one shown now is where Back returns."""
+        hint = self._missing()
+        if hint:
+            self._status(hint, error=True)
+            return
+        self.load_entity(entity_id, remember)
+
+    @work(thread=True, exclusive=True, group="entity")
+    def load_entity(self, entity_id: int, remember: bool) -> None:
+        self._run(lambda g: g.entity(entity_id), lambda e: self._show_entity(e, remember),
+                  "reading the entity")
+
+    def _show_entity(self, entity: dict, remember: bool) -> None:
+        if remember and self.current is not None and self.current != entity["id"]:
+            self.history.append(self.current)
+        self.current, self.current_name = entity["id"], entity["name"]
+        degree = len(entity["outgoing"]) + len(entity["incoming"])
+        head = Text(entity["name"], style="bold").append(
+            f"  {entity['type']} · {entity['mentions_total']} mentions · {degree} relations",
+            style="not bold")
+        aliases = [a for a in entity.get("aliases", []) if a["text"] != entity["name"]]
+        if aliases:
+            head.append("\naliases: " + ", ".join(f"{a['text']} ({a['count']})" for a in aliases),
+                        style="dim")
+        self.query_one("#entity-head", Static).update(head)
+        self._fill_tree(entity)
+        mentions = entity.get("mentions", [])
+        pane = self.query_one("#entity-mentions")
+        pane.border_title = f"mentions ({len(mentions)} of {entity['mentions_total']})"
+        self.query_one("#mentions", Static).update(
+            Text("\n").join(mention_text(m) for m in mentions) if mentions
+            else Text("no mentions", style="dim"))
+        pane.scroll_home(animate=False)
+        self.query_one("#graph-detail", ContentSwitcher).current = "entity-pane"
+        if not isinstance(self.focused, Input):
+            self.query_one("#entity-tree", Tree).focus()
+        self._status(Text("Enter on a neighbour hops to it · p: a path from here · ⌫ back",
+                          style="dim"))
+
+    def _fill_tree(self, entity: dict) -> None:
+        """Relations grouped by direction and type, as in a chain: ``—type→`` goes out
+        of this entity, ``←type—`` comes in."""
+        tree = self.query_one("#entity-tree", Tree)
+        tree.clear()
+        first_leaf = None
+        for forward, edges in ((True, entity["outgoing"]), (False, entity["incoming"])):
+            groups: dict[str, list[dict]] = {}
+            for edge in edges:
+                groups.setdefault(edge["type"], []).append(edge)
+            for kind, members in groups.items():
+                arrow = f"—{kind}→" if forward else f"←{kind}—"
+                way = "out" if forward else "in"
+                node = tree.root.add(Text(f"{arrow} ({len(members)} {way})", style="bold"),
+                                     expand=True)
+                for edge in sorted(members, key=lambda e: (-e["score"], e["other"]["name"])):
+                    other = edge["other"]
+                    label = Text(other["name"]).append(
+                        f" {other['type']} · {edge['score']:.2f} · {edge['count']}×",
+                        style="dim")
+                    leaf = node.add_leaf(label, data=other["id"])
+                    first_leaf = first_leaf or leaf
+        if first_leaf is None:
+            tree.root.add_leaf(Text("no relations", style="dim"))
+        else:
+            self.call_after_refresh(tree.move_cursor, first_leaf)
+
+    def action_back(self) -> None:
+        """The previous entity (or the statistics when there is none)."""
+        switcher = self.query_one("#graph-detail", ContentSwitcher)
+        if switcher.current == "path-pane":
+            self._close_path()
+        elif self.history:
+            self.show_entity(self.history.pop(), remember=False)
+        elif self.current is not None:
+            self.current = None
+            self.action_stats()
+
+    def action_escape(self) -> None:
+        """Out of a text field first (so keys are keys again), then back."""
+        focused = self.focused
+        if isinstance(focused, Input) and focused.id == "graph-search":
+            self.action_focus_results()
+        elif isinstance(focused, Input):
+            self._close_path()
+        else:
+            self.action_back()
+
+    def action_focus_search(self) -> None:
+        self.query_one("#graph-search", Input).focus()
+
+    def action_focus_results(self) -> None:
+        table = self.query_one("#graph-results", OptionList)
+        if self.results or not self.query_one("#graph-search", Input).value.strip():
+            table.focus()
+        else:
+            self.set_focus(None)
+
+    # -- paths ------------------------------------------------------------------------------
+    def action_path(self) -> None:
+        """Find chains between two entities; from the entity shown, when there is one."""
+        self.query_one("#graph-detail", ContentSwitcher).current = "path-pane"
+        source = self.query_one("#path-from", Input)
+        if self.current is not None:
+            self._from_ref = (self.current_name, self.current)
+            source.value = self.current_name
+            self.query_one("#path-to", Input).focus()
+        else:
+            source.focus()
+        if not str(self.query_one("#paths", Static).content):
+            self.query_one("#paths", Static).update(Text(
+                "Two entities (a name, or #id), Enter: the shortest chains between them. "
+                "Escape closes.", style="dim"))
+
+    def _close_path(self) -> None:
+        switcher = self.query_one("#graph-detail", ContentSwitcher)
+        switcher.current = "entity-pane" if self.current is not None else "stats-pane"
+        if self.current is not None:
+            self.query_one("#entity-tree", Tree).focus()
+        else:
+            self.query_one("#graph-results", OptionList).focus()
+
+    def _ref(self, value: str) -> str:
+        """What ``resolve`` gets: the id when the field still names the entity it was
+        filled with (a name can be shared by two types)."""
+        if self._from_ref and value.strip() == self._from_ref[0]:
+            return f"#{self._from_ref[1]}"
+        return value.strip()
+
+    @on(Input.Submitted, "#path-from, #path-to")
+    def _path_submitted(self, event: Input.Submitted) -> None:
+        source = self.query_one("#path-from", Input).value
+        target = self.query_one("#path-to", Input).value
+        if not source.strip():
+            self.query_one("#path-from", Input).focus()
+        elif not target.strip():
+            self.query_one("#path-to", Input).focus()
+        else:
+            self.find_paths(self._ref(source), self._ref(target))
+
+    @work(thread=True, exclusive=True, group="path")
+    def find_paths(self, source: str, target: str) -> None:
+        """The shortest chains between ``source`` and ``target`` (names or ``#id``)."""
+        hint = self._missing()
+        if hint:
+            self.app.call_from_thread(self._status, hint, True)
+            return
+
+        def find(graph):
+            a, b = graph.resolve(source), graph.resolve(target)
+            return a, b, graph.paths(a["id"], b["id"], max_hops=MAX_HOPS)
+
+        self._run(find, lambda found: self._show_paths(*found), "path")
+
+    def _show_paths(self, a: dict, b: dict, chains: list[list[dict]]) -> None:
+        ends = f"{a['name']} ({a['type']}) and {b['name']} ({b['type']})"
+        if a["id"] == b["id"]:
+            body = Text(f"{a['name']} is both ends: nothing to find", style="bold")
+        elif not chains:
+            body = Text(f"no chain of up to {MAX_HOPS} relations between {ends}", style="bold")
+        else:
+            hops = len(chains[0])
+            body = Text(f"{len(chains)} shortest chain(s) between {ends}, {hops} "
+                        f"relation(s) each:", style="bold")
+            for number, steps in enumerate(chains, 1):
+                body.append(f"\n{number}. {chain_text(steps)}", style="not bold")
+        self.query_one("#paths", Static).update(body)
+        self._status(Text("—type→: the relation goes this way; ←type—: the other way",
+                          style="dim"))

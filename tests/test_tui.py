@@ -210,6 +210,32 @@ def test_predict_a_sentence(ner_recipe):
     asyncio.run(scenario())
 
 
+def test_predict_relations_between_marked_entities(relation_recipe):
+    run_dir = train(relation_recipe)
+
+    async def scenario():
+        app = app_for(relation_recipe.parent)
+        async with app.run_test(size=SIZE) as pilot:
+            app.open_predict(run_dir)
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.loaded is not None, 60, "the model to load")
+            assert "[[Maria Rossi|PER]]" in text_of(screen.query_one("#model-status"))
+            await pilot.click("#predict-input")
+            await pilot.press(*"Maria visited Porto.")  # nothing marked: says how to mark
+            await wait_for(pilot, lambda: " ms" in text_of(screen.query_one("#prediction")),
+                           30, "a prediction")
+            assert "mark two or more entities" in text_of(screen.query_one("#prediction"))
+            marked = "[[Maria Rossi|PER]] works for [[Kestrel Bank|ORG]]."
+            screen.query_one("#predict-input").value = marked
+            await wait_for(pilot, lambda: "[PER]" in text_of(screen.query_one("#prediction")),
+                           30, "the marked prediction")
+            shown = text_of(screen.query_one("#prediction"))
+            assert "Maria Rossi [PER] works for Kestrel Bank [ORG]" in shown
+            # A random tiny model may or may not see a relation; either way it says so.
+            assert "no relation between" in shown or "—" in shown
+    asyncio.run(scenario())
+
+
 def test_bad_recipe_and_bad_override_are_shown_in_place(ner_recipe):
     (ner_recipe.parent / "broken.toml").write_text('task = "ner"\n[train]\nepochs = "three"\n')
     # A copy with a typo in a data path: same recipe name, one file missing.

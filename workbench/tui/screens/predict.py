@@ -24,7 +24,8 @@ from textual.worker import get_current_worker
 from workbench.errors import WorkbenchError
 from workbench.runs.index import RunSummary, list_runs
 from workbench.tui.format import STATUS, best_text
-from workbench.tui.widgets.prediction import entities_table, entities_text, probabilities_table
+from workbench.tui.widgets.prediction import (entities_table, entities_text,
+                                              probabilities_table, relations_table)
 
 DEBOUNCE_S = 0.25
 LOAD_LOCK = threading.Lock()
@@ -143,7 +144,9 @@ class PredictScreen(Screen):
         labels = meta.get("labels") or []
         kinds = sorted({lab.split("-", 1)[-1] for lab in labels if lab != "O"}) \
             if task.name == "ner" else labels
-        self._status(f"{path.name}: {task.name} · {', '.join(kinds)} · loaded in {seconds:.1f} s")
+        hint = " · mark entities as [[Maria Rossi|PER]]" if task.name == "relation" else ""
+        self._status(f"{path.name}: {task.name} · {', '.join(kinds)} · loaded in "
+                     f"{seconds:.1f} s{hint}")
         text = self.query_one("#predict-input", Input).value
         if text.strip():
             self.predict(text)
@@ -200,6 +203,15 @@ class PredictScreen(Screen):
                 body += [entities_table(result)]
             else:
                 body += [Text("no entities found", style="dim")]
+        elif task == "relation":
+            body = [entities_text(result), ""]
+            if len(result.get("entities", [])) < 2:
+                body += [Text("mark two or more entities, e.g. [[Maria Rossi|PER]] works for "
+                              "[[Kestrel Bank|ORG]]", style="dim")]
+            elif result.get("relations"):
+                body += [relations_table(result)]
+            else:
+                body += [Text("no relation between the marked entities", style="dim")]
         else:
             body = [Text.from_markup(f"[b]{escape(result['label'])}[/b] "
                                      f"({100 * result['score']:.1f}%)"), "",

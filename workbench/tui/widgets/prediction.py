@@ -33,7 +33,8 @@ def entities_text(result: dict[str, Any]) -> Text:
         out.append(text[position:entity["start"]])
         style = styles[entity["label"]]
         out.append(text[entity["start"]:entity["end"]], style=style)
-        out.append(f" [{entity['label']} {entity['score']:.2f}]", style="bold")
+        score = f" {entity['score']:.2f}" if "score" in entity else ""
+        out.append(f" [{entity['label']}{score}]", style="bold")
         position = entity["end"]
     out.append(text[position:])
     return out
@@ -66,4 +67,14 @@ def probabilities_table(result: dict[str, Any], width: int = 30) -> Table:
         table.add_row(Text(marker + label, style="bold" if marker.strip() else ""),
                       Text(bar.ljust(width), style="green" if marker.strip() else "blue"),
                       f"{100 * p:5.1f}%")
+    return table
+
+
+def relations_table(result: dict[str, Any]) -> Table:
+    """One row a predicted relation: head, relation (an arrow for the direction), tail, score."""
+    table = Table(show_edge=False, pad_edge=False, expand=False, box=BOX)
+    for column in ("head", "relation", "tail", "score"):
+        table.add_column(column, justify="right" if column == "score" else "left")
+    for r in result.get("relations", []):
+        table.add_row(r["head_text"], f"—{r['type']}→", r["tail_text"], f"{r['score']:.2f}")
     return table

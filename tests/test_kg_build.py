@@ -63,6 +63,7 @@ def fake_models(monkeypatch):
     rel = SimpleNamespace(predict_pairs=lambda m, t, items, *a: fake_relations(items))
     models = {"ner": (ner, None, None, 128), "relation": (rel, None, None, 128)}
     monkeypatch.setattr(kg_build, "load_models", lambda ner, relations, device: models)
+    monkeypatch.setattr(kg_build, "check_models", lambda ner, relations: None)
     return models
 
 
@@ -140,12 +141,16 @@ def test_build_stores_entities_mentions_and_relations_over_the_threshold(tmp_pat
         assert graph.stats()["relations_by_type"]["based_in"] == 1
 
 
-def test_rebuilding_the_same_documents_changes_nothing_and_new_ones_only_add(tmp_path,
-                                                                           fake_models):
+def test_rebuilding_the_same_documents_changes_nothing_and_new_ones_only_add(
+        tmp_path, fake_models, monkeypatch):
     corpus(tmp_path, DOCS)
     build(tmp_path)
     before = table_counts(tmp_path / "g.sqlite")
+    loaded = []
+    real_models = kg_build.load_models
+    monkeypatch.setattr(kg_build, "load_models", lambda *a: loaded.append(a) or real_models(*a))
     again = build(tmp_path)
+    assert loaded == []  # nothing new to read: the models are not even loaded
     assert again["added"] == 0 and again["skipped"] == 2
     assert table_counts(tmp_path / "g.sqlite") == before
     corpus(tmp_path, {"c.txt": "Maria Rossi visited Geneva."})

@@ -124,9 +124,9 @@ def model_dir_of(path: str | Path) -> Path:
     raise WorkbenchError(f"{path}: not a run folder or a model folder (no config.json)")
 
 
-def load_saved(path: str | Path):
-    """Load a saved model folder (or a run's): ``(task, model, tokenizer, meta)``."""
-    from workbench.tasks import ARCHITECTURE_SUFFIXES, get_task
+def saved_task(path: str | Path) -> tuple[Path, str, dict]:
+    """A saved model's folder, task name and workbench metadata, without loading it."""
+    from workbench.tasks import ARCHITECTURE_SUFFIXES
 
     folder = model_dir_of(path)
     meta: dict = {}
@@ -141,6 +141,14 @@ def load_saved(path: str | Path):
                     task_name = name
         if task_name is None:
             raise WorkbenchError(f"{folder}: cannot tell the model's task from config.json")
+    return folder, task_name, meta
+
+
+def load_saved(path: str | Path):
+    """Load a saved model folder (or a run's): ``(task, model, tokenizer, meta)``."""
+    from workbench.tasks import get_task
+
+    folder, task_name, meta = saved_task(path)
     task = get_task(task_name)
     if hasattr(task, "from_meta"):
         task.from_meta(meta)

@@ -29,20 +29,26 @@ def _device(choice: str):
     return torch.device(choice)
 
 
+def check_models(ner: str | Path, relations: str | Path | None) -> None:
+    """Each model folder exists and is the task it is given as (without loading it)."""
+    from workbench.models import saved_task
+
+    for option, path, wanted in (("--ner", ner, "ner"), ("--relations", relations, "relation")):
+        if path is not None:
+            _folder, task, _meta = saved_task(path)
+            if task != wanted:
+                what = "an NER model" if wanted == "ner" else "a relation model"
+                raise WorkbenchError(f"{option} {path}: this is a {task} model, not {what}")
+
+
 def load_models(ner: str | Path, relations: str | Path | None, device) -> dict[str, Any]:
-    """Load the NER model and the optional relation model onto ``device``, checking
-    that each is the task it is given as."""
+    """Load the NER model and the optional relation model onto ``device``."""
     from workbench.models import load_saved
 
     task, model, tokenizer, meta = load_saved(ner)
-    if task.name != "ner":
-        raise WorkbenchError(f"--ner {ner}: this is a {task.name} model, not an NER model")
     models = {"ner": (task, model.to(device), tokenizer, meta.get("max_length", 128))}
     if relations is not None:
         task, model, tokenizer, meta = load_saved(relations)
-        if task.name != "relation":
-            raise WorkbenchError(f"--relations {relations}: this is a {task.name} model, "
-                                 f"not a relation model")
         models["relation"] = (task, model.to(device), tokenizer, meta.get("max_length", 128))
     return models
 
@@ -101,9 +107,12 @@ def build_graph(graph_path: str | Path, ner: str | Path, corpus: str | Path,
     if batch_size < 1:
         raise WorkbenchError("--batch-size must be at least 1")
     console = console or Console(stderr=True)
+    check_models(ner, relations)
     documents = read_corpus(corpus)
     target = _device(device)
-    models = load_models(ner, relations, target)
+    with Graph.open(graph_path) as graph:  # nothing new: no models to load
+        states = [graph.document_state(d.key, d.sha) for d in documents]
+    models = load_models(ner, relations, target) if any(s != "same" for s in states) else None
     summary = {"documents": len(documents), "added": 0, "skipped": 0, "replaced": 0,
                "sentences": 0, "mentions": 0, "relations": 0, "device": str(target)}
     started = time.perf_counter()
@@ -120,10 +129,10 @@ def build_graph(graph_path: str | Path, ner: str | Path, corpus: str | Path,
             bar = progress.add_task("build", total=len(documents), rate="-")
             for first in range(0, len(documents), DOCS_PER_CHUNK):
                 chunk = documents[first:first + DOCS_PER_CHUNK]
-                states = [graph.document_state(d.key, d.sha) for d in chunk]
-                todo = [d for d, s in zip(chunk, states) if s != "same"]
+                chunk_states = states[first:first + DOCS_PER_CHUNK]
+                todo = [d for d, s in zip(chunk, chunk_states) if s != "same"]
                 summary["skipped"] += len(chunk) - len(todo)
-                summary["replaced"] += states.count("changed")
+                summary["replaced"] += chunk_states.count("changed")
                 analysed_docs = analyse(todo, models, threshold, batch_size) if todo else []
                 with graph.transaction():  # one commit a chunk; a crash loses only this chunk
                     for doc, sentences in zip(todo, analysed_docs):

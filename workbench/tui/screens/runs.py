@@ -32,10 +32,10 @@ class RunsScreen(Screen):
 
     BINDINGS = [Binding("enter", "open", "Open", show=True),
                 Binding("space", "mark", "Mark"),
-                Binding("c", "compare", "Compare marked"),
+                Binding("c", "compare", "Compare"),
                 Binding("o", "cycle_sort", "Sort"),
                 Binding("p", "predict", "Predict"),
-                Binding("r", "refresh", "Refresh")]
+                Binding("r", "refresh", "Refresh", show=False)]  # it refreshes itself
 
     def __init__(self):
         super().__init__()

@@ -64,6 +64,7 @@ def fake_models(monkeypatch):
     models = {"ner": (ner, None, None, 128), "relation": (rel, None, None, 128)}
     monkeypatch.setattr(kg_build, "load_models", lambda ner, relations, device: models)
     monkeypatch.setattr(kg_build, "check_models", lambda ner, relations: None)
+    monkeypatch.setattr(kg_build, "fingerprint", lambda ner, rel, threshold: str(threshold))
     return models
 
 
@@ -107,7 +108,8 @@ def test_sentences_split_at_ends_not_at_abbreviations_or_initials():
 def test_corpus_from_folder_and_jsonl(tmp_path):
     folder = corpus(tmp_path, {"b.txt": "Two.", "a.txt": "One.", ".hidden/x.txt": "no",
                                "notes.bin": "no", "sub/c.md": "Three."})
-    assert [d.key for d in read_corpus(folder)] == ["a.txt", "b.txt", "sub/c.md"]
+    assert [d.key for d in read_corpus(folder)] == ["corpus/a.txt", "corpus/b.txt",
+                                                    "corpus/sub/c.md"]
     jsonl = write(tmp_path / "c.jsonl", '{"id": "x", "text": "One."}\n{"text": "Two."}\n')
     assert [d.key for d in read_corpus(jsonl)] == ["x", "c.jsonl:2"]
     write(jsonl, '{"id": "x", "text": "One."}\n{"id": "x", "text": "Two."}\n')
@@ -130,15 +132,16 @@ def test_build_stores_entities_mentions_and_relations_over_the_threshold(tmp_pat
         assert stats["entities"] == 7  # Maria Rossi, Kestrel Bank, Porto, Jon Berg, Oslo, ...
         assert stats["relations_by_type"] == {"works_for": 2}  # based_in scored 0.4 < 0.5
         jon = graph.entity(graph.resolve("Jon Berg")["id"])
-        assert [m["document"] for m in jon["mentions"]] == ["a.txt", "b.txt"]
+        assert [m["document"] for m in jon["mentions"]] == ["corpus/a.txt", "corpus/b.txt"]
         mention = jon["mentions"][0]
         assert mention["sentence"][mention["start"]:mention["end"]] == "Jon Berg"
         assert [r["other"]["name"] for r in jon["outgoing"]] == ["Nordwind"]
-    # A lower threshold keeps based_in on the next build of new documents.
-    corpus(tmp_path, {"c.txt": "Kestrel Bank moved to Lisbon."})
-    build(tmp_path, threshold=0.3)
+    # Another threshold re-reads every document (the extraction changed): based_in kept.
+    again = build(tmp_path, threshold=0.3)
+    assert again["replaced"] == 2 and again["skipped"] == 0
     with Graph.open(tmp_path / "g.sqlite", create=False) as graph:
-        assert graph.stats()["relations_by_type"]["based_in"] == 1
+        assert graph.stats()["relations_by_type"] == {"based_in": 2, "works_for": 2}
+        assert graph.stats()["documents"] == 2
 
 
 def test_rebuilding_the_same_documents_changes_nothing_and_new_ones_only_add(

@@ -70,7 +70,7 @@ def test_search(capsys, graph_file):
 
 
 @pytest.mark.parametrize("text", ["'; DROP TABLE entities; --", "name:foo OR NEAR(a b)",
-                                  '"unbalanced', "*", "()"])
+                                  '"unbalanced', "*", "()", "[/x]", "[bold]kestrel"])
 def test_nasty_search_text(capsys, graph_file, text):
     code, out, err = kg(capsys, "search", text, "--graph", graph_file)
     assert code in (0, 2) and "Traceback" not in err
@@ -122,6 +122,13 @@ def test_show(capsys, graph_file):
     assert detail["mentions_total"] == 3 and len(detail["mentions"]) == 1
     code, _, err = kg(capsys, "show", "#999", "--graph", graph_file)
     assert code == 2 and "#999" in err
+
+
+def test_show_never_guesses_a_different_entity(capsys, graph_file):
+    code, _, err = kg(capsys, "show", "Jon Smith", "--graph", graph_file)
+    assert code == 2 and "no entity named 'Jon Smith'" in err and "closest: Jon Berg" in err
+    code, out, _ = kg(capsys, "show", "jon", "--graph", graph_file)  # every word typed: found
+    assert code == 0 and "Jon Berg" in out
 
 
 def test_mentions_are_highlighted_in_their_sentence():

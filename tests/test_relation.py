@@ -239,3 +239,25 @@ def test_recipe_rejects_unknown_relation_keys(tmp_path):
                                         '[relation]\nnegative_ratoi = 2\n')
     with pytest.raises(WorkbenchError, match="negative_ratio"):
         load_recipe(recipe, check_files=False)
+
+
+def test_types_without_a_trained_marker_make_no_candidates(tmp_path):
+    task, _ = configured(tmp_path, type_pairs=False)
+    example = {"tokens": "Maria met Kestrel on Monday".split(),
+               "entities": [{"type": "PER", "start": 0, "end": 1},
+                            {"type": "ORG", "start": 2, "end": 3},
+                            {"type": "DATE", "start": 4, "end": 5}],
+               "relations": []}
+    assert task.candidates(example) == [(0, 1), (1, 0)]  # DATE: no marker was ever trained
+
+
+def test_jsonl_text_may_hold_unicode_line_separators(tmp_path):
+    record = {"tokens": ["Maria\u2028Rossi", "works", "for", "Kestrel"],
+              "entities": [{"type": "PER", "start": 0, "end": 1},
+                           {"type": "ORG", "start": 3, "end": 4}],
+              "relations": [{"type": "works_for", "head": 0, "tail": 1}]}
+    line = json.dumps(record, ensure_ascii=False)  # leaves U+2028 unescaped
+    assert "\u2028" in line
+    path = write(tmp_path / "u.jsonl", line + "\n" + RELATION_LINES[1] + "\n")
+    examples = read_examples(str(path), DATA, "spans")
+    assert [e["line"] for e in examples] == [1, 2]

@@ -189,7 +189,7 @@ def cmd_run(args) -> int:
         run_dir, end = run_experiment(experiment, [view], stop=stop)
     finally:
         signal.signal(signal.SIGINT, previous)
-    console.print(f"run folder: {run_dir}", highlight=False, soft_wrap=True)
+    console.print(f"run folder: {run_dir}", highlight=False, soft_wrap=True, markup=False)
     return {"completed": 0, "stopped": EXIT_STOPPED}.get(end["status"], EXIT_FAILED)
 
 
@@ -230,7 +230,8 @@ def cmd_eval(args) -> int:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return 0
     console = Console()
-    console.print(f"{report['split']}: {metrics_line(report['metrics'])}", highlight=False)
+    console.print(f"{report['split']}: {metrics_line(report['metrics'])}", highlight=False,
+                  markup=False)
     if "entity_metrics" in report:
         console.print(f"entities: {metrics_line(report['entity_metrics'])}", highlight=False)
     console.print(report_renderable(report))
@@ -296,15 +297,24 @@ def _print_json(value) -> None:
 
 
 def cmd_kg(args) -> int:
-    """`workbench kg SUB`: every subcommand but build needs an existing graph."""
-    if args.kg_command == "build":
-        return kg_build(args)
-    from rich.console import Console
+    """`workbench kg SUB`: every subcommand but build needs an existing graph. A locked
+    or full database, or an unwritable export target, is one line, not a traceback."""
+    import sqlite3
 
-    from workbench.kg.store import Graph
+    try:
+        if args.kg_command == "build":
+            return kg_build(args)
+        from rich.console import Console
 
-    with Graph.open(args.graph, create=False) as graph:
-        return KG_COMMANDS[args.kg_command](args, graph, Console())
+        from workbench.kg.store import Graph
+
+        with Graph.open(args.graph, create=False) as graph:
+            return KG_COMMANDS[args.kg_command](args, graph, Console())
+    except sqlite3.Error as exc:
+        raise WorkbenchError(f"{args.graph}: {exc}") from None
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise WorkbenchError(f"{where}{exc.strerror or exc}") from None
 
 
 def kg_build(args) -> int:
@@ -347,7 +357,7 @@ def kg_search(args, graph, console) -> int:
     elif hits:
         console.print(search_table(hits, semantic=args.semantic))
     else:
-        console.print(f"no entity matches {args.text!r}", highlight=False)
+        console.print(f"no entity matches {args.text!r}", highlight=False, markup=False)
     return 0
 
 
@@ -406,7 +416,7 @@ def kg_export(args, graph, console) -> int:
 
     out = Path(args.output) if args.output else default_output(graph.path, args.format)
     for path in export_graph(graph, args.format, out):
-        console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+        console.print(f"wrote {path}", highlight=False, soft_wrap=True, markup=False)
     return 0
 
 

@@ -19,7 +19,9 @@ def read_jsonl(path: str | Path) -> list[tuple[int, dict]]:
     if text.lstrip().startswith("["):
         return _read_array(path, text)
     rows: list[tuple[int, dict]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Split on newlines only: str.splitlines also breaks at U+2028 and friends, which
+    # JSON writers leave unescaped inside strings.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -37,6 +39,15 @@ def _read_array(path, text: str) -> list[tuple[int, dict]]:
     decoder = json.JSONDecoder()
     rows: list[tuple[int, dict]] = []
     pos = text.index("[") + 1
+    counted, lines = 0, 1  # newlines counted incrementally: big arrays stay linear
+
+    def line_at(p: int) -> int:
+        nonlocal counted, lines
+        if p >= counted:
+            lines += text.count("\n", counted, p)
+            counted = p
+            return lines
+        return text.count("\n", 0, p) + 1
 
     def skip(p: int) -> int:
         while p < len(text) and text[p] in " \t\r\n":
@@ -45,11 +56,11 @@ def _read_array(path, text: str) -> list[tuple[int, dict]]:
 
     pos = skip(pos)
     while pos < len(text) and text[pos] != "]":
-        line = text.count("\n", 0, pos) + 1
+        line = line_at(pos)
         try:
             obj, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            raise WorkbenchError(f"{where(path, text.count(chr(10), 0, exc.pos) + 1)}: "
+            raise WorkbenchError(f"{where(path, line_at(exc.pos))}: "
                                  f"invalid JSON ({exc.msg})") from None
         if not isinstance(obj, dict):
             raise WorkbenchError(f"{where(path, line)}: expected a JSON object in the array")
@@ -58,7 +69,7 @@ def _read_array(path, text: str) -> list[tuple[int, dict]]:
         if pos < len(text) and text[pos] == ",":
             pos = skip(pos + 1)
         elif pos >= len(text) or text[pos] != "]":
-            raise WorkbenchError(f"{where(path, text.count(chr(10), 0, pos) + 1)}: "
+            raise WorkbenchError(f"{where(path, line_at(pos))}: "
                                  f"invalid JSON (expected ',' or ']' in the array)")
     if pos >= len(text):
         raise WorkbenchError(f"{path}: invalid JSON (the array is not closed)")

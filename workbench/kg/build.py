@@ -8,6 +8,7 @@ is skipped, one whose text changed is replaced (the knowledge-update path).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,26 @@ def check_models(ner: str | Path, relations: str | Path | None) -> None:
             if task != wanted:
                 what = "an NER model" if wanted == "ner" else "a relation model"
                 raise WorkbenchError(f"{option} {path}: this is a {task} model, not {what}")
+
+
+def fingerprint(ner: str | Path, relations: str | Path | None, threshold: float) -> str:
+    """What the extraction depends on besides the text: the models (folder, metadata,
+    weights' size and time) and the threshold. Part of each document's hash, so a
+    rebuild with another model or threshold re-reads documents instead of skipping them."""
+    import hashlib
+    import json
+
+    from workbench.models import saved_task
+
+    parts: dict[str, Any] = {"threshold": threshold}
+    for name, path in (("ner", ner), ("relations", relations)):
+        if path is None:
+            continue
+        folder, task, meta = saved_task(path)
+        weights = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                         for p in folder.glob("*.safetensors"))
+        parts[name] = [str(folder.resolve()), task, meta, weights]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def load_models(ner: str | Path, relations: str | Path | None, device) -> dict[str, Any]:
@@ -110,8 +131,10 @@ def build_graph(graph_path: str | Path, ner: str | Path, corpus: str | Path,
     check_models(ner, relations)
     documents = read_corpus(corpus)
     target = _device(device)
+    extraction = fingerprint(ner, relations, threshold)
+    shas = {d.key: hashlib.sha256((d.sha + extraction).encode()).hexdigest() for d in documents}
     with Graph.open(graph_path) as graph:  # nothing new: no models to load
-        states = [graph.document_state(d.key, d.sha) for d in documents]
+        states = [graph.document_state(d.key, shas[d.key]) for d in documents]
     models = load_models(ner, relations, target) if any(s != "same" for s in states) else None
     summary = {"documents": len(documents), "added": 0, "skipped": 0, "replaced": 0,
                "sentences": 0, "mentions": 0, "relations": 0, "device": str(target)}
@@ -136,7 +159,9 @@ def build_graph(graph_path: str | Path, ner: str | Path, corpus: str | Path,
                 analysed_docs = analyse(todo, models, threshold, batch_size) if todo else []
                 with graph.transaction():  # one commit a chunk; a crash loses only this chunk
                     for doc, sentences in zip(todo, analysed_docs):
-                        graph.add_document(doc.key, doc.source, doc.sha, sentences, build_id)
+                        if not graph.add_document(doc.key, doc.source, shas[doc.key],
+                                                  sentences, build_id):
+                            continue  # the same document twice in one corpus
                         summary["added"] += 1
                         summary["sentences"] += len(sentences)
                         summary["mentions"] += sum(len(s["entities"]) for s in sentences)

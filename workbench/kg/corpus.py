@@ -1,8 +1,10 @@
 """Reading a corpus for the knowledge graph, and splitting its text into sentences.
 
-A corpus is a text file (one document), a folder of ``.txt``/``.md`` files (one
-document each, keyed by their path inside the folder), or JSON records (``.jsonl``
-or a ``.json`` array) with ``id`` and ``text`` fields.
+A corpus is a text file (one document, keyed by its name), a folder of
+``.txt``/``.md`` files (one document each, keyed by the folder's name and the
+path inside it), or JSON records (``.jsonl`` or a ``.json`` array) with ``id``
+and ``text`` fields (keyed by the id: ids are the user's stable document ids, so
+a record whose id is already in the graph replaces that document).
 """
 
 from __future__ import annotations
@@ -52,7 +54,10 @@ def read_corpus(path: str | Path) -> list[Document]:
         files = sorted(p for p in path.rglob("*")
                        if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
                        and not any(part.startswith(".") for part in p.relative_to(path).parts))
-        docs = [Document(p.relative_to(path).as_posix(), str(p), _read_text(p)) for p in files]
+        # Keys start with the folder's name: a second folder with its own notes.txt
+        # adds documents instead of replacing the first one's.
+        docs = [Document(f"{path.name}/{p.relative_to(path).as_posix()}", str(p),
+                         _read_text(p)) for p in files]
     elif any(s in (".jsonl", ".json", ".ndjson") for s in path.suffixes):
         docs = list(_json_documents(path))
     else:

@@ -29,6 +29,12 @@ def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
     return table
 
 
+def _add(table: Table, *cells) -> None:
+    """A row whose text cells are plain text: names and sentences come from documents
+    and users, and a ``[/x]`` in them is not Rich markup."""
+    table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
+
+
 def highlighted(sentence: str, *spans: tuple[int, int]) -> Text:
     """The sentence with each (start, end) span stylised; bad spans are ignored."""
     text = Text(sentence)
@@ -48,7 +54,7 @@ def search_table(hits: list[dict], semantic: bool) -> Table:
             extra = f"{hit['score']:.3f}"
         else:
             extra = "" if hit["match"] == hit["name"] else hit["match"]
-        table.add_row(f"#{hit['id']}", hit["name"], hit["type"], str(hit["mentions"]),
+        _add(table, f"#{hit['id']}", hit["name"], hit["type"], str(hit["mentions"]),
                       str(hit["relations"]), extra)
     return table
 
@@ -72,13 +78,13 @@ def entity_view(detail: dict) -> Group:
                                     (evidence["head_start"], evidence["head_end"]),
                                     (evidence["tail_start"], evidence["tail_end"]))
                         if evidence else Text(""))
-            table.add_row("→" if forward else "←", r["type"], _ref(r["other"]),
+            _add(table, "→" if forward else "←", r["type"], _ref(r["other"]),
                           str(r["count"]), f"{r['score']:.2f}", sentence)
         parts += [Text(""), Text("relations (→ this entity is the head, ← the tail)"), table]
     if detail["mentions"]:
         table = _table("document", "sentence", "score", right=("score",))
         for m in detail["mentions"]:
-            table.add_row(m["document"], highlighted(m["sentence"], (m["start"], m["end"])),
+            _add(table, m["document"], highlighted(m["sentence"], (m["start"], m["end"])),
                           f"{m['score']:.2f}")
         shown = len(detail["mentions"])
         title = (f"mentions ({shown} of {detail['mentions_total']})"
@@ -114,7 +120,7 @@ def build_view(summary: dict) -> Group:
         if isinstance(value, dict):
             continue
         shown = f"{value:.2f}" if isinstance(value, float) else str(value)
-        table.add_row(str(key).replace("_", " "), shown)
+        _add(table, str(key).replace("_", " "), shown)
     parts: list = [table]
     if isinstance(summary.get("stats"), dict) and "path" in summary["stats"]:
         parts.append(stats_line(summary["stats"]))
@@ -129,13 +135,13 @@ def stats_view(stats: dict) -> Group:
         if stats[key]:
             table = _table(title, "count", right=("count",))
             for name, n in stats[key].items():
-                table.add_row(name, str(n))
+                _add(table, name, str(n))
             parts += [Text(""), table]
     if stats["top_entities"]:
         table = _table("id", "top entities", "type", "mentions", "relations",
                        right=("id", "mentions", "relations"))
         for e in stats["top_entities"]:
-            table.add_row(f"#{e['id']}", e["name"], e["type"], str(e["mentions"]),
+            _add(table, f"#{e['id']}", e["name"], e["type"], str(e["mentions"]),
                           str(e["relations"]))
         parts += [Text(""), table]
     if stats["builds"]:
@@ -143,7 +149,7 @@ def stats_view(stats: dict) -> Group:
                        right=("build", "added", "skipped"))
         for b in stats["builds"]:
             when = b["time"][:16].replace("T", " ")
-            table.add_row(str(b["id"]), when, b["ner_run"], b["relation_run"] or "-",
+            _add(table, str(b["id"]), when, b["ner_run"], b["relation_run"] or "-",
                           b["corpus"], _num(b["documents_added"]), _num(b["documents_skipped"]))
         parts += [Text(""), table]
     return Group(*parts)

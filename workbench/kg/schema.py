@@ -134,14 +134,21 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
     if not path.exists():
         if not create:
             raise WorkbenchError(f"{path}: no graph here; build one with workbench kg build")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkbenchError(f"{path}: cannot create the graph's folder "
+                                 f"({exc.strerror or exc})") from None
     elif path.is_dir():
         raise WorkbenchError(f"{path}: a folder, not a graph file")
     # Autocommit mode: store.Graph opens its own transactions (BEGIN IMMEDIATE),
     # so a reader never holds a lock longer than one query.
     # check_same_thread=False lets the TUI query from a worker thread; one
     # Graph is still meant to be used by one thread at a time.
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    try:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise WorkbenchError(f"{path}: cannot open the graph ({exc})") from None
     try:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys = ON")

@@ -432,30 +432,38 @@ class Graph:
 
     def resolve(self, ref: str) -> dict:
         """An entity reference as people type it -> {"id","name","type"}:
-        "#12" or "12" (an id), an exact name (any type; most mentions wins),
-        else the best search hit."""
+        "#12" (an id), an exact name (any type; most mentions wins), "12" (an id,
+        when no entity is named "12"), else a name or alias holding every word typed.
+        Anything else is an error naming the closest entities, never a silent guess."""
         ref = str(ref).strip()
         digits = ref[1:] if ref.startswith("#") else ref
-        if digits.isdigit():
-            row = self._conn.execute("SELECT id, name, type FROM entities WHERE id = ?",
-                                     (int(digits),)).fetchone()
-            if row is not None:
-                return _brief(row)
-            if ref.startswith("#"):
-                raise WorkbenchError(f"no entity {ref} in {self.path}")
+        if ref.startswith("#") and digits.isdigit():
+            return self._by_id(int(digits), ref)
         key = normalize_name(ref)
         if key:
             row = self._conn.execute("SELECT id, name, type FROM entities WHERE key = ? "
                                      "ORDER BY mentions DESC, id LIMIT 1", (key,)).fetchone()
             if row is not None:
                 return _brief(row)
+        if digits.isdigit():
+            return self._by_id(int(digits), ref)
         try:
-            hits = self.search(ref, limit=1)
+            hits = self.search(ref, limit=5)
         except WorkbenchError:
             hits = []
-        if not hits:
-            raise WorkbenchError(f"no entity matches '{ref}' in {self.path}")
-        return {key: hits[0][key] for key in ("id", "name", "type")}
+        words = set(re.findall(r"\w+", key))
+        for hit in hits:
+            if words <= set(re.findall(r"\w+", normalize_name(hit["match"] or hit["name"]))):
+                return {k: hit[k] for k in ("id", "name", "type")}
+        closest = "; closest: " + ", ".join(h["name"] for h in hits) if hits else ""
+        raise WorkbenchError(f"no entity named '{ref}' in {self.path}{closest}")
+
+    def _by_id(self, entity_id: int, ref: str) -> dict:
+        row = self._conn.execute("SELECT id, name, type FROM entities WHERE id = ?",
+                                 (entity_id,)).fetchone()
+        if row is None:
+            raise WorkbenchError(f"no entity {ref} in {self.path}")
+        return _brief(row)
 
     def _entity_row(self, entity_id: int) -> sqlite3.Row:
         row = self._conn.execute("SELECT id, name, type, mentions FROM entities WHERE id = ?",

@@ -181,10 +181,15 @@ class RelationTask:
         """Ordered entity pairs that may hold a relation (type pairs from training
         when ``relation.type_pairs``); a fixed order the scorer relies on."""
         entities = example["entities"]
+        if self.typed and self.entity_types:
+            # A type the model has no trained marker for is not guessed at.
+            usable = [self._type(e["type"]) is not None for e in entities]
+        else:
+            usable = [True] * len(entities)
         pairs = []
         for h, head in enumerate(entities):
             for t, tail in enumerate(entities):
-                if h == t:
+                if h == t or not (usable[h] and usable[t]):
                     continue
                 if self.type_pairs is not None and (
                         self._type(head["type"]), self._type(tail["type"])) not in self.type_pairs:
@@ -204,7 +209,7 @@ class RelationTask:
         ``example`` (the sentence) and ``window`` (the pair's place in ``candidates``).
         With ``train`` and ``relation.negative_ratio``, no_relation pairs are sampled."""
         prefix, suffix = special_tokens_template(tokenizer)
-        budget = max(4, max_length - len(prefix) - len(suffix) - 4)
+        budget = max(1, max_length - len(prefix) - len(suffix) - 4)
         encoded = tokenizer([e["tokens"] for e in examples], is_split_into_words=True,
                             add_special_tokens=False)
         none_id = label2id.get(self.none_label, -100)

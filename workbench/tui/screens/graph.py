@@ -90,7 +90,8 @@ def stats_view(stats: dict) -> Group:
         table = Table("top entities", "type", "mentions", "relations", box=None,
                       padding=(0, 1), show_edge=False, header_style="bold")
         for e in stats["top_entities"][:10]:
-            table.add_row(e["name"], e["type"], str(e["mentions"]), str(e["relations"]))
+            table.add_row(Text(e["name"]), Text(e["type"]), str(e["mentions"]),
+                          str(e["relations"]))
         parts += ["", table]
     for build in (stats.get("builds") or [])[-3:]:
         parts.append(Text(
@@ -168,6 +169,8 @@ class GraphScreen(Screen):
     def _status(self, text: str | Text, error: bool = False) -> None:
         if error:
             text = Text(f"✖ {text}", style="red")
+        elif isinstance(text, str):
+            text = Text(text)  # messages quote what users typed: never Rich markup
         self.query_one("#graph-status", Static).update(text)
 
     def _missing(self) -> str | None:

@@ -47,7 +47,7 @@ def entities_table(result: dict[str, Any]) -> Table:
         table.add_column(column, justify="right" if column in ("score", "chars") else "left")
     styles = _label_styles([e["label"] for e in result.get("entities", [])])
     for e in result.get("entities", []):
-        table.add_row(Text(e["text"], style=styles[e["label"]]), e["label"],
+        table.add_row(Text(e["text"], style=styles[e["label"]]), Text(e["label"]),
                       f"{e['score']:.2f}", f"{e['start']}-{e['end']}")
     return table
 
@@ -76,5 +76,6 @@ def relations_table(result: dict[str, Any]) -> Table:
     for column in ("head", "relation", "tail", "score"):
         table.add_column(column, justify="right" if column == "score" else "left")
     for r in result.get("relations", []):
-        table.add_row(r["head_text"], f"—{r['type']}→", r["tail_text"], f"{r['score']:.2f}")
+        table.add_row(Text(r["head_text"]), Text(f"—{r['type']}→"), Text(r["tail_text"]),
+                      f"{r['score']:.2f}")
     return table

@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCE = "Maria Lindqvist joined Kestrel Analytics in Porto to launch the Nimbus X2."
 REVIEW = "The battery is fine but the screen scratches far too easily."
+MARKED = ("[[Maria Lindqvist|PER]], who lives in [[Porto|LOC]], joined [[Kestrel Analytics|ORG]], "
+          "the maker of the [[Nimbus X2|PRODUCT]].")
 
 
 def runs_of(runs: Path, recipe: str, overrides: dict | None = None) -> list[Path]:
@@ -109,6 +111,7 @@ def main() -> int:
     ner = ensure_run(runs, "demo-ner", {"train.learning_rate": 1e-4, **whole})
     ner_slow = ensure_run(runs, "demo-ner", {"train.learning_rate": 3e-5, **whole})
     sentiment = ensure_run(runs, "demo-sentiment", whole)
+    relations = ensure_run(runs, "demo-relations", whole)
 
     from workbench.tui.app import WorkbenchApp
 
@@ -117,7 +120,7 @@ def main() -> int:
         # A project folder as a user has it: recipes/ and runs/ side by side.
         os.symlink(ROOT / "recipes", project / "recipes")
         (project / "runs").mkdir()
-        for run in (ner, ner_slow, sentiment):
+        for run in (ner, ner_slow, sentiment, relations):
             os.symlink(run, project / "runs" / run.name)
         if graph.is_file():  # copied: SQLite writes its -wal/-shm files beside the name it opens
             shutil.copyfile(graph, project / "graph.sqlite")
@@ -165,7 +168,8 @@ def main() -> int:
             ]
             await shoot(app, out, (width, height), steps)
             app = WorkbenchApp(runs_dir="runs", recipes_dir="recipes")
-            names = sorted([live_name, ner.name, ner_slow.name, sentiment.name], reverse=True)
+            names = sorted([live_name, ner.name, ner_slow.name, sentiment.name, relations.name],
+                           reverse=True)
             down_to = sorted([names.index(ner.name), names.index(ner_slow.name)])
             keys = ["down"] * down_to[0] + ["space"] + \
                 ["down"] * (down_to[1] - down_to[0]) + ["space"]
@@ -178,6 +182,7 @@ def main() -> int:
             steps = [
                 ("predict-ner", await predict(ner, SENTENCE)),
                 ("predict-sentiment", await predict(sentiment, REVIEW)),
+                ("predict-relations", await predict(relations, MARKED)),
             ]
             await shoot(app, out, (width, height), steps)
 

@@ -70,6 +70,13 @@ def test_split_words_offsets():
     assert all(text[s:e] == w for w, s, e in words)
 
 
+def test_split_words_keeps_initials_and_abbreviations_whole():
+    # As CoNLL-2003 tokenizes them: an NER model trained there sees "S." and "U.S.".
+    words = [w for w, _, _ in split_words("George P. S. Peterson joined the U.S. Army. A man.")]
+    assert words == ["George", "P.", "S.", "Peterson", "joined", "the", "U.S.", "Army", ".",
+                     "A", "man", "."]
+
+
 def test_split_words_gives_cjk_characters_one_by_one():
     text = "高勇：男，1966年出生，Acme公司"
     assert [w for w, _, _ in split_words(text)] == [

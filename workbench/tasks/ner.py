@@ -15,10 +15,13 @@ from typing import Any
 from workbench.tasks.base import batched_probabilities
 
 # Words for raw text at prediction time, as CoNLL-style corpora tokenize: each
-# CJK character alone (character-level sets such as Resume NER), runs of other
-# letters/digits (with inner apostrophes, hyphens and dots), single other characters.
+# CJK character alone (character-level sets such as Resume NER), abbreviations of
+# single capitals with their dots ("U.S.", and an initial "S." before a capitalised
+# word), runs of other letters/digits (with inner apostrophes, hyphens and dots),
+# single other characters.
 CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-WORD_RE = re.compile(rf"[{CJK}]|(?:(?![{CJK}])\w)+(?:[-'’.](?:(?![{CJK}])\w)+)*|[^\w\s]")
+WORD_RE = re.compile(rf"[{CJK}]|\b(?:[A-Z]\.){{2,}}|\b[A-Z]\.(?=\s+[A-Z])"
+                     rf"|(?:(?![{CJK}])\w)+(?:[-'’.](?:(?![{CJK}])\w)+)*|[^\w\s]")
 
 
 def split_words(text: str) -> list[tuple[str, int, int]]:

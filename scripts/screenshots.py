@@ -148,7 +148,7 @@ def main() -> int:
                     if screen.loaded is not None and screen.loaded_from.name == run.name:
                         break
                 await pilot.click("#predict-input")
-                await pilot.press(*text)
+                await pilot.press("ctrl+l", *text)
                 await pilot.pause(2.0)
                 await pilot.press("escape")
             return action

@@ -48,10 +48,11 @@ def model_label(run: RunSummary) -> str:
 class PredictScreen(Screen):
     """Pick a run's model; type; see entities or class probabilities."""
 
-    BINDINGS = [Binding("ctrl+r", "reload_models", "Reload list"),
-                Binding("ctrl+l", "clear", "Clear text"),
-                Binding("escape", "leave_input", "Leave text box"),
-                Binding("i", "focus_input", "Type text")]
+    # Short labels: with the four screen keys the footer must fit 80 columns.
+    BINDINGS = [Binding("ctrl+r", "reload_models", "Reload"),
+                Binding("ctrl+l", "clear", "Clear"),
+                Binding("escape", "leave_input", "Leave box"),
+                Binding("i", "focus_input", "Type")]
 
     def __init__(self):
         super().__init__()

@@ -188,22 +188,33 @@ def test_compare_two_runs(ner_recipe):
     asyncio.run(scenario())
 
 
+async def predict_screen(pilot, app, run_dir: Path):
+    """Open Predict on ``run_dir`` and wait for its model to load."""
+    app.open_predict(run_dir)
+    screen = app.screen
+    await wait_for(pilot, lambda: screen.loaded is not None, 60, "the model to load")
+    return screen
+
+
+async def typed(pilot, screen, text: str) -> str:
+    """Type ``text`` into the box; return the prediction shown for it."""
+    await pilot.click("#predict-input")
+    await pilot.press(*text)
+    await wait_for(pilot, lambda: " ms" in text_of(screen.query_one("#prediction")),
+                   30, "a prediction")
+    return text_of(screen.query_one("#prediction"))
+
+
 def test_predict_a_sentence(ner_recipe):
     run_dir = train(ner_recipe)
 
     async def scenario():
         app = app_for(ner_recipe.parent)
         async with app.run_test(size=SIZE) as pilot:
-            app.open_predict(run_dir)
-            screen = app.screen
+            screen = await predict_screen(pilot, app, run_dir)
             assert isinstance(screen, PredictScreen)
-            await wait_for(pilot, lambda: screen.loaded is not None, 60, "the model to load")
             assert "ner" in text_of(screen.query_one("#model-status"))
-            await pilot.click("#predict-input")
-            await pilot.press(*"Maria visited Porto.")
-            await wait_for(pilot, lambda: " ms" in text_of(screen.query_one("#prediction")),
-                           30, "a prediction")
-            shown = text_of(screen.query_one("#prediction"))
+            shown = await typed(pilot, screen, "Maria visited Porto.")
             assert all(word in shown for word in ("Maria", "visited", "Porto"))
             # A random tiny model tags at random: either way the screen says what it found.
             assert "no entities found" in shown or ("entity" in shown and "label" in shown)
@@ -216,15 +227,10 @@ def test_predict_relations_between_marked_entities(relation_recipe):
     async def scenario():
         app = app_for(relation_recipe.parent)
         async with app.run_test(size=SIZE) as pilot:
-            app.open_predict(run_dir)
-            screen = app.screen
-            await wait_for(pilot, lambda: screen.loaded is not None, 60, "the model to load")
+            screen = await predict_screen(pilot, app, run_dir)
             assert "[[Maria Rossi|PER]]" in text_of(screen.query_one("#model-status"))
-            await pilot.click("#predict-input")
-            await pilot.press(*"Maria visited Porto.")  # nothing marked: says how to mark
-            await wait_for(pilot, lambda: " ms" in text_of(screen.query_one("#prediction")),
-                           30, "a prediction")
-            assert "mark two or more entities" in text_of(screen.query_one("#prediction"))
+            shown = await typed(pilot, screen, "Maria visited Porto.")  # nothing marked
+            assert "mark two or more entities" in shown
             marked = "[[Maria Rossi|PER]] works for [[Kestrel Bank|ORG]]."
             screen.query_one("#predict-input").value = marked
             await wait_for(pilot, lambda: "[PER]" in text_of(screen.query_one("#prediction")),

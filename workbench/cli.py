@@ -292,8 +292,13 @@ def _positive(name: str, value: int) -> None:
         raise WorkbenchError(f"{name} must be at least 1")
 
 
-def _print_json(value) -> None:
-    print(json.dumps(value, ensure_ascii=False, indent=2))
+def _show(args, console, value, view) -> int:
+    """``value`` as JSON with --json, else ``view(value)`` as Rich output."""
+    if args.json:
+        print(json.dumps(value, ensure_ascii=False, indent=2))
+    else:
+        console.print(view(value), highlight=False)
+    return 0
 
 
 def cmd_kg(args) -> int:
@@ -320,12 +325,11 @@ def cmd_kg(args) -> int:
 def kg_build(args) -> int:
     from rich.console import Console
 
-    from workbench.kg.present import build_view
-
     if not 0.0 <= args.threshold <= 1.0:
         raise WorkbenchError(f"--threshold {args.threshold}: must be between 0 and 1")
     _positive("--batch-size", args.batch_size)
     from workbench.kg.build import build_graph
+    from workbench.kg.present import build_view
 
     console = Console()
     summary = build_graph(graph_path=args.graph, ner=args.ner, relations=args.relations,
@@ -367,11 +371,7 @@ def kg_show(args, graph, console) -> int:
     if args.mentions < 0:
         raise WorkbenchError("--mentions must be 0 or more")
     detail = graph.entity(graph.resolve(args.entity)["id"], mentions=args.mentions)
-    if args.json:
-        _print_json(detail)
-    else:
-        console.print(entity_view(detail), highlight=False)
-    return 0
+    return _show(args, console, detail, entity_view)
 
 
 def kg_path(args, graph, console) -> int:
@@ -403,12 +403,7 @@ def kg_path(args, graph, console) -> int:
 def kg_stats(args, graph, console) -> int:
     from workbench.kg.present import stats_view
 
-    stats = graph.stats()
-    if args.json:
-        _print_json(stats)
-    else:
-        console.print(stats_view(stats), highlight=False)
-    return 0
+    return _show(args, console, graph.stats(), stats_view)
 
 
 def kg_export(args, graph, console) -> int:

@@ -41,13 +41,11 @@ def _read_array(path, text: str) -> list[tuple[int, dict]]:
     pos = text.index("[") + 1
     counted, lines = 0, 1  # newlines counted incrementally: big arrays stay linear
 
-    def line_at(p: int) -> int:
+    def line_at(p: int) -> int:  # positions only move forward
         nonlocal counted, lines
-        if p >= counted:
-            lines += text.count("\n", counted, p)
-            counted = p
-            return lines
-        return text.count("\n", 0, p) + 1
+        lines += text.count("\n", counted, p)
+        counted = p
+        return lines
 
     def skip(p: int) -> int:
         while p < len(text) and text[p] in " \t\r\n":

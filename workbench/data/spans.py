@@ -19,15 +19,22 @@ def _int(value, what: str, loc: str) -> int:
     return value
 
 
+def _items(values, name: str, what: str, keys: tuple[str, str, str], loc: str):
+    """``(number, item)`` for a list of objects that each hold ``keys``."""
+    if not isinstance(values, list):
+        raise WorkbenchError(f"{loc}: '{name}' must be a list of {{{', '.join(keys)}}}")
+    for number, item in enumerate(values):
+        if not isinstance(item, dict) or not set(keys) <= set(item):
+            raise WorkbenchError(f"{loc}: {what} {number} needs {keys[0]}, {keys[1]} and "
+                                 f"{keys[2]}")
+        yield number, item
+
+
 def read_entities(obj: dict, name: str, tokens: list, loc: str) -> list[dict]:
     """The entity spans of one record, checked against its tokens."""
-    entities = column(obj, name, loc)
-    if not isinstance(entities, list):
-        raise WorkbenchError(f"{loc}: '{name}' must be a list of {{type, start, end}}")
     out = []
-    for number, entity in enumerate(entities):
-        if not isinstance(entity, dict) or not {"type", "start", "end"} <= set(entity):
-            raise WorkbenchError(f"{loc}: entity {number} needs type, start and end")
+    for number, entity in _items(column(obj, name, loc), name, "entity",
+                                 ("type", "start", "end"), loc):
         start = _int(entity["start"], f"entity {number} start", loc)
         end = _int(entity["end"], f"entity {number} end", loc)
         if not 0 <= start < end <= len(tokens):
@@ -39,13 +46,9 @@ def read_entities(obj: dict, name: str, tokens: list, loc: str) -> list[dict]:
 
 def read_relations(obj: dict, name: str, entities: list[dict], loc: str) -> list[dict]:
     """The relations of one record, checked against its entities."""
-    relations = obj.get(name, [])
-    if not isinstance(relations, list):
-        raise WorkbenchError(f"{loc}: '{name}' must be a list of {{type, head, tail}}")
     out = []
-    for number, relation in enumerate(relations):
-        if not isinstance(relation, dict) or not {"type", "head", "tail"} <= set(relation):
-            raise WorkbenchError(f"{loc}: relation {number} needs type, head and tail")
+    for number, relation in _items(obj.get(name, []), name, "relation",
+                                   ("type", "head", "tail"), loc):
         head = _int(relation["head"], f"relation {number} head", loc)
         tail = _int(relation["tail"], f"relation {number} tail", loc)
         for end in (head, tail):

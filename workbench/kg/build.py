@@ -123,23 +123,20 @@ def build_graph(graph_path: str | Path, ner: str | Path, corpus: str | Path,
 
     from workbench.kg.store import Graph
 
-    if not 0.0 <= threshold <= 1.0:
-        raise WorkbenchError(f"--threshold {threshold}: give a probability between 0 and 1")
-    if batch_size < 1:
-        raise WorkbenchError("--batch-size must be at least 1")
     console = console or Console(stderr=True)
     check_models(ner, relations)
     documents = read_corpus(corpus)
     target = _device(device)
     extraction = fingerprint(ner, relations, threshold)
     shas = {d.key: hashlib.sha256((d.sha + extraction).encode()).hexdigest() for d in documents}
-    with Graph.open(graph_path) as graph:  # nothing new: no models to load
-        states = [graph.document_state(d.key, shas[d.key]) for d in documents]
-    models = load_models(ner, relations, target) if any(s != "same" for s in states) else None
     summary = {"documents": len(documents), "added": 0, "skipped": 0, "replaced": 0,
                "sentences": 0, "mentions": 0, "relations": 0, "device": str(target)}
     started = time.perf_counter()
     with Graph.open(graph_path) as graph:
+        states = [graph.document_state(d.key, shas[d.key]) for d in documents]
+        # Nothing new to read: the models are not even loaded.
+        models = load_models(ner, relations, target) if any(s != "same" for s in states) \
+            else None
         build_id = graph.begin_build(
             ner_run=str(ner), relation_run=str(relations) if relations else None,
             corpus=str(corpus), settings={"threshold": threshold, "batch_size": batch_size,
@@ -173,11 +170,15 @@ def build_graph(graph_path: str | Path, ner: str | Path, corpus: str | Path,
         graph.finish_build(build_id, documents_added=summary["added"],
                            documents_skipped=summary["skipped"], sentences=summary["sentences"])
         summary["embedded"] = 0
-        if embeddings:
+        stats = graph.stats()
+        # Profiles change only with documents: an unchanged, fully embedded graph
+        # needs no encoder.
+        if embeddings and (summary["added"] or stats["embedded"] < stats["entities"]):
             from workbench.kg.embed import Embedder
 
             summary["embedded"] = graph.refresh_embeddings(Embedder(device=target))
-        summary["stats"] = graph.stats()
+            stats = graph.stats()
+        summary["stats"] = stats
     summary["seconds"] = time.perf_counter() - started
     summary["analyse_seconds"] = analysed
     summary["documents_per_s"] = summary["added"] / analysed if analysed else 0.0

@@ -159,9 +159,13 @@ class RelationTask:
 
         return EntityMarkerRelationModel
 
+    def markers(self) -> list[str]:
+        """This model's marker tokens."""
+        return markers_for(self.entity_types, self.typed)
+
     def prepare_tokenizer(self, tokenizer) -> None:
         """Add the marker tokens (special: never split, never lower-cased)."""
-        tokenizer.add_tokens(markers_for(self.entity_types, self.typed), special_tokens=True)
+        tokenizer.add_tokens(self.markers(), special_tokens=True)
 
     # -- labels ------------------------------------------------------------------
     def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]:
@@ -180,22 +184,12 @@ class RelationTask:
     def candidates(self, example: dict) -> list[tuple[int, int]]:
         """Ordered entity pairs that may hold a relation (type pairs from training
         when ``relation.type_pairs``); a fixed order the scorer relies on."""
-        entities = example["entities"]
-        if self.typed and self.entity_types:
-            # A type the model has no trained marker for is not guessed at.
-            usable = [self._type(e["type"]) is not None for e in entities]
-        else:
-            usable = [True] * len(entities)
-        pairs = []
-        for h, head in enumerate(entities):
-            for t, tail in enumerate(entities):
-                if h == t or not (usable[h] and usable[t]):
-                    continue
-                if self.type_pairs is not None and (
-                        self._type(head["type"]), self._type(tail["type"])) not in self.type_pairs:
-                    continue
-                pairs.append((h, t))
-        return pairs
+        types = [self._type(e["type"]) for e in example["entities"]]
+        # With typed markers, a type the model has no trained marker for is not guessed at.
+        usable = [t is not None or not (self.typed and self.entity_types) for t in types]
+        return [(h, t) for h in range(len(types)) for t in range(len(types))
+                if h != t and usable[h] and usable[t]
+                and (self.type_pairs is None or (types[h], types[t]) in self.type_pairs)]
 
     def _marker(self, role: str, kind: str, end: bool) -> str:
         mapped = self._type(kind) if self.typed else None
@@ -213,6 +207,7 @@ class RelationTask:
         encoded = tokenizer([e["tokens"] for e in examples], is_split_into_words=True,
                             add_special_tokens=False)
         none_id = label2id.get(self.none_label, -100)
+        marker_ids = dict(zip(self.markers(), tokenizer.convert_tokens_to_ids(self.markers())))
         positives, negatives = [], []
         for index, example in enumerate(examples):
             pieces: list[list[int]] = [[] for _ in example["tokens"]]
@@ -222,7 +217,7 @@ class RelationTask:
             pieces = [(p or [tokenizer.unk_token_id])[:MAX_PIECES_PER_WORD] for p in pieces]
             gold = {(r["head"], r["tail"]): r["type"] for r in example.get("relations", [])}
             for window, (h, t) in enumerate(self.candidates(example)):
-                feature = self._pair(tokenizer, pieces, example["entities"], h, t, budget,
+                feature = self._pair(marker_ids, pieces, example["entities"], h, t, budget,
                                      prefix, suffix)
                 label = gold.get((h, t))
                 feature["labels"] = label2id.get(label, -100) if label else none_id
@@ -234,7 +229,7 @@ class RelationTask:
             negatives = [negatives[i] for i in chosen]
         return sorted(positives + negatives, key=lambda f: (f["example"], f["window"]))
 
-    def _pair(self, tokenizer, pieces, entities, h, t, budget, prefix, suffix) -> dict:
+    def _pair(self, marker_ids, pieces, entities, h, t, budget, prefix, suffix) -> dict:
         head, tail = entities[h], entities[t]
         spans = [(head["start"], head["end"]), (tail["start"], tail["end"])]
         kept = keep_words(pieces, spans, budget)
@@ -249,11 +244,10 @@ class RelationTask:
         for word in range(len(pieces)):
             for marker in before.get(word, []):
                 positions.setdefault(marker[1], len(ids))
-                ids.append(tokenizer.convert_tokens_to_ids(marker))
+                ids.append(marker_ids[marker])
             if word in kept_set:
                 ids.extend(pieces[word])
-            for marker in after.get(word, []):
-                ids.append(tokenizer.convert_tokens_to_ids(marker))
+            ids.extend(marker_ids[marker] for marker in after.get(word, []))
         ids.extend(suffix)
         return {"input_ids": ids, "attention_mask": [1] * len(ids),
                 "head_pos": positions["h"], "tail_pos": positions["t"]}

@@ -18,6 +18,7 @@ from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 HEAD_FILE = "relation_head.safetensors"
+POOLED = ("bert", "roberta", "xlm-roberta", "camembert")  # encoders built with a pooler
 
 
 class EntityMarkerRelationModel(nn.Module):
@@ -67,15 +68,14 @@ class EntityMarkerRelationModel(nn.Module):
                         label2id=None, ignore_mismatched_sizes: bool = False, **kwargs):
         """A pretrained encoder (fresh classifier for ``num_labels``), or a saved
         relation model folder (its classifier restored)."""
-        from transformers import AutoModel
+        from transformers import AutoConfig, AutoModel
 
-        extra = {}
-        if id2label is not None:
-            extra = {"id2label": id2label, "label2id": label2id}
-        encoder = AutoModel.from_pretrained(location, add_pooling_layer=False, **extra,
-                                            **kwargs) \
-            if _takes_pooling(location, kwargs) else \
-            AutoModel.from_pretrained(location, **extra, **kwargs)
+        extra = {"id2label": id2label, "label2id": label2id} if id2label is not None else {}
+        local = {k: v for k, v in kwargs.items() if k == "local_files_only"}
+        config = AutoConfig.from_pretrained(location, **extra, **local)
+        if config.model_type in POOLED:  # an unused pooler would get no gradient
+            kwargs["add_pooling_layer"] = False
+        encoder = AutoModel.from_pretrained(location, config=config, **kwargs)
         labels = num_labels or len(encoder.config.id2label)
         model = cls(encoder, labels)
         head = Path(location) / HEAD_FILE
@@ -85,14 +85,3 @@ class EntityMarkerRelationModel(nn.Module):
             model.classifier.load_state_dict(load_file(str(head)))
         return model
 
-
-def _takes_pooling(location: str, kwargs: dict) -> bool:
-    # BERT-style encoders build an unused pooler unless told not to; others refuse the flag.
-    from transformers import AutoConfig
-
-    try:
-        config = AutoConfig.from_pretrained(location, **{k: v for k, v in kwargs.items()
-                                                         if k == "local_files_only"})
-    except Exception:  # noqa: BLE001 - let AutoModel report the real problem
-        return False
-    return config.model_type in ("bert", "roberta", "xlm-roberta", "camembert")

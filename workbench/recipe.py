@@ -340,7 +340,8 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
                 if ("data", split) in overridden:
                     raise WorkbenchError(f"--set data.{split}: file not found: {value}")
                 loc = where(name, _line_of(text, "data", split))
-                raise WorkbenchError(f"{loc}: data.{split} file not found: {value}")
+                raise WorkbenchError(f"{loc}: data.{split} file not found: {value} (paths in a "
+                                     f"recipe are relative to the recipe's folder)")
     return Recipe(values=values, source=source, overrides=list(overrides))
 
 

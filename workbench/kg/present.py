@@ -46,7 +46,7 @@ def highlighted(sentence: str, *spans: tuple[int, int]) -> Text:
 
 def search_table(hits: list[dict], semantic: bool) -> Table:
     """One row a hit: id, name, type, mentions, relations, and what matched (or the score)."""
-    last = "score" if semantic else "matched"
+    last = "score" if semantic else "via alias"
     table = _table("id", "name", "type", "mentions", "relations", last,
                    right=("id", "mentions", "relations", "score"))
     for hit in hits:

@@ -577,8 +577,9 @@ class Graph:
         builds = [{**dict(r)} for r in self._q(
             "SELECT id, time, ner_run, relation_run, corpus, documents_added, "
             "documents_skipped, sentences FROM builds ORDER BY id")]
-        size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal"))
-                   if p.exists())
+        # The database's own size: file bytes would count WAL pages not yet written back.
+        size = (self._conn.execute("PRAGMA page_count").fetchone()[0]
+                * self._conn.execute("PRAGMA page_size").fetchone()[0])
         return {
             "documents": count("documents"), "sentences": count("sentences"),
             "entities": count("entities"), "mentions": count("mentions"),

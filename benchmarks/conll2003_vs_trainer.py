@@ -36,9 +36,9 @@ def workbench_f1(data: Path, seed: int, out: Path) -> tuple[float, float, float]
     losses = []
     started = time.perf_counter()
     _run_dir, end = run_experiment(prepare(recipe), [
-        lambda e: losses.append(e["loss"]) if e["type"] == "step" else None])
-    assert end["status"] == "completed", end
-    return end["best_value"], time.perf_counter() - started, losses[-1]
+        lambda e: losses.append(e.loss) if e.type == "step" else None])
+    assert end.status == "completed", end
+    return end.best_value, time.perf_counter() - started, losses[-1]
 
 
 def trainer_f1(data: Path, seed: int, out: Path) -> tuple[float, float, float]:

@@ -34,12 +34,11 @@ def throughput(run_dir: Path) -> float:
     from workbench.runs.folder import read_events
 
     events = read_events(run_dir)
-    start = next(e for e in events if e.get("type") == "start")
-    steps = [e for e in events if e.get("type") == "step"]
+    start = next(e for e in events if e.type == "start")
+    steps = [e for e in events if e.type == "step"]
     first, last = steps[0], steps[-1]
-    batch = start["batch_size"]
-    DEVICES.add(f"{start['device']} ({start['precision']})")
-    return (last["step"] - first["step"]) * batch / (last["elapsed_s"] - first["elapsed_s"])
+    DEVICES.add(f"{start.device} ({start.precision})")
+    return (last.step - first.step) * start.batch_size / (last.elapsed_s - first.elapsed_s)
 
 
 MODEL: list[str] = []  # --model: another encoder folder for the recipe

@@ -22,6 +22,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from workbench.runs.events import Status
+from workbench.runs.folder import read_events
+from workbench.runs.follow import load_state
+
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCE = "Maria Lindqvist joined Kestrel Analytics in Porto to launch the Nimbus X2."
 REVIEW = "The battery is fine but the screen scratches far too easily."
@@ -33,13 +37,12 @@ def runs_of(runs: Path, recipe: str, overrides: dict | None = None) -> list[Path
     """Completed runs of ``recipe`` (newest first) whose recipe has ``overrides``."""
     found = []
     for folder in sorted(runs.glob(f"*-{recipe}*"), reverse=True):
-        events = folder / "events.jsonl"
-        if not events.is_file() or not (folder / "model").is_dir():
+        if not (folder / "model").is_dir():
             continue
-        lines = [json.loads(x) for x in events.read_text().splitlines() if x.strip()]
-        if not lines or lines[-1].get("type") != "end" or lines[-1].get("status") != "completed":
+        state = load_state(folder)
+        if state.status != Status.COMPLETED:
             continue
-        train = lines[0].get("recipe_values", {}).get("train", {})
+        train = state.recipe_values.get("train", {})
         if all(train.get(k.split(".")[1]) == v for k, v in (overrides or {}).items()):
             found.append(folder)
     return found
@@ -64,19 +67,19 @@ def stage_live(source: Path, target: Path) -> None:
     """Replay the events of ``source`` up to its second evaluation into ``target``,
     as written by this process: the TUI shows it as a run in progress."""
     target.mkdir(parents=True)
-    events = [json.loads(x) for x in (source / "events.jsonl").read_text().splitlines()]
     kept, evals = [], 0
-    for event in events:
-        if event["type"] == "eval":
+    for event in read_events(source):
+        if event.type == "eval":
             evals += 1
-        if event["type"] in ("end",) or (event["type"] == "eval" and evals > 2):
+        if event.type == "end" or (event.type == "eval" and evals > 2):
             break
-        if event["type"] == "created":
-            event = {**event, "pid": os.getpid()}
+        if event.type == "created":
+            event.pid = os.getpid()
         kept.append(event)
-    steps = [e for e in kept if e["type"] == "step"]
+    steps = [e for e in kept if e.type == "step"]
     cut = kept.index(steps[int(len(steps) * 0.85)]) + 1  # a little after the 2nd eval
-    (target / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in kept[:cut]))
+    (target / "events.jsonl").write_text(
+        "".join(json.dumps(e.to_dict()) + "\n" for e in kept[:cut]))
 
 
 async def shoot(app, out: Path, size: tuple[int, int], steps) -> None:

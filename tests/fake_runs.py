@@ -1,6 +1,6 @@
 """Run folders written from made-up events, for TUI tests that need fixed
-content (snapshots) or a state no real run reaches quickly. The events have the
-shape the engine writes; tests of real runs use real runs."""
+content (snapshots) or a state no real run reaches quickly. The events are built
+with the engine's own event types; tests of real runs use real runs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import math
 import os
 import socket
 from pathlib import Path
+
+import workbench.runs.events as ev
 
 T0 = 1_763_900_000.0  # a fixed clock: snapshots must not change with the date
 
@@ -50,45 +52,43 @@ def write_run(runs_dir: Path, name: str, *, task: str = "ner", recipe: str = "de
               "train": {"epochs": 3, "batch_size": 16, "learning_rate": learning_rate},
               "eval": {"every": "epoch", "metric": metric}}
     # The path as a run started from the folder above ``runs_dir`` records it.
-    events = [{"type": "created", "time": T0, "path": f"{runs_dir.name}/{name}",
-               "host": socket.gethostname(),
-               "pid": os.getpid() if pid is None else pid, "recipe_values": values,
-               "overrides": []},
-              {"type": "start", "time": T0 + 5, "task": task, "recipe": recipe,
-               "model": "minilm", "device": "cpu", "precision": "no", "processes": 1,
-               "examples": {"train": 800, "validation": 200}, "total_steps": total_steps,
-               "steps_per_epoch": total_steps // 3, "epochs": 3.0, "metric": metric,
-               "batch_size": 16, "labels": []}]
+    events: list[ev.Event] = [
+        ev.Created(time=T0, path=f"{runs_dir.name}/{name}", host=socket.gethostname(),
+                   pid=os.getpid() if pid is None else pid, recipe_values=values),
+        ev.Start(time=T0 + 5, task=task, recipe=recipe, model="minilm", device="cpu",
+                 precision="no", examples={"train": 800, "validation": 200},
+                 total_steps=total_steps, steps_per_epoch=total_steps // 3, epochs=3.0,
+                 metric=metric, batch_size=16, micro_batch_size=16, gradient_accumulation=1)]
     best, best_step = None, None
     for step in range(5, steps + 1, 5):
         loss = 1.8 * math.exp(-step / (40 if learning_rate >= 1e-4 else 70)) + 0.05 + \
             0.04 * math.sin(step)
-        events.append({"type": "step", "time": T0 + 5 + step * 0.5, "step": step,
-                       "epoch": step / (total_steps // 3), "loss": loss,
-                       "learning_rate": learning_rate * (1 - step / total_steps),
-                       "grad_norm": 1.0, "samples_per_s": 32.0, "steps_per_s": 2.0,
-                       "elapsed_s": step * 0.5, "eta_s": (total_steps - step) * 0.5,
-                       "memory_mb": 1500.0, "total_steps": total_steps})
+        events.append(ev.Step(time=T0 + 5 + step * 0.5, step=step,
+                              epoch=step / (total_steps // 3), loss=loss,
+                              learning_rate=learning_rate * (1 - step / total_steps),
+                              grad_norm=1.0, samples_per_s=32.0, steps_per_s=2.0,
+                              elapsed_s=step * 0.5, eta_s=(total_steps - step) * 0.5,
+                              memory_mb=1500.0, total_steps=total_steps))
         if step % evals_every == 0:
             value = 0.6 + 0.3 * (1 - math.exp(-step / 60))
             improved = best is None or value > best
             if improved:
                 best, best_step = value, step
-            events.append({"type": "eval", "time": T0 + 6 + step * 0.5, "step": step,
-                           "epoch": step / (total_steps // 3), "split": "validation",
-                           "metric": metric, "value": value, "best": improved,
-                           "best_value": best, "best_step": best_step,
-                           "metrics": report(value)["metrics"], "report": report(value)})
+            events.append(ev.Eval(time=T0 + 6 + step * 0.5, step=step,
+                                  epoch=step / (total_steps // 3), split="validation",
+                                  metric=metric, value=value, best=improved, best_value=best,
+                                  best_step=best_step, metrics=report(value)["metrics"],
+                                  report=report(value)))
     if status is not None:
         if status == "completed" and best is not None:
             test = report(best - 0.03, "test")
-            events.append({"type": "eval", "time": T0 + 10 + steps * 0.5, "step": best_step,
-                           "split": "test", "metric": metric, "value": test["metrics"][metric],
-                           "metrics": test["metrics"], "report": test})
-        events.append({"type": "end", "time": T0 + 12 + steps * 0.5, "status": status,
-                       "steps": steps, "metric": metric, "best_value": best,
-                       "best_step": best_step, "duration_s": 12 + steps * 0.5})
+            events.append(ev.Eval(time=T0 + 10 + steps * 0.5, step=best_step, split="test",
+                                  metric=metric, value=test["metrics"][metric],
+                                  metrics=test["metrics"], report=test))
+        events.append(ev.End(time=T0 + 12 + steps * 0.5, status=status, steps=steps,
+                             metric=metric, best_value=best, best_step=best_step,
+                             duration_s=12 + steps * 0.5))
     with open(run / "events.jsonl", "w", encoding="utf-8") as handle:
         for event in events:
-            handle.write(json.dumps(event) + "\n")
+            handle.write(json.dumps(event.to_dict()) + "\n")
     return run

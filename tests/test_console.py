@@ -7,19 +7,19 @@ import io
 from rich.console import Console
 
 from workbench.console import ConsoleView
+from workbench.runs.events import End, Eval, Start, Step
 
-START = {"type": "start", "recipe": "demo", "task": "ner", "model": "minilm", "device": "cpu",
-         "precision": "no", "examples": {"train": 10, "validation": 5}, "total_steps": 20,
-         "steps_per_epoch": 10, "epochs": 2.0, "batch_size": 8, "metric": "f1"}
-STEP = {"type": "step", "step": 10, "total_steps": 20, "epoch": 1.0, "loss": 0.5,
-        "learning_rate": 2.5e-5, "samples_per_s": 42.0, "eta_s": 75.0}
+START = Start(recipe="demo", task="ner", model="minilm", device="cpu", precision="no",
+              examples={"train": 10, "validation": 5}, total_steps=20, steps_per_epoch=10,
+              epochs=2.0, batch_size=8, micro_batch_size=8, gradient_accumulation=1,
+              metric="f1")
+STEP = Step(step=10, total_steps=20, epoch=1.0, loss=0.5, learning_rate=2.5e-5,
+            samples_per_s=42.0, eta_s=75.0)
 REPORT = {"task": "ner", "metrics": {"f1": 0.8, "precision": 0.75, "recall": 0.857,
                                      "macro_f1": 0.7, "accuracy": 0.9, "loss": 0.3},
           "per_label": {"PER": {"precision": 0.75, "recall": 0.857, "f1": 0.8, "support": 7}}}
-EVAL = {"type": "eval", "split": "validation", "step": 10, "metrics": REPORT["metrics"],
-        "report": REPORT, "best": True}
-END = {"type": "end", "status": "completed", "duration_s": 95.0, "metric": "f1",
-       "best_value": 0.8, "best_step": 10}
+EVAL = Eval(split="validation", step=10, metrics=REPORT["metrics"], report=REPORT, best=True)
+END = End(status="completed", duration_s=95.0, metric="f1", best_value=0.8, best_step=10)
 
 
 def render(live: bool) -> str:
@@ -49,5 +49,5 @@ def test_live_output_draws_a_progress_bar():
 def test_failed_run_shows_the_error():
     buffer = io.StringIO()
     view = ConsoleView(Console(file=buffer, width=200))
-    view({"type": "end", "status": "failed", "error": "CUDA out of memory", "duration_s": 1})
+    view(End(status="failed", error="CUDA out of memory", duration_s=1))
     assert "run failed after 0:00:01: CUDA out of memory" in buffer.getvalue()

@@ -8,6 +8,7 @@ from fake_runs import write_run
 from rich.console import Console
 
 from workbench.reports import change_text, per_label_table
+from workbench.runs.events import Step
 from workbench.runs.follow import MAX_POINTS, Curve, EventFollower, RunState, load_state
 from workbench.runs.index import summarize
 
@@ -17,10 +18,10 @@ def test_follower_returns_only_new_whole_lines(tmp_path):
     follower = EventFollower(tmp_path)
     assert follower.poll() == []  # no file yet: nothing, no error
     events.write_text('{"type": "created"}\n{"type": "st', encoding="utf-8")
-    assert [e["type"] for e in follower.poll()] == ["created"]
+    assert [e.type for e in follower.poll()] == ["created"]
     with open(events, "a", encoding="utf-8") as handle:
         handle.write('art", "total_steps": 4}\nnot json\n{"type": "step", "step": 1}\n')
-    assert [e["type"] for e in follower.poll()] == ["start", "step"]
+    assert [e.type for e in follower.poll()] == ["start", "step"]
     assert follower.poll() == []
 
 
@@ -30,7 +31,7 @@ def test_follower_starts_again_when_the_file_is_replaced(tmp_path):
     follower = EventFollower(tmp_path)
     assert len(follower.poll()) == 2
     events.write_text('{"type": "end"}\n', encoding="utf-8")
-    assert [e["type"] for e in follower.poll()] == ["end"]
+    assert [e.type for e in follower.poll()] == ["end"]
 
 
 def test_state_folds_steps_evals_and_end(tmp_path):
@@ -95,6 +96,6 @@ def test_summary_of_a_half_written_run(tmp_path):
 def test_state_version_moves_with_events(tmp_path):
     state = RunState(tmp_path)
     before = state.version
-    state.apply({"type": "step", "step": 1, "loss": float("nan"), "learning_rate": 1e-4})
+    state.apply(Step(step=1, loss=float("nan"), learning_rate=1e-4))
     assert state.version == before + 1
     assert len(state.loss) == 0  # a NaN loss is not drawn

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from workbench import __version__
 from workbench.errors import WorkbenchError
+from workbench.runs.folder import RUN_FOLDER_PREFIX
 
 EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 1, 2, 130
 
@@ -30,8 +32,14 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="train a recipe headless, writing a run folder",
                          description="Train a recipe; the run folder is written under "
-                                     "[output] dir (default runs/).")
-    run.add_argument("recipe", help="recipe TOML file")
+                                     "[output] dir (default runs/). Ctrl-C or SIGTERM: "
+                                     "checkpoint and stop. Several processes: torchrun, "
+                                     "accelerate launch, or --devices N.")
+    run.add_argument("recipe", nargs="?", help="recipe TOML file")
+    run.add_argument("--resume", metavar="RUN_DIR",
+                     help="go on with a stopped, failed or died run from its last checkpoint")
+    run.add_argument("--devices", type=int, default=1, metavar="N",
+                     help="train in N processes, one per GPU (starts torchrun)")
     run.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[],
                      metavar="SECTION.KEY=VALUE", help="override recipe keys")
     run.add_argument("--plain", action="store_true",
@@ -162,35 +170,79 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def _run_arguments(args) -> None:
+    if args.resume and args.recipe:
+        raise WorkbenchError("run: give a recipe or --resume RUN_DIR, not both")
+    if not args.resume and not args.recipe:
+        raise WorkbenchError("run: give a recipe file (or --resume RUN_DIR)")
+    if args.resume and args.overrides:
+        raise WorkbenchError("run --resume: --set cannot change a run half way; its recipe is "
+                             f"{Path(args.resume) / 'recipe.toml'}")
+    if args.devices < 1:
+        raise WorkbenchError("--devices must be at least 1")
+
+
 def cmd_run(args) -> int:
     from rich.console import Console
 
     from workbench.console import ConsoleView
+    from workbench.engine.devices import is_main_process, launched_distributed
     from workbench.experiment import prepare
     from workbench.recipe import load_recipe
+    from workbench.resume import resume_point
 
+    _run_arguments(args)
+    if args.devices > 1 and not launched_distributed():
+        from workbench.runs.launch import run_in_processes
+
+        return run_in_processes(args.devices, _run_argv(args))
+    # Everything that can be wrong with the input is found before a run folder is written.
+    point = resume_point(args.resume) if args.resume else None
+    experiment = prepare(point.recipe if point else load_recipe(args.recipe, args.overrides))
+    if point is not None:
+        point.check_data(experiment)
+    main = is_main_process()
     console = Console()
-    # Everything that can be wrong with the input is found before a run folder exists.
-    experiment = prepare(load_recipe(args.recipe, args.overrides))
-    view = ConsoleView(console, live=False if args.plain else None,
-                       show_reports=not args.quiet_reports)
+    views = [ConsoleView(console, live=False if args.plain else None,
+                         show_reports=not args.quiet_reports)] if main else []
     stop = threading.Event()
 
-    def on_sigint(signum, frame):
+    def on_signal(signum, frame):
+        # A second Ctrl-C aborts at once; SIGTERM never does (its sender kills
+        # harder when it wants to, and torchrun passes one on after a Ctrl-C).
         if stop.is_set():
-            raise KeyboardInterrupt
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
         stop.set()
-        console.print("stopping after this step (Ctrl-C again to abort)", style="yellow")
+        if main:
+            console.print("stopping after this step, with a checkpoint (Ctrl-C again to abort)",
+                          style="yellow")
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         from workbench.runner import run_experiment
 
-        run_dir, end = run_experiment(experiment, [view], stop=stop)
+        run_dir, end = run_experiment(experiment, views, stop=stop, resume=point)
     finally:
-        signal.signal(signal.SIGINT, previous)
-    console.print(f"run folder: {run_dir}", highlight=False, soft_wrap=True, markup=False)
-    return {"completed": 0, "stopped": EXIT_STOPPED}.get(end["status"], EXIT_FAILED)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if main:
+        console.print(f"{RUN_FOLDER_PREFIX}{run_dir}", highlight=False, soft_wrap=True,
+                      markup=False)
+    return {"completed": 0, "stopped": EXIT_STOPPED}.get(end.status, EXIT_FAILED)
+
+
+def _run_argv(args) -> list[str]:
+    """``workbench run`` arguments for the processes a launcher starts."""
+    argv = ["run", *(["--resume", args.resume] if args.resume else [args.recipe])]
+    if args.overrides:
+        argv += ["--set", *args.overrides]
+    if args.plain:
+        argv.append("--plain")
+    if args.quiet_reports:
+        argv.append("--quiet-reports")
+    return argv
 
 
 def _read_texts(args) -> list[str]:
@@ -258,13 +310,11 @@ def cmd_runs(args) -> int:
     table = Table(show_edge=False, pad_edge=False)
     for column in ("run", "recipe", "task", "status", "best", "steps", "duration"):
         table.add_column(column, justify="right" if column in ("steps", "best") else "left")
-    styles = {"completed": "green", "stopped": "yellow", "failed": "red", "died": "red",
-              "running": "cyan"}
     for run in runs:
         best = f"{run.metric} {run.best_value:.4f}" if run.best_value is not None else "-"
         steps = f"{run.steps}/{run.total_steps}" if run.total_steps else str(run.steps)
         table.add_row(run.name, run.recipe, run.task,
-                      f"[{styles.get(run.status, '')}]{run.status}[/]", best, steps,
+                      f"[{run.status.color}]{run.status}[/]", best, steps,
                       duration_text(run.duration_s))
     console.print(table)
     return 0
@@ -429,6 +479,13 @@ def _route(argv: list[str]) -> list[str]:
     return argv
 
 
+def _error_prefix() -> str:
+    """``error: `` (``[rank 1] error: `` in the other processes of a multi-process run,
+    whose errors would otherwise print once per process, indistinguishably)."""
+    rank = os.environ.get("RANK", "0")
+    return "error: " if rank == "0" else f"[rank {rank}] error: "
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `workbench` console script; returns the exit status."""
     parser = _parser()
@@ -436,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except WorkbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{_error_prefix()}{exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -10,6 +10,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from workbench.reports import metrics_line, precision_name, report_renderable
+from workbench.runs.events import (BatchAdjusted, Checkpoint, Created, End, Eval, Event,
+                                    ModelSaved, Resumed, Start, Status, Step)
+from workbench.runs.folder import RUN_FOLDER_PREFIX
 
 
 def duration_text(seconds: float | None) -> str:
@@ -30,69 +33,94 @@ class ConsoleView:
         self.task_id = None
         self.total = 0
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        handler = getattr(self, f"on_{event.get('type')}", None)
+    def __call__(self, event: Event) -> None:
+        handler = getattr(self, f"on_{event.type}", None)
         if handler is not None:
             handler(event)
 
-    def on_created(self, event: dict) -> None:
+    def _line(self, text: str, **style) -> None:
+        self.console.print(text, highlight=False, soft_wrap=True, **style)
+
+    def on_created(self, event: Created) -> None:
         # One line whatever the width: other processes read the path back from it.
-        self.console.print(f"run folder: {event['path']}", soft_wrap=True, highlight=False)
+        self._line(f"{RUN_FOLDER_PREFIX}{event.path}")
 
-    def on_start(self, event: dict) -> None:
-        self.total = event["total_steps"]
-        examples = ", ".join(f"{k} {v}" for k, v in event["examples"].items())
-        self.console.print(
-            f"{event['recipe']}: {event['task']} on {event['model']} | {event['device']}, "
-            f"precision {precision_name(event['precision'])} | {examples} | {self.total} steps "
-            f"({event['epochs']:.2f} epochs of {event['steps_per_epoch']}), batch "
-            f"{event['batch_size']} | best by {event['metric']}", highlight=False, soft_wrap=True)
+    def on_start(self, event: Start) -> None:
+        self.total = event.total_steps or 0
+        examples = ", ".join(f"{k} {v}" for k, v in event.examples.items())
+        processes = f" x {event.processes} processes" if event.processes > 1 else ""
+        accumulation = (f" ({event.micro_batch_size}{processes} x {event.gradient_accumulation} "
+                        f"accumulated)" if (event.gradient_accumulation or 1) > 1 or processes
+                        else "")
+        self._line(
+            f"{event.recipe}: {event.task} on {event.model} | {event.device}, "
+            f"precision {precision_name(event.precision)} | {examples} | {self.total} steps "
+            f"({event.epochs:.2f} epochs of {event.steps_per_epoch}), batch "
+            f"{event.batch_size}{accumulation} | best by {event.metric}")
         if self.live:
-            self.progress = Progress(
-                TextColumn("epoch {task.fields[epoch]:.2f}"), BarColumn(),
-                TextColumn("step {task.completed}/{task.total}"),
-                TextColumn("loss {task.fields[loss]}"), TextColumn("lr {task.fields[lr]}"),
-                TextColumn("{task.fields[speed]} samples/s"), TimeRemainingColumn(),
-                console=self.console, transient=False)
-            self.task_id = self.progress.add_task("train", total=self.total, epoch=0.0,
-                                                  loss="-", lr="-", speed="-")
-            self.progress.start()
+            self._start_progress()
 
-    def on_step(self, event: dict) -> None:
-        loss = f"{event['loss']:.4f}" if event["loss"] is not None else "nan"
+    def on_resumed(self, event: Resumed) -> None:
+        self._line(f"resuming from {event.checkpoint} (step {event.from_step})", style="cyan")
+        self.on_start(event)
         if self.progress is not None:
-            self.progress.update(self.task_id, completed=event["step"], epoch=event["epoch"],
-                                 loss=loss, lr=f"{event['learning_rate']:.2e}",
-                                 speed=f"{event['samples_per_s']:.1f}")
+            self.progress.update(self.task_id, completed=event.from_step)
+
+    def _start_progress(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]:.2f}"), BarColumn(),
+            TextColumn("step {task.completed}/{task.total}"),
+            TextColumn("loss {task.fields[loss]}"), TextColumn("lr {task.fields[lr]}"),
+            TextColumn("{task.fields[speed]} samples/s"), TimeRemainingColumn(),
+            console=self.console, transient=False)
+        self.task_id = self.progress.add_task("train", total=self.total, epoch=0.0,
+                                              loss="-", lr="-", speed="-")
+        self.progress.start()
+
+    def on_step(self, event: Step) -> None:
+        loss = f"{event.loss:.4f}" if event.loss is not None else "nan"
+        lr = f"{event.learning_rate:.2e}" if event.learning_rate is not None else "-"
+        speed = f"{event.samples_per_s:.1f}" if event.samples_per_s is not None else "-"
+        if self.progress is not None:
+            self.progress.update(self.task_id, completed=event.step, epoch=event.epoch,
+                                 loss=loss, lr=lr, speed=speed)
         else:
-            self.console.print(
-                f"step {event['step']}/{event['total_steps']}  epoch {event['epoch']:.2f}  "
-                f"loss {loss}  lr {event['learning_rate']:.2e}  "
-                f"{event['samples_per_s']:.1f} samples/s  eta {duration_text(event['eta_s'])}",
-                highlight=False, soft_wrap=True)
+            self._line(f"step {event.step}/{event.total_steps}  epoch {event.epoch:.2f}  "
+                       f"loss {loss}  lr {lr}  {speed} samples/s  "
+                       f"eta {duration_text(event.eta_s)}")
 
-    def on_eval(self, event: dict) -> None:
-        marker = " (best)" if event.get("best") else ""
-        self.console.print(f"eval {event['split']} at step {event['step']}: "
-                           f"{metrics_line(event['metrics'])}{marker}", highlight=False,
-                           soft_wrap=True)
-        if self.show_reports:
-            self.console.print(report_renderable(event["report"]))
+    def on_eval(self, event: Eval) -> None:
+        marker = " (best)" if event.best else ""
+        self._line(f"eval {event.split} at step {event.step}: "
+                   f"{metrics_line(event.metrics)}{marker}")
+        if self.show_reports and event.report:
+            self.console.print(report_renderable(event.report))
 
-    def on_checkpoint(self, event: dict) -> None:
-        what = "best model" if event.get("value") is not None else "model (not evaluated)"
-        self.console.print(f"saved {what} (step {event['step']}) to {event['path']}/",
-                           highlight=False)
+    def on_model(self, event: ModelSaved) -> None:
+        what = "best model" if event.value is not None else "model (not evaluated)"
+        self._line(f"saved {what} (step {event.step}) to {event.path}/")
 
-    def on_end(self, event: dict) -> None:
+    def on_checkpoint(self, event: Checkpoint) -> None:
+        self._line(f"checkpoint {event.path}/ (step {event.step}; resume with "
+                   f"workbench run --resume RUN_DIR)", style="dim")
+
+    def on_batch(self, event: BatchAdjusted) -> None:
+        self._line(f"{event.reason}: micro-batch {event.batch_size} x "
+                   f"{event.gradient_accumulation} accumulated from step {event.step} (same "
+                   f"effective batch), evaluation batch {event.eval_batch_size}", style="yellow")
+
+    def on_end(self, event: End) -> None:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
-        status = event["status"]
-        line = f"run {status} after {duration_text(event.get('duration_s'))}"
-        if event.get("best_value") is not None:
-            line += f"; best {event['metric']} {event['best_value']:.4f} at step {event['best_step']}"
-        if event.get("error"):
-            line += f": {event['error']}"
-        style = {"completed": "green", "stopped": "yellow"}.get(status, "red")
-        self.console.print(line, style=style, highlight=False, soft_wrap=True)
+        status = Status.of(event.status)
+        line = f"run {status} after {duration_text(event.duration_s)}"
+        if event.best_value is not None:
+            line += f"; best {event.metric} {event.best_value:.4f} at step {event.best_step}"
+        if event.error:
+            line += f": {event.error}"
+        if status.resumable and event.checkpoint:
+            line += f" (resumable from {event.checkpoint})"
+        self._line(line, style=status.color)

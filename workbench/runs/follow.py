@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.runs.events import (BatchAdjusted, Checkpoint, Created, End, Eval, Event,
+                                    ModelSaved, Resumed, Start, Status, Step)
 from workbench.runs.folder import EventFollower
 
 # A curve keeps at most this many points; older ones are merged pairwise so the
@@ -52,6 +54,11 @@ class Curve:
             self.xs = self.xs[1::2] + tail[0]
             self.ys = [(a + b) / 2 for a, b in zip(self.ys[0::2], self.ys[1::2])] + tail[1]
 
+    def truncate(self, x_max: float) -> None:
+        """Drop the points after ``x_max``."""
+        keep = sum(1 for x in self.xs if x <= x_max)
+        del self.xs[keep:], self.ys[keep:]
+
     def __len__(self) -> int:
         return len(self.xs)
 
@@ -61,53 +68,70 @@ class RunState:
     """Everything a viewer shows about one run, built from its events."""
 
     run_dir: Path
-    created: dict[str, Any] = field(default_factory=dict)
-    start: dict[str, Any] = field(default_factory=dict)
-    last_step: dict[str, Any] = field(default_factory=dict)
-    end: dict[str, Any] | None = None
+    created: Created | None = None
+    start: Start | None = None  # the latest start, or resume (a Resumed is a Start)
+    resumes: list[Resumed] = field(default_factory=list)
+    last_step: Step | None = None
+    end: End | None = None
     loss: Curve = field(default_factory=Curve)
     smoothed: Curve = field(default_factory=Curve)
     metric: Curve = field(default_factory=Curve)  # validation metric at each eval
-    report: dict[str, Any] | None = None  # latest validation report
-    previous_report: dict[str, Any] | None = None
-    best_report: dict[str, Any] | None = None
-    test_report: dict[str, Any] | None = None
-    evals: list[dict[str, Any]] = field(default_factory=list)  # eval events without reports
+    evals: list[Eval] = field(default_factory=list)  # validation evaluations, in order
+    test: Eval | None = None
+    model: ModelSaved | None = None  # the latest best model saved
+    checkpoint: Checkpoint | None = None  # the latest resumable checkpoint
+    adjustments: list[BatchAdjusted] = field(default_factory=list)
     version: int = 0  # bumped on every event: viewers redraw only when it moved
     _ema: float | None = None
 
-    def apply(self, event: dict[str, Any]) -> None:
+    def apply(self, event: Event) -> None:
         """Fold one event into the state."""
-        kind = event.get("type")
         self.version += 1
-        if kind == "created":
+        if isinstance(event, Created):
             self.created = event
-        elif kind == "start":
+        elif isinstance(event, Resumed):
+            self._resume(event)
+        elif isinstance(event, Start):
             self.start = event
-        elif kind == "step":
+        elif isinstance(event, Step):
             self.last_step = event
-            loss, step = event.get("loss"), event.get("step", 0)
-            if isinstance(loss, (int, float)) and math.isfinite(loss):
-                self._ema = loss if self._ema is None else (
-                    SMOOTHING * self._ema + (1 - SMOOTHING) * loss)
-                self.loss.add(step, loss)
-                self.smoothed.add(step, self._ema)
-        elif kind == "eval":
-            summary = {k: v for k, v in event.items() if k != "report"}
-            if event.get("split") == "test":
-                self.test_report = event.get("report")
+            if isinstance(event.loss, (int, float)) and math.isfinite(event.loss):
+                self._ema = event.loss if self._ema is None else (
+                    SMOOTHING * self._ema + (1 - SMOOTHING) * event.loss)
+                self.loss.add(event.step, event.loss)
+                self.smoothed.add(event.step, self._ema)
+        elif isinstance(event, Eval):
+            if event.split == "test":
+                self.test = event
             else:
-                self.evals.append(summary)
-                value = event.get("value")
-                if isinstance(value, (int, float)):
-                    self.metric.add(event.get("step", 0), value)
-                self.previous_report, self.report = self.report, event.get("report")
-                if event.get("best"):
-                    self.best_report = event.get("report")
-        elif kind == "end":
+                self.evals.append(event)
+                if isinstance(event.value, (int, float)):
+                    self.metric.add(event.step, event.value)
+        elif isinstance(event, ModelSaved):
+            self.model = event
+        elif isinstance(event, Checkpoint):
+            self.checkpoint = event
+        elif isinstance(event, BatchAdjusted):
+            self.adjustments.append(event)
+        elif isinstance(event, End):
             self.end = event
 
-    def extend(self, events: list[dict[str, Any]]) -> None:
+    def _resume(self, event: Resumed) -> None:
+        """Training went on from ``event.from_step``: what an earlier process logged
+        after that step is superseded (the resumed process logs it again)."""
+        self.start = event
+        self.resumes.append(event)
+        self.end = None
+        self.test = None
+        cut = event.from_step
+        for curve in (self.loss, self.smoothed, self.metric):
+            curve.truncate(cut)
+        self._ema = self.smoothed.ys[-1] if self.smoothed.ys else None
+        self.evals = [e for e in self.evals if e.step <= cut]
+        if self.last_step is not None and self.last_step.step > cut:
+            self.last_step = None
+
+    def extend(self, events: list[Event]) -> None:
         for event in events:
             self.apply(event)
 
@@ -116,32 +140,73 @@ class RunState:
         return Path(self.run_dir).name
 
     @property
-    def status(self) -> str:
-        """completed / stopped / failed from the end event; otherwise running,
-        or died when the writing process is gone."""
+    def writer(self) -> tuple[int | None, str | None]:
+        """(pid, host) of the process that writes the run now: the latest resume's,
+        else the creator's."""
+        source = self.resumes[-1] if self.resumes else self.created
+        return (source.pid, source.host) if source is not None else (None, None)
+
+    @property
+    def status(self) -> Status:
+        """From the end event; otherwise running, or died when the writing process
+        is gone."""
         if self.end is not None:
-            return self.end.get("status", "failed")
-        if not self.created:
-            return "starting"
-        return "running" if writer_alive(self.created.get("pid"), self.created.get("host")) else "died"
+            return Status.of(self.end.status)
+        if self.created is None:
+            return Status.STARTING
+        return Status.RUNNING if writer_alive(*self.writer) else Status.DIED
+
+    @property
+    def report(self) -> dict[str, Any] | None:
+        """The latest validation report."""
+        return self.evals[-1].report if self.evals else None
+
+    @property
+    def previous_report(self) -> dict[str, Any] | None:
+        return self.evals[-2].report if len(self.evals) > 1 else None
+
+    @property
+    def best_report(self) -> dict[str, Any] | None:
+        best = [e for e in self.evals if e.best]
+        return best[-1].report if best else None
+
+    @property
+    def test_report(self) -> dict[str, Any] | None:
+        return self.test.report if self.test is not None else None
+
+    @property
+    def best_value(self) -> float | None:
+        if self.end is not None:
+            return self.end.best_value
+        return self.evals[-1].best_value if self.evals else None
 
     @property
     def metric_name(self) -> str | None:
-        return self.start.get("metric") or (self.end or {}).get("metric")
+        return (self.start.metric if self.start else None) or (
+            self.end.metric if self.end else None)
 
     @property
     def total_steps(self) -> int | None:
-        return self.start.get("total_steps")
+        return self.start.total_steps if self.start else None
 
     @property
     def step(self) -> int:
-        if self.end and self.end.get("steps"):
-            return self.end["steps"]
-        return self.last_step.get("step", 0)
+        if self.end is not None and self.end.steps:
+            return self.end.steps
+        return self.last_step.step if self.last_step else 0
 
     @property
     def recipe_values(self) -> dict[str, Any]:
-        return self.created.get("recipe_values") or {}
+        return (self.created.recipe_values if self.created else None) or {}
+
+    @property
+    def recipe_name(self) -> str:
+        values = self.recipe_values
+        return (self.start.recipe if self.start else "") or values.get("name") or ""
+
+    @property
+    def task(self) -> str:
+        return (self.start.task if self.start else "") or self.recipe_values.get("task", "")
 
 
 def load_state(run_dir: str | Path) -> RunState:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.runs.events import Status
 from workbench.runs.folder import EVENTS
 
 
@@ -16,7 +17,7 @@ class RunSummary:
     name: str
     recipe: str
     task: str
-    status: str  # running, completed, stopped, failed, died
+    status: Status
     metric: str | None
     best_value: float | None
     steps: int
@@ -24,6 +25,7 @@ class RunSummary:
     started: float | None
     duration_s: float | None
     error: str | None
+    checkpoint_step: int | None = None  # the latest resumable checkpoint
 
 
 def summarize(run_dir: str | Path) -> RunSummary:
@@ -36,21 +38,19 @@ def summarize(run_dir: str | Path) -> RunSummary:
 def summary_of(state) -> RunSummary:
     """The one-line summary of a ``RunState`` (a viewer that follows runs keeps
     their states and re-summarises without reading the files again)."""
-    end = state.end or {}
-    best = end.get("best_value") if state.end else (
-        state.evals[-1].get("best_value") if state.evals else None)
-    started = state.created.get("time")
-    last_time = end.get("time") or state.last_step.get("time") or started
-    duration = end.get("duration_s") if state.end else (
-        (last_time - started) if (last_time and started) else None)
-    values = state.recipe_values
+    end = state.end
+    started = state.created.time if state.created else None
+    if end is not None:
+        duration = end.duration_s
+    else:
+        last_time = (state.last_step.time if state.last_step else None) or started
+        duration = (last_time - started) if (last_time and started) else None
     return RunSummary(
-        path=state.run_dir, name=state.name,
-        recipe=state.start.get("recipe") or values.get("name") or "",
-        task=state.start.get("task") or values.get("task", ""),
-        status=state.status, metric=state.metric_name, best_value=best, steps=state.step,
-        total_steps=state.total_steps, started=started, duration_s=duration,
-        error=end.get("error"))
+        path=state.run_dir, name=state.name, recipe=state.recipe_name, task=state.task,
+        status=state.status, metric=state.metric_name, best_value=state.best_value,
+        steps=state.step, total_steps=state.total_steps, started=started, duration_s=duration,
+        error=end.error if end else None,
+        checkpoint_step=state.checkpoint.step if state.checkpoint else None)
 
 
 def run_folders(runs_dir: str | Path) -> list[Path]:

@@ -17,7 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-RUN_FOLDER_PREFIX = "run folder: "
+from workbench.errors import WorkbenchError
+from workbench.runs.folder import RUN_FOLDER_PREFIX
 
 
 class LaunchedRun:
@@ -105,3 +106,30 @@ def stop_pid(pid: object, host: object) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+def distributed_command(devices: int, argv: list[str]) -> list[str]:
+    """``workbench ARGV`` in ``devices`` processes on this machine, under torchrun
+    (PyTorch's own launcher: rendezvous, one process per GPU, signals passed on)."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc_per_node={devices}", "-m", "workbench", *argv]
+
+
+def run_in_processes(devices: int, argv: list[str]) -> int:
+    """Run ``workbench ARGV`` in ``devices`` processes and wait; the exit status is
+    torchrun's. Ctrl-C reaches every process of the terminal by itself; a SIGTERM
+    sent to this process is passed on (each process checkpoints and stops)."""
+    import torch
+
+    if torch.cuda.is_available() and devices > torch.cuda.device_count():
+        raise WorkbenchError(f"--devices {devices}: this machine has "
+                             f"{torch.cuda.device_count()} GPU(s)")
+    process = subprocess.Popen(distributed_command(devices, argv))
+    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous_term = signal.signal(signal.SIGTERM,
+                                  lambda signum, frame: process.send_signal(signal.SIGTERM))
+    try:
+        return process.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, previous_term)

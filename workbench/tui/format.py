@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from workbench.console import duration_text
-
-# A symbol and a word for each status: readable without colour.
-STATUS = {"running": ("●", "cyan"), "starting": ("○", "cyan"), "completed": ("✔", "green"),
-          "stopped": ("■", "yellow"), "failed": ("✖", "red"), "died": ("✖", "red")}
+from workbench.runs.events import Status
 
 
 def status_markup(status: str) -> str:
-    """``[green]✔ completed[/]``."""
-    symbol, color = STATUS.get(status, ("?", ""))
-    return f"[{color}]{symbol} {status}[/]" if color else f"{symbol} {status}"
+    """``[green]✔ completed[/]``: a symbol and a word, readable without colour."""
+    status = Status.of(status)
+    return f"[{status.color}]{status.symbol} {status}[/]"
 
 
 def metric_text(key: str | None, value: float | None) -> str:
@@ -47,5 +44,5 @@ def memory_text(mb: float | None, device: str) -> str:
     return f"{kind} {mb / 1024:.2f} GB" if mb >= 1024 else f"{kind} {mb:.0f} MB"
 
 
-__all__ = ["STATUS", "as_shown", "axis_limits", "best_text", "duration_text", "memory_text", "metric_text",
+__all__ = ["as_shown", "axis_limits", "best_text", "duration_text", "memory_text", "metric_text",
            "status_markup"]

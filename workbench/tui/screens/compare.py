@@ -46,7 +46,7 @@ def short_names(states: list[RunState]) -> list[str]:
     """``A demo-ner``, ``B demo-ner``...: a letter keeps runs of one recipe apart
     where full folder names would not fit."""
     letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    return [f"{letters[i % 26]} {s.start.get('recipe') or s.recipe_values.get('name') or s.name}"
+    return [f"{letters[i % 26]} {s.recipe_name or s.name}"
             for i, s in enumerate(states)]
 
 
@@ -71,7 +71,7 @@ def comparison_tables(states: list[RunState]) -> Group:
             first = split == "validation"
             metrics.add_row(name if first else "  test", *cells,
                 str(s.step) if first else "",
-                duration_text((s.end or {}).get("duration_s")) if first else "")
+                duration_text(s.end.duration_s if s.end else None) if first else "")
     parts: list = [metrics, ""]
 
     labels: list[str] = []

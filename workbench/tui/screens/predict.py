@@ -23,7 +23,8 @@ from textual.worker import get_current_worker
 
 from workbench.errors import WorkbenchError
 from workbench.runs.index import RunSummary, list_runs
-from workbench.tui.format import STATUS, best_text
+from workbench.runs.events import Status
+from workbench.tui.format import best_text
 from workbench.tui.widgets.prediction import (entities_table, entities_text,
                                               probabilities_table, relations_table)
 
@@ -40,8 +41,7 @@ def model_label(run: RunSummary) -> str:
     """``20261123-054813-demo-ner · ✔ completed · f1 71.36``: which model this is,
     and how good (a run stopped before evaluating says so)."""
     best = best_text(run.metric, run.best_value)
-    symbol = STATUS.get(run.status, ("?", ""))[0]
-    return f"{run.name} · {symbol} {run.status} · " + (
+    return f"{run.name} · {run.status.symbol} {run.status} · " + (
         best if best != "-" else "never evaluated")
 
 
@@ -83,7 +83,7 @@ class PredictScreen(Screen):
                          f"from the Recipes screen (1).")
         elif self.loaded_from is None and self.loading is None:
             # The newest run that completed; a stopped one only when nothing completed.
-            completed = [run for run in runs if run.status == "completed"]
+            completed = [run for run in runs if run.status == Status.COMPLETED]
             select.value = str((completed or runs)[0].path)
 
     def choose(self, run_dir: Path) -> None:

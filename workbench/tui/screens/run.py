@@ -22,6 +22,7 @@ from textual.widgets import Footer, ProgressBar, RichLog, Static
 
 from workbench.console import ConsoleView
 from workbench.reports import metrics_line, precision_name, report_renderable
+from workbench.runs.events import Status
 from workbench.runs.follow import EventFollower, RunState
 from workbench.runs.launch import LaunchedRun, stop_pid
 from workbench.tui.format import as_shown, axis_limits, best_text, duration_text, memory_text, status_markup
@@ -157,11 +158,13 @@ class RunScreen(Screen):
     def _draw_text(self) -> None:
         state = self.state
         start, step = state.start, state.last_step
-        model = start.get("model") or state.recipe_values.get("model", {}).get("name", "")
-        task = start.get("task") or state.recipe_values.get("task", "")
-        title = f"[b]{state.name}[/b] · {task} on {model} · {status_markup(state.status)}"
-        if state.end and state.end.get("error"):
-            title += f" · {Text(state.end['error']).markup}"
+        model = (start.model if start else "") or state.recipe_values.get("model", {}).get(
+            "name", "")
+        title = f"[b]{state.name}[/b] · {state.task} on {model} · {status_markup(state.status)}"
+        if state.resumes and state.end is None:
+            title += f" · resumed from step {state.resumes[-1].from_step}"
+        if state.end and state.end.error:
+            title += f" · {Text(state.end.error).markup}"
         if self._stop_requested and state.end is None:
             title += " · stopping after this step…"
         self.query_one("#run-title", Static).update(title)
@@ -173,46 +176,45 @@ class RunScreen(Screen):
         # Most telling first: a narrow terminal cuts the end of these lines.
         parts = [f"step {state.step}/{total}" if total else f"step {state.step}"]
         if step and state.end is None:
-            parts.append(f"ETA {duration_text(step.get('eta_s'))}")
-            parts.append(f"{step.get('samples_per_s', 0):.1f} samples/s")
+            parts.append(f"ETA {duration_text(step.eta_s)}")
+            parts.append(f"{step.samples_per_s or 0:.1f} samples/s")
         if state.end is not None:
-            parts.append(f"took {duration_text(state.end.get('duration_s'))}")
+            parts.append(f"took {duration_text(state.end.duration_s)}")
         if step:
-            epochs = start.get("epochs")
-            parts.append(f"epoch {step.get('epoch', 0):.2f}"
-                         + (f"/{epochs:.2f}" if epochs else ""))
+            epochs = start.epochs if start else None
+            parts.append(f"epoch {step.epoch:.2f}" + (f"/{epochs:.2f}" if epochs else ""))
         self.query_one("#progress-text", Static).update(" · ".join(parts))
 
-        device = start.get("device", "")
+        device = start.device if start else ""
         line = []
-        if state.evals and state.evals[-1].get("best_value") is not None:
+        if state.evals and state.evals[-1].best_value is not None:
             last = state.evals[-1]
-            line.append(f"best {best_text(last.get('metric'), last['best_value'])} "
-                        f"@ step {last.get('best_step')}")
+            line.append(f"best {best_text(last.metric, last.best_value)} "
+                        f"@ step {last.best_step}")
         if step:
-            if step.get("loss") is not None:
-                line.append(f"loss {step['loss']:.4f}")
+            if step.loss is not None:
+                line.append(f"loss {step.loss:.4f}")
             if state.smoothed.ys:
                 line.append(f"smoothed {state.smoothed.ys[-1]:.4f}")
         if device:
-            line.append(f"{device} {precision_name(start.get('precision'))}")
+            line.append(f"{device} {precision_name(start.precision)}")
         if step:
-            line.append(memory_text(step.get("memory_mb"), device))
-            line.append(f"lr {step.get('learning_rate', 0):.2e}")
+            line.append(memory_text(step.memory_mb, device))
+            line.append(f"lr {step.learning_rate or 0:.2e}")
         self.query_one("#device-line", Static).update(" · ".join(line) or "waiting for the "
                                                       "run to start…")
 
     def _draw_report(self) -> None:
         state = self.state
-        key = (len(state.evals), state.test_report is not None, state.end is not None)
+        key = (len(state.evals), state.test is not None, state.end is not None)
         if key == self._report_key:
             return
         self._report_key = key
         parts: list = []
-        if state.end is not None and state.end.get("traceback"):
-            parts += [Text(state.end["traceback"].strip().splitlines()[-1], style="red"), ""]
+        if state.end is not None and state.end.traceback:
+            parts += [Text(state.end.traceback.strip().splitlines()[-1], style="red"), ""]
         if state.end is not None and (state.test_report or state.best_report):
-            best_step = state.end.get("best_step")
+            best_step = state.end.best_step
             if state.test_report:
                 parts += [Text(f"test · best model (step {best_step})", style="bold"),
                           Text(metrics_line(state.test_report["metrics"]), style="dim"),
@@ -223,10 +225,10 @@ class RunScreen(Screen):
                           report_renderable(state.best_report, compact=True)]
         elif state.report:
             last = state.evals[-1]
-            marker = " · ★ best so far" if last.get("best") else ""
-            sub = (f"Δ F1 since step {state.evals[-2].get('step')}" if len(state.evals) > 1
+            marker = " · ★ best so far" if last.best else ""
+            sub = (f"Δ F1 since step {state.evals[-2].step}" if len(state.evals) > 1
                    else "Δ F1 shows from the next evaluation")
-            parts += [Text(f"validation · step {last.get('step')}{marker}", style="bold"),
+            parts += [Text(f"validation · step {last.step}{marker}", style="bold"),
                       Text(f"{metrics_line(state.report['metrics'])} · {sub}", style="dim"),
                       report_renderable(state.report, previous=state.previous_report,
                                         compact=True)]
@@ -244,7 +246,8 @@ class RunScreen(Screen):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """Stop is offered only while the run trains."""
         if action == "stop":
-            running = (self.state is not None and self.state.status in ("running", "starting")) \
+            running = (self.state is not None and self.state.status in (Status.RUNNING,
+                                                                        Status.STARTING)) \
                 or (self.launched is not None and self.launched.returncode is None)
             return running
         return True
@@ -254,7 +257,7 @@ class RunScreen(Screen):
         if self.launched is not None and state is None and self.launched.returncode is None:
             self.launched.stop()
             return
-        if state is None or state.status != "running":
+        if state is None or state.status != Status.RUNNING:
             self.notify("This run is not running.", severity="warning")
             return
 
@@ -263,7 +266,7 @@ class RunScreen(Screen):
                 return
             if self.launched is not None and self.launched.returncode is None:
                 self.launched.stop()
-            elif not stop_pid(state.created.get("pid"), state.created.get("host")):
+            elif not stop_pid(*state.writer):
                 self.notify("Cannot stop a run that another machine is writing.",
                             severity="error")
                 return

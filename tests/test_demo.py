@@ -40,7 +40,7 @@ def test_demo_run_learns(tmp_path, recipe, metric, floor):
     assert main(args) == 0
     [run] = list(tmp_path.iterdir())
     end = read_events(run)[-1]
-    assert end["status"] == "completed"
+    assert end.status == "completed"
     report = json.loads((run / "report.json").read_text())
     assert report["reports"]["test"]["metrics"][metric] >= floor
     task = "token-classification" if recipe == "demo-ner" else "text-classification"

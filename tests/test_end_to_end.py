@@ -29,15 +29,15 @@ def test_ner_run_writes_a_complete_run_folder(ner_recipe, capsys):
     assert not [n for n in names if n.endswith(".tmp")]
 
     events = read_events(run)
-    types = [e["type"] for e in events]
+    types = [e.type for e in events]
     assert types[0] == "created" and types[1] == "start" and types[-1] == "end"
-    assert events[-1]["status"] == "completed"
-    assert {"step", "eval", "checkpoint"} <= set(types)
-    step = next(e for e in events if e["type"] == "step")
+    assert events[-1].status == "completed"
+    assert {"step", "eval", "model"} <= set(types)
+    step = next(e for e in events if e.type == "step")
     for key in ("step", "epoch", "loss", "learning_rate", "samples_per_s", "eta_s", "memory_mb"):
-        assert key in step
+        assert getattr(step, key) is not None
     # 3 sentences, batch 2 -> 2 steps an epoch, 2 epochs.
-    assert events[1]["total_steps"] == 4 and events[-1]["steps"] == 4
+    assert events[1].total_steps == 4 and events[-1].steps == 4
 
     report = json.loads((run / "report.json").read_text())
     assert set(report["reports"]) == {"validation", "test"}
@@ -134,16 +134,16 @@ def test_stop_flag_ends_run_stopped_with_a_model_kept(ner_recipe):
     seen = []
 
     def stopper(event):
-        seen.append(event["type"])
-        if event["type"] == "step":
+        seen.append(event.type)
+        if event.type == "step":
             stop.set()
 
     experiment = prepare(load_recipe(ner_recipe, ["train.epochs=50"]))
     run_dir, end = run_experiment(experiment, [stopper], stop=stop)
-    assert end["status"] == "stopped"
-    assert end["steps"] < 10
+    assert end.status == "stopped"
+    assert end.steps < 10
     assert (run_dir / "model" / "config.json").is_file()
-    assert read_events(run_dir)[-1]["status"] == "stopped"
+    assert read_events(run_dir)[-1].status == "stopped"
 
 
 def test_max_steps_and_step_evaluation(ner_recipe):
@@ -151,20 +151,20 @@ def test_max_steps_and_step_evaluation(ner_recipe):
                                                   "eval.steps=2"]))
     run_dir, end = run_experiment(experiment)
     events = read_events(run_dir)
-    evals = [e["step"] for e in events if e["type"] == "eval" and e["split"] == "validation"]
+    evals = [e.step for e in events if e.type == "eval" and e.split == "validation"]
     # Every 2 steps, and once more at the end (step 3).
     assert evals == [2, 3]
-    assert end["steps"] == 3
+    assert end.steps == 3
 
 
 def test_early_stopping_with_patience(ner_recipe):
     experiment = prepare(load_recipe(ner_recipe, [
         "train.epochs=30", "train.learning_rate=0", "eval.patience=2", "eval.metric=loss"]))
     run_dir, end = run_experiment(experiment)
-    evals = [e for e in read_events(run_dir) if e["type"] == "eval" and e["split"] == "validation"]
+    evals = [e for e in read_events(run_dir) if e.type == "eval" and e.split == "validation"]
     # With a zero learning rate nothing improves after the first evaluation.
     assert len(evals) == 3
-    assert end["status"] == "completed" and end["steps"] == 6
+    assert end.status == "completed" and end.steps == 6
 
 
 def test_failure_inside_the_loop_ends_failed(ner_recipe, monkeypatch):
@@ -177,7 +177,7 @@ def test_failure_inside_the_loop_ends_failed(ner_recipe, monkeypatch):
     assert main(["run", str(ner_recipe)]) == 1
     run = only_run(ner_recipe)
     end = read_events(run)[-1]
-    assert end["status"] == "failed" and "disk on fire" in end["error"]
+    assert end.status == "failed" and "disk on fire" in end.error
     assert not (run / "report.json").exists()
 
 
@@ -188,19 +188,19 @@ def test_diverging_loss_fails_the_run_with_advice(ner_recipe, monkeypatch):
 
     def diverging(self, *args, **kwargs):
         out = forward(self, *args, **kwargs)
-        out.loss = out.loss * float("inf")
+        out.logits = out.logits * float("inf")
         return out
 
     monkeypatch.setattr(transformers.BertForTokenClassification, "forward", diverging)
     assert main(["run", str(ner_recipe)]) == 1
     end = read_events(only_run(ner_recipe))[-1]
-    assert end["status"] == "failed"
-    assert "training loss became inf by step 1" in end["error"]
-    assert "learning_rate" in end["error"]
+    assert end.status == "failed"
+    assert "training loss became NaN or infinite at step 1" in end.error
+    assert "learning_rate" in end.error
 
 
 def test_max_length_beyond_the_model_is_refused(ner_recipe):
     experiment = prepare(load_recipe(ner_recipe, ["model.max_length=4096"]))
     run_dir, end = run_experiment(experiment)
-    assert end["status"] == "failed"
-    assert "model.max_length 4096 is more than the 128 positions" in end["error"]
+    assert end.status == "failed"
+    assert "model.max_length 4096 is more than the 128 positions" in end.error

@@ -17,7 +17,7 @@ from workbench.runs.folder import read_events
 
 
 def steps_of(run_dir: Path) -> list[dict]:
-    return [e for e in read_events(run_dir) if e["type"] == "step"]
+    return [e for e in read_events(run_dir) if e.type == "step"]
 
 
 def test_gradient_accumulation_counts_optimizer_steps(ner_recipe):
@@ -25,9 +25,9 @@ def test_gradient_accumulation_counts_optimizer_steps(ner_recipe):
     experiment = prepare(load_recipe(ner_recipe, ["train.batch_size=1",
                                                   "train.gradient_accumulation=2"]))
     run_dir, end = run_experiment(experiment)
-    start = next(e for e in read_events(run_dir) if e["type"] == "start")
-    assert start["steps_per_epoch"] == 2 and start["batch_size"] == 2
-    assert end["status"] == "completed" and end["steps"] == 4
+    start = next(e for e in read_events(run_dir) if e.type == "start")
+    assert start.steps_per_epoch == 2 and start.batch_size == 2
+    assert end.status == "completed" and end.steps == 4
 
 
 def test_cosine_schedule_with_warmup(ner_recipe):
@@ -35,7 +35,7 @@ def test_cosine_schedule_with_warmup(ner_recipe):
         "train.scheduler=cosine", "train.warmup_ratio=0.5", "train.epochs=4",
         "train.learning_rate=0.001"]))
     run_dir, _ = run_experiment(experiment)
-    rates = [e["learning_rate"] for e in steps_of(run_dir)]
+    rates = [e.learning_rate for e in steps_of(run_dir)]
     peak = rates.index(max(rates))
     assert peak == 3  # 8 steps, 4 of warmup: the rate climbs to its peak...
     assert rates[:peak + 1] == sorted(rates[:peak + 1])
@@ -46,9 +46,9 @@ def test_cosine_schedule_with_warmup(ner_recipe):
 def test_same_seed_same_run(ner_recipe):
     first = run_experiment(prepare(load_recipe(ner_recipe)))[0]
     second = run_experiment(prepare(load_recipe(ner_recipe)))[0]
-    assert [s["loss"] for s in steps_of(first)] == [s["loss"] for s in steps_of(second)]
+    assert [s.loss for s in steps_of(first)] == [s.loss for s in steps_of(second)]
     other = run_experiment(prepare(load_recipe(ner_recipe, ["train.seed=7"])))[0]
-    assert [s["loss"] for s in steps_of(first)] != [s["loss"] for s in steps_of(other)]
+    assert [s.loss for s in steps_of(first)] != [s.loss for s in steps_of(other)]
 
 
 def test_ctrl_c_stops_a_real_run_cleanly(ner_recipe):
@@ -73,7 +73,7 @@ def test_ctrl_c_stops_a_real_run_cleanly(ner_recipe):
     assert "Traceback" not in err
     [run] = list(runs.iterdir())
     end = read_events(run)[-1]
-    assert end["status"] == "stopped"
-    assert end["steps"] < 6000
+    assert end.status == "stopped"
+    assert end.steps < 6000
     assert (run / "model" / "config.json").is_file()
     assert "run stopped" in out

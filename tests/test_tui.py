@@ -46,7 +46,7 @@ async def wait_for(pilot, predicate, timeout: float = 90.0, what: str = "") -> N
 def train(recipe: Path, *overrides: str) -> Path:
     """A real tiny run, in this process; returns its folder."""
     run_dir, end = run_experiment(prepare(load_recipe(recipe, list(overrides))))
-    assert end["status"] == "completed"
+    assert end.status == "completed"
     return run_dir
 
 

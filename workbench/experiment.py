@@ -4,6 +4,8 @@ exists, so bad data never leaves a run behind."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from dataclasses import dataclass, field
 
@@ -26,10 +28,22 @@ class Experiment:
     labels: list[str]
     splits: dict[str, list[dict]] = field(default_factory=dict)
     tokenizer: object = None
+    _fingerprint: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def metric(self) -> str:
         return self.recipe["eval"]["metric"] or self.task.default_metric
+
+    def fingerprint(self) -> dict[str, str]:
+        """A short hash of each split's examples and of the labels: a resumed run
+        checks that it goes on with the data it started with."""
+        if self._fingerprint is None:
+            parts = {"labels": self.labels, **self.splits}
+            self._fingerprint = {
+                name: hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False,
+                                                default=str).encode()).hexdigest()[:16]
+                for name, value in parts.items()}
+        return self._fingerprint
 
 
 def subsample(examples: list[dict], limit: int | None, how: str, seed: int) -> list[dict]:

@@ -93,6 +93,16 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "precision": Key(str, "auto", choices=("auto", "fp32", "bf16", "fp16")),
         "seed": Key(int, 42, min=0),
         "log_every": Key(int, 10, min=1, help="steps between step events"),
+        "checkpoint_every": Key(int, None, min=1,
+                                help="optimizer steps between resumable checkpoints; unset: "
+                                     "only when the run is stopped"),
+        "keep_checkpoints": Key(int, 2, min=1, max=1000, help="checkpoints kept (the latest)"),
+        "auto_batch": Key(bool, False,
+                          help="on running out of GPU memory, halve the micro-batch and double "
+                               "gradient accumulation (same effective batch) and go on"),
+        "deterministic": Key(bool, False,
+                             help="deterministic algorithms only (slower on a GPU): the same "
+                                  "seed gives the same run, resumed or not"),
     },
     "eval": {
         "every": Key(str, "epoch", choices=("epoch", "steps")),
@@ -140,8 +150,10 @@ class Recipe:
         return self.source.stem if self.source else self.task
 
     def to_dict(self) -> dict[str, Any]:
-        """Nested dict in TOML layout (top-level keys first), without unset keys."""
+        """Nested dict in TOML layout (top-level keys first), without unset keys; the
+        name is the resolved one, so the dict (or its TOML) names runs the same way."""
         out: dict[str, Any] = {k: v for k, v in self.values[""].items() if v not in (None, "")}
+        out["name"] = self.name
         for section, keys in self.values.items():
             if section:
                 out[section] = {k: v for k, v in keys.items() if v is not None}

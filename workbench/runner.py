@@ -1,6 +1,11 @@
 """Running an experiment end to end: the run folder, the event log, the engine,
 the final reports and the end event. A run always ends with an end event that
-says completed, stopped or failed."""
+says completed, stopped or failed.
+
+With several processes (torchrun, accelerate launch) every process runs this;
+only the main one creates the folder, holds its lock and writes events,
+reports and console output; the others learn the folder from it.
+"""
 
 from __future__ import annotations
 
@@ -10,27 +15,36 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from workbench.errors import WorkbenchError
 from workbench.experiment import Experiment
 from workbench.reports import reports_text
+from workbench.resume import ResumePoint
+from workbench.runs.events import Created, End, Event, Status
 from workbench.runs.files import write_json_atomic, write_text_atomic
-from workbench.runs.folder import RECIPE, REPORT_JSON, REPORT_TEXT, EventLog, create_run_dir, now
+from workbench.runs.folder import (RECIPE, REPORT_JSON, REPORT_TEXT, EventLog, RunLock,
+                                   create_run_dir, latest_checkpoint)
 
-View = Callable[[dict[str, Any]], None]
+View = Callable[[Event], None]
 
 
 class FanOut:
     """Sends each event to the log first, then to every view. A view that
-    raises is dropped, so a broken display never stops training."""
+    raises is dropped, so a broken display never stops training; a log that
+    cannot be written (a full disk) is remembered, and the views still hear."""
 
     def __init__(self, log: EventLog, views: list[View], run_dir: Path):
         self.log, self.views, self.run = log, list(views), run_dir.name
+        self.log_error: OSError | None = None
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        event.setdefault("run", self.run)
-        self.log(event)
+    def __call__(self, event: Event) -> None:
+        if event.run is None:
+            event.run = self.run
+        try:
+            self.log(event)
+        except OSError as exc:
+            self.log_error = self.log_error or exc
         for view in list(self.views):
             try:
                 view(event)
@@ -38,43 +52,88 @@ class FanOut:
                 self.views.remove(view)
 
 
+def _open_run_folder(experiment: Experiment, resume: ResumePoint | None,
+                     main: bool) -> tuple[Path, RunLock | None]:
+    """The main process makes (or reopens) the folder and takes its lock; every
+    process gets the folder, or the same error."""
+    from workbench.engine.devices import broadcast
+
+    made: tuple[str | None, str | None] = (None, None)
+    lock = None
+    if main:
+        try:
+            recipe = experiment.recipe
+            run_dir = resume.run_dir if resume else create_run_dir(recipe["output"]["dir"],
+                                                                   recipe.name)
+            lock = RunLock(run_dir)
+            if not lock.acquire():
+                raise WorkbenchError(f"{run_dir}: another process is writing this run (it "
+                                     f"holds {lock.path.name}); stop it first")
+            made = (str(run_dir), None)
+        except WorkbenchError as exc:
+            made = (None, str(exc))
+    path, error = broadcast(made)
+    if error is not None:
+        raise WorkbenchError(error)
+    return Path(path), lock
+
+
 def run_experiment(experiment: Experiment, views: list[View] | None = None,
-                   stop: threading.Event | None = None) -> tuple[Path, dict[str, Any]]:
-    """Train ``experiment`` into a new run folder; return the folder and the end event."""
+                   stop: threading.Event | None = None,
+                   resume: ResumePoint | None = None) -> tuple[Path, End]:
+    """Train ``experiment`` into a new run folder (or go on with ``resume``'s);
+    return the folder and the end event."""
+    from workbench.engine.devices import is_main_process
     from workbench.engine.loop import Engine
 
     recipe = experiment.recipe
-    run_dir = create_run_dir(recipe["output"]["dir"], recipe.name)
-    write_text_atomic(run_dir / RECIPE, recipe.to_toml())
-    log = EventLog(run_dir)
-    emit = FanOut(log, views or [], run_dir)
-    emit({"type": "created", "time": now(), "path": str(run_dir), "pid": os.getpid(),
-          "host": socket.gethostname(), "recipe_path": str(recipe.source or ""),
-          "overrides": recipe.overrides, "recipe_values": recipe.to_dict()})
+    main = is_main_process()
+    run_dir, lock = _open_run_folder(experiment, resume, main)
+    fanout = None
+
+    def emit(event: Event) -> None:
+        if fanout is not None:
+            fanout(event)
+
+    if main:
+        if resume is None:
+            write_text_atomic(run_dir / RECIPE, recipe.to_toml())
+        fanout = FanOut(EventLog(run_dir), views or [], run_dir)
+        if resume is None:
+            emit(Created(path=str(run_dir), pid=os.getpid(), host=socket.gethostname(),
+                         recipe_path=str(recipe.source or ""), overrides=recipe.overrides,
+                         recipe_values=recipe.to_dict()))
     started = time.perf_counter()
-    end: dict[str, Any] = {"type": "end", "status": "failed"}
+    end = End(status=Status.FAILED.value)
     try:
-        result = Engine(experiment, emit, run_dir=run_dir, stop=stop).run()
-        if result.reports:
+        result = Engine(experiment, emit, run_dir=run_dir, stop=stop,
+                        resume_from=resume.checkpoint if resume else None).run()
+        if main and result.reports:
             write_json_atomic(run_dir / REPORT_JSON, {
                 "recipe": recipe.name, "task": experiment.task.name, "metric": result.best_metric,
                 "best_value": result.best_value, "best_step": result.best_step,
                 "reports": result.reports})
             write_text_atomic(run_dir / REPORT_TEXT, reports_text(
                 result.reports, header=f"{recipe.name} ({experiment.task.name}) - {run_dir.name}"))
-        end.update(status=result.status, steps=result.steps, metric=result.best_metric,
-                   best_value=result.best_value, best_step=result.best_step,
-                   model_saved=result.model_saved, early_stopped=result.early_stopped,
-                   test=result.reports.get("test", {}).get("metrics"))
+        end = End(status=result.status.value, steps=result.steps, metric=result.best_metric,
+                  best_value=result.best_value, best_step=result.best_step,
+                  model_saved=result.model_saved, early_stopped=result.early_stopped,
+                  test=result.reports.get("test", {}).get("metrics"))
     except KeyboardInterrupt:
-        end.update(status="stopped", error="interrupted")
+        end.status, end.error = Status.STOPPED.value, "interrupted"
     except WorkbenchError as exc:
-        end.update(status="failed", error=str(exc))
+        end.error = str(exc)
     except Exception as exc:  # noqa: BLE001 - recorded in the end event, re-raised by nobody
-        end.update(status="failed", error=f"{type(exc).__name__}: {exc}",
-                   traceback=traceback.format_exc())
+        end.error, end.traceback = f"{type(exc).__name__}: {exc}", traceback.format_exc()
     finally:
-        end.update(time=now(), duration_s=time.perf_counter() - started)
-        emit(end)
-        log.close()
+        end.duration_s = (resume.train_seconds if resume else 0.0) + time.perf_counter() - started
+        if main:
+            checkpoint = latest_checkpoint(run_dir)
+            end.checkpoint = str(checkpoint.relative_to(run_dir)) if checkpoint else None
+            emit(end)
+            fanout.log.close()
+            lock.release()
+    if fanout is not None and fanout.log_error is not None:
+        raise WorkbenchError(f"{fanout.log.path}: cannot write events "
+                             f"({fanout.log_error.strerror or fanout.log_error})")
     return run_dir, end

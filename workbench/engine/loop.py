@@ -1,38 +1,54 @@
 """The training loop, on 🤗 Accelerate.
 
-It owns devices, precision, the optimizer and schedule, evaluation, best
-checkpoint and early stopping, and nothing task-specific: the task adapter
-encodes, scores and decodes. It never prints; it emits events (plain dicts) to
-whatever is attached, and checks a stop flag between steps.
+It owns devices, precision, processes, the optimizer and schedule, evaluation,
+the best model, checkpoints and early stopping, and nothing task-specific: the
+task adapter encodes, scores and decodes. It never prints; it emits typed
+events (``workbench.runs.events``) and checks a stop flag between steps.
 
-The hot loop reads nothing back from the device except once per
-``train.log_every`` steps (the loss, summed on the device in between).
+Its state is explicit (``TrainState``) and each part of a step is a method of
+its own: ``setup``, ``train_step``, ``_after_step`` (log, evaluate, stop,
+checkpoint) and ``finish``. The hot loop reads nothing back from the device
+except once per ``train.log_every`` steps, evaluation or checkpoint.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
+from workbench.engine import faults
+from workbench.engine.checkpoints import load_best_weights, load_checkpoint, save_checkpoint
+from workbench.engine.data import eval_loader, train_loader
+from workbench.engine.devices import device_memory_text, make_accelerator, memory_mb
+from workbench.engine.loss import labelled, row_losses, summed_loss
+from workbench.engine.state import TrainState
 from workbench.errors import WorkbenchError
 from workbench.experiment import Experiment
 from workbench.models import META_FILE, load_for_training
+from workbench.runs.events import (BatchAdjusted, Checkpoint, Eval, Event, ModelSaved, Resumed,
+                                   Start, Status, Step)
 from workbench.runs.files import replace_dir_atomic, write_json_atomic
-from workbench.runs.folder import MODEL, now
+from workbench.runs.folder import MODEL
 from workbench.tasks.base import META_KEYS, make_collate
 
-Emit = Callable[[dict[str, Any]], None]
+Emit = Callable[[Event], None]
+EVAL_SPLITS = ("validation", "test")
 
 
 @dataclass
 class TrainResult:
     """What a finished loop hands back to the runner."""
 
-    status: str  # completed or stopped
+    status: Status  # completed or stopped
     steps: int
     best_metric: str
     best_value: float | None = None
@@ -44,38 +60,6 @@ class TrainResult:
 
 def _lower_is_better(metric: str) -> bool:
     return metric == "loss"
-
-
-def _mixed_precision(precision: str) -> str:
-    import torch
-
-    cuda = torch.cuda.is_available()
-    if precision == "auto":
-        return "bf16" if cuda and torch.cuda.is_bf16_supported() else "no"
-    if precision == "fp16" and not cuda:
-        raise WorkbenchError("train.precision = 'fp16' needs a CUDA GPU; use 'auto' or 'bf16'")
-    return {"fp32": "no"}.get(precision, precision)
-
-
-def _fresh_accelerator(mixed_precision: str, accumulation: int):
-    """A new Accelerator; earlier runs in this process (tests, the TUI) must not
-    leak their precision or accumulation settings into this one."""
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState, GradientState
-
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
-    return Accelerator(mixed_precision=mixed_precision, gradient_accumulation_steps=accumulation)
-
-
-def _memory_mb(device) -> float:
-    import torch
-
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    import psutil
-
-    return psutil.Process().memory_info().rss / 2**20
 
 
 def save_model(model, tokenizer, target: Path, meta: dict[str, Any]) -> None:
@@ -90,252 +74,486 @@ def save_model(model, tokenizer, target: Path, meta: dict[str, Any]) -> None:
     replace_dir_atomic(target, fill)
 
 
+def _saved_model_step(run_dir: Path | None) -> int | None:
+    """The step of the model a run folder holds now, if any."""
+    import json
+
+    meta = run_dir / MODEL / META_FILE if run_dir else None
+    if meta is None or not meta.is_file():
+        return None
+    try:
+        return json.loads(meta.read_text(encoding="utf-8")).get("step")
+    except (OSError, ValueError):
+        return None
+
+
 class Engine:
-    """Trains one experiment. ``run()`` emits start, step, eval and checkpoint
-    events and returns a ``TrainResult``; the runner writes the end event."""
+    """Trains one experiment. ``run()`` emits start (or resumed), step, eval,
+    model and checkpoint events and returns a ``TrainResult``; the runner writes
+    the end event. ``resume_from`` is a checkpoint folder of ``run_dir``."""
 
     def __init__(self, experiment: Experiment, emit: Emit, run_dir: Path | None = None,
-                 stop: threading.Event | None = None):
+                 stop: threading.Event | None = None, resume_from: Path | None = None):
         self.exp = experiment
+        self.recipe = experiment.recipe
+        self.train = experiment.recipe["train"]
         self.emit = emit
         self.run_dir = Path(run_dir) if run_dir else None
         self.stop = stop or threading.Event()
+        self.resume_from = Path(resume_from) if resume_from else None
+        self.metric = experiment.metric
+        self.save = self.recipe["output"]["save_model"] and self.run_dir is not None
+        self.done = self.stopped = self.early_stopped = False
+        self.best_report: dict | None = None
+        self.best_weights: dict | None = None  # on the CPU
+        self.model_step: int | None = None  # the step of the model in run_dir/model
+        self.grad_norm = None
+        self._evaluating: dict | None = None  # the batch being scored (for error messages)
 
-    # -- setup -----------------------------------------------------------------
-    def _loaders(self, tokenizer):
-        import torch
-        from torch.utils.data import DataLoader
+    # -- set-up ------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Devices, model, data, optimizer and schedule; a resumed run's state."""
+        from accelerate.utils import set_seed
 
-        exp, train = self.exp, self.exp.recipe["train"]
+        exp, train = self.exp, self.train
+        acc = self.acc = make_accelerator(train["precision"])
+        set_seed(train["seed"], deterministic=train["deterministic"])
+        self.id2label = dict(enumerate(exp.labels))
+        self.collate = make_collate(exp.tokenizer.pad_token_id)
+        model = load_for_training(exp.task, self.recipe["model"]["name"], exp.labels,
+                                  exp.tokenizer)
+        self._check_max_length(model)
         label2id = {label: i for i, label in enumerate(exp.labels)}
-        max_length = exp.recipe["model"]["max_length"]
-        collate = make_collate(tokenizer.pad_token_id)
-        features = {split: exp.task.encode(examples, tokenizer, label2id, max_length,
-                                           train=split == "train")
-                    for split, examples in exp.splits.items()}
-        generator = torch.Generator().manual_seed(train["seed"])
-        loaders = {"train": DataLoader(features["train"], batch_size=train["batch_size"],
-                                       shuffle=True, collate_fn=collate, generator=generator)}
-        for split in ("validation", "test"):
-            if split in features:
-                # Sorted by length: far less padding, and the scorer reorders by example id.
-                ordered = sorted(features[split], key=lambda f: len(f["input_ids"]))
-                loaders[split] = DataLoader(ordered, batch_size=train["eval_batch_size"],
-                                            shuffle=False, collate_fn=collate)
-        return loaders, features
+        max_length = self.recipe["model"]["max_length"]
+        self.features = {split: exp.task.encode(examples, exp.tokenizer, label2id, max_length,
+                                                train=split == "train")
+                         for split, examples in exp.splits.items()}
+        saved = None
+        if self.resume_from is not None:
+            from workbench.engine.checkpoints import read_trainer_state
+
+            saved = TrainState.from_dict(read_trainer_state(self.resume_from)["state"])
+        micro = saved.micro_batch_size if saved else train["batch_size"]
+        accumulation = saved.gradient_accumulation if saved else train["gradient_accumulation"]
+        self.train_loader, self.sampler = self._train_loader(micro)
+        self.steps_per_epoch = max(1, math.ceil(len(self.train_loader) / accumulation))
+        total_steps = train["max_steps"] or max(1, math.ceil(train["epochs"] *
+                                                             self.steps_per_epoch))
+        self.state = saved or TrainState(total_steps=total_steps, micro_batch_size=micro,
+                                         gradient_accumulation=accumulation,
+                                         eval_batch_size=train["eval_batch_size"])
+        optimizer = self._optimizer(model)
+        self.scheduler = self._scheduler(optimizer, self.state.total_steps)
+        self.model, self.optimizer = acc.prepare(model, optimizer)
+        acc.register_for_checkpointing(self.scheduler)
+        self._eval_loaders(self.state.eval_batch_size)
+        if acc.is_main_process and self.run_dir is not None and self.resume_from is None:
+            keep = train["keep_checkpoints"] if train["checkpoint_every"] else 1
+            faults.check_disk_space(self.run_dir, sum(p.numel() for p in model.parameters()),
+                                    keep)
+        if self.resume_from is not None:
+            self._restore()
+        self.watch = faults.NonFiniteWatch(acc.device)
+        self.vote = faults.StopVote(self.stop, acc)
+        self.loss_since_log = torch.zeros((), device=acc.device)
+
+    def _check_max_length(self, model) -> None:
+        positions = getattr(model.config, "max_position_embeddings", None)
+        wanted = self.recipe["model"]["max_length"]
+        if positions and wanted > positions:
+            raise WorkbenchError(f"model.max_length {wanted} is more than the {positions} "
+                                 f"positions model {self.recipe['model']['name']!r} has")
+
+    def _train_loader(self, batch_size: int):
+        loader, sampler = train_loader(self.features["train"], batch_size, self.train["seed"],
+                                       self.collate)
+        return self.acc.prepare_data_loader(loader), sampler
+
+    def _eval_loaders(self, batch_size: int) -> None:
+        # Prepared one by one: each process scores its shard, gather_for_metrics
+        # drops the duplicated tail of the last batch.
+        self.loaders = {split: self.acc.prepare_data_loader(
+            eval_loader(self.features[split], batch_size, self.collate))
+            for split in EVAL_SPLITS if split in self.features}
 
     def _optimizer(self, model):
-        import torch
-
-        train = self.exp.recipe["train"]
         decay, no_decay = [], []
         for name, param in model.named_parameters():
             if not param.requires_grad:
                 continue
             # The usual exemption: biases and normalisation weights are not decayed.
             (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
-        groups = [{"params": decay, "weight_decay": train["weight_decay"]},
+        groups = [{"params": decay, "weight_decay": self.train["weight_decay"]},
                   {"params": no_decay, "weight_decay": 0.0}]
-        return torch.optim.AdamW(groups, lr=train["learning_rate"])
+        return torch.optim.AdamW(groups, lr=self.train["learning_rate"])
 
-    # -- evaluation --------------------------------------------------------------
+    def _scheduler(self, optimizer, total_steps: int):
+        # Stepped by the engine once per optimizer step (not prepared: Accelerate's
+        # wrapper would step it once per process).
+        from transformers import get_scheduler
+
+        name = self.train["scheduler"]
+        return get_scheduler("constant_with_warmup" if name == "constant" else name, optimizer,
+                             num_warmup_steps=int(self.train["warmup_ratio"] * total_steps),
+                             num_training_steps=total_steps)
+
+    def _restore(self) -> None:
+        """Load the checkpoint into the prepared objects, and what the loop had found."""
+        self.state, extra = load_checkpoint(self.acc, self.resume_from)
+        self.best_report = extra.get("best_report")
+        self.model_step = _saved_model_step(self.run_dir)
+        if self.state.best_step == self.state.step:
+            self._keep_best()  # the checkpoint's own weights are the best
+        else:
+            self.best_weights = load_best_weights(self.resume_from)
+
+    # -- the loop ----------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        """Train to the end (or a stop, or patience running out); see ``finish``."""
+        self.setup()
+        self._announce()
+        self.started = time.perf_counter()
+        self.first_step = self.last_log_step = self.state.step
+        self.last_log_time, self.last_log_samples = self.started, self.state.samples
+        self.paused_s = 0.0  # evaluation and checkpoint time since the last logged step
+        self.model.train()
+        self.done = self.state.step >= self.state.total_steps
+        while not self.done:
+            self._train_epoch()
+        return self.finish()
+
+    def _announce(self) -> None:
+        acc, state, exp = self.acc, self.state, self.exp
+        fields_ = dict(
+            task=exp.task.name, recipe=self.recipe.name, model=self.recipe["model"]["name"],
+            labels=exp.labels, device=str(acc.device), precision=acc.mixed_precision,
+            processes=acc.num_processes,
+            examples={s: len(e) for s, e in exp.splits.items()},
+            features={s: len(f) for s, f in self.features.items()},
+            total_steps=state.total_steps, steps_per_epoch=self.steps_per_epoch,
+            epochs=state.total_steps / self.steps_per_epoch, metric=self.metric,
+            batch_size=state.effective_batch * acc.num_processes,
+            micro_batch_size=state.micro_batch_size,
+            gradient_accumulation=state.gradient_accumulation,
+            checkpoint_every=self.train["checkpoint_every"])
+        if self.resume_from is None:
+            self.emit(Start(**fields_))
+        else:
+            checkpoint = self.resume_from.relative_to(self.run_dir) if self.run_dir else \
+                self.resume_from
+            self.emit(Resumed(**fields_, from_step=state.step, checkpoint=str(checkpoint),
+                              pid=os.getpid(), host=socket.gethostname()))
+
+    def _train_epoch(self) -> None:
+        """Train from the current position to the end of the epoch (or until done).
+        After an out-of-memory error it returns early, and the next call goes on
+        from the same step with the smaller micro-batch."""
+        s = self.state
+        self.sampler.use_epoch(s.epoch)
+        batches = len(self.train_loader)
+        position = s.steps_in_epoch * s.gradient_accumulation
+        loader = self.acc.skip_first_batches(self.train_loader, position) if position \
+            else self.train_loader
+        window: list[dict] = []
+        for batch in loader:
+            window.append(batch)
+            position += 1
+            if len(window) < s.gradient_accumulation and position < batches:
+                continue
+            failed = None
+            try:
+                self.train_step(window)
+            except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled here
+                if not faults.is_out_of_memory(exc):
+                    raise
+                failed = faults.batch_shape(max(window, key=lambda b: b["input_ids"].numel()))
+            if failed is not None:  # outside the except block: its frames hold the tensors
+                window = []
+                self._train_out_of_memory(failed)
+                return
+            window = []
+            s.steps_in_epoch += 1
+            end_of_epoch = position >= batches
+            if end_of_epoch:
+                s.epoch, s.steps_in_epoch = s.epoch + 1, 0
+            self._after_step(end_of_epoch)
+            if self.done:
+                return
+        if s.steps_in_epoch:  # the loader ran short of what it promised
+            s.epoch, s.steps_in_epoch = s.epoch + 1, 0
+
+    def train_step(self, window: list[dict]) -> None:
+        """One optimizer step over an accumulation window of micro-batches."""
+        mean = self.backward_window(window)
+        if self.train["max_grad_norm"] > 0:
+            self.grad_norm = self.acc.clip_grad_norm_(self.model.parameters(),
+                                                      self.train["max_grad_norm"])
+        self.optimizer.step()
+        if not self.optimizer.step_was_skipped:  # fp16 skips steps with inf gradients
+            self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.loss_since_log += mean
+        self.watch.observe(mean, self.state.step + 1)
+
+    def backward_window(self, window: list[dict]):
+        """Gradients of a window of micro-batches, as one batch of them would give.
+
+        The loss of every micro-batch is summed over its labelled positions and
+        divided by those of the whole window on every process, so any split of
+        the same examples into micro-batches and processes gives the same
+        gradients (DDP averages over processes: times their count). Returns this
+        process's share of the window's mean loss (on the device).
+        """
+        acc, model = self.acc, self.model
+        count = sum(labelled(batch["labels"]) for batch in window)
+        if acc.num_processes > 1:
+            count = acc.reduce(count, reduction="sum")
+        count = count.clamp(min=1)
+        scale = acc.num_processes / count
+        window_loss = torch.zeros((), device=acc.device)
+        for index, batch in enumerate(window):
+            inputs = {k: v for k, v in batch.items() if k not in META_KEYS and k != "labels"}
+            last = index == len(window) - 1
+            with nullcontext() if last else acc.no_sync(model):
+                loss = summed_loss(model(**inputs).logits, batch["labels"])
+                acc.backward(loss * scale)
+            window_loss += loss.detach()
+            self.state.samples += int(batch["input_ids"].shape[0]) * acc.num_processes
+        return window_loss / count
+
+    def _after_step(self, end_of_epoch: bool) -> None:
+        """Log, evaluate, stop and checkpoint, as due after an optimizer step."""
+        s, train, every = self.state, self.train, self.recipe["eval"]
+        s.step += 1
+        if s.step % train["log_every"] == 0 or s.step == s.total_steps:
+            self._log()
+        if "validation" in self.features and (
+                (every["every"] == "steps" and s.step % every["steps"] == 0)
+                or (every["every"] == "epoch" and end_of_epoch)):
+            self._validate()
+        if s.step >= s.total_steps:
+            self.done = True
+        if self.vote.poll() and s.step < s.total_steps:
+            self.stopped = self.done = True
+        if self.stopped or (train["checkpoint_every"] and s.step % train["checkpoint_every"] == 0):
+            self._checkpoint()
+
+    def _log(self) -> None:
+        acc, s = self.acc, self.state
+        self.watch.check(acc)  # reads the device anyway: no extra sync
+        total = acc.reduce(self.loss_since_log, reduction="sum") if acc.num_processes > 1 \
+            else self.loss_since_log
+        now_ = time.perf_counter()
+        # Training throughput: the time evaluations and checkpoints took is not training.
+        seconds = max(1e-9, now_ - self.last_log_time - self.paused_s)
+        steps = s.step - self.last_log_step
+        per_step = (now_ - self.started) / max(1, s.step - self.first_step)
+        self.emit(Step(
+            step=s.step, epoch=round(s.step / self.steps_per_epoch, 4),
+            loss=float(total) / max(1, steps),
+            learning_rate=self.scheduler.get_last_lr()[0],
+            grad_norm=float(self.grad_norm) if self.grad_norm is not None else None,
+            samples_per_s=(s.samples - self.last_log_samples) / seconds,
+            steps_per_s=steps / seconds, elapsed_s=s.train_seconds + now_ - self.started,
+            eta_s=per_step * (s.total_steps - s.step), memory_mb=memory_mb(acc.device),
+            total_steps=s.total_steps))
+        self.loss_since_log.zero_()
+        self.last_log_step, self.last_log_time, self.last_log_samples = s.step, now_, s.samples
+        self.paused_s = 0.0
+
+    # -- evaluation --------------------------------------------------------------------
     def evaluate(self, split: str) -> dict[str, Any]:
-        """Score ``split``: argmax per batch on the device, streamed into the scorer."""
-        import torch
-
-        acc, model = self.accelerator, self.model
+        """Score ``split``: argmax per batch on the device, streamed into the scorer;
+        the loss is summed per example, so it is exact across processes."""
+        acc, model = self.acc, self.model
         scorer = self.exp.task.scorer(self.exp.splits[split], self.id2label)
         loss_sum = torch.zeros((), device=acc.device)
-        batches = 0
+        count = torch.zeros((), device=acc.device)
         model.eval()
-        with torch.inference_mode():
-            for batch in self.loaders[split]:
-                example, window = batch.pop("example"), batch.pop("window")
-                out = model(**batch)
-                loss_sum += out.loss.detach().float()
-                batches += 1
-                preds, labels = out.logits.argmax(-1), batch["labels"]
-                if preds.dim() > 1:  # token tasks: pad to a common length across processes
-                    preds = acc.pad_across_processes(preds, dim=1, pad_index=0)
-                    labels = acc.pad_across_processes(labels, dim=1, pad_index=-100)
-                preds, labels, example, window = acc.gather_for_metrics(
-                    (preds, labels, example, window))
-                scorer.add(preds.cpu(), labels.cpu(), example.cpu(), window.cpu())
-        model.train()
+        try:
+            with torch.inference_mode():
+                for batch in self.loaders[split]:
+                    self._evaluating = batch
+                    inputs = {k: v for k, v in batch.items()
+                              if k not in META_KEYS and k != "labels"}
+                    logits = model(**inputs).logits
+                    labels = batch["labels"]
+                    row_loss, row_count = row_losses(logits, labels)
+                    preds = logits.argmax(-1)
+                    if preds.dim() > 1:  # token tasks: a common length across processes
+                        preds = acc.pad_across_processes(preds, dim=1, pad_index=0)
+                        labels = acc.pad_across_processes(labels, dim=1, pad_index=-100)
+                    preds, labels, example, window, row_loss, row_count = acc.gather_for_metrics(
+                        (preds, labels, batch["example"], batch["window"], row_loss, row_count))
+                    loss_sum += row_loss.sum()
+                    count += row_count.sum()
+                    scorer.add(preds.cpu(), labels.cpu(), example.cpu(), window.cpu())
+        finally:
+            model.train()
         report = scorer.result()
-        report["metrics"]["loss"] = float(loss_sum.item() / max(1, batches))
+        report["metrics"]["loss"] = float(loss_sum / count.clamp(min=1))
         report["split"] = split
         return report
 
-    # -- the loop -----------------------------------------------------------------
-    def run(self) -> TrainResult:
-        import torch
-        from accelerate.utils import set_seed
-        from transformers import get_scheduler
+    def _evaluate(self, split: str) -> dict[str, Any]:
+        """``evaluate``, with the batch halved on running out of memory (auto_batch)."""
+        while True:
+            failed = None
+            try:
+                return self.evaluate(split)
+            except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled here
+                if not faults.is_out_of_memory(exc):
+                    raise
+                failed = faults.batch_shape(self._evaluating)
+            self._evaluating = None
+            self._eval_out_of_memory(failed)
 
-        exp, recipe = self.exp, self.exp.recipe
-        train, evalc = recipe["train"], recipe["eval"]
-        acc = self.accelerator = _fresh_accelerator(_mixed_precision(train["precision"]),
-                                                    train["gradient_accumulation"])
-        set_seed(train["seed"])
-        self.id2label = dict(enumerate(exp.labels))
-        tokenizer = exp.tokenizer
-        model = load_for_training(exp.task, recipe["model"]["name"], exp.labels, tokenizer)
-        positions = getattr(model.config, "max_position_embeddings", None)
-        if positions and recipe["model"]["max_length"] > positions:
-            raise WorkbenchError(
-                f"model.max_length {recipe['model']['max_length']} is more than the "
-                f"{positions} positions model {recipe['model']['name']!r} has")
-        self.loaders, features = self._loaders(tokenizer)
+    def _validate(self) -> None:
+        """Evaluate on validation, keep the best, count patience."""
+        began = time.perf_counter()
+        try:
+            self._validate_now()
+        finally:
+            self.paused_s += time.perf_counter() - began
 
-        batches_per_epoch = len(self.loaders["train"])
-        steps_per_epoch = max(1, math.ceil(batches_per_epoch / train["gradient_accumulation"]))
-        total_steps = train["max_steps"] or max(1, math.ceil(train["epochs"] * steps_per_epoch))
-        optimizer = self._optimizer(model)
-        scheduler = get_scheduler(
-            "constant_with_warmup" if train["scheduler"] == "constant" else train["scheduler"],
-            optimizer, num_warmup_steps=int(train["warmup_ratio"] * total_steps),
-            num_training_steps=total_steps)
-        prepared = acc.prepare(model, optimizer, self.loaders["train"], scheduler,
-                               *[self.loaders[s] for s in ("validation", "test") if s in self.loaders])
-        model, optimizer, train_loader, scheduler, *eval_loaders = prepared
-        for split, loader in zip([s for s in ("validation", "test") if s in self.loaders],
-                                 eval_loaders):
-            self.loaders[split] = loader
-        self.model = model
+    def _validate_now(self) -> None:
+        s = self.state
+        self.watch.check(self.acc)  # a NaN model is never evaluated, nor saved as the best
+        report = self._evaluate("validation")
+        value = report["metrics"][self.metric]
+        lower = _lower_is_better(self.metric)
+        improved = s.best_value is None or (value < s.best_value if lower else
+                                            value > s.best_value)
+        if improved:
+            s.best_value, s.best_step, s.bad_evals = value, s.step, 0
+            self.best_report = report
+            self._keep_best()
+        else:
+            s.bad_evals += 1
+        s.last_eval_step = s.step
+        self.emit(Eval(step=s.step, epoch=round(s.step / self.steps_per_epoch, 4),
+                       split="validation", metric=self.metric, value=value, best=improved,
+                       best_value=s.best_value, best_step=s.best_step,
+                       metrics=report["metrics"], report=report))
+        if improved and self.save:
+            self._save_model(s.step, value)
+        patience = self.recipe["eval"]["patience"]
+        if patience > 0 and s.bad_evals >= patience:
+            self.early_stopped = self.done = True
 
-        metric = exp.metric
-        has_validation = "validation" in exp.splits
-        self.emit({
-            "type": "start", "time": now(), "task": exp.task.name, "recipe": recipe.name,
-            "model": recipe["model"]["name"], "labels": exp.labels,
-            "device": str(acc.device), "precision": acc.mixed_precision,
-            "processes": acc.num_processes,
-            "examples": {s: len(e) for s, e in exp.splits.items()},
-            "features": {s: len(f) for s, f in features.items()},
-            "total_steps": total_steps, "steps_per_epoch": steps_per_epoch,
-            "epochs": total_steps / steps_per_epoch, "metric": metric,
-            "batch_size": train["batch_size"] * acc.num_processes * train["gradient_accumulation"],
-        })
+    def _keep_best(self) -> None:
+        self.best_weights = {k: v.detach().to("cpu", copy=True)
+                             for k, v in self.acc.unwrap_model(self.model).state_dict().items()}
 
-        result = TrainResult(status="completed", steps=0, best_metric=metric)
-        best_state = None
-        bad_evals = 0
-        last_eval_step = None
-        lower = _lower_is_better(metric)
-        save = recipe["output"]["save_model"] and self.run_dir is not None
-        meta = {"task": exp.task.name, "labels": exp.labels,
-                "max_length": recipe["model"]["max_length"], "recipe": recipe.name,
-                "base_model": recipe["model"]["name"],
-                **(exp.task.meta() if hasattr(exp.task, "meta") else {})}
+    def _save_model(self, step: int, value: float | None) -> None:
+        """The model as it is now into ``run_dir/model`` (the main process writes)."""
+        if self.acc.is_main_process:
+            meta = {"task": self.exp.task.name, "labels": self.exp.labels,
+                    "max_length": self.recipe["model"]["max_length"], "recipe": self.recipe.name,
+                    "base_model": self.recipe["model"]["name"],
+                    **(self.exp.task.meta() if hasattr(self.exp.task, "meta") else {}),
+                    "step": step, "metric": self.metric, "value": value}
+            save_model(self.acc.unwrap_model(self.model), self.exp.tokenizer,
+                       self.run_dir / MODEL, meta)
+        self.acc.wait_for_everyone()
+        self.model_step = step
+        self.emit(ModelSaved(step=step, path=MODEL, metric=self.metric, value=value))
 
-        def checkpoint(step: int, value: float | None) -> None:
-            unwrapped = acc.unwrap_model(model)
-            save_model(unwrapped, tokenizer, self.run_dir / MODEL,
-                       {**meta, "step": step, "metric": metric, "value": value})
-            result.model_saved = True
-            self.emit({"type": "checkpoint", "time": now(), "step": step, "path": MODEL,
-                       "metric": metric, "value": value})
+    # -- faults --------------------------------------------------------------------------
+    def _train_out_of_memory(self, shape: tuple[int, int]) -> None:
+        """Halve the micro-batch and double accumulation (auto_batch), or fail."""
+        s = self.state
+        self.optimizer.zero_grad(set_to_none=True)
+        faults.free_device_memory()
+        why_not = self._why_not_halve(s.micro_batch_size, even=True)
+        if why_not is not None:
+            raise WorkbenchError(faults.out_of_memory_message(
+                s.step + 1, shape, device_memory_text(self.acc.device), evaluating=False,
+                why_not=why_not))
+        s.micro_batch_size //= 2
+        s.gradient_accumulation *= 2
+        self.train_loader, self.sampler = self._train_loader(s.micro_batch_size)
+        self._adjusted(f"out of memory with a micro-batch of {shape[0]} x {shape[1]} tokens")
 
-        def run_eval(step: int) -> bool:
-            """Evaluate, keep the best; return True when patience has run out."""
-            nonlocal best_state, bad_evals, last_eval_step
-            last_eval_step = step
-            report = self.evaluate("validation")
-            value = report["metrics"][metric]
-            improved = result.best_value is None or (
-                value < result.best_value if lower else value > result.best_value)
-            if improved:
-                result.best_value, result.best_step = value, step
-                result.reports["validation"] = report
-                bad_evals = 0
-                best_state = {k: v.detach().to("cpu", copy=True)
-                              for k, v in acc.unwrap_model(model).state_dict().items()}
-            else:
-                bad_evals += 1
-            self.emit({"type": "eval", "time": now(), "step": step,
-                       "epoch": round(step / steps_per_epoch, 4), "split": "validation",
-                       "metric": metric, "value": value, "best": improved,
-                       "best_value": result.best_value, "best_step": result.best_step,
-                       "metrics": report["metrics"], "report": report})
-            if improved and save:
-                checkpoint(step, value)
-            return evalc["patience"] > 0 and bad_evals >= evalc["patience"]
+    def _eval_out_of_memory(self, shape: tuple[int, int]) -> None:
+        s = self.state
+        faults.free_device_memory()
+        why_not = self._why_not_halve(s.eval_batch_size, even=False)
+        if why_not is not None:
+            raise WorkbenchError(faults.out_of_memory_message(
+                s.step, shape, device_memory_text(self.acc.device), evaluating=True,
+                why_not=why_not))
+        s.eval_batch_size //= 2
+        self._eval_loaders(s.eval_batch_size)
+        self._adjusted(f"out of memory evaluating {shape[0]} x {shape[1]} tokens")
 
-        step = 0
-        loss_sum = torch.zeros((), device=acc.device)
-        micro_batches = 0
-        samples = 0
-        grad_norm = None
-        started = last_time = time.perf_counter()
-        last_step = 0
-        done = False
-        model.train()
-        while not done:
-            for batch in train_loader:
-                for key in META_KEYS:
-                    batch.pop(key)
-                with acc.accumulate(model):
-                    out = model(**batch)
-                    acc.backward(out.loss)
-                    if acc.sync_gradients and train["max_grad_norm"] > 0:
-                        grad_norm = acc.clip_grad_norm_(model.parameters(), train["max_grad_norm"])
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
-                loss_sum += out.loss.detach().float()
-                micro_batches += 1
-                samples += batch["input_ids"].shape[0] * acc.num_processes
-                if not acc.sync_gradients:
-                    continue
-                step += 1
-                if step % train["log_every"] == 0 or step == total_steps:
-                    current = time.perf_counter()
-                    loss = float(loss_sum.item() / micro_batches)
-                    if not math.isfinite(loss):  # read here anyway: no extra device sync
-                        raise WorkbenchError(
-                            f"the training loss became {loss} by step {step}; try a lower "
-                            f"train.learning_rate or train.precision = 'fp32'")
-                    per_step = (current - started) / step
-                    self.emit({
-                        "type": "step", "time": now(), "step": step,
-                        "epoch": round(step / steps_per_epoch, 4), "loss": loss,
-                        "learning_rate": scheduler.get_last_lr()[0],
-                        "grad_norm": float(grad_norm) if grad_norm is not None else None,
-                        "samples_per_s": samples / max(1e-9, current - last_time),
-                        "steps_per_s": (step - last_step) / max(1e-9, current - last_time),
-                        "elapsed_s": current - started,
-                        "eta_s": per_step * (total_steps - step),
-                        "memory_mb": _memory_mb(acc.device), "total_steps": total_steps})
-                    loss_sum.zero_()
-                    micro_batches = samples = 0
-                    last_time, last_step = current, step
-                end_of_epoch = step % steps_per_epoch == 0
-                if has_validation and (
-                        (evalc["every"] == "steps" and step % evalc["steps"] == 0)
-                        or (evalc["every"] == "epoch" and end_of_epoch)):
-                    if run_eval(step):
-                        result.early_stopped = done = True
-                if step >= total_steps:
-                    done = True
-                if self.stop.is_set():
-                    result.status = "stopped"
-                    done = True
-                if done:
-                    break
+    def _why_not_halve(self, size: int, even: bool) -> str | None:
+        """None when auto_batch may halve ``size``; else why it may not."""
+        if not self.train["auto_batch"]:
+            return "off"
+        if self.acc.num_processes > 1:
+            return "train.auto_batch works with one process only"
+        if size < 2:
+            return "even a batch of 1 did not fit"
+        if even and size % 2:
+            return f"a micro-batch of {size} cannot be halved into the same effective batch"
+        return None
 
-        result.steps = step
-        if has_validation and result.status == "completed" and last_eval_step != step:
-            run_eval(step)
-        if save and not result.model_saved:
-            checkpoint(step, result.best_value)
-        if "test" in exp.splits and result.status == "completed":
-            if best_state is not None:
-                acc.unwrap_model(model).load_state_dict(best_state)
-            report = self.evaluate("test")
+    def _adjusted(self, reason: str) -> None:
+        s = self.state
+        self.emit(BatchAdjusted(step=s.step + 1, batch_size=s.micro_batch_size,
+                                gradient_accumulation=s.gradient_accumulation,
+                                eval_batch_size=s.eval_batch_size, reason=reason))
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def _checkpoint(self) -> None:
+        """A resumable checkpoint of everything, never of a NaN model."""
+        if self.run_dir is None:
+            return
+        began = time.perf_counter()
+        try:
+            self._checkpoint_now()
+        finally:
+            self.paused_s += time.perf_counter() - began
+
+    def _checkpoint_now(self) -> None:
+        s = self.state
+        self.watch.check(self.acc)
+        saved = replace(s, train_seconds=s.train_seconds + time.perf_counter() - self.started)
+        extra = {"best_report": self.best_report, "fingerprint": self.exp.fingerprint(),
+                 "recipe": self.recipe.to_dict()}
+        # The best weights ride along unless they are the checkpoint's own: run_dir/model
+        # may be overwritten by steps a resumed run does again.
+        best = self.best_weights if s.best_step not in (None, s.step) else None
+        path, kept = save_checkpoint(self.acc, self.run_dir, saved, extra,
+                                     self.train["keep_checkpoints"], best)
+        self.emit(Checkpoint(step=s.step, epoch=round(s.step / self.steps_per_epoch, 4),
+                             path=path, kept=kept))
+
+    # -- the end -------------------------------------------------------------------------
+    def finish(self) -> TrainResult:
+        """A last evaluation if the last step had none; the best model saved and,
+        on a test split, scored."""
+        self.vote.close()
+        s = self.state
+        completed = not self.stopped
+        if "validation" in self.features and completed and s.last_eval_step != s.step:
+            self._validate()
+        if self.best_weights is not None and s.best_step != s.step:
+            self.acc.unwrap_model(self.model).load_state_dict(self.best_weights)
+        if self.save and self.model_step != (s.best_step if s.best_step is not None else s.step):
+            self._save_model(s.best_step or s.step, s.best_value)
+        result = TrainResult(status=Status.COMPLETED if completed else Status.STOPPED,
+                             steps=s.step, best_metric=self.metric, best_value=s.best_value,
+                             best_step=s.best_step, model_saved=self.model_step is not None,
+                             early_stopped=self.early_stopped)
+        if self.best_report is not None:
+            result.reports["validation"] = self.best_report
+        if "test" in self.features and completed:
+            report = self._evaluate("test")
             result.reports["test"] = report
-            self.emit({"type": "eval", "time": now(), "step": result.best_step or step,
-                       "epoch": round(step / steps_per_epoch, 4), "split": "test",
-                       "metric": metric, "value": report["metrics"][metric],
-                       "metrics": report["metrics"], "report": report})
+            self.emit(Eval(step=s.best_step or s.step,
+                           epoch=round(s.step / self.steps_per_epoch, 4), split="test",
+                           metric=self.metric, value=report["metrics"][self.metric],
+                           metrics=report["metrics"], report=report))
         return result

@@ -1,0 +1,97 @@
+"""Gradient accumulation gives the update of the full batch: the gradients of
+micro-batches accumulated equal those of one batch of the same examples."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import write
+from workbench.engine.loop import Engine
+from workbench.experiment import prepare
+from workbench.recipe import load_recipe
+
+# Eight sentences of very different lengths: micro-batches hold different numbers of
+# labelled words, which is where averaging per micro-batch goes wrong.
+SENTENCES = [
+    "Jon visited Lisbon .",
+    "Maria Lindqvist of Kestrel Analytics met Jon Berg in Porto and then flew home to Oslo .",
+    "Nordwind opened .",
+    "Kestrel Analytics hired Maria .",
+    "Aiko Sato , who lives in Lisbon , founded Nordwind Labs with Jon Berg last year .",
+    "Porto .",
+    "Jon Berg and Maria Rossi visited Oslo , Porto and Lisbon .",
+    "Nordwind Labs is based in Oslo .",
+]
+TAGS = {"Jon": "B-PER", "Maria": "B-PER", "Aiko": "B-PER", "Lindqvist": "I-PER",
+        "Sato": "I-PER", "Berg": "I-PER", "Rossi": "I-PER", "Lisbon": "B-LOC", "Porto": "B-LOC",
+        "Oslo": "B-LOC", "Kestrel": "B-ORG", "Analytics": "I-ORG", "Nordwind": "B-ORG",
+        "Labs": "I-ORG"}
+
+
+def conll(sentences: list[str]) -> str:
+    return "\n".join("\n".join(f"{w} {TAGS.get(w, 'O')}" for w in s.split()) + "\n"
+                     for s in sentences)
+
+
+@pytest.fixture
+def engine(tmp_path, tiny_model, request):
+    task = request.param
+    if task == "ner":
+        write(tmp_path / "train.conll", conll(SENTENCES))
+        data = 'train = "train.conll"'
+    else:
+        rows = "\n".join(f'"{s}",{"long" if len(s) > 40 else "short"}' for s in SENTENCES)
+        write(tmp_path / "train.csv", "text,label\n" + rows + "\n")
+        data = 'train = "train.csv"'
+    recipe = write(tmp_path / "r.toml", f"""
+task = "{task}"
+[model]
+name = "{tiny_model}"
+max_length = 64
+[data]
+{data}
+""")
+    engine = Engine(prepare(load_recipe(recipe)), emit=lambda event: None)
+    engine.setup()
+    engine.model.eval()  # no dropout: the same examples must give the same gradients
+    return engine
+
+
+def gradients(engine, batches) -> dict[str, torch.Tensor]:
+    engine.optimizer.zero_grad(set_to_none=True)
+    engine.backward_window(batches)
+    grads = {n: p.grad.clone() for n, p in engine.model.named_parameters() if p.grad is not None}
+    engine.optimizer.zero_grad(set_to_none=True)
+    return grads
+
+
+def averaged_means(engine, batches) -> dict[str, torch.Tensor]:
+    """What averaging each micro-batch's own mean loss would give (the old way)."""
+    engine.optimizer.zero_grad(set_to_none=True)
+    for batch in batches:
+        inputs = {k: v for k, v in batch.items() if k not in ("labels", "example", "window")}
+        logits = engine.model(**inputs).logits
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=-100)
+        (loss / len(batches)).backward()
+    grads = {n: p.grad.clone() for n, p in engine.model.named_parameters() if p.grad is not None}
+    engine.optimizer.zero_grad(set_to_none=True)
+    return grads
+
+
+@pytest.mark.parametrize("engine", ["ner", "classification"], indirect=True)
+def test_four_micro_batches_accumulated_equal_one_batch(engine):
+    features = engine.features["train"]
+    assert len(features) == 8
+    whole = gradients(engine, [engine.collate(features)])
+    micro = [engine.collate(features[i:i + 2]) for i in range(0, 8, 2)]
+    accumulated = gradients(engine, micro)
+    assert whole.keys() == accumulated.keys() and len(whole) > 10
+    for name in whole:
+        torch.testing.assert_close(accumulated[name], whole[name], rtol=1e-4, atol=1e-6,
+                                   msg=name)
+    if engine.exp.task.name == "ner":
+        # Averaging each micro-batch's mean weighs short sentences' words more: not the same.
+        naive = averaged_means(engine, micro)
+        assert any(not torch.allclose(naive[n], whole[n], rtol=1e-3, atol=1e-5) for n in whole)

@@ -1,0 +1,165 @@
+"""Runs that survive: checkpoints, SIGKILL and --resume, SIGTERM, and what a
+resumed run looks like to its readers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import main
+from workbench.experiment import prepare
+from workbench.recipe import load_recipe
+from workbench.runner import run_experiment
+from workbench.runs.events import Checkpoint, Resumed, Status, Step
+from workbench.runs.folder import checkpoints, read_events
+from workbench.runs.follow import load_state
+
+# Long enough to be killed half way on a slow machine, short enough for CI: 3 sentences,
+# batch 2, so 2 steps an epoch; checkpoints every 3 steps land mid-epoch.
+LONG = ["train.max_steps=120", "train.checkpoint_every=3", "train.log_every=1",
+        "eval.every=steps", "eval.steps=10", "train.deterministic=true"]
+
+
+def workbench_process(*args: str) -> subprocess.Popen:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "workbench", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def wait_for_event(runs: Path, kind: type, process: subprocess.Popen, timeout: float = 120):
+    """The run folder, once its events hold an event of ``kind``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in runs.glob("*") if runs.exists() else []:
+            if any(isinstance(e, kind) for e in read_events(run)):
+                return run
+        if process.poll() is not None:
+            raise AssertionError(f"the run ended first: {process.communicate()}")
+        time.sleep(0.02)
+    process.kill()
+    raise AssertionError(f"no {kind.__name__} event")
+
+
+def final(run: Path) -> dict:
+    return json.loads((run / "report.json").read_text())
+
+
+def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_result(ner_recipe):
+    # The uninterrupted run, for comparison.
+    reference, end = run_experiment(prepare(load_recipe(ner_recipe, LONG +
+                                                        ["output.dir=reference"])))
+    assert end.status == "completed"
+
+    runs = ner_recipe.parent / "runs"
+    process = workbench_process("run", str(ner_recipe), "--plain", "--set", *LONG)
+    run = wait_for_event(runs, Checkpoint, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert load_state(run).status == Status.DIED
+    killed_at = [e.step for e in read_events(run) if isinstance(e, Step)][-1]
+    assert killed_at < 120
+
+    assert main(["run", "--resume", str(run), "--plain"]) == 0
+    assert [p.name for p in runs.iterdir()] == [run.name]  # the same folder, no new one
+    events = read_events(run)
+    [resumed] = [e for e in events if isinstance(e, Resumed)]
+    assert resumed.from_step % 3 == 0 and resumed.from_step <= killed_at
+    assert events[-1].type == "end" and events[-1].status == "completed"
+    assert events[-1].steps == 120
+
+    # The same metrics as the run never interrupted, and the same losses step by step.
+    ours, theirs = final(run), final(reference)
+    assert ours["best_step"] == theirs["best_step"]
+    assert ours["best_value"] == pytest.approx(theirs["best_value"], abs=1e-6)
+    for split in ("validation", "test"):
+        for key, value in theirs["reports"][split]["metrics"].items():
+            assert ours["reports"][split]["metrics"][key] == pytest.approx(value, abs=1e-5), key
+    after = {e.step: e.loss for e in events[events.index(resumed):] if isinstance(e, Step)}
+    before = {e.step: e.loss for e in read_events(reference) if isinstance(e, Step)}
+    assert len(after) == 120 - resumed.from_step
+    for step, loss in after.items():
+        assert loss == pytest.approx(before[step], rel=1e-5), step
+
+    # Readers see one continuous run: each step once, in order, up to the end.
+    state = load_state(run)
+    assert state.status == Status.COMPLETED
+    assert state.loss.xs == sorted(set(state.loss.xs)) and state.loss.xs[-1] == 120
+    assert [e.step for e in state.evals] == list(range(10, 121, 10))
+
+
+def test_sigterm_checkpoints_and_stops(ner_recipe):
+    runs = ner_recipe.parent / "runs"
+    process = workbench_process("run", str(ner_recipe), "--plain", "--set",
+                                "train.max_steps=100000", "train.log_every=1")
+    run = wait_for_event(runs, Step, process)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    end = read_events(run)[-1]
+    assert end.status == "stopped" and end.steps < 100000
+    # No checkpoint_every: the stop alone writes one, and the end event names it.
+    [checkpoint] = checkpoints(run)
+    assert checkpoint.name == f"step-{end.steps}" and end.checkpoint == f"checkpoints/{checkpoint.name}"
+    assert (run / "model" / "config.json").is_file()
+    assert "resumable from checkpoints/" in out
+
+
+def test_only_the_last_checkpoints_are_kept(ner_recipe):
+    run, end = run_experiment(prepare(load_recipe(ner_recipe, [
+        "train.max_steps=7", "train.checkpoint_every=2", "train.keep_checkpoints=2"])))
+    assert end.status == "completed"
+    assert [p.name for p in checkpoints(run)] == ["step-4", "step-6"]
+    saved = [e for e in read_events(run) if isinstance(e, Checkpoint)]
+    assert [e.step for e in saved] == [2, 4, 6] and saved[-1].kept == ["step-4", "step-6"]
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
+
+
+def test_resume_refuses_what_it_cannot_continue(ner_recipe, capsys):
+    run, end = run_experiment(prepare(load_recipe(ner_recipe, ["train.max_steps=2"])))
+    assert main(["run", "--resume", str(run)]) == 2
+    assert "the run completed; there is nothing to resume" in capsys.readouterr().err
+    assert main(["run", "--resume", str(run.parent)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    assert main(["run", str(ner_recipe), "--resume", str(run)]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["run", "--resume", str(run), "--set", "train.epochs=9"]) == 2
+    assert "--set cannot change a run half way" in capsys.readouterr().err
+
+
+def test_resume_checks_the_data_and_the_recipe(ner_recipe, capsys, monkeypatch):
+    import threading
+
+    stop = threading.Event()
+    stopper = lambda event: stop.set() if isinstance(event, Step) else None  # noqa: E731
+    run, end = run_experiment(prepare(load_recipe(ner_recipe, ["train.epochs=50"])),
+                              [stopper], stop=stop)
+    assert end.status == "stopped" and checkpoints(run)
+    # The training file changed since: refused, naming it.
+    train = ner_recipe.parent / "data" / "train.conll"
+    original = train.read_text()
+    train.write_text(original.replace("Porto", "Braga"))
+    assert main(["run", "--resume", str(run)]) == 2
+    assert "data.train is not what the run trained on" in capsys.readouterr().err
+    train.write_text(original)
+    # The run folder's recipe edited by hand: refused, naming the key.
+    recipe = run / "recipe.toml"
+    recipe.write_text(recipe.read_text().replace("learning_rate = 0.001",
+                                                 "learning_rate = 0.002"))
+    assert main(["run", "--resume", str(run)]) == 2
+    assert "train.learning_rate" in capsys.readouterr().err
+
+
+def test_a_stopped_run_without_a_checkpoint_cannot_resume(ner_recipe, capsys):
+    run = ner_recipe.parent / "runs" / "old"
+    run.mkdir(parents=True)
+    (run / "events.jsonl").write_text(json.dumps({"type": "end", "status": "stopped"}) + "\n")
+    assert main(["run", "--resume", str(run)]) == 2
+    assert "has no checkpoint to resume from" in capsys.readouterr().err

@@ -1,0 +1,71 @@
+"""Going on with a run that stopped, failed or died: `workbench run --resume RUN_DIR`.
+
+A run resumes from its latest complete checkpoint, with the recipe it was
+started with (its run folder's ``recipe.toml``) and the same data, in the same
+number of processes. Everything here is checked before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import WorkbenchError
+from workbench.recipe import Recipe, flatten, load_recipe
+from workbench.runs.events import Status
+from workbench.runs.folder import EVENTS, RECIPE, latest_checkpoint
+
+
+@dataclass
+class ResumePoint:
+    """Where a run goes on from."""
+
+    run_dir: Path
+    checkpoint: Path
+    recipe: Recipe
+    step: int
+    train_seconds: float  # training time before the checkpoint
+    saved: dict[str, Any]  # the checkpoint's trainer_state.json
+
+    def check_data(self, experiment) -> None:
+        """The data read now must be the data the run trained on."""
+        before = self.saved.get("fingerprint") or {}
+        now = experiment.fingerprint()
+        for name, value in now.items():
+            if before.get(name) not in (None, value):
+                what = "the label list" if name == "labels" else f"data.{name}"
+                raise WorkbenchError(
+                    f"{self.run_dir}: {what} is not what the run trained on (the file changed "
+                    f"since); resuming would not continue the same run")
+
+
+def resume_point(run_dir: str | Path) -> ResumePoint:
+    """Check that ``run_dir`` can be resumed and say from where."""
+    from workbench.engine.checkpoints import read_trainer_state
+    from workbench.runs.follow import load_state
+
+    run_dir = Path(run_dir).expanduser()
+    if not (run_dir / EVENTS).is_file():
+        raise WorkbenchError(f"--resume {run_dir}: not a run folder (no {EVENTS})")
+    state = load_state(run_dir)
+    if state.status == Status.COMPLETED:
+        raise WorkbenchError(f"--resume {run_dir}: the run completed; there is nothing to "
+                             f"resume")
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise WorkbenchError(
+            f"--resume {run_dir}: the run has no checkpoint to resume from (it ended before "
+            f"its first; set train.checkpoint_every to write them as it trains)")
+    saved = read_trainer_state(checkpoint)
+    recipe = load_recipe(run_dir / RECIPE)
+    was = flatten(saved.get("recipe") or {})
+    changed = sorted(k for k in set(was) | set(flatten(recipe.to_dict()))
+                     if was.get(k) != flatten(recipe.to_dict()).get(k))
+    if changed:
+        raise WorkbenchError(f"{run_dir / RECIPE}: changed since the checkpoint "
+                             f"({', '.join(changed)}); resuming would not continue the same run")
+    return ResumePoint(run_dir=run_dir, checkpoint=checkpoint, recipe=recipe,
+                       step=saved["state"]["step"],
+                       train_seconds=float(saved["state"].get("train_seconds", 0.0)),
+                       saved=saved)

@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from workbench.runs.events import Status
+from workbench.runs.events import Checkpoint, End, Status
 from workbench.runs.folder import read_events
 from workbench.runs.follow import load_state
 
@@ -82,6 +82,33 @@ def stage_live(source: Path, target: Path) -> None:
         "".join(json.dumps(e.to_dict()) + "\n" for e in kept[:cut]))
 
 
+def stage_stopped(source: Path, target: Path) -> None:
+    """Replay the events of ``source`` up to a little after its first evaluation,
+    then a checkpoint and a stop, into ``target``: the TUI shows a run that was
+    stopped (Ctrl-C, SIGTERM) and can resume."""
+    target.mkdir(parents=True)
+    kept: list = []
+    evals = 0
+    for event in read_events(source):
+        if event.type == "end":
+            break
+        if event.type == "eval":
+            evals += 1
+        kept.append(event)
+        if evals and event.type == "step" and event.step % 10 == 0:
+            break
+    step, last = kept[-1].step, kept[-1].time
+    kept += [Checkpoint(time=last + 1, step=step, path=f"checkpoints/step-{step}",
+                        kept=[f"step-{step}"]),
+             End(time=last + 2, status=Status.STOPPED.value, steps=step,
+                 metric=next(e.metric for e in kept if e.type == "start"),
+                 best_value=next(e.best_value for e in reversed(kept) if e.type == "eval"),
+                 best_step=next(e.best_step for e in reversed(kept) if e.type == "eval"),
+                 checkpoint=f"checkpoints/step-{step}",
+                 duration_s=last - kept[0].time)]
+    (target / "events.jsonl").write_text("".join(json.dumps(e.to_dict()) + "\n" for e in kept))
+
+
 async def shoot(app, out: Path, size: tuple[int, int], steps) -> None:
     async with app.run_test(size=size) as pilot:
         await pilot.pause(0.5)
@@ -129,6 +156,8 @@ def main() -> int:
             shutil.copyfile(graph, project / "graph.sqlite")
         live_name = f"{ner.name[:9]}235959-demo-ner"  # sorts first
         stage_live(ner, project / "runs" / live_name)
+        stopped_name = f"{ner.name[:9]}000000-demo-ner"  # sorts last
+        stage_stopped(ner_slow, project / "runs" / stopped_name)
         os.chdir(project)
 
         async def press(*keys):
@@ -171,14 +200,20 @@ def main() -> int:
             ]
             await shoot(app, out, (width, height), steps)
             app = WorkbenchApp(runs_dir="runs", recipes_dir="recipes")
-            names = sorted([live_name, ner.name, ner_slow.name, sentiment.name, relations.name],
-                           reverse=True)
+            names = sorted([live_name, ner.name, ner_slow.name, sentiment.name, relations.name,
+                            stopped_name], reverse=True)
             down_to = sorted([names.index(ner.name), names.index(ner_slow.name)])
             keys = ["down"] * down_to[0] + ["space"] + \
                 ["down"] * (down_to[1] - down_to[0]) + ["space"]
             steps = [
                 ("runs", await press("2", *keys)),
                 ("compare", await press("c")),
+            ]
+            await shoot(app, out, (width, height), steps)
+            app = WorkbenchApp(runs_dir="runs", recipes_dir="recipes")
+            steps = [
+                ("runs-resumable", await press("2", *["down"] * names.index(stopped_name))),
+                ("resume-confirm", await press("r")),
             ]
             await shoot(app, out, (width, height), steps)
             app = WorkbenchApp(runs_dir="runs", recipes_dir="recipes")

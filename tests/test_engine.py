@@ -13,7 +13,7 @@ from pathlib import Path
 from workbench.experiment import prepare
 from workbench.recipe import load_recipe
 from workbench.runner import run_experiment
-from workbench.runs.folder import read_events
+from workbench.runs.folder import checkpoints, read_events
 
 
 def steps_of(run_dir: Path) -> list[dict]:
@@ -77,3 +77,6 @@ def test_ctrl_c_stops_a_real_run_cleanly(ner_recipe):
     assert end.steps < 6000
     assert (run / "model" / "config.json").is_file()
     assert "run stopped" in out
+    # Stopping writes a checkpoint to resume from, and says so.
+    assert [p.name for p in checkpoints(run)] == [f"step-{end.steps}"]
+    assert end.checkpoint == f"checkpoints/step-{end.steps}" and "resumable from" in out

@@ -107,7 +107,8 @@ def test_sigterm_checkpoints_and_stops(ner_recipe):
     assert end.status == "stopped" and end.steps < 100000
     # No checkpoint_every: the stop alone writes one, and the end event names it.
     [checkpoint] = checkpoints(run)
-    assert checkpoint.name == f"step-{end.steps}" and end.checkpoint == f"checkpoints/{checkpoint.name}"
+    assert checkpoint.name == f"step-{end.steps}"
+    assert end.checkpoint == f"checkpoints/{checkpoint.name}"
     assert (run / "model" / "config.json").is_file()
     assert "resumable from checkpoints/" in out
 

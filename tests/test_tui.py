@@ -165,6 +165,47 @@ def test_attach_to_a_run_another_process_writes_and_stop_it(ner_recipe):
         child.kill()
 
 
+def test_resume_a_stopped_run_from_the_runs_screen(ner_recipe):
+    import threading
+
+    stop = threading.Event()
+    stopper = lambda event: stop.set() if event.type == "step" and event.step >= 2 else None  # noqa: E731
+    run_dir, end = run_experiment(prepare(load_recipe(ner_recipe, ["train.max_steps=30"])),
+                                  [stopper], stop=stop)
+    assert end.status == "stopped"
+
+    async def scenario():
+        app = app_for(ner_recipe.parent)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("2")
+            await pilot.pause(0.3)
+            table = app.screen.query_one("#runs-table")
+            status = str(table.get_row_at(0)[2])
+            assert status == f"■ stopped ↻{end.steps}"
+            assert "Resume" in text_of_footer(app)
+            await pilot.press("r")
+            await pilot.pause(0.3)
+            assert f"from its checkpoint at step {end.steps}" in text_of(
+                app.screen.query_one("#question"))
+            await pilot.press("y")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), 5, "run screen")
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.state is not None and
+                           screen.state.status == "completed", 120, "the resumed run")
+            await pilot.pause(0.5)
+            assert [r.from_step for r in screen.state.resumes] == [end.steps]
+            assert screen.state.step == 30 and "✔ completed" in text_of(
+                screen.query_one("#run-title"))
+            assert [p.name for p in (ner_recipe.parent / "runs").iterdir()] == [run_dir.name]
+    asyncio.run(scenario())
+
+
+def text_of_footer(app) -> str:
+    """The keys the footer shows on the current screen."""
+    return " ".join(str(b.binding.description) for b in app.screen.active_bindings.values()
+                    if b.binding.show and b.enabled)
+
+
 def test_compare_two_runs(ner_recipe):
     first = train(ner_recipe)
     time.sleep(1.1)  # run folders are named by the second

@@ -186,7 +186,7 @@ def cmd_run(args) -> int:
     from rich.console import Console
 
     from workbench.console import ConsoleView
-    from workbench.engine.devices import is_main_process, launched_distributed
+    from workbench.engine.devices import is_main_process, launched_distributed, process_count
     from workbench.experiment import prepare
     from workbench.recipe import load_recipe
     from workbench.resume import resume_point
@@ -199,9 +199,10 @@ def cmd_run(args) -> int:
     # Everything that can be wrong with the input is found before a run folder is written.
     point = resume_point(args.resume) if args.resume else None
     experiment = prepare(point.recipe if point else load_recipe(args.recipe, args.overrides))
+    main = is_main_process()
     if point is not None:
         point.check_data(experiment)
-    main = is_main_process()
+        point.check_processes(process_count())
     console = Console()
     views = [ConsoleView(console, live=False if args.plain else None,
                          show_reports=not args.quiet_reports)] if main else []
@@ -230,7 +231,15 @@ def cmd_run(args) -> int:
     if main:
         console.print(f"{RUN_FOLDER_PREFIX}{run_dir}", highlight=False, soft_wrap=True,
                       markup=False)
-    return {"completed": 0, "stopped": EXIT_STOPPED}.get(end.status, EXIT_FAILED)
+    code = {"completed": 0, "stopped": EXIT_STOPPED}.get(end.status, EXIT_FAILED)
+    if code == EXIT_STOPPED and launched_distributed():
+        # torchrun takes any non-zero exit for a crash and kills the other processes;
+        # a clean stop exits 0 there (the end event says stopped), and tells --devices.
+        from workbench.runs.launch import report_exit_code
+
+        report_exit_code(code)
+        return 0
+    return code
 
 
 def _run_argv(args) -> list[str]:
@@ -301,6 +310,7 @@ def cmd_runs(args) -> int:
     if args.json:
         for run in runs:
             row = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(run).items()}
+            row["resumable_from"] = run.resumable_from
             print(json.dumps(row, ensure_ascii=False))
         return 0
     console = Console()
@@ -314,7 +324,9 @@ def cmd_runs(args) -> int:
         best = f"{run.metric} {run.best_value:.4f}" if run.best_value is not None else "-"
         steps = f"{run.steps}/{run.total_steps}" if run.total_steps else str(run.steps)
         table.add_row(run.name, run.recipe, run.task,
-                      f"[{run.status.color}]{run.status}[/]", best, steps,
+                      f"[{run.status.color}]{run.status}[/]" + (
+                          f" ↻{run.resumable_from}" if run.resumable_from is not None else ""),
+                      best, steps,
                       duration_text(run.duration_s))
     console.print(table)
     return 0

@@ -4,7 +4,6 @@ when stdout is not a terminal (CI logs, nohup), so logs are never flooded."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn

@@ -107,7 +107,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "eval": {
         "every": Key(str, "epoch", choices=("epoch", "steps")),
         "steps": Key(int, 200, min=1, help="steps between evaluations when every = 'steps'"),
-        "metric": Key(str, None, help="metric that picks the best checkpoint"),
+        "metric": Key(str, None, help="metric that picks the best model"),
         "patience": Key(int, 0, min=0, help="evaluations without improvement before stopping; 0 = off"),
     },
     "relation": {

@@ -28,6 +28,15 @@ class ResumePoint:
     train_seconds: float  # training time before the checkpoint
     saved: dict[str, Any]  # the checkpoint's trainer_state.json
 
+    def check_processes(self, processes: int) -> None:
+        """RNG states are per process: the run goes on in as many as it had."""
+        had = self.saved.get("processes")
+        if had != processes:
+            raise WorkbenchError(
+                f"--resume {self.run_dir}: {self.checkpoint.name} was written by {had} "
+                f"process(es); resume it with as many (this is {processes}), e.g. "
+                f"workbench run --resume RUN_DIR --devices {had}")
+
     def check_data(self, experiment) -> None:
         """The data read now must be the data the run trained on."""
         before = self.saved.get("fingerprint") or {}

@@ -39,6 +39,10 @@ def is_main_process() -> bool:
     return process_state().is_main_process
 
 
+def process_count() -> int:
+    return process_state().num_processes
+
+
 def broadcast(value: Any) -> Any:
     """``value`` as the main process has it, on every process (pickled)."""
     state = process_state()

@@ -18,7 +18,7 @@ import os
 import socket
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -108,6 +108,7 @@ class Engine:
         self.best_weights: dict | None = None  # on the CPU
         self.model_step: int | None = None  # the step of the model in run_dir/model
         self.grad_norm = None
+        self.paused_s = 0.0  # evaluation and checkpoint time since the last logged step
         self._evaluating: dict | None = None  # the batch being scored (for error messages)
 
     # -- set-up ------------------------------------------------------------------------
@@ -118,6 +119,8 @@ class Engine:
         exp, train = self.exp, self.train
         acc = self.acc = make_accelerator(train["precision"])
         set_seed(train["seed"], deterministic=train["deterministic"])
+        if not train["deterministic"]:  # a setting of the process: undo an earlier run's
+            torch.use_deterministic_algorithms(False)
         self.id2label = dict(enumerate(exp.labels))
         self.collate = make_collate(exp.tokenizer.pad_token_id)
         model = load_for_training(exp.task, self.recipe["model"]["name"], exp.labels,
@@ -215,7 +218,6 @@ class Engine:
         self.started = time.perf_counter()
         self.first_step = self.last_log_step = self.state.step
         self.last_log_time, self.last_log_samples = self.started, self.state.samples
-        self.paused_s = 0.0  # evaluation and checkpoint time since the last logged step
         self.model.train()
         self.done = self.state.step >= self.state.total_steps
         while not self.done:
@@ -408,18 +410,21 @@ class Engine:
             self._evaluating = None
             self._eval_out_of_memory(failed)
 
-    def _validate(self) -> None:
-        """Evaluate on validation, keep the best, count patience."""
+    @contextmanager
+    def _not_training(self):
+        """Time that does not count in training throughput (evaluation, checkpoints)."""
         began = time.perf_counter()
         try:
-            self._validate_now()
+            yield
         finally:
             self.paused_s += time.perf_counter() - began
 
-    def _validate_now(self) -> None:
+    def _validate(self) -> None:
+        """Evaluate on validation, keep the best, count patience."""
         s = self.state
         self.watch.check(self.acc)  # a NaN model is never evaluated, nor saved as the best
-        report = self._evaluate("validation")
+        with self._not_training():
+            report = self._evaluate("validation")
         value = report["metrics"][self.metric]
         lower = _lower_is_better(self.metric)
         improved = s.best_value is None or (value < s.best_value if lower else
@@ -436,7 +441,8 @@ class Engine:
                        best_value=s.best_value, best_step=s.best_step,
                        metrics=report["metrics"], report=report))
         if improved and self.save:
-            self._save_model(s.step, value)
+            with self._not_training():
+                self._save_model(s.step, value)
         patience = self.recipe["eval"]["patience"]
         if patience > 0 and s.bad_evals >= patience:
             self.early_stopped = self.done = True
@@ -510,13 +516,6 @@ class Engine:
         """A resumable checkpoint of everything, never of a NaN model."""
         if self.run_dir is None:
             return
-        began = time.perf_counter()
-        try:
-            self._checkpoint_now()
-        finally:
-            self.paused_s += time.perf_counter() - began
-
-    def _checkpoint_now(self) -> None:
         s = self.state
         self.watch.check(self.acc)
         saved = replace(s, train_seconds=s.train_seconds + time.perf_counter() - self.started)
@@ -525,8 +524,9 @@ class Engine:
         # The best weights ride along unless they are the checkpoint's own: run_dir/model
         # may be overwritten by steps a resumed run does again.
         best = self.best_weights if s.best_step not in (None, s.step) else None
-        path, kept = save_checkpoint(self.acc, self.run_dir, saved, extra,
-                                     self.train["keep_checkpoints"], best)
+        with self._not_training():
+            path, kept = save_checkpoint(self.acc, self.run_dir, saved, extra,
+                                         self.train["keep_checkpoints"], best)
         self.emit(Checkpoint(step=s.step, epoch=round(s.step / self.steps_per_epoch, 4),
                              path=path, kept=kept))
 

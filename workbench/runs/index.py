@@ -27,6 +27,11 @@ class RunSummary:
     error: str | None
     checkpoint_step: int | None = None  # the latest resumable checkpoint
 
+    @property
+    def resumable_from(self) -> int | None:
+        """The step ``workbench run --resume`` would go on from, if it can."""
+        return self.checkpoint_step if self.status.resumable else None
+
 
 def summarize(run_dir: str | Path) -> RunSummary:
     """Summarise one run folder from its events (tolerates a half-written last line)."""

@@ -22,17 +22,18 @@ from workbench.runs.folder import RUN_FOLDER_PREFIX
 
 
 class LaunchedRun:
-    """A `workbench run` child process; its console output goes to a log file,
-    not a pipe, so the child keeps training when this process exits."""
+    """A `workbench run` child process (of a recipe, or ``resume`` of a run folder);
+    its console output goes to a log file, not a pipe, so the child keeps training
+    when this process exits."""
 
-    def __init__(self, recipe: str | Path, overrides: list[str] | None = None,
-                 cwd: str | Path | None = None):
-        self.recipe = Path(recipe)
+    def __init__(self, recipe: str | Path | None = None, overrides: list[str] | None = None,
+                 cwd: str | Path | None = None, resume: str | Path | None = None):
+        self.recipe = Path(recipe) if recipe is not None else None
         self.overrides = list(overrides or [])
         fd, log = tempfile.mkstemp(prefix="workbench-run-", suffix=".log")
         self.log_path = Path(log)
-        command = [sys.executable, "-m", "workbench", "run", str(self.recipe), "--plain",
-                   "--quiet-reports"]
+        what = ["--resume", str(resume)] if resume is not None else [str(self.recipe)]
+        command = [sys.executable, "-m", "workbench", "run", *what, "--plain", "--quiet-reports"]
         if self.overrides:
             command += ["--set", *self.overrides]
         # Wide lines: the log pane scrolls sideways rather than showing wrapped tables.
@@ -45,8 +46,13 @@ class LaunchedRun:
                                             start_new_session=True)
         self._offset = 0
         self._partial = ""
-        self.run_dir: Path | None = None
+        self.run_dir: Path | None = Path(resume) if resume is not None else None
         self.lines: list[str] = []
+
+    @property
+    def label(self) -> str:
+        """What is running: the recipe file, or the run folder being resumed."""
+        return self.recipe.name if self.recipe is not None else f"{self.run_dir.name} (resume)"
 
     def read_output(self) -> list[str]:
         """Console lines written since the last call; notes the run folder when
@@ -115,21 +121,38 @@ def distributed_command(devices: int, argv: list[str]) -> list[str]:
             f"--nproc_per_node={devices}", "-m", "workbench", *argv]
 
 
+EXIT_FILE = "WORKBENCH_EXIT_FILE"
+
+
+def report_exit_code(code: int) -> None:
+    """Tell ``run_in_processes`` the status the main process meant (torchrun only
+    passes on zero or one)."""
+    path = os.environ.get(EXIT_FILE)
+    if path and os.environ.get("RANK", "0") == "0":
+        Path(path).write_text(str(code))
+
+
 def run_in_processes(devices: int, argv: list[str]) -> int:
     """Run ``workbench ARGV`` in ``devices`` processes and wait; the exit status is
-    torchrun's. Ctrl-C reaches every process of the terminal by itself; a SIGTERM
-    sent to this process is passed on (each process checkpoints and stops)."""
+    the main process's. Ctrl-C reaches every process of the terminal by itself; a
+    SIGTERM sent to this process is passed on (each process checkpoints and stops)."""
     import torch
 
     if torch.cuda.is_available() and devices > torch.cuda.device_count():
         raise WorkbenchError(f"--devices {devices}: this machine has "
                              f"{torch.cuda.device_count()} GPU(s)")
-    process = subprocess.Popen(distributed_command(devices, argv))
+    fd, exit_file = tempfile.mkstemp(prefix="workbench-exit-")
+    os.close(fd)
+    process = subprocess.Popen(distributed_command(devices, argv),
+                               env={**os.environ, EXIT_FILE: exit_file})
     previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
     previous_term = signal.signal(signal.SIGTERM,
                                   lambda signum, frame: process.send_signal(signal.SIGTERM))
     try:
-        return process.wait()
+        code = process.wait()
+        reported = Path(exit_file).read_text().strip()
+        return int(reported) if code == 0 and reported else code
     finally:
         signal.signal(signal.SIGINT, previous_int)
         signal.signal(signal.SIGTERM, previous_term)
+        Path(exit_file).unlink(missing_ok=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+from rich.markup import escape
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
@@ -53,6 +54,25 @@ class WorkbenchApp(App):
         screen = RunScreen(launched=run)
         self.push_screen(screen)
         return screen
+
+    def resume(self, run_dir: Path) -> RunScreen:
+        """Start ``workbench run --resume`` on ``run_dir`` and follow it."""
+        run = LaunchedRun(resume=run_dir)
+        self.launched.append(run)
+        screen = RunScreen(launched=run)
+        self.push_screen(screen)
+        return screen
+
+    def confirm_resume(self, run_dir: Path, step: int) -> None:
+        """Ask, then resume ``run_dir`` from its checkpoint at ``step``."""
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.resume(run_dir)
+
+        self.push_screen(ConfirmScreen(
+            f"Resume [b]{escape(run_dir.name)}[/b] from its checkpoint at step {step}?\n"
+            f"It trains on in a new `workbench run --resume` process, in the same run folder.",
+            yes="Resume"), answer)
 
     def open_run(self, run_dir: Path) -> None:
         """Show a run folder: a finished one's curves and reports, or a live one followed."""

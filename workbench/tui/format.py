@@ -6,10 +6,12 @@ from workbench.console import duration_text
 from workbench.runs.events import Status
 
 
-def status_markup(status: str) -> str:
-    """``[green]✔ completed[/]``: a symbol and a word, readable without colour."""
+def status_markup(status: str, resumable_from: int | None = None) -> str:
+    """``[green]✔ completed[/]``: a symbol and a word, readable without colour;
+    ``↻ 300`` after it when the run can resume from a checkpoint at step 300."""
     status = Status.of(status)
-    return f"[{status.color}]{status.symbol} {status}[/]"
+    resume = f" ↻{resumable_from}" if resumable_from is not None else ""
+    return f"[{status.color}]{status.symbol} {status}[/]{resume}"
 
 
 def metric_text(key: str | None, value: float | None) -> str:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,7 +26,8 @@ from workbench.reports import metrics_line, precision_name, report_renderable
 from workbench.runs.events import Status
 from workbench.runs.follow import EventFollower, RunState
 from workbench.runs.launch import LaunchedRun, stop_pid
-from workbench.tui.format import as_shown, axis_limits, best_text, duration_text, memory_text, status_markup
+from workbench.tui.format import (as_shown, axis_limits, best_text, duration_text, memory_text,
+                                  status_markup)
 from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.widgets.chart import CurveChart, Series
 
@@ -55,6 +57,7 @@ class RunScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
                 Binding("s", "stop", "Stop run"),
                 Binding("p", "predict", "Predict with it"),
+                Binding("r", "resume", "Resume"),
                 Binding("l", "toggle_log", "Log", show=False)]
 
     def __init__(self, run_dir: str | Path | None = None, launched: LaunchedRun | None = None):
@@ -69,6 +72,8 @@ class RunScreen(Screen):
         self._log_view: ConsoleView | None = None
         self._log_buffer = io.StringIO()
         self._stop_requested = False
+        self._error_shown = False
+        self._resumable_shown: int | None = None
         if run_dir is not None:
             self._follow_folder(Path(run_dir))
 
@@ -88,7 +93,7 @@ class RunScreen(Screen):
     def on_mount(self) -> None:
         if self.launched is not None:
             self.query_one("#run-title", Static).update(
-                f"[b]{self.launched.recipe.name}[/b] · starting `workbench run` "
+                f"[b]{escape(self.launched.label)}[/b] · starting `workbench run` "
                 f"(pid {self.launched.pid})…")
         self.poll()
         self.set_interval(POLL_S, self.poll)
@@ -115,6 +120,11 @@ class RunScreen(Screen):
             if self.state is None and self.launched.returncode is not None:
                 self._show_launch_error()
                 return
+            if self.launched.returncode == 2 and not self._error_shown:
+                # Refused before writing anything (a resume whose data changed...).
+                self._error_shown = True
+                self.notify(self.launched.error() or "workbench run refused to start",
+                            severity="error", timeout=15)
         if self.state is None or self.follower is None:
             return
         events = self.follower.poll()
@@ -129,9 +139,11 @@ class RunScreen(Screen):
                 for line in text.splitlines():
                     if line.strip():
                         log.write(line)
-        if self.state.version != self._shown_version:
-            if self.state.end is not None:
-                self.refresh_bindings()  # Stop no longer applies
+        resumable = self._resumable_from()
+        if self.state.version != self._shown_version or resumable != self._resumable_shown:
+            self._resumable_shown = resumable
+            if self.state.end is not None or resumable is not None:
+                self.refresh_bindings()  # Stop no longer applies; Resume may
             self._shown_version = self.state.version
             self._draw_text()
             self._draw_report()
@@ -145,7 +157,7 @@ class RunScreen(Screen):
     def _show_launch_error(self) -> None:
         error = self.launched.error() if self.launched else None
         self.query_one("#run-title", Static).update(
-            Text.assemble((f"{self.launched.recipe.name}", "bold"), " · ",
+            Text.assemble((self.launched.label, "bold"), " · ",
                           ("✖ could not start: ", "red bold"), error or "unknown error"))
         self.query_one("#report", Static).update(
             "The run did not start; nothing was written. Fix the recipe or data and launch "
@@ -163,6 +175,9 @@ class RunScreen(Screen):
         title = f"[b]{state.name}[/b] · {state.task} on {model} · {status_markup(state.status)}"
         if state.resumes and state.end is None:
             title += f" · resumed from step {state.resumes[-1].from_step}"
+        resumable = self._resumable_from()
+        if resumable is not None:
+            title += f" · ↻ can resume from step {resumable} (r)"
         if state.end and state.end.error:
             title += f" · {Text(state.end.error).markup}"
         if self._stop_requested and state.end is None:
@@ -206,7 +221,7 @@ class RunScreen(Screen):
 
     def _draw_report(self) -> None:
         state = self.state
-        key = (len(state.evals), state.test is not None, state.end is not None)
+        key = (len(state.evals), len(state.resumes), state.test is not None, state.end is not None)
         if key == self._report_key:
             return
         self._report_key = key
@@ -243,8 +258,27 @@ class RunScreen(Screen):
                                                        title="training loss", empty=empty)
 
     # -- actions ------------------------------------------------------------------------
+    def _resumable_from(self) -> int | None:
+        state = self.state
+        if state is None or state.checkpoint is None or not state.status.resumable:
+            return None
+        if self.launched is not None and self.launched.returncode is None:
+            return None  # its process is still finishing
+        return state.checkpoint.step
+
+    def action_resume(self) -> None:
+        step = self._resumable_from()
+        if step is None:
+            self.notify("Only a stopped, failed or died run with a checkpoint can resume.",
+                        severity="warning")
+            return
+        self.app.pop_screen()
+        self.app.confirm_resume(self.state.run_dir, step)
+
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        """Stop is offered only while the run trains."""
+        """Stop is offered only while the run trains, Resume once it can resume."""
+        if action == "resume":
+            return self._resumable_from() is not None
         if action == "stop":
             running = (self.state is not None and self.state.status in (Status.RUNNING,
                                                                         Status.STARTING)) \

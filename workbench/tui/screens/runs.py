@@ -35,7 +35,7 @@ class RunsScreen(Screen):
                 Binding("c", "compare", "Compare"),
                 Binding("o", "cycle_sort", "Sort"),
                 Binding("p", "predict", "Predict"),
-                Binding("r", "refresh", "Refresh", show=False)]  # it refreshes itself
+                Binding("r", "resume", "Resume")]
 
     def __init__(self):
         super().__init__()
@@ -90,7 +90,7 @@ class RunsScreen(Screen):
         for run in runs:
             steps = f"{run.steps}/{run.total_steps}" if run.total_steps else str(run.steps)
             table.add_row("✓" if run.name in self.marked else " ", escape(run.name),
-                          Text.from_markup(status_markup(run.status)),
+                          Text.from_markup(status_markup(run.status, run.resumable_from)),
                           best_text(run.metric, run.best_value), Text(steps, justify="right"),
                           Text(duration_text(run.duration_s), justify="right"),
                           escape(run.recipe), run.task, key=run.name)
@@ -154,3 +154,21 @@ class RunsScreen(Screen):
         run = self._current()
         if run is not None:
             self.app.open_predict(run.path)
+
+    @on(DataTable.RowHighlighted, "#runs-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.refresh_bindings()  # Resume shows for runs that can resume
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "resume":
+            run = self._current()
+            return run is not None and run.resumable_from is not None
+        return True
+
+    def action_resume(self) -> None:
+        run = self._current()
+        if run is None or run.resumable_from is None:
+            self.notify("Only a stopped, failed or died run with a checkpoint can resume.",
+                        severity="warning")
+            return
+        self.app.confirm_resume(run.path, run.resumable_from)

@@ -1,0 +1,42 @@
+"""`workbench` in a process that torchrun started, instrumented for tests: it
+records which training examples this process trained on, step by step, and can
+ask one process to stop after a given step (as a signal to one process would).
+
+    torchrun --nproc_per_node 2 tests/dist_driver.py TRACE_DIR STOP_RANK STOP_AFTER run ...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from workbench.cli import main
+from workbench.engine import loop
+
+trace_dir, stop_rank, stop_after, *argv = sys.argv[1:]
+rank = int(os.environ.get("RANK", "0"))
+steps: list[list[int]] = []
+backward_window = loop.Engine.backward_window
+after_step = loop.Engine._after_step
+
+
+def recording(self, window):
+    steps.append(sorted(int(i) for batch in window for i in batch["example"].tolist()))
+    return backward_window(self, window)
+
+
+def stopping(self, end_of_epoch):
+    after_step(self, end_of_epoch)
+    if rank == int(stop_rank) and self.state.step == int(stop_after):
+        self.stop.set()
+
+
+loop.Engine.backward_window = recording
+loop.Engine._after_step = stopping
+try:
+    code = main(argv)
+finally:
+    (Path(trace_dir) / f"rank-{rank}.json").write_text(json.dumps(steps))
+sys.exit(code)

@@ -102,8 +102,7 @@ class ConsoleView:
         self._line(f"saved {what} (step {event.step}) to {event.path}/")
 
     def on_checkpoint(self, event: Checkpoint) -> None:
-        self._line(f"checkpoint {event.path}/ (step {event.step}; resume with "
-                   f"workbench run --resume RUN_DIR)", style="dim")
+        self._line(f"checkpoint at step {event.step}: {event.path}/", style="dim")
 
     def on_batch(self, event: BatchAdjusted) -> None:
         self._line(f"{event.reason}: micro-batch {event.batch_size} x "

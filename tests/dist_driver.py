@@ -1,6 +1,7 @@
 """`workbench` in a process that torchrun started, instrumented for tests: it
 records which training examples this process trained on, step by step, and can
-ask one process to stop after a given step (as a signal to one process would).
+ask one process to stop after a given step (as a signal to one process would),
+or fail in one process at a given step (WORKBENCH_TEST_FAIL=RANK:STEP).
 
     torchrun --nproc_per_node 2 tests/dist_driver.py TRACE_DIR STOP_RANK STOP_AFTER run ...
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from workbench.cli import main
 from workbench.engine import loop
+from workbench.errors import WorkbenchError
 
 trace_dir, stop_rank, stop_after, *argv = sys.argv[1:]
 rank = int(os.environ.get("RANK", "0"))
@@ -27,10 +29,15 @@ def recording(self, window):
     return backward_window(self, window)
 
 
+fail = os.environ.get("WORKBENCH_TEST_FAIL", "")
+
+
 def stopping(self, end_of_epoch):
     after_step(self, end_of_epoch)
     if rank == int(stop_rank) and self.state.step == int(stop_after):
         self.stop.set()
+    if fail == f"{rank}:{self.state.step}":
+        raise WorkbenchError(f"injected failure at step {self.state.step}")
 
 
 loop.Engine.backward_window = recording

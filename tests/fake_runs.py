@@ -38,9 +38,10 @@ def classification_report(accuracy: float, split: str = "validation") -> dict:
 def write_run(runs_dir: Path, name: str, *, task: str = "ner", recipe: str = "demo-ner",
               learning_rate: float = 1e-4, total_steps: int = 150, steps: int | None = None,
               status: str | None = "completed", pid: int | None = None,
-              evals_every: int = 50) -> Path:
+              evals_every: int = 50, checkpoint_at: int | None = None) -> Path:
     """A run folder ``runs_dir/name``: ``steps`` logged steps of ``total_steps``;
-    ``status`` None leaves it running (written by ``pid``, this process by default)."""
+    ``status`` None leaves it running (written by ``pid``, this process by default);
+    ``checkpoint_at`` adds a checkpoint event at that step (its files are not written)."""
     run = runs_dir / name
     run.mkdir(parents=True)
     steps = total_steps if steps is None else steps
@@ -79,6 +80,10 @@ def write_run(runs_dir: Path, name: str, *, task: str = "ner", recipe: str = "de
                                   metric=metric, value=value, best=improved, best_value=best,
                                   best_step=best_step, metrics=report(value)["metrics"],
                                   report=report(value)))
+        if step == checkpoint_at:
+            events.append(ev.Checkpoint(time=T0 + 7 + step * 0.5, step=step,
+                                        path=f"checkpoints/step-{step}",
+                                        kept=[f"step-{step}"]))
     if status is not None:
         if status == "completed" and best is not None:
             test = report(best - 0.03, "test")
@@ -87,7 +92,9 @@ def write_run(runs_dir: Path, name: str, *, task: str = "ner", recipe: str = "de
                                   metrics=test["metrics"], report=test))
         events.append(ev.End(time=T0 + 12 + steps * 0.5, status=status, steps=steps,
                              metric=metric, best_value=best, best_step=best_step,
-                             duration_s=12 + steps * 0.5))
+                             duration_s=12 + steps * 0.5,
+                             checkpoint=f"checkpoints/step-{checkpoint_at}" if checkpoint_at
+                             else None))
     with open(run / "events.jsonl", "w", encoding="utf-8") as handle:
         for event in events:
             handle.write(json.dumps(event.to_dict()) + "\n")

@@ -55,12 +55,12 @@ steps = 2
 
 
 def torchrun(recipe: Path, trace: Path, *args: str, stop: tuple[int, int] = (0, 0),
-             wait: bool = True):
+             wait: bool = True, env: dict | None = None):
     trace.mkdir(exist_ok=True)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                "--nproc_per_node=2", str(DRIVER), str(trace), str(stop[0]), str(stop[1]), *args]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=ENV, cwd=recipe.parent)
+                               text=True, env={**ENV, **(env or {})}, cwd=recipe.parent)
     if not wait:
         return process
     out, err = process.communicate(timeout=300)
@@ -110,7 +110,7 @@ def test_two_processes_write_one_run_from_disjoint_shards(recipe, tmp_path):
 def test_a_stop_seen_by_one_process_stops_both_and_resumes(recipe, tmp_path, capsys):
     args = ["--plain", "--set", "train.max_steps=8", "train.deterministic=true"]
     code, _, err = torchrun(recipe, tmp_path / "t1", "run", str(recipe), *args,
-                            "output.dir=reference")
+                            f"output.dir={tmp_path / 'reference'}")
     assert code == 0, err
     reference = only_run(tmp_path / "reference")
 
@@ -171,3 +171,29 @@ def test_devices_starts_the_processes_itself(recipe, tmp_path, monkeypatch):
     run = only_run(tmp_path / "runs")
     assert next(e for e in read_events(run) if isinstance(e, Start)).processes == 2
     assert read_events(run)[-1].status == "completed"
+
+
+def test_devices_passes_a_stop_on_and_says_stopped(recipe, tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "run", str(recipe), "--devices", "2", "--plain",
+         "--set", "train.max_steps=100000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=ENV, cwd=tmp_path)
+    runs = tmp_path / "runs"
+    deadline = time.monotonic() + 180
+    while not (runs.exists() and any(isinstance(e, Step) for r in runs.iterdir()
+                                     for e in read_events(r))):
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=180)
+    assert process.returncode == 130, err
+    assert read_events(only_run(runs))[-1].status == "stopped"
+
+
+def test_a_failure_in_another_process_is_told(recipe, tmp_path):
+    code, out, err = torchrun(recipe, tmp_path / "t", "run", str(recipe), "--plain", "--set",
+                              "train.max_steps=50", env={"WORKBENCH_TEST_FAIL": "1:2"})
+    assert code != 0
+    assert "[rank 1] error: injected failure at step 2" in err
+    end = read_events(only_run(tmp_path / "runs"))[-1]
+    assert end.status == "failed"  # the main process saw its peer go

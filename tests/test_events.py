@@ -28,6 +28,7 @@ def test_a_damaged_line_is_skipped_not_fatal():
     assert parse_event({"type": "step", "step": "three"}) is None
     assert parse_event({"type": "end", "status": 7}) is None
     assert parse_event({"type": "eval", "best": 1.0}) is None  # a number is not true/false
+    assert parse_event({"type": "step", "step": 2, "epoch": None}) is None  # never null
     assert parse_event({"type": "no such event"}) is None
     assert parse_event(["not", "an", "object"]) is None
     # Unknown keys (a newer writer) are ignored; missing ones take their defaults.

@@ -105,6 +105,17 @@ def test_stop_confirmation(project, snap_compare):
     assert snap_compare(app(), terminal_size=SIZE, run_before=ask)
 
 
+def test_stopped_run_offers_resume(project, snap_compare):
+    write_run(Path("runs"), "20261119-070000-demo-ner", steps=70, status="stopped",
+              checkpoint_at=70, evals_every=35)
+
+    async def open_run(pilot):
+        pilot.app.open_run(Path("runs/20261119-070000-demo-ner"))
+        await pilot.pause(0.5)
+
+    assert snap_compare(app(), terminal_size=SIZE, run_before=open_run)
+
+
 def test_graph_screen(project, snap_compare):
     from test_tui_graph import build_graph
 

@@ -175,9 +175,10 @@ def _run_arguments(args) -> None:
         raise WorkbenchError("run: give a recipe or --resume RUN_DIR, not both")
     if not args.resume and not args.recipe:
         raise WorkbenchError("run: give a recipe file (or --resume RUN_DIR)")
-    if args.resume and args.overrides:
-        raise WorkbenchError("run --resume: --set cannot change a run half way; its recipe is "
-                             f"{Path(args.resume) / 'recipe.toml'}")
+    if args.resume:
+        from workbench.resume import check_resume_overrides
+
+        check_resume_overrides(args.resume, args.overrides)
     if args.devices < 1:
         raise WorkbenchError("--devices must be at least 1")
 
@@ -197,7 +198,7 @@ def cmd_run(args) -> int:
 
         return run_in_processes(args.devices, _run_argv(args))
     # Everything that can be wrong with the input is found before a run folder is written.
-    point = resume_point(args.resume) if args.resume else None
+    point = resume_point(args.resume, args.overrides) if args.resume else None
     experiment = prepare(point.recipe if point else load_recipe(args.recipe, args.overrides))
     main = is_main_process()
     if point is not None:
@@ -217,8 +218,8 @@ def cmd_run(args) -> int:
             return
         stop.set()
         if main:
-            console.print("stopping after this step, with a checkpoint (Ctrl-C again to abort)",
-                          style="yellow")
+            again = "" if launched_distributed() else " (Ctrl-C again to abort)"
+            console.print(f"stopping after this step, with a checkpoint{again}", style="yellow")
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -231,6 +232,9 @@ def cmd_run(args) -> int:
     if main:
         console.print(f"{RUN_FOLDER_PREFIX}{run_dir}", highlight=False, soft_wrap=True,
                       markup=False)
+    elif end.status == "failed" and end.error:
+        # Only the main process writes the run; another one's own error would be lost.
+        print(f"{_error_prefix()}{end.error}", file=sys.stderr)
     code = {"completed": 0, "stopped": EXIT_STOPPED}.get(end.status, EXIT_FAILED)
     if code == EXIT_STOPPED and launched_distributed():
         # torchrun takes any non-zero exit for a crash and kills the other processes;

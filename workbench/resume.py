@@ -16,6 +16,23 @@ from workbench.recipe import Recipe, flatten, load_recipe
 from workbench.runs.events import Status
 from workbench.runs.folder import EVENTS, RECIPE, latest_checkpoint
 
+# Keys a resumed run may change: how it runs, not what it learns.
+RESUME_KEYS = ("train.auto_batch", "train.eval_batch_size", "train.log_every",
+               "train.checkpoint_every", "train.keep_checkpoints")
+
+
+def check_resume_overrides(run_dir: str | Path, overrides: list[str]) -> None:
+    """``--set`` with ``--resume`` takes only ``RESUME_KEYS``."""
+    from workbench.recipe import parse_override
+
+    for item in overrides:
+        section, key, _ = parse_override(item)
+        if f"{section}.{key}" not in RESUME_KEYS:
+            raise WorkbenchError(
+                f"run --resume: --set {section}.{key} would change what the run learns half "
+                f"way; a resumed run takes only {', '.join(RESUME_KEYS)} (its recipe is "
+                f"{Path(run_dir) / RECIPE})")
+
 
 @dataclass
 class ResumePoint:
@@ -49,8 +66,9 @@ class ResumePoint:
                     f"since); resuming would not continue the same run")
 
 
-def resume_point(run_dir: str | Path) -> ResumePoint:
-    """Check that ``run_dir`` can be resumed and say from where."""
+def resume_point(run_dir: str | Path, overrides: list[str] | None = None) -> ResumePoint:
+    """Check that ``run_dir`` can be resumed and say from where; ``overrides``
+    (``RESUME_KEYS`` only) apply to the rest of the run."""
     from workbench.engine.checkpoints import read_trainer_state
     from workbench.runs.follow import load_state
 
@@ -67,13 +85,16 @@ def resume_point(run_dir: str | Path) -> ResumePoint:
             f"--resume {run_dir}: the run has no checkpoint to resume from (it ended before "
             f"its first; set train.checkpoint_every to write them as it trains)")
     saved = read_trainer_state(checkpoint)
+    check_resume_overrides(run_dir, overrides or [])
     recipe = load_recipe(run_dir / RECIPE)
-    was = flatten(saved.get("recipe") or {})
-    changed = sorted(k for k in set(was) | set(flatten(recipe.to_dict()))
-                     if was.get(k) != flatten(recipe.to_dict()).get(k))
+    was, now = flatten(saved.get("recipe") or {}), flatten(recipe.to_dict())
+    changed = sorted(k for k in set(was) | set(now)
+                     if was.get(k) != now.get(k) and k not in RESUME_KEYS)
     if changed:
         raise WorkbenchError(f"{run_dir / RECIPE}: changed since the checkpoint "
                              f"({', '.join(changed)}); resuming would not continue the same run")
+    if overrides:
+        recipe = load_recipe(run_dir / RECIPE, overrides)
     return ResumePoint(run_dir=run_dir, checkpoint=checkpoint, recipe=recipe,
                        step=saved["state"]["step"],
                        train_seconds=float(saved["state"].get("train_seconds", 0.0)),

@@ -24,7 +24,7 @@ from workbench.resume import ResumePoint
 from workbench.runs.events import Created, End, Event, Status
 from workbench.runs.files import write_json_atomic, write_text_atomic
 from workbench.runs.folder import (RECIPE, REPORT_JSON, REPORT_TEXT, EventLog, RunLock,
-                                   create_run_dir, latest_checkpoint)
+                                   create_run_dir, latest_checkpoint, tidy_run_folder)
 
 View = Callable[[Event], None]
 
@@ -53,29 +53,39 @@ class FanOut:
 
 
 def _open_run_folder(experiment: Experiment, resume: ResumePoint | None,
-                     main: bool) -> tuple[Path, RunLock | None]:
-    """The main process makes (or reopens) the folder and takes its lock; every
-    process gets the folder, or the same error."""
+                     main: bool) -> tuple[Path, RunLock | None, EventLog | None]:
+    """The main process makes (or reopens) the folder, takes its lock and opens
+    its event log; every process gets the folder, or the same one-line error."""
     from workbench.engine.devices import broadcast
 
     made: tuple[str | None, str | None] = (None, None)
-    lock = None
+    lock = log = None
     if main:
+        recipe = experiment.recipe
         try:
-            recipe = experiment.recipe
             run_dir = resume.run_dir if resume else create_run_dir(recipe["output"]["dir"],
                                                                    recipe.name)
             lock = RunLock(run_dir)
             if not lock.acquire():
                 raise WorkbenchError(f"{run_dir}: another process is writing this run (it "
                                      f"holds {lock.path.name}); stop it first")
+            if resume is None:
+                write_text_atomic(run_dir / RECIPE, recipe.to_toml())
+            else:
+                tidy_run_folder(run_dir)
+            log = EventLog(run_dir)
             made = (str(run_dir), None)
         except WorkbenchError as exc:
             made = (None, str(exc))
+        except OSError as exc:
+            made = (None, f"{exc.filename or recipe['output']['dir']}: cannot write the run "
+                          f"folder ({exc.strerror or exc})")
+        if made[1] is not None and lock is not None:
+            lock.release()
     path, error = broadcast(made)
     if error is not None:
         raise WorkbenchError(error)
-    return Path(path), lock
+    return Path(path), lock, log
 
 
 def run_experiment(experiment: Experiment, views: list[View] | None = None,
@@ -88,7 +98,7 @@ def run_experiment(experiment: Experiment, views: list[View] | None = None,
 
     recipe = experiment.recipe
     main = is_main_process()
-    run_dir, lock = _open_run_folder(experiment, resume, main)
+    run_dir, lock, log = _open_run_folder(experiment, resume, main)
     fanout = None
 
     def emit(event: Event) -> None:
@@ -96,9 +106,7 @@ def run_experiment(experiment: Experiment, views: list[View] | None = None,
             fanout(event)
 
     if main:
-        if resume is None:
-            write_text_atomic(run_dir / RECIPE, recipe.to_toml())
-        fanout = FanOut(EventLog(run_dir), views or [], run_dir)
+        fanout = FanOut(log, views or [], run_dir)
         if resume is None:
             emit(Created(path=str(run_dir), pid=os.getpid(), host=socket.gethostname(),
                          recipe_path=str(recipe.source or ""), overrides=recipe.overrides,
@@ -123,6 +131,8 @@ def run_experiment(experiment: Experiment, views: list[View] | None = None,
         end.status, end.error = Status.STOPPED.value, "interrupted"
     except WorkbenchError as exc:
         end.error = str(exc)
+    except OSError as exc:  # a full disk, a folder gone: one line, not a traceback
+        end.error = f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}"
     except Exception as exc:  # noqa: BLE001 - recorded in the end event, re-raised by nobody
         end.error, end.traceback = f"{type(exc).__name__}: {exc}", traceback.format_exc()
     finally:

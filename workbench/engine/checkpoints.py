@@ -14,7 +14,7 @@ from typing import Any
 
 from workbench.engine.state import TrainState
 from workbench.errors import WorkbenchError
-from workbench.runs.files import write_json_atomic
+from workbench.runs.files import fsync_dir, fsync_tree, write_json_atomic
 from workbench.runs.folder import CHECKPOINTS, TRAINER_STATE, checkpoint_name, checkpoints
 
 FORMAT = 1  # of trainer_state.json
@@ -49,6 +49,7 @@ def save_checkpoint(accelerator, run_dir: Path, state: TrainState, extra: dict[s
                 from safetensors.torch import save_file
 
                 save_file(best_weights, str(tmp / BEST_WEIGHTS))
+            fsync_tree(tmp)
             # Written last: a folder with this file is a complete checkpoint.
             write_json_atomic(tmp / TRAINER_STATE, {
                 "format": FORMAT, "processes": accelerator.num_processes,
@@ -56,6 +57,7 @@ def save_checkpoint(accelerator, run_dir: Path, state: TrainState, extra: dict[s
             if target.exists():  # the same step written again after a resume
                 shutil.rmtree(target)
             os.replace(tmp, target)
+            fsync_dir(folder)
     except OSError as exc:
         if main:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -72,6 +74,8 @@ def prune(run_dir: Path, keep: int) -> list[str]:
     """Delete all but the latest ``keep`` checkpoints; return the names kept."""
     found = checkpoints(run_dir)
     for old in found[:-keep]:
+        # The marker first: a deletion cut short never leaves a "complete" checkpoint.
+        (old / TRAINER_STATE).unlink(missing_ok=True)
         shutil.rmtree(old, ignore_errors=True)
     return [p.name for p in found[-keep:]]
 

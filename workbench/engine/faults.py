@@ -29,8 +29,10 @@ def free_device_memory() -> None:
     clear_device_cache(garbage_collection=True)
 
 
-def batch_shape(batch: dict) -> tuple[int, int]:
-    """(rows, tokens per row) of a collated batch."""
+def batch_shape(batch: dict | None) -> tuple[int, int]:
+    """(rows, tokens per row) of a collated batch; (0, 0) when there was none yet."""
+    if batch is None:
+        return 0, 0
     ids = batch["input_ids"]
     return int(ids.shape[0]), int(ids.shape[1]) if ids.dim() > 1 else 1
 
@@ -48,7 +50,8 @@ def out_of_memory_message(step: int, shape: tuple[int, int], device: str, evalua
         advice = ("lower train.batch_size (raising train.gradient_accumulation keeps the "
                   "effective batch), lower model.max_length or use train.precision = 'bf16'")
     if why_not == "off":
-        advice += ", or set train.auto_batch = true to halve it automatically"
+        advice += (", or set train.auto_batch = true to halve it automatically (a resume "
+                   "takes it too: --resume RUN_DIR --set train.auto_batch=true)")
     else:
         advice += f" ({why_not})"
     return f"out of memory at step {step} on {device}: {what} did not fit; {advice}"
@@ -77,9 +80,9 @@ class NonFiniteWatch:
         step = self.first_bad_step(accelerator)
         if step is not None:
             raise WorkbenchError(
-                f"the training loss became NaN or infinite at step {step}; try a lower "
-                f"train.learning_rate, train.max_grad_norm = 1.0, or train.precision = "
-                f"'fp32', and resume from a checkpoint before step {step} or start again")
+                f"the training loss became NaN or infinite at step {step}; start again with a "
+                f"lower train.learning_rate, train.max_grad_norm = 1.0 or train.precision = "
+                f"'fp32' (a resumed run would repeat the same steps)")
 
 
 class StopVote:
@@ -122,10 +125,10 @@ class StopVote:
 
 def check_disk_space(run_dir: Path, parameters: int, checkpoints: int) -> None:
     """Refuse to start when the disk cannot hold the model and the checkpoints
-    (fp32 weights, and AdamW's two moments in each checkpoint), with room to
-    rotate one more."""
+    (fp32 weights, AdamW's two moments and the best weights in each checkpoint),
+    with room to rotate one more, and the model folder twice while it is replaced."""
     model_bytes = parameters * 4
-    needed = model_bytes + (checkpoints + 1) * 3 * model_bytes
+    needed = 2 * model_bytes + (checkpoints + 1) * 4 * model_bytes
     free = shutil.disk_usage(run_dir).free
     if free < needed:
         raise WorkbenchError(

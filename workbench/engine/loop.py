@@ -118,6 +118,8 @@ class Engine:
 
         exp, train = self.exp, self.train
         acc = self.acc = make_accelerator(train["precision"])
+        if train["deterministic"]:  # cuBLAS needs this before its first handle
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         set_seed(train["seed"], deterministic=train["deterministic"])
         if not train["deterministic"]:  # a setting of the process: undo an earlier run's
             torch.use_deterministic_algorithms(False)
@@ -154,11 +156,11 @@ class Engine:
             keep = train["keep_checkpoints"] if train["checkpoint_every"] else 1
             faults.check_disk_space(self.run_dir, sum(p.numel() for p in model.parameters()),
                                     keep)
+        self.loss_since_log = torch.zeros((), device=acc.device)
         if self.resume_from is not None:
             self._restore()
         self.watch = faults.NonFiniteWatch(acc.device)
         self.vote = faults.StopVote(self.stop, acc)
-        self.loss_since_log = torch.zeros((), device=acc.device)
 
     def _check_max_length(self, model) -> None:
         positions = getattr(model.config, "max_position_embeddings", None)
@@ -204,7 +206,19 @@ class Engine:
         """Load the checkpoint into the prepared objects, and what the loop had found."""
         self.state, extra = load_checkpoint(self.acc, self.resume_from)
         self.best_report = extra.get("best_report")
-        self.model_step = _saved_model_step(self.run_dir)
+        # A model saved after the checkpoint is from steps this run will do again.
+        saved_step = _saved_model_step(self.run_dir)
+        self.model_step = saved_step if saved_step is not None and \
+            saved_step <= self.state.step else None
+        patience = self.recipe["eval"]["patience"]
+        if patience > 0 and self.state.bad_evals >= patience:  # it had stopped early
+            self.early_stopped = self.done = True
+        # Each process's share of the loss summed since the last logged step.
+        self.loss_since_log.fill_(self.state.log_loss / self.acc.num_processes)
+        if any(o.split("=", 1)[0].strip() == "train.eval_batch_size"
+               for o in self.recipe.overrides):  # --set on resume wins over the checkpoint
+            self.state.eval_batch_size = self.train["eval_batch_size"]
+            self._eval_loaders(self.state.eval_batch_size)
         if self.state.best_step == self.state.step:
             self._keep_best()  # the checkpoint's own weights are the best
         else:
@@ -216,10 +230,10 @@ class Engine:
         self.setup()
         self._announce()
         self.started = time.perf_counter()
-        self.first_step = self.last_log_step = self.state.step
+        self.first_step = self.state.step
         self.last_log_time, self.last_log_samples = self.started, self.state.samples
         self.model.train()
-        self.done = self.state.step >= self.state.total_steps
+        self.done = self.done or self.state.step >= self.state.total_steps
         while not self.done:
             self._train_epoch()
         return self.finish()
@@ -244,7 +258,8 @@ class Engine:
             checkpoint = self.resume_from.relative_to(self.run_dir) if self.run_dir else \
                 self.resume_from
             self.emit(Resumed(**fields_, from_step=state.step, checkpoint=str(checkpoint),
-                              pid=os.getpid(), host=socket.gethostname()))
+                              pid=os.getpid(), host=socket.gethostname(),
+                              overrides=self.recipe.overrides))
 
     def _train_epoch(self) -> None:
         """Train from the current position to the end of the epoch (or until done).
@@ -296,6 +311,10 @@ class Engine:
         self.optimizer.zero_grad(set_to_none=True)
         self.loss_since_log += mean
         self.watch.observe(mean, self.state.step + 1)
+        if self.grad_norm is not None:  # NaN gradients make NaN weights, whatever the loss
+            self.watch.observe(self.grad_norm, self.state.step + 1)
+        self.state.samples += sum(int(b["input_ids"].shape[0]) for b in window) * \
+            self.acc.num_processes
 
     def backward_window(self, window: list[dict]):
         """Gradients of a window of micro-batches, as one batch of them would give.
@@ -320,7 +339,6 @@ class Engine:
                 loss = summed_loss(model(**inputs).logits, batch["labels"])
                 acc.backward(loss * scale)
             window_loss += loss.detach()
-            self.state.samples += int(batch["input_ids"].shape[0]) * acc.num_processes
         return window_loss / count
 
     def _after_step(self, end_of_epoch: bool) -> None:
@@ -335,7 +353,8 @@ class Engine:
             self._validate()
         if s.step >= s.total_steps:
             self.done = True
-        if self.vote.poll() and s.step < s.total_steps:
+        stop = self.vote.poll()  # every step, in every process, whatever else happened
+        if stop and not self.done:
             self.stopped = self.done = True
         if self.stopped or (train["checkpoint_every"] and s.step % train["checkpoint_every"] == 0):
             self._checkpoint()
@@ -348,7 +367,8 @@ class Engine:
         now_ = time.perf_counter()
         # Training throughput: the time evaluations and checkpoints took is not training.
         seconds = max(1e-9, now_ - self.last_log_time - self.paused_s)
-        steps = s.step - self.last_log_step
+        steps = s.step - s.last_log_step  # the loss sums these (some before a resume)
+        timed = s.step - max(s.last_log_step, self.first_step)  # these were timed here
         per_step = (now_ - self.started) / max(1, s.step - self.first_step)
         self.emit(Step(
             step=s.step, epoch=round(s.step / self.steps_per_epoch, 4),
@@ -356,11 +376,11 @@ class Engine:
             learning_rate=self.scheduler.get_last_lr()[0],
             grad_norm=float(self.grad_norm) if self.grad_norm is not None else None,
             samples_per_s=(s.samples - self.last_log_samples) / seconds,
-            steps_per_s=steps / seconds, elapsed_s=s.train_seconds + now_ - self.started,
+            steps_per_s=timed / seconds, elapsed_s=s.train_seconds + now_ - self.started,
             eta_s=per_step * (s.total_steps - s.step), memory_mb=memory_mb(acc.device),
             total_steps=s.total_steps))
         self.loss_since_log.zero_()
-        self.last_log_step, self.last_log_time, self.last_log_samples = s.step, now_, s.samples
+        s.last_log_step, self.last_log_time, self.last_log_samples = s.step, now_, s.samples
         self.paused_s = 0.0
 
     # -- evaluation --------------------------------------------------------------------
@@ -407,7 +427,8 @@ class Engine:
                 if not faults.is_out_of_memory(exc):
                     raise
                 failed = faults.batch_shape(self._evaluating)
-            self._evaluating = None
+            finally:
+                self._evaluating = None
             self._eval_out_of_memory(failed)
 
     @contextmanager
@@ -459,8 +480,12 @@ class Engine:
                     "base_model": self.recipe["model"]["name"],
                     **(self.exp.task.meta() if hasattr(self.exp.task, "meta") else {}),
                     "step": step, "metric": self.metric, "value": value}
-            save_model(self.acc.unwrap_model(self.model), self.exp.tokenizer,
-                       self.run_dir / MODEL, meta)
+            try:
+                save_model(self.acc.unwrap_model(self.model), self.exp.tokenizer,
+                           self.run_dir / MODEL, meta)
+            except OSError as exc:
+                raise WorkbenchError(f"cannot save the model to {self.run_dir / MODEL}: "
+                                     f"{exc.strerror or exc}") from None
         self.acc.wait_for_everyone()
         self.model_step = step
         self.emit(ModelSaved(step=step, path=MODEL, metric=self.metric, value=value))
@@ -518,7 +543,10 @@ class Engine:
             return
         s = self.state
         self.watch.check(self.acc)
-        saved = replace(s, train_seconds=s.train_seconds + time.perf_counter() - self.started)
+        log_loss = self.acc.reduce(self.loss_since_log, reduction="sum") \
+            if self.acc.num_processes > 1 else self.loss_since_log
+        saved = replace(s, train_seconds=s.train_seconds + time.perf_counter() - self.started,
+                        log_loss=float(log_loss))
         extra = {"best_report": self.best_report, "fingerprint": self.exp.fingerprint(),
                  "recipe": self.recipe.to_dict()}
         # The best weights ride along unless they are the checkpoint's own: run_dir/model

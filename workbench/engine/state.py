@@ -25,6 +25,8 @@ class TrainState:
     bad_evals: int = 0  # evaluations since the best (early stopping's patience)
     last_eval_step: int | None = None
     train_seconds: float = 0.0  # training time of earlier processes of this run
+    last_log_step: int = 0  # the last step a step event was logged at
+    log_loss: float = 0.0  # the summed step losses since then (a resumed log goes on)
 
     @property
     def effective_batch(self) -> int:

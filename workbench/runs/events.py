@@ -98,11 +98,11 @@ class Event:
         """Build from a decoded line; ``None`` when a known field has the wrong type
         (a damaged line is skipped, never fatal). Unknown keys are ignored."""
         kwargs = {}
-        for name, types in _field_types(cls).items():
+        for name, (types, nullable) in _field_types(cls).items():
             if name not in data:
                 continue
             value = data[name]
-            if value is not None and not _matches(value, types):
+            if value is None and not nullable or value is not None and not _matches(value, types):
                 return None
             kwargs[name] = value
         return cls(**kwargs)
@@ -160,6 +160,7 @@ class Resumed(Start):
     checkpoint: str = ""
     pid: int | None = None
     host: str | None = None
+    overrides: list = field(default_factory=list)  # --set keys a resume may change
 
 
 @dataclass(kw_only=True)
@@ -288,11 +289,11 @@ def now() -> float:
 # -- type checks for reading ----------------------------------------------------------
 _BASIC = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
           "dict": (dict,), "list": (list,)}
-_TYPES_CACHE: dict[type, dict[str, tuple]] = {}
+_TYPES_CACHE: dict[type, dict[str, tuple[tuple, bool]]] = {}
 
 
-def _field_types(cls: type[Event]) -> dict[str, tuple]:
-    """Field name -> the Python types a JSON value may have for it."""
+def _field_types(cls: type[Event]) -> dict[str, tuple[tuple, bool]]:
+    """Field name -> (the Python types a JSON value may have for it, may it be null)."""
     if cls not in _TYPES_CACHE:
         hints = typing.get_type_hints(cls)
         out = {}
@@ -302,7 +303,7 @@ def _field_types(cls: type[Event]) -> dict[str, tuple]:
             allowed: tuple = ()
             for name in names:
                 allowed += _BASIC.get(name, ())
-            out[f.name] = allowed
+            out[f.name] = (allowed, "None" in names)
         _TYPES_CACHE[cls] = out
     return _TYPES_CACHE[cls]
 

@@ -30,6 +30,25 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def fsync_tree(folder: str | Path) -> None:
+    """Flush every file under ``folder`` to the disk, and the folder itself, so a
+    rename that publishes it never outlives its contents in a power cut."""
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    fsync_dir(folder)
+
+
+def fsync_dir(folder: str | Path) -> None:
+    """Flush a folder's entries (a rename inside it) to the disk."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def replace_dir_atomic(target: str | Path, fill: Callable[[Path], None]) -> None:
     """Build a folder with ``fill(tmp)`` beside ``target``, then swap it in.
 

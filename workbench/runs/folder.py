@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from datetime import datetime
 from pathlib import Path
 from workbench.errors import WorkbenchError
@@ -158,6 +159,20 @@ def checkpoints(run_dir: str | Path) -> list[Path]:
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
     found = checkpoints(run_dir)
     return found[-1] if found else None
+
+
+def tidy_run_folder(run_dir: str | Path) -> None:
+    """Clear what a killed writer left half done: temporary checkpoint and model
+    folders, and a model folder caught between its two renames (put back)."""
+    run_dir = Path(run_dir)
+    for tmp in [*(run_dir / CHECKPOINTS).glob(".step-*.tmp"), *run_dir.glob(f".{MODEL}.*.tmp")]:
+        shutil.rmtree(tmp, ignore_errors=True)
+    old = run_dir / f".{MODEL}.old"
+    if old.is_dir():
+        if (run_dir / MODEL).exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(old, run_dir / MODEL)
 
 
 # -- the writer's lock --------------------------------------------------------------------

@@ -128,8 +128,12 @@ class RunState:
             curve.truncate(cut)
         self._ema = self.smoothed.ys[-1] if self.smoothed.ys else None
         self.evals = [e for e in self.evals if e.step <= cut]
+        self.adjustments = [e for e in self.adjustments if e.step <= cut]
         if self.last_step is not None and self.last_step.step > cut:
-            self.last_step = None
+            # Where training stands until the resumed process logs its first step.
+            self.last_step = Step(step=cut, time=event.time, total_steps=event.total_steps,
+                                  epoch=cut / event.steps_per_epoch if event.steps_per_epoch
+                                  else 0.0)
 
     def extend(self, events: list[Event]) -> None:
         for event in events:

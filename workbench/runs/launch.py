@@ -27,13 +27,16 @@ class LaunchedRun:
     when this process exits."""
 
     def __init__(self, recipe: str | Path | None = None, overrides: list[str] | None = None,
-                 cwd: str | Path | None = None, resume: str | Path | None = None):
+                 cwd: str | Path | None = None, resume: str | Path | None = None,
+                 devices: int = 1):
         self.recipe = Path(recipe) if recipe is not None else None
         self.overrides = list(overrides or [])
         fd, log = tempfile.mkstemp(prefix="workbench-run-", suffix=".log")
         self.log_path = Path(log)
         what = ["--resume", str(resume)] if resume is not None else [str(self.recipe)]
         command = [sys.executable, "-m", "workbench", "run", *what, "--plain", "--quiet-reports"]
+        if devices > 1:
+            command += ["--devices", str(devices)]
         if self.overrides:
             command += ["--set", *self.overrides]
         # Wide lines: the log pane scrolls sideways rather than showing wrapped tables.
@@ -134,8 +137,9 @@ def report_exit_code(code: int) -> None:
 
 def run_in_processes(devices: int, argv: list[str]) -> int:
     """Run ``workbench ARGV`` in ``devices`` processes and wait; the exit status is
-    the main process's. Ctrl-C reaches every process of the terminal by itself; a
-    SIGTERM sent to this process is passed on (each process checkpoints and stops)."""
+    the main process's. A Ctrl-C or a SIGTERM here becomes a SIGTERM to torchrun
+    (in a session of its own, so it gets one signal), which passes it on to every
+    process: each checkpoints and stops."""
     import torch
 
     if torch.cuda.is_available() and devices > torch.cuda.device_count():
@@ -143,15 +147,22 @@ def run_in_processes(devices: int, argv: list[str]) -> int:
                              f"{torch.cuda.device_count()} GPU(s)")
     fd, exit_file = tempfile.mkstemp(prefix="workbench-exit-")
     os.close(fd)
-    process = subprocess.Popen(distributed_command(devices, argv),
-                               env={**os.environ, EXIT_FILE: exit_file})
-    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    previous_term = signal.signal(signal.SIGTERM,
-                                  lambda signum, frame: process.send_signal(signal.SIGTERM))
+    # torchrun kills its processes 30 s after passing a signal on by default: too
+    # short for a large model's last checkpoint.
+    env = {"TORCH_ELASTIC_SHUTDOWN_TIMEOUT": "600", **os.environ, EXIT_FILE: exit_file}
+    process = subprocess.Popen(distributed_command(devices, argv), env=env,
+                               start_new_session=True)
+
+    def forward(signum, frame):
+        process.send_signal(signal.SIGTERM)
+
+    previous_int = signal.signal(signal.SIGINT, forward)
+    previous_term = signal.signal(signal.SIGTERM, forward)
     try:
         code = process.wait()
         reported = Path(exit_file).read_text().strip()
-        return int(reported) if code == 0 and reported else code
+        # torchrun exits 1 after passing a signal on, however cleanly the processes stopped.
+        return int(reported) if reported else code
     finally:
         signal.signal(signal.SIGINT, previous_int)
         signal.signal(signal.SIGTERM, previous_term)

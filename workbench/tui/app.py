@@ -56,8 +56,17 @@ class WorkbenchApp(App):
         return screen
 
     def resume(self, run_dir: Path) -> RunScreen:
-        """Start ``workbench run --resume`` on ``run_dir`` and follow it."""
-        run = LaunchedRun(resume=run_dir)
+        """Start ``workbench run --resume`` on ``run_dir`` (in as many processes as
+        wrote its checkpoint) and follow it."""
+        from workbench.engine.checkpoints import read_trainer_state
+        from workbench.errors import WorkbenchError
+        from workbench.runs.folder import latest_checkpoint
+
+        try:
+            devices = read_trainer_state(latest_checkpoint(run_dir)).get("processes", 1)
+        except (WorkbenchError, TypeError):
+            devices = 1  # the child says what is wrong
+        run = LaunchedRun(resume=run_dir, devices=devices)
         self.launched.append(run)
         screen = RunScreen(launched=run)
         self.push_screen(screen)

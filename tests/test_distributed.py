@@ -187,7 +187,16 @@ def test_devices_passes_a_stop_on_and_says_stopped(recipe, tmp_path):
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=180)
     assert process.returncode == 130, err
+    assert "Traceback" not in err and "SignalException" not in err
     assert read_events(only_run(runs))[-1].status == "stopped"
+
+
+def test_devices_checks_the_input_before_starting_processes(recipe, tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nosuch.toml"), "--devices", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {tmp_path / 'nosuch.toml'}: recipe file not found\n"
+    assert main(["run", str(recipe), "--devices", "2", "--set", "train.bogus=1"]) == 2
+    assert len(capsys.readouterr().err.splitlines()) == 1
 
 
 def test_a_failure_in_another_process_is_told(recipe, tmp_path):

@@ -115,14 +115,16 @@ def test_sigterm_checkpoints_and_stops(ner_recipe):
     assert "resumable from checkpoints/" in out
 
 
-def test_only_the_last_checkpoints_are_kept(ner_recipe):
+def test_only_the_last_checkpoints_are_kept_and_none_once_completed(ner_recipe):
     run, end = run_experiment(prepare(load_recipe(ner_recipe, [
         "train.max_steps=7", "train.checkpoint_every=2", "train.keep_checkpoints=2"])))
     assert end.status == "completed"
-    assert [p.name for p in checkpoints(run)] == ["step-4", "step-6"]
     saved = [e for e in read_events(run) if isinstance(e, Checkpoint)]
-    assert [e.step for e in saved] == [2, 4, 6] and saved[-1].kept == ["step-4", "step-6"]
-    assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
+    assert [e.step for e in saved] == [2, 4, 6]
+    assert [e.kept for e in saved] == [["step-2"], ["step-2", "step-4"], ["step-4", "step-6"]]
+    # A completed run has nothing to resume: the checkpoints go, the model stays.
+    assert not list((run / "checkpoints").iterdir())
+    assert (run / "model" / "config.json").is_file()
 
 
 def test_resume_refuses_what_it_cannot_continue(ner_recipe, capsys):
@@ -168,16 +170,24 @@ def test_a_stopped_run_without_a_checkpoint_cannot_resume(ner_recipe, capsys):
     assert "has no checkpoint to resume from" in capsys.readouterr().err
 
 
-def test_a_run_that_stopped_early_stays_stopped_when_resumed(ner_recipe):
-    # Patience runs out at step 6, where a checkpoint is written; the process then dies
-    # in the test evaluation (its last events never written).
+def test_a_run_that_stopped_early_stays_stopped_when_resumed(ner_recipe, monkeypatch):
+    from workbench.engine.loop import Engine
+
+    # Patience runs out at step 6, where a checkpoint is written; the process is then
+    # interrupted in the test evaluation.
+    evaluate = Engine._evaluate
+
+    def interrupted(self, split):
+        if split == "test":
+            raise KeyboardInterrupt
+        return evaluate(self, split)
+
+    monkeypatch.setattr(Engine, "_evaluate", interrupted)
     run, end = run_experiment(prepare(load_recipe(ner_recipe, [
         "train.epochs=30", "train.learning_rate=0", "eval.patience=2", "eval.metric=loss",
         "train.checkpoint_every=2"])))
-    assert end.early_stopped and end.steps == 6
-    lines = (run / "events.jsonl").read_text().splitlines(keepends=True)
-    last = max(i for i, line in enumerate(lines) if '"type": "checkpoint"' in line)
-    (run / "events.jsonl").write_text("".join(lines[:last + 1]))
+    assert end.status == "stopped" and end.checkpoint == "checkpoints/step-6"
+    monkeypatch.setattr(Engine, "_evaluate", evaluate)
     assert main(["run", "--resume", str(run)]) == 0
     end = read_events(run)[-1]
     assert end.status == "completed" and end.steps == 6 and end.early_stopped

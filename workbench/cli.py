@@ -193,18 +193,23 @@ def cmd_run(args) -> int:
     from workbench.resume import resume_point
 
     _run_arguments(args)
-    if args.devices > 1 and not launched_distributed():
+    starting = args.devices > 1 and not launched_distributed()  # torchrun is started below
+    # Everything that can be wrong with the input is found before a run folder is written
+    # (and, with --devices, before torchrun: one line, not one per process).
+    point = resume_point(args.resume, args.overrides) if args.resume else None
+    experiment = prepare(point.recipe if point else load_recipe(args.recipe, args.overrides))
+    if point is not None:
+        point.check_data(experiment)
+        point.check_processes(args.devices if starting else process_count())
+    if starting:
         from workbench.runs.launch import run_in_processes
 
         return run_in_processes(args.devices, _run_argv(args))
-    # Everything that can be wrong with the input is found before a run folder is written.
-    point = resume_point(args.resume, args.overrides) if args.resume else None
-    experiment = prepare(point.recipe if point else load_recipe(args.recipe, args.overrides))
     main = is_main_process()
-    if point is not None:
-        point.check_data(experiment)
-        point.check_processes(process_count())
     console = Console()
+    if main and point is not None:
+        console.print(f"{RUN_FOLDER_PREFIX}{point.run_dir}", highlight=False, soft_wrap=True,
+                      markup=False)
     views = [ConsoleView(console, live=False if args.plain else None,
                          show_reports=not args.quiet_reports)] if main else []
     stop = threading.Event()
@@ -218,7 +223,8 @@ def cmd_run(args) -> int:
             return
         stop.set()
         if main:
-            again = "" if launched_distributed() else " (Ctrl-C again to abort)"
+            again = " (Ctrl-C again to abort)" if signum == signal.SIGINT and \
+                not launched_distributed() else ""
             console.print(f"stopping after this step, with a checkpoint{again}", style="yellow")
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -72,7 +72,9 @@ def resume_point(run_dir: str | Path, overrides: list[str] | None = None) -> Res
     from workbench.engine.checkpoints import read_trainer_state
     from workbench.runs.follow import load_state
 
-    run_dir = Path(run_dir).expanduser()
+    run_dir = Path(run_dir).expanduser().resolve()
+    if not run_dir.is_dir():
+        raise WorkbenchError(f"--resume {run_dir}: no such folder")
     if not (run_dir / EVENTS).is_file():
         raise WorkbenchError(f"--resume {run_dir}: not a run folder (no {EVENTS})")
     state = load_state(run_dir)

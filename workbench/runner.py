@@ -142,6 +142,12 @@ def run_experiment(experiment: Experiment, views: list[View] | None = None,
             end.checkpoint = str(checkpoint.relative_to(run_dir)) if checkpoint else None
             emit(end)
             fanout.log.close()
+            if end.status == Status.COMPLETED.value:
+                # A run that completed has nothing to resume: its checkpoints go (the
+                # model stays), after the end event, so no crash leaves it unresumable.
+                from workbench.engine.checkpoints import prune
+
+                prune(run_dir, 0)
             lock.release()
     if fanout is not None and fanout.log_error is not None:
         raise WorkbenchError(f"{fanout.log.path}: cannot write events "

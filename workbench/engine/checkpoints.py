@@ -18,7 +18,7 @@ from workbench.runs.files import fsync_dir, fsync_tree, write_json_atomic
 from workbench.runs.folder import CHECKPOINTS, TRAINER_STATE, checkpoint_name, checkpoints
 
 FORMAT = 1  # of trainer_state.json
-BEST_WEIGHTS = "best_model.safetensors"  # only when the run saves no model folder
+BEST_WEIGHTS = "best_model.safetensors"  # when the best weights are not the checkpoint's own
 
 
 def save_checkpoint(accelerator, run_dir: Path, state: TrainState, extra: dict[str, Any],
@@ -71,13 +71,15 @@ def save_checkpoint(accelerator, run_dir: Path, state: TrainState, extra: dict[s
 
 
 def prune(run_dir: Path, keep: int) -> list[str]:
-    """Delete all but the latest ``keep`` checkpoints; return the names kept."""
+    """Delete all but the latest ``keep`` checkpoints (all of them for 0); return
+    the names kept."""
     found = checkpoints(run_dir)
-    for old in found[:-keep]:
+    kept = found[len(found) - keep:] if keep else []
+    for old in found[:len(found) - len(kept)]:
         # The marker first: a deletion cut short never leaves a "complete" checkpoint.
         (old / TRAINER_STATE).unlink(missing_ok=True)
         shutil.rmtree(old, ignore_errors=True)
-    return [p.name for p in found[-keep:]]
+    return [p.name for p in kept]
 
 
 def read_trainer_state(checkpoint: Path) -> dict[str, Any]:

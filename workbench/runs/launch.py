@@ -33,6 +33,9 @@ class LaunchedRun:
         self.overrides = list(overrides or [])
         fd, log = tempfile.mkstemp(prefix="workbench-run-", suffix=".log")
         self.log_path = Path(log)
+        # Read through a handle of our own; the name goes at once, so no log is left
+        # behind however either process ends.
+        self._log = open(self.log_path, encoding="utf-8", errors="replace")
         what = ["--resume", str(resume)] if resume is not None else [str(self.recipe)]
         command = [sys.executable, "-m", "workbench", "run", *what, "--plain", "--quiet-reports"]
         if devices > 1:
@@ -47,7 +50,7 @@ class LaunchedRun:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, cwd=cwd, env=env,
                                             start_new_session=True)
-        self._offset = 0
+        self.log_path.unlink(missing_ok=True)
         self._partial = ""
         self.run_dir: Path | None = Path(resume) if resume is not None else None
         self.lines: list[str] = []
@@ -61,20 +64,16 @@ class LaunchedRun:
         """Console lines written since the last call; notes the run folder when
         the child announces it."""
         done = self.returncode is not None  # asked first: nothing is written after that
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as handle:
-                handle.seek(self._offset)
-                data = handle.read()
-                self._offset = handle.tell()
-        except FileNotFoundError:
+        if self._log.closed:
             return []
+        data = self._log.read()
         lines = (self._partial + data).split("\n")
         self._partial = lines.pop()
-        if done:  # the child has exited: flush, and drop the file
+        if done:  # the child has exited: flush, and let the file go
             if self._partial:
                 lines.append(self._partial)
                 self._partial = ""
-            self.log_path.unlink(missing_ok=True)
+            self._log.close()
         for line in lines:
             if self.run_dir is None and line.startswith(RUN_FOLDER_PREFIX):
                 self.run_dir = Path(line[len(RUN_FOLDER_PREFIX):].strip())
@@ -137,9 +136,9 @@ def report_exit_code(code: int) -> None:
 
 def run_in_processes(devices: int, argv: list[str]) -> int:
     """Run ``workbench ARGV`` in ``devices`` processes and wait; the exit status is
-    the main process's. A Ctrl-C or a SIGTERM here becomes a SIGTERM to torchrun
-    (in a session of its own, so it gets one signal), which passes it on to every
-    process: each checkpoints and stops."""
+    the main process's. A Ctrl-C or a SIGTERM here becomes a SIGTERM to every
+    training process (torchrun runs in a session of its own and is left to see
+    them finish): each checkpoints and stops."""
     import torch
 
     if torch.cuda.is_available() and devices > torch.cuda.device_count():
@@ -148,13 +147,30 @@ def run_in_processes(devices: int, argv: list[str]) -> int:
     fd, exit_file = tempfile.mkstemp(prefix="workbench-exit-")
     os.close(fd)
     # torchrun kills its processes 30 s after passing a signal on by default: too
-    # short for a large model's last checkpoint.
-    env = {"TORCH_ELASTIC_SHUTDOWN_TIMEOUT": "600", **os.environ, EXIT_FILE: exit_file}
+    # short for a large model's last checkpoint. Threads: the cores shared out (and
+    # torchrun's banner about setting them to 1 spared).
+    threads = str(max(1, (os.cpu_count() or 1) // devices))
+    env = {"TORCH_ELASTIC_SHUTDOWN_TIMEOUT": "600", "OMP_NUM_THREADS": threads, **os.environ,
+           EXIT_FILE: exit_file}
     process = subprocess.Popen(distributed_command(devices, argv), env=env,
                                start_new_session=True)
 
     def forward(signum, frame):
-        process.send_signal(signal.SIGTERM)
+        # To the training processes themselves: each checkpoints, stops and exits 0,
+        # and torchrun ends quietly (signalled, it would end with a traceback).
+        import psutil
+
+        try:
+            workers = psutil.Process(process.pid).children()
+        except psutil.NoSuchProcess:
+            return
+        if not workers:  # not started yet: torchrun itself then
+            process.send_signal(signal.SIGTERM)
+        for worker in workers:
+            try:
+                worker.send_signal(signal.SIGTERM)
+            except psutil.NoSuchProcess:
+                pass
 
     previous_int = signal.signal(signal.SIGINT, forward)
     previous_term = signal.signal(signal.SIGTERM, forward)

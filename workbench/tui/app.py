@@ -20,6 +20,19 @@ from workbench.tui.screens.run import RunScreen
 from workbench.tui.screens.runs import RunsScreen
 
 
+def checkpoint_processes(run_dir: Path) -> int:
+    """How many processes wrote a run's latest checkpoint (1 when unreadable: the
+    resumed child then says what is wrong)."""
+    from workbench.engine.checkpoints import read_trainer_state
+    from workbench.errors import WorkbenchError
+    from workbench.runs.folder import latest_checkpoint
+
+    try:
+        return int(read_trainer_state(latest_checkpoint(run_dir)).get("processes", 1))
+    except (WorkbenchError, TypeError, ValueError):
+        return 1
+
+
 class WorkbenchApp(App):
     """``workbench`` with no command: recipes, runs (live and finished), predict, graph."""
 
@@ -58,15 +71,7 @@ class WorkbenchApp(App):
     def resume(self, run_dir: Path) -> RunScreen:
         """Start ``workbench run --resume`` on ``run_dir`` (in as many processes as
         wrote its checkpoint) and follow it."""
-        from workbench.engine.checkpoints import read_trainer_state
-        from workbench.errors import WorkbenchError
-        from workbench.runs.folder import latest_checkpoint
-
-        try:
-            devices = read_trainer_state(latest_checkpoint(run_dir)).get("processes", 1)
-        except (WorkbenchError, TypeError):
-            devices = 1  # the child says what is wrong
-        run = LaunchedRun(resume=run_dir, devices=devices)
+        run = LaunchedRun(resume=run_dir, devices=checkpoint_processes(run_dir))
         self.launched.append(run)
         screen = RunScreen(launched=run)
         self.push_screen(screen)
@@ -78,9 +83,11 @@ class WorkbenchApp(App):
             if yes:
                 self.resume(run_dir)
 
+        processes = checkpoint_processes(run_dir)
+        where = "a new process" if processes == 1 else f"{processes} new processes"
         self.push_screen(ConfirmScreen(
             f"Resume [b]{escape(run_dir.name)}[/b] from its checkpoint at step {step}?\n"
-            f"It trains on in a new `workbench run --resume` process, in the same run folder.",
+            f"It trains on in {where} (workbench run --resume), in the same run folder.",
             yes="Resume"), answer)
 
     def open_run(self, run_dir: Path) -> None:

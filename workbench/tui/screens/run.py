@@ -74,6 +74,7 @@ class RunScreen(Screen):
         self._stop_requested = False
         self._error_shown = False
         self._resumable_shown: int | None = None
+        self._exited_shown = False
         if run_dir is not None:
             self._follow_folder(Path(run_dir))
 
@@ -140,9 +141,11 @@ class RunScreen(Screen):
                     if line.strip():
                         log.write(line)
         resumable = self._resumable_from()
-        if self.state.version != self._shown_version or resumable != self._resumable_shown:
-            self._resumable_shown = resumable
-            if self.state.end is not None or resumable is not None:
+        exited = self.launched is not None and self.launched.returncode is not None
+        if self.state.version != self._shown_version or resumable != self._resumable_shown \
+                or exited != self._exited_shown:
+            self._resumable_shown, self._exited_shown = resumable, exited
+            if self.state.end is not None or resumable is not None or exited:
                 self.refresh_bindings()  # Stop no longer applies; Resume may
             self._shown_version = self.state.version
             self._draw_text()

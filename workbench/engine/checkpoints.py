@@ -94,15 +94,13 @@ def read_trainer_state(checkpoint: Path) -> dict[str, Any]:
     return data
 
 
-def load_checkpoint(accelerator, checkpoint: Path) -> tuple[TrainState, dict[str, Any]]:
-    """Restore model, optimizer, scheduler and RNG states into the prepared objects;
-    return the loop's state and the rest of ``trainer_state.json``."""
-    data = read_trainer_state(checkpoint)
+def load_checkpoint(accelerator, checkpoint: Path, data: dict[str, Any]) -> None:
+    """Restore model, optimizer, scheduler and RNG states into the prepared objects
+    (``data``: the checkpoint's ``read_trainer_state``)."""
     if data.get("processes") != accelerator.num_processes:
         raise WorkbenchError(f"{checkpoint}: written by {data.get('processes')} process(es); "
                              f"resume it with as many (this is {accelerator.num_processes})")
     accelerator.load_state(str(checkpoint))
-    return TrainState.from_dict(data["state"]), data
 
 
 def load_best_weights(checkpoint: Path) -> dict | None:

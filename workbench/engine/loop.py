@@ -26,7 +26,8 @@ from typing import Any, Callable
 import torch
 
 from workbench.engine import faults
-from workbench.engine.checkpoints import load_best_weights, load_checkpoint, save_checkpoint
+from workbench.engine.checkpoints import (load_best_weights, load_checkpoint,
+                                          read_trainer_state, save_checkpoint)
 from workbench.engine.data import eval_loader, train_loader
 from workbench.engine.devices import device_memory_text, make_accelerator, memory_mb
 from workbench.engine.loss import labelled, row_losses, summed_loss
@@ -56,6 +57,12 @@ class TrainResult:
     reports: dict[str, dict] = field(default_factory=dict)
     model_saved: bool = False
     early_stopped: bool = False
+
+
+def _model_inputs(batch: dict) -> dict:
+    """What the model takes from a batch: not the labels (the engine computes the
+    loss) nor where the rows came from."""
+    return {k: v for k, v in batch.items() if k not in META_KEYS and k != "labels"}
 
 
 def _lower_is_better(metric: str) -> bool:
@@ -133,11 +140,8 @@ class Engine:
         self.features = {split: exp.task.encode(examples, exp.tokenizer, label2id, max_length,
                                                 train=split == "train")
                          for split, examples in exp.splits.items()}
-        saved = None
-        if self.resume_from is not None:
-            from workbench.engine.checkpoints import read_trainer_state
-
-            saved = TrainState.from_dict(read_trainer_state(self.resume_from)["state"])
+        self.saved = read_trainer_state(self.resume_from) if self.resume_from else None
+        saved = TrainState.from_dict(self.saved["state"]) if self.saved else None
         micro = saved.micro_batch_size if saved else train["batch_size"]
         accumulation = saved.gradient_accumulation if saved else train["gradient_accumulation"]
         self.train_loader, self.sampler = self._train_loader(micro)
@@ -204,8 +208,8 @@ class Engine:
 
     def _restore(self) -> None:
         """Load the checkpoint into the prepared objects, and what the loop had found."""
-        self.state, extra = load_checkpoint(self.acc, self.resume_from)
-        self.best_report = extra.get("best_report")
+        load_checkpoint(self.acc, self.resume_from, self.saved)
+        self.best_report = self.saved.get("best_report")
         # A model saved after the checkpoint is from steps this run will do again.
         saved_step = _saved_model_step(self.run_dir)
         self.model_step = saved_step if saved_step is not None and \
@@ -333,7 +337,7 @@ class Engine:
         scale = acc.num_processes / count
         window_loss = torch.zeros((), device=acc.device)
         for index, batch in enumerate(window):
-            inputs = {k: v for k, v in batch.items() if k not in META_KEYS and k != "labels"}
+            inputs = _model_inputs(batch)
             last = index == len(window) - 1
             with nullcontext() if last else acc.no_sync(model):
                 loss = summed_loss(model(**inputs).logits, batch["labels"])
@@ -396,9 +400,7 @@ class Engine:
             with torch.inference_mode():
                 for batch in self.loaders[split]:
                     self._evaluating = batch
-                    inputs = {k: v for k, v in batch.items()
-                              if k not in META_KEYS and k != "labels"}
-                    logits = model(**inputs).logits
+                    logits = model(**_model_inputs(batch)).logits
                     labels = batch["labels"]
                     row_loss, row_count = row_losses(logits, labels)
                     preds = logits.argmax(-1)

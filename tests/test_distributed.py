@@ -10,13 +10,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import write
 from test_accumulation import SENTENCES, conll
+from test_resume import wait_for_event
 from workbench.cli import main
 from workbench.evaluate import evaluate_saved
 from workbench.runs.events import Checkpoint, Resumed, Start, Step
@@ -144,13 +144,7 @@ def test_sigterm_to_torchrun_checkpoints_every_process(recipe, tmp_path):
     process = torchrun(recipe, tmp_path / "t", "run", str(recipe), "--plain", "--set",
                        "train.max_steps=100000", wait=False)
     runs = tmp_path / "runs"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if runs.exists() and any(isinstance(e, Step) for r in runs.iterdir()
-                                 for e in read_events(r)):
-            break
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.1)
+    wait_for_event(runs, Step, process, timeout=180)
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=180)
     run = only_run(runs)
@@ -179,11 +173,7 @@ def test_devices_passes_a_stop_on_and_says_stopped(recipe, tmp_path):
          "--set", "train.max_steps=100000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, env=ENV, cwd=tmp_path)
     runs = tmp_path / "runs"
-    deadline = time.monotonic() + 180
-    while not (runs.exists() and any(isinstance(e, Step) for r in runs.iterdir()
-                                     for e in read_events(r))):
-        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
-        time.sleep(0.1)
+    wait_for_event(runs, Step, process, timeout=180)
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=180)
     assert process.returncode == 130, err

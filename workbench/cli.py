@@ -175,10 +175,6 @@ def _run_arguments(args) -> None:
         raise WorkbenchError("run: give a recipe or --resume RUN_DIR, not both")
     if not args.resume and not args.recipe:
         raise WorkbenchError("run: give a recipe file (or --resume RUN_DIR)")
-    if args.resume:
-        from workbench.resume import check_resume_overrides
-
-        check_resume_overrides(args.resume, args.overrides)
     if args.devices < 1:
         raise WorkbenchError("--devices must be at least 1")
 

@@ -40,19 +40,19 @@ class ResumePoint:
 
     run_dir: Path
     checkpoint: Path
-    recipe: Recipe
-    step: int
-    train_seconds: float  # training time before the checkpoint
+    recipe: Recipe  # the run folder's, with the --set keys a resume may change
     saved: dict[str, Any]  # the checkpoint's trainer_state.json
+
+    @property
+    def train_seconds(self) -> float:
+        """Training time before the checkpoint."""
+        return float(self.saved["state"].get("train_seconds", 0.0))
 
     def check_processes(self, processes: int) -> None:
         """RNG states are per process: the run goes on in as many as it had."""
-        had = self.saved.get("processes")
-        if had != processes:
-            raise WorkbenchError(
-                f"--resume {self.run_dir}: {self.checkpoint.name} was written by {had} "
-                f"process(es); resume it with as many (this is {processes}), e.g. "
-                f"workbench run --resume RUN_DIR --devices {had}")
+        from workbench.engine.checkpoints import check_process_count
+
+        check_process_count(self.checkpoint, self.saved, processes)
 
     def check_data(self, experiment) -> None:
         """The data read now must be the data the run trained on."""
@@ -72,6 +72,7 @@ def resume_point(run_dir: str | Path, overrides: list[str] | None = None) -> Res
     from workbench.engine.checkpoints import read_trainer_state
     from workbench.runs.follow import load_state
 
+    check_resume_overrides(run_dir, overrides or [])
     run_dir = Path(run_dir).expanduser().resolve()
     if not run_dir.is_dir():
         raise WorkbenchError(f"--resume {run_dir}: no such folder")
@@ -87,17 +88,11 @@ def resume_point(run_dir: str | Path, overrides: list[str] | None = None) -> Res
             f"--resume {run_dir}: the run has no checkpoint to resume from (it ended before "
             f"its first; set train.checkpoint_every to write them as it trains)")
     saved = read_trainer_state(checkpoint)
-    check_resume_overrides(run_dir, overrides or [])
-    recipe = load_recipe(run_dir / RECIPE)
+    recipe = load_recipe(run_dir / RECIPE, overrides)
     was, now = flatten(saved.get("recipe") or {}), flatten(recipe.to_dict())
     changed = sorted(k for k in set(was) | set(now)
                      if was.get(k) != now.get(k) and k not in RESUME_KEYS)
     if changed:
         raise WorkbenchError(f"{run_dir / RECIPE}: changed since the checkpoint "
                              f"({', '.join(changed)}); resuming would not continue the same run")
-    if overrides:
-        recipe = load_recipe(run_dir / RECIPE, overrides)
-    return ResumePoint(run_dir=run_dir, checkpoint=checkpoint, recipe=recipe,
-                       step=saved["state"]["step"],
-                       train_seconds=float(saved["state"].get("train_seconds", 0.0)),
-                       saved=saved)
+    return ResumePoint(run_dir=run_dir, checkpoint=checkpoint, recipe=recipe, saved=saved)

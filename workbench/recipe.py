@@ -121,6 +121,23 @@ SCHEMA: dict[str, dict[str, Key]] = {
                        help="entity markers carry the entity type (<h:PER>) or not (<h>)"),
         "none_label": Key(str, "no_relation", help="the label of a pair with no relation"),
     },
+    "peft": {
+        "method": Key(str, "full", choices=("full", "lora", "bitfit", "freeze"),
+                      help="which parameters train: all, LoRA adapters, biases only, or all "
+                           "but the embeddings and the lowest peft.layers layers; the task "
+                           "head always trains"),
+        "r": Key(int, 8, min=1, max=4096, help="LoRA rank"),
+        "alpha": Key((int, float), 16, min=0.0, help="LoRA scaling (alpha / r)"),
+        "dropout": Key(float, 0.1, min=0.0, max=1.0, help="dropout on the LoRA input"),
+        "target_modules": Key(list, None,
+                              help="linear layers LoRA adapts, by name (query, value...); "
+                                   "unset: PEFT's default for the architecture"),
+        "layers": Key(int, 3, min=0, help="freeze: how many of the lowest layers are frozen"),
+        "merge": Key(bool, True,
+                     help="LoRA: save the model with the adapter merged in (loads with "
+                          "transformers alone) beside the adapter; false saves the adapter "
+                          "only"),
+    },
     "output": {
         "dir": Key(str, "runs", path=True, help="folder that holds run folders"),
         "save_model": Key(bool, True),

@@ -35,6 +35,28 @@ def precision_name(precision: str | None) -> str:
     return {"no": "fp32", None: "-"}.get(precision, precision)
 
 
+TUNING_NAMES = {"lora": "LoRA", "bitfit": "BitFit", "freeze": "frozen layers"}
+
+
+def count_text(n: int) -> str:
+    """A parameter count as people say it: ``22.7M``, ``77.2k``, ``512``."""
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+def parameters_text(tuning: str | None, trainable: int | None, total: int | None) -> str | None:
+    """What trains, for a start event: ``22.7M params`` or ``LoRA 77.2k/22.6M
+    params train (0.34%)``; None for runs from before the fields existed."""
+    if total is None:
+        return None
+    if tuning in (None, "full") or trainable is None:
+        return f"{count_text(total)} params"
+    return (f"{TUNING_NAMES.get(tuning, tuning)} {count_text(trainable)}/{count_text(total)} "
+            f"params train ({100 * trainable / max(1, total):.2f}%)")
+
+
 def change_text(new: float | None, old: float | None, digits: int = 2) -> tuple[str, str]:
     """A change in percentage points as text with an arrow (so it reads without
     colour) and a style: ``('▲ +2.31', 'green')``."""

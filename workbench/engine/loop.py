@@ -32,6 +32,8 @@ from workbench.engine.data import eval_loader, train_loader
 from workbench.engine.devices import device_memory_text, make_accelerator, memory_mb
 from workbench.engine.loss import labelled, row_losses, summed_loss
 from workbench.engine.state import TrainState
+from workbench.engine.tuning import (ADAPTER, apply_tuning, has_adapter, is_peft_model,
+                                     merged_copy)
 from workbench.errors import WorkbenchError
 from workbench.experiment import Experiment
 from workbench.models import META_FILE, load_for_training
@@ -69,14 +71,23 @@ def _lower_is_better(metric: str) -> bool:
     return metric == "loss"
 
 
-def save_model(model, tokenizer, target: Path, meta: dict[str, Any]) -> None:
+def save_model(model, tokenizer, target: Path, meta: dict[str, Any], merge: bool = True) -> None:
     """``save_pretrained`` model and tokenizer, plus workbench's own metadata,
-    swapped into ``target`` whole."""
+    swapped into ``target`` whole. A PEFT model is saved merged (a plain model
+    folder); a LoRA model's adapter goes into ``adapter/`` beside it, or, with
+    ``merge`` off, is all that is saved."""
+
+    def write(folder: Path, what) -> None:
+        what.save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+        write_json_atomic(folder / META_FILE, meta)
 
     def fill(tmp: Path) -> None:
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        write_json_atomic(tmp / META_FILE, meta)
+        adapter = has_adapter(model)
+        if adapter:
+            write(tmp / ADAPTER if merge else tmp, model)
+        if merge or not adapter:
+            write(tmp, merged_copy(model) if is_peft_model(model) else model)
 
     replace_dir_atomic(target, fill)
 
@@ -135,6 +146,10 @@ class Engine:
         model = load_for_training(exp.task, self.recipe["model"]["name"], exp.labels,
                                   exp.tokenizer)
         self._check_max_length(model)
+        added = exp.task.added_tokens() if hasattr(exp.task, "added_tokens") else []
+        self.tuned = apply_tuning(model, self.recipe["peft"], self.recipe["model"]["name"],
+                                  exp.tokenizer.convert_tokens_to_ids(added))
+        model = self.tuned.model
         label2id = {label: i for i, label in enumerate(exp.labels)}
         max_length = self.recipe["model"]["max_length"]
         self.features = {split: exp.task.encode(examples, exp.tokenizer, label2id, max_length,
@@ -158,8 +173,7 @@ class Engine:
         self._eval_loaders(self.state.eval_batch_size)
         if acc.is_main_process and self.run_dir is not None and self.resume_from is None:
             keep = train["keep_checkpoints"] if train["checkpoint_every"] else 1
-            faults.check_disk_space(self.run_dir, sum(p.numel() for p in model.parameters()),
-                                    keep)
+            faults.check_disk_space(self.run_dir, self.tuned.total, keep)
         self.loss_since_log = torch.zeros((), device=acc.device)
         if self.resume_from is not None:
             self._restore()
@@ -255,7 +269,8 @@ class Engine:
             batch_size=state.effective_batch * acc.num_processes,
             micro_batch_size=state.micro_batch_size,
             gradient_accumulation=state.gradient_accumulation,
-            checkpoint_every=self.train["checkpoint_every"])
+            checkpoint_every=self.train["checkpoint_every"], tuning=self.tuned.method,
+            trainable_params=self.tuned.trainable, total_params=self.tuned.total)
         if self.resume_from is None:
             self.emit(Start(**fields_))
         else:
@@ -481,10 +496,10 @@ class Engine:
                     "max_length": self.recipe["model"]["max_length"], "recipe": self.recipe.name,
                     "base_model": self.recipe["model"]["name"],
                     **(self.exp.task.meta() if hasattr(self.exp.task, "meta") else {}),
-                    "step": step, "metric": self.metric, "value": value}
+                    "peft": self.tuned.method, "step": step, "metric": self.metric, "value": value}
             try:
                 save_model(self.acc.unwrap_model(self.model), self.exp.tokenizer,
-                           self.run_dir / MODEL, meta)
+                           self.run_dir / MODEL, meta, merge=self.recipe["peft"]["merge"])
             except OSError as exc:
                 raise WorkbenchError(f"cannot save the model to {self.run_dir / MODEL}: "
                                      f"{exc.strerror or exc}") from None

@@ -148,6 +148,9 @@ class Start(Event):
     micro_batch_size: int | None = None
     gradient_accumulation: int | None = None
     checkpoint_every: int | None = None
+    tuning: str | None = None  # [peft] method: full, lora, bitfit, freeze
+    trainable_params: int | None = None
+    total_params: int | None = None
 
 
 @dataclass(kw_only=True)

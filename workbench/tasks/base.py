@@ -54,6 +54,7 @@ class Task(Protocol):
 # Optional task hooks, called when a task defines them:
 #   configure(recipe, splits)    take task settings from the recipe (before encoding)
 #   prepare_tokenizer(tokenizer) add tokens the task needs (the model is resized to match)
+#   added_tokens() -> list[str]  the tokens prepare_tokenizer adds (trained under any [peft])
 #   meta() -> dict / from_meta(meta)  settings saved with the model and restored on load
 
 

@@ -165,7 +165,12 @@ class RelationTask:
 
     def prepare_tokenizer(self, tokenizer) -> None:
         """Add the marker tokens (special: never split, never lower-cased)."""
-        tokenizer.add_tokens(self.markers(), special_tokens=True)
+        tokenizer.add_tokens(self.added_tokens(), special_tokens=True)
+
+    def added_tokens(self) -> list[str]:
+        """The tokens ``prepare_tokenizer`` adds: their embeddings train under any
+        ``[peft]`` method."""
+        return self.markers()
 
     # -- labels ------------------------------------------------------------------
     def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]:

@@ -25,6 +25,8 @@ class EntityMarkerRelationModel(nn.Module):
     """``forward(input_ids, attention_mask, head_pos, tail_pos, labels=None)`` ->
     logits over relation labels (and the cross-entropy loss when labels are given)."""
 
+    base_model_prefix = "encoder"  # as transformers names it: the rest is the task head
+
     def __init__(self, encoder, num_labels: int):
         super().__init__()
         self.encoder = encoder

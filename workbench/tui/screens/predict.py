@@ -22,6 +22,7 @@ from textual.widgets import Footer, Input, Select, Static
 from textual.worker import get_current_worker
 
 from workbench.errors import WorkbenchError
+from workbench.models import has_saved_model
 from workbench.runs.index import RunSummary, list_runs
 from workbench.runs.events import Status
 from workbench.tui.format import best_text
@@ -34,7 +35,7 @@ LOAD_LOCK = threading.Lock()
 
 def runs_with_models(runs_dir: Path) -> list[RunSummary]:
     """Summaries of the runs (newest first) that hold a saved model."""
-    return [run for run in list_runs(runs_dir) if (run.path / "model" / "config.json").is_file()]
+    return [run for run in list_runs(runs_dir) if has_saved_model(run.path)]
 
 
 def model_label(run: RunSummary) -> str:

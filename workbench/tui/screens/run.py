@@ -22,7 +22,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, RichLog, Static
 
 from workbench.console import ConsoleView
-from workbench.reports import metrics_line, precision_name, report_renderable
+from workbench.reports import (metrics_line, parameters_text, precision_name,
+                               report_renderable)
 from workbench.runs.events import Status
 from workbench.runs.follow import EventFollower, RunState
 from workbench.runs.launch import LaunchedRun, stop_pid
@@ -219,6 +220,10 @@ class RunScreen(Screen):
         if step:
             line.append(memory_text(step.memory_mb, device))
             line.append(f"lr {step.learning_rate or 0:.2e}")
+        params = start and parameters_text(start.tuning, start.trainable_params,
+                                           start.total_params)
+        if params:
+            line.append(params)
         self.query_one("#device-line", Static).update(" · ".join(line) or "waiting for the "
                                                       "run to start…")
 

@@ -70,6 +70,22 @@ def _parser() -> argparse.ArgumentParser:
                           help="with a relation model: score it end to end with this NER "
                                "model's entities (strict triples)")
 
+    export = sub.add_parser(
+        "export", help="export a run's model (ONNX, optionally int8), checked against it",
+        description="Export a run's model to ONNX for ONNX Runtime, optionally quantized to "
+                    "int8, and check the export against the original on the run's validation "
+                    "data: label agreement, the metric before and after, and CPU speed. "
+                    "The report is printed and written beside the export.")
+    export.add_argument("model", metavar="MODEL_OR_RUN")
+    export.add_argument("--format", default="onnx", choices=("onnx",))
+    export.add_argument("--quantize", choices=("int8",), help="dynamic int8 quantization")
+    export.add_argument("--out", metavar="DIR",
+                        help="where the export goes (default: RUN/exports/onnx[-int8])")
+    export.add_argument("--data", metavar="PATH",
+                        help="data to check the export on (default: the run's validation "
+                             "file, else its test file)")
+    export.add_argument("--batch-size", type=int, default=32)
+
     tui = sub.add_parser("tui", help="the interactive workbench (also: workbench with no "
                                      "command)",
                          description="Open the Textual workbench: recipes, live runs, run "
@@ -305,6 +321,18 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from workbench.deploy.onnx_export import export_onnx, report_text
+
+    if args.batch_size < 1:
+        raise WorkbenchError("--batch-size must be at least 1")
+    out, report = export_onnx(args.model, args.out, args.quantize, args.data, args.batch_size,
+                              say=lambda text: print(text, file=sys.stderr, flush=True))
+    print(report_text(report))
+    print(f"exported to {out}")
+    return 0
+
+
 def cmd_runs(args) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -487,7 +515,7 @@ KG_COMMANDS = {"search": kg_search, "show": kg_show, "path": kg_path, "stats": k
                "export": kg_export}
 
 COMMANDS = {"kg": cmd_kg, "run": cmd_run, "validate": cmd_validate, "predict": cmd_predict,
-            "eval": cmd_eval, "runs": cmd_runs, "tui": cmd_tui}
+            "eval": cmd_eval, "export": cmd_export, "runs": cmd_runs, "tui": cmd_tui}
 
 
 def _route(argv: list[str]) -> list[str]:

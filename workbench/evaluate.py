@@ -41,18 +41,37 @@ def evaluate_saved(model_or_run: str | Path, data_path: str, batch_size: int = 6
     if ner is not None:
         return task.name, _end_to_end(ner, (task, model, tokenizer, meta), examples,
                                       data_path, batch_size)
+    features, id2label = encode_for(task, model, tokenizer, meta, examples, data_path)
+    report, _ = score_features(task, model, tokenizer, examples, features, id2label,
+                               batch_size)
+    report["split"] = str(data_path)
+    return task.name, report
+
+
+def encode_for(task, model, tokenizer, meta: dict, examples: list[dict], data_path) -> tuple:
+    """Examples encoded for a saved model, their labels checked against the model's:
+    ``(features, id2label)``."""
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     labels = [id2label[i] for i in range(len(id2label))]
     check_labels(task, examples, labels, data_path,
                  f"the model's labels ({', '.join(labels)})", hint="")
     label2id = {label: i for i, label in enumerate(labels)}
-    features = task.encode(examples, tokenizer, label2id, meta.get("max_length", 128))
+    return task.encode(examples, tokenizer, label2id, meta.get("max_length", 128)), id2label
+
+
+def score_features(task, model, tokenizer, examples: list[dict], features: list[dict],
+                   id2label: dict[int, str], batch_size: int):
+    """The task's report for ``model`` on encoded ``features``, and its predicted
+    label ids at every labelled position, in order (to compare two models)."""
+    import torch
+
     scorer = task.scorer(examples, id2label)
+    predicted = []
     for _chunk, batch, probs in batched_probabilities(model, tokenizer, features, batch_size):
-        scorer.add(probs.argmax(-1), batch["labels"], batch["example"], batch["window"])
-    report = scorer.result()
-    report["split"] = str(data_path)
-    return task.name, report
+        preds = probs.argmax(-1)
+        scorer.add(preds, batch["labels"], batch["example"], batch["window"])
+        predicted.append(preds[batch["labels"] != -100])
+    return scorer.result(), torch.cat(predicted) if predicted else torch.zeros(0)
 
 
 def _end_to_end(ner_path, relation, examples: list[dict], data_path, batch_size: int) -> dict:

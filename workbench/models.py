@@ -13,6 +13,7 @@ from workbench.errors import WorkbenchError
 
 ALIASES = ("minilm", "all-minilm-l6-v2", "all-MiniLM-L6-v2")
 META_FILE = "workbench.json"
+ONNX_FILE = "model.onnx"  # an exported model (workbench.deploy)
 
 
 def quiet_transformers() -> None:
@@ -168,7 +169,9 @@ def load_saved(path: str | Path):
     quiet_transformers()
     tokenizer = load_tokenizer(str(folder))
     try:
-        if (folder / "config.json").is_file():
+        if (folder / ONNX_FILE).is_file():
+            model = _load_onnx(folder)
+        elif (folder / "config.json").is_file():
             model = task.model_class().from_pretrained(str(folder))
         else:
             model = _load_adapter(task, folder, meta, tokenizer)
@@ -178,6 +181,16 @@ def load_saved(path: str | Path):
         raise WorkbenchError(f"{folder}: cannot load model: {_first_line(exc)}") from None
     model.eval()
     return task, model, tokenizer, meta
+
+
+def _load_onnx(folder: Path):
+    """An exported folder, run by ONNX Runtime."""
+    try:
+        from workbench.deploy.onnx_runtime import OnnxModel
+        return OnnxModel(folder)
+    except ImportError:
+        raise WorkbenchError(f"{folder}: an ONNX export needs onnxruntime (pip install "
+                             f"'workbench[export]')") from None
 
 
 def _load_adapter(task, folder: Path, meta: dict, tokenizer):

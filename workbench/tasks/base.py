@@ -92,13 +92,19 @@ def make_collate(pad_id: int) -> Callable[[list[dict]], dict]:
     return collate
 
 
+def model_device(model):
+    """Where a model's weights are (an exported model says so itself)."""
+    device = getattr(model, "device", None)
+    return device if device is not None else next(model.parameters()).device
+
+
 def batched_probabilities(model, tokenizer, features: list[dict], batch_size: int):
     """Run ``model`` over encoded features; yield ``(features, softmax probs)`` per batch
     on the CPU, without gradients."""
     import torch
 
     collate = make_collate(tokenizer.pad_token_id)
-    device = next(model.parameters()).device
+    device = model_device(model)
     model.eval()
     with torch.inference_mode():
         for start in range(0, len(features), batch_size):

@@ -1,0 +1,122 @@
+"""workbench export: ONNX (and int8) models that predict as the originals do,
+run with ONNX Runtime alone, and are checked and reported on the run's data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from workbench.cli import main
+from workbench.experiment import prepare
+from workbench.models import load_saved
+from workbench.recipe import load_recipe
+from workbench.runner import run_experiment
+
+pytest.importorskip("onnxruntime")
+
+NER_TEXTS = ["Jon visited Lisbon .", "Kestrel Analytics hired Maria Lindqvist in Porto today ."]
+
+
+def trained(recipe, *settings: str):
+    run, end = run_experiment(prepare(load_recipe(recipe, ["train.max_steps=4", *settings])))
+    assert end.status == "completed", end.error
+    return run
+
+
+def same_predictions(original, exported, texts: list[str]) -> None:
+    task, model, tokenizer, meta = load_saved(original)
+    _, onnx_model, onnx_tokenizer, onnx_meta = load_saved(exported)
+    assert onnx_meta["format"] == "onnx"
+    ours = task.predict(model, tokenizer, texts, meta["max_length"])
+    theirs = task.predict(onnx_model, onnx_tokenizer, texts, onnx_meta["max_length"])
+    assert rounded(ours) == rounded(theirs)
+
+
+def rounded(value):
+    """Predictions with scores to 3 places (ONNX Runtime sums in another order)."""
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return round(value, 3) if isinstance(value, float) else value
+
+
+def test_an_ner_export_predicts_as_the_original_and_reports_its_check(ner_recipe, capsys):
+    run = trained(ner_recipe, "train.learning_rate=0.01")
+    assert main(["export", str(run)]) == 0
+    out = capsys.readouterr().out
+    folder = run / "exports" / "onnx"
+    assert f"exported to {folder}" in out
+    assert "label agreement 100.00%" in out
+    report = json.loads((folder / "export_report.json").read_text())
+    assert report["agreement"] == 1.0 and report["compared"] > 0
+    assert report["before"] == pytest.approx(report["after"])
+    assert report["speed"]["onnx"]["latency_ms"] > 0
+    assert (folder / "export_report.txt").read_text().startswith("export of ")
+    same_predictions(run, folder, NER_TEXTS)
+    # eval takes the export like any model folder, with the same result.
+    data = str(ner_recipe.parent / "data" / "dev.conll")
+    assert main(["eval", str(run), "--data", data, "--json"]) == 0
+    original = json.loads(capsys.readouterr().out)["metrics"]
+    assert main(["eval", str(folder), "--data", data, "--json"]) == 0
+    exported = json.loads(capsys.readouterr().out)["metrics"]
+    assert exported == pytest.approx(original, abs=1e-4)
+
+
+def test_an_int8_export_runs_with_onnx_runtime_alone(classification_recipe, capsys):
+    run = trained(classification_recipe)
+    assert main(["export", str(run), "--quantize", "int8"]) == 0
+    folder = run / "exports" / "onnx-int8"
+    report = json.loads((folder / "export_report.json").read_text())
+    assert report["quantize"] == "int8" and report["compared"] == 3
+    assert "ONNX int8" in capsys.readouterr().out
+    # No torch, no transformers: a tokenizer, the graph and the labels.
+    script = f"""
+import json, sys
+import numpy as np, onnxruntime as ort
+from tokenizers import Tokenizer
+folder = {str(folder)!r}
+tokenizer = Tokenizer.from_file(folder + "/tokenizer.json")
+session = ort.InferenceSession(folder + "/model.onnx", providers=["CPUExecutionProvider"])
+encoding = tokenizer.encode("love it")
+feeds = {{"input_ids": [encoding.ids], "attention_mask": [encoding.attention_mask],
+          "token_type_ids": [encoding.type_ids]}}
+names = [i.name for i in session.get_inputs()]
+logits = session.run(["logits"], {{k: np.array(feeds[k], dtype=np.int64) for k in names}})[0]
+labels = json.load(open(folder + "/config.json"))["id2label"]
+assert "torch" not in sys.modules and "transformers" not in sys.modules
+print(labels[str(int(logits.argmax(-1)[0]))])
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    task, model, tokenizer, meta = load_saved(folder)
+    [prediction] = task.predict(model, tokenizer, ["love it"], 32)
+    assert done.stdout.strip() == prediction["label"]
+
+
+def test_a_relation_export_and_an_adapter_only_lora_run(relation_recipe, tmp_path):
+    run = trained(relation_recipe, "peft.method=lora", "peft.merge=false",
+                  "train.learning_rate=0.01")
+    out = tmp_path / "relations-onnx"
+    assert main(["export", str(run), "--out", str(out)]) == 0
+    same_predictions(run, out, ["[[Jon Berg|PER]] founded [[Nordwind Labs|ORG]] .",
+                                "[[Aiko Sato|PER]] lives in [[Oslo|LOC]] near "
+                                "[[Kestrel Bank|ORG]] ."])
+
+
+def test_export_refuses_what_it_cannot_do_in_one_line(classification_recipe, tmp_path, capsys):
+    run = trained(classification_recipe, "data.validation=")
+    assert main(["export", str(run)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {run}: no validation or test file of the run to check the export with; "
+        f"give one with --data FILE")
+    assert main(["export", str(run), "--data", str(tmp_path / "nope.csv")]) == 2
+    assert "nope.csv: data file not found" in capsys.readouterr().err
+    data = classification_recipe.parent / "data" / "dev.csv"
+    assert main(["export", str(run), "--data", str(data)]) == 0
+    capsys.readouterr()
+    assert main(["export", str(run / "exports" / "onnx")]) == 2
+    assert "already an ONNX export" in capsys.readouterr().err

@@ -1,0 +1,3 @@
+"""Shipping a run's model: ONNX export (optionally int8), the ONNX Runtime
+model that ``predict``, ``eval`` and ``kg build`` use in its place, and the
+check of an export against the model it came from."""

@@ -107,6 +107,22 @@ def test_two_processes_write_one_run_from_disjoint_shards(recipe, tmp_path):
     assert report["per_label"] == alone["per_label"]
 
 
+def test_lora_in_two_processes_saves_what_one_process_scores(recipe, tmp_path):
+    code, _out, err = torchrun(recipe, tmp_path / "trace", "run", str(recipe), "--plain",
+                               "--set", "train.max_steps=4", "peft.method=lora")
+    assert code == 0, err
+    run = only_run(tmp_path / "runs")
+    start = next(e for e in read_events(run) if isinstance(e, Start))
+    assert start.processes == 2 and start.tuning == "lora"
+    report = json.loads((run / "report.json").read_text())["reports"]["validation"]
+    # The merged model and the adapter score as the two processes did together.
+    for model in (run, run / "model" / "adapter"):
+        _, alone = evaluate_saved(model, str(tmp_path / "dev.conll"))
+        for key in ("f1", "accuracy"):
+            assert report["metrics"][key] == alone["metrics"][key], (model, key)
+        assert report["per_label"] == alone["per_label"]
+
+
 def test_a_stop_seen_by_one_process_stops_both_and_resumes(recipe, tmp_path, capsys):
     args = ["--plain", "--set", "train.max_steps=8", "train.deterministic=true"]
     code, _, err = torchrun(recipe, tmp_path / "t1", "run", str(recipe), *args,

@@ -156,3 +156,12 @@ def test_a_bad_peft_section_is_one_line(ner_recipe, tiny_model, capsys, setting,
     err = capsys.readouterr().err
     assert message.format(model=tiny_model) in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_console_says_what_trains(ner_recipe, capsys):
+    assert main(["run", str(ner_recipe), "--plain", "--set", "peft.method=bitfit",
+                 "train.max_steps=1"]) == 0
+    header = capsys.readouterr().out.splitlines()[1]
+    # Biases of a 2-layer BERT of width 32 (embedding norm 32, 288 a layer) and the
+    # head (231) train: 839 of 998,247 (embeddings 980,928, layers 8,544 each).
+    assert "(BitFit 839/998.2k params train (0.08%))" in header

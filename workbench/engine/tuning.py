@@ -38,10 +38,6 @@ class Tuned:
     trainable: int
     total: int
 
-    @property
-    def fraction(self) -> float:
-        return self.trainable / max(1, self.total)
-
 
 def apply_tuning(model, settings: dict[str, Any], model_name: str,
                  new_tokens: list[int] | None = None) -> Tuned:
@@ -60,7 +56,7 @@ def apply_tuning(model, settings: dict[str, Any], model_name: str,
                 model = get_peft_model(model, TrainableTokensConfig(token_indices=new_tokens))
         base = _base_prefix(model)
         keep = _bias if method == "bitfit" else _above(settings["layers"], model, model_name)
-        for name, param in _base_parameters(model):
+        for name, param in _unwrapped(model).named_parameters():
             if "trainable_tokens" in name:
                 continue  # PEFT's rows for the new tokens
             param.requires_grad_(not name.startswith(base + ".") or keep(name))
@@ -69,17 +65,9 @@ def apply_tuning(model, settings: dict[str, Any], model_name: str,
 
 
 def count_parameters(model) -> tuple[int, int]:
-    """Trainable and total parameters (each shared tensor counted once)."""
-    seen: set[int] = set()
-    trainable = total = 0
-    for param in model.parameters():
-        if id(param) in seen:
-            continue
-        seen.add(id(param))
-        total += param.numel()
-        if param.requires_grad:
-            trainable += param.numel()
-    return trainable, total
+    """Trainable and total parameters (``parameters()`` yields a shared tensor once)."""
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
 
 
 def is_peft_model(model) -> bool:
@@ -214,11 +202,6 @@ def _base_prefix(model) -> str:
         raise WorkbenchError(f"cannot tell the encoder from the head of a "
                              f"{type(inner).__name__}; only peft.method = 'full' works here")
     return prefix
-
-
-def _base_parameters(model):
-    """``(name, parameter)`` named as in the unwrapped task model."""
-    return _unwrapped(model).named_parameters()
 
 
 def _head_modules(model) -> list[str]:

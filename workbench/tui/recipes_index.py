@@ -11,6 +11,7 @@ from pathlib import Path
 
 from workbench.errors import WorkbenchError
 from workbench.recipe import flatten, load_recipe
+from workbench.reports import TUNING_NAMES
 
 # The fields the Recipes screen lets a user override before launching.
 OVERRIDES = (("train.learning_rate", "learning rate"), ("train.epochs", "epochs"),
@@ -48,8 +49,9 @@ def describe(path: Path) -> RecipeEntry:
     missing = next((f"data.{s} file not found: {data[s]}" for s in ("train", "validation", "test")
                     if data[s] and not data[s].startswith("hf:") and not Path(data[s]).is_file()),
                    None)
-    return RecipeEntry(path=path, name=recipe.name, task=recipe.task,
-                       model=recipe["model"]["name"], data=splits,
+    method = recipe["peft"]["method"]
+    model = recipe["model"]["name"] + (f" + {TUNING_NAMES[method]}" if method != "full" else "")
+    return RecipeEntry(path=path, name=recipe.name, task=recipe.task, model=model, data=splits,
                        values=flatten(recipe.values), error=missing)
 
 

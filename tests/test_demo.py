@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_demo_recipes_validate(capsys):
     recipes = sorted(str(p) for p in (ROOT / "recipes").glob("demo-*.toml"))
-    assert len(recipes) == 3
+    assert len(recipes) == 4
     assert main(["validate", *recipes]) == 0
-    assert capsys.readouterr().out.count("ok ") == 3
+    assert capsys.readouterr().out.count("ok ") == 4
 
 
 def test_every_bundled_recipe_is_valid_apart_from_its_hub_data():
@@ -32,6 +32,7 @@ def test_every_bundled_recipe_is_valid_apart_from_its_hub_data():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe,metric,floor", [("demo-ner", "f1", 0.6),
+                                                 ("demo-ner-lora", "f1", 0.6),
                                                  ("demo-sentiment", "accuracy", 0.6)])
 def test_demo_run_learns(tmp_path, recipe, metric, floor):
     from transformers import pipeline
@@ -43,7 +44,7 @@ def test_demo_run_learns(tmp_path, recipe, metric, floor):
     assert end.status == "completed"
     report = json.loads((run / "report.json").read_text())
     assert report["reports"]["test"]["metrics"][metric] >= floor
-    task = "token-classification" if recipe == "demo-ner" else "text-classification"
+    task = "token-classification" if recipe.startswith("demo-ner") else "text-classification"
     assert pipeline(task, model=str(run / "model"))("Maria Lindqvist joined Kestrel Analytics.")
 
 

@@ -66,14 +66,16 @@ name = "minilm"
 def run(recipe: Path, out: Path, settings: list[str]) -> dict:
     """One `workbench run` process: its events and its peak RSS."""
     before = set(out.glob("*")) if out.exists() else set()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "workbench", "run", str(recipe), "--plain", "--quiet-reports",
-         "--set", *settings, f"output.dir={out}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    _pid, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
-        raise SystemExit(f"workbench run failed: {process.stderr.read()}")
+    with tempfile.TemporaryFile("w+") as errors:  # a pipe could fill up before wait4
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workbench", "run", str(recipe), "--plain",
+             "--quiet-reports", "--set", *settings, f"output.dir={out}"],
+            stdout=subprocess.DEVNULL, stderr=errors, text=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        _pid, status, usage = os.wait4(process.pid, 0)
+        if status != 0:
+            errors.seek(0)
+            raise SystemExit(f"workbench run failed: {errors.read()}")
     [folder] = set(out.glob("*")) - before
     events = read_events(folder)
     [start] = [e for e in events if isinstance(e, Start)]

@@ -142,6 +142,7 @@ def main() -> int:
     ner_slow = ensure_run(runs, "demo-ner", {"train.learning_rate": 3e-5, **whole})
     sentiment = ensure_run(runs, "demo-sentiment", whole)
     relations = ensure_run(runs, "demo-relations", whole)
+    lora = ensure_run(runs, "demo-ner-lora", whole)
 
     from workbench.tui.app import WorkbenchApp
 
@@ -150,7 +151,7 @@ def main() -> int:
         # A project folder as a user has it: recipes/ and runs/ side by side.
         os.symlink(ROOT / "recipes", project / "recipes")
         (project / "runs").mkdir()
-        for run in (ner, ner_slow, sentiment, relations):
+        for run in (ner, ner_slow, sentiment, relations, lora):
             os.symlink(run, project / "runs" / run.name)
         if graph.is_file():  # copied: SQLite writes its -wal/-shm files beside the name it opens
             shutil.copyfile(graph, project / "graph.sqlite")
@@ -197,11 +198,12 @@ def main() -> int:
             steps = [
                 ("run-finished-ner", await open_run(ner.name)),
                 ("run-finished-sentiment", await open_run(sentiment.name)),
+                ("run-finished-lora", await open_run(lora.name)),
             ]
             await shoot(app, out, (width, height), steps)
             app = WorkbenchApp(runs_dir="runs", recipes_dir="recipes")
             names = sorted([live_name, ner.name, ner_slow.name, sentiment.name, relations.name,
-                            stopped_name], reverse=True)
+                            lora.name, stopped_name], reverse=True)
             down_to = sorted([names.index(ner.name), names.index(ner_slow.name)])
             keys = ["down"] * down_to[0] + ["space"] + \
                 ["down"] * (down_to[1] - down_to[0]) + ["space"]

@@ -73,6 +73,12 @@ def test_an_int8_export_runs_with_onnx_runtime_alone(classification_recipe, caps
     report = json.loads((folder / "export_report.json").read_text())
     assert report["quantize"] == "int8" and report["compared"] == 3
     assert "ONNX int8" in capsys.readouterr().out
+    # The report's "after" is what the export scores.
+    data = str(classification_recipe.parent / "data" / "dev.csv")
+    assert main(["eval", str(folder), "--data", data, "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)["metrics"]
+    assert scored["accuracy"] == pytest.approx(report["after"])
+    assert report["metrics"]["onnx"]["accuracy"] == pytest.approx(report["after"])
     # No torch, no transformers: a tokenizer, the graph and the labels.
     script = f"""
 import json, sys
@@ -92,7 +98,7 @@ print(labels[str(int(logits.argmax(-1)[0]))])
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    task, model, tokenizer, meta = load_saved(folder)
+    task, model, tokenizer, _meta = load_saved(folder)
     [prediction] = task.predict(model, tokenizer, ["love it"], 32)
     assert done.stdout.strip() == prediction["label"]
 
@@ -120,3 +126,21 @@ def test_export_refuses_what_it_cannot_do_in_one_line(classification_recipe, tmp
     capsys.readouterr()
     assert main(["export", str(run / "exports" / "onnx")]) == 2
     assert "already an ONNX export" in capsys.readouterr().err
+    # --out is replaced whole: never a folder that is not an earlier export.
+    keep = tmp_path / "precious"
+    (keep / "notes.txt").parent.mkdir()
+    (keep / "notes.txt").write_text("mine")
+    for out, why in ((keep, "exists and is not an earlier export"),
+                     (run, "holds the model being exported")):
+        assert main(["export", str(run), "--data", str(data), "--out", str(out)]) == 2
+        assert why in capsys.readouterr().err
+    assert (keep / "notes.txt").read_text() == "mine" and (run / "model").is_dir()
+
+
+def test_without_onnx_runtime_export_says_what_to_install(classification_recipe, capsys,
+                                                          monkeypatch):
+    run = trained(classification_recipe)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails
+    assert main(["export", str(run)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: workbench export needs onnxruntime (pip install 'workbench[export]')")

@@ -18,7 +18,7 @@ from workbench.experiment import prepare
 from workbench.recipe import load_recipe
 from workbench.runner import run_experiment
 from workbench.runs.events import Checkpoint, Resumed, Status, Step
-from workbench.runs.folder import checkpoints, read_events
+from workbench.runs.folder import TRAINER_STATE, checkpoints, read_events
 from workbench.runs.follow import load_state
 
 # Long enough to be killed half way on a slow machine, short enough for CI: 3 sentences,
@@ -219,3 +219,20 @@ def test_a_model_folder_caught_between_renames_is_put_back(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints", "model"]
     assert (tmp_path / "model" / "config.json").is_file()
     assert not list((tmp_path / "checkpoints").iterdir())
+
+
+def test_a_checkpoint_from_before_a_recipe_key_existed_resumes(ner_recipe):
+    import threading
+
+    stop = threading.Event()
+    stopper = lambda event: stop.set() if isinstance(event, Step) else None  # noqa: E731
+    run, end = run_experiment(prepare(load_recipe(ner_recipe, ["train.epochs=3"])),
+                              [stopper], stop=stop)
+    # Written before [peft] existed: the checkpoint's recipe has no such section.
+    [checkpoint] = checkpoints(run)
+    state_file = checkpoint / TRAINER_STATE
+    state = json.loads(state_file.read_text())
+    del state["recipe"]["peft"]
+    state_file.write_text(json.dumps(state))
+    assert main(["run", "--resume", str(run)]) == 0
+    assert read_events(run)[-1].status == "completed"

@@ -3,6 +3,7 @@ models that load (merged and adapter alike), resume, and explain bad settings.""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -128,9 +129,11 @@ def test_a_lora_run_stopped_and_resumed_ends_as_one_never_stopped(ner_recipe):
     reference, end = run_experiment(prepare(load_recipe(ner_recipe, settings + [
         f"output.dir={ner_recipe.parent / 'reference'}"])))
     stop = threading.Event()
-    stopper = lambda event: stop.set() if isinstance(event, Step) else None  # noqa: E731
+    # Stopped after the evaluation at step 4: the checkpoint carries the best weights
+    # (PEFT-named) whenever they are not its own.
+    stopper = lambda e: stop.set() if isinstance(e, Step) and e.step >= 5 else None  # noqa: E731
     run, end = run_experiment(prepare(load_recipe(ner_recipe, settings)), [stopper], stop=stop)
-    assert end.status == "stopped" and end.steps < 8
+    assert end.status == "stopped" and 5 <= end.steps < 8
     assert main(["run", "--resume", str(run)]) == 0
     [resumed] = [e for e in read_events(run) if isinstance(e, Resumed)]
     assert resumed.tuning == "lora" and resumed.trainable_params > 0
@@ -145,6 +148,8 @@ def test_a_lora_run_stopped_and_resumed_ends_as_one_never_stopped(ner_recipe):
      "peft.target_modules: model '{model}' has no linear layer 'qury' (did you mean 'query'?); "
      "its linear layers are: dense, key, query, value"),
     ("peft.layers=5", "peft.layers: 5 is more than the 2 layers of model '{model}'"),
+    ("peft.target_modules=[]", "peft.target_modules: empty; name some of the linear layers of "
+                               "model '{model}' (dense, key, query, value), or leave it unset"),
     ("peft.method=lorra", "'peft.method' must be one of 'full', 'lora', 'bitfit', 'freeze', "
                           "got 'lorra' (did you mean 'lora'?)"),
 ])
@@ -165,3 +170,21 @@ def test_the_console_says_what_trains(ner_recipe, capsys):
     # Biases of a 2-layer BERT of width 32 (embedding norm 32, 288 a layer) and the
     # head (231) train: 839 of 998,247 (embeddings 980,928, layers 8,544 each).
     assert "(BitFit 839/998.2k params train (0.08%))" in header
+
+
+def test_an_adapter_whose_base_is_gone_or_used_as_a_base_is_one_line(ner_recipe, tmp_path,
+                                                                       capsys):
+    run, _end = run_experiment(prepare(load_recipe(ner_recipe, [
+        "peft.method=lora", "peft.merge=false", "train.max_steps=1"])))
+    meta_file = run / "model" / "workbench.json"
+    meta = json.loads(meta_file.read_text())
+    meta_file.write_text(json.dumps({**meta, "base_model": str(tmp_path / "gone")}))
+    assert main(["predict", str(run), "Jon visited Lisbon ."]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {run / 'model'}: cannot load the adapter's base model: model "
+                   f"'{tmp_path / 'gone'}': no such folder")
+    # An adapter is no model to train from.
+    assert main(["run", str(ner_recipe), "--set", f"model.name={run / 'model'}"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {run / 'model'}: a LoRA adapter, not a model; name its run's merged model "
+        f"folder or its base model")

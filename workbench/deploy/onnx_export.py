@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import statistics
 import time
@@ -26,9 +27,14 @@ from typing import Any
 
 import torch
 
-from workbench.errors import WorkbenchError
-from workbench.models import META_FILE, ONNX_FILE, load_saved, saved_task
-from workbench.runs.files import replace_dir_atomic, write_json_atomic, write_text_atomic
+from workbench.errors import WorkbenchError, first_line
+from workbench.models import META_FILE, ONNX_FILE, saved_task
+from workbench.runs.files import (
+    replace_dir_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
+from workbench.runs.folder import EVENTS
 
 REPORT = "export_report"  # .json for machines, .txt for people
 EXPORTS = "exports"  # where exports of a run go, inside its folder
@@ -40,7 +46,7 @@ def default_out(source: str | Path, quantize: str | None) -> Path:
     """``RUN/exports/onnx[-int8]`` for a run; ``MODEL-onnx[-int8]`` beside a model folder."""
     source = Path(source).expanduser()
     name = "onnx" + (f"-{quantize}" if quantize else "")
-    if (source / "events.jsonl").is_file():
+    if (source / EVENTS).is_file():
         return source / EXPORTS / name
     return source.parent / f"{source.name}-{name}"
 
@@ -51,7 +57,7 @@ def export_onnx(source: str | Path, out: str | Path | None = None, quantize: str
     """Export the model of ``source`` (a run or model folder) to ``out``; check it
     on ``data`` (default: the run's validation, else test file). Returns the
     folder and the check's report (also written there)."""
-    from workbench.evaluate import data_settings, encode_for
+    from workbench.evaluate import encode_for, load_with_data
 
     folder, _task_name, _meta = saved_task(source)
     if (folder / ONNX_FILE).is_file():
@@ -59,14 +65,11 @@ def export_onnx(source: str | Path, out: str | Path | None = None, quantize: str
     if quantize not in (None, *QUANTIZE):
         raise WorkbenchError(f"--quantize {quantize!r}: one of {', '.join(QUANTIZE)}")
     _need_onnx()
-    data_path = _check_data(source, data)
+    data_path = Path(data) if data is not None else _run_data(source)
     out = Path(out).expanduser() if out else default_out(source, quantize)
+    _check_out(out, folder)
     say(f"loading {folder}")
-    task, model, tokenizer, meta = load_saved(source)
-    settings = data_settings(source, {})
-    from workbench.data import read_examples
-
-    examples = read_examples(str(data_path), settings, task.kind)
+    (task, model, tokenizer, meta), examples = load_with_data(source, data_path)
     features, id2label = encode_for(task, model, tokenizer, meta, examples, str(data_path))
     if not features:
         raise WorkbenchError(f"{data_path}: no examples to export and check with")
@@ -74,7 +77,13 @@ def export_onnx(source: str | Path, out: str | Path | None = None, quantize: str
     def fill(tmp: Path) -> None:
         say("exporting with torch.onnx" + (f", then quantizing to {quantize}" if quantize
                                             else ""))
-        _export_graph(model, tokenizer, features, tmp / ONNX_FILE, quantize)
+        try:
+            _export_graph(model, tokenizer, features, tmp / ONNX_FILE, quantize)
+        except WorkbenchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the exporter's errors are many and long
+            raise WorkbenchError(f"cannot export {folder} to ONNX: {first_line(exc)}") \
+                from None
         model.config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         write_json_atomic(tmp / META_FILE, {**meta, "format": "onnx", "quantize": quantize,
@@ -105,14 +114,26 @@ def _need_onnx() -> None:
                              f"'workbench[export]')") from None
 
 
-def _check_data(source: str | Path, data: str | None) -> Path:
-    """The file the export is checked on: ``--data``, or the run's validation/test."""
+def _check_out(out: Path, folder: Path) -> None:
+    """``--out`` is replaced whole: never the model's own folder or one holding it,
+    nor anything but an earlier export."""
+    if out.resolve() == folder.resolve() or out.resolve() in folder.resolve().parents:
+        raise WorkbenchError(f"--out {out}: holds the model being exported; choose another "
+                             f"folder")
+    if out.exists():
+        try:
+            earlier = json.loads((out / META_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            earlier = {}
+        if not isinstance(earlier, dict) or earlier.get("format") != "onnx":
+            raise WorkbenchError(f"--out {out}: exists and is not an earlier export; choose "
+                                 f"a new folder")
+
+
+def _run_data(source: str | Path) -> Path:
+    """The file the export is checked on by default: the run's validation, else test."""
     from workbench.evaluate import data_settings
 
-    if data is not None:
-        if not Path(data).is_file():
-            raise WorkbenchError(f"{data}: data file not found")
-        return Path(data)
     settings = data_settings(source, {})
     for split in ("validation", "test"):
         value = settings.get(split)
@@ -131,8 +152,8 @@ class _Logits(torch.nn.Module):
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, head_pos=None,
                 tail_pos=None):
-        given = dict(input_ids=input_ids, attention_mask=attention_mask,
-                     token_type_ids=token_type_ids, head_pos=head_pos, tail_pos=tail_pos)
+        given = {"input_ids": input_ids, "attention_mask": attention_mask,
+                     "token_type_ids": token_type_ids, "head_pos": head_pos, "tail_pos": tail_pos}
         return self.model(**{k: v for k, v in given.items() if v is not None}).logits
 
 
@@ -154,19 +175,22 @@ def _export_graph(model, tokenizer, features: list[dict], target: Path,
               for k, v in inputs.items()}
     plain = target.with_name("fp32.onnx") if quantize else target
     model = model.cpu().eval()
+    # One file, unless the weights pass protobuf's 2 GB limit (then model.onnx.data beside).
+    large = sum(p.numel() * p.element_size() for p in model.parameters()) > 1.5 * 2**30
     with _quiet():
         torch.onnx.export(_Logits(model), (), str(plain), kwargs=inputs,
                           input_names=list(inputs),
                           output_names=["logits"], dynamic_shapes=shapes,
-                          external_data=False, dynamo=True)
+                          external_data=large, dynamo=True)
         if quantize:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             # Per output channel: one scale per tensor cost CoNLL-2003 1.3 F1 (agreement
             # 99.16%), per channel 0.3 (99.57%), at about the same speed.
             quantize_dynamic(str(plain), str(target), weight_type=QuantType.QInt8,
-                             per_channel=True)
-            plain.unlink()
+                             per_channel=True, use_external_data_format=large)
+            for leftover in plain.parent.glob(plain.name + "*"):
+                leftover.unlink()
 
 
 @contextlib.contextmanager
@@ -204,6 +228,8 @@ def check_export(task, model, out: Path, tokenizer, examples, features, id2label
         speed[name] = {"sentences_per_s": len(examples) / (time.perf_counter() - began)}
     for name, latency in _latencies_ms(sides, tokenizer, features, repeats).items():
         speed[name]["latency_ms"] = latency
+    if metric not in reports["pytorch"]["metrics"]:  # picked by loss: not in reports
+        metric = task.default_metric
     agree = int((preds["pytorch"] == preds["onnx"]).sum())
     compared = int(preds["pytorch"].numel())
     before, after = (reports[s]["metrics"].get(metric) for s in ("pytorch", "onnx"))

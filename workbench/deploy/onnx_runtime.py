@@ -34,9 +34,9 @@ class OnnxModel:
         (logits,) = self.session.run(["logits"], feeds)
         return SimpleNamespace(logits=torch.from_numpy(logits))
 
-    def eval(self) -> "OnnxModel":
+    def eval(self) -> OnnxModel:
         return self
 
-    def to(self, device) -> "OnnxModel":
+    def to(self, device) -> OnnxModel:
         """Runs on the CPU whatever the device asked for."""
         return self

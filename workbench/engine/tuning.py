@@ -22,7 +22,6 @@ from torch import nn
 
 from workbench.errors import WorkbenchError
 
-METHODS = ("full", "lora", "bitfit", "freeze")
 ADAPTER = "adapter"  # the LoRA adapter's folder inside the saved model folder
 
 # Numbered encoder blocks in parameter names: encoder.layer.3., transformer.layer.3., layers.3.
@@ -56,10 +55,20 @@ def apply_tuning(model, settings: dict[str, Any], model_name: str,
                 model = get_peft_model(model, TrainableTokensConfig(token_indices=new_tokens))
         base = _base_prefix(model)
         keep = _bias if method == "bitfit" else _above(settings["layers"], model, model_name)
+        kept = 0
         for name, param in _unwrapped(model).named_parameters():
             if "trainable_tokens" in name:
                 continue  # PEFT's rows for the new tokens
-            param.requires_grad_(not name.startswith(base + ".") or keep(name))
+            encoder = name.startswith(base + ".")
+            param.requires_grad_(not encoder or keep(name))
+            kept += encoder and keep(name)
+        if method == "bitfit" and not kept:
+            raise WorkbenchError(f"peft.method 'bitfit': model {model_name!r} has no bias "
+                                 f"terms to train")
+        if method == "freeze" and settings["layers"] and not any(
+                _BLOCK.search(name) for name, _ in _unwrapped(model).named_parameters()):
+            raise WorkbenchError(f"peft.method 'freeze': cannot tell the layers of model "
+                                 f"{model_name!r} apart by their names; use lora or bitfit")
     trainable, total = count_parameters(model)
     return Tuned(model=model, method=method, trainable=trainable, total=total)
 
@@ -76,9 +85,19 @@ def is_peft_model(model) -> bool:
 
 
 def merged_copy(model):
-    """A copy of a PEFT model with its modules merged into the base weights: the
-    plain model ``save_pretrained`` writes and ``transformers`` loads unchanged."""
-    return copy.deepcopy(model).merge_and_unload()
+    """A copy of a PEFT model on the CPU with its modules merged into the base
+    weights: the plain model ``save_pretrained`` writes and ``transformers`` loads
+    unchanged. Tensors are copied straight to the CPU, so a model training on a
+    GPU never needs room for two of itself there."""
+    memo: dict[int, Any] = {}
+    for module in model.modules():
+        for _, param in module.named_parameters(recurse=False):
+            memo[id(param)] = nn.Parameter(param.detach().to("cpu", copy=True),
+                                           requires_grad=param.requires_grad)
+        for _, buffer in module.named_buffers(recurse=False):
+            memo[id(buffer)] = buffer.detach().to("cpu", copy=True)
+    with _quiet_peft():
+        return copy.deepcopy(model, memo).merge_and_unload()
 
 
 def has_adapter(model) -> bool:
@@ -142,11 +161,16 @@ def check_tuning(settings: dict[str, Any], model_name: str) -> None:
 def lora_targets(settings: dict[str, Any], encoder, model_name: str) -> list[str]:
     """The linear layers LoRA adapts: ``peft.target_modules`` checked against the
     encoder's, or PEFT's default for the architecture."""
-    from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
+    from peft.utils import (
+        TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS,
+    )
 
     linear = sorted({name.rsplit(".", 1)[-1] for name, module in encoder.named_modules()
                      if isinstance(module, nn.Linear)})
     targets = settings["target_modules"]
+    if targets == []:
+        raise WorkbenchError(f"peft.target_modules: empty; name some of the linear layers of "
+                             f"model {model_name!r} ({', '.join(linear)}), or leave it unset")
     if targets is None:
         targets = DEFAULTS.get(getattr(encoder.config, "model_type", ""))
         if targets is None:

@@ -57,7 +57,8 @@ def fingerprint(ner: str | Path, relations: str | Path | None, threshold: float)
             continue
         folder, task, meta = saved_task(path)
         weights = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                         for p in folder.glob("*.safetensors"))
+                         for pattern in ("*.safetensors", "*.onnx")
+                         for p in folder.glob(pattern))
         parts[name] = [str(folder.resolve()), task, meta, weights]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -217,13 +217,13 @@ class RunScreen(Screen):
                 line.append(f"smoothed {state.smoothed.ys[-1]:.4f}")
         if device:
             line.append(f"{device} {precision_name(start.precision)}")
+        params = start and parameters_text(start.tuning, start.trainable_params,
+                                           start.total_params, short=True)
+        if params:
+            line.append(params)
         if step:
             line.append(memory_text(step.memory_mb, device))
             line.append(f"lr {step.learning_rate or 0:.2e}")
-        params = start and parameters_text(start.tuning, start.trainable_params,
-                                           start.total_params)
-        if params:
-            line.append(params)
         self.query_one("#device-line", Static).update(" · ".join(line) or "waiting for the "
                                                       "run to start…")
 

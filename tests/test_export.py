@@ -4,6 +4,7 @@ run with ONNX Runtime alone, and are checked and reported on the run's data."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -135,6 +136,17 @@ def test_export_refuses_what_it_cannot_do_in_one_line(classification_recipe, tmp
         assert main(["export", str(run), "--data", str(data), "--out", str(out)]) == 2
         assert why in capsys.readouterr().err
     assert (keep / "notes.txt").read_text() == "mine" and (run / "model").is_dir()
+    # An empty folder will do, and the model folder finds its run's data by itself.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    validated = trained(classification_recipe)
+    assert main(["export", str(validated / "model"), "--out", str(empty)]) == 0
+    assert (empty / "model.onnx").is_file()
+    # Published with the permissions of any file the user writes, not mkstemp's 0600.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (empty / "export_report.json").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert empty.stat().st_mode & 0o777 == 0o777 & ~umask
 
 
 def test_without_onnx_runtime_export_says_what_to_install(classification_recipe, capsys,

@@ -9,13 +9,17 @@ from workbench.data import read_examples
 from workbench.errors import WorkbenchError
 from workbench.models import load_saved, model_dir_of
 from workbench.recipe import SCHEMA, load_recipe
+from workbench.runs.folder import RECIPE
 from workbench.tasks.base import batched_probabilities, check_labels
 
 
 def data_settings(model_or_run: str | Path, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The [data] reading settings: the run's recipe where there is one, else defaults."""
+    """The [data] reading settings: the run's recipe where there is one (a model or
+    adapter folder inside a run finds it), else defaults."""
     settings = {key: spec.default for key, spec in SCHEMA["data"].items()}
-    recipe_file = Path(model_or_run) / "recipe.toml"
+    here = Path(model_or_run).expanduser().resolve()
+    recipe_file = next((p / RECIPE for p in (here, here.parent, here.parent.parent)
+                        if (p / RECIPE).is_file()), here / RECIPE)
     if recipe_file.is_file():
         try:
             settings.update(load_recipe(recipe_file, check_files=False)["data"])

@@ -120,7 +120,7 @@ def _check_out(out: Path, folder: Path) -> None:
     if out.resolve() == folder.resolve() or out.resolve() in folder.resolve().parents:
         raise WorkbenchError(f"--out {out}: holds the model being exported; choose another "
                              f"folder")
-    if out.exists():
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
         try:
             earlier = json.loads((out / META_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):

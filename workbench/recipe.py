@@ -82,6 +82,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_steps": Key(int, None, min=1, help="stop after this many optimizer steps"),
         "batch_size": Key(int, 16, min=1, max=65_536),
         "eval_batch_size": Key(int, 64, min=1, max=65_536),
+        "group_by_length": Key(bool, True,
+                               help="batches of similar length (shuffled length buckets): "
+                                    "far less padding, same examples per epoch"),
         "learning_rate": Key(float, 5e-5, min=0.0, max=1.0),
         # Defaults follow transformers.TrainingArguments, so a recipe that sets only
         # the budget matches a Trainer run with the same budget.
@@ -100,6 +103,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "auto_batch": Key(bool, False,
                           help="on running out of GPU memory, halve the micro-batch and double "
                                "gradient accumulation (same effective batch) and go on"),
+        "compile": Key(bool, False,
+                       help="torch.compile the model (minutes of compiling first; pays off "
+                            "on long GPU runs)"),
         "deterministic": Key(bool, False,
                              help="deterministic algorithms only (slower on a GPU): the same "
                                   "seed gives the same run, resumed or not"),

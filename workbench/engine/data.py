@@ -2,8 +2,12 @@
 
 Training order depends only on the seed and the epoch number, so a run resumed
 mid-epoch sees the batches an uninterrupted one would: the epoch's permutation
-is drawn again and the batches already trained on are skipped. Evaluation
-batches are sorted by length (far less padding); scorers reorder by example id.
+is drawn again and the batches already trained on are skipped. With
+``train.group_by_length`` each batch holds examples of similar length (as the
+Trainer's ``group_by_length`` does): random batches of sentences carry about
+twice their own tokens in padding, and on a CPU every padded token costs as
+much as a real one. Evaluation batches are sorted by length; scorers reorder
+by example id.
 """
 
 from __future__ import annotations
@@ -13,22 +17,51 @@ from typing import Callable, Iterator
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from workbench.tasks.base import by_length
+
+# Examples per length bucket, in batches (the Trainer's mega-batch of 50): big
+# enough that batches are nearly uniform in length, small enough that every
+# part of the data is met early in each epoch.
+BUCKET_BATCHES = 50
+
 
 class EpochSampler(Sampler):
     """A fresh permutation each epoch, seeded by ``(seed, epoch)`` alone.
 
+    Given ``lengths`` and ``batch_size``, the permutation is cut into buckets
+    of ``BUCKET_BATCHES`` batches, each bucket is sorted by length and cut into
+    batches, and the batches are shuffled: every run of ``batch_size`` indices
+    is one batch of similar lengths, and which batch comes when stays random.
+
     The epoch is set with ``use_epoch`` (not ``set_epoch``, which Accelerate's
     loaders call with counts of their own)."""
 
-    def __init__(self, size: int, seed: int):
+    def __init__(self, size: int, seed: int, lengths: list[int] | None = None,
+                 batch_size: int = 1):
         self.size, self.seed, self.epoch = size, seed, 0
+        self.lengths, self.batch_size = lengths, batch_size
 
     def use_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.size, generator=generator).tolist())
+        order = torch.randperm(self.size, generator=generator).tolist()
+        if self.lengths is None or self.batch_size < 2:
+            return iter(order)
+        bucket = self.batch_size * BUCKET_BATCHES
+        batches = []
+        for start in range(0, self.size, bucket):
+            part = sorted(order[start:start + bucket], key=self.lengths.__getitem__,
+                          reverse=True)
+            batches += [part[i:i + self.batch_size] for i in range(0, len(part),
+                                                                   self.batch_size)]
+        # The short last batch stays last: a partial batch anywhere else would shift
+        # every later batch boundary (and a resumed run skips whole batches).
+        full = [b for b in batches if len(b) == self.batch_size]
+        short = [b for b in batches if len(b) < self.batch_size]
+        shuffled = [full[i] for i in torch.randperm(len(full), generator=generator).tolist()]
+        return iter([i for batch in shuffled + short for i in batch])
 
     def __len__(self) -> int:
         return self.size
@@ -40,17 +73,22 @@ def _generator(seed: int):
     return torch.Generator().manual_seed(seed)
 
 
-def train_loader(features: list[dict], batch_size: int, seed: int,
-                 collate: Callable) -> tuple[object, EpochSampler]:
-    """The training loader (not yet prepared) and its sampler."""
-    sampler = EpochSampler(len(features), seed)
+def train_loader(features: list[dict], batch_size: int, seed: int, collate: Callable,
+                 group_by_length: bool = False, workers: bool = False
+                 ) -> tuple[object, EpochSampler]:
+    """The training loader (not yet prepared) and its sampler. With ``workers``
+    (for a GPU), batches are padded in two worker processes into pinned memory
+    while the GPU computes; on a CPU they would take cores from the model."""
+    lengths = [len(f["input_ids"]) for f in features] if group_by_length else None
+    sampler = EpochSampler(len(features), seed, lengths, batch_size)
     loader = DataLoader(features, batch_size=batch_size, sampler=sampler, collate_fn=collate,
-                        generator=_generator(seed))
+                        generator=_generator(seed), num_workers=2 if workers else 0,
+                        pin_memory=workers, persistent_workers=workers)
     return loader, sampler
 
 
 def eval_loader(features: list[dict], batch_size: int, collate: Callable):
     """An evaluation loader over the features sorted by length."""
-    ordered = sorted(features, key=lambda f: len(f["input_ids"]))
+    ordered = [features[i] for i in by_length(features)]
     return DataLoader(ordered, batch_size=batch_size, shuffle=False, collate_fn=collate,
                       generator=_generator(0))

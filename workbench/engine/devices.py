@@ -68,11 +68,15 @@ def mixed_precision(precision: str) -> str:
 def make_accelerator(precision: str):
     """The run's Accelerator. Gradient accumulation is the engine's own (it
     normalises the loss over the whole window), so Accelerate's stays at 1."""
+    import torch
     from accelerate import Accelerator
+    from accelerate.utils import DataLoaderConfiguration
 
     wanted = mixed_precision(precision)
+    # Batches in pinned memory are copied to the GPU without waiting for it.
+    loading = DataLoaderConfiguration(non_blocking=torch.cuda.is_available())
     try:
-        return Accelerator(cpu=_cpu_only(), mixed_precision=wanted)
+        return Accelerator(cpu=_cpu_only(), mixed_precision=wanted, dataloader_config=loading)
     except ValueError as exc:  # Accelerate's state is per process and set once
         raise WorkbenchError(f"train.precision {precision!r}: this process already trained "
                              f"with another precision; start a new process ({exc})") from None

@@ -142,7 +142,8 @@ class Engine:
         if not train["deterministic"]:  # a setting of the process: undo an earlier run's
             torch.use_deterministic_algorithms(False)
         self.id2label = dict(enumerate(exp.labels))
-        self.collate = make_collate(exp.tokenizer.pad_token_id)
+        self.collate = make_collate(exp.tokenizer.pad_token_id,
+                                    8 if acc.device.type == "cuda" else 1)
         model = load_for_training(exp.task, self.recipe["model"]["name"], exp.labels,
                                   exp.tokenizer)
         self._check_max_length(model)
@@ -150,6 +151,8 @@ class Engine:
         self.tuned = apply_tuning(model, self.recipe["peft"], self.recipe["model"]["name"],
                                   exp.tokenizer.convert_tokens_to_ids(added))
         model = self.tuned.model
+        if train["compile"]:  # in place: parameter names, saving and unwrapping unchanged
+            model.compile(dynamic=None)
         label2id = {label: i for i, label in enumerate(exp.labels)}
         max_length = self.recipe["model"]["max_length"]
         self.features = {split: exp.task.encode(examples, exp.tokenizer, label2id, max_length,
@@ -189,7 +192,8 @@ class Engine:
 
     def _train_loader(self, batch_size: int):
         loader, sampler = train_loader(self.features["train"], batch_size, self.train["seed"],
-                                       self.collate)
+                                       self.collate, self.train["group_by_length"],
+                                       workers=self.acc.device.type == "cuda")
         return self.acc.prepare_data_loader(loader), sampler
 
     def _eval_loaders(self, batch_size: int) -> None:
@@ -208,7 +212,10 @@ class Engine:
             (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
         groups = [{"params": decay, "weight_decay": self.train["weight_decay"]},
                   {"params": no_decay, "weight_decay": 0.0}]
-        return torch.optim.AdamW(groups, lr=self.train["learning_rate"])
+        # Fused AdamW (one kernel for all parameters) is 7x faster than the
+        # per-parameter loop on a CPU and the fastest on a GPU; the Trainer uses it too.
+        fused = self.acc.device.type in ("cpu", "cuda")
+        return torch.optim.AdamW(groups, lr=self.train["learning_rate"], fused=fused or None)
 
     def _scheduler(self, optimizer, total_steps: int):
         # Stepped by the engine once per optimizer step (not prepared: Accelerate's
@@ -461,8 +468,10 @@ class Engine:
         """Evaluate on validation, keep the best, count patience."""
         s = self.state
         self.watch.check(self.acc)  # a NaN model is never evaluated, nor saved as the best
+        began = time.perf_counter()
         with self._not_training():
             report = self._evaluate("validation")
+        seconds = time.perf_counter() - began
         value = report["metrics"][self.metric]
         lower = _lower_is_better(self.metric)
         improved = s.best_value is None or (value < s.best_value if lower else
@@ -477,7 +486,7 @@ class Engine:
         self.emit(Eval(step=s.step, epoch=round(s.step / self.steps_per_epoch, 4),
                        split="validation", metric=self.metric, value=value, best=improved,
                        best_value=s.best_value, best_step=s.best_step,
-                       metrics=report["metrics"], report=report))
+                       metrics=report["metrics"], report=report, seconds=seconds))
         if improved and self.save:
             with self._not_training():
                 self._save_model(s.step, value)
@@ -595,10 +604,12 @@ class Engine:
         if self.best_report is not None:
             result.reports["validation"] = self.best_report
         if "test" in self.features and completed:
+            began = time.perf_counter()
             report = self._evaluate("test")
             result.reports["test"] = report
             self.emit(Eval(step=s.best_step or s.step,
                            epoch=round(s.step / self.steps_per_epoch, 4), split="test",
                            metric=self.metric, value=report["metrics"][self.metric],
-                           metrics=report["metrics"], report=report))
+                           metrics=report["metrics"], report=report,
+                           seconds=time.perf_counter() - began))
         return result

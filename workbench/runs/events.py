@@ -199,6 +199,7 @@ class Eval(Event):
     best: bool | None = None  # validation only: did it improve on the best so far
     best_value: float | None = None
     best_step: int | None = None
+    seconds: float | None = None  # how long the evaluation took (older runs: absent)
 
 
 @dataclass(kw_only=True)

@@ -68,15 +68,16 @@ class ClassificationTask:
             examples.append({"text": first, "text_pair": second if sep else None})
         features = self.encode(examples, tokenizer, {}, max_length)
         id2label = model.config.id2label
-        results = []
-        for chunk, _batch, probs in batched_probabilities(model, tokenizer, features, batch_size):
-            for feature, row in zip(chunk, probs):
+        results: list[dict] = [{} for _ in features]
+        for indices, _batch, probs in batched_probabilities(model, tokenizer, features,
+                                                            batch_size):
+            for index, row in zip(indices, probs):
                 best = int(row.argmax())
-                results.append({
-                    "text": texts[feature["example"]], "label": id2label[best],
+                results[index] = {
+                    "text": texts[features[index]["example"]], "label": id2label[best],
                     "score": round(float(row[best]), 4),
                     "probabilities": {id2label[i]: round(float(p), 4)
-                                      for i, p in enumerate(row.tolist())}})
+                                      for i, p in enumerate(row.tolist())}}
         return results
 
 

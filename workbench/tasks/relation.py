@@ -271,8 +271,9 @@ class RelationTask:
         id2label = {int(k): v for k, v in model.config.id2label.items()}
         found: list[list[dict]] = [[] for _ in items]
         candidates = [self.candidates(item) for item in items]
-        for chunk, _batch, probs in batched_probabilities(model, tokenizer, features, batch_size):
-            for feature, row in zip(chunk, probs):
+        for indices, _batch, probs in batched_probabilities(model, tokenizer, features,
+                                                            batch_size):
+            for feature, row in zip((features[i] for i in indices), probs):
                 best = int(row.argmax())
                 label = id2label[best]
                 if label == self.none_label:

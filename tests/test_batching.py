@@ -1,0 +1,119 @@
+"""Batches a user pays for: training batches of similar length (little padding,
+every example once an epoch, reproducible), and inference that sorts by length
+yet answers in the order it was asked."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from workbench.engine.data import EpochSampler, train_loader
+from workbench.engine.loop import Engine
+from workbench.experiment import prepare
+from workbench.recipe import load_recipe
+from workbench.runner import run_experiment
+from workbench.runs.folder import read_events
+from workbench.tasks.base import make_collate
+
+
+def padded_tokens(order: list[int], lengths: list[int], batch_size: int) -> int:
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return sum(max(lengths[i] for i in b) * len(b) for b in batches)
+
+
+def sentence_lengths(count: int = 1000, seed: int = 0) -> list[int]:
+    # Like sentences: mostly short, a long tail.
+    rng = random.Random(seed)
+    return [max(3, min(128, int(rng.lognormvariate(3.0, 0.7)))) for _ in range(count)]
+
+
+def test_length_grouped_batches_cut_padding_and_keep_every_example():
+    lengths = sentence_lengths()
+    grouped = EpochSampler(len(lengths), seed=3, lengths=lengths, batch_size=16)
+    plain = EpochSampler(len(lengths), seed=3)
+    order = list(grouped)
+    assert sorted(order) == list(range(len(lengths)))  # every example once an epoch
+    real = sum(lengths)
+    assert padded_tokens(order, lengths, 16) < 1.1 * real
+    assert padded_tokens(list(plain), lengths, 16) > 1.5 * real
+    # Long and short batches are mixed through the epoch, not sorted end to end.
+    maxima = [max(lengths[i] for i in order[k:k + 16]) for k in range(0, len(order) - 8, 16)]
+    assert maxima != sorted(maxima) and maxima != sorted(maxima, reverse=True)
+    first_half = maxima[:len(maxima) // 2]
+    assert max(first_half) > 2 * min(first_half)
+
+
+def test_length_grouped_order_depends_on_seed_and_epoch_alone():
+    lengths = sentence_lengths(203)  # not a multiple of the batch: one short batch
+    sampler = EpochSampler(len(lengths), seed=5, lengths=lengths, batch_size=8)
+    first = list(sampler)
+    assert list(EpochSampler(len(lengths), 5, lengths, 8)) == first  # a resumed run's order
+    sampler.use_epoch(1)
+    assert list(sampler) != first
+    assert list(EpochSampler(len(lengths), 6, lengths, 8)) != first
+    # The short batch comes last, so batch boundaries are the same for everyone.
+    assert len(set(first[-3:]) & set(first[:200])) == 0 and len(first) == 203
+
+
+def test_a_run_trains_on_length_grouped_batches(ner_recipe):
+    def batches_of(overrides):
+        engine = Engine(prepare(load_recipe(ner_recipe, ["train.batch_size=2", *overrides])),
+                        lambda event: None)
+        engine.setup()
+        engine.sampler.use_epoch(0)
+        lengths = sorted(len(f["input_ids"]) for f in engine.features["train"])
+        return list(engine.train_loader), lengths
+
+    for seed in range(4):
+        batches, lengths = batches_of([f"train.seed={seed}"])
+        assert sorted(i for b in batches for i in b["example"].tolist()) == [0, 1, 2]
+        # The two longest sentences share a batch, the shortest is alone: the least padding.
+        assert sorted(b["input_ids"].numel() for b in batches) == \
+            sorted([lengths[0], 2 * lengths[2]])
+
+
+def test_evaluations_say_how_long_they_took(ner_recipe):
+    run_dir, _ = run_experiment(prepare(load_recipe(ner_recipe)))
+    evals = [e for e in read_events(run_dir) if e.type == "eval"]
+    assert evals and all(e.seconds is not None and e.seconds > 0 for e in evals)
+
+
+def predicted_together_and_alone(recipe, texts, max_length):
+    from workbench.models import load_saved
+
+    run_dir, _ = run_experiment(prepare(load_recipe(recipe)))
+    task, model, tokenizer, _meta = load_saved(run_dir / "model")
+    together = task.predict(model, tokenizer, texts, max_length, batch_size=3)
+    alone = [task.predict(model, tokenizer, [t], max_length, batch_size=1)[0] for t in texts]
+    assert [r["text"] for r in together] == texts
+    return together, alone
+
+
+def test_predictions_come_back_in_the_order_asked(ner_recipe, classification_recipe):
+    # Lengths deliberately out of order: the batches run shortest first.
+    texts = ["love it", "terrible battery and slow, and the screen is awful and dim too",
+             "ok", "works fine, nothing special about it"]
+    together, alone = predicted_together_and_alone(classification_recipe, texts, 64)
+    for a, b in zip(together, alone):
+        assert a["label"] == b["label"]
+        for label, p in a["probabilities"].items():
+            assert abs(p - b["probabilities"][label]) < 1e-3
+
+    names = ["Jon visited Lisbon and Porto with Maria Lindqvist of Kestrel Analytics .",
+             "Jon left .", "Kestrel opened in Lisbon .", "Maria visited Porto ."]
+    together, alone = predicted_together_and_alone(ner_recipe, names, 32)
+    assert [[(e["start"], e["end"], e["label"]) for e in r["entities"]] for r in together] == \
+        [[(e["start"], e["end"], e["label"]) for e in r["entities"]] for r in alone]
+
+
+def test_train_loader_batches_hold_whole_examples():
+    features = [{"input_ids": [1] * n, "labels": [0] * n, "example": i, "window": 0}
+                for i, n in enumerate(sentence_lengths(40, seed=2))]
+    loader, sampler = train_loader(features, 4, seed=1, collate=make_collate(0),
+                                   group_by_length=True)
+    sampler.use_epoch(0)
+    batches = list(loader)
+    assert sorted(torch.cat([b["example"] for b in batches]).tolist()) == list(range(40))
+    for batch in batches:  # labels line up with their tokens after padding
+        assert torch.equal(batch["labels"] == -100, batch["input_ids"] == 0)

@@ -1,7 +1,7 @@
 """Full fine-tuning against LoRA, BitFit and frozen lower layers, side by side,
 then the int8 ONNX export of the fully fine-tuned CoNLL-2003 model.
 
-The budget of benchmarks/conll2003_vs_trainer.py: the bundled MiniLM, 2,000
+The NER budget of benchmarks/speed_vs_trainer.py: the bundled MiniLM, 2,000
 training sentences, STEPS optimizer steps of 16, the first 500 dev sentences
 (CoNLL-2003) or the whole dev set (SST-2, 872). Each method runs as its own
 `workbench run` process, interleaved with the others in each repetition, so its

@@ -44,7 +44,7 @@ BUDGETS = {
                 max_length=128, train_n=2000, dev_n=500, steps=60, batch=16, lr=5e-5, data={}),
     "classification": dict(shared=("sst2/train.tsv", "sst2/dev.tsv"),
                            demo=("data/demo/sentiment/train.csv", "data/demo/sentiment/dev.csv"),
-                           max_length=66, train_n=4000, dev_n=872, steps=60, batch=32, lr=3e-5,
+                           max_length=66, train_n=4000, dev_n=872, steps=100, batch=32, lr=1e-4,
                            data={"text_column": "sentence", "label_column": "label"}),
 }
 

@@ -52,8 +52,29 @@ def test_length_grouped_order_depends_on_seed_and_epoch_alone():
     sampler.use_epoch(1)
     assert list(sampler) != first
     assert list(EpochSampler(len(lengths), 6, lengths, 8)) != first
-    # The short batch comes last, so batch boundaries are the same for everyone.
-    assert len(set(first[-3:]) & set(first[:200])) == 0 and len(first) == 203
+    # Each batch of 8 is one length group, longest first; the short batch comes last,
+    # so batch boundaries are the same for everyone.
+    for start in range(0, 200, 8):
+        batch = [lengths[i] for i in first[start:start + 8]]
+        assert batch == sorted(batch, reverse=True)
+    # 203 examples make one bucket: the short batch holds its three shortest.
+    assert sorted(lengths[i] for i in first[200:]) == sorted(lengths)[:3]
+
+
+def test_halving_the_micro_batch_keeps_the_epoch_order():
+    # auto_batch halves the micro-batch and doubles accumulation mid-epoch; the run
+    # then skips the examples it trained on, so the order must not change.
+    features = [{"input_ids": [1] * n, "labels": [0] * n, "example": i, "window": 0}
+                for i, n in enumerate(sentence_lengths(300, seed=4))]
+
+    def order(micro: int) -> list[int]:
+        loader, sampler = train_loader(features, micro, seed=2, collate=make_collate(0),
+                                       group_by_length=True, group_size=16)
+        sampler.use_epoch(1)
+        return [i for batch in loader for i in batch["example"].tolist()]
+
+    assert order(16) == order(8) == order(4)
+    assert sorted(order(16)) == list(range(300))
 
 
 def test_a_run_trains_on_length_grouped_batches(ner_recipe):
@@ -90,7 +111,10 @@ def predicted_together_and_alone(recipe, texts, max_length):
     return together, alone
 
 
-def test_predictions_come_back_in_the_order_asked(ner_recipe, classification_recipe):
+def test_predictions_come_back_in_the_order_asked(classification_recipe):
+    from workbench.evaluate import encode_for, score_features
+    from workbench.models import load_saved
+
     # Lengths deliberately out of order: the batches run shortest first.
     texts = ["love it", "terrible battery and slow, and the screen is awful and dim too",
              "ok", "works fine, nothing special about it"]
@@ -100,11 +124,15 @@ def test_predictions_come_back_in_the_order_asked(ner_recipe, classification_rec
         for label, p in a["probabilities"].items():
             assert abs(p - b["probabilities"][label]) < 1e-3
 
-    names = ["Jon visited Lisbon and Porto with Maria Lindqvist of Kestrel Analytics .",
-             "Jon left .", "Kestrel opened in Lisbon .", "Maria visited Porto ."]
-    together, alone = predicted_together_and_alone(ner_recipe, names, 32)
-    assert [[(e["start"], e["end"], e["label"]) for e in r["entities"]] for r in together] == \
-        [[(e["start"], e["end"], e["label"]) for e in r["entities"]] for r in alone]
+    # workbench eval's per-position predictions (compared between two models) too.
+    run_dir = next((classification_recipe.parent / "runs").iterdir())
+    task, model, tokenizer, meta = load_saved(run_dir / "model")
+    examples = [{"text": t, "text_pair": None, "label": "positive"} for t in texts]
+    features, id2label = encode_for(task, model, tokenizer, meta, examples, "test")
+    _report, batched = score_features(task, model, tokenizer, examples, features, id2label, 3)
+    one_by_one = [score_features(task, model, tokenizer, examples, [f], id2label, 1)[1]
+                  for f in features]
+    assert batched.tolist() == torch.cat(one_by_one).tolist()
 
 
 def test_train_loader_batches_hold_whole_examples():

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from workbench.cli import main
+from workbench.resume import resume_point
 from workbench.experiment import prepare
 from workbench.recipe import load_recipe
 from workbench.runner import run_experiment
@@ -228,11 +229,14 @@ def test_a_checkpoint_from_before_a_recipe_key_existed_resumes(ner_recipe):
     stopper = lambda event: stop.set() if isinstance(event, Step) else None  # noqa: E731
     run, end = run_experiment(prepare(load_recipe(ner_recipe, ["train.epochs=3"])),
                               [stopper], stop=stop)
-    # Written before [peft] existed: the checkpoint's recipe has no such section.
+    # Written before [peft] and train.group_by_length existed: the checkpoint's recipe
+    # has neither.
     [checkpoint] = checkpoints(run)
     state_file = checkpoint / TRAINER_STATE
     state = json.loads(state_file.read_text())
     del state["recipe"]["peft"]
+    del state["recipe"]["train"]["group_by_length"]
     state_file.write_text(json.dumps(state))
+    assert resume_point(run).recipe["train"]["group_by_length"] is False  # as it trained
     assert main(["run", "--resume", str(run)]) == 0
     assert read_events(run)[-1].status == "completed"

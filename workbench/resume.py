@@ -21,6 +21,11 @@ RESUME_KEYS = ("train.auto_batch", "train.eval_batch_size", "train.log_every",
                "train.checkpoint_every", "train.keep_checkpoints")
 
 
+# Keys added after runs could be checkpointed, with the value those runs trained
+# with (not today's default): batches grouped by length come in another order.
+EARLIER_VALUES = {"train.group_by_length": False}
+
+
 def _default(dotted: str):
     section, _, key = dotted.rpartition(".")
     spec = SCHEMA.get(section, {}).get(key)
@@ -94,8 +99,13 @@ def resume_point(run_dir: str | Path, overrides: list[str] | None = None) -> Res
             f"--resume {run_dir}: the run has no checkpoint to resume from (it ended before "
             f"its first; set train.checkpoint_every to write them as it trains)")
     saved = read_trainer_state(checkpoint)
-    recipe = load_recipe(run_dir / RECIPE, overrides)
-    was, now = flatten(saved.get("recipe") or {}), flatten(recipe.to_dict())
+    was = flatten(saved.get("recipe") or {})
+    earlier = [f"{key}={str(value).lower()}" for key, value in EARLIER_VALUES.items()
+               if key not in was]
+    if earlier:
+        was.update({key: value for key, value in EARLIER_VALUES.items() if key not in was})
+    recipe = load_recipe(run_dir / RECIPE, [*earlier, *(overrides or [])])
+    now = flatten(recipe.to_dict())
     # A key one side lacks has its default there (a checkpoint from before the key existed).
     changed = sorted(k for k in set(was) | set(now)
                      if was.get(k, _default(k)) != now.get(k, _default(k))

@@ -74,13 +74,19 @@ def _generator(seed: int):
 
 
 def train_loader(features: list[dict], batch_size: int, seed: int, collate: Callable,
-                 group_by_length: bool = False, workers: bool = False
-                 ) -> tuple[object, EpochSampler]:
-    """The training loader (not yet prepared) and its sampler. With ``workers``
-    (for a GPU), batches are padded in two worker processes into pinned memory
-    while the GPU computes; on a CPU they would take cores from the model."""
+                 group_by_length: bool = False, workers: bool = False,
+                 group_size: int | None = None) -> tuple[object, EpochSampler]:
+    """The training loader (not yet prepared) and its sampler.
+
+    Length groups are ``group_size`` examples (the effective batch of a process:
+    micro-batch x accumulation), cut into micro-batches of ``batch_size``; so
+    halving the micro-batch and doubling accumulation (auto_batch) keeps the
+    epoch's order and a run can skip the examples it already trained on. With
+    ``workers`` (for a GPU), batches are padded in two worker processes into
+    pinned memory while the GPU computes; on a CPU they would take cores from
+    the model."""
     lengths = [len(f["input_ids"]) for f in features] if group_by_length else None
-    sampler = EpochSampler(len(features), seed, lengths, batch_size)
+    sampler = EpochSampler(len(features), seed, lengths, group_size or batch_size)
     loader = DataLoader(features, batch_size=batch_size, sampler=sampler, collate_fn=collate,
                         generator=_generator(seed), num_workers=2 if workers else 0,
                         pin_memory=workers, persistent_workers=workers)

@@ -142,11 +142,12 @@ class Engine:
         if not train["deterministic"]:  # a setting of the process: undo an earlier run's
             torch.use_deterministic_algorithms(False)
         self.id2label = dict(enumerate(exp.labels))
-        self.collate = make_collate(exp.tokenizer.pad_token_id,
-                                    8 if acc.device.type == "cuda" else 1)
         model = load_for_training(exp.task, self.recipe["model"]["name"], exp.labels,
                                   exp.tokenizer)
         self._check_max_length(model)
+        self.collate = make_collate(exp.tokenizer.pad_token_id,
+                                    8 if acc.device.type == "cuda" else 1,
+                                    getattr(model.config, "max_position_embeddings", None))
         added = exp.task.added_tokens() if hasattr(exp.task, "added_tokens") else []
         self.tuned = apply_tuning(model, self.recipe["peft"], self.recipe["model"]["name"],
                                   exp.tokenizer.convert_tokens_to_ids(added))
@@ -162,7 +163,7 @@ class Engine:
         saved = TrainState.from_dict(self.saved["state"]) if self.saved else None
         micro = saved.micro_batch_size if saved else train["batch_size"]
         accumulation = saved.gradient_accumulation if saved else train["gradient_accumulation"]
-        self.train_loader, self.sampler = self._train_loader(micro)
+        self.train_loader, self.sampler = self._train_loader(micro, micro * accumulation)
         self.steps_per_epoch = max(1, math.ceil(len(self.train_loader) / accumulation))
         total_steps = train["max_steps"] or max(1, math.ceil(train["epochs"] *
                                                              self.steps_per_epoch))
@@ -190,10 +191,11 @@ class Engine:
             raise WorkbenchError(f"model.max_length {wanted} is more than the {positions} "
                                  f"positions model {self.recipe['model']['name']!r} has")
 
-    def _train_loader(self, batch_size: int):
+    def _train_loader(self, batch_size: int, group_size: int):
         loader, sampler = train_loader(self.features["train"], batch_size, self.train["seed"],
                                        self.collate, self.train["group_by_length"],
-                                       workers=self.acc.device.type == "cuda")
+                                       workers=self.acc.device.type == "cuda",
+                                       group_size=group_size)
         return self.acc.prepare_data_loader(loader), sampler
 
     def _eval_loaders(self, batch_size: int) -> None:
@@ -214,7 +216,9 @@ class Engine:
                   {"params": no_decay, "weight_decay": 0.0}]
         # Fused AdamW (one kernel for all parameters) is 7x faster than the
         # per-parameter loop on a CPU and the fastest on a GPU; the Trainer uses it too.
-        fused = self.acc.device.type in ("cpu", "cuda")
+        # Not under fp16: Accelerate cannot tell when the fused kernel skipped an
+        # overflowed step, and would advance the schedule anyway.
+        fused = self.acc.device.type in ("cpu", "cuda") and self.acc.mixed_precision != "fp16"
         return torch.optim.AdamW(groups, lr=self.train["learning_rate"], fused=fused or None)
 
     def _scheduler(self, optimizer, total_steps: int):
@@ -529,7 +533,7 @@ class Engine:
                 why_not=why_not))
         s.micro_batch_size //= 2
         s.gradient_accumulation *= 2
-        self.train_loader, self.sampler = self._train_loader(s.micro_batch_size)
+        self.train_loader, self.sampler = self._train_loader(s.micro_batch_size, s.effective_batch)
         self._adjusted(f"out of memory with a micro-batch of {shape[0]} x {shape[1]} tokens")
 
     def _eval_out_of_memory(self, shape: tuple[int, int]) -> None:

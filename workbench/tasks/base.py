@@ -70,15 +70,17 @@ def check_labels(task: Task, examples: list[dict], labels: list[str], path: str,
                                      f"not occur in {source}{hint}")
 
 
-def make_collate(pad_id: int, multiple: int = 1) -> Callable[[list[dict]], dict]:
+def make_collate(pad_id: int, multiple: int = 1,
+                 limit: int | None = None) -> Callable[[list[dict]], dict]:
     """Dynamic padding: pad each batch to its longest row (labels with -100),
     rounded up to a ``multiple`` (8 on a GPU: tensor-core shapes, and fewer
-    distinct shapes for a compiled model)."""
+    distinct shapes for a compiled model) but never past ``limit`` (the model's
+    positions)."""
     import torch
 
     def collate(features: list[dict]) -> dict:
         longest = max(len(f["input_ids"]) for f in features)
-        longest = -(-longest // multiple) * multiple
+        longest = max(longest, min(-(-longest // multiple) * multiple, limit or 1 << 30))
         batch: dict[str, Any] = {}
         for key in features[0]:
             if key in META_KEYS:
@@ -117,7 +119,9 @@ def batched_probabilities(model, tokenizer, features: list[dict], batch_size: in
     import torch
 
     device = model_device(model)
-    collate = make_collate(tokenizer.pad_token_id, 8 if device.type == "cuda" else 1)
+    collate = make_collate(tokenizer.pad_token_id, 8 if device.type == "cuda" else 1,
+                           getattr(getattr(model, "config", None), "max_position_embeddings",
+                                   None))
     order = by_length(features)
     model.eval()
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) \

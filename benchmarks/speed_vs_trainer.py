@@ -163,8 +163,8 @@ def bench_task(task: str, seeds: list[int], settings: list[str], tmp: Path) -> N
             sides[side].append(result)
             print(f"  {task} seed {seed} {side:9s} " + "  ".join(
                 f"{key} {result[key]:.4g}" for _label, key, _up in ROWS), flush=True)
-    print(f"\n{task}: {train.parent.name}, {budget['train_n']} train / {budget['dev_n']} dev "
-          f"examples, {budget['steps']} steps of {budget['batch']}, lr {budget['lr']}, "
+    print(f"\n{task}: {train.parent.name}, up to {budget['train_n']} train / {budget['dev_n']} "
+          f"dev examples, {budget['steps']} steps of {budget['batch']}, lr {budget['lr']}, "
           f"seeds {seeds}; {tokens:.1f} real tokens per training example"
           + (f"; workbench with {' '.join(settings)}" if settings else ""))
     print(f"  {'':26s} {'workbench':>22s} {'Trainer':>22s} {'ratio':>7s}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 import torch
 
 from workbench.engine.data import EpochSampler, train_loader
@@ -145,3 +146,24 @@ def test_train_loader_batches_hold_whole_examples():
     assert sorted(torch.cat([b["example"] for b in batches]).tolist()) == list(range(40))
     for batch in batches:  # labels line up with their tokens after padding
         assert torch.equal(batch["labels"] == -100, batch["input_ids"] == 0)
+
+
+@pytest.mark.filterwarnings("ignore:.*pin_memory")  # pinned memory needs a GPU; not here
+def test_loader_workers_see_each_epochs_order():
+    # On a GPU, batches are padded in persistent worker processes; the sampler stays in
+    # this process, so each epoch's order is still the one use_epoch asked for.
+    features = [{"input_ids": [1] * n, "labels": [0] * n, "example": i, "window": 0}
+                for i, n in enumerate(sentence_lengths(64, seed=5))]
+
+    def orders(workers: bool) -> list[list[int]]:
+        loader, sampler = train_loader(features, 4, seed=3, collate=make_collate(0),
+                                       group_by_length=True, workers=workers)
+        seen = []
+        for epoch in (0, 1):
+            sampler.use_epoch(epoch)
+            seen.append([i for batch in loader for i in batch["example"].tolist()])
+        return seen
+
+    plain = orders(False)
+    assert plain[0] != plain[1]
+    assert orders(True) == plain

@@ -100,11 +100,10 @@ def resume_point(run_dir: str | Path, overrides: list[str] | None = None) -> Res
             f"its first; set train.checkpoint_every to write them as it trains)")
     saved = read_trainer_state(checkpoint)
     was = flatten(saved.get("recipe") or {})
-    earlier = [f"{key}={str(value).lower()}" for key, value in EARLIER_VALUES.items()
-               if key not in was]
-    if earlier:
-        was.update({key: value for key, value in EARLIER_VALUES.items() if key not in was})
-    recipe = load_recipe(run_dir / RECIPE, [*earlier, *(overrides or [])])
+    earlier = {key: value for key, value in EARLIER_VALUES.items() if key not in was}
+    was.update(earlier)
+    recipe = load_recipe(run_dir / RECIPE, [f"{key}={str(value).lower()}"
+                                           for key, value in earlier.items()] + (overrides or []))
     now = flatten(recipe.to_dict())
     # A key one side lacks has its default there (a checkpoint from before the key existed).
     changed = sorted(k for k in set(was) | set(now)

@@ -56,11 +56,11 @@ class EpochSampler(Sampler):
                           reverse=True)
             batches += [part[i:i + self.batch_size] for i in range(0, len(part),
                                                                    self.batch_size)]
-        # The short last batch stays last: a partial batch anywhere else would shift
-        # every later batch boundary (and a resumed run skips whole batches).
-        full = [b for b in batches if len(b) == self.batch_size]
-        short = [b for b in batches if len(b) < self.batch_size]
-        shuffled = [full[i] for i in torch.randperm(len(full), generator=generator).tolist()]
+        # Only the last batch can be short, and it stays last: a partial batch anywhere
+        # else would shift every later batch boundary (a resumed run skips whole batches).
+        short = [batches.pop()] if batches and len(batches[-1]) < self.batch_size else []
+        shuffled = [batches[i] for i in
+                    torch.randperm(len(batches), generator=generator).tolist()]
         return iter([i for batch in shuffled + short for i in batch])
 
     def __len__(self) -> int:

@@ -41,7 +41,7 @@ from workbench.runs.events import (BatchAdjusted, Checkpoint, Eval, Event, Model
                                    Start, Status, Step)
 from workbench.runs.files import replace_dir_atomic, write_json_atomic
 from workbench.runs.folder import MODEL
-from workbench.tasks.base import META_KEYS, make_collate
+from workbench.tasks.base import META_KEYS, collate_for
 
 Emit = Callable[[Event], None]
 EVAL_SPLITS = ("validation", "test")
@@ -145,9 +145,7 @@ class Engine:
         model = load_for_training(exp.task, self.recipe["model"]["name"], exp.labels,
                                   exp.tokenizer)
         self._check_max_length(model)
-        self.collate = make_collate(exp.tokenizer.pad_token_id,
-                                    8 if acc.device.type == "cuda" else 1,
-                                    getattr(model.config, "max_position_embeddings", None))
+        self.collate = collate_for(model, exp.tokenizer, acc.device)
         added = exp.task.added_tokens() if hasattr(exp.task, "added_tokens") else []
         self.tuned = apply_tuning(model, self.recipe["peft"], self.recipe["model"]["name"],
                                   exp.tokenizer.convert_tokens_to_ids(added))
@@ -445,12 +443,14 @@ class Engine:
         report["split"] = split
         return report
 
-    def _evaluate(self, split: str) -> dict[str, Any]:
-        """``evaluate``, with the batch halved on running out of memory (auto_batch)."""
+    def _evaluate(self, split: str) -> tuple[dict[str, Any], float]:
+        """``evaluate``, with the batch halved on running out of memory (auto_batch);
+        the report and the seconds it took."""
+        began = time.perf_counter()
         while True:
             failed = None
             try:
-                return self.evaluate(split)
+                return self.evaluate(split), time.perf_counter() - began
             except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled here
                 if not faults.is_out_of_memory(exc):
                     raise
@@ -472,10 +472,8 @@ class Engine:
         """Evaluate on validation, keep the best, count patience."""
         s = self.state
         self.watch.check(self.acc)  # a NaN model is never evaluated, nor saved as the best
-        began = time.perf_counter()
         with self._not_training():
-            report = self._evaluate("validation")
-        seconds = time.perf_counter() - began
+            report, seconds = self._evaluate("validation")
         value = report["metrics"][self.metric]
         lower = _lower_is_better(self.metric)
         improved = s.best_value is None or (value < s.best_value if lower else
@@ -608,12 +606,10 @@ class Engine:
         if self.best_report is not None:
             result.reports["validation"] = self.best_report
         if "test" in self.features and completed:
-            began = time.perf_counter()
-            report = self._evaluate("test")
+            report, seconds = self._evaluate("test")
             result.reports["test"] = report
             self.emit(Eval(step=s.best_step or s.step,
                            epoch=round(s.step / self.steps_per_epoch, 4), split="test",
                            metric=self.metric, value=report["metrics"][self.metric],
-                           metrics=report["metrics"], report=report,
-                           seconds=time.perf_counter() - began))
+                           metrics=report["metrics"], report=report, seconds=seconds))
         return result

@@ -97,6 +97,13 @@ def make_collate(pad_id: int, multiple: int = 1,
     return collate
 
 
+def collate_for(model, tokenizer, device) -> Callable[[list[dict]], dict]:
+    """``make_collate`` for ``model`` on ``device``: on a GPU, padded to multiples
+    of 8, never past the model's positions."""
+    positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    return make_collate(tokenizer.pad_token_id, 8 if device.type == "cuda" else 1, positions)
+
+
 def model_device(model):
     """Where a model's weights are (an exported model says so itself)."""
     device = getattr(model, "device", None)
@@ -119,9 +126,7 @@ def batched_probabilities(model, tokenizer, features: list[dict], batch_size: in
     import torch
 
     device = model_device(model)
-    collate = make_collate(tokenizer.pad_token_id, 8 if device.type == "cuda" else 1,
-                           getattr(getattr(model, "config", None), "max_position_embeddings",
-                                   None))
+    collate = collate_for(model, tokenizer, device)
     order = by_length(features)
     model.eval()
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) \

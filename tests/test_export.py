@@ -114,6 +114,16 @@ def test_a_relation_export_and_an_adapter_only_lora_run(relation_recipe, tmp_pat
                                 "[[Kestrel Bank|ORG]] ."])
 
 
+def test_a_shared_encoding_relation_export(relation_recipe, tmp_path):
+    """One pass for a sentence's pairs exports too: pairs are a dynamic axis."""
+    run = trained(relation_recipe, "relation.encoding=shared", "train.learning_rate=0.01")
+    out = tmp_path / "shared-onnx"
+    assert main(["export", str(run), "--out", str(out)]) == 0
+    same_predictions(run, out, ["[[Jon Berg|PER]] founded [[Nordwind Labs|ORG]] .",
+                                "[[Aiko Sato|PER]] lives in [[Oslo|LOC]] near "
+                                "[[Kestrel Bank|ORG]] , says [[Maria Rossi|PER]] ."])
+
+
 def test_export_refuses_what_it_cannot_do_in_one_line(classification_recipe, tmp_path, capsys):
     run = trained(classification_recipe, "data.validation=")
     assert main(["export", str(run)]) == 2

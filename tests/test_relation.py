@@ -25,7 +25,7 @@ def configured(tmp_path, lines=RELATION_LINES, **relation) -> tuple[RelationTask
     path = write(tmp_path / "rel.jsonl", "\n".join(lines) + "\n")
     examples = read_examples(str(path), DATA, "spans")
     task = RelationTask()
-    recipe = {"relation": {"none_label": "no_relation", "markers": "typed",
+    recipe = {"relation": {"none_label": "no_relation", "markers": "typed", "encoding": "pairs",
                            "negative_ratio": None, "type_pairs": True, **relation},
               "train": {"seed": 1}}
     task.configure(recipe, {"train": examples})
@@ -144,7 +144,7 @@ def test_scorer_counts_gold_relations_outside_the_candidates_as_missed(tmp_path)
              "relations": [{"type": "hosts", "head": 0, "tail": 1}]}]
     assert task.candidates(test[0]) == [(1, 0)]
     scorer = task.scorer(test, {0: "no_relation", 1: "lives_in"})
-    scorer.add(torch.tensor([1]), None, torch.tensor([0]), torch.tensor([0]))
+    scorer.add(torch.tensor([1]), torch.tensor([0]), torch.tensor([0]), torch.tensor([0]))
     report = scorer.result()
     assert report["metrics"]["recall"] == 0.0
     assert report["metrics"]["precision"] == 0.0  # (1, 0, lives_in) is not gold either
@@ -211,16 +211,20 @@ def test_span_records_train_ner_as_bio(tmp_path):
                                    "O"]
 
 
-def test_train_save_reload_predict_and_score(relation_recipe, tmp_path, capsys):
-    assert main(["run", str(relation_recipe), "--plain"]) == 0
+@pytest.mark.parametrize("encoding", ["pairs", "shared"])
+def test_train_save_reload_predict_and_score(relation_recipe, tmp_path, capsys, encoding):
+    assert main(["run", str(relation_recipe), "--plain", "--set",
+                 f"relation.encoding={encoding}"]) == 0
     run = next((tmp_path / "runs").iterdir())
     events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
     test = [e for e in events if e["type"] == "eval" and e["split"] == "test"][-1]
     assert set(test["report"]["per_label"]) == {"based_in", "founded", "lives_in", "works_for"}
     assert test["report"]["relations"] == 5
     meta = json.loads((run / "model" / "workbench.json").read_text())
-    assert meta["task"] == "relation" and "<h:PER>" in (
+    marker = "<e:PER>" if encoding == "shared" else "<h:PER>"
+    assert meta["task"] == "relation" and marker in (
         run / "model" / "tokenizer.json").read_text()
+    assert meta["relation"]["encoding"] == encoding
     capsys.readouterr()
     assert main(["predict", str(run), "[[Maria Rossi|PER]] works for [[Kestrel Bank|ORG]]"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -261,3 +265,134 @@ def test_jsonl_text_may_hold_unicode_line_separators(tmp_path):
     path = write(tmp_path / "u.jsonl", line + "\n" + RELATION_LINES[1] + "\n")
     examples = read_examples(str(path), DATA, "spans")
     assert [e["line"] for e in examples] == [1, 2]
+
+
+def shared_features(tmp_path, tokenizer, lines=RELATION_LINES, max_length=64, **relation):
+    task, examples = configured(tmp_path, lines, encoding="shared", **relation)
+    tok = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
+    task.prepare_tokenizer(tok)
+    label2id = {"no_relation": 0, "based_in": 1, "founded": 2, "lives_in": 3, "works_for": 4}
+    return task, examples, tok, label2id
+
+
+def test_shared_encoding_marks_every_entity_once_and_lists_the_sentences_pairs(
+        tmp_path, tokenizer):
+    task, examples, tok, label2id = shared_features(tmp_path, tokenizer)
+    features = task.encode(examples, tok, label2id, 64)
+    assert len(features) == len(examples)  # one row per sentence, not per pair
+    first = features[0]
+    words = tok.convert_ids_to_tokens(first["input_ids"])
+    assert " ".join(words).replace(" ##", "") == (
+        "[CLS] <e:PER> maria rossi </e:PER> works for <e:ORG> kestrel bank </e:ORG> in "
+        "<e:LOC> porto </e:LOC> . [SEP]")
+    # The candidates (0, 1), (0, 2), (1, 2) in order: start markers, the words between
+    # the pair, and the gold label of each.
+    assert [words[i] for i in first["head_pos"]] == ["<e:PER>", "<e:PER>", "<e:ORG>"]
+    assert [words[i] for i in first["tail_pos"]] == ["<e:ORG>", "<e:LOC>", "<e:LOC>"]
+    between = [words[s:e] for s, e in zip(first["between_start"], first["between_end"])]
+    assert between[0] == ["works", "for"]
+    assert between[2] == ["in"]
+    assert first["labels"] == [label2id["works_for"], 0, label2id["based_in"]]
+    # Head after tail in the sentence: the words between are still the ones between.
+    third = features[2]
+    words = tok.convert_ids_to_tokens(third["input_ids"])
+    pair = task.candidates(examples[2]).index((2, 1))  # Aiko Sato lives in Lisbon
+    assert words[third["head_pos"][pair]] == "<e:PER>"
+    assert words[third["between_start"][pair]:third["between_end"][pair]] == [",", "where"]
+    assert third["labels"][pair] == label2id["lives_in"]
+
+
+def test_shared_long_sentence_falls_back_to_a_cut_row_per_pair(tmp_path, tokenizer):
+    words = " ".join(["filler"] * 80)
+    line = relation_line(f"Maria Rossi {words} Kestrel Bank in Porto .",
+                         [("PER", 0, 2), ("ORG", 82, 84), ("LOC", 85, 86)],
+                         [("works_for", 0, 1)])
+    task, examples, tok, label2id = shared_features(tmp_path, tokenizer, [line],
+                                                    type_pairs=False)
+    features = task.encode(examples, tok, label2id, 32)
+    assert len(features) == len(task.candidates(examples[0])) == 6
+    for window, feature in enumerate(features):
+        assert len(feature["input_ids"]) <= 32 and feature["window"] == window
+        text = tok.convert_ids_to_tokens(feature["input_ids"])
+        h, t = task.candidates(examples[0])[window]
+        kinds = [examples[0]["entities"][i]["type"] for i in (h, t)]
+        assert [text[feature["head_pos"][0]], text[feature["tail_pos"][0]]] == [
+            f"<e:{kind}>" for kind in kinds]
+    assert features[0]["labels"] == [label2id["works_for"]]
+
+
+def test_shared_negative_sampling_keeps_the_pairs_per_pair_encoding_keeps(tmp_path, tokenizer):
+    task, examples, tok, label2id = shared_features(tmp_path, tokenizer, type_pairs=False,
+                                                    negative_ratio=1.0)
+    sampled = task.encode(examples, tok, label2id, 64, train=True)
+    task_pairs, _ = configured(tmp_path, type_pairs=False, negative_ratio=1.0)
+    tok_pairs = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
+    task_pairs.prepare_tokenizer(tok_pairs)
+    per_pair = task_pairs.encode(examples, tok_pairs, label2id, 64, train=True)
+    assert sum(len(f["labels"]) for f in sampled) == len(per_pair) == 10
+    assert sorted(label for f in sampled for label in f["labels"]) == sorted(
+        f["labels"] for f in per_pair)
+
+
+def test_shared_model_scores_each_pair_as_if_alone(tmp_path, tokenizer, tiny_model):
+    """Padding a sentence's pairs and tokens into a batch changes no pair's
+    probabilities, and the context vector is the mean of the words between."""
+    from workbench.tasks.base import batched_probabilities, make_collate
+    from workbench.tasks.relation_model import SharedRelationModel
+
+    task, examples, tok, label2id = shared_features(tmp_path, tokenizer, type_pairs=False)
+    features = task.encode(examples, tok, label2id, 64)
+    torch.manual_seed(0)
+    model = SharedRelationModel.from_pretrained(str(tiny_model), num_labels=len(label2id))
+    model.resize_token_embeddings(len(tok))
+    model.eval()
+    together = {}
+    for indices, _batch, probs in batched_probabilities(model, tok, features, 8):
+        for i, row in zip(indices, probs):
+            together[i] = row[:len(features[i]["labels"])]
+    for i, feature in enumerate(features):
+        [(_, _, alone)] = list(batched_probabilities(model, tok, [feature], 1))
+        assert torch.allclose(alone[0], together[i], atol=1e-5)
+    batch = make_collate(tok.pad_token_id)([features[0]])
+    inputs = {k: v for k, v in batch.items() if k not in ("labels", "example", "window")}
+    hidden = model.encode(batch["input_ids"], batch["attention_mask"])
+    start, end = features[0]["between_start"][0], features[0]["between_end"][0]
+    expected = torch.cat([hidden[0, features[0]["head_pos"][0]],
+                          hidden[0, features[0]["tail_pos"][0]],
+                          hidden[0, start:end].mean(dim=0)])
+    with torch.no_grad():
+        logits = model(**inputs).logits[0, 0]
+    assert torch.allclose(logits, model.classifier(expected), atol=1e-5)
+
+
+def test_shared_predictions_come_back_for_the_pairs_asked(relation_recipe, tmp_path):
+    """``predict_pairs`` (kg build's path) gives each sentence the same relations in
+    a batch of many sentences as alone, long sentences included."""
+    from workbench.models import load_saved
+
+    assert main(["run", str(relation_recipe), "--plain", "--set", "relation.encoding=shared",
+                 "--set", "train.learning_rate=0.01", "--set", "train.epochs=4"]) == 0
+    run = next((tmp_path / "runs").iterdir())
+    task, model, tok, _meta = load_saved(run)
+    assert type(model).__name__ == "SharedRelationModel" and task.shared
+    filler = " ".join(["and"] * 40)
+    texts = ["[[Maria Rossi|PER]] works for [[Kestrel Bank|ORG]] in [[Porto|LOC]] .",
+             f"[[Jon Berg|PER]] {filler} founded [[Nordwind Labs|ORG]] in [[Oslo|LOC]] .",
+             "[[Aiko Sato|PER]] lives in [[Lisbon|LOC]] ."]
+    items = [parse_marked(text) for text in texts]
+    together = task.predict_pairs(model, tok, items, 32, batch_size=8)
+    alone = [task.predict_pairs(model, tok, [item], 32)[0] for item in items]
+    assert [[{k: r[k] for k in ("head", "tail", "type")} for r in rels] for rels in together] \
+        == [[{k: r[k] for k in ("head", "tail", "type")} for r in rels] for rels in alone]
+    assert any(together), "the trained tiny model finds some relation"
+    for rels, item in zip(together, items):
+        assert all((r["head"], r["tail"]) in task.candidates(item) for r in rels)
+
+
+def test_models_saved_before_the_encoding_choice_load_as_per_pair():
+    task = RelationTask()
+    task.from_meta({"relation": {"none_label": "no_relation", "typed": True,
+                                 "entity_types": ["ORG", "PER"], "type_pairs": None}})
+    assert task.encoding == "pairs" and task.model_class().__name__ == (
+        "EntityMarkerRelationModel")
+    assert "<h:PER>" in task.markers()

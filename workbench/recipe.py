@@ -123,6 +123,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "type_pairs": Key(bool, True,
                           help="only entity-type pairs that have a relation in training "
                                "are candidates (in training, evaluation and prediction)"),
+        "encoding": Key(str, "pairs", choices=("pairs", "shared"),
+                        help="one encoder pass per candidate pair, head and tail marked "
+                             "(pairs), or one pass per sentence with every entity marked, "
+                             "all its pairs read from it (shared: several times faster "
+                             "where sentences hold many pairs)"),
         "markers": Key(str, "typed", choices=("typed", "plain"),
                        help="entity markers carry the entity type (<h:PER>) or not (<h>)"),
         "none_label": Key(str, "no_relation", help="the label of a pair with no relation"),

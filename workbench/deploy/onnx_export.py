@@ -38,7 +38,8 @@ from workbench.runs.folder import EVENTS
 
 REPORT = "export_report"  # .json for machines, .txt for people
 EXPORTS = "exports"  # where exports of a run go, inside its folder
-INPUTS = ("input_ids", "attention_mask", "token_type_ids", "head_pos", "tail_pos")
+INPUTS = ("input_ids", "attention_mask", "token_type_ids", "head_pos", "tail_pos",
+          "between_start", "between_end")
 QUANTIZE = ("int8",)
 
 
@@ -151,9 +152,10 @@ class _Logits(torch.nn.Module):
         self.model = model
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, head_pos=None,
-                tail_pos=None):
+                tail_pos=None, between_start=None, between_end=None):
         given = {"input_ids": input_ids, "attention_mask": attention_mask,
-                     "token_type_ids": token_type_ids, "head_pos": head_pos, "tail_pos": tail_pos}
+                 "token_type_ids": token_type_ids, "head_pos": head_pos, "tail_pos": tail_pos,
+                 "between_start": between_start, "between_end": between_end}
         return self.model(**{k: v for k, v in given.items() if v is not None}).logits
 
 

@@ -72,15 +72,14 @@ def check_labels(task: Task, examples: list[dict], labels: list[str], path: str,
 
 def make_collate(pad_id: int, multiple: int = 1,
                  limit: int | None = None) -> Callable[[list[dict]], dict]:
-    """Dynamic padding: pad each batch to its longest row (labels with -100),
-    rounded up to a ``multiple`` (8 on a GPU: tensor-core shapes, and fewer
-    distinct shapes for a compiled model) but never past ``limit`` (the model's
-    positions)."""
+    """Dynamic padding: pad each list of a batch to that key's longest row (labels
+    with -100), rounded up to a ``multiple`` (8 on a GPU: tensor-core shapes, and
+    fewer distinct shapes for a compiled model) but never past ``limit`` (the
+    model's positions). Keys are padded apart because not every list runs along
+    the tokens (a shared relation row's pairs)."""
     import torch
 
     def collate(features: list[dict]) -> dict:
-        longest = max(len(f["input_ids"]) for f in features)
-        longest = max(longest, min(-(-longest // multiple) * multiple, limit or 1 << 30))
         batch: dict[str, Any] = {}
         for key in features[0]:
             if key in META_KEYS:
@@ -89,6 +88,8 @@ def make_collate(pad_id: int, multiple: int = 1,
             if not isinstance(features[0][key], list):  # one number a row: labels, positions
                 batch[key] = torch.tensor([f[key] for f in features])
                 continue
+            longest = max(len(f[key]) for f in features)
+            longest = max(longest, min(-(-longest // multiple) * multiple, limit or 1 << 30))
             fill = {"input_ids": pad_id, "labels": -100}.get(key, 0)
             batch[key] = torch.tensor([f[key] + [fill] * (longest - len(f[key]))
                                        for f in features])

@@ -4,8 +4,12 @@ Every ordered pair of entities in a sentence is one example: the head and tail
 are wrapped in marker tokens added to the tokenizer (``<h:PER> Maria Rossi
 </h:PER> works for <t:ORG> Kestrel Bank </t:ORG>``; ``<h>``/``<t>`` without
 types when ``relation.markers = "plain"``) and the model classifies the pair
-from the hidden states of the two start markers. Pairs without a gold relation
-are ``no_relation``. Scores are micro/macro P/R/F1 over relation triples on
+from the hidden states of the two start markers: one encoder pass per pair.
+With ``relation.encoding = "shared"`` every entity of a sentence is marked once
+(``<e:PER> Maria Rossi </e:PER> works for <e:ORG> Kestrel Bank </e:ORG>``) and all
+its pairs are classified from that one pass (the two start markers and the
+words between the pair): a sentence with ten candidate pairs costs one pass,
+not ten. Pairs without a gold relation are ``no_relation``. Scores are micro/macro P/R/F1 over relation triples on
 gold entities; ``end_to_end`` scores strict triples with predicted entities.
 """
 
@@ -14,12 +18,14 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter, defaultdict
+from itertools import groupby
 from typing import Any, Iterable
 
 from workbench.tasks.base import batched_probabilities
 from workbench.tasks.ner import special_tokens_template, split_words
 
-PLAIN = ("<h>", "</h>", "<t>", "</t>")
+PAIR_ROLES, SHARED_ROLES = ("h", "t"), ("e",)
+PAIR_KEYS = ("head_pos", "tail_pos", "between_start", "between_end")  # one list per row, shared
 MAX_PIECES_PER_WORD = 16  # a pathological "word" (a URL, a hash) must not eat the window
 
 # Entity type names differ between datasets (CoNLL-2003 PER vs CoNLL04 Peop); at
@@ -32,12 +38,13 @@ TYPE_GROUPS = (
 )
 
 
-def markers_for(types: Iterable[str], typed: bool) -> list[str]:
-    """Marker tokens: the plain four, and four per entity type when ``typed``."""
-    out = list(PLAIN)
+def markers_for(types: Iterable[str], typed: bool, roles=PAIR_ROLES) -> list[str]:
+    """Marker tokens: an opening and a closing one per role (head and tail, or one
+    role-free entity role), and the same per entity type when ``typed``."""
+    out = [m for role in roles for m in (f"<{role}>", f"</{role}>")]
     if typed:
         for kind in types:
-            out += [f"<h:{kind}>", f"</h:{kind}>", f"<t:{kind}>", f"</t:{kind}>"]
+            out += [m for role in roles for m in (f"<{role}:{kind}>", f"</{role}:{kind}>")]
     return out
 
 
@@ -106,7 +113,8 @@ def triple_report(gold: list[set], pred: list[set], types: list[str]) -> dict[st
 
 
 class RelationTask:
-    """Entity-pair relation classification with entity markers."""
+    """Entity-pair relation classification with entity markers: a pass per pair
+    (``encoding = "pairs"``) or a pass per sentence for all its pairs (``"shared"``)."""
 
     name = "relation"
     kind = "spans"
@@ -117,6 +125,7 @@ class RelationTask:
     def __init__(self):
         self.none_label = "no_relation"
         self.typed = True
+        self.encoding = "pairs"
         self.entity_types: list[str] = []
         self.type_pairs: set[tuple[str, str]] | None = None
         self.negative_ratio: float | None = None
@@ -129,6 +138,7 @@ class RelationTask:
         settings = recipe["relation"]
         self.none_label = settings["none_label"]
         self.typed = settings["markers"] == "typed"
+        self.encoding = settings["encoding"]
         self.negative_ratio = settings["negative_ratio"]
         self.seed = recipe["train"]["seed"]
         self.entity_types = sorted({e["type"] for examples in splits.values()
@@ -142,6 +152,7 @@ class RelationTask:
     def meta(self) -> dict:
         """What a saved model needs to encode pairs as in training."""
         return {"relation": {"none_label": self.none_label, "typed": self.typed,
+                             "encoding": self.encoding,
                              "entity_types": self.entity_types,
                              "type_pairs": sorted(map(list, self.type_pairs))
                              if self.type_pairs is not None else None}}
@@ -150,18 +161,25 @@ class RelationTask:
         settings = meta.get("relation", {})
         self.none_label = settings.get("none_label", self.none_label)
         self.typed = settings.get("typed", self.typed)
+        self.encoding = settings.get("encoding", "pairs")  # models saved before the choice
         self.entity_types = settings.get("entity_types", [])
         pairs = settings.get("type_pairs")
         self.type_pairs = {tuple(p) for p in pairs} if pairs is not None else None
 
-    def model_class(self):
-        from workbench.tasks.relation_model import EntityMarkerRelationModel
+    @property
+    def shared(self) -> bool:
+        return self.encoding == "shared"
 
-        return EntityMarkerRelationModel
+    def model_class(self):
+        from workbench.tasks.relation_model import (EntityMarkerRelationModel,
+                                                    SharedRelationModel)
+
+        return SharedRelationModel if self.shared else EntityMarkerRelationModel
 
     def markers(self) -> list[str]:
         """This model's marker tokens."""
-        return markers_for(self.entity_types, self.typed)
+        return markers_for(self.entity_types, self.typed,
+                           SHARED_ROLES if self.shared else PAIR_ROLES)
 
     def prepare_tokenizer(self, tokenizer) -> None:
         """Add the marker tokens (special: never split, never lower-cased)."""
@@ -203,59 +221,79 @@ class RelationTask:
 
     def encode(self, examples: list[dict], tokenizer, label2id: dict[str, int],
                max_length: int, train: bool = False) -> list[dict]:
-        """One feature per candidate pair: marked word pieces (cut around the pair
-        when too long), ``head_pos``/``tail_pos`` (the start markers), the label,
-        ``example`` (the sentence) and ``window`` (the pair's place in ``candidates``).
-        With ``train`` and ``relation.negative_ratio``, no_relation pairs are sampled."""
+        """Marked word pieces with ``head_pos``/``tail_pos`` (the start markers), the
+        label, ``example`` (the sentence) and ``window`` (the place in ``candidates``).
+
+        Per pair: one feature per candidate pair, cut around the pair when too long.
+        Shared: one feature per sentence whose pair keys (``PAIR_KEYS``, ``labels``)
+        are lists, its pairs in candidate order from ``window`` on; a sentence too
+        long for ``max_length`` falls back to one cut feature per pair. With
+        ``train`` and ``relation.negative_ratio``, no_relation pairs are sampled."""
         prefix, suffix = special_tokens_template(tokenizer)
         budget = max(1, max_length - len(prefix) - len(suffix) - 4)
         encoded = tokenizer([e["tokens"] for e in examples], is_split_into_words=True,
                             add_special_tokens=False)
         none_id = label2id.get(self.none_label, -100)
         marker_ids = dict(zip(self.markers(), tokenizer.convert_tokens_to_ids(self.markers())))
-        positives, negatives = [], []
+        pieces_of, positives, negatives = [], [], []
         for index, example in enumerate(examples):
             pieces: list[list[int]] = [[] for _ in example["tokens"]]
             for token_id, word in zip(encoded["input_ids"][index], encoded.word_ids(index)):
                 if word is not None:
                     pieces[word].append(token_id)
-            pieces = [(p or [tokenizer.unk_token_id])[:MAX_PIECES_PER_WORD] for p in pieces]
+            pieces_of.append([(p or [tokenizer.unk_token_id])[:MAX_PIECES_PER_WORD]
+                              for p in pieces])
             gold = {(r["head"], r["tail"]): r["type"] for r in example.get("relations", [])}
             for window, (h, t) in enumerate(self.candidates(example)):
-                feature = self._pair(marker_ids, pieces, example["entities"], h, t, budget,
-                                     prefix, suffix)
                 label = gold.get((h, t))
-                feature["labels"] = label2id.get(label, -100) if label else none_id
-                feature["example"], feature["window"] = index, window
-                (positives if label else negatives).append(feature)
+                pair = {"head": h, "tail": t, "example": index, "window": window,
+                        "labels": label2id.get(label, -100) if label else none_id}
+                (positives if label else negatives).append(pair)
         if train and self.negative_ratio is not None:
             keep = min(len(negatives), int(round(self.negative_ratio * len(positives))))
             chosen = sorted(random.Random(self.seed).sample(range(len(negatives)), keep))
             negatives = [negatives[i] for i in chosen]
-        return sorted(positives + negatives, key=lambda f: (f["example"], f["window"]))
+        pairs = sorted(positives + negatives, key=lambda f: (f["example"], f["window"]))
+        layout = Layout(marker_ids, prefix, suffix, self._marker)
+        if not self.shared:
+            return [self._pair_feature(layout, pieces_of[p["example"]], examples[p["example"]],
+                                       p, budget) for p in pairs]
+        features = []
+        for index, group in groupby(pairs, key=lambda p: p["example"]):
+            group = list(group)
+            entities = examples[index]["entities"]
+            pieces = pieces_of[index]
+            ids, starts, ends = layout.mark(pieces, [(e, "e") for e in entities],
+                                            range(len(pieces)))
+            if len(ids) > max_length:
+                features += [self._pair_feature(layout, pieces, examples[index], p, budget)
+                             for p in group]
+                continue
+            feature = {"input_ids": ids, "attention_mask": [1] * len(ids),
+                       **{key: [] for key in PAIR_KEYS}, "labels": [],
+                       "example": index, "window": group[0]["window"]}
+            for p in group:
+                _add_pair(feature, starts, ends, p["head"], p["tail"], p["labels"])
+            features.append(feature)
+        return features
 
-    def _pair(self, marker_ids, pieces, entities, h, t, budget, prefix, suffix) -> dict:
-        head, tail = entities[h], entities[t]
-        spans = [(head["start"], head["end"]), (tail["start"], tail["end"])]
-        kept = keep_words(pieces, spans, budget)
-        before, after = defaultdict(list), defaultdict(list)
-        # Longer spans open first and close last, so nested or shared spans stay nested.
-        for role, entity in sorted((("h", head), ("t", tail)),
-                                   key=lambda x: x[1]["start"] - x[1]["end"]):
-            before[entity["start"]].append(self._marker(role, entity["type"], False))
-            after[entity["end"] - 1].insert(0, self._marker(role, entity["type"], True))
-        kept_set = set(kept)
-        ids, positions = list(prefix), {}
-        for word in range(len(pieces)):
-            for marker in before.get(word, []):
-                positions.setdefault(marker[1], len(ids))
-                ids.append(marker_ids[marker])
-            if word in kept_set:
-                ids.extend(pieces[word])
-            ids.extend(marker_ids[marker] for marker in after.get(word, []))
-        ids.extend(suffix)
-        return {"input_ids": ids, "attention_mask": [1] * len(ids),
-                "head_pos": positions["h"], "tail_pos": positions["t"]}
+    def _pair_feature(self, layout: "Layout", pieces, example, pair: dict, budget: int) -> dict:
+        """One pair's feature, the words cut around it to fit ``budget``; in shared
+        encoding its keys are one-item lists, as a sentence's would be."""
+        h, t = pair["head"], pair["tail"]
+        head, tail = example["entities"][h], example["entities"][t]
+        kept = keep_words(pieces, [(head["start"], head["end"]), (tail["start"], tail["end"])],
+                          budget)
+        roles = ("e", "e") if self.shared else ("h", "t")
+        ids, starts, ends = layout.mark(pieces, [(head, roles[0]), (tail, roles[1])], kept)
+        feature = {"input_ids": ids, "attention_mask": [1] * len(ids),
+                   "example": pair["example"], "window": pair["window"]}
+        if not self.shared:
+            return {**feature, "head_pos": starts[0], "tail_pos": starts[1],
+                    "labels": pair["labels"]}
+        feature.update({key: [] for key in PAIR_KEYS}, labels=[])
+        _add_pair(feature, starts, ends, 0, 1, pair["labels"])
+        return feature
 
     # -- scoring -----------------------------------------------------------------
     def scorer(self, examples: list[dict], id2label: dict[int, str]) -> "RelationScorer":
@@ -273,14 +311,17 @@ class RelationTask:
         candidates = [self.candidates(item) for item in items]
         for indices, _batch, probs in batched_probabilities(model, tokenizer, features,
                                                             batch_size):
-            for feature, row in zip((features[i] for i in indices), probs):
-                best = int(row.argmax())
-                label = id2label[best]
-                if label == self.none_label:
-                    continue
-                h, t = candidates[feature["example"]][feature["window"]]
-                found[feature["example"]].append(
-                    {"head": h, "tail": t, "type": label, "score": round(float(row[best]), 4)})
+            if probs.dim() == 2:  # a pair per row: give it the pairs dimension
+                probs = probs[:, None]
+            for feature, rows in zip((features[i] for i in indices), probs):
+                for window, row in zip(pair_windows(feature), rows):
+                    best = int(row.argmax())
+                    label = id2label[best]
+                    if label == self.none_label:
+                        continue
+                    h, t = candidates[feature["example"]][window]
+                    found[feature["example"]].append({"head": h, "tail": t, "type": label,
+                                                      "score": round(float(row[best]), 4)})
         for relations in found:
             relations.sort(key=lambda r: (r["head"], r["tail"]))
         return found
@@ -331,6 +372,60 @@ def parse_marked(text: str) -> dict:
                               if any(s < c["end"] and e > c["start"] for _, s, e in words)]}
 
 
+class Layout:
+    """Writes marked word pieces: the model's marker ids, its special tokens, and
+    ``marker(role, type, end)`` naming the marker an entity gets."""
+
+    def __init__(self, marker_ids: dict[str, int], prefix: list[int], suffix: list[int],
+                 marker):
+        self.marker_ids, self.prefix, self.suffix, self.marker = marker_ids, prefix, suffix, marker
+
+    def mark(self, pieces: list[list[int]], marked: list[tuple[dict, str]],
+             kept: Iterable[int]) -> tuple[list[int], list[int], list[int]]:
+        """Token ids of the ``kept`` words with each ``(entity, role)`` in ``marked``
+        wrapped in markers; the position of each one's start marker and the
+        position just after its end marker."""
+        before, after = defaultdict(list), defaultdict(list)
+        # Longer spans open first and close last, so nested or shared spans stay nested.
+        for number, (entity, role) in sorted(enumerate(marked),
+                                             key=lambda x: x[1][0]["start"] - x[1][0]["end"]):
+            before[entity["start"]].append((number, self.marker(role, entity["type"], False)))
+            after[entity["end"] - 1].insert(0, (number, self.marker(role, entity["type"], True)))
+        kept_set = set(kept)
+        ids = list(self.prefix)
+        starts, ends = [0] * len(marked), [0] * len(marked)
+        for word in range(len(pieces)):
+            for number, marker in before.get(word, []):
+                starts[number] = len(ids)
+                ids.append(self.marker_ids[marker])
+            if word in kept_set:
+                ids.extend(pieces[word])
+            for number, marker in after.get(word, []):
+                ids.append(self.marker_ids[marker])
+                ends[number] = len(ids)
+        ids.extend(self.suffix)
+        return ids, starts, ends
+
+
+def pair_windows(feature: dict) -> range:
+    """The candidate indices of a feature's pairs: consecutive from its ``window``
+    (every feature but a sampled training one)."""
+    count = len(feature["head_pos"]) if isinstance(feature["head_pos"], list) else 1
+    return range(feature["window"], feature["window"] + count)
+
+
+def _add_pair(feature: dict, starts: list[int], ends: list[int], h: int, t: int,
+              label: int) -> None:
+    """Append pair (h, t) to a shared feature: its start markers and the tokens
+    between the two entities (none when they overlap or touch)."""
+    first, second = (h, t) if starts[h] <= starts[t] else (t, h)
+    low, high = ends[first], starts[second]
+    if high <= low:
+        low = high = 0
+    for key, value in zip(PAIR_KEYS + ("labels",), (starts[h], starts[t], low, high, label)):
+        feature[key].append(value)
+
+
 class RelationScorer:
     """Collects the predicted label of every candidate pair; scores relation
     triples (head, tail, type) against every gold relation, so a gold relation
@@ -343,8 +438,14 @@ class RelationScorer:
         self.predicted: dict[tuple[int, int], int] = {}
 
     def add(self, preds, labels, examples, windows) -> None:
-        for pred, example, window in zip(preds.tolist(), examples.tolist(), windows.tolist()):
-            self.predicted[(int(example), int(window))] = int(pred)
+        if preds.dim() == 1:  # a pair per row: give it the pairs dimension
+            preds, labels = preds[:, None], labels[:, None]
+        for row, gold, example, first in zip(preds.tolist(), labels.tolist(), examples.tolist(),
+                                             windows.tolist()):
+            # Every evaluated pair has a label: -100 marks a padded place in a shared row.
+            pairs = [pred for pred, label in zip(row, gold) if label != -100]
+            for window, pred in enumerate(pairs, start=int(first)):
+                self.predicted[(int(example), window)] = int(pred)
 
     def result(self) -> dict[str, Any]:
         gold, pred = [], []

@@ -1,7 +1,15 @@
-"""The relation classifier: a pretrained encoder plus a linear layer over the
+"""The relation classifiers: a pretrained encoder plus a linear layer over the
 concatenated hidden states of the head and tail start markers (the "entity
 marker, entity start" baseline of Baldini Soares et al. 2019; typed markers as
 in Zhou & Chen 2022).
+
+``EntityMarkerRelationModel`` reads one marked pair per row. The shared-encoding
+``SharedRelationModel`` reads every pair of a sentence from one pass: all
+entities carry role-free markers, so the head and tail vectors alone cannot tell
+which of two people works for which of two companies; the mean of the hidden
+states between the pair (SpERT's context, Eberts & Ulges 2020) makes each pair's
+input its own. Positions then come one list per row (``[batch, pairs]``) and so
+do the logits.
 
 It saves as a normal encoder folder (``save_pretrained``: config with the
 relation labels, weights, tokenizer with the marker tokens) plus
@@ -26,6 +34,7 @@ class EntityMarkerRelationModel(nn.Module):
     logits over relation labels (and the cross-entropy loss when labels are given)."""
 
     base_model_prefix = "encoder"  # as transformers names it: the rest is the task head
+    inputs_per_pair = 2  # hidden vectors concatenated for one pair
 
     def __init__(self, encoder, num_labels: int):
         super().__init__()
@@ -34,20 +43,28 @@ class EntityMarkerRelationModel(nn.Module):
         hidden = self.config.hidden_size
         dropout = getattr(self.config, "hidden_dropout_prob", 0.1)
         self.dropout = nn.Dropout(dropout if isinstance(dropout, float) else 0.1)
-        self.classifier = nn.Linear(2 * hidden, num_labels)
+        self.classifier = nn.Linear(self.inputs_per_pair * hidden, num_labels)
 
-    def forward(self, input_ids, attention_mask=None, head_pos=None, tail_pos=None,
-                labels=None, token_type_ids=None):
+    def encode(self, input_ids, attention_mask=None, token_type_ids=None):
+        """The encoder's last hidden states."""
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
             kwargs["token_type_ids"] = token_type_ids
-        hidden = self.encoder(**kwargs).last_hidden_state
+        return self.encoder(**kwargs).last_hidden_state
+
+    def forward(self, input_ids, attention_mask=None, head_pos=None, tail_pos=None,
+                labels=None, token_type_ids=None):
+        hidden = self.encode(input_ids, attention_mask, token_type_ids)
         rows = torch.arange(hidden.shape[0], device=hidden.device)
         pair = torch.cat([hidden[rows, head_pos], hidden[rows, tail_pos]], dim=-1)
+        return self._classify(pair, labels)
+
+    def _classify(self, pair, labels):
         logits = self.classifier(self.dropout(pair))
         loss = None
         if labels is not None:
-            loss = nn.functional.cross_entropy(logits.float(), labels)
+            loss = nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
+                                               labels.reshape(-1), ignore_index=-100)
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
     # -- the transformers-style surface the engine and loaders use ---------------
@@ -87,3 +104,26 @@ class EntityMarkerRelationModel(nn.Module):
             model.classifier.load_state_dict(load_file(str(head)))
         return model
 
+
+
+class SharedRelationModel(EntityMarkerRelationModel):
+    """Every candidate pair of a sentence from one encoder pass: ``head_pos``,
+    ``tail_pos`` (start markers) and ``between_start``/``between_end`` (the tokens
+    between the two entities, empty when they touch) are ``[batch, pairs]``;
+    logits are ``[batch, pairs, labels]``. Padded pairs carry label -100."""
+
+    inputs_per_pair = 3  # head marker, tail marker, the context between them
+
+    def forward(self, input_ids, attention_mask=None, head_pos=None, tail_pos=None,
+                between_start=None, between_end=None, labels=None, token_type_ids=None):
+        hidden = self.encode(input_ids, attention_mask, token_type_ids)
+        rows = torch.arange(hidden.shape[0], device=hidden.device)[:, None]
+        # Mean over [start, end) from running sums: no [batch, pairs, tokens] mask,
+        # which a sentence with a hundred pairs would make large.
+        sums = torch.cat([hidden.new_zeros(hidden.shape[0], 1, hidden.shape[2]),
+                          hidden.float().cumsum(dim=1)], dim=1)
+        width = (between_end - between_start).clamp(min=1).unsqueeze(-1)
+        between = (sums[rows, between_end] - sums[rows, between_start]) / width
+        pair = torch.cat([hidden[rows, head_pos], hidden[rows, tail_pos],
+                          between.to(hidden.dtype)], dim=-1)
+        return self._classify(pair, labels)

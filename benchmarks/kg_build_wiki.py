@@ -43,6 +43,21 @@ def articles(source: Path) -> list[dict]:
     return [{"id": d["id"], "text": "\n".join(d["text"])} for d in docs if d["text"]]
 
 
+def write_corpus(source: Path, sentences: int) -> tuple[Path, str]:
+    """The first articles holding ``sentences`` sentences as a JSONL corpus in a
+    temporary folder; its path and a line describing it."""
+    chosen, total = [], 0
+    for doc in articles(source):
+        chosen.append(doc)
+        total += len(split_sentences(doc["text"]))
+        if total >= sentences:
+            break
+    corpus = Path(tempfile.mkdtemp(prefix="kg-wiki-")) / "wiki.jsonl"
+    corpus.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in chosen),
+                      encoding="utf-8")
+    return corpus, f"{len(chosen)} articles, {total} sentences"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ner", required=True)
@@ -60,18 +75,9 @@ def main() -> None:
     from workbench.kg.store import Graph
 
     console = Console()
-    chosen, total = [], 0
-    for doc in articles(Path(args.source)):
-        chosen.append(doc)
-        total += len(split_sentences(doc["text"]))
-        if total >= args.sentences:
-            break
-    work = Path(tempfile.mkdtemp(prefix="kg-wiki-"))
-    corpus = work / "wiki.jsonl"
-    corpus.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in chosen),
-                      encoding="utf-8")
-    graph_path = Path(args.graph) if args.graph else work / "wiki.sqlite"
-    console.print(f"corpus: {len(chosen)} articles, {total} sentences -> {graph_path}")
+    corpus, described = write_corpus(Path(args.source), args.sentences)
+    graph_path = Path(args.graph) if args.graph else corpus.parent / "wiki.sqlite"
+    console.print(f"corpus: {described} -> {graph_path}")
     first = build_graph(graph_path, args.ner, corpus, relations=args.relations,
                         threshold=args.threshold, console=console)
     second = build_graph(graph_path, args.ner, corpus, relations=args.relations,

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from conftest import relation_line
 from workbench.cli import main
 from workbench.experiment import prepare
 from workbench.models import load_saved
@@ -117,8 +118,14 @@ def test_a_relation_export_and_an_adapter_only_lora_run(relation_recipe, tmp_pat
 def test_a_shared_encoding_relation_export(relation_recipe, tmp_path):
     """One pass for a sentence's pairs exports too: pairs are a dynamic axis."""
     run = trained(relation_recipe, "relation.encoding=shared", "train.learning_rate=0.01")
+    # Checked on sentences of one pair each: the pairs axis must not be traced as a constant.
+    data = tmp_path / "two.jsonl"
+    data.write_text(relation_line("Jon Berg founded Nordwind Labs .",
+                                  [("PER", 0, 2), ("ORG", 3, 5)], [("founded", 0, 1)]) + "\n"
+                    + relation_line("Aiko Sato , a painter , lives in Oslo .",
+                                    [("PER", 0, 2), ("LOC", 8, 9)], [("lives_in", 0, 1)]) + "\n")
     out = tmp_path / "shared-onnx"
-    assert main(["export", str(run), "--out", str(out)]) == 0
+    assert main(["export", str(run), "--out", str(out), "--data", str(data)]) == 0
     same_predictions(run, out, ["[[Jon Berg|PER]] founded [[Nordwind Labs|ORG]] .",
                                 "[[Aiko Sato|PER]] lives in [[Oslo|LOC]] near "
                                 "[[Kestrel Bank|ORG]] , says [[Maria Rossi|PER]] ."])

@@ -267,7 +267,7 @@ def test_jsonl_text_may_hold_unicode_line_separators(tmp_path):
     assert [e["line"] for e in examples] == [1, 2]
 
 
-def shared_features(tmp_path, tokenizer, lines=RELATION_LINES, max_length=64, **relation):
+def shared_task(tmp_path, tokenizer, lines=RELATION_LINES, **relation):
     task, examples = configured(tmp_path, lines, encoding="shared", **relation)
     tok = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
     task.prepare_tokenizer(tok)
@@ -277,7 +277,7 @@ def shared_features(tmp_path, tokenizer, lines=RELATION_LINES, max_length=64, **
 
 def test_shared_encoding_marks_every_entity_once_and_lists_the_sentences_pairs(
         tmp_path, tokenizer):
-    task, examples, tok, label2id = shared_features(tmp_path, tokenizer)
+    task, examples, tok, label2id = shared_task(tmp_path, tokenizer)
     features = task.encode(examples, tok, label2id, 64)
     assert len(features) == len(examples)  # one row per sentence, not per pair
     first = features[0]
@@ -307,7 +307,7 @@ def test_shared_long_sentence_falls_back_to_a_cut_row_per_pair(tmp_path, tokeniz
     line = relation_line(f"Maria Rossi {words} Kestrel Bank in Porto .",
                          [("PER", 0, 2), ("ORG", 82, 84), ("LOC", 85, 86)],
                          [("works_for", 0, 1)])
-    task, examples, tok, label2id = shared_features(tmp_path, tokenizer, [line],
+    task, examples, tok, label2id = shared_task(tmp_path, tokenizer, [line],
                                                     type_pairs=False)
     features = task.encode(examples, tok, label2id, 32)
     assert len(features) == len(task.candidates(examples[0])) == 6
@@ -321,17 +321,50 @@ def test_shared_long_sentence_falls_back_to_a_cut_row_per_pair(tmp_path, tokeniz
     assert features[0]["labels"] == [label2id["works_for"]]
 
 
-def test_shared_negative_sampling_keeps_the_pairs_per_pair_encoding_keeps(tmp_path, tokenizer):
-    task, examples, tok, label2id = shared_features(tmp_path, tokenizer, type_pairs=False,
-                                                    negative_ratio=1.0)
+def test_shared_negative_sampling_trains_on_the_pairs_per_pair_encoding_keeps(
+        tmp_path, tokenizer):
+    task, examples, tok, label2id = shared_task(tmp_path, tokenizer, type_pairs=False,
+                                                negative_ratio=1.0)
     sampled = task.encode(examples, tok, label2id, 64, train=True)
     task_pairs, _ = configured(tmp_path, type_pairs=False, negative_ratio=1.0)
     tok_pairs = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
     task_pairs.prepare_tokenizer(tok_pairs)
     per_pair = task_pairs.encode(examples, tok_pairs, label2id, 64, train=True)
-    assert sum(len(f["labels"]) for f in sampled) == len(per_pair) == 10
-    assert sorted(label for f in sampled for label in f["labels"]) == sorted(
-        f["labels"] for f in per_pair)
+    # A shared row still holds every candidate, in order; the pairs sampled out of
+    # training carry -100, and the trained pairs are the per-pair encoding's.
+    trained = {(f["example"], window, label) for f in sampled
+               for window, label in enumerate(f["labels"], start=f["window"]) if label != -100}
+    assert trained == {(f["example"], f["window"], f["labels"]) for f in per_pair}
+    assert len(trained) == 10
+    for feature in sampled:
+        assert len(feature["labels"]) == len(task.candidates(examples[feature["example"]]))
+
+
+def test_shared_rows_mark_only_types_the_model_knows_and_split_many_pairs(
+        tmp_path, tokenizer, monkeypatch):
+    import workbench.tasks.relation as relation
+
+    task, _, tok, label2id = shared_task(tmp_path, tokenizer, type_pairs=False)
+    example = {"tokens": ["Maria", "met", "Jon", "and", "Aiko", "on", "Monday"],
+               "entities": [{"type": "PER", "start": 0, "end": 1},
+                            {"type": "PER", "start": 2, "end": 3},
+                            {"type": "PER", "start": 4, "end": 5},
+                            {"type": "DATE", "start": 6, "end": 7}],
+               "relations": [{"type": "works_for", "head": 0, "tail": 1}]}
+    monkeypatch.setattr(relation, "PAIRS_PER_ROW", 4)
+    rows = task.encode([example], tok, label2id, 64)
+    words = tok.convert_ids_to_tokens(rows[0]["input_ids"])
+    assert " ".join(words) == ("[CLS] <e:PER> maria </e:PER> met <e:PER> jon </e:PER> and "
+                               "<e:PER> ai ##ko </e:PER> on monday [SEP]")  # DATE: unmarked
+    # Six candidates among three people: rows of four and two over the same text.
+    assert [(r["window"], len(r["labels"])) for r in rows] == [(0, 4), (4, 2)]
+    assert rows[0]["input_ids"] == rows[1]["input_ids"]
+    heads = [h for r in rows for h in r["head_pos"]]
+    tails = [t for r in rows for t in r["tail_pos"]]
+    starts = [i for i, w in enumerate(words) if w == "<e:PER>"]
+    assert list(zip(heads, tails)) == [(starts[h], starts[t])
+                                       for h, t in task.candidates(example)]
+    assert rows[0]["labels"][0] == label2id["works_for"]
 
 
 def test_shared_model_scores_each_pair_as_if_alone(tmp_path, tokenizer, tiny_model):
@@ -340,7 +373,7 @@ def test_shared_model_scores_each_pair_as_if_alone(tmp_path, tokenizer, tiny_mod
     from workbench.tasks.base import batched_probabilities, make_collate
     from workbench.tasks.relation_model import SharedRelationModel
 
-    task, examples, tok, label2id = shared_features(tmp_path, tokenizer, type_pairs=False)
+    task, examples, tok, label2id = shared_task(tmp_path, tokenizer, type_pairs=False)
     features = task.encode(examples, tok, label2id, 64)
     torch.manual_seed(0)
     model = SharedRelationModel.from_pretrained(str(tiny_model), num_labels=len(label2id))

@@ -9,8 +9,9 @@ With ``relation.encoding = "shared"`` every entity of a sentence is marked once
 (``<e:PER> Maria Rossi </e:PER> works for <e:ORG> Kestrel Bank </e:ORG>``) and all
 its pairs are classified from that one pass (the two start markers and the
 words between the pair): a sentence with ten candidate pairs costs one pass,
-not ten. Pairs without a gold relation are ``no_relation``. Scores are micro/macro P/R/F1 over relation triples on
-gold entities; ``end_to_end`` scores strict triples with predicted entities.
+not ten. Pairs without a gold relation are ``no_relation``. Scores are
+micro/macro P/R/F1 over relation triples on gold entities; ``end_to_end``
+scores strict triples with predicted entities.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from workbench.tasks.ner import special_tokens_template, split_words
 
 PAIR_ROLES, SHARED_ROLES = ("h", "t"), ("e",)
 PAIR_KEYS = ("head_pos", "tail_pos", "between_start", "between_end")  # one list per row, shared
+PAIRS_PER_ROW = 256  # a sentence with more candidates (a table, a list) takes several rows
 MAX_PIECES_PER_WORD = 16  # a pathological "word" (a URL, a hash) must not eat the window
 
 # Entity type names differ between datasets (CoNLL-2003 PER vs CoNLL04 Peop); at
@@ -208,11 +210,16 @@ class RelationTask:
         """Ordered entity pairs that may hold a relation (type pairs from training
         when ``relation.type_pairs``); a fixed order the scorer relies on."""
         types = [self._type(e["type"]) for e in example["entities"]]
-        # With typed markers, a type the model has no trained marker for is not guessed at.
-        usable = [t is not None or not (self.typed and self.entity_types) for t in types]
+        usable = self._usable(example)
         return [(h, t) for h in range(len(types)) for t in range(len(types))
                 if h != t and usable[h] and usable[t]
                 and (self.type_pairs is None or (types[h], types[t]) in self.type_pairs)]
+
+    def _usable(self, example: dict) -> list[bool]:
+        """Per entity: may it be marked? With typed markers, a type the model has no
+        trained marker for is neither a candidate nor marked in a shared row."""
+        return [self._type(e["type"]) is not None or not (self.typed and self.entity_types)
+                for e in example["entities"]]
 
     def _marker(self, role: str, kind: str, end: bool) -> str:
         mapped = self._type(kind) if self.typed else None
@@ -251,8 +258,12 @@ class RelationTask:
                 (positives if label else negatives).append(pair)
         if train and self.negative_ratio is not None:
             keep = min(len(negatives), int(round(self.negative_ratio * len(positives))))
-            chosen = sorted(random.Random(self.seed).sample(range(len(negatives)), keep))
-            negatives = [negatives[i] for i in chosen]
+            chosen = set(random.Random(self.seed).sample(range(len(negatives)), keep))
+            for number, pair in enumerate(negatives):
+                if number not in chosen:  # in a shared row it is still read, not trained on
+                    pair["labels"] = -100
+            if not self.shared:
+                negatives = [pair for pair in negatives if pair["labels"] != -100]
         pairs = sorted(positives + negatives, key=lambda f: (f["example"], f["window"]))
         layout = Layout(marker_ids, prefix, suffix, self._marker)
         if not self.shared:
@@ -261,20 +272,25 @@ class RelationTask:
         features = []
         for index, group in groupby(pairs, key=lambda p: p["example"]):
             group = list(group)
-            entities = examples[index]["entities"]
-            pieces = pieces_of[index]
-            ids, starts, ends = layout.mark(pieces, [(e, "e") for e in entities],
-                                            range(len(pieces)))
+            example, pieces = examples[index], pieces_of[index]
+            marked = [n for n, usable in enumerate(self._usable(example)) if usable]
+            ids, starts, ends = layout.mark(pieces, [(example["entities"][n], "e")
+                                                     for n in marked], range(len(pieces)))
+            place = {n: k for k, n in enumerate(marked)}  # entity -> its place in ``marked``
             if len(ids) > max_length:
-                features += [self._pair_feature(layout, pieces, examples[index], p, budget)
-                             for p in group]
-                continue
-            feature = {"input_ids": ids, "attention_mask": [1] * len(ids),
-                       **{key: [] for key in PAIR_KEYS}, "labels": [],
-                       "example": index, "window": group[0]["window"]}
-            for p in group:
-                _add_pair(feature, starts, ends, p["head"], p["tail"], p["labels"])
-            features.append(feature)
+                rows = [self._pair_feature(layout, pieces, example, p, budget) for p in group]
+            else:
+                rows = []
+                for first in range(0, len(group), PAIRS_PER_ROW):
+                    row = {"input_ids": ids, "attention_mask": [1] * len(ids),
+                           **{key: [] for key in PAIR_KEYS}, "labels": [],
+                           "example": index, "window": first}
+                    for p in group[first:first + PAIRS_PER_ROW]:
+                        _add_pair(row, starts, ends, place[p["head"]], place[p["tail"]],
+                                  p["labels"])
+                    rows.append(row)
+            # A row with nothing to learn from (every pair sampled out) costs a pass for nothing.
+            features += [r for r in rows if not train or any(x != -100 for x in _labels(r))]
         return features
 
     def _pair_feature(self, layout: "Layout", pieces, example, pair: dict, budget: int) -> dict:
@@ -407,11 +423,16 @@ class Layout:
         return ids, starts, ends
 
 
+def _labels(feature: dict) -> list[int]:
+    labels = feature["labels"]
+    return labels if isinstance(labels, list) else [labels]
+
+
 def pair_windows(feature: dict) -> range:
     """The candidate indices of a feature's pairs: consecutive from its ``window``
-    (every feature but a sampled training one)."""
-    count = len(feature["head_pos"]) if isinstance(feature["head_pos"], list) else 1
-    return range(feature["window"], feature["window"] + count)
+    (a shared row holds every candidate of its sentence in order; those sampled
+    out of training carry label -100)."""
+    return range(feature["window"], feature["window"] + len(_labels(feature)))
 
 
 def _add_pair(feature: dict, starts: list[int], ends: list[int], h: int, t: int,
@@ -442,10 +463,9 @@ class RelationScorer:
             preds, labels = preds[:, None], labels[:, None]
         for row, gold, example, first in zip(preds.tolist(), labels.tolist(), examples.tolist(),
                                              windows.tolist()):
-            # Every evaluated pair has a label: -100 marks a padded place in a shared row.
-            pairs = [pred for pred, label in zip(row, gold) if label != -100]
-            for window, pred in enumerate(pairs, start=int(first)):
-                self.predicted[(int(example), window)] = int(pred)
+            for window, (pred, label) in enumerate(zip(row, gold), start=int(first)):
+                if label != -100:  # -100: a padded place in a shared row
+                    self.predicted[(int(example), window)] = int(pred)
 
     def result(self) -> dict[str, Any]:
         gold, pred = [], []

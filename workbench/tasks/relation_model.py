@@ -120,8 +120,7 @@ class SharedRelationModel(EntityMarkerRelationModel):
         rows = torch.arange(hidden.shape[0], device=hidden.device)[:, None]
         # Mean over [start, end) from running sums: no [batch, pairs, tokens] mask,
         # which a sentence with a hundred pairs would make large.
-        sums = torch.cat([hidden.new_zeros(hidden.shape[0], 1, hidden.shape[2]),
-                          hidden.float().cumsum(dim=1)], dim=1)
+        sums = nn.functional.pad(hidden.float().cumsum(dim=1), (0, 0, 1, 0))
         width = (between_end - between_start).clamp(min=1).unsqueeze(-1)
         between = (sums[rows, between_end] - sums[rows, between_start]) / width
         pair = torch.cat([hidden[rows, head_pos], hidden[rows, tail_pos],

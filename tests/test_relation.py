@@ -302,23 +302,34 @@ def test_shared_encoding_marks_every_entity_once_and_lists_the_sentences_pairs(
     assert third["labels"][pair] == label2id["lives_in"]
 
 
-def test_shared_long_sentence_falls_back_to_a_cut_row_per_pair(tmp_path, tokenizer):
+def test_shared_long_sentence_is_read_in_stretches(tmp_path, tokenizer):
+    """Pairs whose entities fit one stretch of the sentence share its row; a pair
+    too far apart for any stretch gets a row cut around it."""
     words = " ".join(["filler"] * 80)
     line = relation_line(f"Maria Rossi {words} Kestrel Bank in Porto .",
                          [("PER", 0, 2), ("ORG", 82, 84), ("LOC", 85, 86)],
-                         [("works_for", 0, 1)])
+                         [("works_for", 0, 1), ("based_in", 1, 2)])
     task, examples, tok, label2id = shared_task(tmp_path, tokenizer, [line],
-                                                    type_pairs=False)
+                                                type_pairs=False)
     features = task.encode(examples, tok, label2id, 32)
-    assert len(features) == len(task.candidates(examples[0])) == 6
-    for window, feature in enumerate(features):
-        assert len(feature["input_ids"]) <= 32 and feature["window"] == window
+    candidates = task.candidates(examples[0])
+    assert sorted(w for f in features for w in f["window"]) == list(range(len(candidates)))
+    kinds = [e["type"] for e in examples[0]["entities"]]
+    for feature in features:
+        assert len(feature["input_ids"]) <= 32
         text = tok.convert_ids_to_tokens(feature["input_ids"])
-        h, t = task.candidates(examples[0])[window]
-        kinds = [examples[0]["entities"][i]["type"] for i in (h, t)]
-        assert [text[feature["head_pos"][0]], text[feature["tail_pos"][0]]] == [
-            f"<e:{kind}>" for kind in kinds]
-    assert features[0]["labels"] == [label2id["works_for"]]
+        for window, h, t in zip(feature["window"], feature["head_pos"], feature["tail_pos"]):
+            head, tail = candidates[window]
+            assert [text[h], text[t]] == [f"<e:{kinds[head]}>", f"<e:{kinds[tail]}>"]
+    # Kestrel Bank and Porto are near: their two pairs share one stretch's row.
+    shared = [f for f in features if len(f["window"]) == 2]
+    assert len(shared) == 1 and "maria" not in tok.convert_ids_to_tokens(
+        shared[0]["input_ids"])
+    assert {candidates[w] for w in shared[0]["window"]} == {(1, 2), (2, 1)}
+    assert len(features) == 1 + 4  # and the four pairs with Maria Rossi, cut one by one
+    labels = {candidates[w]: label for f in features
+              for w, label in zip(f["window"], f["labels"])}
+    assert labels[(0, 1)] == label2id["works_for"] and labels[(1, 2)] == label2id["based_in"]
 
 
 def test_shared_negative_sampling_trains_on_the_pairs_per_pair_encoding_keeps(
@@ -330,14 +341,10 @@ def test_shared_negative_sampling_trains_on_the_pairs_per_pair_encoding_keeps(
     tok_pairs = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
     task_pairs.prepare_tokenizer(tok_pairs)
     per_pair = task_pairs.encode(examples, tok_pairs, label2id, 64, train=True)
-    # A shared row still holds every candidate, in order; the pairs sampled out of
-    # training carry -100, and the trained pairs are the per-pair encoding's.
-    trained = {(f["example"], window, label) for f in sampled
-               for window, label in enumerate(f["labels"], start=f["window"]) if label != -100}
-    assert trained == {(f["example"], f["window"], f["labels"]) for f in per_pair}
-    assert len(trained) == 10
-    for feature in sampled:
-        assert len(feature["labels"]) == len(task.candidates(examples[feature["example"]]))
+    trained = [(f["example"], window, label) for f in sampled
+               for window, label in zip(f["window"], f["labels"])]
+    assert sorted(trained) == sorted((f["example"], f["window"], f["labels"]) for f in per_pair)
+    assert len(trained) == 10 and len(sampled) < len(trained)  # still a row per sentence
 
 
 def test_shared_rows_mark_only_types_the_model_knows_and_split_many_pairs(
@@ -357,7 +364,7 @@ def test_shared_rows_mark_only_types_the_model_knows_and_split_many_pairs(
     assert " ".join(words) == ("[CLS] <e:PER> maria </e:PER> met <e:PER> jon </e:PER> and "
                                "<e:PER> ai ##ko </e:PER> on monday [SEP]")  # DATE: unmarked
     # Six candidates among three people: rows of four and two over the same text.
-    assert [(r["window"], len(r["labels"])) for r in rows] == [(0, 4), (4, 2)]
+    assert [r["window"] for r in rows] == [[0, 1, 2, 3], [4, 5]]
     assert rows[0]["input_ids"] == rows[1]["input_ids"]
     heads = [h for r in rows for h in r["head_pos"]]
     tails = [t for r in rows for t in r["tail_pos"]]

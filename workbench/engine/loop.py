@@ -427,12 +427,14 @@ class Engine:
                     logits = model(**_model_inputs(batch)).logits
                     labels = batch["labels"]
                     row_loss, row_count = row_losses(logits, labels)
-                    preds = logits.argmax(-1)
-                    if preds.dim() > 1:  # token tasks: a common length across processes
+                    preds, window = logits.argmax(-1), batch["window"]
+                    if preds.dim() > 1:  # tokens or pairs: a common length across processes
                         preds = acc.pad_across_processes(preds, dim=1, pad_index=0)
                         labels = acc.pad_across_processes(labels, dim=1, pad_index=-100)
+                    if window.dim() > 1:  # a shared relation row's pairs
+                        window = acc.pad_across_processes(window, dim=1, pad_index=-1)
                     preds, labels, example, window, row_loss, row_count = acc.gather_for_metrics(
-                        (preds, labels, batch["example"], batch["window"], row_loss, row_count))
+                        (preds, labels, batch["example"], window, row_loss, row_count))
                     loss_sum += row_loss.sum()
                     count += row_count.sum()
                     scorer.add(preds.cpu(), labels.cpu(), example.cpu(), window.cpu())

@@ -12,7 +12,8 @@ from typing import Any, Callable, Iterable, Protocol
 from workbench.errors import WorkbenchError, where
 
 # Feature keys that say where a row came from; never fed to the model.
-# ``example`` indexes the input example, ``window`` orders the windows of a long one.
+# ``example`` indexes the input example, ``window`` orders the windows of a long one
+# (a list in a row holding several relation pairs: each pair's candidate index, -1 padded).
 META_KEYS = ("example", "window")
 
 
@@ -82,15 +83,12 @@ def make_collate(pad_id: int, multiple: int = 1,
     def collate(features: list[dict]) -> dict:
         batch: dict[str, Any] = {}
         for key in features[0]:
-            if key in META_KEYS:
-                batch[key] = torch.tensor([f[key] for f in features])
-                continue
             if not isinstance(features[0][key], list):  # one number a row: labels, positions
                 batch[key] = torch.tensor([f[key] for f in features])
                 continue
             longest = max(len(f[key]) for f in features)
             longest = max(longest, min(-(-longest // multiple) * multiple, limit or 1 << 30))
-            fill = {"input_ids": pad_id, "labels": -100}.get(key, 0)
+            fill = -1 if key in META_KEYS else {"input_ids": pad_id, "labels": -100}.get(key, 0)
             batch[key] = torch.tensor([f[key] + [fill] * (longest - len(f[key]))
                                        for f in features])
         return batch

@@ -232,12 +232,12 @@ class RelationTask:
         label, ``example`` (the sentence) and ``window`` (the place in ``candidates``).
 
         Per pair: one feature per candidate pair, cut around the pair when too long.
-        Shared: one feature per sentence whose pair keys (``PAIR_KEYS``, ``labels``)
-        are lists, its pairs in candidate order from ``window`` on; a sentence too
-        long for ``max_length`` falls back to one cut feature per pair. With
-        ``train`` and ``relation.negative_ratio``, no_relation pairs are sampled."""
+        Shared: one feature per sentence whose pair keys (``PAIR_KEYS``, ``labels``,
+        ``window``) are lists; a sentence too long for ``max_length`` is read in
+        overlapping stretches, each pair in the first that holds both its entities
+        (a cut feature of its own when none does). With ``train`` and
+        ``relation.negative_ratio``, no_relation pairs are sampled."""
         prefix, suffix = special_tokens_template(tokenizer)
-        budget = max(1, max_length - len(prefix) - len(suffix) - 4)
         encoded = tokenizer([e["tokens"] for e in examples], is_split_into_words=True,
                             add_special_tokens=False)
         none_id = label2id.get(self.none_label, -100)
@@ -258,57 +258,63 @@ class RelationTask:
                 (positives if label else negatives).append(pair)
         if train and self.negative_ratio is not None:
             keep = min(len(negatives), int(round(self.negative_ratio * len(positives))))
-            chosen = set(random.Random(self.seed).sample(range(len(negatives)), keep))
-            for number, pair in enumerate(negatives):
-                if number not in chosen:  # in a shared row it is still read, not trained on
-                    pair["labels"] = -100
-            if not self.shared:
-                negatives = [pair for pair in negatives if pair["labels"] != -100]
+            chosen = sorted(random.Random(self.seed).sample(range(len(negatives)), keep))
+            negatives = [negatives[i] for i in chosen]
         pairs = sorted(positives + negatives, key=lambda f: (f["example"], f["window"]))
-        layout = Layout(marker_ids, prefix, suffix, self._marker)
+        layout = Layout(marker_ids, prefix, suffix, self._marker,
+                        max(1, max_length - len(prefix) - len(suffix)))
         if not self.shared:
             return [self._pair_feature(layout, pieces_of[p["example"]], examples[p["example"]],
-                                       p, budget) for p in pairs]
+                                       p) for p in pairs]
         features = []
         for index, group in groupby(pairs, key=lambda p: p["example"]):
-            group = list(group)
-            example, pieces = examples[index], pieces_of[index]
-            marked = [n for n, usable in enumerate(self._usable(example)) if usable]
-            ids, starts, ends = layout.mark(pieces, [(example["entities"][n], "e")
-                                                     for n in marked], range(len(pieces)))
-            place = {n: k for k, n in enumerate(marked)}  # entity -> its place in ``marked``
-            if len(ids) > max_length:
-                rows = [self._pair_feature(layout, pieces, example, p, budget) for p in group]
-            else:
-                rows = []
-                for first in range(0, len(group), PAIRS_PER_ROW):
-                    row = {"input_ids": ids, "attention_mask": [1] * len(ids),
-                           **{key: [] for key in PAIR_KEYS}, "labels": [],
-                           "example": index, "window": first}
-                    for p in group[first:first + PAIRS_PER_ROW]:
-                        _add_pair(row, starts, ends, place[p["head"]], place[p["tail"]],
-                                  p["labels"])
-                    rows.append(row)
-            # A row with nothing to learn from (every pair sampled out) costs a pass for nothing.
-            features += [r for r in rows if not train or any(x != -100 for x in _labels(r))]
+            features += self._shared_rows(layout, pieces_of[index], examples[index], list(group))
         return features
 
-    def _pair_feature(self, layout: "Layout", pieces, example, pair: dict, budget: int) -> dict:
-        """One pair's feature, the words cut around it to fit ``budget``; in shared
-        encoding its keys are one-item lists, as a sentence's would be."""
+    def _shared_rows(self, layout: "Layout", pieces, example: dict, pairs: list[dict]):
+        """A sentence's rows for ``pairs``: the whole sentence when it fits, else
+        overlapping stretches of it; pairs no stretch holds get a cut row each."""
+        entities = example["entities"]
+        marked = [n for n, usable in enumerate(self._usable(example)) if usable]
+        stretches = [(0, len(pieces))]
+        if layout.cost(pieces, [entities[n] for n in marked], 0, len(pieces)) > layout.budget:
+            stretches = layout.stretches(pieces, [entities[n] for n in marked])
+        rows, left = [], pairs
+        for low, high in stretches:
+            inside = [n for n in marked if low <= entities[n]["start"]
+                      and entities[n]["end"] <= high]
+            held = set(inside)
+            mine = [p for p in left if p["head"] in held and p["tail"] in held]
+            if not mine:
+                continue
+            left = [p for p in left if not (p["head"] in held and p["tail"] in held)]
+            ids, starts, ends = layout.mark(pieces, [(entities[n], "e") for n in inside],
+                                            range(low, high))
+            place = {n: k for k, n in enumerate(inside)}  # entity -> its place in ``inside``
+            for first in range(0, len(mine), PAIRS_PER_ROW):
+                row = {"input_ids": ids, "attention_mask": [1] * len(ids),
+                       **{key: [] for key in PAIR_KEYS + ("labels", "window")},
+                       "example": mine[0]["example"]}
+                for p in mine[first:first + PAIRS_PER_ROW]:
+                    _add_pair(row, starts, ends, place[p["head"]], place[p["tail"]], p)
+                rows.append(row)
+        return rows + [self._pair_feature(layout, pieces, example, p) for p in left]
+
+    def _pair_feature(self, layout: "Layout", pieces, example, pair: dict) -> dict:
+        """One pair's feature, the words cut around it to fit; in shared encoding its
+        keys are one-item lists, as a sentence's would be."""
         h, t = pair["head"], pair["tail"]
         head, tail = example["entities"][h], example["entities"][t]
         kept = keep_words(pieces, [(head["start"], head["end"]), (tail["start"], tail["end"])],
-                          budget)
+                          max(1, layout.budget - 4))
         roles = ("e", "e") if self.shared else ("h", "t")
         ids, starts, ends = layout.mark(pieces, [(head, roles[0]), (tail, roles[1])], kept)
-        feature = {"input_ids": ids, "attention_mask": [1] * len(ids),
-                   "example": pair["example"], "window": pair["window"]}
+        feature = {"input_ids": ids, "attention_mask": [1] * len(ids), "example": pair["example"]}
         if not self.shared:
             return {**feature, "head_pos": starts[0], "tail_pos": starts[1],
-                    "labels": pair["labels"]}
-        feature.update({key: [] for key in PAIR_KEYS}, labels=[])
-        _add_pair(feature, starts, ends, 0, 1, pair["labels"])
+                    "labels": pair["labels"], "window": pair["window"]}
+        feature.update({key: [] for key in PAIR_KEYS + ("labels", "window")})
+        _add_pair(feature, starts, ends, 0, 1, pair)
         return feature
 
     # -- scoring -----------------------------------------------------------------
@@ -393,8 +399,31 @@ class Layout:
     ``marker(role, type, end)`` naming the marker an entity gets."""
 
     def __init__(self, marker_ids: dict[str, int], prefix: list[int], suffix: list[int],
-                 marker):
+                 marker, budget: int):
         self.marker_ids, self.prefix, self.suffix, self.marker = marker_ids, prefix, suffix, marker
+        self.budget = budget  # sub-tokens and markers a row may hold between its specials
+
+    @staticmethod
+    def cost(pieces: list[list[int]], entities: list[dict], low: int, high: int) -> int:
+        """Sub-tokens and markers of words ``low:high`` with ``entities`` marked."""
+        return (sum(len(p) for p in pieces[low:high])
+                + 2 * sum(1 for e in entities if low <= e["start"] < high))
+
+    def stretches(self, pieces: list[list[int]], entities: list[dict]) -> list[tuple[int, int]]:
+        """Word ranges that fit the budget with their entities marked, each starting
+        half-way through the one before, together covering the sentence."""
+        starting = Counter(e["start"] for e in entities)
+        cost = [len(p) + 2 * starting[w] for w, p in enumerate(pieces)]
+        out, low = [], 0
+        while True:
+            high, used = low, 0
+            while high < len(pieces) and (used + cost[high] <= self.budget or high == low):
+                used += cost[high]
+                high += 1
+            out.append((low, high))
+            if high >= len(pieces):
+                return out
+            low = max(low + 1, (low + high) // 2)
 
     def mark(self, pieces: list[list[int]], marked: list[tuple[dict, str]],
              kept: Iterable[int]) -> tuple[list[int], list[int], list[int]]:
@@ -423,27 +452,23 @@ class Layout:
         return ids, starts, ends
 
 
-def _labels(feature: dict) -> list[int]:
-    labels = feature["labels"]
-    return labels if isinstance(labels, list) else [labels]
-
-
-def pair_windows(feature: dict) -> range:
-    """The candidate indices of a feature's pairs: consecutive from its ``window``
-    (a shared row holds every candidate of its sentence in order; those sampled
-    out of training carry label -100)."""
-    return range(feature["window"], feature["window"] + len(_labels(feature)))
+def pair_windows(feature: dict) -> list[int]:
+    """The candidate indices of a feature's pairs (a list in a shared row)."""
+    window = feature["window"]
+    return window if isinstance(window, list) else [window]
 
 
 def _add_pair(feature: dict, starts: list[int], ends: list[int], h: int, t: int,
-              label: int) -> None:
-    """Append pair (h, t) to a shared feature: its start markers and the tokens
-    between the two entities (none when they overlap or touch)."""
+              pair: dict) -> None:
+    """Append ``pair`` to a shared feature: the start markers of marked entities
+    ``h`` and ``t``, the tokens between them (none when they overlap or touch),
+    its label and its place among the candidates."""
     first, second = (h, t) if starts[h] <= starts[t] else (t, h)
     low, high = ends[first], starts[second]
     if high <= low:
         low = high = 0
-    for key, value in zip(PAIR_KEYS + ("labels",), (starts[h], starts[t], low, high, label)):
+    for key, value in zip(PAIR_KEYS + ("labels", "window"),
+                          (starts[h], starts[t], low, high, pair["labels"], pair["window"])):
         feature[key].append(value)
 
 
@@ -460,12 +485,11 @@ class RelationScorer:
 
     def add(self, preds, labels, examples, windows) -> None:
         if preds.dim() == 1:  # a pair per row: give it the pairs dimension
-            preds, labels = preds[:, None], labels[:, None]
-        for row, gold, example, first in zip(preds.tolist(), labels.tolist(), examples.tolist(),
-                                             windows.tolist()):
-            for window, (pred, label) in enumerate(zip(row, gold), start=int(first)):
-                if label != -100:  # -100: a padded place in a shared row
-                    self.predicted[(int(example), window)] = int(pred)
+            preds, windows = preds[:, None], windows[:, None]
+        for row, places, example in zip(preds.tolist(), windows.tolist(), examples.tolist()):
+            for pred, window in zip(row, places):
+                if window >= 0:  # -1: a padded place in a shared row
+                    self.predicted[(int(example), int(window))] = int(pred)
 
     def result(self) -> dict[str, Any]:
         gold, pred = [], []

@@ -212,3 +212,20 @@ def test_a_failure_in_another_process_is_told(recipe, tmp_path):
     assert "[rank 1] error: injected failure at step 2" in err
     end = read_events(only_run(tmp_path / "runs"))[-1]
     assert end.status == "failed"  # the main process saw its peer go
+
+
+def test_shared_relation_rows_gathered_from_two_processes_score_as_one(relation_recipe,
+                                                                       tmp_path):
+    """Rows holding different numbers of pairs on each process: the pairs (and their
+    candidate indices) padded and gathered score as one process scores the model."""
+    code, _out, err = torchrun(relation_recipe, tmp_path / "trace", "run", str(relation_recipe),
+                               "--plain", "--set", "relation.encoding=shared",
+                               "train.max_steps=3", "train.eval_batch_size=1")
+    assert code == 0, err
+    run = only_run(tmp_path / "runs")
+    report = json.loads((run / "report.json").read_text())["reports"]["validation"]
+    _, alone = evaluate_saved(run, str(tmp_path / "data" / "rel.jsonl"))
+    assert report["relations"] == alone["relations"] == 5
+    for key in ("micro_f1", "precision", "recall", "macro_f1"):
+        assert report["metrics"][key] == alone["metrics"][key], key
+    assert report["per_label"] == alone["per_label"]

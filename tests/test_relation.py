@@ -332,6 +332,20 @@ def test_shared_long_sentence_is_read_in_stretches(tmp_path, tokenizer):
     assert labels[(0, 1)] == label2id["works_for"] and labels[(1, 2)] == label2id["based_in"]
 
 
+def test_shared_rows_never_pass_max_length(tmp_path, tokenizer):
+    """A word that cannot fit a row with its markers is in no stretch: its pairs
+    are cut rows, which always fit."""
+    line = relation_line("Supercalifragilisticexpialidocious Bank hired Maria .",
+                         [("ORG", 0, 1), ("PER", 0, 1), ("PER", 3, 4)],
+                         [("works_for", 2, 0)])
+    task, examples, tok, label2id = shared_task(tmp_path, tokenizer, [line],
+                                                type_pairs=False)
+    for max_length in (8, 10, 12, 16, 64):
+        features = task.encode(examples, tok, label2id, max_length)
+        assert max(len(f["input_ids"]) for f in features) <= max_length, max_length
+        assert sorted(w for f in features for w in f["window"]) == list(range(6))
+
+
 def test_shared_negative_sampling_trains_on_the_pairs_per_pair_encoding_keeps(
         tmp_path, tokenizer):
     task, examples, tok, label2id = shared_task(tmp_path, tokenizer, type_pairs=False,

@@ -276,18 +276,16 @@ class RelationTask:
         overlapping stretches of it; pairs no stretch holds get a cut row each."""
         entities = example["entities"]
         marked = [n for n, usable in enumerate(self._usable(example)) if usable]
-        stretches = [(0, len(pieces))]
-        if layout.cost(pieces, [entities[n] for n in marked], 0, len(pieces)) > layout.budget:
-            stretches = layout.stretches(pieces, [entities[n] for n in marked])
         rows, left = [], pairs
-        for low, high in stretches:
+        for low, high in layout.stretches(pieces, [entities[n] for n in marked]):
             inside = [n for n in marked if low <= entities[n]["start"]
                       and entities[n]["end"] <= high]
-            held = set(inside)
-            mine = [p for p in left if p["head"] in held and p["tail"] in held]
+            held, mine, rest = set(inside), [], []
+            for p in left:
+                (mine if p["head"] in held and p["tail"] in held else rest).append(p)
             if not mine:
                 continue
-            left = [p for p in left if not (p["head"] in held and p["tail"] in held)]
+            left = rest
             ids, starts, ends = layout.mark(pieces, [(entities[n], "e") for n in inside],
                                             range(low, high))
             place = {n: k for k, n in enumerate(inside)}  # entity -> its place in ``inside``
@@ -403,15 +401,10 @@ class Layout:
         self.marker_ids, self.prefix, self.suffix, self.marker = marker_ids, prefix, suffix, marker
         self.budget = budget  # sub-tokens and markers a row may hold between its specials
 
-    @staticmethod
-    def cost(pieces: list[list[int]], entities: list[dict], low: int, high: int) -> int:
-        """Sub-tokens and markers of words ``low:high`` with ``entities`` marked."""
-        return (sum(len(p) for p in pieces[low:high])
-                + 2 * sum(1 for e in entities if low <= e["start"] < high))
-
     def stretches(self, pieces: list[list[int]], entities: list[dict]) -> list[tuple[int, int]]:
-        """Word ranges that fit the budget with their entities marked, each starting
-        half-way through the one before, together covering the sentence."""
+        """Word ranges that fit the budget with their entities marked: the whole
+        sentence when it fits, else ranges each starting half-way through the one
+        before (a word too long for a row with its markers is in none)."""
         starting = Counter(e["start"] for e in entities)
         cost = [len(p) + 2 * starting[w] for w, p in enumerate(pieces)]
         out, low = [], 0
@@ -420,7 +413,8 @@ class Layout:
             while high < len(pieces) and (used + cost[high] <= self.budget or high == low):
                 used += cost[high]
                 high += 1
-            out.append((low, high))
+            if used <= self.budget:
+                out.append((low, high))
             if high >= len(pieces):
                 return out
             low = max(low + 1, (low + high) // 2)

@@ -427,12 +427,11 @@ class Engine:
                     logits = model(**_model_inputs(batch)).logits
                     labels = batch["labels"]
                     row_loss, row_count = row_losses(logits, labels)
-                    preds, window = logits.argmax(-1), batch["window"]
-                    if preds.dim() > 1:  # tokens or pairs: a common length across processes
-                        preds = acc.pad_across_processes(preds, dim=1, pad_index=0)
-                        labels = acc.pad_across_processes(labels, dim=1, pad_index=-100)
-                    if window.dim() > 1:  # a shared relation row's pairs
-                        window = acc.pad_across_processes(window, dim=1, pad_index=-1)
+                    # Per token or per pair: padded to a common width across processes.
+                    preds, labels, window = (
+                        acc.pad_across_processes(t, dim=1, pad_index=fill) if t.dim() > 1 else t
+                        for t, fill in ((logits.argmax(-1), 0), (labels, -100),
+                                        (batch["window"], -1)))
                     preds, labels, example, window, row_loss, row_count = acc.gather_for_metrics(
                         (preds, labels, batch["example"], window, row_loss, row_count))
                     loss_sum += row_loss.sum()

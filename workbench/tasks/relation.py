@@ -27,6 +27,7 @@ from workbench.tasks.ner import special_tokens_template, split_words
 
 PAIR_ROLES, SHARED_ROLES = ("h", "t"), ("e",)
 PAIR_KEYS = ("head_pos", "tail_pos", "between_start", "between_end")  # one list per row, shared
+ROW_LISTS = PAIR_KEYS + ("labels", "window")  # what a shared row holds per pair
 PAIRS_PER_ROW = 256  # a sentence with more candidates (a table, a list) takes several rows
 MAX_PIECES_PER_WORD = 16  # a pathological "word" (a URL, a hash) must not eat the window
 
@@ -290,9 +291,7 @@ class RelationTask:
                                             range(low, high))
             place = {n: k for k, n in enumerate(inside)}  # entity -> its place in ``inside``
             for first in range(0, len(mine), PAIRS_PER_ROW):
-                row = {"input_ids": ids, "attention_mask": [1] * len(ids),
-                       **{key: [] for key in PAIR_KEYS + ("labels", "window")},
-                       "example": mine[0]["example"]}
+                row = {**_row(ids, mine[0]["example"]), **{key: [] for key in ROW_LISTS}}
                 for p in mine[first:first + PAIRS_PER_ROW]:
                     _add_pair(row, starts, ends, place[p["head"]], place[p["tail"]], p)
                 rows.append(row)
@@ -307,11 +306,11 @@ class RelationTask:
                           max(1, layout.budget - 4))
         roles = ("e", "e") if self.shared else ("h", "t")
         ids, starts, ends = layout.mark(pieces, [(head, roles[0]), (tail, roles[1])], kept)
-        feature = {"input_ids": ids, "attention_mask": [1] * len(ids), "example": pair["example"]}
+        feature = _row(ids, pair["example"])
         if not self.shared:
             return {**feature, "head_pos": starts[0], "tail_pos": starts[1],
                     "labels": pair["labels"], "window": pair["window"]}
-        feature.update({key: [] for key in PAIR_KEYS + ("labels", "window")})
+        feature.update({key: [] for key in ROW_LISTS})
         _add_pair(feature, starts, ends, 0, 1, pair)
         return feature
 
@@ -452,6 +451,10 @@ def pair_windows(feature: dict) -> list[int]:
     return window if isinstance(window, list) else [window]
 
 
+def _row(ids: list[int], example: int) -> dict:
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "example": example}
+
+
 def _add_pair(feature: dict, starts: list[int], ends: list[int], h: int, t: int,
               pair: dict) -> None:
     """Append ``pair`` to a shared feature: the start markers of marked entities
@@ -461,8 +464,7 @@ def _add_pair(feature: dict, starts: list[int], ends: list[int], h: int, t: int,
     low, high = ends[first], starts[second]
     if high <= low:
         low = high = 0
-    for key, value in zip(PAIR_KEYS + ("labels", "window"),
-                          (starts[h], starts[t], low, high, pair["labels"], pair["window"])):
+    for key, value in zip(ROW_LISTS, (starts[h], starts[t], low, high, pair["labels"], pair["window"])):
         feature[key].append(value)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
 import sys
 import types
 
@@ -168,6 +170,34 @@ def test_exports(capsys, graph_file, tmp_path, monkeypatch):
     code, _, err = kg(capsys, "export", "--format", "graphml", "--graph", graph_file,
                       "--output", str(tmp_path / "nowhere" / "g.graphml"))
     assert code == 2 and "nowhere" in err
+
+
+def test_export_to_standard_output(capsys, graph_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = kg(capsys, "export", "--format", "jsonl", "--graph", graph_file,
+                      "--output", "-")
+    assert code == 0 and not (tmp_path / "-").exists()
+    assert {json.loads(line)["kind"] for line in out.splitlines()} == {"entity", "relation"}
+    code, out, _ = kg(capsys, "export", "--format", "graphml", "--graph", graph_file,
+                      "--output", "-")
+    (tmp_path / "out.graphml").write_text(out)
+    assert nx.read_graphml(tmp_path / "out.graphml").number_of_edges() == 10
+    code, out, err = kg(capsys, "export", "--format", "csv", "--graph", graph_file,
+                        "--output", "-")
+    assert code == 2 and "folder" in err and not (tmp_path / "-").exists()
+
+
+def test_a_closed_pipe_ends_quietly(graph_file):
+    """`workbench kg stats --json | head -1`: exit 0 and nothing on stderr, every time."""
+    for _ in range(5):
+        reader, writer = os.pipe()
+        process = subprocess.Popen([sys.executable, "-m", "workbench", "kg", "stats", "--json",
+                                    "--graph", graph_file], stdout=writer,
+                                   stderr=subprocess.PIPE)
+        os.close(writer)
+        os.close(reader)  # before the command writes: its first write meets a closed pipe
+        _, err = process.communicate(timeout=60)
+        assert (process.returncode, err.decode()) == (0, "")
 
 
 def test_build_calls_the_builder(capsys, tmp_path, monkeypatch):

@@ -168,7 +168,8 @@ def _kg_parser(sub) -> None:
     graph_option(export)
     export.add_argument("--format", required=True, choices=("jsonl", "csv", "graphml"))
     export.add_argument("--output", metavar="PATH",
-                        help="file (a folder for csv); default: named after the graph")
+                        help="file (a folder for csv; - for standard output); default: "
+                             "named after the graph")
 
 
 def cmd_validate(args) -> int:
@@ -413,6 +414,8 @@ def cmd_kg(args) -> int:
             return KG_COMMANDS[args.kg_command](args, graph, Console())
     except sqlite3.Error as exc:
         raise WorkbenchError(f"{args.graph}: {exc}") from None
+    except BrokenPipeError:
+        raise  # a reader that closed its end (`| head`): not a file problem
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         raise WorkbenchError(f"{where}{exc.strerror or exc}") from None
@@ -505,8 +508,8 @@ def kg_stats(args, graph, console) -> int:
 def kg_export(args, graph, console) -> int:
     from workbench.kg.export import default_output, export_graph
 
-    out = Path(args.output) if args.output else default_output(graph.path, args.format)
-    for path in export_graph(graph, args.format, out):
+    out = args.output or default_output(graph.path, args.format)
+    for path in export_graph(graph, args.format, out):  # none for "-" (standard output)
         console.print(f"wrote {path}", highlight=False, soft_wrap=True, markup=False)
     return 0
 
@@ -544,5 +547,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_STOPPED
-    except BrokenPipeError:  # `workbench predict ... | head`
+    except BrokenPipeError:  # `workbench ... | head`: the reader has what it wanted
+        _silence_stdout()
         return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush of what is still
+    buffered for the closed pipe does not print an error on the way out."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 from pathlib import Path
+from typing import TextIO
 
 from workbench.errors import WorkbenchError
 
@@ -24,71 +26,72 @@ def default_output(graph_path: Path, fmt: str) -> Path:
     return Path(f"{stem}-csv") if fmt == "csv" else Path(f"{stem}.{fmt}")
 
 
-def export_graph(graph, fmt: str, out: Path) -> list[Path]:
-    """Write ``graph`` as ``fmt`` to ``out`` (a folder for csv); returns the files."""
+def export_graph(graph, fmt: str, out: Path | str) -> list[Path]:
+    """Write ``graph`` as ``fmt`` to ``out`` (a folder for csv; ``-``: standard output,
+    for jsonl and graphml); returns the files written."""
     if fmt not in FORMATS:
         raise WorkbenchError(f"export: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+    writer = {"jsonl": _write_jsonl, "graphml": _write_graphml}.get(fmt)
+    if str(out) == "-":
+        if writer is None:
+            raise WorkbenchError("--output -: csv export writes a folder of two files; "
+                                 "give a folder name")
+        writer(graph, sys.stdout)
+        sys.stdout.flush()
+        return []
     out = Path(out).expanduser()
     if fmt == "csv":
         if out.exists() and not out.is_dir():
             raise WorkbenchError(f"{out}: csv export writes a folder, and this is a file")
         out.mkdir(parents=True, exist_ok=True)
-        return [_write_nodes_csv(graph, out / "nodes.csv"),
-                _write_relationships_csv(graph, out / "relationships.csv")]
+        return [_atomic(out / "nodes.csv", lambda f: _write_nodes_csv(graph, f)),
+                _atomic(out / "relationships.csv",
+                        lambda f: _write_relationships_csv(graph, f))]
     if out.is_dir():
         raise WorkbenchError(f"{out}: a folder; give a file name for {fmt} export")
     if not out.parent.exists():
         raise WorkbenchError(f"{out.parent}: no such folder")
-    writer = _write_jsonl if fmt == "jsonl" else _write_graphml
-    return [writer(graph, out)]
+    return [_atomic(out, lambda f: writer(graph, f))]
 
 
 def _atomic(path: Path, write) -> Path:
+    """``write(f)`` into a file beside ``path``, renamed into place once it is whole."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        write(tmp)
+        with tmp.open("w", encoding="utf-8", newline="") as f:
+            write(f)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
 
 
-def _write_jsonl(graph, out: Path) -> Path:
-    def write(tmp: Path) -> None:
-        with tmp.open("w", encoding="utf-8") as f:
-            for entity in graph.iter_entities():
-                f.write(json.dumps({"kind": "entity", **entity}, ensure_ascii=False) + "\n")
-            for relation in graph.iter_relations():
-                f.write(json.dumps({"kind": "relation", **relation}, ensure_ascii=False) + "\n")
-    return _atomic(out, write)
+def _write_jsonl(graph, f: TextIO) -> None:
+    for entity in graph.iter_entities():
+        f.write(json.dumps({"kind": "entity", **entity}, ensure_ascii=False) + "\n")
+    for relation in graph.iter_relations():
+        f.write(json.dumps({"kind": "relation", **relation}, ensure_ascii=False) + "\n")
 
 
-def _write_nodes_csv(graph, out: Path) -> Path:
-    def write(tmp: Path) -> None:
-        with tmp.open("w", encoding="utf-8", newline="") as f:
-            rows = csv.writer(f)
-            rows.writerow(["id:ID", "name", ":LABEL", "mentions:int", "aliases"])
-            for e in graph.iter_entities():
-                # ';' is neo4j-admin's default array delimiter, should aliases
-                # be imported as an array (aliases:string[]).
-                rows.writerow([e["id"], e["name"], e["type"], e["mentions"],
-                               ";".join(a["text"] for a in e["aliases"])])
-    return _atomic(out, write)
+def _write_nodes_csv(graph, f: TextIO) -> None:
+    rows = csv.writer(f)
+    rows.writerow(["id:ID", "name", ":LABEL", "mentions:int", "aliases"])
+    for e in graph.iter_entities():
+        # ';' is neo4j-admin's default array delimiter, should aliases
+        # be imported as an array (aliases:string[]).
+        rows.writerow([e["id"], e["name"], e["type"], e["mentions"],
+                       ";".join(a["text"] for a in e["aliases"])])
 
 
-def _write_relationships_csv(graph, out: Path) -> Path:
-    def write(tmp: Path) -> None:
-        with tmp.open("w", encoding="utf-8", newline="") as f:
-            rows = csv.writer(f)
-            rows.writerow([":START_ID", ":END_ID", ":TYPE", "score:float", "count:int",
-                           "evidence"])
-            for r in graph.iter_relations(evidence=CSV_EVIDENCE):
-                rows.writerow([r["head"], r["tail"], r["type"], r["score"], r["count"],
-                               " | ".join(e["sentence"] for e in r["evidence"])])
-    return _atomic(out, write)
+def _write_relationships_csv(graph, f: TextIO) -> None:
+    rows = csv.writer(f)
+    rows.writerow([":START_ID", ":END_ID", ":TYPE", "score:float", "count:int", "evidence"])
+    for r in graph.iter_relations(evidence=CSV_EVIDENCE):
+        rows.writerow([r["head"], r["tail"], r["type"], r["score"], r["count"],
+                       " | ".join(e["sentence"] for e in r["evidence"])])
 
 
-def _write_graphml(graph, out: Path) -> Path:
+def _write_graphml(graph, f: TextIO) -> None:
     import networkx as nx
 
     g = nx.MultiDiGraph()
@@ -97,4 +100,6 @@ def _write_graphml(graph, out: Path) -> Path:
     for r in graph.iter_relations(evidence=0):
         g.add_edge(str(r["head"]), str(r["tail"]), key=str(r["id"]), type=r["type"],
                    score=float(r["score"]), count=int(r["count"]))
-    return _atomic(out, lambda tmp: nx.write_graphml(g, str(tmp)))
+    f.write("<?xml version='1.0' encoding='utf-8'?>\n")  # as nx.write_graphml writes it
+    for line in nx.generate_graphml(g):
+        f.write(line + "\n")

@@ -13,6 +13,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
+from fake_runs import write_run
 from kg_graphs import CHAIN, add, kestrel_graph
 from workbench.cli import main
 from workbench.errors import WorkbenchError
@@ -212,15 +213,28 @@ def test_build_calls_the_builder(capsys, tmp_path, monkeypatch):
 
     monkeypatch.setitem(sys.modules, "workbench.kg.build",
                         types.SimpleNamespace(build_graph=build_graph))
+    # Several runs of each recipe: a recipe name means its latest completed run with a model.
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "runs"
+    for name, recipe, status in [("20261101-090000-demo-ner", "demo-ner", "completed"),
+                                 ("20261101-100000-demo-ner", "demo-ner", "completed"),
+                                 ("20261101-110000-demo-ner", "demo-ner", "failed"),
+                                 ("20261101-120000-demo-relations", "demo-relations",
+                                  "completed")]:
+        (write_run(runs, name, recipe=recipe, status=status) / "model").mkdir()
+        (runs / name / "model" / "config.json").write_text("{}")
     graph = str(tmp_path / "g.sqlite")
-    code, out, _ = kg(capsys, "build", "--ner", "runs/ner", "--corpus", "docs/",
-                      "--graph", graph, "--no-embeddings", "--threshold", "0.7")
+    code, out, err = kg(capsys, "build", "--ner", "demo-ner", "--relations", "demo-relations",
+                        "--corpus", "docs/", "--graph", graph, "--no-embeddings",
+                        "--threshold", "0.7")
     assert code == 0 and "added" in out and "documents per s" in out and "12.35" in out
     assert "7 entities" in out
     [call] = calls
     assert {k: v for k, v in call.items() if k != "console"} == {
-        "graph_path": graph, "ner": "runs/ner", "relations": None, "corpus": "docs/",
+        "graph_path": graph, "ner": "runs/20261101-100000-demo-ner",
+        "relations": "runs/20261101-120000-demo-relations", "corpus": "docs/",
         "threshold": 0.7, "batch_size": 32, "device": "auto", "embeddings": False}
+    assert "demo-ner: using runs/20261101-100000-demo-ner" in err
     code, _, err = kg(capsys, "build", "--ner", "r", "--corpus", "c", "--threshold", "2")
     assert code == 2 and "--threshold" in err and len(calls) == 1
 
@@ -231,6 +245,6 @@ def test_builder_errors_are_user_errors(capsys, tmp_path, monkeypatch):
 
     monkeypatch.setitem(sys.modules, "workbench.kg.build",
                         types.SimpleNamespace(build_graph=build_graph))
-    code, out, err = kg(capsys, "build", "--ner", "r", "--corpus", "docs/",
+    code, out, err = kg(capsys, "build", "--ner", str(tmp_path), "--corpus", "docs/",
                         "--graph", str(tmp_path / "g.sqlite"))
     assert code == 2 and err == "error: docs/: no such corpus\n"

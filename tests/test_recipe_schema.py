@@ -36,7 +36,10 @@ def test_defaults_and_paths_relative_to_the_recipe(recipe, monkeypatch, tmp_path
     monkeypatch.chdir("/")
     loaded = load_recipe(recipe)
     assert loaded["data"]["train"] == str(tmp_path / "data" / "train.conll")
-    assert loaded["output"]["dir"] == str(tmp_path / "runs")
+    # unset, runs go where `workbench runs` and the TUI look: the current folder's runs/
+    assert loaded["output"]["dir"] == "/runs"
+    recipe.write_text(BASE + '\n[output]\ndir = "my-runs"\n')
+    assert load_recipe(recipe)["output"]["dir"] == str(tmp_path / "my-runs")  # as written
     assert loaded["train"]["batch_size"] == 8
     assert loaded["train"]["learning_rate"] == 5e-5
     assert loaded["model"]["name"] == "minilm"
@@ -83,6 +86,8 @@ def test_override_paths_are_relative_to_the_current_folder(recipe, tmp_path, mon
 
 @pytest.mark.parametrize("item,fragment", [
     ("train.batch_size=abc", "train.batch_size"), ("train.nope=1", "unknown key 'nope'"),
+    ("batch_size=3", "did you mean 'train.batch_size'?"),
+    ("eval.batch_size=3", "did you mean 'train.batch_size'?"),
     ("trian.epochs=1", "'train'"), ("train.epochs", "expected section.key=value"),
     ("train.learning_rate=-1", "at least"),
 ])
@@ -90,6 +95,33 @@ def test_bad_overrides(recipe, item, fragment):
     with pytest.raises(WorkbenchError, match=None) as info:
         load_recipe(recipe, [item])
     assert fragment in str(info.value)
+
+
+def test_a_list_typed_in_the_shell_without_quotes(recipe):
+    # `--set data.labels=[PER, LOC]`: the shell splits it into two words
+    for items in (["data.labels=[PER,", "LOC]"], ["data.labels=[PER, LOC]"],
+                  ['data.labels=["PER", "LOC"]'], ["data.labels=PER,LOC"]):
+        assert load_recipe(recipe, items)["data"]["labels"] == ["PER", "LOC"]
+
+
+def test_a_misplaced_key_in_a_recipe_names_its_section(recipe):
+    recipe.write_text("epochs = 2\n" + BASE)
+    with pytest.raises(WorkbenchError, match="r.toml:1: unknown key 'epochs' "
+                                             r"\(did you mean 'train.epochs'\?\)"):
+        load_recipe(recipe)
+
+
+def test_errors_found_after_loading_name_the_line_or_the_override(recipe, tiny_model):
+    from workbench.experiment import prepare
+
+    recipe.write_text(BASE.replace("[train]", f'[model]\nname = "{tiny_model}"\n\n'
+                                               '[eval]\nmetric = "f2"\n\n[train]'))
+    with pytest.raises(WorkbenchError) as info:
+        prepare(load_recipe(recipe))
+    assert str(info.value).startswith(f"{recipe}:10: eval.metric 'f2' is not one of")
+    assert "(did you mean 'f1'?)" in str(info.value)
+    with pytest.raises(WorkbenchError, match="^--set eval.metric: eval.metric 'acc'"):
+        prepare(load_recipe(recipe, ["eval.metric=acc"]))
 
 
 def test_resolved_recipe_round_trips(recipe):

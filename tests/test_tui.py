@@ -19,6 +19,7 @@ from workbench.experiment import prepare
 from workbench.recipe import load_recipe
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.compare import CompareScreen
+from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.predict import PredictScreen
 from workbench.tui.screens.run import RunScreen
 from workbench.tui.screens.runs import RunsScreen
@@ -62,15 +63,30 @@ def app_for(recipe_dir: Path, **kwargs) -> WorkbenchApp:
     return WorkbenchApp(runs_dir=recipe_dir / "runs", recipes_dir=recipe_dir, **kwargs)
 
 
-def test_launch_from_recipes_screen_runs_to_completion(ner_recipe):
+def test_launch_from_recipes_screen_runs_to_completion(ner_recipe, monkeypatch):
+    # A recipe in a folder of its own, without [output]: its run still goes to ./runs,
+    # where the Runs screen looks.
+    folder = ner_recipe.parent / "recipes"
+    folder.mkdir()
+    recipe = folder / "ner.toml"
+    recipe.write_text(ner_recipe.read_text().replace('"data/', '"../data/')
+                      .replace('[output]\ndir = "runs"\n', ""))
+    monkeypatch.chdir(ner_recipe.parent)
+
     async def scenario():
-        app = app_for(ner_recipe.parent)
+        app = WorkbenchApp(recipes_dir="recipes")
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             table = app.screen.query_one("#recipe-table")
             names = [table.get_row_at(i)[0] for i in range(table.row_count)]
             assert names == ["ner"]  # file names: recipe names may repeat
-            await pilot.press("l")
+            await pilot.press("l")  # asks first: one key never starts a training run
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "question")
+            assert "Train ner" in text_of(app.screen.query_one("#question"))
+            await pilot.press("n")
+            await pilot.pause()
+            assert not isinstance(app.screen, (ConfirmScreen, RunScreen)) and not app.launched
+            await pilot.press("l", "y")
             await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), 5, "run screen")
             screen = app.screen
             await wait_for(pilot, lambda: screen.state is not None and
@@ -84,6 +100,13 @@ def test_launch_from_recipes_screen_runs_to_completion(ner_recipe):
             assert "step 4/4" in text_of(screen.query_one("#progress-text"))
             log = "\n".join(str(line.text) for line in screen.query_one("#log").lines)
             assert "run completed" in log
+            assert not (folder / "runs").exists()
+            [run_dir] = (ner_recipe.parent / "runs").iterdir()
+            await pilot.press("2")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), 5, "runs screen")
+            await pilot.pause(0.5)
+            runs = app.screen.query_one("#runs-table")
+            assert run_dir.name in [str(runs.get_row_at(i)[1]) for i in range(runs.row_count)]
     asyncio.run(scenario())
 
 

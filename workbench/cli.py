@@ -206,6 +206,14 @@ def cmd_run(args) -> int:
     from workbench.resume import resume_point
 
     _run_arguments(args)
+    if args.resume:
+        from workbench.runs.index import find_run
+
+        found, note = find_run(args.resume, usable=lambda run: run.resumable_from is not None,
+                               wanted="resumable run")
+        args.resume = str(found)
+        if note and is_main_process():
+            print(note, file=sys.stderr, flush=True)
     starting = args.devices > 1 and not launched_distributed()  # torchrun is started below
     # Everything that can be wrong with the input is found before a run folder is written
     # (and, with --devices, before torchrun: one line, not one per process).
@@ -277,6 +285,21 @@ def _run_argv(args) -> list[str]:
     return argv
 
 
+def _model_run(reference: str | None) -> str | None:
+    """A RUN argument (path, run name, unique start of one, or recipe name: its latest
+    completed run with a model) as a path; says on stderr which run a name meant."""
+    if reference is None:
+        return None
+    from workbench.models import has_saved_model
+    from workbench.runs.index import find_run
+
+    path, note = find_run(reference, usable=lambda run: run.status == "completed"
+                          and has_saved_model(run.path), wanted="completed run with a model")
+    if note:
+        print(note, file=sys.stderr, flush=True)
+    return str(path)
+
+
 def _read_texts(args) -> list[str]:
     if args.texts:
         return list(args.texts)
@@ -290,7 +313,7 @@ def cmd_predict(args) -> int:
 
     if args.batch_size < 1:
         raise WorkbenchError("--batch-size must be at least 1")
-    task, model, tokenizer, meta = load_saved(args.model)
+    task, model, tokenizer, meta = load_saved(_model_run(args.model))
     texts = _read_texts(args)
     max_length = meta.get("max_length", 128)
     for start in range(0, len(texts), 256):  # stream output for long stdin inputs
@@ -308,8 +331,9 @@ def cmd_eval(args) -> int:
 
     if args.batch_size < 1:
         raise WorkbenchError("--batch-size must be at least 1")
-    _task, report = evaluate_saved(args.model, args.data, batch_size=args.batch_size,
-                                   ner=args.ner, format=args.format)
+    _task, report = evaluate_saved(_model_run(args.model), args.data,
+                                   batch_size=args.batch_size, ner=_model_run(args.ner),
+                                   format=args.format)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return 0
@@ -327,7 +351,7 @@ def cmd_export(args) -> int:
 
     if args.batch_size < 1:
         raise WorkbenchError("--batch-size must be at least 1")
-    out, report = export_onnx(args.model, args.out, args.quantize, args.data, args.batch_size,
+    out, report = export_onnx(_model_run(args.model), args.out, args.quantize, args.data, args.batch_size,
                               say=lambda text: print(text, file=sys.stderr, flush=True))
     print(report_text(report))
     print(f"exported to {out}")
@@ -336,7 +360,6 @@ def cmd_export(args) -> int:
 
 def cmd_runs(args) -> int:
     from rich.console import Console
-    from rich.table import Table
 
     from workbench.console import duration_text
     from workbench.runs.index import list_runs
@@ -352,17 +375,45 @@ def cmd_runs(args) -> int:
     if not runs:
         console.print(f"no runs in {args.dir}/")
         return 0
-    table = Table(show_edge=False, pad_edge=False)
-    for column in ("run", "recipe", "task", "status", "best", "steps", "duration"):
-        table.add_column(column, justify="right" if column in ("steps", "best") else "left")
+    rows = []
     for run in runs:
-        best = f"{run.metric} {run.best_value:.4f}" if run.best_value is not None else "-"
-        steps = f"{run.steps}/{run.total_steps}" if run.total_steps else str(run.steps)
-        table.add_row(run.name, run.recipe, run.task,
-                      f"[{run.status.color}]{run.status}[/]" + (
-                          f" ↻{run.resumable_from}" if run.resumable_from is not None else ""),
-                      best, steps,
-                      duration_text(run.duration_s))
+        status = f"[{run.status.color}]{run.status}[/]" + (
+            f" ↻{run.resumable_from}" if run.resumable_from is not None else "")
+        rows.append({
+            "run": run.name, "task": run.task, "status": status,
+            "best": f"{run.metric} {run.best_value:.4f}" if run.best_value is not None else "-",
+            "steps": f"{run.steps}/{run.total_steps}" if run.total_steps else str(run.steps),
+            "duration": duration_text(run.duration_s)})
+    console.print(runs_table(rows, console.width))
+    return 0
+
+
+def runs_table(rows: list[dict], width: int):
+    """The `workbench runs` table. The run folder is the name every other command
+    takes, so it is never cut; where the width is short, the task and then the
+    steps columns go (``runs --json`` has everything) rather than fold."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    columns = ["run", "task", "status", "best", "steps", "duration"]
+
+    def natural(column):
+        return max(len(column), *(Text.from_markup(row[column]).cell_len for row in rows))
+
+    for optional in ("task", "steps"):
+        if sum(natural(c) for c in columns) + 2 * (len(columns) - 1) <= width:
+            break
+        columns.remove(optional)
+    table = Table(show_edge=False, pad_edge=False, box=box.SIMPLE_HEAD, padding=(0, 1),
+                  collapse_padding=True)
+    for column in columns:
+        table.add_column(column, justify="right" if column in ("steps", "best") else "left",
+                         no_wrap=column == "run", min_width=natural("run") if column == "run"
+                         else None, overflow="fold")
+    for row in rows:
+        table.add_row(*(row[c] for c in columns))
+    return table
     console.print(table)
     return 0
 
@@ -431,7 +482,8 @@ def kg_build(args) -> int:
     from workbench.kg.present import build_view
 
     console = Console()
-    summary = build_graph(graph_path=args.graph, ner=args.ner, relations=args.relations,
+    summary = build_graph(graph_path=args.graph, ner=_model_run(args.ner),
+                          relations=_model_run(args.relations),
                           corpus=args.corpus, threshold=args.threshold,
                           batch_size=args.batch_size, device=args.device,
                           embeddings=not args.no_embeddings, console=console)

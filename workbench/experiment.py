@@ -7,13 +7,14 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from dataclasses import dataclass, field
 
 from workbench.data import read_examples
 from workbench.errors import WorkbenchError
 from workbench.engine.tuning import check_tuning
 from workbench.models import load_tokenizer
-from workbench.recipe import Recipe
+from workbench.recipe import Recipe, did_you_mean
 from workbench.tasks import get_task
 from workbench.tasks.base import check_labels
 
@@ -65,8 +66,9 @@ def prepare(recipe: Recipe) -> Experiment:
     metric = recipe["eval"]["metric"]
     if metric is not None and metric not in task.metrics:
         raise WorkbenchError(
-            f"{recipe.source or '<recipe>'}: eval.metric {metric!r} is not one of "
-            f"{', '.join(task.metrics)}")
+            f"{recipe.where('eval', 'metric')}: eval.metric {metric!r} is not one of "
+            f"{', '.join(task.metrics)} for {task.name}"
+            + did_you_mean(metric, task.metrics))
     splits: dict[str, list[dict]] = {}
     for split in SPLITS:
         if data[split]:
@@ -86,8 +88,10 @@ def prepare(recipe: Recipe) -> Experiment:
     tokenizer = load_tokenizer(recipe["model"]["name"])
     try:
         check_tuning(recipe["peft"], recipe["model"]["name"])
-    except WorkbenchError as exc:
-        raise WorkbenchError(f"{recipe.source or '<recipe>'}: {exc}") from None
+    except WorkbenchError as exc:  # "peft.KEY: ..." is blamed on that key's line
+        key = re.match(r"peft\.(\w+)", str(exc))
+        raise WorkbenchError(f"{recipe.where('peft', key.group(1) if key else 'method')}: "
+                             f"{exc}") from None
     if hasattr(task, "prepare_tokenizer"):
         task.prepare_tokenizer(tokenizer)
     return Experiment(recipe=recipe, task=task, labels=labels, splits=splits,

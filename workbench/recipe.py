@@ -150,7 +150,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
                           "only"),
     },
     "output": {
-        "dir": Key(str, "runs", path=True, help="folder that holds run folders"),
+        "dir": Key(str, "runs", path=True,
+                   help="folder that holds run folders (unset: runs/ in the current folder)"),
         "save_model": Key(bool, True),
     },
 }
@@ -176,6 +177,20 @@ class Recipe:
         if self.values[""]["name"]:
             return self.values[""]["name"]
         return self.source.stem if self.source else self.task
+
+    def where(self, section: str, key: str) -> str:
+        """Where a key's value came from, for an error found after loading (by the
+        task or the model): ``--set section.key`` when overridden, else ``file:line``."""
+        dotted = f"{section}.{key}" if section else key
+        if any(item.split("=", 1)[0].strip() == dotted for item in self.overrides):
+            return f"--set {dotted}"
+        if self.source is None:
+            return "<recipe>"
+        try:
+            text = self.source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        return where(self.source, _line_of(text, section, key))
 
     def to_dict(self) -> dict[str, Any]:
         """Nested dict in TOML layout (top-level keys first), without unset keys; the
@@ -226,7 +241,8 @@ def _is_path(spec: Key, value: Any) -> bool:
     return spec.path or (spec.maybe_path and value.startswith((".", "/", "~")))
 
 
-def _did_you_mean(word: str, options) -> str:
+def did_you_mean(word: str, options) -> str:
+    """`` (did you mean 'x'?)`` for the option closest to ``word``, or nothing."""
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
@@ -256,7 +272,7 @@ def _check_value(dotted: str, spec: Key, value: Any, loc: str) -> Any:
         choices = ", ".join(repr(c) for c in spec.choices)
         raise WorkbenchError(
             f"{loc}: '{dotted}' must be one of {choices}, got {value!r}"
-            + _did_you_mean(str(value), [str(c) for c in spec.choices]))
+            + did_you_mean(str(value), [str(c) for c in spec.choices]))
     if spec.min is not None and value < spec.min:
         raise WorkbenchError(f"{loc}: '{dotted}' must be at least {spec.min}, got {value!r}")
     if spec.max is not None and value > spec.max:
@@ -275,15 +291,15 @@ def parse_override(item: str) -> tuple[str, str, Any]:
     section, _, key = dotted.rpartition(".")
     if section not in SCHEMA:
         raise WorkbenchError(f"--set {dotted}: unknown section '{section}'"
-                             + _did_you_mean(section, [s for s in SCHEMA if s]))
+                             + did_you_mean(section, [s for s in SCHEMA if s]))
     if key not in SCHEMA[section]:
         raise WorkbenchError(f"--set {dotted}: unknown key '{key}'"
-                             + _did_you_mean(key, SCHEMA[section]))
+                             + _suggest_key(section, key))
     spec = SCHEMA[section][key]
     if spec.type is str:
         value: Any = raw
-    elif spec.type is list and not raw.strip().startswith("["):
-        value = [v.strip() for v in raw.split(",") if v.strip()]
+    elif spec.type is list:
+        value = _list_value(raw)
     else:
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
@@ -291,6 +307,39 @@ def parse_override(item: str) -> tuple[str, str, Any]:
             raise WorkbenchError(
                 f"--set {dotted}: {raw!r} is not {_type_name(spec.type)}") from None
     return section, key, value
+
+
+def _list_value(raw: str) -> list:
+    """A list typed on the command line: ``a,b``, TOML's ``["a", "b"]``, or the
+    ``[a, b]`` people type without quotes."""
+    raw = raw.strip()
+    if raw.startswith("["):
+        try:
+            return tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            raw = raw.strip("[]")
+    return [v.strip().strip("'\"") for v in raw.split(",") if v.strip()]
+
+
+def _suggest_key(section: str, key: str) -> str:
+    """A hint for an unknown key: the section it belongs in when it is a key of
+    another one (``batch_size`` -> ``train.batch_size``), else the closest name."""
+    homes = [f"{s}.{key}" if s else key for s, keys in SCHEMA.items() if key in keys]
+    if homes:
+        return f" (did you mean '{homes[0]}'?)"
+    return did_you_mean(key, SCHEMA[section])
+
+
+def join_split_lists(items: list[str]) -> list[str]:
+    """``--set data.labels=[PER, LOC]`` reaches us as two words, split by the shell at
+    the space: join an item without ``=`` to an open ``[`` before it."""
+    out: list[str] = []
+    for item in items:
+        if out and "=" not in item and out[-1].count("[") > out[-1].count("]"):
+            out[-1] += " " + item
+        else:
+            out.append(item)
+    return out
 
 
 def check_override(item: str) -> tuple[str, str, Any]:
@@ -322,7 +371,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None,
 def build_recipe(raw: dict, source: Path | None = None, text: str = "",
                  overrides: list[str] | None = None, check_files: bool = True) -> Recipe:
     """Validate a parsed recipe dict against ``SCHEMA``."""
-    overrides = overrides or []
+    overrides = join_split_lists(overrides or [])
     name = str(source) if source else "<recipe>"
     values: dict[str, dict[str, Any]] = {s: {} for s in SCHEMA}
     for top_key, top_val in raw.items():
@@ -330,19 +379,19 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
             if top_key not in SCHEMA or top_key == "":
                 raise WorkbenchError(
                     f"{where(name, _line_of(text, top_key, None))}: unknown section "
-                    f"[{top_key}]" + _did_you_mean(top_key, [s for s in SCHEMA if s]))
+                    f"[{top_key}]" + did_you_mean(top_key, [s for s in SCHEMA if s]))
             for key, val in top_val.items():
                 loc = where(name, _line_of(text, top_key, key))
                 if key not in SCHEMA[top_key]:
                     raise WorkbenchError(f"{loc}: unknown key '{top_key}.{key}'"
-                                         + _did_you_mean(key, SCHEMA[top_key]))
+                                         + _suggest_key(top_key, key))
                 values[top_key][key] = _check_value(f"{top_key}.{key}", SCHEMA[top_key][key],
                                                     val, loc)
         else:
             loc = where(name, _line_of(text, "", top_key))
             if top_key not in SCHEMA[""]:
                 raise WorkbenchError(f"{loc}: unknown key '{top_key}'"
-                                     + _did_you_mean(top_key, SCHEMA[""]))
+                                     + _suggest_key("", top_key))
             values[""][top_key] = _check_value(top_key, SCHEMA[""][top_key], top_val, loc)
 
     overridden: set[tuple[str, str]] = set()
@@ -358,17 +407,21 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
     if values[""].get("task") is None:
         raise WorkbenchError(f"{name}: missing 'task' (one of {', '.join(TASKS)})")
 
-    # Fill defaults and resolve paths relative to the recipe file.
+    # Fill defaults and resolve paths relative to the recipe file; a default path
+    # (only output.dir has one: runs/) is where the user stands, as `workbench runs`
+    # and the TUI look there, wherever the recipe lives.
     base = source.parent.resolve() if source else Path.cwd()
     for section, keys in SCHEMA.items():
         for key, spec in keys.items():
-            if key not in values[section]:
+            given = key in values[section]
+            if not given:
                 values[section][key] = copy.deepcopy(spec.default)
             value = values[section][key]
             if _is_path(spec, value):
                 resolved = Path(value).expanduser()
                 values[section][key] = os.path.normpath(
-                    resolved if resolved.is_absolute() else base / resolved)
+                    resolved if resolved.is_absolute() else
+                    (base if given else Path.cwd()) / resolved)
 
     data = values["data"]
     if not data["train"]:

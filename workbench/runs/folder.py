@@ -37,7 +37,8 @@ LOCK = "run.lock"
 RUN_FOLDER_PREFIX = "run folder: "
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
+    """A name as it may stand in a folder name."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "run"
 
 
@@ -49,7 +50,7 @@ def create_run_dir(output_dir: str | Path, name: str) -> Path:
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        base = f"{stamp}-{_slug(name)}"
+        base = f"{stamp}-{slug(name)}"
         for attempt in range(1000):
             path = output_dir / (base if attempt == 0 else f"{base}-{attempt}")
             try:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import Callable
+
+from workbench.errors import WorkbenchError
 from workbench.runs.events import Status
-from workbench.runs.folder import EVENTS
+from workbench.runs.folder import EVENTS, slug
 
 
 @dataclass
@@ -70,3 +73,44 @@ def run_folders(runs_dir: str | Path) -> list[Path]:
 def list_runs(runs_dir: str | Path) -> list[RunSummary]:
     """Every run folder under ``runs_dir``, newest first."""
     return [summarize(p) for p in run_folders(runs_dir)]
+
+
+def _names(folders: list[Path], most: int = 5) -> str:
+    shown = ", ".join(p.name for p in folders[:most])
+    return shown + (f" and {len(folders) - most} more" if len(folders) > most else "")
+
+
+def find_run(reference: str | Path, runs_dir: str | Path = "runs",
+             usable: Callable[[RunSummary], bool] | None = None,
+             wanted: str = "completed run") -> tuple[Path, str | None]:
+    """What a command's RUN argument names: a path (a run or model folder), else,
+    under ``runs_dir``, a run folder's name or a unique start of one, else a recipe
+    name meaning its newest run that is ``usable`` (default: completed). Returns
+    the folder and, when it was looked up rather than given, a line saying which
+    run was taken; a reference that fits no run, or several, is a
+    ``WorkbenchError`` naming the candidates."""
+    text = str(reference)
+    path = Path(text).expanduser()
+    if path.exists():
+        return path, None
+    usable = usable or (lambda run: run.status == Status.COMPLETED)
+    runs_dir = Path(runs_dir)
+    folders = run_folders(runs_dir)
+    starting = [p for p in folders if p.name.startswith(text)]
+    if len(starting) == 1:
+        return starting[0], None if starting[0].name == text else f"{text}: using {starting[0]}"
+    if len(starting) > 1:
+        raise WorkbenchError(f"{text}: {len(starting)} runs in {runs_dir}/ start so "
+                             f"({_names(starting)}); give more of the name")
+    # A recipe's runs end in its slug; the summary says whose they really are
+    # (the slug "ner" also ends "...-demo-ner").
+    of_recipe = [run for run in (summarize(p) for p in folders
+                                 if p.name.endswith("-" + slug(text)))
+                 if run.recipe == text or slug(run.recipe) == slug(text)]
+    for run in of_recipe:  # newest first
+        if usable(run):
+            return run.path, f"{text}: using {run.path} (the recipe's latest {wanted})"
+    if of_recipe:
+        states = ", ".join(f"{run.name} {run.status}" for run in of_recipe[:5])
+        raise WorkbenchError(f"{text}: no {wanted} of this recipe in {runs_dir}/ ({states})")
+    raise WorkbenchError(f"{text}: no such file, run folder or recipe's run in {runs_dir}/")

@@ -53,7 +53,6 @@ class WorkbenchApp(App):
                  graph_path: str | Path = "graph.sqlite"):
         super().__init__()
         self.runs_dir = Path(runs_dir) if runs_dir is not None else Path("runs")
-        self.runs_dir_given = runs_dir is not None
         self.recipes_dir = Path(recipes_dir)
         self.recipe_paths = [Path(p) for p in recipe_paths]
         self.graph_path = Path(graph_path)  # the knowledge graph the Graph screen shows

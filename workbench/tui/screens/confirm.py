@@ -15,15 +15,17 @@ class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [Binding("escape,n", "answer(False)", "Cancel"),
                 Binding("y", "answer(True)", "Yes")]
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "Cancel"):
+    def __init__(self, question: str, yes: str = "Yes", no: str = "Cancel",
+                 danger: bool = True):
         super().__init__()
         self.question, self.yes, self.no = question, yes, no
+        self.variant = "error" if danger else "success"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(self.question, id="question")
             with Horizontal(id="buttons"):
-                yield Button(f"{self.yes} (y)", variant="error", id="yes")
+                yield Button(f"{self.yes} (y)", variant=self.variant, id="yes")
                 yield Button(f"{self.no} (n)", id="no")
 
     def on_mount(self) -> None:

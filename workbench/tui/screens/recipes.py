@@ -17,6 +17,7 @@ from workbench.errors import WorkbenchError
 from workbench.models import looks_like_path
 from workbench.recipe import check_override, load_recipe
 from workbench.tui.recipes_index import OVERRIDES, RecipeEntry, find_recipes
+from workbench.tui.screens.confirm import ConfirmScreen
 
 
 def field_id(key: str) -> str:
@@ -185,12 +186,22 @@ class RecipesScreen(Screen):
             self._show_errors()
             self.notify("Fix the highlighted overrides first.", severity="error")
             return
-        overrides = self.overrides()
-        if self.app.runs_dir_given:
-            overrides.append(f"output.dir={self.app.runs_dir}")
+        # Into the folder the Runs screen shows, whatever the recipe says (--runs' promise).
+        overrides = [*self.overrides(), f"output.dir={Path(self.app.runs_dir).resolve()}"]
         try:  # the quick checks (keys, types, files) here; the data is read by the run
-            load_recipe(entry.path, overrides)
+            recipe = load_recipe(entry.path, overrides)
         except WorkbenchError as exc:
             self._show_errors(str(exc))
             return
-        self.app.launch(entry.path, overrides)
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.app.launch(entry.path, overrides)
+
+        # A training run costs minutes to hours: one key never starts one by itself.
+        changed = ", ".join(self.overrides()) or "none"
+        self.app.push_screen(ConfirmScreen(
+            f"Train [b]{escape(entry.path.stem)}[/b]: {recipe.task} on "
+            f"{escape(recipe['model']['name'])}?\nOverrides: {escape(changed)}\n"
+            f"[dim]Into {escape(str(self.app.runs_dir))}/, in a process of its own.[/]",
+            yes="Launch", danger=False), answer)

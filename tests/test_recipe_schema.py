@@ -115,11 +115,11 @@ def test_errors_found_after_loading_name_the_line_or_the_override(recipe, tiny_m
     from workbench.experiment import prepare
 
     recipe.write_text(BASE.replace("[train]", f'[model]\nname = "{tiny_model}"\n\n'
-                                               '[eval]\nmetric = "f2"\n\n[train]'))
+                                               '[eval]\nmetric = "acuracy"\n\n[train]'))
     with pytest.raises(WorkbenchError) as info:
         prepare(load_recipe(recipe))
-    assert str(info.value).startswith(f"{recipe}:10: eval.metric 'f2' is not one of")
-    assert "(did you mean 'f1'?)" in str(info.value)
+    assert str(info.value).startswith(f"{recipe}:10: eval.metric 'acuracy' is not one of")
+    assert "(did you mean 'accuracy'?)" in str(info.value)
     with pytest.raises(WorkbenchError, match="^--set eval.metric: eval.metric 'acc'"):
         prepare(load_recipe(recipe, ["eval.metric=acc"]))
 

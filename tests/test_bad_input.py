@@ -87,7 +87,8 @@ def test_label_unseen_in_training(ner_recipe, capsys):
     write(ner_recipe.parent / "data" / "dev.conll", NER_DEV.replace("B-LOC", "B-GPE"))
     code, err = run_cli(["run", str(ner_recipe)], capsys)
     assert code == 2
-    assert_one_line_error(err, "dev.conll:1:", "B-GPE")
+    # the tag's own line (Lisbon, the sentence's third), and the type data.labels takes
+    assert_one_line_error(err, "dev.conll:3:", "'B-GPE'", "add 'GPE' to data.labels")
     assert no_successful_run(ner_recipe)
 
 
@@ -170,6 +171,15 @@ def test_model_folder_in_a_recipe_is_relative_to_the_recipe(ner_recipe, tiny_mod
     edit(ner_recipe, f'name = "{tiny_model}"', 'name = "./models/tiny"')
     code, err = run_cli(["validate", str(ner_recipe)], capsys)
     assert code == 0, err
+
+
+def test_validate_checks_every_recipe(ner_recipe, capsys, tmp_path):
+    broken = write(tmp_path / "broken.toml", 'task = "ner"\n[train]\nepochs = "three"\n')
+    code = main(["validate", str(broken), str(ner_recipe)])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert f"ok {ner_recipe}" in out  # checked although the first one is broken
+    assert "broken.toml:3:" in err and "1 of 2 recipes have errors" in err
 
 
 def test_unknown_eval_metric_lists_the_choices(ner_recipe, capsys):

@@ -179,12 +179,22 @@ def cmd_validate(args) -> int:
     from workbench.recipe import load_recipe
 
     console = Console()
-    for path in args.recipes:
-        exp = prepare(load_recipe(path, args.overrides))
+    failed = 0
+    for path in args.recipes:  # every recipe is checked: one bad one hides no other
+        try:
+            exp = prepare(load_recipe(path, args.overrides))
+        except WorkbenchError as exc:
+            if len(args.recipes) == 1:
+                raise
+            print(f"{_error_prefix()}{exc}", file=sys.stderr, flush=True)
+            failed += 1
+            continue
         sizes = ", ".join(f"{k} {len(v)}" for k, v in exp.splits.items())
         console.print(f"[green]ok[/] {path}: {exp.task.name}, {len(exp.labels)} labels, {sizes}",
                       highlight=False, soft_wrap=True)
-    return 0
+    if failed:
+        print(f"{failed} of {len(args.recipes)} recipes have errors", file=sys.stderr)
+    return EXIT_USAGE if failed else 0
 
 
 def _run_arguments(args) -> None:

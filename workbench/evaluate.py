@@ -65,7 +65,7 @@ def encode_for(task, model, tokenizer, meta: dict, examples: list[dict], data_pa
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     labels = [id2label[i] for i in range(len(id2label))]
     check_labels(task, examples, labels, data_path,
-                 f"the model's labels ({', '.join(labels)})", hint="")
+                 f"the model's labels ({', '.join(labels)})", hint=False)
     label2id = {label: i for i, label in enumerate(labels)}
     return task.encode(examples, tokenizer, label2id, meta.get("max_length", 128)), id2label
 

@@ -60,15 +60,42 @@ class Task(Protocol):
 
 
 def check_labels(task: Task, examples: list[dict], labels: list[str], path: str,
-                 source: str, hint: str = "; add it to data.labels to allow it") -> None:
+                 source: str, hint: bool = True) -> None:
     """A label in ``examples`` that is not in ``labels`` (which come from ``source``)
-    is an error naming the file, line and label."""
+    is an error naming the file, the line of the label itself where the file has one
+    a line (CoNLL), the label, and (``hint``) what ``data.labels`` would need."""
     known = set(labels)
     for example in examples:
-        for label in task.example_labels(example):
-            if label not in known:
-                raise WorkbenchError(f"{where(path, example.get('line'))}: label {label!r} does "
-                                     f"not occur in {source}{hint}")
+        found = list(task.example_labels(example))
+        for label in found:
+            if label in known:
+                continue
+            line = _label_line(path, example.get("line"), label, len(found))
+            # data.labels takes entity types: B-GADGET is allowed by adding GADGET
+            name = label[2:] if task.kind == "tokens" and label[:2] in ("B-", "I-") else label
+            add = f"; add {name!r} to data.labels to allow it" if hint else ""
+            raise WorkbenchError(f"{where(path, line)}: label {label!r} does not occur in "
+                                 f"{source}{add}")
+
+
+def _label_line(path: str, start: int | None, label: str, count: int) -> int | None:
+    """The line of ``label`` among the ``count`` lines from ``start`` whose last
+    column it is (a CoNLL sentence's tags); ``start`` where none is (a JSON line)."""
+    if start is None or not path or str(path).startswith("hf:"):
+        return start
+    from workbench.data.text_files import open_text
+
+    try:
+        with open_text(path) as handle:
+            for number, text in enumerate(handle, start=1):
+                if number >= start + count:
+                    break
+                parts = text.split()
+                if number >= start and parts and parts[-1] == label:
+                    return number
+    except (OSError, UnicodeDecodeError):
+        pass
+    return start
 
 
 def make_collate(pad_id: int, multiple: int = 1,

@@ -131,6 +131,9 @@ def test_build_stores_entities_mentions_and_relations_over_the_threshold(tmp_pat
         stats = graph.stats()
         assert stats["entities"] == 7  # Maria Rossi, Kestrel Bank, Porto, Jon Berg, Oslo, ...
         assert stats["relations_by_type"] == {"works_for": 2}  # based_in scored 0.4 < 0.5
+        # the build's own counts use the graph's words for the same things
+        assert (summary["mentions"], summary["evidence"]) == (stats["mentions"],
+                                                              stats["evidence"])
         jon = graph.entity(graph.resolve("Jon Berg")["id"])
         assert [m["document"] for m in jon["mentions"]] == ["corpus/a.txt", "corpus/b.txt"]
         mention = jon["mentions"][0]

@@ -131,7 +131,7 @@ def build_graph(graph_path: str | Path, ner: str | Path, corpus: str | Path,
     extraction = fingerprint(ner, relations, threshold)
     shas = {d.key: hashlib.sha256((d.sha + extraction).encode()).hexdigest() for d in documents}
     summary = {"documents": len(documents), "added": 0, "skipped": 0, "replaced": 0,
-               "sentences": 0, "mentions": 0, "relations": 0, "device": str(target)}
+               "sentences": 0, "mentions": 0, "evidence": 0, "device": str(target)}
     started = time.perf_counter()
     with Graph.open(graph_path) as graph:
         states = [graph.document_state(d.key, shas[d.key]) for d in documents]
@@ -163,7 +163,8 @@ def build_graph(graph_path: str | Path, ner: str | Path, corpus: str | Path,
                         summary["added"] += 1
                         summary["sentences"] += len(sentences)
                         summary["mentions"] += sum(len(s["entities"]) for s in sentences)
-                        summary["relations"] += sum(len(s["relations"]) for s in sentences)
+                        # relation mentions, as the graph counts them: its "evidence"
+                        summary["evidence"] += sum(len(s["relations"]) for s in sentences)
                 elapsed = max(1e-9, time.perf_counter() - started)
                 progress.update(bar, advance=len(chunk),
                                 rate=f"{(first + len(chunk)) / elapsed:.1f}")

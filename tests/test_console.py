@@ -43,6 +43,7 @@ def test_plain_output_is_one_line_per_step():
 def test_live_output_draws_a_progress_bar():
     out = render(live=True)
     assert "step 10/20" in out and "loss 0.5000" in out
+    assert "eta 0:01:15" in out  # the engine's estimate, from the first logged step
     assert "run completed" in out
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn
 
 from workbench.reports import (metrics_line, parameters_text, precision_name,
                                report_renderable)
@@ -75,10 +75,12 @@ class ConsoleView:
             TextColumn("epoch {task.fields[epoch]:.2f}"), BarColumn(),
             TextColumn("step {task.completed}/{task.total}"),
             TextColumn("loss {task.fields[loss]}"), TextColumn("lr {task.fields[lr]}"),
-            TextColumn("{task.fields[speed]} samples/s"), TimeRemainingColumn(),
+            # The engine's estimate (whole steps, evaluations included), from the first
+            # logged step; Rich's own waits for enough updates to time its bar.
+            TextColumn("{task.fields[speed]} samples/s"), TextColumn("eta {task.fields[eta]}"),
             console=self.console, transient=False)
         self.task_id = self.progress.add_task("train", total=self.total, epoch=0.0,
-                                              loss="-", lr="-", speed="-")
+                                              loss="-", lr="-", speed="-", eta="-")
         self.progress.start()
 
     def on_step(self, event: Step) -> None:
@@ -87,7 +89,7 @@ class ConsoleView:
         speed = f"{event.samples_per_s:.1f}" if event.samples_per_s is not None else "-"
         if self.progress is not None:
             self.progress.update(self.task_id, completed=event.step, epoch=event.epoch,
-                                 loss=loss, lr=lr, speed=speed)
+                                 loss=loss, lr=lr, speed=speed, eta=duration_text(event.eta_s))
         else:
             self._line(f"step {event.step}/{event.total_steps}  epoch {event.epoch:.2f}  "
                        f"loss {loss}  lr {lr}  {speed} samples/s  "

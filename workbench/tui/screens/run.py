@@ -195,7 +195,10 @@ class RunScreen(Screen):
         # Most telling first: a narrow terminal cuts the end of these lines.
         parts = [f"step {state.step}/{total}" if total else f"step {state.step}"]
         if step and state.end is None:
-            parts.append(f"ETA {duration_text(step.eta_s)}")
+            # counted down between step events, which come every log_every steps
+            eta = step.eta_s - max(0.0, time.time() - step.time) \
+                if step.eta_s is not None and step.time else step.eta_s
+            parts.append(f"ETA {duration_text(eta if eta is None else max(0.0, eta))}")
             parts.append(f"{step.samples_per_s or 0:.1f} samples/s")
         if state.end is not None:
             parts.append(f"took {duration_text(state.end.duration_s)}")

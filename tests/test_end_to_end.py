@@ -41,6 +41,7 @@ def test_ner_run_writes_a_complete_run_folder(ner_recipe, capsys):
 
     report = json.loads((run / "report.json").read_text())
     assert set(report["reports"]) == {"validation", "test"}
+    assert report["status"] == "completed"  # what a reader goes by if the log loses its end
     assert set(report["reports"]["validation"]["per_label"]) == {"LOC", "ORG", "PER"}
     text = (run / "report.txt").read_text()
     assert "micro avg" in text and "PER" in text

@@ -99,3 +99,51 @@ def test_state_version_moves_with_events(tmp_path):
     state.apply(Step(step=1, loss=float("nan"), learning_rate=1e-4))
     assert state.version == before + 1
     assert len(state.loss) == 0  # a NaN loss is not drawn
+
+
+DEAD_PID = 2**22 + 12345  # no such process: the writer is gone
+
+
+def tear_log(run, lines: int) -> None:
+    """Cut the log in the middle of its ``lines``-th line from the end (a crash, a
+    full disk, a copy cut short)."""
+    events = run / "events.jsonl"
+    text = events.read_text(encoding="utf-8").splitlines(keepends=True)
+    torn = text[-lines]
+    events.write_text("".join(text[:-lines]) + torn[:len(torn) // 2], encoding="utf-8")
+
+
+def test_a_finished_run_whose_log_lost_its_end_is_told_apart_from_a_dead_one(tmp_path):
+    run = write_run(tmp_path, "finished", pid=DEAD_PID)
+    state = load_state(run)
+    test, best = state.test_report, state.best_value
+    (run / "report.json").write_text(json.dumps({
+        "status": "completed", "metric": "f1", "best_value": best,
+        "reports": {"validation": state.best_report, "test": test}}))
+    tear_log(run, 2)  # the test evaluation torn, the end event gone
+    damaged = load_state(run)
+    assert damaged.end is None and damaged.test is None
+    assert damaged.status == "completed" and damaged.test_report == test
+    assert damaged.best_value == best
+    summary = summarize(run)
+    assert summary.status == "completed" and "events.jsonl is damaged" in summary.warning
+    assert "report.json" in summary.warning
+    # Without report.json nothing says it finished: it died, and the warning says why.
+    (run / "report.json").unlink()
+    assert summarize(run).status == "died" and "no report.json" in summarize(run).warning
+    # A run being written is not damaged by the line it is writing.
+    live = write_run(tmp_path, "live", steps=20, status=None)
+    tear_log(live, 1)
+    assert summarize(live).status == "running" and summarize(live).warning is None
+
+
+def test_runs_lists_a_damaged_run_as_completed_with_a_warning(tmp_path, capsys):
+    from workbench.cli import main
+
+    run = write_run(tmp_path / "runs", "20261101-100000-demo-ner", pid=DEAD_PID)
+    (run / "report.json").write_text(json.dumps({"status": "completed", "reports": {}}))
+    tear_log(run, 1)
+    assert main(["runs", "--dir", str(tmp_path / "runs")]) == 0
+    out, err = capsys.readouterr()
+    assert "completed ⚠" in out and "died" not in out
+    assert err.startswith(f"warning: {run}: events.jsonl is damaged (its last line is cut")

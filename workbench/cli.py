@@ -388,7 +388,10 @@ def cmd_runs(args) -> int:
     rows = []
     for run in runs:
         status = f"[{run.status.color}]{run.status}[/]" + (
-            f" ↻{run.resumable_from}" if run.resumable_from is not None else "")
+            f" ↻{run.resumable_from}" if run.resumable_from is not None else "") + (
+            " [yellow]⚠[/]" if run.warning else "")
+        if run.warning:
+            print(f"warning: {run.path}: {run.warning}", file=sys.stderr)
         rows.append({
             "run": run.name, "task": run.task, "status": status,
             "best": f"{run.metric} {run.best_value:.4f}" if run.best_value is not None else "-",

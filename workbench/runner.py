@@ -118,6 +118,8 @@ def run_experiment(experiment: Experiment, views: list[View] | None = None,
                         resume_from=resume.checkpoint if resume else None).run()
         if main and result.reports:
             write_json_atomic(run_dir / REPORT_JSON, {
+                # status: a reader whose log lost its end event still knows how it ended
+                "status": result.status.value,
                 "recipe": recipe.name, "task": experiment.task.name, "metric": result.best_metric,
                 "best_value": result.best_value, "best_step": result.best_step,
                 "reports": result.reports})

@@ -103,6 +103,13 @@ class EventFollower:
         self.path = Path(run_dir) / EVENTS
         self.offset = 0
         self._partial = b""
+        self.skipped = 0  # lines that were not events (a torn write, a stray edit)
+
+    @property
+    def pending(self) -> bool:
+        """Does the file end in a line without its newline? Mid-write while a run
+        writes; torn, once its writer is gone."""
+        return bool(self._partial.strip())
 
     def poll(self) -> list[Event]:
         """The complete events written since the previous call (maybe none)."""
@@ -111,7 +118,7 @@ class EventFollower:
                 handle.seek(0, 2)
                 size = handle.tell()
                 if size < self.offset:  # the file was replaced: start again
-                    self.offset, self._partial = 0, b""
+                    self.offset, self._partial, self.skipped = 0, b"", 0
                 handle.seek(self.offset)
                 data = handle.read()
         except (FileNotFoundError, IsADirectoryError, PermissionError):
@@ -126,6 +133,7 @@ class EventFollower:
             try:
                 event = parse_event(json.loads(line))
             except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+                self.skipped += 1
                 continue
             if event is not None:
                 events.append(event)

@@ -8,6 +8,7 @@ a script or a test can do the same.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import socket
@@ -17,7 +18,7 @@ from typing import Any
 
 from workbench.runs.events import (BatchAdjusted, Checkpoint, Created, End, Eval, Event,
                                     ModelSaved, Resumed, Start, Status, Step)
-from workbench.runs.folder import EventFollower
+from workbench.runs.folder import EVENTS, REPORT_JSON, EventFollower
 
 # A curve keeps at most this many points; older ones are merged pairwise so the
 # whole run stays visible at bounded memory, however long it trains.
@@ -82,7 +83,10 @@ class RunState:
     checkpoint: Checkpoint | None = None  # the latest resumable checkpoint
     adjustments: list[BatchAdjusted] = field(default_factory=list)
     version: int = 0  # bumped on every event: viewers redraw only when it moved
+    log_pending: bool = False  # the log ends in a line without its newline
+    log_skipped: int = 0  # lines of the log that were not events
     _ema: float | None = None
+    _saved: dict | None = None  # report.json, read once the writer is found gone
 
     def apply(self, event: Event) -> None:
         """Fold one event into the state."""
@@ -139,6 +143,34 @@ class RunState:
         for event in events:
             self.apply(event)
 
+    def follow(self, follower: EventFollower) -> list[Event]:
+        """Fold in what ``follower`` finds appended to the log; returns those events."""
+        events = follower.poll()
+        self.extend(events)
+        if (follower.pending, follower.skipped) != (self.log_pending, self.log_skipped):
+            self.log_pending, self.log_skipped = follower.pending, follower.skipped
+            self.version += 1
+        return events
+
+    @property
+    def saved_report(self) -> dict[str, Any]:
+        """``report.json``, for a run whose log lost its end: written just before the
+        end event, it tells a finished run from a dead one."""
+        if self._saved is None:
+            try:
+                saved = json.loads((Path(self.run_dir) / REPORT_JSON).read_text("utf-8"))
+            except (OSError, ValueError):
+                saved = {}
+            self._saved = saved if isinstance(saved, dict) else {}
+        return self._saved
+
+    @property
+    def damaged(self) -> bool:
+        """The log lost lines (torn by a crash or a full disk, or edited), and its
+        writer is gone: what it says may be incomplete."""
+        return bool(self.log_skipped or self.log_pending) and self.end is None and \
+            self.created is not None and not writer_alive(*self.writer)
+
     @property
     def name(self) -> str:
         return Path(self.run_dir).name
@@ -151,14 +183,32 @@ class RunState:
         return (source.pid, source.host) if source is not None else (None, None)
 
     @property
+    def damage_note(self) -> str | None:
+        """What a reader is told about a damaged log, or None."""
+        if not self.damaged:
+            return None
+        how = "its last line is cut short" if self.log_pending else \
+            f"{self.log_skipped} line(s) are not events"
+        told = "its status is from report.json" if self.saved_report else \
+            "no report.json to tell how it ended"
+        return f"{EVENTS} is damaged ({how}); {told}"
+
+    @property
     def status(self) -> Status:
-        """From the end event; otherwise running, or died when the writing process
-        is gone."""
+        """From the end event; otherwise running, or, when the writing process is
+        gone, what its ``report.json`` says (a log that lost its end), else died."""
         if self.end is not None:
             return Status.of(self.end.status)
         if self.created is None:
             return Status.STARTING
-        return Status.RUNNING if writer_alive(*self.writer) else Status.DIED
+        if writer_alive(*self.writer):
+            return Status.RUNNING
+        saved = self.saved_report
+        if saved.get("status") in {s.value for s in Status}:
+            return Status.of(saved["status"])
+        if "test" in (saved.get("reports") or {}):  # the last thing a completed run does
+            return Status.COMPLETED
+        return Status.DIED
 
     @property
     def report(self) -> dict[str, Any] | None:
@@ -176,12 +226,18 @@ class RunState:
 
     @property
     def test_report(self) -> dict[str, Any] | None:
-        return self.test.report if self.test is not None else None
+        if self.test is not None:
+            return self.test.report
+        if self.end is None and self.status == Status.COMPLETED:  # its log lost the end
+            return (self.saved_report.get("reports") or {}).get("test")
+        return None
 
     @property
     def best_value(self) -> float | None:
         if self.end is not None:
             return self.end.best_value
+        if self.status == Status.COMPLETED and self.saved_report.get("best_value") is not None:
+            return self.saved_report["best_value"]
         return self.evals[-1].best_value if self.evals else None
 
     @property
@@ -216,5 +272,5 @@ class RunState:
 def load_state(run_dir: str | Path) -> RunState:
     """The state of a run folder as it is now (finished or not)."""
     state = RunState(Path(run_dir))
-    state.extend(EventFollower(run_dir).poll())
+    state.follow(EventFollower(run_dir))
     return state

@@ -29,6 +29,7 @@ class RunSummary:
     duration_s: float | None
     error: str | None
     checkpoint_step: int | None = None  # the latest resumable checkpoint
+    warning: str | None = None  # its log is damaged: what a reader should know
 
     @property
     def resumable_from(self) -> int | None:
@@ -58,7 +59,8 @@ def summary_of(state) -> RunSummary:
         status=state.status, metric=state.metric_name, best_value=state.best_value,
         steps=state.step, total_steps=state.total_steps, started=started, duration_s=duration,
         error=end.error if end else None,
-        checkpoint_step=state.checkpoint.step if state.checkpoint else None)
+        checkpoint_step=state.checkpoint.step if state.checkpoint else None,
+        warning=state.damage_note)
 
 
 def run_folders(runs_dir: str | Path) -> list[Path]:

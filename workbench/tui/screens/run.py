@@ -129,9 +129,8 @@ class RunScreen(Screen):
                             severity="error", timeout=15)
         if self.state is None or self.follower is None:
             return
-        events = self.follower.poll()
+        events = self.state.follow(self.follower)
         if events:
-            self.state.extend(events)
             if self._log_view is not None:
                 for event in events:
                     self._log_view(event)
@@ -184,6 +183,8 @@ class RunScreen(Screen):
             title += f" · ↻ can resume from step {resumable} (r)"
         if state.end and state.end.error:
             title += f" · {Text(state.end.error).markup}"
+        if state.damage_note:
+            title += f" · [yellow]⚠ {escape(state.damage_note)}[/]"
         if self._stop_requested and state.end is None:
             title += " · stopping after this step…"
         self.query_one("#run-title", Static).update(title)

@@ -18,10 +18,11 @@ from workbench.runs.index import RunSummary, run_folders, summary_of
 from workbench.tui.format import best_text, duration_text, status_markup
 
 REFRESH_S = 2.0
-# What tells runs apart first: narrow terminals cut the columns on the right.
-COLUMNS = ("", "run", "status", "best", "steps", "duration", "recipe", "task")
+# What tells runs apart first: narrow terminals cut the columns on the right (at 80
+# columns, part of steps). The recipe is the run folder's tail, so it has no column.
+COLUMNS = ("", "run", "status", "best", "duration", "task", "steps")
 SORT_KEYS = {
-    "run": lambda r: r.name, "recipe": lambda r: r.recipe, "task": lambda r: r.task,
+    "run": lambda r: r.name, "task": lambda r: r.task,
     "status": lambda r: r.status, "best": lambda r: (r.best_value is None, -(r.best_value or 0)),
     "steps": lambda r: r.steps, "duration": lambda r: r.duration_s or 0.0,
 }
@@ -68,7 +69,7 @@ class RunsScreen(Screen):
             self._followed[folder] = (EventFollower(folder), RunState(folder))
         follower, state = self._followed[folder]
         try:
-            state.extend(follower.poll())
+            state.follow(follower)
             return summary_of(state)
         except Exception:  # noqa: BLE001 - a broken folder must not break the table
             return None
@@ -90,10 +91,11 @@ class RunsScreen(Screen):
         for run in runs:
             steps = f"{run.steps}/{run.total_steps}" if run.total_steps else str(run.steps)
             table.add_row("✓" if run.name in self.marked else " ", escape(run.name),
-                          Text.from_markup(status_markup(run.status, run.resumable_from)),
-                          best_text(run.metric, run.best_value), Text(steps, justify="right"),
-                          Text(duration_text(run.duration_s), justify="right"),
-                          escape(run.recipe), run.task, key=run.name)
+                          Text.from_markup(status_markup(run.status, run.resumable_from,
+                                                         damaged=run.warning is not None)),
+                          best_text(run.metric, run.best_value),
+                          Text(duration_text(run.duration_s), justify="right"), run.task,
+                          Text(steps, justify="right"), key=run.name)
         if key is not None and key in {r.name for r in runs}:
             table.move_cursor(row=[r.name for r in runs].index(key))
         arrow = "▼" if self.reverse else "▲"

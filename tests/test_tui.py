@@ -146,7 +146,7 @@ def test_open_a_finished_run_from_the_runs_screen(ner_recipe):
             table = app.screen.query_one("#runs-table")
             assert table.row_count == 1
             row = [str(c) for c in table.get_row_at(0)]
-            assert row[1] == run_dir.name and "completed" in row[2] and row[4] == "4/4"
+            assert row[1] == run_dir.name and "completed" in row[2] and row[6] == "4/4"
             await pilot.press("enter")
             await pilot.pause(0.5)
             assert isinstance(app.screen, RunScreen)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-from textual.widgets import OptionList, Static, Tree
+from textual.widgets import Input, OptionList, Static, Tree
 
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.graph import GraphScreen
@@ -217,6 +217,47 @@ def test_missing_graph_says_how_to_build_one(tmp_path):
             assert "No graph at" in text_of(screen.query_one("#graph-status"))
             assert pilot.app.is_running
         assert not missing.exists()  # looking never creates an empty graph
+
+    asyncio.run(scenario())
+
+
+def test_a_graph_built_while_the_screen_is_open_shows_up(tmp_path):
+    later = tmp_path / "later.sqlite"
+
+    async def scenario():
+        async with app_for(tmp_path, later).run_test(size=SIZE) as pilot:
+            await pilot.press("4")
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, GraphScreen),
+                           what="graph")
+            screen = pilot.app.screen
+            assert "No graph at" in text_of(screen.query_one("#graph-stats"))
+            build_graph(later)  # `workbench kg build` in another terminal
+            await wait_for(pilot, lambda: "4 sentences" in
+                           text_of(screen.query_one("#graph-stats")), 5, "the new statistics")
+            assert "5 entities" in text_of(screen.query_one("#graph-title"))
+            await pilot.press(*"porto")
+            await wait_for(pilot, lambda: result_names(screen) == ["Porto"], what="a hit")
+
+    asyncio.run(scenario())
+
+
+def test_in_a_text_field_the_footer_shows_the_keys_that_work_there(tmp_path):
+    graph = build_graph(tmp_path / "graph.sqlite")
+
+    async def scenario():
+        async with app_for(tmp_path, graph).run_test(size=SIZE) as pilot:
+            screen = await open_graph(pilot)
+            assert isinstance(pilot.app.focused, Input)  # the search box
+            keys = {pilot.app.get_key_display(b.binding) for b in
+                    screen.active_bindings.values() if b.binding.show}
+            assert {"F1", "F2", "F3", "F4"} <= keys and "1" not in keys
+            await pilot.press(*"4")  # typed into the box, as the footer now says
+            assert screen.query_one("#graph-search", Input).value == "4"
+            await pilot.press("f2")
+            assert not isinstance(pilot.app.screen, GraphScreen)
+            keys = {pilot.app.get_key_display(b.binding) for b in
+                    pilot.app.screen.active_bindings.values() if b.binding.show}
+            assert "2" in keys and "F2" not in keys  # not in a text field: the digit
 
     asyncio.run(scenario())
 

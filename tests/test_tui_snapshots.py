@@ -89,6 +89,32 @@ def test_classification_run_screen_at_80x24(project, snap_compare):
     assert snap_compare(app(), terminal_size=(80, 24), run_before=open_run)
 
 
+# The small terminal: every screen readable at 80x24, what matters first.
+SMALL = (80, 24)
+
+
+def test_recipes_screen_at_80x24(project, snap_compare):
+    assert snap_compare(app(), terminal_size=SMALL, press=["down"])
+
+
+def test_launch_asks_first_at_80x24(project, snap_compare):
+    assert snap_compare(app(), terminal_size=SMALL, press=["l"])
+
+
+def test_runs_screen_at_80x24(project, snap_compare):
+    assert snap_compare(app(), terminal_size=SMALL, press=["2"])
+
+
+def test_finished_run_screen_at_80x24(project, snap_compare):
+    async def open_run(pilot):
+        pilot.app.open_run(Path("runs/20261120-101500-demo-ner"))
+        await pilot.pause(0.5)
+        await pilot.press("v")  # the best validation report first: the footer shows v
+        await pilot.pause(0.2)
+
+    assert snap_compare(app(), terminal_size=SMALL, run_before=open_run)
+
+
 def test_compare_screen(project, snap_compare):
     # Newest first: the live run, then the two finished NER runs.
     assert snap_compare(app(), terminal_size=SIZE,

@@ -10,6 +10,7 @@ from rich.markup import escape
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
+from textual.widgets import Input
 
 from workbench.runs.launch import LaunchedRun
 from workbench.tui.screens.confirm import ConfirmScreen
@@ -57,6 +58,14 @@ class WorkbenchApp(App):
         self.recipe_paths = [Path(p) for p in recipe_paths]
         self.graph_path = Path(graph_path)  # the knowledge graph the Graph screen shows
         self.launched: list[LaunchedRun] = []
+
+    def get_key_display(self, binding: Binding) -> str:
+        """In a text field 1-4 are text: the footer shows the keys that still switch
+        screens there (F1-F4)."""
+        if isinstance(self.focused, Input) and binding.action.startswith("goto(") and \
+                binding.key_display:
+            return f"F{binding.key_display}"
+        return super().get_key_display(binding)
 
     # -- routing --------------------------------------------------------------------------
     def launch(self, recipe: Path, overrides: list[str]) -> RunScreen:

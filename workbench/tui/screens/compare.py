@@ -127,7 +127,7 @@ class CompareScreen(Screen):
         yield CurveChart("smoothed training loss · validation metric", id="compare-chart")
         with VerticalScroll(id="compare-tables"):
             yield Static("", id="compare-body")
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)  # Ctrl+P still opens it
 
     def on_mount(self) -> None:
         self.action_reload()

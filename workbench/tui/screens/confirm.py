@@ -22,7 +22,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.variant = "error" if danger else "success"
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
+        with Vertical(id="dialog", classes="" if self.variant == "error" else "-safe"):
             yield Static(self.question, id="question")
             with Horizontal(id="buttons"):
                 yield Button(f"{self.yes} (y)", variant=self.variant, id="yes")

@@ -29,6 +29,7 @@ from workbench.errors import WorkbenchError
 from workbench.tui.screens.predict import LOAD_LOCK
 
 DEBOUNCE_S = 0.25
+WATCH_S = 1.0  # how often the graph file is checked for a build
 SEARCH_LIMIT = 50
 MAX_HOPS = 4
 BUILD_HINT = "workbench kg build --ner RUN --relations RUN --corpus PATH"
@@ -125,6 +126,7 @@ class GraphScreen(Screen):
         self.stats: dict | None = None
         self._pending = None
         self._from_ref: tuple[str, int] | None = None  # the "from" field's entity, by name
+        self._seen: tuple | None = None  # the graph file as last read: (size, mtime)
 
     @property
     def path(self) -> Path:
@@ -156,14 +158,38 @@ class GraphScreen(Screen):
                         yield Input(placeholder="to: name or #id", id="path-to", compact=True)
                     with VerticalScroll(id="path-scroll"):
                         yield Static("", id="paths")
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)  # Ctrl+P still opens it
 
     def on_mount(self) -> None:
         self.query_one("#entity-mentions").border_title = "mentions"
         self._update_title()
         self._show_results([], "", 0.0)
+        self._seen = self._file_state()
         self.action_stats()
         self.query_one("#graph-search", Input).focus()
+        self.set_interval(WATCH_S, self._watch_file)
+
+    def on_screen_resume(self) -> None:
+        self._watch_file()
+
+    def _file_state(self) -> tuple | None:
+        try:
+            info = self.path.stat()
+        except OSError:
+            return None
+        return info.st_size, info.st_mtime_ns
+
+    def _watch_file(self) -> None:
+        """A graph built (or rebuilt) while the screen is open: the title and the
+        statistics are read again, so no panel contradicts what a search finds."""
+        seen = self._file_state()
+        if seen == self._seen:
+            return
+        self._seen = seen
+        if self.query_one("#graph-detail", ContentSwitcher).current == "stats-pane":
+            self.action_stats()
+        elif seen is not None:
+            self.load_stats()
 
     # -- small helpers ----------------------------------------------------------------------
     def _status(self, text: str | Text, error: bool = False) -> None:

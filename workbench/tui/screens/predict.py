@@ -69,7 +69,7 @@ class PredictScreen(Screen):
                     id="predict-input")
         with VerticalScroll(id="prediction-pane"):
             yield Static("", id="prediction")
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)  # Ctrl+P still opens it
 
     def on_mount(self) -> None:
         self.action_reload_models()

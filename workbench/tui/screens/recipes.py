@@ -64,11 +64,12 @@ class RecipesScreen(Screen):
                         yield Input(placeholder="", id=field_id(key), compact=True)
                 yield Static("", id="launch-errors")
                 yield Button("Launch (l)", id="launch", variant="success", compact=True)
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)  # Ctrl+P still opens it
 
     def on_mount(self) -> None:
         table = self.query_one("#recipe-table", DataTable)
-        table.add_columns("recipe", "task", "model", "data")
+        # Model and data are in the summary beside it: the list stays whole at 80 columns.
+        table.add_columns("recipe", "task")
         self.action_reload()
         table.focus()
 
@@ -80,8 +81,7 @@ class RecipesScreen(Screen):
         for i, entry in enumerate(self.entries):
             task = "✖ error" if entry.error else entry.task
             # The file's name: unique in its folder, where recipe names may repeat.
-            table.add_row(escape(entry.path.stem), task, escape(Path(entry.model).name),
-                          escape(entry.data.split(" / ")[0]), key=str(i))
+            table.add_row(escape(entry.path.stem), task, key=str(i))
         if not self.entries:
             self.query_one("#recipe-summary", Static).update(
                 f"No recipes in {app.recipes_dir}/. Start workbench in a project folder, or "
@@ -126,8 +126,10 @@ class RecipesScreen(Screen):
         for key, _label in OVERRIDES:
             field = self.query_one(f"#{field_id(key)}", Input)
             current = values.get(key)
-            field.placeholder = "" if current is None else str(current)
+            # Says so: the recipe's value is not a typed one (and "-" when it has none)
+            field.placeholder = f"recipe: {'-' if current is None else current}"
             field.value = ""
+            field.set_class(False, "-set")
         self.errors.clear()
         self._show_errors()
 
@@ -139,6 +141,7 @@ class RecipesScreen(Screen):
             return
         error = check_field(key, event.value)
         event.input.set_class(error is not None, "-invalid")
+        event.input.set_class(bool(event.value.strip()) and error is None, "-set")
         if error:
             self.errors[key] = error
         else:

@@ -56,9 +56,10 @@ class RunScreen(Screen):
     started the run."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
-                Binding("s", "stop", "Stop run"),
-                Binding("p", "predict", "Predict with it"),
+                Binding("s", "stop", "Stop"),
+                Binding("p", "predict", "Predict"),
                 Binding("r", "resume", "Resume"),
+                Binding("v", "toggle_report", "Reports"),
                 Binding("l", "toggle_log", "Log", show=False)]
 
     def __init__(self, run_dir: str | Path | None = None, launched: LaunchedRun | None = None):
@@ -76,6 +77,7 @@ class RunScreen(Screen):
         self._error_shown = False
         self._resumable_shown: int | None = None
         self._exited_shown = False
+        self._validation_first = False  # a finished run: best validation report above test
         if run_dir is not None:
             self._follow_folder(Path(run_dir))
 
@@ -89,8 +91,8 @@ class RunScreen(Screen):
             yield CurveChart("training loss", id="loss-chart")
             with VerticalScroll(id="report-pane"):
                 yield Static("no evaluation yet", id="report")
-        yield RichLog(id="log", max_lines=1000, wrap=False, markup=False)
-        yield Footer(compact=True)
+        yield RichLog(id="log", max_lines=1000, wrap=True, markup=False)
+        yield Footer(compact=True, show_command_palette=False)  # Ctrl+P still opens it
 
     def on_mount(self) -> None:
         if self.launched is not None:
@@ -145,8 +147,7 @@ class RunScreen(Screen):
         if self.state.version != self._shown_version or resumable != self._resumable_shown \
                 or exited != self._exited_shown:
             self._resumable_shown, self._exited_shown = resumable, exited
-            if self.state.end is not None or resumable is not None or exited:
-                self.refresh_bindings()  # Stop no longer applies; Resume may
+            self.refresh_bindings()  # Stop may no longer apply; Resume, the report key may
             self._shown_version = self.state.version
             self._draw_text()
             self._draw_report()
@@ -233,23 +234,29 @@ class RunScreen(Screen):
 
     def _draw_report(self) -> None:
         state = self.state
-        key = (len(state.evals), len(state.resumes), state.test is not None, state.end is not None)
+        key = (len(state.evals), len(state.resumes), state.test_report is not None,
+               state.end is not None, self._validation_first)
         if key == self._report_key:
             return
         self._report_key = key
         parts: list = []
         if state.end is not None and state.end.traceback:
             parts += [Text(state.end.traceback.strip().splitlines()[-1], style="red"), ""]
-        if state.end is not None and (state.test_report or state.best_report):
-            best_step = state.end.best_step
-            if state.test_report:
-                parts += [Text(f"test · best model (step {best_step})", style="bold"),
-                          Text(metrics_line(state.test_report["metrics"]), style="dim"),
-                          report_renderable(state.test_report, compact=True), ""]
-            if state.best_report:
-                parts += [Text(f"best validation · step {best_step}", style="bold"),
-                          Text(metrics_line(state.best_report["metrics"]), style="dim"),
-                          report_renderable(state.best_report, compact=True)]
+        finished = state.end is not None or state.status == Status.COMPLETED
+        if finished and (state.test_report or state.best_report):
+            best_step = state.end.best_step if state.end else None
+            at = f"step {best_step}" if best_step is not None else "best model"
+            reports = [(f"test · best model ({at})", state.test_report),
+                       (f"best validation · {at}", state.best_report)]
+            if self._validation_first:
+                reports.reverse()
+            reports = [(title, report) for title, report in reports if report]
+            for number, (title, report) in enumerate(reports):
+                # the one below the fold is a key away, and the footer says which
+                other = " · v swaps" if len(reports) > 1 and not number else ""
+                parts += [Text.assemble((title, "bold"), (other, "dim")),
+                          Text(metrics_line(report["metrics"]), style="dim"),
+                          report_renderable(report, compact=True), ""]
         elif state.report:
             last = state.evals[-1]
             marker = " · ★ best so far" if last.best else ""
@@ -291,6 +298,10 @@ class RunScreen(Screen):
         """Stop is offered only while the run trains, Resume once it can resume."""
         if action == "resume":
             return self._resumable_from() is not None
+        if action == "toggle_report":
+            state = self.state
+            return state is not None and state.test_report is not None and \
+                state.best_report is not None
         if action == "stop":
             running = (self.state is not None and self.state.status in (Status.RUNNING,
                                                                         Status.STARTING)) \
@@ -329,6 +340,12 @@ class RunScreen(Screen):
         if self.state is None:
             return
         self.app.open_predict(self.state.run_dir)
+
+    def action_toggle_report(self) -> None:
+        """A finished run: best validation report first, or the test report."""
+        self._validation_first = not self._validation_first
+        self._draw_report()
+        self.query_one("#report-pane", VerticalScroll).scroll_home(animate=False)
 
     def action_toggle_log(self) -> None:
         log = self.query_one("#log", RichLog)

@@ -50,7 +50,7 @@ class RunsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-title")
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)  # Ctrl+P still opens it
 
     def on_mount(self) -> None:
         table = self.query_one("#runs-table", DataTable)

@@ -205,3 +205,22 @@ def test_max_length_beyond_the_model_is_refused(ner_recipe):
     run_dir, end = run_experiment(experiment)
     assert end.status == "failed"
     assert "model.max_length 4096 is more than the 128 positions" in end.error
+
+
+def test_a_run_whose_reader_goes_away_trains_on(ner_recipe):
+    """`workbench run recipe.toml | head -2`: the run folder is the output, so the
+    run completes (exit 0) when its console's reader has gone."""
+    import os
+    import subprocess
+    import sys
+
+    reader, writer = os.pipe()
+    process = subprocess.Popen([sys.executable, "-m", "workbench", "run", str(ner_recipe)],
+                               stdout=writer, stderr=subprocess.PIPE)
+    os.close(writer)
+    os.close(reader)  # gone before the first line
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err.decode()[-2000:]
+    events = read_events(only_run(ner_recipe))
+    assert events[-1].type == "end" and events[-1].status == "completed"
+    assert "Broken pipe" not in err.decode()

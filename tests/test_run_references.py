@@ -65,3 +65,14 @@ def test_runs_shows_every_folder_name_whole_at_80_columns(runs, tmp_path):
     for folder in runs.iterdir():
         assert folder.name in out
     assert "failed" in out and "completed" in out
+
+
+def test_runs_into_a_closed_pipe_exits_quietly(runs):
+    for argv in (["runs", "--dir", str(runs)], ["runs", "--dir", str(runs), "--json"]):
+        reader, writer = os.pipe()
+        process = subprocess.Popen([sys.executable, "-m", "workbench", *argv], stdout=writer,
+                                   stderr=subprocess.PIPE)
+        os.close(writer)
+        os.close(reader)
+        _, err = process.communicate(timeout=60)
+        assert (process.returncode, err.decode()) == (0, "")

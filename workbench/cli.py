@@ -173,12 +173,11 @@ def _kg_parser(sub) -> None:
 
 
 def cmd_validate(args) -> int:
-    from rich.console import Console
-
+    from workbench.console import PipeSafeConsole
     from workbench.experiment import prepare
     from workbench.recipe import load_recipe
 
-    console = Console()
+    console = PipeSafeConsole()
     failed = 0
     for path in args.recipes:  # every recipe is checked: one bad one hides no other
         try:
@@ -207,9 +206,7 @@ def _run_arguments(args) -> None:
 
 
 def cmd_run(args) -> int:
-    from rich.console import Console
-
-    from workbench.console import ConsoleView
+    from workbench.console import ConsoleView, PipeSafeConsole
     from workbench.engine.devices import is_main_process, launched_distributed, process_count
     from workbench.experiment import prepare
     from workbench.recipe import load_recipe
@@ -237,7 +234,7 @@ def cmd_run(args) -> int:
 
         return run_in_processes(args.devices, _run_argv(args))
     main = is_main_process()
-    console = Console()
+    console = PipeSafeConsole()
     if main and point is not None:
         console.print(f"{RUN_FOLDER_PREFIX}{point.run_dir}", highlight=False, soft_wrap=True,
                       markup=False)
@@ -334,8 +331,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from rich.console import Console
-
+    from workbench.console import PipeSafeConsole
     from workbench.evaluate import evaluate_saved
     from workbench.reports import metrics_line, report_renderable
 
@@ -347,7 +343,7 @@ def cmd_eval(args) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return 0
-    console = Console()
+    console = PipeSafeConsole()
     console.print(f"{report['split']}: {metrics_line(report['metrics'])}", highlight=False,
                   markup=False)
     if "entity_metrics" in report:
@@ -369,9 +365,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from rich.console import Console
-
-    from workbench.console import duration_text
+    from workbench.console import PipeSafeConsole, duration_text
     from workbench.runs.index import list_runs
 
     runs = list_runs(args.dir)
@@ -381,7 +375,7 @@ def cmd_runs(args) -> int:
             row["resumable_from"] = run.resumable_from
             print(json.dumps(row, ensure_ascii=False))
         return 0
-    console = Console()
+    console = PipeSafeConsole()
     if not runs:
         console.print(f"no runs in {args.dir}/")
         return 0
@@ -470,12 +464,11 @@ def cmd_kg(args) -> int:
     try:
         if args.kg_command == "build":
             return kg_build(args)
-        from rich.console import Console
-
+        from workbench.console import PipeSafeConsole
         from workbench.kg.store import Graph
 
         with Graph.open(args.graph, create=False) as graph:
-            return KG_COMMANDS[args.kg_command](args, graph, Console())
+            return KG_COMMANDS[args.kg_command](args, graph, PipeSafeConsole())
     except sqlite3.Error as exc:
         raise WorkbenchError(f"{args.graph}: {exc}") from None
     except BrokenPipeError:
@@ -486,7 +479,7 @@ def cmd_kg(args) -> int:
 
 
 def kg_build(args) -> int:
-    from rich.console import Console
+    from workbench.console import PipeSafeConsole
 
     if not 0.0 <= args.threshold <= 1.0:
         raise WorkbenchError(f"--threshold {args.threshold}: must be between 0 and 1")
@@ -494,7 +487,7 @@ def kg_build(args) -> int:
     from workbench.kg.build import build_graph
     from workbench.kg.present import build_view
 
-    console = Console()
+    console = PipeSafeConsole()
     summary = build_graph(graph_path=args.graph, ner=_model_run(args.ner),
                           relations=_model_run(args.relations),
                           corpus=args.corpus, threshold=args.threshold,
@@ -613,16 +606,9 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return EXIT_STOPPED
     except BrokenPipeError:  # `workbench ... | head`: the reader has what it wanted
-        _silence_stdout()
+        from workbench.console import silence_stdout
+
+        silence_stdout()
         return 0
 
 
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null, so the interpreter's last flush of what is still
-    buffered for the closed pipe does not print an error on the way out."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass

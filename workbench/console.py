@@ -4,15 +4,53 @@ when stdout is not a terminal (CI logs, nohup), so logs are never flooded."""
 from __future__ import annotations
 
 import datetime as _dt
+import os
+import sys
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
-from workbench.reports import (metrics_line, parameters_text, precision_name,
-                               report_renderable)
-from workbench.runs.events import (BatchAdjusted, Checkpoint, Created, End, Eval, Event,
-                                    ModelSaved, Resumed, Start, Status, Step)
+from workbench.reports import (
+    metrics_line,
+    parameters_text,
+    precision_name,
+    report_renderable,
+)
+from workbench.runs.events import (
+    BatchAdjusted,
+    Checkpoint,
+    Created,
+    End,
+    Eval,
+    Event,
+    ModelSaved,
+    Resumed,
+    Start,
+    Status,
+    Step,
+)
 from workbench.runs.folder import RUN_FOLDER_PREFIX
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered for a pipe whose reader
+    has gone (`| head`) is dropped instead of failing on the way out."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+class PipeSafeConsole(Console):
+    """A Console that goes quiet when the reader of its pipe goes away, where Rich's
+    own exits with status 1: `workbench runs | head` ends well, and a training run
+    whose log reader went away trains on (its run folder is its output)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        silence_stdout()
 
 
 def duration_text(seconds: float | None) -> str:

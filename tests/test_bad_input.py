@@ -193,3 +193,11 @@ def test_missing_file_given_with_set_is_named_as_such(ner_recipe, capsys):
     code, err = run_cli(["run", str(ner_recipe), "--set", "data.test=nowhere.conll"], capsys)
     assert code == 2
     assert_one_line_error(err, "--set data.test: file not found", "nowhere.conll")
+
+
+def test_a_key_that_changes_nothing_is_a_warning_not_an_error(ner_recipe, capsys):
+    code = main(["validate", str(ner_recipe), "--set", "peft.alpha=32"])
+    out, err = capsys.readouterr()
+    assert code == 0 and f"ok {ner_recipe}" in out
+    assert err == ("warning: --set peft.alpha: has no effect with peft.method = 'full' "
+                   "(LoRA only)\n")

@@ -131,3 +131,19 @@ def test_resolved_recipe_round_trips(recipe):
     assert again["train"] == {k: v for k, v in loaded["train"].items() if v is not None}
     assert again["data"]["labels"] == ["PER", "LOC"]
     assert again["model"]["name"] == 'a "quoted" name'
+
+
+def test_keys_that_change_nothing_are_warned_about_with_their_line(recipe):
+    recipe.write_text(BASE + '\n[peft]\nr = 16\n\n[relation]\nencoding = "shared"\n')
+    loaded = load_recipe(recipe, ["eval.steps=50"])
+    lines = recipe.read_text().splitlines()
+    r, encoding = lines.index("r = 16") + 1, lines.index('encoding = "shared"') + 1
+    assert loaded.warnings == [
+        f"{recipe}:{encoding}: relation.encoding has no effect for task 'ner'",
+        f"{recipe}:{r}: peft.r has no effect with peft.method = 'full' (LoRA only)",
+        "--set eval.steps: has no effect with eval.every = 'epoch'"]
+    # the same keys where they do something: no warning
+    assert load_recipe(recipe, ["peft.method=lora", "task=relation"]).warnings == []
+    assert load_recipe(recipe.parent / "r.toml").warnings  # defaults alone never warn
+    recipe.write_text(BASE)
+    assert load_recipe(recipe).warnings == []

@@ -188,6 +188,7 @@ def cmd_validate(args) -> int:
             print(f"{_error_prefix()}{exc}", file=sys.stderr, flush=True)
             failed += 1
             continue
+        _warn(exp.recipe.warnings)
         sizes = ", ".join(f"{k} {len(v)}" for k, v in exp.splits.items())
         console.print(f"[green]ok[/] {path}: {exp.task.name}, {len(exp.labels)} labels, {sizes}",
                       highlight=False, soft_wrap=True)
@@ -229,6 +230,8 @@ def cmd_run(args) -> int:
     if point is not None:
         point.check_data(experiment)
         point.check_processes(args.devices if starting else process_count())
+    elif starting or (is_main_process() and not _started_by_devices()):
+        _warn(experiment.recipe.warnings)  # once, not once per process
     if starting:
         from workbench.runs.launch import run_in_processes
 
@@ -278,6 +281,18 @@ def cmd_run(args) -> int:
         report_exit_code(code)
         return 0
     return code
+
+
+def _started_by_devices() -> bool:
+    """Is this one of the processes ``run --devices N`` started (which warned already)?"""
+    from workbench.runs.launch import EXIT_FILE
+
+    return EXIT_FILE in os.environ
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
 
 
 def _run_argv(args) -> list[str]:

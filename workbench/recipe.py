@@ -164,6 +164,7 @@ class Recipe:
     values: dict[str, dict[str, Any]]
     source: Path | None = None
     overrides: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # keys given that change nothing
 
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.values[section]
@@ -394,6 +395,7 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
                                      + _suggest_key("", top_key))
             values[""][top_key] = _check_value(top_key, SCHEMA[""][top_key], top_val, loc)
 
+    in_file = {(section, key) for section, keys in values.items() for key in keys}
     overridden: set[tuple[str, str]] = set()
     for item in overrides:
         section, key, value = check_override(item)
@@ -435,7 +437,32 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
                 loc = where(name, _line_of(text, "data", split))
                 raise WorkbenchError(f"{loc}: data.{split} file not found: {value} (paths in a "
                                      f"recipe are relative to the recipe's folder)")
-    return Recipe(values=values, source=source, overrides=list(overrides))
+    warnings = []
+    for section, key, why in inert_keys(values):
+        if (section, key) in overridden:
+            warnings.append(f"--set {section}.{key}: has no effect {why}")
+        elif (section, key) in in_file:
+            warnings.append(f"{where(name, _line_of(text, section, key))}: {section}.{key} has "
+                            f"no effect {why}")
+    return Recipe(values=values, source=source, overrides=list(overrides), warnings=warnings)
+
+
+def inert_keys(values: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """``(section, key, why)`` for every key that the recipe's other choices make
+    irrelevant (LoRA's rank with full fine-tuning, relation settings for NER...)."""
+    task, method = values[""]["task"], values["peft"]["method"]
+    inert = []
+    if task != "relation":
+        inert += [("relation", key, f"for task '{task}'") for key in SCHEMA["relation"]]
+    lora_only = ("r", "alpha", "dropout", "target_modules", "merge")
+    if method != "lora":
+        inert += [("peft", key, f"with peft.method = '{method}' (LoRA only)")
+                  for key in lora_only]
+    if method != "freeze":
+        inert.append(("peft", "layers", f"with peft.method = '{method}' (freeze only)"))
+    if values["eval"]["every"] != "steps":
+        inert.append(("eval", "steps", "with eval.every = 'epoch'"))
+    return inert
 
 
 def _toml_value(value: Any) -> str:

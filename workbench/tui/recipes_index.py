@@ -6,7 +6,7 @@ Textual itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
@@ -30,6 +30,7 @@ class RecipeEntry:
     data: str = ""
     values: dict | None = None
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)  # keys given that change nothing
 
 
 def _short(path: str | None) -> str:
@@ -52,7 +53,8 @@ def describe(path: Path) -> RecipeEntry:
     method = recipe["peft"]["method"]
     model = recipe["model"]["name"] + (f" + {TUNING_NAMES[method]}" if method != "full" else "")
     return RecipeEntry(path=path, name=recipe.name, task=recipe.task, model=model, data=splits,
-                       values=flatten(recipe.values), error=missing)
+                       values=flatten(recipe.values), error=missing,
+                       warnings=recipe.warnings)
 
 
 def find_recipes(folder: str | Path = "recipes", extra: list[str | Path] = ()) -> list[RecipeEntry]:

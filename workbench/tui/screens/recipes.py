@@ -119,9 +119,12 @@ class RecipesScreen(Screen):
                            + (f"\n{entry.task} · model {escape(entry.model)}"
                               if entry.values else ""))
         else:
+            more = f" (+{len(entry.warnings) - 1} more)" if len(entry.warnings) > 1 else ""
+            warning = f"\n[yellow]⚠ {escape(entry.warnings[0])}{more}[/]" \
+                if entry.warnings else ""
             summary.update(f"[b]{escape(entry.name)}[/b] · {entry.task} · model "
                            f"{escape(entry.model)}\ndata {escape(entry.data)}\n"
-                           f"[dim]{escape(str(entry.path))}[/]")
+                           f"[dim]{escape(str(entry.path))}[/]{warning}")
         values = entry.values or {}
         for key, _label in OVERRIDES:
             field = self.query_one(f"#{field_id(key)}", Input)

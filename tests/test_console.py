@@ -18,7 +18,8 @@ STEP = Step(step=10, total_steps=20, epoch=1.0, loss=0.5, learning_rate=2.5e-5,
 REPORT = {"task": "ner", "metrics": {"f1": 0.8, "precision": 0.75, "recall": 0.857,
                                      "macro_f1": 0.7, "accuracy": 0.9, "loss": 0.3},
           "per_label": {"PER": {"precision": 0.75, "recall": 0.857, "f1": 0.8, "support": 7}}}
-EVAL = Eval(split="validation", step=10, metrics=REPORT["metrics"], report=REPORT, best=True)
+EVAL = Eval(split="validation", step=10, metrics=REPORT["metrics"], report=REPORT, best=True,
+            seconds=1.94)
 END = End(status="completed", duration_s=95.0, metric="f1", best_value=0.8, best_step=10)
 
 
@@ -34,7 +35,7 @@ def render(live: bool) -> str:
 def test_plain_output_is_one_line_per_step():
     out = render(live=False)
     assert "step 10/20  epoch 1.00  loss 0.5000  lr 2.50e-05  42.0 samples/s  eta 0:01:15" in out
-    assert "eval validation at step 10: f1 80.00" in out and "(best)" in out
+    assert "eval validation at step 10 in 1.9 s: f1 80.00" in out and "(best)" in out
     assert "PER" in out and "85.70" in out  # the per-label table
     assert "run completed after 0:01:35; best f1 0.8000 at step 10" in out
     assert "\r" not in out  # no progress-bar redraws in logs

@@ -135,7 +135,8 @@ class ConsoleView:
 
     def on_eval(self, event: Eval) -> None:
         marker = " (best)" if event.best else ""
-        self._line(f"eval {event.split} at step {event.step}: "
+        took = f" in {event.seconds:.1f} s" if event.seconds is not None else ""
+        self._line(f"eval {event.split} at step {event.step}{took}: "
                    f"{metrics_line(event.metrics)}{marker}")
         if self.show_reports and event.report:
             self.console.print(report_renderable(event.report))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from rich.markup import escape
@@ -206,8 +207,12 @@ class RecipesScreen(Screen):
 
         # A training run costs minutes to hours: one key never starts one by itself.
         changed = ", ".join(self.overrides()) or "none"
+        training = sum(run.returncode is None for run in self.app.launched)
+        # Two trainings on a few CPU cores each run several times slower, not half as fast.
+        sharing = (f"\n[yellow]{training} run(s) started here still train: they will share "
+                   f"this machine's {os.cpu_count()} CPU cores and GPUs.[/]" if training else "")
         self.app.push_screen(ConfirmScreen(
             f"Train [b]{escape(entry.path.stem)}[/b]: {recipe.task} on "
             f"{escape(recipe['model']['name'])}?\nOverrides: {escape(changed)}\n"
-            f"[dim]Into {escape(str(self.app.runs_dir))}/, in a process of its own.[/]",
+            f"[dim]Into {escape(str(self.app.runs_dir))}/, in a process of its own.[/]{sharing}",
             yes="Launch", danger=False), answer)

@@ -105,7 +105,9 @@ def test_predict_reads_stdin(classification_recipe, capsys, monkeypatch):
     assert [r["text"] for r in rows] == ["love it", "awful"]
     for row in rows:
         assert abs(sum(row["probabilities"].values()) - 1.0) < 1e-3
-        assert row["label"] == max(row["probabilities"], key=row["probabilities"].get)
+        # the label is the most probable class (ties possible: probabilities are rounded)
+        assert row["probabilities"][row["label"]] == max(row["probabilities"].values())
+        assert row["score"] == row["probabilities"][row["label"]]
 
 
 def test_eval_on_another_file_matches_the_runs_own_report(ner_recipe, capsys):

@@ -88,8 +88,18 @@ def test_label_unseen_in_training(ner_recipe, capsys):
     code, err = run_cli(["run", str(ner_recipe)], capsys)
     assert code == 2
     # the tag's own line (Lisbon, the sentence's third), and the type data.labels takes
-    assert_one_line_error(err, "dev.conll:3:", "'B-GPE'", "add 'GPE' to data.labels")
+    assert_one_line_error(err, "dev.conll:3:", "'B-GPE'",
+                          "list every label in data.labels, 'GPE' included")
     assert no_successful_run(ner_recipe)
+
+
+def test_label_missing_from_the_recipes_list_says_to_add_it(ner_recipe, capsys):
+    # an IOB1 file: the tag of type GPE is I-GPE on line 3, read as B-GPE
+    write(ner_recipe.parent / "data" / "dev.conll", NER_DEV.replace("B-LOC", "I-GPE"))
+    code, err = run_cli(["validate", str(ner_recipe), "--set", "data.labels=PER,ORG,LOC"],
+                        capsys)
+    assert code == 2
+    assert_one_line_error(err, "dev.conll:3:", "add 'GPE' to data.labels")
 
 
 def test_label_list_in_recipe_allows_it(ner_recipe, capsys):

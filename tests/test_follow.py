@@ -147,3 +147,20 @@ def test_runs_lists_a_damaged_run_as_completed_with_a_warning(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "completed ⚠" in out and "died" not in out
     assert err.startswith(f"warning: {run}: events.jsonl is damaged (its last line is cut")
+
+
+def test_a_resumed_run_that_dies_is_dead_whatever_the_earlier_attempt_wrote(tmp_path):
+    import socket
+    import time
+
+    from workbench.runs.events import Resumed
+
+    run = write_run(tmp_path, "resumed", steps=50, status="stopped", checkpoint_at=50,
+                    pid=DEAD_PID)
+    (run / "report.json").write_text(json.dumps({"status": "stopped", "reports": {}}))
+    assert summarize(run).status == "stopped"
+    with open(run / "events.jsonl", "a", encoding="utf-8") as handle:  # resumed, then killed
+        handle.write(json.dumps(Resumed(time=time.time() + 60, from_step=50, pid=DEAD_PID,
+                                        host=socket.gethostname(), total_steps=150)
+                                .to_dict()) + "\n")
+    assert summarize(run).status == "died"

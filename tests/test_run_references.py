@@ -28,13 +28,22 @@ def runs(tmp_path):
 
 def test_a_recipe_name_means_its_latest_completed_run(runs):
     path, note = find_run("demo-ner", runs)
-    assert path.name == "20261101-100000-demo-ner"  # the newest, 11:00, failed
+    assert path.name == "20261101-100000-demo-ner"  # the newest completed: 11:00 failed
     assert "20261101-100000-demo-ner" in note
     # "ner" is a recipe of its own, not the tail of "demo-ner"
     assert find_run("ner", runs)[0].name == "20261101-120000-ner"
     resumable, _ = find_run("demo-ner", runs, usable=lambda run: run.resumable_from,
-                            wanted="resumable run")
+                            wanted="resumable run", newest_only=True)
     assert resumable.name == "20261101-110000-demo-ner"
+    # a second run in the same second is "...-demo-ner-1": still the recipe's, and whole
+    # names that start another name are still taken whole
+    write_run(runs, "20261101-110000-demo-ner-1")
+    assert find_run("demo-ner", runs)[0].name == "20261101-110000-demo-ner-1"
+    assert find_run("20261101-110000-demo-ner", runs)[0].name == "20261101-110000-demo-ner"
+    # --resume by recipe: only its newest run, never an older one behind it
+    with pytest.raises(WorkbenchError, match="its newest run is no resumable run"):
+        find_run("demo-ner", runs, usable=lambda run: run.resumable_from,
+                 wanted="resumable run", newest_only=True)
 
 
 def test_a_unique_start_of_a_folder_name(runs):
@@ -51,7 +60,7 @@ def test_paths_are_taken_as_they_are_and_unknown_names_say_where_they_looked(run
     model = tmp_path / "exported"
     model.mkdir()
     assert find_run(str(model), runs) == (model, None)
-    with pytest.raises(WorkbenchError, match="no-such-recipe: no such file, run folder"):
+    with pytest.raises(WorkbenchError, match="no-such-recipe: no such file, and no run folder"):
         find_run("no-such-recipe", runs)
     with pytest.raises(WorkbenchError, match="no completed run of this recipe"):
         find_run("demo-ner", runs, usable=lambda run: False)

@@ -461,3 +461,19 @@ def test_tui_refuses_to_start_without_a_terminal(capsys):
 
     assert main(["--runs", "runs"]) == 2  # pytest's stdin is not a terminal
     assert "needs a terminal" in capsys.readouterr().err
+
+
+def test_the_eta_counts_down_between_step_events(tmp_path, monkeypatch):
+    from workbench.runs.events import Step
+    from workbench.tui.screens import run as run_screen
+
+    clock = [100.0]
+    monkeypatch.setattr(run_screen.time, "monotonic", lambda: clock[0])
+    screen = RunScreen(write_run(tmp_path, "live", steps=20, status=None))
+    step = Step(step=20, eta_s=65.0)
+    assert screen._eta(step) == 65.0
+    clock[0] += 3.7
+    assert screen._eta(step) == 62.0  # whole seconds since the event was read
+    clock[0] += 100
+    assert screen._eta(step) == 0.0  # never below zero
+    assert screen._eta(Step(step=25, eta_s=50.0)) == 50.0  # a new event starts afresh

@@ -217,8 +217,9 @@ def cmd_run(args) -> int:
     if args.resume:
         from workbench.runs.index import find_run
 
+        # A recipe name means its newest run only: never a stale one behind a newer run.
         found, note = find_run(args.resume, usable=lambda run: run.resumable_from is not None,
-                               wanted="resumable run")
+                               wanted="resumable run", newest_only=True)
         args.resume = str(found)
         if note and is_main_process():
             print(note, file=sys.stderr, flush=True)
@@ -380,7 +381,9 @@ def cmd_export(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from workbench.console import PipeSafeConsole, duration_text
+    from rich.markup import escape
+
+    from workbench.console import PipeSafeConsole, duration_text, status_markup
     from workbench.runs.index import list_runs
 
     runs = list_runs(args.dir)
@@ -394,18 +397,13 @@ def cmd_runs(args) -> int:
     if not runs:
         console.print(f"no runs in {args.dir}/")
         return 0
-    rows = []
-    for run in runs:
-        status = f"[{run.status.color}]{run.status}[/]" + (
-            f" ↻{run.resumable_from}" if run.resumable_from is not None else "") + (
-            " [yellow]⚠[/]" if run.warning else "")
-        if run.warning:
-            print(f"warning: {run.path}: {run.warning}", file=sys.stderr)
-        rows.append({
-            "run": run.name, "task": run.task, "status": status,
-            "best": f"{run.metric} {run.best_value:.4f}" if run.best_value is not None else "-",
-            "steps": f"{run.steps}/{run.total_steps}" if run.total_steps else str(run.steps),
-            "duration": duration_text(run.duration_s)})
+    _warn([f"{run.path}: {run.warning}" for run in runs if run.warning])
+    rows = [{"run": escape(run.name), "task": escape(run.task),
+             "status": status_markup(run.status, run.resumable_from, run.warning is not None),
+             "best": f"{run.metric} {run.best_value:.4f}" if isinstance(
+                 run.best_value, (int, float)) else "-",
+             "steps": run.steps_text, "duration": duration_text(run.duration_s)}
+            for run in runs]
     console.print(runs_table(rows, console.width))
     return 0
 
@@ -436,8 +434,6 @@ def runs_table(rows: list[dict], width: int):
     for row in rows:
         table.add_row(*(row[c] for c in columns))
     return table
-    console.print(table)
-    return 0
 
 
 def cmd_tui(args) -> int:
@@ -625,5 +621,3 @@ def main(argv: list[str] | None = None) -> int:
 
         silence_stdout()
         return 0
-
-

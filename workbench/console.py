@@ -39,7 +39,7 @@ def silence_stdout() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # no stdout at all (pythonw)
         pass
 
 
@@ -51,6 +51,17 @@ class PipeSafeConsole(Console):
     def on_broken_pipe(self) -> None:
         self.quiet = True
         silence_stdout()
+
+
+def status_markup(status: str, resumable_from: int | None = None,
+                  damaged: bool = False) -> str:
+    """``[green]✔ completed[/]``: a symbol and a word, readable without colour;
+    ``↻300`` after it when the run can resume from a checkpoint at step 300, and
+    ``⚠`` when its log is damaged (the CLI's runs table and the TUI alike)."""
+    status = Status.of(status)
+    resume = f" ↻{resumable_from}" if resumable_from is not None else ""
+    warning = " [yellow]⚠[/]" if damaged else ""
+    return f"[{status.color}]{status.symbol} {status}[/]{resume}{warning}"
 
 
 def duration_text(seconds: float | None) -> str:

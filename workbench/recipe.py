@@ -165,6 +165,7 @@ class Recipe:
     source: Path | None = None
     overrides: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # keys given that change nothing
+    text: str = field(default="", repr=False)  # the file as read, for line numbers
 
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.values[section]
@@ -187,11 +188,7 @@ class Recipe:
             return f"--set {dotted}"
         if self.source is None:
             return "<recipe>"
-        try:
-            text = self.source.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            text = ""
-        return where(self.source, _line_of(text, section, key))
+        return where(self.source, _line_of(self.text, section, key))
 
     def to_dict(self) -> dict[str, Any]:
         """Nested dict in TOML layout (top-level keys first), without unset keys; the
@@ -444,7 +441,8 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
         elif (section, key) in in_file:
             warnings.append(f"{where(name, _line_of(text, section, key))}: {section}.{key} has "
                             f"no effect {why}")
-    return Recipe(values=values, source=source, overrides=list(overrides), warnings=warnings)
+    return Recipe(values=values, source=source, overrides=list(overrides), warnings=warnings,
+                  text=text)
 
 
 def inert_keys(values: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:

@@ -73,6 +73,10 @@ def _open_run_folder(experiment: Experiment, resume: ResumePoint | None,
                 write_text_atomic(run_dir / RECIPE, recipe.to_toml())
             else:
                 tidy_run_folder(run_dir)
+                # The reports of how it ended before are not how it ends now (a reader
+                # takes report.json's status when the log loses its end).
+                for stale in (REPORT_JSON, REPORT_TEXT):
+                    (run_dir / stale).unlink(missing_ok=True)
             log = EventLog(run_dir)
             made = (str(run_dir), None)
         except WorkbenchError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import io
 import os
 import sys
 from pathlib import Path
@@ -36,8 +37,14 @@ def export_graph(graph, fmt: str, out: Path | str) -> list[Path]:
         if writer is None:
             raise WorkbenchError("--output -: csv export writes a folder of two files; "
                                  "give a folder name")
-        writer(graph, sys.stdout)
+        # UTF-8 with \n whatever the platform's console encoding, as the files are
         sys.stdout.flush()
+        stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+        try:
+            writer(graph, stream)
+            stream.flush()
+        finally:
+            stream.detach()  # stdout's own buffer stays open
         return []
     out = Path(out).expanduser()
     if fmt == "csv":

@@ -127,6 +127,7 @@ class RunState:
         self.resumes.append(event)
         self.end = None
         self.test = None
+        self._saved = None  # the resumed process writes its own report.json, or none
         cut = event.from_step
         for curve in (self.loss, self.smoothed, self.metric):
             curve.truncate(cut)
@@ -157,11 +158,17 @@ class RunState:
         """``report.json``, for a run whose log lost its end: written just before the
         end event, it tells a finished run from a dead one."""
         if self._saved is None:
+            path = Path(self.run_dir) / REPORT_JSON
             try:
-                saved = json.loads((Path(self.run_dir) / REPORT_JSON).read_text("utf-8"))
+                saved = json.loads(path.read_text("utf-8"))
+                # one from before the latest resume tells how an earlier attempt ended
+                if self.resumes and path.stat().st_mtime < (self.resumes[-1].time or 0):
+                    saved = {}
             except (OSError, ValueError):
                 saved = {}
-            self._saved = saved if isinstance(saved, dict) else {}
+            if not isinstance(saved, dict) or not isinstance(saved.get("reports", {}), dict):
+                saved = {}
+            self._saved = saved
         return self._saved
 
     @property

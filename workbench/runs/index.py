@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import re
 from pathlib import Path
 
 from typing import Callable
@@ -30,6 +31,11 @@ class RunSummary:
     error: str | None
     checkpoint_step: int | None = None  # the latest resumable checkpoint
     warning: str | None = None  # its log is damaged: what a reader should know
+
+    @property
+    def steps_text(self) -> str:
+        """``120/153``, or ``120`` when the total is not known yet."""
+        return f"{self.steps}/{self.total_steps}" if self.total_steps else str(self.steps)
 
     @property
     def resumable_from(self) -> int | None:
@@ -84,13 +90,14 @@ def _names(folders: list[Path], most: int = 5) -> str:
 
 def find_run(reference: str | Path, runs_dir: str | Path = "runs",
              usable: Callable[[RunSummary], bool] | None = None,
-             wanted: str = "completed run") -> tuple[Path, str | None]:
+             wanted: str = "completed run", newest_only: bool = False
+             ) -> tuple[Path, str | None]:
     """What a command's RUN argument names: a path (a run or model folder), else,
     under ``runs_dir``, a run folder's name or a unique start of one, else a recipe
-    name meaning its newest run that is ``usable`` (default: completed). Returns
-    the folder and, when it was looked up rather than given, a line saying which
-    run was taken; a reference that fits no run, or several, is a
-    ``WorkbenchError`` naming the candidates."""
+    name meaning its newest run that is ``usable`` (default: completed; with
+    ``newest_only``, its newest run, which must be usable). Returns the folder and,
+    when it was looked up rather than given, a line saying which run was taken; a
+    reference that fits no run, or several, is a ``WorkbenchError`` naming them."""
     text = str(reference)
     path = Path(text).expanduser()
     if path.exists():
@@ -98,21 +105,27 @@ def find_run(reference: str | Path, runs_dir: str | Path = "runs",
     usable = usable or (lambda run: run.status == Status.COMPLETED)
     runs_dir = Path(runs_dir)
     folders = run_folders(runs_dir)
+    if text in {p.name for p in folders}:  # whole, though "...-ner-1" also starts so
+        return runs_dir / text, None
     starting = [p for p in folders if p.name.startswith(text)]
     if len(starting) == 1:
-        return starting[0], None if starting[0].name == text else f"{text}: using {starting[0]}"
+        return starting[0], f"{text}: using {starting[0]}"
     if len(starting) > 1:
         raise WorkbenchError(f"{text}: {len(starting)} runs in {runs_dir}/ start so "
                              f"({_names(starting)}); give more of the name")
-    # A recipe's runs end in its slug; the summary says whose they really are
-    # (the slug "ner" also ends "...-demo-ner").
-    of_recipe = [run for run in (summarize(p) for p in folders
-                                 if p.name.endswith("-" + slug(text)))
+    # A recipe's runs end in its slug (and -N for a second run in the same second);
+    # the summary says whose they really are (the slug "ner" also ends "...-demo-ner").
+    tail = re.compile(rf"-{re.escape(slug(text))}(-\d+)?$")
+    of_recipe = [run for run in (summarize(p) for p in folders if tail.search(p.name))
                  if run.recipe == text or slug(run.recipe) == slug(text)]
-    for run in of_recipe:  # newest first
+    for run in of_recipe[:1] if newest_only else of_recipe:  # newest first
         if usable(run):
             return run.path, f"{text}: using {run.path} (the recipe's latest {wanted})"
     if of_recipe:
         states = ", ".join(f"{run.name} {run.status}" for run in of_recipe[:5])
-        raise WorkbenchError(f"{text}: no {wanted} of this recipe in {runs_dir}/ ({states})")
-    raise WorkbenchError(f"{text}: no such file, run folder or recipe's run in {runs_dir}/")
+        which = "its newest run is no" if newest_only else "no"
+        raise WorkbenchError(f"{text}: {which} {wanted} of this recipe in {runs_dir}/ "
+                             f"({states}); name a run folder to use another")
+    raise WorkbenchError(f"{text}: no such file, and no run folder or recipe's run of that "
+                         f"name in {runs_dir}/ (names are looked up there; give a path "
+                         f"otherwise)")

@@ -70,17 +70,22 @@ def check_labels(task: Task, examples: list[dict], labels: list[str], path: str,
         for label in found:
             if label in known:
                 continue
-            line = _label_line(path, example.get("line"), label, len(found))
             # data.labels takes entity types: B-GADGET is allowed by adding GADGET
             name = label[2:] if task.kind == "tokens" and label[:2] in ("B-", "I-") else label
-            add = f"; add {name!r} to data.labels to allow it" if hint else ""
+            line = _label_line(path, example.get("line"), name, len(found))
+            add = ""
+            if hint and source == "data.labels":
+                add = f"; add {name!r} to data.labels to allow it"
+            elif hint:  # data.labels, once given, is the whole list
+                add = f"; to allow it, list every label in data.labels, {name!r} included"
             raise WorkbenchError(f"{where(path, line)}: label {label!r} does not occur in "
                                  f"{source}{add}")
 
 
-def _label_line(path: str, start: int | None, label: str, count: int) -> int | None:
-    """The line of ``label`` among the ``count`` lines from ``start`` whose last
-    column it is (a CoNLL sentence's tags); ``start`` where none is (a JSON line)."""
+def _label_line(path: str, start: int | None, name: str, count: int) -> int | None:
+    """The first of the ``count`` lines from ``start`` whose last column is ``name``
+    or a tag of that type in any scheme (``S-GPE``: a CoNLL sentence's tags);
+    ``start`` where none is (a JSON line)."""
     if start is None or not path or str(path).startswith("hf:"):
         return start
     from workbench.data.text_files import open_text
@@ -91,7 +96,8 @@ def _label_line(path: str, start: int | None, label: str, count: int) -> int | N
                 if number >= start + count:
                     break
                 parts = text.split()
-                if number >= start and parts and parts[-1] == label:
+                if number >= start and parts and (parts[-1] == name or
+                                                  parts[-1][2:] == name and parts[-1][1] == "-"):
                     return number
     except (OSError, UnicodeDecodeError):
         pass

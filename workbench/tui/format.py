@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-from workbench.console import duration_text
-from workbench.runs.events import Status
-
-
-def status_markup(status: str, resumable_from: int | None = None,
-                  damaged: bool = False) -> str:
-    """``[green]✔ completed[/]``: a symbol and a word, readable without colour;
-    ``↻ 300`` after it when the run can resume from a checkpoint at step 300, and
-    ``⚠`` when its log is damaged."""
-    status = Status.of(status)
-    resume = f" ↻{resumable_from}" if resumable_from is not None else ""
-    warning = " [yellow]⚠[/]" if damaged else ""
-    return f"[{status.color}]{status.symbol} {status}[/]{resume}{warning}"
+from workbench.console import duration_text, status_markup
 
 
 def metric_text(key: str | None, value: float | None) -> str:

@@ -173,11 +173,17 @@ class GraphScreen(Screen):
         self._watch_file()
 
     def _file_state(self) -> tuple | None:
-        try:
-            info = self.path.stat()
-        except OSError:
-            return None
-        return info.st_size, info.st_mtime_ns
+        """The graph file and its write-ahead log as they are now (a build's commits
+        sit in the -wal file until a checkpoint)."""
+        state = []
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                info = path.stat()
+            except OSError:
+                state.append(None)
+                continue
+            state.append((info.st_size, info.st_mtime_ns))
+        return None if state[0] is None else tuple(state)
 
     def _watch_file(self) -> None:
         """A graph built (or rebuilt) while the screen is open: the title and the

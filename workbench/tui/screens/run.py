@@ -78,6 +78,9 @@ class RunScreen(Screen):
         self._resumable_shown: int | None = None
         self._exited_shown = False
         self._validation_first = False  # a finished run: best validation report above test
+        self._eta_step, self._eta_read = None, 0.0
+        self._text_time = 0.0
+        self._keys_for: tuple = ()  # what the footer's keys were last worked out from
         if run_dir is not None:
             self._follow_folder(Path(run_dir))
 
@@ -147,10 +150,17 @@ class RunScreen(Screen):
         if self.state.version != self._shown_version or resumable != self._resumable_shown \
                 or exited != self._exited_shown:
             self._resumable_shown, self._exited_shown = resumable, exited
-            self.refresh_bindings()  # Stop may no longer apply; Resume, the report key may
+            state = self.state
+            keys = (state.status, resumable, exited, state.test_report is not None,
+                    state.best_report is not None)
+            if keys != self._keys_for:  # Stop may no longer apply; Resume, Reports may
+                self._keys_for = keys
+                self.refresh_bindings()
             self._shown_version = self.state.version
             self._draw_text()
             self._draw_report()
+        elif self.state.status == Status.RUNNING and time.monotonic() - self._text_time >= 1.0:
+            self._draw_text()  # the ETA counts down between step events
         now = time.monotonic()
         finished = self.state.end is not None
         if self._chart_version != self.state.version and (
@@ -172,6 +182,7 @@ class RunScreen(Screen):
 
     # -- drawing ----------------------------------------------------------------------
     def _draw_text(self) -> None:
+        self._text_time = time.monotonic()
         state = self.state
         start, step = state.start, state.last_step
         model = (start.model if start else "") or state.recipe_values.get("model", {}).get(
@@ -196,11 +207,8 @@ class RunScreen(Screen):
             bar.update(total=total, progress=state.step)
         # Most telling first: a narrow terminal cuts the end of these lines.
         parts = [f"step {state.step}/{total}" if total else f"step {state.step}"]
-        if step and state.end is None:
-            # counted down between step events, which come every log_every steps
-            eta = step.eta_s - max(0.0, time.time() - step.time) \
-                if step.eta_s is not None and step.time else step.eta_s
-            parts.append(f"ETA {duration_text(eta if eta is None else max(0.0, eta))}")
+        if step and state.end is None and state.status == Status.RUNNING:
+            parts.append(f"ETA {duration_text(self._eta(step))}")
             parts.append(f"{step.samples_per_s or 0:.1f} samples/s")
         if state.end is not None:
             parts.append(f"took {duration_text(state.end.duration_s)}")
@@ -232,6 +240,15 @@ class RunScreen(Screen):
         self.query_one("#device-line", Static).update(" · ".join(line) or "waiting for the "
                                                       "run to start…")
 
+    def _eta(self, step) -> float | None:
+        """The step event's estimate, counted down in whole seconds since this screen
+        read it (step events come every log_every steps)."""
+        if step is not self._eta_step:
+            self._eta_step, self._eta_read = step, time.monotonic()
+        if step.eta_s is None:
+            return None
+        return max(0.0, step.eta_s - int(time.monotonic() - self._eta_read))
+
     def _draw_report(self) -> None:
         state = self.state
         key = (len(state.evals), len(state.resumes), state.test_report is not None,
@@ -244,8 +261,9 @@ class RunScreen(Screen):
             parts += [Text(state.end.traceback.strip().splitlines()[-1], style="red"), ""]
         finished = state.end is not None or state.status == Status.COMPLETED
         if finished and (state.test_report or state.best_report):
-            best_step = state.end.best_step if state.end else None
-            at = f"step {best_step}" if best_step is not None else "best model"
+            # a log that lost its end: report.json knows the step
+            best_step = state.end.best_step if state.end else state.saved_report.get("best_step")
+            at = f"step {best_step}" if best_step is not None else "step ?"
             reports = [(f"test · best model ({at})", state.test_report),
                        (f"best validation · {at}", state.best_report)]
             if self._validation_first:

@@ -89,13 +89,12 @@ class RunsScreen(Screen):
             current < len(runs) else None
         table.clear()
         for run in runs:
-            steps = f"{run.steps}/{run.total_steps}" if run.total_steps else str(run.steps)
             table.add_row("✓" if run.name in self.marked else " ", escape(run.name),
                           Text.from_markup(status_markup(run.status, run.resumable_from,
                                                          damaged=run.warning is not None)),
                           best_text(run.metric, run.best_value),
                           Text(duration_text(run.duration_s), justify="right"), run.task,
-                          Text(steps, justify="right"), key=run.name)
+                          Text(run.steps_text, justify="right"), key=run.name)
         if key is not None and key in {r.name for r in runs}:
             table.move_cursor(row=[r.name for r in runs].index(key))
         arrow = "▼" if self.reverse else "▲"

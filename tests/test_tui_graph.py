@@ -241,6 +241,12 @@ def test_a_graph_built_while_the_screen_is_open_shows_up(tmp_path):
     asyncio.run(scenario())
 
 
+def footer_keys(app) -> set[str]:
+    """The keys the footer shows, as it shows them."""
+    return {app.get_key_display(b.binding) for b in app.screen.active_bindings.values()
+            if b.binding.show}
+
+
 def test_in_a_text_field_the_footer_shows_the_keys_that_work_there(tmp_path):
     graph = build_graph(tmp_path / "graph.sqlite")
 
@@ -248,15 +254,13 @@ def test_in_a_text_field_the_footer_shows_the_keys_that_work_there(tmp_path):
         async with app_for(tmp_path, graph).run_test(size=SIZE) as pilot:
             screen = await open_graph(pilot)
             assert isinstance(pilot.app.focused, Input)  # the search box
-            keys = {pilot.app.get_key_display(b.binding) for b in
-                    screen.active_bindings.values() if b.binding.show}
+            keys = footer_keys(pilot.app)
             assert {"F1", "F2", "F3", "F4"} <= keys and "1" not in keys
             await pilot.press(*"4")  # typed into the box, as the footer now says
             assert screen.query_one("#graph-search", Input).value == "4"
             await pilot.press("f2")
             assert not isinstance(pilot.app.screen, GraphScreen)
-            keys = {pilot.app.get_key_display(b.binding) for b in
-                    pilot.app.screen.active_bindings.values() if b.binding.show}
+            keys = footer_keys(pilot.app)
             assert "2" in keys and "F2" not in keys  # not in a text field: the digit
 
     asyncio.run(scenario())

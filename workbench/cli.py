@@ -373,7 +373,8 @@ def cmd_export(args) -> int:
 
     if args.batch_size < 1:
         raise WorkbenchError("--batch-size must be at least 1")
-    out, report = export_onnx(_model_run(args.model), args.out, args.quantize, args.data, args.batch_size,
+    out, report = export_onnx(_model_run(args.model), args.out, args.quantize, args.data,
+                              args.batch_size,
                               say=lambda text: print(text, file=sys.stderr, flush=True))
     print(report_text(report))
     print(f"exported to {out}")

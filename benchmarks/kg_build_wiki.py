@@ -79,9 +79,9 @@ def main() -> None:
     graph_path = Path(args.graph) if args.graph else corpus.parent / "wiki.sqlite"
     console.print(f"corpus: {described} -> {graph_path}")
     first = build_graph(graph_path, args.ner, corpus, relations=args.relations,
-                        threshold=args.threshold, console=console)
+                        threshold=args.threshold)
     second = build_graph(graph_path, args.ner, corpus, relations=args.relations,
-                         threshold=args.threshold, console=console)
+                         threshold=args.threshold)
     stats = first["stats"]
     console.print(
         f"first build: {first['added']} documents, {first['sentences']} sentences in "

@@ -98,14 +98,12 @@ def read_run(run: Path) -> dict:
 
 def build(args) -> None:
     from kg_build_wiki import write_corpus
-    from rich.console import Console
 
     from workbench.kg.build import build_graph
 
     corpus, described = write_corpus(Path(args.source), args.sentences)
     work = corpus.parent
     print(f"corpus: {described}")
-    quiet = Console(quiet=True)
     models = {"pairs": args.pairs, "shared": args.shared}
     seconds: dict[str, list[float]] = {e: [] for e in ENCODINGS}
     for rep in range(args.reps):
@@ -113,7 +111,7 @@ def build(args) -> None:
             graph = work / f"{encoding}-{rep}.sqlite"
             began = time.perf_counter()
             summary = build_graph(graph, args.ner, corpus, relations=models[encoding],
-                                  embeddings=False, console=quiet)
+                                  embeddings=False)
             seconds[encoding].append(summary["analyse_seconds"])
             print(f"{encoding:>6} rep {rep}: {summary['sentences']} sentences, analysis "
                   f"{summary['analyse_seconds']:.1f} s ({summary['sentences_per_s']:.1f} "

@@ -125,8 +125,10 @@ def test_corpus_from_folder_and_jsonl(tmp_path):
 def test_build_stores_entities_mentions_and_relations_over_the_threshold(tmp_path,
                                                                           fake_models):
     corpus(tmp_path, DOCS)
-    summary = build(tmp_path)
+    heard = []
+    summary = build(tmp_path, progress=heard.append)  # events, drawn by whoever listens
     assert summary["added"] == 2 and summary["sentences"] == 5
+    assert [(e.done, e.total) for e in heard] == [(2, 2)]
     with Graph.open(tmp_path / "g.sqlite", create=False) as graph:
         stats = graph.stats()
         assert stats["entities"] == 7  # Maria Rossi, Kestrel Bank, Porto, Jon Berg, Oslo, ...

@@ -491,7 +491,7 @@ def cmd_kg(args) -> int:
 
 
 def kg_build(args) -> int:
-    from workbench.console import PipeSafeConsole
+    from workbench.console import BuildBar, PipeSafeConsole
 
     if not 0.0 <= args.threshold <= 1.0:
         raise WorkbenchError(f"--threshold {args.threshold}: must be between 0 and 1")
@@ -500,11 +500,12 @@ def kg_build(args) -> int:
     from workbench.kg.present import build_view
 
     console = PipeSafeConsole()
-    summary = build_graph(graph_path=args.graph, ner=_model_run(args.ner),
-                          relations=_model_run(args.relations),
-                          corpus=args.corpus, threshold=args.threshold,
-                          batch_size=args.batch_size, device=args.device,
-                          embeddings=not args.no_embeddings, console=console)
+    ner, relations = _model_run(args.ner), _model_run(args.relations)
+    with BuildBar(console) as bar:
+        summary = build_graph(graph_path=args.graph, ner=ner, relations=relations,
+                              corpus=args.corpus, threshold=args.threshold,
+                              batch_size=args.batch_size, device=args.device,
+                              embeddings=not args.no_embeddings, progress=bar)
     console.print(build_view(summary or {}), highlight=False)
     return 0
 

@@ -8,7 +8,7 @@ import os
 import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from workbench.reports import (
     metrics_line,
@@ -51,6 +51,33 @@ class PipeSafeConsole(Console):
     def on_broken_pipe(self) -> None:
         self.quiet = True
         silence_stdout()
+
+
+class BuildBar:
+    """``kg build``'s progress events drawn as a bar, in a terminal only (the core
+    emits them and prints nothing). A context manager: the bar goes on exit."""
+
+    def __init__(self, console: Console):
+        self.progress = Progress(TextColumn("[bold]building[/]"), BarColumn(),
+                                 MofNCompleteColumn(),
+                                 TextColumn("documents · {task.fields[rate]} docs/s"),
+                                 TimeElapsedColumn(), console=console,
+                                 disable=not console.is_terminal)
+        self.task = None
+
+    def __enter__(self) -> "BuildBar":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def __call__(self, event) -> None:
+        """One ``BuildProgress``: ``done`` of ``total`` documents after ``seconds``."""
+        rate = f"{event.documents_per_s:.1f}"
+        if self.task is None:
+            self.task = self.progress.add_task("build", total=event.total, rate=rate)
+        self.progress.update(self.task, completed=event.done, rate=rate)
 
 
 def status_markup(status: str, resumable_from: int | None = None,

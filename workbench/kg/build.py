@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from workbench.errors import WorkbenchError
 from workbench.kg.corpus import Document, read_corpus, split_sentences
@@ -112,19 +113,29 @@ def analyse(documents: list[Document], models: dict[str, Any], threshold: float,
     return out
 
 
+@dataclass(frozen=True)
+class BuildProgress:
+    """How far a build is: ``done`` of ``total`` documents after ``seconds``."""
+
+    done: int
+    total: int
+    seconds: float
+
+    @property
+    def documents_per_s(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+
 def build_graph(graph_path: str | Path, ner: str | Path, corpus: str | Path,
                 relations: str | Path | None = None, threshold: float = 0.5,
                 batch_size: int = 32, device: str = "auto", embeddings: bool = True,
-                console=None) -> dict[str, Any]:
+                progress: Callable[[BuildProgress], None] | None = None) -> dict[str, Any]:
     """Add the documents of ``corpus`` to the graph at ``graph_path`` (created if
-    needed); returns counts and speeds for the summary line."""
-    from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn)
-
+    needed); returns counts and speeds for the summary line. ``progress`` hears how
+    far the build is after each chunk of documents (the CLI draws it; the core
+    prints nothing)."""
     from workbench.kg.store import Graph
 
-    console = console or Console(stderr=True)
     check_models(ner, relations)
     documents = read_corpus(corpus)
     target = _device(device)
@@ -142,32 +153,26 @@ def build_graph(graph_path: str | Path, ner: str | Path, corpus: str | Path,
             ner_run=str(ner), relation_run=str(relations) if relations else None,
             corpus=str(corpus), settings={"threshold": threshold, "batch_size": batch_size,
                                           "device": str(target)})
-        progress = Progress(TextColumn("[bold]building[/]"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("documents · {task.fields[rate]} docs/s"),
-                            TimeElapsedColumn(), console=console,
-                            disable=not console.is_terminal)
-        with progress:
-            bar = progress.add_task("build", total=len(documents), rate="-")
-            for first in range(0, len(documents), DOCS_PER_CHUNK):
-                chunk = documents[first:first + DOCS_PER_CHUNK]
-                chunk_states = states[first:first + DOCS_PER_CHUNK]
-                todo = [d for d, s in zip(chunk, chunk_states) if s != "same"]
-                summary["skipped"] += len(chunk) - len(todo)
-                summary["replaced"] += chunk_states.count("changed")
-                analysed_docs = analyse(todo, models, threshold, batch_size) if todo else []
-                with graph.transaction():  # one commit a chunk; a crash loses only this chunk
-                    for doc, sentences in zip(todo, analysed_docs):
-                        if not graph.add_document(doc.key, doc.source, shas[doc.key],
-                                                  sentences, build_id):
-                            continue  # the same document twice in one corpus
-                        summary["added"] += 1
-                        summary["sentences"] += len(sentences)
-                        summary["mentions"] += sum(len(s["entities"]) for s in sentences)
-                        # relation mentions, as the graph counts them: its "evidence"
-                        summary["evidence"] += sum(len(s["relations"]) for s in sentences)
-                elapsed = max(1e-9, time.perf_counter() - started)
-                progress.update(bar, advance=len(chunk),
-                                rate=f"{(first + len(chunk)) / elapsed:.1f}")
+        for first in range(0, len(documents), DOCS_PER_CHUNK):
+            chunk = documents[first:first + DOCS_PER_CHUNK]
+            chunk_states = states[first:first + DOCS_PER_CHUNK]
+            todo = [d for d, s in zip(chunk, chunk_states) if s != "same"]
+            summary["skipped"] += len(chunk) - len(todo)
+            summary["replaced"] += chunk_states.count("changed")
+            analysed_docs = analyse(todo, models, threshold, batch_size) if todo else []
+            with graph.transaction():  # one commit a chunk; a crash loses only this chunk
+                for doc, sentences in zip(todo, analysed_docs):
+                    if not graph.add_document(doc.key, doc.source, shas[doc.key],
+                                              sentences, build_id):
+                        continue  # the same document twice in one corpus
+                    summary["added"] += 1
+                    summary["sentences"] += len(sentences)
+                    summary["mentions"] += sum(len(s["entities"]) for s in sentences)
+                    # relation mentions, as the graph counts them: its "evidence"
+                    summary["evidence"] += sum(len(s["relations"]) for s in sentences)
+            if progress is not None:
+                progress(BuildProgress(done=first + len(chunk), total=len(documents),
+                                       seconds=time.perf_counter() - started))
         analysed = time.perf_counter() - started
         graph.finish_build(build_id, documents_added=summary["added"],
                            documents_skipped=summary["skipped"], sentences=summary["sentences"])

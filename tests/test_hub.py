@@ -61,13 +61,13 @@ def test_hub_spec_needs_a_split():
 
 
 def test_unreachable_hub_fails_at_once(monkeypatch):
-    import workbench.models
+    import workbench.network
 
     def never(*args, **kwargs):
         raise AssertionError("load_dataset must not be called when the hub is out of reach")
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    monkeypatch.setattr(workbench.models, "hub_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(workbench.network, "hub_reachable", lambda timeout=3.0: False)
     monkeypatch.setattr(datasets, "load_dataset", never)
     with pytest.raises(WorkbenchError, match="hf:x/y@train: the hub cannot be reached"):
         read_examples("hf:x/y@train", DEFAULTS, "text")

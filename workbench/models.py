@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
-from urllib.parse import urlparse
 
 from workbench.errors import WorkbenchError, first_line
+from workbench.network import hub_reachable
 
 ALIASES = ("minilm", "all-minilm-l6-v2", "all-MiniLM-L6-v2")
 META_FILE = "workbench.json"
@@ -52,24 +51,6 @@ def resolve_model(name: str, adapter_ok: bool = False) -> str:
 def looks_like_path(name: str) -> bool:
     """``./x``, ``/x``, ``~/x``, ``x/y/z``: a folder the user meant, not a hub id."""
     return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
-
-
-def offline_mode() -> bool:
-    """Has the user told the hub client to stay offline (and use its cache)?"""
-    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Can the model hub be reached at all? Answers in seconds when offline,
-    where the hub client would retry for most of a minute."""
-    if offline_mode():
-        return False
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
 
 
 def from_pretrained(loader, name: str, what: str, **kwargs):

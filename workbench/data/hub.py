@@ -23,7 +23,7 @@ def read_hf(spec: str, config: str | None) -> tuple[list[dict], dict[str, list[s
         import datasets
     except ImportError:  # pragma: no cover - a declared dependency
         raise WorkbenchError("reading hub datasets needs the 'datasets' package") from None
-    from workbench.models import hub_reachable, offline_mode
+    from workbench.network import hub_reachable, offline_mode
 
     datasets.disable_progress_bars()
     if not offline_mode() and not hub_reachable():

@@ -1,0 +1,121 @@
+"""The house rules, as tests: who may import whom, and who may print. The layout
+(DESIGN.md, README "Layout") holds only while something checks it; this does, on
+every `.ci/run`. Each rule reads the package's source with ``ast``: nothing is
+imported, so a rule holds whatever is installed."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "workbench"
+
+# The front ends: they draw, so they may use Textual (the TUI) or Rich's live
+# display and print (the CLI and its console view).
+TUI = "workbench.tui"
+FRONT_ENDS = ("workbench.cli", "workbench.console", "workbench.__main__", TUI)
+# The layers below them never print: they report through events, return values
+# and exceptions, and a front end decides what the user sees.
+SILENT = ("workbench.engine", "workbench.tasks", "workbench.data", "workbench.kg",
+          "workbench.runs", "workbench.deploy")
+LIVE_DISPLAY = ("textual", "rich.live", "rich.progress", "rich.status")
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str
+    path: Path
+    tree: ast.Module
+
+    def imports(self) -> set[str]:
+        """Every module this one imports (relative imports made absolute), at any depth:
+        imports inside functions count, as they run all the same."""
+        found: set[str] = set()
+        package = self.name if self.path.name == "__init__.py" else \
+            self.name.rpartition(".")[0]
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    parts = parts[:len(parts) - node.level + 1]
+                    base = ".".join(parts + ([base] if base else []))
+                found.add(base)
+                found.update(f"{base}.{alias.name}" for alias in node.names)
+        return found
+
+    def prints(self) -> list[int]:
+        """Lines that call ``print``."""
+        return [node.lineno for node in ast.walk(self.tree)
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == "print"]
+
+
+def modules() -> list[Module]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found.append(Module(name, path, ast.parse(path.read_text(encoding="utf-8"))))
+    return found
+
+
+def within(name: str, *packages: str) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in packages)
+
+
+def broken(rule) -> list[str]:
+    """``module: what it must not import`` for each module that breaks ``rule``
+    (a function of a module returning the offending imports)."""
+    return [f"{m.name} ({m.path.relative_to(PACKAGE.parent)}): {', '.join(sorted(bad))}"
+            for m in modules() if (bad := rule(m))]
+
+
+def test_the_rules_see_the_whole_package():
+    names = {m.name for m in modules()}
+    assert {"workbench.cli", "workbench.engine.loop", "workbench.tui.app",
+            "workbench.kg.build", "workbench.data.conll"} <= names
+    loop = next(m for m in modules() if m.name == "workbench.engine.loop")
+    assert "workbench.runs.events" in loop.imports()  # imports are read, relative ones too
+
+
+def test_only_the_tui_imports_textual():
+    assert broken(lambda m: set() if within(m.name, TUI) else
+                  {i for i in m.imports() if within(i, "textual")}) == []
+
+
+def test_the_core_never_imports_a_front_end_or_a_live_display():
+    def rule(m: Module) -> set[str]:
+        if within(m.name, *FRONT_ENDS):
+            return set()
+        return {i for i in m.imports() if within(i, *FRONT_ENDS, *LIVE_DISPLAY)}
+
+    assert broken(rule) == []
+
+
+def test_the_layers_below_the_front_ends_never_print():
+    assert [f"{m.name}:{line}" for m in modules() if within(m.name, *SILENT)
+            for line in m.prints()] == []
+
+
+@pytest.mark.parametrize("layer,never", [
+    # Readers know nothing of training, runs or models.
+    ("workbench.data", ("workbench.engine", "workbench.runner", "workbench.runs",
+                        "workbench.tasks", "workbench.models", "workbench.experiment",
+                        "workbench.kg")),
+    # The run folder contract is read by everyone and depends on no one above it.
+    ("workbench.runs", ("workbench.engine", "workbench.runner", "workbench.tasks",
+                        "workbench.kg", "workbench.models")),
+    # The engine trains what it is given; it neither reads recipes' files nor runs folders.
+    ("workbench.engine", ("workbench.runner", "workbench.kg", "workbench.deploy")),
+    # The graph is built from saved models, never from training.
+    ("workbench.kg", ("workbench.engine", "workbench.runner")),
+])
+def test_layers_import_only_downwards(layer, never):
+    assert broken(lambda m: {i for i in m.imports() if within(i, *never)}
+                  if within(m.name, layer) else set()) == []

@@ -31,8 +31,11 @@ def sentences(count: int) -> tuple[list[str], str]:
     found: list[str] = []
     for document in read_corpus(source):
         spans = split_sentences(document.text)
-        found += [t for t in (document.text[a:b].strip() for a, b in spans)
-                  if len(t.split()) >= 4 and not t.startswith("=")]
+        found += [
+            t
+            for t in (document.text[a:b].strip() for a, b in spans)
+            if len(t.split()) >= 4 and not t.startswith("=")
+        ]
         if len(found) >= count:
             break
     return found[:count], str(source)
@@ -50,8 +53,10 @@ def main() -> int:
     task, model, tokenizer, meta = load_saved(args.run)
     max_length = meta.get("max_length", 128)
     texts, source = sentences(args.sentences)
-    print(f"{task.name} model {args.run}; {len(texts)} sentences from {source}; "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"{task.name} model {args.run}; {len(texts)} sentences from {source}; "
+        f"{torch.get_num_threads()} threads"
+    )
     task.predict(model, tokenizer, texts[:64], max_length, batch_size=32)  # warm-up
     for batch in (32, 64):
         began = time.perf_counter()
@@ -64,8 +69,10 @@ def main() -> int:
         began = time.perf_counter()
         task.predict(model, tokenizer, [one], max_length, batch_size=1)
         times.append(time.perf_counter() - began)
-    print(f"  one sentence of {len(one.split())} words: median {1000 * statistics.median(times):.1f}"
-          f" ms (target < 30)")
+    print(
+        f"  one sentence of {len(one.split())} words: median {1000 * statistics.median(times):.1f}"
+        f" ms (target < 30)"
+    )
     return 0
 
 

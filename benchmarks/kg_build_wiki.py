@@ -53,8 +53,9 @@ def write_corpus(source: Path, sentences: int) -> tuple[Path, str]:
         if total >= sentences:
             break
     corpus = Path(tempfile.mkdtemp(prefix="kg-wiki-")) / "wiki.jsonl"
-    corpus.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in chosen),
-                      encoding="utf-8")
+    corpus.write_text(
+        "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in chosen), encoding="utf-8"
+    )
     return corpus, f"{len(chosen)} articles, {total} sentences"
 
 
@@ -78,33 +79,45 @@ def main() -> None:
     corpus, described = write_corpus(Path(args.source), args.sentences)
     graph_path = Path(args.graph) if args.graph else corpus.parent / "wiki.sqlite"
     console.print(f"corpus: {described} -> {graph_path}")
-    first = build_graph(graph_path, args.ner, corpus, relations=args.relations,
-                        threshold=args.threshold)
-    second = build_graph(graph_path, args.ner, corpus, relations=args.relations,
-                         threshold=args.threshold)
+    first = build_graph(
+        graph_path, args.ner, corpus, relations=args.relations, threshold=args.threshold
+    )
+    second = build_graph(
+        graph_path, args.ner, corpus, relations=args.relations, threshold=args.threshold
+    )
     stats = first["stats"]
     console.print(
         f"first build: {first['added']} documents, {first['sentences']} sentences in "
         f"{first['analyse_seconds']:.1f} s of analysis ({first['documents_per_s']:.2f} docs/s, "
         f"{first['sentences_per_s']:.1f} sentences/s; {first['seconds']:.1f} s with storage and "
-        f"{first['embedded']} entity embeddings) on {first['device']}")
-    console.print(f"graph: {stats['entities']} entities, {stats['mentions']} mentions, "
-                  f"{stats['relations']} relations ({stats['evidence']} evidence sentences), "
-                  f"{stats['size_bytes'] / 2**20:.1f} MB; by type {stats['entities_by_type']}; "
-                  f"relations {stats['relations_by_type']}")
+        f"{first['embedded']} entity embeddings) on {first['device']}"
+    )
+    console.print(
+        f"graph: {stats['entities']} entities, {stats['mentions']} mentions, "
+        f"{stats['relations']} relations ({stats['evidence']} evidence sentences), "
+        f"{stats['size_bytes'] / 2**20:.1f} MB; by type {stats['entities_by_type']}; "
+        f"relations {stats['relations_by_type']}"
+    )
     same = second["stats"]
-    unchanged = all(same[k] == stats[k] for k in ("documents", "sentences", "entities",
-                                                   "mentions", "relations", "evidence"))
-    console.print(f"second build: added {second['added']}, skipped {second['skipped']}; "
-                  f"graph unchanged: {unchanged}")
+    unchanged = all(
+        same[k] == stats[k]
+        for k in ("documents", "sentences", "entities", "mentions", "relations", "evidence")
+    )
+    console.print(
+        f"second build: added {second['added']}, skipped {second['skipped']}; "
+        f"graph unchanged: {unchanged}"
+    )
     with Graph.open(graph_path, create=False) as graph:
         names = {e["id"]: f"{e['name']} ({e['type']})" for e in graph.iter_entities()}
         relations = list(graph.iter_relations(evidence=1))
         for relation in random.Random(0).sample(relations, min(args.sample, len(relations))):
             evidence = relation["evidence"][0]["sentence"] if relation["evidence"] else ""
-            console.print(f"[bold]{names[relation['head']]}[/] —{relation['type']}→ "
-                          f"[bold]{names[relation['tail']]}[/] ({relation['score']:.2f}): "
-                          f"{evidence}", highlight=False)
+            console.print(
+                f"[bold]{names[relation['head']]}[/] —{relation['type']}→ "
+                f"[bold]{names[relation['tail']]}[/] ({relation['score']:.2f}): "
+                f"{evidence}",
+                highlight=False,
+            )
 
 
 if __name__ == "__main__":

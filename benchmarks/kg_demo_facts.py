@@ -29,12 +29,16 @@ def main() -> None:
     def key(name: str) -> str:
         return normalize_name(name)
 
-    gold = {(key(f["head"]), f["type"], key(f["tail"])) for f in
-            json.loads(FACTS.read_text(encoding="utf-8"))}
+    gold = {
+        (key(f["head"]), f["type"], key(f["tail"]))
+        for f in json.loads(FACTS.read_text(encoding="utf-8"))
+    }
     with Graph.open(args.graph, create=False) as graph:
         names = {e["id"]: e["name"] for e in graph.iter_entities()}
-        found = {(key(names[r["head"]]), r["type"], key(names[r["tail"]]))
-                 for r in graph.iter_relations(evidence=0)}
+        found = {
+            (key(names[r["head"]]), r["type"], key(names[r["tail"]]))
+            for r in graph.iter_relations(evidence=0)
+        }
     tp, fp, fn = Counter(), Counter(), Counter()
     for triple in found:
         (tp if triple in gold else fp)[triple[1]] += 1
@@ -48,9 +52,9 @@ def main() -> None:
         precision = t / (t + f_p) if t + f_p else 0.0
         recall = t / (t + f_n) if t + f_n else 0.0
         print(f"{kind:12} {100 * precision:9.1f} {100 * recall:7.1f} {t + f_p:6} {t + f_n:6}")
-    for triple in sorted(found - gold)[:args.show]:
+    for triple in sorted(found - gold)[: args.show]:
         print("not a fact:", " ".join(triple))
-    for triple in sorted(gold - found)[:args.show]:
+    for triple in sorted(gold - found)[: args.show]:
         print("missed:    ", " ".join(triple))
 
 

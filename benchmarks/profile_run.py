@@ -24,18 +24,24 @@ from pathlib import Path
 # (phase, substrings of a stack that place a sample in it); the first match wins,
 # so the more specific phases come first.
 PHASES = [
-    ("evaluation: scoring (decode + seqeval / sklearn)", ("scorer", ".add (workbench/tasks",
-                                                           "result (workbench/tasks")),
+    (
+        "evaluation: scoring (decode + seqeval / sklearn)",
+        ("scorer", ".add (workbench/tasks", "result (workbench/tasks"),
+    ),
     ("evaluation: forward", ("evaluate (workbench/engine/loop.py",)),
     ("training: backward", ("backward (torch/", "_engine_run_backward")),
     ("training: forward + loss", ("backward_window (workbench",)),
     ("training: optimizer, clipping, zero_grad", ("train_step (workbench",)),
-    ("training: batching (sampler, collate)", ("collate (workbench", "__next__ (torch/utils/data",
-                                               "skip_first_batches")),
+    (
+        "training: batching (sampler, collate)",
+        ("collate (workbench", "__next__ (torch/utils/data", "skip_first_batches"),
+    ),
     ("checkpoints and saving the model", ("save_checkpoint", "_save_model", "save_model")),
     ("tokenising", ("encode (workbench/tasks",)),
-    ("loading model and tokenizer", ("load_for_training", "load_tokenizer", "load_saved",
-                                     "apply_tuning")),
+    (
+        "loading model and tokenizer",
+        ("load_for_training", "load_tokenizer", "load_saved", "apply_tuning"),
+    ),
     ("reading data", ("read_examples", "read_token_examples")),
     ("imports", ("_find_and_load",)),
 ]
@@ -69,8 +75,21 @@ def main() -> int:
         if not command:
             parser.error("give a command after --, or --raw FILE")
         args.raw = Path(tempfile.mkdtemp()) / "samples.txt"
-        subprocess.run(["py-spy", "record", "-r", str(args.rate), "--format", "raw",
-                        "-o", str(args.raw), "--", *command], check=True)
+        subprocess.run(
+            [
+                "py-spy",
+                "record",
+                "-r",
+                str(args.rate),
+                "--format",
+                "raw",
+                "-o",
+                str(args.raw),
+                "--",
+                *command,
+            ],
+            check=True,
+        )
     counts = summarise(args.raw)
     total = sum(counts.values()) or 1
     print(f"\n{'phase':<52} {'share':>7} {'~seconds':>9}")

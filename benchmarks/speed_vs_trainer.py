@@ -39,22 +39,42 @@ SHARED = ROOT.parent / "shared" / "datasets"
 
 # task: (shared data, demo data, max_length, train examples, dev examples, steps, batch, lr)
 BUDGETS = {
-    "ner": dict(shared=("conll2003/train.txt", "conll2003/dev.txt"),
-                demo=("data/demo/ner/train.conll", "data/demo/ner/dev.conll"),
-                max_length=128, train_n=2000, dev_n=500, steps=60, batch=16, lr=5e-5, data={}),
-    "classification": dict(shared=("sst2/train.tsv", "sst2/dev.tsv"),
-                           demo=("data/demo/sentiment/train.csv", "data/demo/sentiment/dev.csv"),
-                           max_length=66, train_n=4000, dev_n=872, steps=100, batch=32, lr=1e-4,
-                           data={"text_column": "sentence", "label_column": "label"}),
+    "ner": dict(
+        shared=("conll2003/train.txt", "conll2003/dev.txt"),
+        demo=("data/demo/ner/train.conll", "data/demo/ner/dev.conll"),
+        max_length=128,
+        train_n=2000,
+        dev_n=500,
+        steps=60,
+        batch=16,
+        lr=5e-5,
+        data={},
+    ),
+    "classification": dict(
+        shared=("sst2/train.tsv", "sst2/dev.tsv"),
+        demo=("data/demo/sentiment/train.csv", "data/demo/sentiment/dev.csv"),
+        max_length=66,
+        train_n=4000,
+        dev_n=872,
+        steps=100,
+        batch=32,
+        lr=1e-4,
+        data={"text_column": "sentence", "label_column": "label"},
+    ),
 }
 
 
 def run_process(command: list[str], cwd: Path) -> tuple[str, float, float]:
     """Output, wall seconds and peak RSS (MiB) of a process run to its end."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     output = process.stdout.read()
     _pid, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -71,31 +91,58 @@ def mean_tokens(task: str, train: Path, budget: dict, recipe) -> float:
 
     tokenizer = load_tokenizer("minilm")
     kind = "tokens" if task == "ner" else "text"
-    examples = read_examples(str(train), recipe["data"], kind)[:budget["train_n"]]
+    examples = read_examples(str(train), recipe["data"], kind)[: budget["train_n"]]
     if task == "ner":
-        counts = [len(tokenizer(e["tokens"], is_split_into_words=True, truncation=True,
-                                max_length=budget["max_length"])["input_ids"]) for e in examples]
+        counts = [
+            len(
+                tokenizer(
+                    e["tokens"],
+                    is_split_into_words=True,
+                    truncation=True,
+                    max_length=budget["max_length"],
+                )["input_ids"]
+            )
+            for e in examples
+        ]
     else:
-        counts = [len(tokenizer(e["text"], truncation=True,
-                                max_length=budget["max_length"])["input_ids"]) for e in examples]
+        counts = [
+            len(tokenizer(e["text"], truncation=True, max_length=budget["max_length"])["input_ids"])
+            for e in examples
+        ]
     return statistics.mean(counts)
 
 
-def recipe_for(task: str, train: Path, dev: Path, budget: dict, seed: int, out: Path,
-               settings: list[str]):
+def recipe_for(
+    task: str, train: Path, dev: Path, budget: dict, seed: int, out: Path, settings: list[str]
+):
     from workbench.recipe import build_recipe
 
     metric = "f1" if task == "ner" else "accuracy"
-    recipe = build_recipe({
-        "task": task, "name": f"bench-{task}",
-        "model": {"name": "minilm", "max_length": budget["max_length"]},
-        "data": {"train": str(train), "validation": str(dev), "max_train_samples":
-                 budget["train_n"], "max_eval_samples": budget["dev_n"], **budget["data"]},
-        "train": {"max_steps": budget["steps"], "batch_size": budget["batch"],
-                  "eval_batch_size": 64, "learning_rate": budget["lr"], "seed": seed,
-                  "log_every": 10},
-        "eval": {"every": "steps", "steps": budget["steps"], "metric": metric},
-        "output": {"dir": str(out), "save_model": False}}, overrides=settings)
+    recipe = build_recipe(
+        {
+            "task": task,
+            "name": f"bench-{task}",
+            "model": {"name": "minilm", "max_length": budget["max_length"]},
+            "data": {
+                "train": str(train),
+                "validation": str(dev),
+                "max_train_samples": budget["train_n"],
+                "max_eval_samples": budget["dev_n"],
+                **budget["data"],
+            },
+            "train": {
+                "max_steps": budget["steps"],
+                "batch_size": budget["batch"],
+                "eval_batch_size": 64,
+                "learning_rate": budget["lr"],
+                "seed": seed,
+                "log_every": 10,
+            },
+            "eval": {"every": "steps", "steps": budget["steps"], "metric": metric},
+            "output": {"dir": str(out), "save_model": False},
+        },
+        overrides=settings,
+    )
     return recipe
 
 
@@ -106,37 +153,63 @@ def workbench_side(task, train, dev, budget, seed, out: Path, settings) -> dict:
     recipe = recipe_for(task, train, dev, budget, seed, out / "runs", settings)
     path = out / f"{task}-{seed}.toml"
     path.write_text(dumps_toml(recipe.to_dict()), encoding="utf-8")
-    _output, wall, rss = run_process([sys.executable, "-m", "workbench", "run", str(path),
-                                      "--quiet-reports"], ROOT)
+    _output, wall, rss = run_process(
+        [sys.executable, "-m", "workbench", "run", str(path), "--quiet-reports"], ROOT
+    )
     run_dir = max((out / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
     events = read_events(run_dir)
     steps = [e for e in events if e.type == "step"]
     evals = [e for e in events if e.type == "eval"]
     start = next(e for e in events if e.type == "start")
     samples = steps[-1].step * start.batch_size
-    return {"train_samples_per_s": samples / steps[-1].elapsed_s,
-            "eval_sentences_per_s": start.examples["validation"] / evals[-1].seconds,
-            "value": evals[-1].value, "wall_s": wall, "rss_mib": rss}
+    return {
+        "train_samples_per_s": samples / steps[-1].elapsed_s,
+        "eval_sentences_per_s": start.examples["validation"] / evals[-1].seconds,
+        "value": evals[-1].value,
+        "wall_s": wall,
+        "rss_mib": rss,
+    }
 
 
 def trainer_side(task, train, dev, budget, seed, out: Path, recipe) -> dict:
-    command = [sys.executable, str(ROOT / "benchmarks" / "trainer_recipe.py"), task, str(train),
-               str(dev), "--train-n", str(budget["train_n"]), "--dev-n", str(budget["dev_n"]),
-               "--steps", str(budget["steps"]), "--batch", str(budget["batch"]),
-               "--lr", str(budget["lr"]), "--seed", str(seed),
-               "--max-length", str(budget["max_length"]), "--out", str(out / "trainer"),
-               "--data", json.dumps(recipe["data"])]
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "trainer_recipe.py"),
+        task,
+        str(train),
+        str(dev),
+        "--train-n",
+        str(budget["train_n"]),
+        "--dev-n",
+        str(budget["dev_n"]),
+        "--steps",
+        str(budget["steps"]),
+        "--batch",
+        str(budget["batch"]),
+        "--lr",
+        str(budget["lr"]),
+        "--seed",
+        str(seed),
+        "--max-length",
+        str(budget["max_length"]),
+        "--out",
+        str(out / "trainer"),
+        "--data",
+        json.dumps(recipe["data"]),
+    ]
     output, wall, rss = run_process(command, ROOT)
     result = json.loads(output.strip().splitlines()[-1])
     return {**result, "wall_s": wall, "rss_mib": rss}
 
 
-ROWS = [("training samples/s", "train_samples_per_s", True),
-        ("training real tokens/s", "tokens_per_s", True),
-        ("evaluation sentences/s", "eval_sentences_per_s", True),
-        ("peak RSS, MiB", "rss_mib", False),
-        ("whole process, wall s", "wall_s", False),
-        ("dev metric", "value", True)]
+ROWS = [
+    ("training samples/s", "train_samples_per_s", True),
+    ("training real tokens/s", "tokens_per_s", True),
+    ("evaluation sentences/s", "eval_sentences_per_s", True),
+    ("peak RSS, MiB", "rss_mib", False),
+    ("whole process, wall s", "wall_s", False),
+    ("dev metric", "value", True),
+]
 
 
 def bench_task(task: str, seeds: list[int], settings: list[str], tmp: Path) -> None:
@@ -156,26 +229,38 @@ def bench_task(task: str, seeds: list[int], settings: list[str], tmp: Path) -> N
         for side in order:
             out = tmp / f"{task}-{side}-{seed}"
             out.mkdir()
-            result = workbench_side(task, train, dev, budget, seed, out, settings) \
-                if side == "workbench" else trainer_side(task, train, dev, budget, seed, out,
-                                                         recipe)
+            result = (
+                workbench_side(task, train, dev, budget, seed, out, settings)
+                if side == "workbench"
+                else trainer_side(task, train, dev, budget, seed, out, recipe)
+            )
             result["tokens_per_s"] = result["train_samples_per_s"] * tokens
             sides[side].append(result)
-            print(f"  {task} seed {seed} {side:9s} " + "  ".join(
-                f"{key} {result[key]:.4g}" for _label, key, _up in ROWS), flush=True)
-    print(f"\n{task}: {train.parent.name}, up to {budget['train_n']} train / {budget['dev_n']} "
-          f"dev examples, {budget['steps']} steps of {budget['batch']}, lr {budget['lr']}, "
-          f"seeds {seeds}; {tokens:.1f} real tokens per training example"
-          + (f"; workbench with {' '.join(settings)}" if settings else ""))
+            print(
+                f"  {task} seed {seed} {side:9s} "
+                + "  ".join(f"{key} {result[key]:.4g}" for _label, key, _up in ROWS),
+                flush=True,
+            )
+    print(
+        f"\n{task}: {train.parent.name}, up to {budget['train_n']} train / {budget['dev_n']} "
+        f"dev examples, {budget['steps']} steps of {budget['batch']}, lr {budget['lr']}, "
+        f"seeds {seeds}; {tokens:.1f} real tokens per training example"
+        + (f"; workbench with {' '.join(settings)}" if settings else "")
+    )
     print(f"  {'':26s} {'workbench':>22s} {'Trainer':>22s} {'ratio':>7s}")
     for label, key, _up in ROWS:
         ours = [r[key] for r in sides["workbench"]]
         theirs = [r[key] for r in sides["Trainer"]]
         ratio = statistics.mean(ours) / statistics.mean(theirs)
-        text = f"diff {statistics.mean(ours) - statistics.mean(theirs):+.4f}" \
-            if key == "value" else f"{ratio:.2f}x"
-        print(f"  {label:26s} {' / '.join(f'{v:.4g}' for v in ours):>22s} "
-              f"{' / '.join(f'{v:.4g}' for v in theirs):>22s} {text:>7s}")
+        text = (
+            f"diff {statistics.mean(ours) - statistics.mean(theirs):+.4f}"
+            if key == "value"
+            else f"{ratio:.2f}x"
+        )
+        print(
+            f"  {label:26s} {' / '.join(f'{v:.4g}' for v in ours):>22s} "
+            f"{' / '.join(f'{v:.4g}' for v in theirs):>22s} {text:>7s}"
+        )
     print()
 
 
@@ -183,8 +268,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(BUDGETS), choices=list(BUDGETS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--set", dest="settings", action="append", default=[],
-                        help="a workbench recipe setting for its side (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        help="a workbench recipe setting for its side (repeatable)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,9 +19,16 @@ def main() -> int:
     parser.add_argument("task", choices=("ner", "classification"))
     parser.add_argument("train")
     parser.add_argument("dev")
-    for name, kind in (("--train-n", int), ("--dev-n", int), ("--steps", int), ("--batch", int),
-                       ("--eval-batch", int), ("--lr", float), ("--seed", int),
-                       ("--max-length", int)):
+    for name, kind in (
+        ("--train-n", int),
+        ("--dev-n", int),
+        ("--steps", int),
+        ("--batch", int),
+        ("--eval-batch", int),
+        ("--lr", float),
+        ("--seed", int),
+        ("--max-length", int),
+    ):
         parser.add_argument(name, type=kind, required=name != "--eval-batch")
     parser.add_argument("--data", default="{}", help="the recipe's [data] table as JSON")
     parser.add_argument("--model", default="minilm", help="model folder (default: bundled MiniLM)")
@@ -46,11 +53,10 @@ def main() -> int:
     from workbench.recipe import SCHEMA
 
     quiet_transformers()
-    data = {**{key: spec.default for key, spec in SCHEMA["data"].items()},
-            **json.loads(args.data)}
+    data = {**{key: spec.default for key, spec in SCHEMA["data"].items()}, **json.loads(args.data)}
     kind = "tokens" if args.task == "ner" else "text"
-    train = read_examples(args.train, data, kind)[:args.train_n]
-    dev = read_examples(args.dev, data, kind)[:args.dev_n]
+    train = read_examples(args.train, data, kind)[: args.train_n]
+    dev = read_examples(args.dev, data, kind)[: args.dev_n]
     path = resolve_model(args.model)
     tokenizer = AutoTokenizer.from_pretrained(path)
     if args.task == "ner":
@@ -67,12 +73,14 @@ def main() -> int:
                 enc["labels"] = label2id[ex["label"]]
                 rows.append(dict(enc))
                 continue
-            enc = tokenizer(ex["tokens"], is_split_into_words=True, truncation=True,
-                            max_length=args.max_length)
+            enc = tokenizer(
+                ex["tokens"], is_split_into_words=True, truncation=True, max_length=args.max_length
+            )
             previous, row_labels = None, []
             for word in enc.word_ids():  # the first sub-token of a word carries its label
-                row_labels.append(-100 if word is None or word == previous
-                                  else label2id[ex["tags"][word]])
+                row_labels.append(
+                    -100 if word is None or word == previous else label2id[ex["tags"][word]]
+                )
                 previous = word
             enc["labels"] = row_labels
             rows.append(dict(enc))
@@ -94,26 +102,54 @@ def main() -> int:
         return {"f1": f1_score(gold_seqs, pred_seqs)}
 
     set_seed(args.seed)
-    auto = AutoModelForTokenClassification if args.task == "ner" else \
-        AutoModelForSequenceClassification
-    model = auto.from_pretrained(path, num_labels=len(labels), id2label=dict(enumerate(labels)),
-                                 label2id=label2id)
-    collator = DataCollatorForTokenClassification(tokenizer) if args.task == "ner" else \
-        DataCollatorWithPadding(tokenizer)
+    auto = (
+        AutoModelForTokenClassification
+        if args.task == "ner"
+        else AutoModelForSequenceClassification
+    )
+    model = auto.from_pretrained(
+        path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id
+    )
+    collator = (
+        DataCollatorForTokenClassification(tokenizer)
+        if args.task == "ner"
+        else DataCollatorWithPadding(tokenizer)
+    )
     training = TrainingArguments(
-        output_dir=args.out, max_steps=args.steps, per_device_train_batch_size=args.batch,
-        per_device_eval_batch_size=args.eval_batch or args.batch, learning_rate=args.lr,
-        seed=args.seed, report_to=[], save_strategy="no", logging_steps=10, disable_tqdm=True,
-        bf16=args.bf16)
-    trainer = Trainer(model=model, args=training, train_dataset=encode(train),
-                      eval_dataset=encode(dev), data_collator=collator, compute_metrics=metrics)
+        output_dir=args.out,
+        max_steps=args.steps,
+        per_device_train_batch_size=args.batch,
+        per_device_eval_batch_size=args.eval_batch or args.batch,
+        learning_rate=args.lr,
+        seed=args.seed,
+        report_to=[],
+        save_strategy="no",
+        logging_steps=10,
+        disable_tqdm=True,
+        bf16=args.bf16,
+    )
+    trainer = Trainer(
+        model=model,
+        args=training,
+        train_dataset=encode(train),
+        eval_dataset=encode(dev),
+        data_collator=collator,
+        compute_metrics=metrics,
+    )
     trained = trainer.train().metrics
     evaluated = trainer.evaluate()
     metric = "f1" if args.task == "ner" else "accuracy"
-    print(json.dumps({"train_samples_per_s": trained["train_samples_per_second"],
-                      "train_seconds": trained["train_runtime"],
-                      "eval_sentences_per_s": evaluated["eval_samples_per_second"],
-                      "metric": metric, "value": evaluated[f"eval_{metric}"]}))
+    print(
+        json.dumps(
+            {
+                "train_samples_per_s": trained["train_samples_per_second"],
+                "train_seconds": trained["train_runtime"],
+                "eval_sentences_per_s": evaluated["eval_samples_per_second"],
+                "metric": metric,
+                "value": evaluated[f"eval_{metric}"],
+            }
+        )
+    )
     return 0
 
 

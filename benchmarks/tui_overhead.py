@@ -46,8 +46,15 @@ DEVICES: set[str] = set()  # where the runs trained, from their start events
 
 
 def overrides(steps: int, runs: Path) -> list[str]:
-    return [f"train.max_steps={steps}", "train.log_every=5", "eval.every=steps",
-            f"eval.steps={steps}", f"output.dir={runs}", "output.save_model=false", *MODEL]
+    return [
+        f"train.max_steps={steps}",
+        "train.log_every=5",
+        "eval.every=steps",
+        f"eval.steps={steps}",
+        f"output.dir={runs}",
+        "output.save_model=false",
+        *MODEL,
+    ]
 
 
 def headless(steps: int, runs: Path) -> float:
@@ -125,14 +132,22 @@ def main() -> int:
     ms = sorted(1000 * d for d in delays)
     p50 = ms[len(ms) // 2]
     p99 = ms[min(len(ms) - 1, int(0.99 * len(ms)))]
-    print(f"\ndemo-ner, {args.steps} steps x {args.repeats} runs each, interleaved; "
-          f"device {', '.join(sorted(DEVICES))}")
-    print(f"throughput with the TUI watching / headless: {ratio:.3f} "
-          f"({statistics.mean(tuis):.1f} / {statistics.mean(heads):.1f} samples/s)")
-    print(f"CPU the TUI process used while watching: {100 * statistics.mean(shares):.1f}% "
-          f"of one core (the 50 ms probe timer included)")
-    print(f"UI timer delay while training ({len(ms)} ticks of {1000 * TICK_S:.0f} ms): "
-          f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms")
+    print(
+        f"\ndemo-ner, {args.steps} steps x {args.repeats} runs each, interleaved; "
+        f"device {', '.join(sorted(DEVICES))}"
+    )
+    print(
+        f"throughput with the TUI watching / headless: {ratio:.3f} "
+        f"({statistics.mean(tuis):.1f} / {statistics.mean(heads):.1f} samples/s)"
+    )
+    print(
+        f"CPU the TUI process used while watching: {100 * statistics.mean(shares):.1f}% "
+        f"of one core (the 50 ms probe timer included)"
+    )
+    print(
+        f"UI timer delay while training ({len(ms)} ticks of {1000 * TICK_S:.0f} ms): "
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms"
+    )
     return 0
 
 

@@ -30,39 +30,231 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "data" / "demo"
 
-FIRST = ["Maria", "Jonas", "Aiko", "Kwame", "Elena", "Tomasz", "Priya", "Lars", "Fatima", "Diego",
-         "Ingrid", "Mateo", "Yusuf", "Chloe", "Rahul", "Sofia", "Henrik", "Amara", "Luca", "Mei",
-         "Olga", "Tariq", "Nadia", "Pieter", "Leila", "Bruno", "Hana", "Emeka", "Clara", "Viktor",
-         "Zara", "Anders", "Ines", "Kenji", "Marta", "Samuel", "Freya", "Omar", "Lucia", "Ravi"]
-LAST = ["Lindqvist", "Okafor", "Tanaka", "Mensah", "Petrova", "Kowalski", "Sharma", "Eriksen",
-        "Haddad", "Alvarez", "Berg", "Rossi", "Demir", "Dubois", "Iyer", "Moreau", "Novak",
-        "Adeyemi", "Conti", "Zhang", "Ivanova", "Rahman", "Farouk", "de Vries", "Karimi",
-        "Santos", "Sato", "Nwosu", "Weber", "Horvat", "Malik", "Holm", "Ferreira", "Mori",
-        "Garcia", "Osei", "Nilsson", "Aziz", "Romano", "Patel", "Ford", "Lisbon"]
-ORG_HEAD = ["Kestrel", "Nordwind", "Halvorsen", "Bluefin", "Aldous", "Corvid", "Meridian",
-            "Tessellate", "Ironbark", "Quillon", "Marlowe", "Saffron", "Brightwater", "Obsidian",
-            "Lumen", "Harrow", "Verdant", "Copperline", "Northgate", "Altamira", "Ford", "Lisbon"]
-ORG_TAIL = [["Analytics"], ["Logistics"], ["Bank"], ["Capital", "Partners"], ["Group"],
-            ["Systems"], ["Foods"], ["Energy"], ["Analytics", "Group"], ["Motors"],
-            ["Health"], ["Labs"], ["Insurance"], ["Media"], ["Robotics"], ["Pharma"]]
-CITIES = ["Porto", "Lisbon", "Oslo", "Nairobi", "Osaka", "Krakow", "Pune", "Lagos", "Lyon",
-          "Monterrey", "Bergen", "Turin", "Izmir", "Accra", "Hamburg", "Valencia", "Busan",
-          "Cape Town", "Rotterdam", "Montreal", "Sao Paulo", "Kuala Lumpur", "Geneva", "Austin",
-          "Tbilisi", "Leeds", "Chennai", "Perth", "Cork", "Seville"]
-COUNTRIES = ["Portugal", "Norway", "Kenya", "Japan", "Poland", "India", "Nigeria", "France",
-             "Mexico", "Italy", "Turkey", "Ghana", "Germany", "Spain", "South Korea", "Canada",
-             "Brazil", "Malaysia", "Switzerland", "Georgia", "Ireland", "Chile", "Vietnam"]
-PRODUCT_HEAD = ["Aurora", "Quill", "Nimbus", "Vela", "Orbit", "Sable", "Pico", "Tundra",
-                "Helix", "Lark", "Cinder", "Atlas", "Mosaic", "Zephyr", "Fable", "Ember"]
-PRODUCT_TAIL = [["X2"], ["Pro"], ["Mini"], ["3"], ["Air"], ["Max"], ["One"], ["S"], ["Lite"],
-                ["Studio"], ["2.0"], ["Plus"]]
+FIRST = [
+    "Maria",
+    "Jonas",
+    "Aiko",
+    "Kwame",
+    "Elena",
+    "Tomasz",
+    "Priya",
+    "Lars",
+    "Fatima",
+    "Diego",
+    "Ingrid",
+    "Mateo",
+    "Yusuf",
+    "Chloe",
+    "Rahul",
+    "Sofia",
+    "Henrik",
+    "Amara",
+    "Luca",
+    "Mei",
+    "Olga",
+    "Tariq",
+    "Nadia",
+    "Pieter",
+    "Leila",
+    "Bruno",
+    "Hana",
+    "Emeka",
+    "Clara",
+    "Viktor",
+    "Zara",
+    "Anders",
+    "Ines",
+    "Kenji",
+    "Marta",
+    "Samuel",
+    "Freya",
+    "Omar",
+    "Lucia",
+    "Ravi",
+]
+LAST = [
+    "Lindqvist",
+    "Okafor",
+    "Tanaka",
+    "Mensah",
+    "Petrova",
+    "Kowalski",
+    "Sharma",
+    "Eriksen",
+    "Haddad",
+    "Alvarez",
+    "Berg",
+    "Rossi",
+    "Demir",
+    "Dubois",
+    "Iyer",
+    "Moreau",
+    "Novak",
+    "Adeyemi",
+    "Conti",
+    "Zhang",
+    "Ivanova",
+    "Rahman",
+    "Farouk",
+    "de Vries",
+    "Karimi",
+    "Santos",
+    "Sato",
+    "Nwosu",
+    "Weber",
+    "Horvat",
+    "Malik",
+    "Holm",
+    "Ferreira",
+    "Mori",
+    "Garcia",
+    "Osei",
+    "Nilsson",
+    "Aziz",
+    "Romano",
+    "Patel",
+    "Ford",
+    "Lisbon",
+]
+ORG_HEAD = [
+    "Kestrel",
+    "Nordwind",
+    "Halvorsen",
+    "Bluefin",
+    "Aldous",
+    "Corvid",
+    "Meridian",
+    "Tessellate",
+    "Ironbark",
+    "Quillon",
+    "Marlowe",
+    "Saffron",
+    "Brightwater",
+    "Obsidian",
+    "Lumen",
+    "Harrow",
+    "Verdant",
+    "Copperline",
+    "Northgate",
+    "Altamira",
+    "Ford",
+    "Lisbon",
+]
+ORG_TAIL = [
+    ["Analytics"],
+    ["Logistics"],
+    ["Bank"],
+    ["Capital", "Partners"],
+    ["Group"],
+    ["Systems"],
+    ["Foods"],
+    ["Energy"],
+    ["Analytics", "Group"],
+    ["Motors"],
+    ["Health"],
+    ["Labs"],
+    ["Insurance"],
+    ["Media"],
+    ["Robotics"],
+    ["Pharma"],
+]
+CITIES = [
+    "Porto",
+    "Lisbon",
+    "Oslo",
+    "Nairobi",
+    "Osaka",
+    "Krakow",
+    "Pune",
+    "Lagos",
+    "Lyon",
+    "Monterrey",
+    "Bergen",
+    "Turin",
+    "Izmir",
+    "Accra",
+    "Hamburg",
+    "Valencia",
+    "Busan",
+    "Cape Town",
+    "Rotterdam",
+    "Montreal",
+    "Sao Paulo",
+    "Kuala Lumpur",
+    "Geneva",
+    "Austin",
+    "Tbilisi",
+    "Leeds",
+    "Chennai",
+    "Perth",
+    "Cork",
+    "Seville",
+]
+COUNTRIES = [
+    "Portugal",
+    "Norway",
+    "Kenya",
+    "Japan",
+    "Poland",
+    "India",
+    "Nigeria",
+    "France",
+    "Mexico",
+    "Italy",
+    "Turkey",
+    "Ghana",
+    "Germany",
+    "Spain",
+    "South Korea",
+    "Canada",
+    "Brazil",
+    "Malaysia",
+    "Switzerland",
+    "Georgia",
+    "Ireland",
+    "Chile",
+    "Vietnam",
+]
+PRODUCT_HEAD = [
+    "Aurora",
+    "Quill",
+    "Nimbus",
+    "Vela",
+    "Orbit",
+    "Sable",
+    "Pico",
+    "Tundra",
+    "Helix",
+    "Lark",
+    "Cinder",
+    "Atlas",
+    "Mosaic",
+    "Zephyr",
+    "Fable",
+    "Ember",
+]
+PRODUCT_TAIL = [
+    ["X2"],
+    ["Pro"],
+    ["Mini"],
+    ["3"],
+    ["Air"],
+    ["Max"],
+    ["One"],
+    ["S"],
+    ["Lite"],
+    ["Studio"],
+    ["2.0"],
+    ["Plus"],
+]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
 
 # Templates: {PER} {ORG} {LOC} {PRODUCT} {CITY} {COUNTRY} fill with entities, {KIND:Words}
 # is a fixed entity (the same name as a person, a company or a car); {DAY}, {NUM} and
 # {YEAR} fill with plain words. Tokens are separated by spaces, punctuation included.
 TEMPLATES = [
-    "{PER} , chief executive of {ORG} , said on {DAY} that the company will open an office in {LOC} .",
+    "{PER} , chief executive of {ORG} , said on {DAY} that the company will open an office in "
+    "{LOC} .",
     "{ORG} hired {PER} as head of research .",
     "Shares of {ORG} rose {NUM} percent after the launch of the {PRODUCT} .",
     "{PER} visited {LOC} last week to meet officials from {ORG} .",
@@ -134,8 +326,14 @@ CLAUSE_JOINERS = [", while", ", and", "; meanwhile ,", ", although", "; separate
 def pools(rng: random.Random):
     """Split each name pool into shared names and names held out for test only."""
     out = {}
-    for key, items in {"first": FIRST, "last": LAST, "org": ORG_HEAD, "city": CITIES,
-                       "country": COUNTRIES, "product": PRODUCT_HEAD}.items():
+    for key, items in {
+        "first": FIRST,
+        "last": LAST,
+        "org": ORG_HEAD,
+        "city": CITIES,
+        "country": COUNTRIES,
+        "product": PRODUCT_HEAD,
+    }.items():
         items = list(items)
         rng.shuffle(items)
         cut = max(2, int(len(items) * 0.3))
@@ -173,8 +371,11 @@ def fill(template: str, split: str, rng: random.Random, p) -> tuple[list[str], l
             tokens += words
             tags += [f"B-{kind}"] + [f"I-{kind}"] * (len(words) - 1)
         else:
-            word = {"DAY": lambda: rng.choice(DAYS), "NUM": lambda: str(rng.randint(2, 950)),
-                    "YEAR": lambda: str(rng.randint(1975, 2025))}.get(slot, lambda: piece)()
+            word = {
+                "DAY": lambda: rng.choice(DAYS),
+                "NUM": lambda: str(rng.randint(2, 950)),
+                "YEAR": lambda: str(rng.randint(1975, 2025)),
+            }.get(slot, lambda: piece)()  # noqa: B023 - called at once, in this iteration
             tokens.append(word)
             tags.append("O")
     return tokens, tags
@@ -200,36 +401,74 @@ def ner_split(split: str, count: int, rng: random.Random, p) -> list[tuple[list,
 
 
 REVIEW = {
-    "positive": ["I love this {item} .", "The {item} works perfectly .",
-                 "Great {item} , would buy again .", "Not bad at all , the {item} is {good} .",
-                 "Honestly the {item} is {good} and {good2} .", "{good} {item} , fast delivery .",
-                 "I was worried , but the {item} turned out {good} .",
-                 "Five stars : the {item} is {good} .", "Could not be happier with the {item} .",
-                 "The {item} exceeded my expectations .",
-                 "I didn't expect much , yet the {item} is {good} .",
-                 "It is not {bad} , the {item} is actually {good} .",
-                 "My old {item} was {bad} ; this one is {good} ."],
-    "negative": ["The {item} broke after a week .", "Terrible {item} , do not buy .",
-                 "I want a refund , the {item} is {bad} .", "The {item} is {bad} and {bad2} .",
-                 "Not worth the money : a {bad} {item} .", "Never again , the {item} is {bad} .",
-                 "I wouldn't call the {item} good ; it is {bad} .",
-                 "The {item} looked nice but it is {bad} .", "Worst {item} I have owned .",
-                 "Support ignored me when the {item} stopped working .",
-                 "It is not {good} at all , the {item} is {bad} .",
-                 "Everyone says the {item} is {good} , but mine is {bad} .",
-                 "I hoped the {item} would be {good} ; it is not ."],
-    "neutral": ["The {item} arrived on {day} .", "It is an ordinary {item} .",
-                "The {item} does what it says , nothing more .", "I bought the {item} for work .",
-                "The {item} is okay , neither {good} nor {bad} .", "Average {item} for the price .",
-                "The {item} comes in three colours .", "Delivery of the {item} took four days .",
-                "Some parts of the {item} are {good} , others are {bad} .",
-                "The {item} is fine I guess .", "No strong feelings about the {item} .",
-                "The {item} is not {good} , but not {bad} either .",
-                "I returned the {item} because I ordered the wrong size ."],
+    "positive": [
+        "I love this {item} .",
+        "The {item} works perfectly .",
+        "Great {item} , would buy again .",
+        "Not bad at all , the {item} is {good} .",
+        "Honestly the {item} is {good} and {good2} .",
+        "{good} {item} , fast delivery .",
+        "I was worried , but the {item} turned out {good} .",
+        "Five stars : the {item} is {good} .",
+        "Could not be happier with the {item} .",
+        "The {item} exceeded my expectations .",
+        "I didn't expect much , yet the {item} is {good} .",
+        "It is not {bad} , the {item} is actually {good} .",
+        "My old {item} was {bad} ; this one is {good} .",
+    ],
+    "negative": [
+        "The {item} broke after a week .",
+        "Terrible {item} , do not buy .",
+        "I want a refund , the {item} is {bad} .",
+        "The {item} is {bad} and {bad2} .",
+        "Not worth the money : a {bad} {item} .",
+        "Never again , the {item} is {bad} .",
+        "I wouldn't call the {item} good ; it is {bad} .",
+        "The {item} looked nice but it is {bad} .",
+        "Worst {item} I have owned .",
+        "Support ignored me when the {item} stopped working .",
+        "It is not {good} at all , the {item} is {bad} .",
+        "Everyone says the {item} is {good} , but mine is {bad} .",
+        "I hoped the {item} would be {good} ; it is not .",
+    ],
+    "neutral": [
+        "The {item} arrived on {day} .",
+        "It is an ordinary {item} .",
+        "The {item} does what it says , nothing more .",
+        "I bought the {item} for work .",
+        "The {item} is okay , neither {good} nor {bad} .",
+        "Average {item} for the price .",
+        "The {item} comes in three colours .",
+        "Delivery of the {item} took four days .",
+        "Some parts of the {item} are {good} , others are {bad} .",
+        "The {item} is fine I guess .",
+        "No strong feelings about the {item} .",
+        "The {item} is not {good} , but not {bad} either .",
+        "I returned the {item} because I ordered the wrong size .",
+    ],
 }
-ITEMS = ["phone", "kettle", "blender", "laptop", "jacket", "chair", "lamp", "headset",
-         "backpack", "printer", "vacuum", "camera", "watch", "tent", "keyboard", "speaker",
-         "mattress", "bike", "router", "charger"]
+ITEMS = [
+    "phone",
+    "kettle",
+    "blender",
+    "laptop",
+    "jacket",
+    "chair",
+    "lamp",
+    "headset",
+    "backpack",
+    "printer",
+    "vacuum",
+    "camera",
+    "watch",
+    "tent",
+    "keyboard",
+    "speaker",
+    "mattress",
+    "bike",
+    "router",
+    "charger",
+]
 GOOD = ["excellent", "sturdy", "great", "reliable", "comfortable", "brilliant", "solid", "quiet"]
 BAD = ["flimsy", "useless", "awful", "noisy", "unreliable", "disappointing", "cheap", "slow"]
 
@@ -246,17 +485,28 @@ def reviews(counts: dict[str, int], rng: random.Random) -> dict[str, list[tuple[
             label = ["negative", "neutral", "positive"][len(rows) % 3]
             gold = label
             text = rng.choice(REVIEW[gold]).format(
-                item=rng.choice(ITEMS), good=rng.choice(GOOD), bad=rng.choice(BAD),
-                good2=rng.choice(GOOD), bad2=rng.choice(BAD),
-                day=rng.choice(DAYS))
+                item=rng.choice(ITEMS),
+                good=rng.choice(GOOD),
+                bad=rng.choice(BAD),
+                good2=rng.choice(GOOD),
+                bad2=rng.choice(BAD),
+                day=rng.choice(DAYS),
+            )
             if rng.random() < 0.3:
                 text = text[0].lower() + text[1:]
             if text not in seen:
                 seen.add(text)
                 if rng.random() < NOISE:
-                    label = rng.choice([l for l in REVIEW if l != label])
-                rows.append((text.replace(" .", ".").replace(" ,", ",").replace(" :", ":")
-                             .replace(" ;", ";"), label))
+                    label = rng.choice([other for other in REVIEW if other != label])
+                rows.append(
+                    (
+                        text.replace(" .", ".")
+                        .replace(" ,", ",")
+                        .replace(" :", ":")
+                        .replace(" ;", ";"),
+                        label,
+                    )
+                )
         rng.shuffle(rows)
         out[split] = rows
     return out
@@ -265,19 +515,50 @@ def reviews(counts: dict[str, int], rng: random.Random) -> dict[str, list[tuple[
 # Relation extraction: the same name pools (and the same held-out names) as the NER demo,
 # so the demo NER model's entities can feed the demo relation model. Relations are directed
 # (head -> tail) between the entities of one sentence; pairs not listed are no_relation.
-RELATION_TYPES = {"works_for": ("PER", "ORG"), "founded": ("PER", "ORG"),
-                  "based_in": ("ORG", "LOC"), "lives_in": ("PER", "LOC"),
-                  "located_in": ("LOC", "LOC"), "makes": ("ORG", "PRODUCT")}
-CITY_COUNTRY = {"Porto": "Portugal", "Lisbon": "Portugal", "Oslo": "Norway", "Bergen": "Norway",
-                "Nairobi": "Kenya", "Osaka": "Japan", "Krakow": "Poland", "Pune": "India",
-                "Chennai": "India", "Lagos": "Nigeria", "Lyon": "France", "Monterrey": "Mexico",
-                "Turin": "Italy", "Izmir": "Turkey", "Accra": "Ghana", "Hamburg": "Germany",
-                "Valencia": "Spain", "Seville": "Spain", "Busan": "South Korea",
-                "Montreal": "Canada", "Sao Paulo": "Brazil", "Kuala Lumpur": "Malaysia",
-                "Geneva": "Switzerland", "Tbilisi": "Georgia", "Cork": "Ireland"}
+RELATION_TYPES = {
+    "works_for": ("PER", "ORG"),
+    "founded": ("PER", "ORG"),
+    "based_in": ("ORG", "LOC"),
+    "lives_in": ("PER", "LOC"),
+    "located_in": ("LOC", "LOC"),
+    "makes": ("ORG", "PRODUCT"),
+}
+CITY_COUNTRY = {
+    "Porto": "Portugal",
+    "Lisbon": "Portugal",
+    "Oslo": "Norway",
+    "Bergen": "Norway",
+    "Nairobi": "Kenya",
+    "Osaka": "Japan",
+    "Krakow": "Poland",
+    "Pune": "India",
+    "Chennai": "India",
+    "Lagos": "Nigeria",
+    "Lyon": "France",
+    "Monterrey": "Mexico",
+    "Turin": "Italy",
+    "Izmir": "Turkey",
+    "Accra": "Ghana",
+    "Hamburg": "Germany",
+    "Valencia": "Spain",
+    "Seville": "Spain",
+    "Busan": "South Korea",
+    "Montreal": "Canada",
+    "Sao Paulo": "Brazil",
+    "Kuala Lumpur": "Malaysia",
+    "Geneva": "Switzerland",
+    "Tbilisi": "Georgia",
+    "Cork": "Ireland",
+}
 
-ROLES = ["chief executive", "research director", "finance director", "sales director",
-         "chief technology officer", "design director"]
+ROLES = [
+    "chief executive",
+    "research director",
+    "finance director",
+    "sales director",
+    "chief technology officer",
+    "design director",
+]
 # {A:PER} names entity A of a kind (PER ORG PRODUCT, CITY COUNTRY or LOC = either);
 # {B:COUNTRY@A} is the country of city A. "type A>B" lists the relations, head first;
 # every other pair in the sentence is no_relation. {DAY} {NUM} {YEAR} {ROLE} are plain words.
@@ -293,8 +574,10 @@ RELATION_TEMPLATES = [
     ("The board of {B:ORG} elected {A:PER} as finance director .", "works_for A>B"),
     ("{A:PER} founded {B:ORG} in {YEAR} .", "founded A>B"),
     ("{B:ORG} was founded by {A:PER} in {YEAR} .", "founded A>B"),
-    ("{A:PER} , who started {B:ORG} in a garage , sold {NUM} percent of the company .",
-     "founded A>B"),
+    (
+        "{A:PER} , who started {B:ORG} in a garage , sold {NUM} percent of the company .",
+        "founded A>B",
+    ),
     ("{A:PER} , who started {B:ORG} in {YEAR} , spoke to investors on {DAY} .", "founded A>B"),
     ("{A:PER} set up {B:ORG} after leaving university .", "founded A>B"),
     ("{B:ORG} , the company {A:PER} set up in {YEAR} , reported a loss .", "founded A>B"),
@@ -304,25 +587,33 @@ RELATION_TEMPLATES = [
     ("{B:ORG} hired {A:PER} , who founded {C:ORG} in {YEAR} .", "works_for A>B, founded A>C"),
     ("{A:PER} left {B:ORG} to join {C:ORG} .", "works_for A>C"),
     ("{A:PER} , a former {B:ORG} executive , now runs {C:ORG} .", "works_for A>C"),
-    ("{A:PER} and {B:PER} founded {C:ORG} , which is based in {D:CITY} .",
-     "founded A>C, founded B>C, based_in C>D"),
-    ("{A:PER} , who co-founded {B:ORG} with {C:PER} , lives in {D:LOC} .",
-     "founded A>B, founded C>B, lives_in A>D"),
+    (
+        "{A:PER} and {B:PER} founded {C:ORG} , which is based in {D:CITY} .",
+        "founded A>C, founded B>C, based_in C>D",
+    ),
+    (
+        "{A:PER} , who co-founded {B:ORG} with {C:PER} , lives in {D:LOC} .",
+        "founded A>B, founded C>B, lives_in A>D",
+    ),
     # based_in, lives_in, located_in
     ("{A:ORG} is based in {B:LOC} .", "based_in A>B"),
     ("Based in {B:LOC} , {A:ORG} employs {NUM} people .", "based_in A>B"),
     ("{A:ORG} , headquartered in {B:CITY} , reported record sales .", "based_in A>B"),
     ("{A:ORG} moved its headquarters to {B:CITY} in {YEAR} .", "based_in A>B"),
-    ("{A:ORG} , headquartered in {B:CITY} , {C:COUNTRY@B} , reported record sales on {DAY} .",
-     "based_in A>B, located_in B>C"),
+    (
+        "{A:ORG} , headquartered in {B:CITY} , {C:COUNTRY@B} , reported record sales on {DAY} .",
+        "based_in A>B, located_in B>C",
+    ),
     ("{A:ORG} , based in {B:LOC} , announced a partnership with {C:ORG} .", "based_in A>B"),
     ("{A:PER} lives in {B:LOC} .", "lives_in A>B"),
     ("{A:PER} lives in {B:CITY} , {C:COUNTRY@B} .", "lives_in A>B, located_in B>C"),
     ("{A:PER} , who lives in {B:CITY} , spoke to reporters on {DAY} .", "lives_in A>B"),
     ("{B:CITY} resident {A:PER} won the prize .", "lives_in A>B"),
     ("{A:PER} moved from {B:CITY} to {C:CITY} to join {D:ORG} .", "lives_in A>C, works_for A>D"),
-    ("{A:PER} , who grew up in {B:CITY} , {C:COUNTRY@B} , now lives in {D:CITY} .",
-     "located_in B>C, lives_in A>D"),
+    (
+        "{A:PER} , who grew up in {B:CITY} , {C:COUNTRY@B} , now lives in {D:CITY} .",
+        "located_in B>C, lives_in A>D",
+    ),
     ("{A:CITY} is a city in {B:COUNTRY@A} .", "located_in A>B"),
     ("{A:CITY} , in {B:COUNTRY@A} , will host the summit .", "located_in A>B"),
     ("The summit in {A:CITY} , {B:COUNTRY@A} , drew {NUM} delegates .", "located_in A>B"),
@@ -337,8 +628,10 @@ RELATION_TEMPLATES = [
     ("Customers in {C:LOC} queued overnight for the {B:PRODUCT} from {A:ORG} .", "makes A>B"),
     ("{A:ORG} agreed to buy {B:ORG} , the maker of the {C:PRODUCT} .", "makes B>C"),
     ("{A:ORG} , based in {B:CITY} , makes the {C:PRODUCT} .", "based_in A>B, makes A>C"),
-    ("{A:ORG} , the maker of the {B:PRODUCT} , is based in {C:CITY} , {D:COUNTRY@C} .",
-     "makes A>B, based_in A>C, located_in C>D"),
+    (
+        "{A:ORG} , the maker of the {B:PRODUCT} , is based in {C:CITY} , {D:COUNTRY@C} .",
+        "makes A>B, based_in A>C, located_in C>D",
+    ),
     # several entities, some pairs related and others not
     ("{A:PER} , who lives in {B:CITY} , met {C:PER} of {D:ORG} .", "lives_in A>B, works_for C>D"),
     ("{A:PER} , who lives in {B:CITY} , works for {C:ORG} .", "lives_in A>B, works_for A>C"),
@@ -347,8 +640,10 @@ RELATION_TEMPLATES = [
     ("{A:PER} of {B:ORG} said demand in {C:COUNTRY} remained strong .", "works_for A>B"),
     ("{B:ORG} , where {A:PER} works , is based in {C:LOC} .", "works_for A>B, based_in B>C"),
     ("In {A:CITY} , {B:PER} of {C:ORG} opened a new office .", "works_for B>C"),
-    ("{A:PER} of {B:ORG} met {C:PER} of {D:ORG} in {E:CITY} on {DAY} .",
-     "works_for A>B, works_for C>D"),
+    (
+        "{A:PER} of {B:ORG} met {C:PER} of {D:ORG} in {E:CITY} on {DAY} .",
+        "works_for A>B, works_for C>D",
+    ),
 ]
 # Entities and no relation at all: visits, birthplaces, factories, rival products.
 NO_RELATION_TEMPLATES = [
@@ -369,8 +664,10 @@ SLOT = re.compile(r"\{(\w+):(PER|ORG|LOC|PRODUCT|CITY|COUNTRY)(?:@(\w+))?\}")
 
 
 def parse_relations(spec: str) -> list[tuple[str, str, str]]:
-    return [(kind, *pair.split(">")) for kind, pair in
-            (item.split() for item in spec.split(",") if item.strip())]
+    return [
+        (kind, *pair.split(">"))
+        for kind, pair in (item.split() for item in spec.split(",") if item.strip())
+    ]
 
 
 def check_templates() -> None:
@@ -378,8 +675,9 @@ def check_templates() -> None:
     for template, spec in RELATION_TEMPLATES + [(t, "") for t in NO_RELATION_TEMPLATES]:
         slots = {m[1]: (m[2], m[3]) for m in SLOT.finditer(template)}
         for kind, head, tail in parse_relations(spec):
-            types = tuple("LOC" if slots[s][0] in ("CITY", "COUNTRY") else slots[s][0]
-                          for s in (head, tail))
+            types = tuple(
+                "LOC" if slots[s][0] in ("CITY", "COUNTRY") else slots[s][0] for s in (head, tail)
+            )
             assert types == RELATION_TYPES[kind], (template, kind)
             if kind == "located_in":
                 assert slots[head][0] == "CITY" and slots[tail] == ("COUNTRY", head), template
@@ -405,9 +703,12 @@ def fill_relation(template: str, spec: str, split: str, rng: random.Random, p) -
             spans[name] = (len(tokens), len(tokens) + len(words), etype, " ".join(words))
             tokens += words
         else:
-            tokens += {"DAY": lambda: rng.choice(DAYS), "NUM": lambda: str(rng.randint(2, 950)),
-                       "YEAR": lambda: str(rng.randint(1975, 2025)),
-                       "ROLE": lambda: rng.choice(ROLES)}.get(piece[1:-1], lambda: piece)().split()
+            tokens += {
+                "DAY": lambda: rng.choice(DAYS),
+                "NUM": lambda: str(rng.randint(2, 950)),
+                "YEAR": lambda: str(rng.randint(1975, 2025)),
+                "ROLE": lambda: rng.choice(ROLES),
+            }.get(piece[1:-1], lambda: piece)().split()  # noqa: B023 - called at once
     texts = [s[3] for s in spans.values()]
     surnames = [s[3].split()[-1] for s in spans.values() if s[2] == "PER"]
     if len(set(texts)) < len(texts) or len(set(surnames)) < len(surnames):
@@ -416,12 +717,19 @@ def fill_relation(template: str, spec: str, split: str, rng: random.Random, p) -
     if any(CITY_COUNTRY.get(a) == b and (a, b) not in located for a in texts for b in texts):
         return None  # a city and its own country, unannotated: that would be a wrong label
     names = list(spans)
-    return {"tokens": tokens,
-            "entities": [{"type": spans[n][2], "start": spans[n][0], "end": spans[n][1]}
-                         for n in names],
-            "relations": sorted(({"type": kind, "head": names.index(h), "tail": names.index(t)}
-                                 for kind, h, t in relations),
-                                key=lambda r: (r["head"], r["tail"]))}
+    return {
+        "tokens": tokens,
+        "entities": [
+            {"type": spans[n][2], "start": spans[n][0], "end": spans[n][1]} for n in names
+        ],
+        "relations": sorted(
+            (
+                {"type": kind, "head": names.index(h), "tail": names.index(t)}
+                for kind, h, t in relations
+            ),
+            key=lambda r: (r["head"], r["tail"]),
+        ),
+    }
 
 
 def relation_splits(counts: dict[str, int], rng: random.Random, p) -> dict[str, list[dict]]:
@@ -448,15 +756,22 @@ def relation_splits(counts: dict[str, int], rng: random.Random, p) -> dict[str, 
 # company -> city -> country). The sentences use the relation templates' wordings; each lists
 # the facts it states, every fact of the world is stated at least once, and no sentence
 # states a relation of these types that is not a fact.
-FILLERS = ["Analysts expect growth to slow next year.", "Investors welcomed the news.",
-           "The results will be published in the spring.", "Prices rose sharply last quarter.",
-           "Demand remained strong in the first quarter.", "The interview took place on {day}.",
-           "Officials said the talks would resume on {day}.",
-           "The weather stayed mild for most of the week."]
-COMPANY_FILLERS = ["Shares rose {num} percent on {day}.",
-                   "The company declined to comment further.",
-                   "The company expects sales to double within two years.",
-                   "A spokesperson said the plans had been approved by the board."]
+FILLERS = [
+    "Analysts expect growth to slow next year.",
+    "Investors welcomed the news.",
+    "The results will be published in the spring.",
+    "Prices rose sharply last quarter.",
+    "Demand remained strong in the first quarter.",
+    "The interview took place on {day}.",
+    "Officials said the talks would resume on {day}.",
+    "The weather stayed mild for most of the week.",
+]
+COMPANY_FILLERS = [
+    "Shares rose {num} percent on {day}.",
+    "The company declined to comment further.",
+    "The company expects sales to double within two years.",
+    "A spokesperson said the plans had been approved by the board.",
+]
 
 
 def corpus_world(rng: random.Random) -> dict:
@@ -476,11 +791,18 @@ def corpus_world(rng: random.Random) -> dict:
     makes: dict[str, list[str]] = {c: [] for c in companies}
     for i, n in zip((0, 1, 2, 3, 4, 5, 6, 7, 13, 14), (3, 2, 2, 1, 1, 1, 1, 1, 1, 1)):
         makes[companies[i]], products = products[:n], products[n:]
-    people = [f"{f} {l}" for f, l in zip(
-        rng.sample(FIRST, 20), rng.sample([n for n in LAST if n not in ("Ford", "Lisbon")], 20))]
+    people = [
+        f"{first} {last}"
+        for first, last in zip(
+            rng.sample(FIRST, 20), rng.sample([n for n in LAST if n not in ("Ford", "Lisbon")], 20)
+        )
+    ]
     # founders: person 0 founded two companies, companies 0 and 1 have two founders each
-    founded = {people[0]: [companies[0], companies[3]], people[10]: [companies[0]],
-               people[11]: [companies[1]]}
+    founded = {
+        people[0]: [companies[0], companies[3]],
+        people[10]: [companies[0]],
+        people[11]: [companies[1]],
+    }
     for person, company in zip(people[1:10], companies[1:3] + companies[4:11]):
         founded[person] = [company]
     # employees: the rest, and two founders who now work elsewhere; company 0 is the hub
@@ -496,12 +818,23 @@ def corpus_world(rng: random.Random) -> dict:
     for person in people:
         work = works.get(person) or founded[person][0]
         lives[person] = based[work] if rng.random() < 0.7 else rng.choice(cities)
-    return {"cities": cities, "companies": companies, "people": people, "based": based,
-            "makes": makes, "founded": founded, "works": works, "roles": roles,
-            "joined": joined, "lives": lives, "year": year, "introduced": set(),
-            "staff": {c: rng.randint(3, 90) * 10 for c in companies},
-            "price": {x: rng.randint(5, 120) * 10 - 1 for xs in makes.values() for x in xs},
-            "born": {p: rng.choice([c for c in CITIES if c != lives[p]]) for p in people}}
+    return {
+        "cities": cities,
+        "companies": companies,
+        "people": people,
+        "based": based,
+        "makes": makes,
+        "founded": founded,
+        "works": works,
+        "roles": roles,
+        "joined": joined,
+        "lives": lives,
+        "year": year,
+        "introduced": set(),
+        "staff": {c: rng.randint(3, 90) * 10 for c in companies},
+        "price": {x: rng.randint(5, 120) * 10 - 1 for xs in makes.values() for x in xs},
+        "born": {p: rng.choice([c for c in CITIES if c != lives[p]]) for p in people},
+    }
 
 
 def world_facts(w: dict) -> list[tuple[str, str, str]]:
@@ -543,34 +876,53 @@ class Doc:
 
 
 P, C, CITY_, COUNTRY_, X = "p", "c", "city", "country", "x"  # template field names
-WORKS = [("{p} works for {c}.", [(P, "works_for", C)]),
-         ("{p}, {role} of {c}, said on {day} that profits rose.", [(P, "works_for", C)]),
-         ("{c} hired {p} as {role} in {year}.", [(P, "works_for", C)]),
-         ("{p} joined {c} in {year}.", [(P, "works_for", C)]),
-         ("{p}, an engineer at {c}, presented the results on {day}.", [(P, "works_for", C)])]
-FOUNDED = [("{p} founded {c} in {year}.", [(P, "founded", C)]),
-           ("{c} was founded by {p} in {year}.", [(P, "founded", C)]),
-           ("{p}, who started {c} in {year}, spoke to investors on {day}.", [(P, "founded", C)]),
-           ("{c}, the company {p} set up in {year}, reported a loss.", [(P, "founded", C)])]
-BASED = [("{c} is based in {city}.", [(C, "based_in", CITY_)]),
-         ("Based in {city}, {c} employs {staff} people.", [(C, "based_in", CITY_)])]
-BASED_COUNTRY = [("{c}, headquartered in {city}, {country}, reported record sales on {day}.",
-                  [(C, "based_in", CITY_), (CITY_, "located_in", COUNTRY_)]),
-                 ("{c}, the maker of the {x}, is based in {city}, {country}.",
-                  [(C, "makes", X), (C, "based_in", CITY_), (CITY_, "located_in", COUNTRY_)])]
-LIVES = [("{p} lives in {city}.", [(P, "lives_in", CITY_)]),
-         ("{p}, who lives in {city}, spoke to reporters on {day}.", [(P, "lives_in", CITY_)]),
-         ("{city} resident {p} won the prize.", [(P, "lives_in", CITY_)])]
-LIVES_COUNTRY = [("{p} lives in {city}, {country}.",
-                  [(P, "lives_in", CITY_), (CITY_, "located_in", COUNTRY_)])]
-LIVES_WORKS = [("{p}, who lives in {city}, works for {c}.",
-                [(P, "lives_in", CITY_), (P, "works_for", C)])]
-MAKES = [("{c} makes the {x}.", [(C, "makes", X)]),
-         ("The {x}, made by {c}, costs {price} dollars.", [(C, "makes", X)]),
-         ("{c} launched the {x} on {day}.", [(C, "makes", X)])]
-LOCATED = [("{city}, in {country}, will host the summit.", [(CITY_, "located_in", COUNTRY_)]),
-           ("The summit in {city}, {country}, drew {num}0 delegates.",
-            [(CITY_, "located_in", COUNTRY_)])]
+WORKS = [
+    ("{p} works for {c}.", [(P, "works_for", C)]),
+    ("{p}, {role} of {c}, said on {day} that profits rose.", [(P, "works_for", C)]),
+    ("{c} hired {p} as {role} in {year}.", [(P, "works_for", C)]),
+    ("{p} joined {c} in {year}.", [(P, "works_for", C)]),
+    ("{p}, an engineer at {c}, presented the results on {day}.", [(P, "works_for", C)]),
+]
+FOUNDED = [
+    ("{p} founded {c} in {year}.", [(P, "founded", C)]),
+    ("{c} was founded by {p} in {year}.", [(P, "founded", C)]),
+    ("{p}, who started {c} in {year}, spoke to investors on {day}.", [(P, "founded", C)]),
+    ("{c}, the company {p} set up in {year}, reported a loss.", [(P, "founded", C)]),
+]
+BASED = [
+    ("{c} is based in {city}.", [(C, "based_in", CITY_)]),
+    ("Based in {city}, {c} employs {staff} people.", [(C, "based_in", CITY_)]),
+]
+BASED_COUNTRY = [
+    (
+        "{c}, headquartered in {city}, {country}, reported record sales on {day}.",
+        [(C, "based_in", CITY_), (CITY_, "located_in", COUNTRY_)],
+    ),
+    (
+        "{c}, the maker of the {x}, is based in {city}, {country}.",
+        [(C, "makes", X), (C, "based_in", CITY_), (CITY_, "located_in", COUNTRY_)],
+    ),
+]
+LIVES = [
+    ("{p} lives in {city}.", [(P, "lives_in", CITY_)]),
+    ("{p}, who lives in {city}, spoke to reporters on {day}.", [(P, "lives_in", CITY_)]),
+    ("{city} resident {p} won the prize.", [(P, "lives_in", CITY_)]),
+]
+LIVES_COUNTRY = [
+    ("{p} lives in {city}, {country}.", [(P, "lives_in", CITY_), (CITY_, "located_in", COUNTRY_)])
+]
+LIVES_WORKS = [
+    ("{p}, who lives in {city}, works for {c}.", [(P, "lives_in", CITY_), (P, "works_for", C)])
+]
+MAKES = [
+    ("{c} makes the {x}.", [(C, "makes", X)]),
+    ("The {x}, made by {c}, costs {price} dollars.", [(C, "makes", X)]),
+    ("{c} launched the {x} on {day}.", [(C, "makes", X)]),
+]
+LOCATED = [
+    ("{city}, in {country}, will host the summit.", [(CITY_, "located_in", COUNTRY_)]),
+    ("The summit in {city}, {country}, drew {num}0 delegates.", [(CITY_, "located_in", COUNTRY_)]),
+]
 
 
 def company_doc(w: dict, company: str, rng: random.Random) -> Doc:
@@ -582,9 +934,18 @@ def company_doc(w: dict, company: str, rng: random.Random) -> Doc:
         doc.place(BASED, BASED_COUNTRY[:1], c=company, city=city, staff=w["staff"][company])
     founders = [p for p, cs in w["founded"].items() if company in cs]
     if len(founders) == 2:
-        doc.say([("{p} and {q} founded {c}, which is based in {city}.",
-                  [(P, "founded", C), ("q", "founded", C), (C, "based_in", CITY_)])],
-                p=founders[0], q=founders[1], c=company, city=city)
+        doc.say(
+            [
+                (
+                    "{p} and {q} founded {c}, which is based in {city}.",
+                    [(P, "founded", C), ("q", "founded", C), (C, "based_in", CITY_)],
+                )
+            ],
+            p=founders[0],
+            q=founders[1],
+            c=company,
+            city=city,
+        )
     elif founders:
         doc.say(FOUNDED, p=founders[0], c=company, year=w["year"][company])
     for product in products:
@@ -592,9 +953,15 @@ def company_doc(w: dict, company: str, rng: random.Random) -> Doc:
     for person in [p for p, c in w["works"].items() if c == company][:2]:
         doc.say(WORKS, p=person, c=company, role=w["roles"][person], year=w["joined"][person])
     other = rng.choice([c for c in w["cities"] if c != city])
-    doc.say([("{c} opened a research lab in {city}.", []),
-             ("{c} cut {num}0 jobs at its factory in {city}.", []),
-             ("{c} sponsors the marathon in {city} every year.", [])], c=company, city=other)
+    doc.say(
+        [
+            ("{c} opened a research lab in {city}.", []),
+            ("{c} cut {num}0 jobs at its factory in {city}.", []),
+            ("{c} sponsors the marathon in {city} every year.", []),
+        ],
+        c=company,
+        city=other,
+    )
     doc.fill(COMPANY_FILLERS)
     return doc
 
@@ -610,16 +977,30 @@ def person_doc(w: dict, person: str, rng: random.Random) -> Doc:
             doc.say(WORKS, p=person, c=job, role=w["roles"][person], year=w["joined"][person])
     for company in w["founded"].get(person, []):
         if job:
-            doc.say([("{p}, who founded {f}, now works for {c}.",
-                      [(P, "founded", "f"), (P, "works_for", C)]),
-                     ("Before joining {c}, {p} founded {f}.",
-                      [(P, "founded", "f"), (P, "works_for", C)])], p=person, f=company, c=job)
+            doc.say(
+                [
+                    (
+                        "{p}, who founded {f}, now works for {c}.",
+                        [(P, "founded", "f"), (P, "works_for", C)],
+                    ),
+                    (
+                        "Before joining {c}, {p} founded {f}.",
+                        [(P, "founded", "f"), (P, "works_for", C)],
+                    ),
+                ],
+                p=person,
+                f=company,
+                c=job,
+            )
         else:
             doc.say(FOUNDED, p=person, c=company, year=w["year"][company])
     doc.say([("{p} was born in {city}.", [])], p=person, city=w["born"][person])
-    doc.say([("{p} met {q} in {city} on {day}.", []), ("{p} visited {city} last week.", [])],
-            p=person, q=rng.choice([p for p in w["people"] if p != person]),
-            city=rng.choice([c for c in w["cities"] if c != home]))
+    doc.say(
+        [("{p} met {q} in {city} on {day}.", []), ("{p} visited {city} last week.", [])],
+        p=person,
+        q=rng.choice([p for p in w["people"] if p != person]),
+        city=rng.choice([c for c in w["cities"] if c != home]),
+    )
     doc.fill(more=0.25)
     return doc
 
@@ -631,8 +1012,11 @@ def city_doc(w: dict, city: str, rng: random.Random) -> Doc:
         doc.say(BASED, c=company, city=city, staff=w["staff"][company])
     for person in [p for p, where in w["lives"].items() if where == city][:2]:
         doc.say(LIVES, p=person, city=city)
-    doc.say([("Flights between {city} and {other} were cancelled on {day}.", [])],
-            city=city, other=rng.choice([c for c in w["cities"] if c != city]))
+    doc.say(
+        [("Flights between {city} and {other} were cancelled on {day}.", [])],
+        city=city,
+        other=rng.choice([c for c in w["cities"] if c != city]),
+    )
     doc.fill(more=0)
     return doc
 
@@ -644,12 +1028,18 @@ def launch_doc(w: dict, companies: list[str], rng: random.Random) -> Doc:
         doc.say(MAKES, c=company, x=product, price=w["price"][product])
         staff = [p for p, c in w["works"].items() if c == company]
         if staff:
-            doc.say([("{p} of {c} said demand in {country} remained strong.",
-                      [(P, "works_for", C)])],
-                    p=staff[0], c=company, country=CITY_COUNTRY[w["based"][company]])
+            doc.say(
+                [("{p} of {c} said demand in {country} remained strong.", [(P, "works_for", C)])],
+                p=staff[0],
+                c=company,
+                country=CITY_COUNTRY[w["based"][company]],
+            )
     rival = rng.choice([c for c in w["companies"] if c not in companies])
-    doc.say([("Analysts at {c} expect the {x} to outsell its rivals.", [])],
-            c=rival, x=w["makes"][companies[0]][0])
+    doc.say(
+        [("Analysts at {c} expect the {x} to outsell its rivals.", [])],
+        c=rival,
+        x=w["makes"][companies[0]][0],
+    )
     doc.fill(COMPANY_FILLERS, more=0)
     return doc
 
@@ -659,8 +1049,7 @@ def corpus_documents(w: dict, rng: random.Random) -> list[tuple[str, Doc]]:
     docs += [(p, person_doc(w, p, rng)) for p in w["people"]]
     docs += [(f"business in {c}", city_doc(w, c, rng)) for c in w["cities"][:3]]
     makers = [c for c in w["companies"] if w["makes"][c]]
-    docs += [(f"product launches {i + 1}", launch_doc(w, makers[i::2][:3], rng))
-             for i in range(2)]
+    docs += [(f"product launches {i + 1}", launch_doc(w, makers[i::2][:3], rng)) for i in range(2)]
     rng.shuffle(docs)
     return docs
 
@@ -680,29 +1069,33 @@ def write_corpus(rng: random.Random) -> None:
     for i, (title, doc) in enumerate(docs, 1):
         doc_id = f"{i:02d}-" + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
         half = (len(doc.sentences) + 1) // 2 if len(doc.sentences) >= 6 else len(doc.sentences)
-        text = "\n\n".join(" ".join(part) for part in (doc.sentences[:half], doc.sentences[half:])
-                           if part)
+        text = "\n\n".join(
+            " ".join(part) for part in (doc.sentences[:half], doc.sentences[half:]) if part
+        )
         (folder / f"{doc_id}.txt").write_text(text + "\n", encoding="utf-8")
         rows.append({"id": doc_id, "text": text})
     with open(ROOT / "corpus.jsonl", "w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    (ROOT / "corpus_facts.json").write_text(json.dumps(
-        [{"head": h, "type": t, "tail": x} for h, t, x in facts], indent=1) + "\n",
-        encoding="utf-8")
+    (ROOT / "corpus_facts.json").write_text(
+        json.dumps([{"head": h, "type": t, "tail": x} for h, t, x in facts], indent=1) + "\n",
+        encoding="utf-8",
+    )
     sentences = sum(len(d.sentences) for _, d in docs)
     words = sum(len(row["text"].split()) for row in rows)
     statements = Counter(kind for _, d in docs for _, kind, _ in d.facts)
-    print(f"corpus/: {len(rows)} documents, {sentences} sentences, {words} words (also "
-          f"corpus.jsonl); corpus_facts.json: {len(facts)} facts "
-          f"{dict(Counter(t for _, t, _ in facts))}, stated {dict(statements)} times")
+    print(
+        f"corpus/: {len(rows)} documents, {sentences} sentences, {words} words (also "
+        f"corpus.jsonl); corpus_facts.json: {len(facts)} facts "
+        f"{dict(Counter(t for _, t, _ in facts))}, stated {dict(statements)} times"
+    )
+
 
 def main() -> None:
     rng = random.Random(20261122)
     p = pools(rng)
     ner_dir = ROOT / "ner"
     ner_dir.mkdir(parents=True, exist_ok=True)
-    for split, count, name in (("train", 800, "train"), ("dev", 200, "dev"),
-                               ("test", 200, "test")):
+    for split, count, name in (("train", 800, "train"), ("dev", 200, "dev"), ("test", 200, "test")):
         sentences = ner_split(split, count, rng, p)
         with open(ner_dir / f"{name}.conll", "w", encoding="utf-8") as handle:
             for tokens, tags in sentences:
@@ -710,8 +1103,10 @@ def main() -> None:
                 handle.write("\n")
         counts = Counter(g[2:] for _, tags in sentences for g in tags if g.startswith("B-"))
         longest = max(len(t) for t, _ in sentences)
-        print(f"ner/{name}.conll: {len(sentences)} sentences, entities {dict(counts)}, "
-              f"longest {longest} tokens")
+        print(
+            f"ner/{name}.conll: {len(sentences)} sentences, entities {dict(counts)}, "
+            f"longest {longest} tokens"
+        )
     sentiment_dir = ROOT / "sentiment"
     sentiment_dir.mkdir(parents=True, exist_ok=True)
     for split, rows in reviews({"train": 900, "dev": 210, "test": 210}, rng).items():
@@ -719,25 +1114,37 @@ def main() -> None:
             writer = csv.writer(handle)
             writer.writerow(["text", "label"])
             writer.writerows(rows)
-        print(f"sentiment/{split}.csv: {len(rows)} reviews, {dict(Counter(l for _, l in rows))}")
+        counts = dict(Counter(label for _, label in rows))
+        print(f"sentiment/{split}.csv: {len(rows)} reviews, {counts}")
     # separate generators, so the outputs above stay as they were; the NER demo's pools
     relations_dir = ROOT / "relations"
     relations_dir.mkdir(parents=True, exist_ok=True)
     splits = relation_splits({"train": 800, "dev": 200, "test": 200}, random.Random(20261123), p)
-    held_out = {kind: {f" {n} " for key in keys for n in set(p[key]["test"]) - set(p[key]["train"])}
-                for kind, keys in (("PER", ("first", "last")), ("ORG", ("org",)),
-                                   ("LOC", ("city", "country")), ("PRODUCT", ("product",)))}
+    held_out = {
+        kind: {f" {n} " for key in keys for n in set(p[key]["test"]) - set(p[key]["train"])}
+        for kind, keys in (
+            ("PER", ("first", "last")),
+            ("ORG", ("org",)),
+            ("LOC", ("city", "country")),
+            ("PRODUCT", ("product",)),
+        )
+    }
     for split, rows in splits.items():
         with open(relations_dir / f"{split}.jsonl", "w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         counts = Counter(r["type"] for row in rows for r in row["relations"])
         bare = sum(not row["relations"] for row in rows)
-        names = [(e["type"], f" {' '.join(row['tokens'][e['start']:e['end']])} ") for row in rows
-                 for e in row["entities"]]
+        names = [
+            (e["type"], f" {' '.join(row['tokens'][e['start'] : e['end']])} ")
+            for row in rows
+            for e in row["entities"]
+        ]
         unseen = sum(any(h in name for h in held_out[kind]) for kind, name in names)
-        print(f"relations/{split}.jsonl: {len(rows)} sentences, relations "
-              f"{dict(sorted(counts.items()))}, {bare} without one; {len(names)} entities, "
-              f"{unseen} with a name held out of train")
+        print(
+            f"relations/{split}.jsonl: {len(rows)} sentences, relations "
+            f"{dict(sorted(counts.items()))}, {bare} without one; {len(names)} entities, "
+            f"{unseen} with a name held out of train"
+        )
     write_corpus(random.Random(20261124))
 
 

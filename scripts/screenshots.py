@@ -29,8 +29,10 @@ from workbench.runs.follow import load_state
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCE = "Maria Lindqvist joined Kestrel Analytics in Porto to launch the Nimbus X2."
 REVIEW = "The battery is fine but the screen scratches far too easily."
-MARKED = ("[[Maria Lindqvist|PER]], who lives in [[Porto|LOC]], joined [[Kestrel Analytics|ORG]], "
-          "the maker of the [[Nimbus X2|PRODUCT]].")
+MARKED = (
+    "[[Maria Lindqvist|PER]], who lives in [[Porto|LOC]], joined [[Kestrel Analytics|ORG]], "
+    "the maker of the [[Nimbus X2|PRODUCT]]."
+)
 
 
 def runs_of(runs: Path, recipe: str, overrides: dict | None = None) -> list[Path]:
@@ -56,10 +58,21 @@ def ensure_run(runs: Path, recipe: str, overrides: dict | None = None) -> Path:
     sets = [f"{k}={v}" for k, v in (overrides or {}).items() if v is not None]
     sets.append(f"output.dir={runs}")
     print(f"training {recipe} {' '.join(sets)} for the screenshots…", flush=True)
-    subprocess.run([sys.executable, "-m", "workbench", "run", str(ROOT / "recipes" /
-                                                                 f"{recipe}.toml"),
-                    "--plain", "--quiet-reports", "--set", *sets], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workbench",
+            "run",
+            str(ROOT / "recipes" / f"{recipe}.toml"),
+            "--plain",
+            "--quiet-reports",
+            "--set",
+            *sets,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return runs_of(runs, recipe, overrides)[0]
 
 
@@ -79,7 +92,8 @@ def stage_live(source: Path, target: Path) -> None:
     steps = [e for e in kept if e.type == "step"]
     cut = kept.index(steps[int(len(steps) * 0.85)]) + 1  # a little after the 2nd eval
     (target / "events.jsonl").write_text(
-        "".join(json.dumps(e.to_dict()) + "\n" for e in kept[:cut]))
+        "".join(json.dumps(e.to_dict()) + "\n" for e in kept[:cut])
+    )
 
 
 def stage_stopped(source: Path, target: Path) -> None:
@@ -98,14 +112,21 @@ def stage_stopped(source: Path, target: Path) -> None:
         if evals and event.type == "step" and event.step % 10 == 0:
             break
     step, last = kept[-1].step, kept[-1].time
-    kept += [Checkpoint(time=last + 1, step=step, path=f"checkpoints/step-{step}",
-                        kept=[f"step-{step}"]),
-             End(time=last + 2, status=Status.STOPPED.value, steps=step,
-                 metric=next(e.metric for e in kept if e.type == "start"),
-                 best_value=next(e.best_value for e in reversed(kept) if e.type == "eval"),
-                 best_step=next(e.best_step for e in reversed(kept) if e.type == "eval"),
-                 checkpoint=f"checkpoints/step-{step}",
-                 duration_s=last - kept[0].time)]
+    kept += [
+        Checkpoint(
+            time=last + 1, step=step, path=f"checkpoints/step-{step}", kept=[f"step-{step}"]
+        ),
+        End(
+            time=last + 2,
+            status=Status.STOPPED.value,
+            steps=step,
+            metric=next(e.metric for e in kept if e.type == "start"),
+            best_value=next(e.best_value for e in reversed(kept) if e.type == "eval"),
+            best_step=next(e.best_step for e in reversed(kept) if e.type == "eval"),
+            checkpoint=f"checkpoints/step-{step}",
+            duration_s=last - kept[0].time,
+        ),
+    ]
     (target / "events.jsonl").write_text("".join(json.dumps(e.to_dict()) + "\n" for e in kept))
 
 
@@ -121,11 +142,17 @@ async def shoot(app, out: Path, size: tuple[int, int], steps) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", default=str(ROOT / "runs"), help="where demo runs are found "
-                        "or trained (default: runs/)")
-    parser.add_argument("--graph", default=str(ROOT / "graph.sqlite"),
-                        help="knowledge graph for the Graph screen pictures (skipped when "
-                        "missing; default: graph.sqlite)")
+    parser.add_argument(
+        "--runs",
+        default=str(ROOT / "runs"),
+        help="where demo runs are found or trained (default: runs/)",
+    )
+    parser.add_argument(
+        "--graph",
+        default=str(ROOT / "graph.sqlite"),
+        help="knowledge graph for the Graph screen pictures (skipped when "
+        "missing; default: graph.sqlite)",
+    )
     parser.add_argument("--size", default="100x30", help="terminal size, WIDTHxHEIGHT")
     parser.add_argument("--out", default=str(ROOT / "screenshots"))
     args = parser.parse_args()
@@ -164,12 +191,14 @@ def main() -> int:
         async def press(*keys):
             async def action(pilot):
                 await pilot.press(*keys)
+
             return action
 
         async def open_run(path):
             async def action(pilot):
                 pilot.app.open_run(Path("runs") / path)
                 await pilot.pause(1.5)
+
             return action
 
         async def predict(run: Path, text: str):
@@ -184,6 +213,7 @@ def main() -> int:
                 await pilot.press("ctrl+l", *text)
                 await pilot.pause(2.0)
                 await pilot.press("escape")
+
             return action
 
         async def run_all():
@@ -202,11 +232,22 @@ def main() -> int:
             ]
             await shoot(app, out, (width, height), steps)
             app = WorkbenchApp(runs_dir="runs", recipes_dir="recipes")
-            names = sorted([live_name, ner.name, ner_slow.name, sentiment.name, relations.name,
-                            lora.name, stopped_name], reverse=True)
+            names = sorted(
+                [
+                    live_name,
+                    ner.name,
+                    ner_slow.name,
+                    sentiment.name,
+                    relations.name,
+                    lora.name,
+                    stopped_name,
+                ],
+                reverse=True,
+            )
             down_to = sorted([names.index(ner.name), names.index(ner_slow.name)])
-            keys = ["down"] * down_to[0] + ["space"] + \
-                ["down"] * (down_to[1] - down_to[0]) + ["space"]
+            keys = (
+                ["down"] * down_to[0] + ["space"] + ["down"] * (down_to[1] - down_to[0]) + ["space"]
+            )
             steps = [
                 ("runs", await press("2", *keys)),
                 ("compare", await press("c")),
@@ -259,8 +300,10 @@ def main() -> int:
         if graph.is_file():
             asyncio.run(graph_screens())
         else:
-            print(f"no graph at {graph}: no Graph screen pictures "
-                  f"(workbench kg build makes one)", flush=True)
+            print(
+                f"no graph at {graph}: no Graph screen pictures (workbench kg build makes one)",
+                flush=True,
+            )
         os.chdir(ROOT)
     shutil.rmtree(out / "__pycache__", ignore_errors=True)
     return 0

@@ -78,9 +78,14 @@ def tiny_model(tmp_path_factory) -> Path:
     quiet_transformers()
     folder = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("minilm"))
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64,
-                        max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -97,7 +102,9 @@ def ner_recipe(tmp_path, tiny_model) -> Path:
     """A NER recipe on tiny data and the tiny model; returns its path."""
     write(tmp_path / "data" / "train.conll", NER_TRAIN)
     write(tmp_path / "data" / "dev.conll", NER_DEV)
-    return write(tmp_path / "ner.toml", f"""
+    return write(
+        tmp_path / "ner.toml",
+        f"""
 task = "ner"
 name = "tiny-ner"
 
@@ -118,7 +125,8 @@ log_every = 1
 
 [output]
 dir = "runs"
-""")
+""",
+    )
 
 
 @pytest.fixture
@@ -126,7 +134,9 @@ def classification_recipe(tmp_path, tiny_model) -> Path:
     """A classification recipe on tiny CSV data; returns its path."""
     write(tmp_path / "data" / "train.csv", SENTIMENT_TRAIN)
     write(tmp_path / "data" / "dev.csv", SENTIMENT_DEV)
-    return write(tmp_path / "cls.toml", f"""
+    return write(
+        tmp_path / "cls.toml",
+        f"""
 task = "classification"
 
 [model]
@@ -145,32 +155,43 @@ log_every = 1
 
 [output]
 dir = "runs"
-""")
+""",
+    )
 
 
-def relation_line(tokens: str, entities: list[tuple[str, int, int]],
-                  relations: list[tuple[str, int, int]]) -> str:
+def relation_line(
+    tokens: str, entities: list[tuple[str, int, int]], relations: list[tuple[str, int, int]]
+) -> str:
     """One JSONL record: space-separated tokens, (type, start, end) entities and
     (type, head, tail) relations."""
     import json
 
-    return json.dumps({"tokens": tokens.split(),
-                       "entities": [{"type": t, "start": s, "end": e} for t, s, e in entities],
-                       "relations": [{"type": t, "head": h, "tail": tl}
-                                     for t, h, tl in relations]})
+    return json.dumps(
+        {
+            "tokens": tokens.split(),
+            "entities": [{"type": t, "start": s, "end": e} for t, s, e in entities],
+            "relations": [{"type": t, "head": h, "tail": tl} for t, h, tl in relations],
+        }
+    )
 
 
 RELATION_LINES = [
-    relation_line("Maria Rossi works for Kestrel Bank in Porto .",
-                  [("PER", 0, 2), ("ORG", 4, 6), ("LOC", 7, 8)],
-                  [("works_for", 0, 1), ("based_in", 1, 2)]),
-    relation_line("Jon Berg founded Nordwind Labs .",
-                  [("PER", 0, 2), ("ORG", 3, 5)], [("founded", 0, 1)]),
-    relation_line("Nordwind Labs is based in Lisbon , where Aiko Sato lives .",
-                  [("ORG", 0, 2), ("LOC", 5, 6), ("PER", 8, 10)],
-                  [("based_in", 0, 1), ("lives_in", 2, 1)]),
-    relation_line("Aiko Sato met Jon Berg in Oslo .",
-                  [("PER", 0, 2), ("PER", 3, 5), ("LOC", 6, 7)], []),
+    relation_line(
+        "Maria Rossi works for Kestrel Bank in Porto .",
+        [("PER", 0, 2), ("ORG", 4, 6), ("LOC", 7, 8)],
+        [("works_for", 0, 1), ("based_in", 1, 2)],
+    ),
+    relation_line(
+        "Jon Berg founded Nordwind Labs .", [("PER", 0, 2), ("ORG", 3, 5)], [("founded", 0, 1)]
+    ),
+    relation_line(
+        "Nordwind Labs is based in Lisbon , where Aiko Sato lives .",
+        [("ORG", 0, 2), ("LOC", 5, 6), ("PER", 8, 10)],
+        [("based_in", 0, 1), ("lives_in", 2, 1)],
+    ),
+    relation_line(
+        "Aiko Sato met Jon Berg in Oslo .", [("PER", 0, 2), ("PER", 3, 5), ("LOC", 6, 7)], []
+    ),
 ]
 
 
@@ -178,7 +199,9 @@ RELATION_LINES = [
 def relation_recipe(tmp_path, tiny_model) -> Path:
     """A relation recipe on four hand-made sentences and the tiny model."""
     write(tmp_path / "data" / "rel.jsonl", "\n".join(RELATION_LINES) + "\n")
-    return write(tmp_path / "rel.toml", f"""
+    return write(
+        tmp_path / "rel.toml",
+        f"""
 task = "relation"
 name = "tiny-relations"
 
@@ -199,4 +222,5 @@ log_every = 1
 
 [output]
 dir = "runs"
-""")
+""",
+    )

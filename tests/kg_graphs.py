@@ -15,12 +15,18 @@ def sentence(text: str, entities, relations=(), start: int = 0) -> dict:
     found, pos = [], 0
     for surface, etype in entities:
         at = text.index(surface, pos)
-        found.append({"text": surface, "type": etype, "start": at, "end": at + len(surface),
-                      "score": 0.9})
+        found.append(
+            {"text": surface, "type": etype, "start": at, "end": at + len(surface), "score": 0.9}
+        )
         pos = at + len(surface)
-    return {"text": text, "start": start, "entities": found,
-            "relations": [{"head": h, "tail": t, "type": rtype, "score": 0.8}
-                          for h, rtype, t in relations]}
+    return {
+        "text": text,
+        "start": start,
+        "entities": found,
+        "relations": [
+            {"head": h, "tail": t, "type": rtype, "score": 0.8} for h, rtype, t in relations
+        ],
+    }
 
 
 def sha(sentences: list[dict]) -> str:
@@ -31,37 +37,55 @@ def add(graph: Graph, documents: dict[str, list[dict]], build_id: int | None = N
     """Add documents in one build; returns how many were stored."""
     if build_id is None:
         build_id = graph.begin_build("runs/ner", "runs/rel", "corpus/", {"threshold": 0.5})
-    added = sum(graph.add_document(key, f"corpus/{key}", sha(sents), sents, build_id)
-                for key, sents in documents.items())
-    graph.finish_build(build_id, added, len(documents) - added,
-                       sum(len(s) for s in documents.values()))
+    added = sum(
+        graph.add_document(key, f"corpus/{key}", sha(sents), sents, build_id)
+        for key, sents in documents.items()
+    )
+    graph.finish_build(
+        build_id, added, len(documents) - added, sum(len(s) for s in documents.values())
+    )
     return added
 
 
 KESTREL = {
     "a.txt": [
-        sentence("Maria Rossi works for The Kestrel Group.",
-                 [("Maria Rossi", "PER"), ("The Kestrel Group", "ORG")], [(0, "works_for", 1)]),
-        sentence("Kestrel Group's office is in Lisbon.",
-                 [("Kestrel Group's", "ORG"), ("Lisbon", "LOC")], [(0, "based_in", 1)],
-                 start=41),
+        sentence(
+            "Maria Rossi works for The Kestrel Group.",
+            [("Maria Rossi", "PER"), ("The Kestrel Group", "ORG")],
+            [(0, "works_for", 1)],
+        ),
+        sentence(
+            "Kestrel Group's office is in Lisbon.",
+            [("Kestrel Group's", "ORG"), ("Lisbon", "LOC")],
+            [(0, "based_in", 1)],
+            start=41,
+        ),
     ],
     "b.txt": [
-        sentence("Jon Berg founded kestrel group in Lisbon.",
-                 [("Jon Berg", "PER"), ("kestrel group", "ORG"), ("Lisbon", "LOC")],
-                 [(0, "founded", 1), (1, "based_in", 2)]),
-        sentence("Jordan met Jon Berg in Jordan.",
-                 [("Jordan", "PER"), ("Jon Berg", "PER"), ("Jordan", "LOC")],
-                 [(0, "met", 1)], start=42),
-        sentence("Jordan called Maria Rossi.", [("Jordan", "PER"), ("Maria Rossi", "PER")],
-                 start=73),
+        sentence(
+            "Jon Berg founded kestrel group in Lisbon.",
+            [("Jon Berg", "PER"), ("kestrel group", "ORG"), ("Lisbon", "LOC")],
+            [(0, "founded", 1), (1, "based_in", 2)],
+        ),
+        sentence(
+            "Jordan met Jon Berg in Jordan.",
+            [("Jordan", "PER"), ("Jon Berg", "PER"), ("Jordan", "LOC")],
+            [(0, "met", 1)],
+            start=42,
+        ),
+        sentence(
+            "Jordan called Maria Rossi.", [("Jordan", "PER"), ("Maria Rossi", "PER")], start=73
+        ),
     ],
 }
 
 NORDWIND = {
     "c.txt": [
-        sentence("Nordwind opened an office in Lisbon.", [("Nordwind", "ORG"), ("Lisbon", "LOC")],
-                 [(0, "based_in", 1)]),
+        sentence(
+            "Nordwind opened an office in Lisbon.",
+            [("Nordwind", "ORG"), ("Lisbon", "LOC")],
+            [(0, "based_in", 1)],
+        ),
     ],
 }
 
@@ -70,11 +94,11 @@ NORDWIND = {
 CHAIN = {
     "chain.txt": [
         sentence("Ana works for Beta.", [("Ana", "PER"), ("Beta", "ORG")], [(0, "works_for", 1)]),
-        sentence("Beta is based in Cora.", [("Beta", "ORG"), ("Cora", "LOC")],
-                 [(0, "based_in", 1)]),
+        sentence(
+            "Beta is based in Cora.", [("Beta", "ORG"), ("Cora", "LOC")], [(0, "based_in", 1)]
+        ),
         sentence("Dax lives in Cora.", [("Dax", "PER"), ("Cora", "LOC")], [(0, "lives_in", 1)]),
-        sentence("Ana studied at Eton.", [("Ana", "PER"), ("Eton", "ORG")],
-                 [(0, "studied_at", 1)]),
+        sentence("Ana studied at Eton.", [("Ana", "PER"), ("Eton", "ORG")], [(0, "studied_at", 1)]),
         sentence("Eton is in Cora.", [("Eton", "ORG"), ("Cora", "LOC")], [(0, "located_in", 1)]),
         sentence("Fay owns Gala.", [("Fay", "PER"), ("Gala", "ORG")], [(0, "owns", 1)]),
     ],

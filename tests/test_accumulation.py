@@ -23,15 +23,28 @@ SENTENCES = [
     "Jon Berg and Maria Rossi visited Oslo , Porto and Lisbon .",
     "Nordwind Labs is based in Oslo .",
 ]
-TAGS = {"Jon": "B-PER", "Maria": "B-PER", "Aiko": "B-PER", "Lindqvist": "I-PER",
-        "Sato": "I-PER", "Berg": "I-PER", "Rossi": "I-PER", "Lisbon": "B-LOC", "Porto": "B-LOC",
-        "Oslo": "B-LOC", "Kestrel": "B-ORG", "Analytics": "I-ORG", "Nordwind": "B-ORG",
-        "Labs": "I-ORG"}
+TAGS = {
+    "Jon": "B-PER",
+    "Maria": "B-PER",
+    "Aiko": "B-PER",
+    "Lindqvist": "I-PER",
+    "Sato": "I-PER",
+    "Berg": "I-PER",
+    "Rossi": "I-PER",
+    "Lisbon": "B-LOC",
+    "Porto": "B-LOC",
+    "Oslo": "B-LOC",
+    "Kestrel": "B-ORG",
+    "Analytics": "I-ORG",
+    "Nordwind": "B-ORG",
+    "Labs": "I-ORG",
+}
 
 
 def conll(sentences: list[str]) -> str:
-    return "\n".join("\n".join(f"{w} {TAGS.get(w, 'O')}" for w in s.split()) + "\n"
-                     for s in sentences)
+    return "\n".join(
+        "\n".join(f"{w} {TAGS.get(w, 'O')}" for w in s.split()) + "\n" for s in sentences
+    )
 
 
 @pytest.fixture
@@ -44,14 +57,17 @@ def engine(tmp_path, tiny_model, request):
         rows = "\n".join(f'"{s}",{"long" if len(s) > 40 else "short"}' for s in SENTENCES)
         write(tmp_path / "train.csv", "text,label\n" + rows + "\n")
         data = 'train = "train.csv"'
-    recipe = write(tmp_path / "r.toml", f"""
+    recipe = write(
+        tmp_path / "r.toml",
+        f"""
 task = "{task}"
 [model]
 name = "{tiny_model}"
 max_length = 64
 [data]
 {data}
-""")
+""",
+    )
     engine = Engine(prepare(load_recipe(recipe)), emit=lambda event: None)
     engine.setup()
     engine.model.eval()  # no dropout: the same examples must give the same gradients
@@ -73,7 +89,8 @@ def averaged_means(engine, batches) -> dict[str, torch.Tensor]:
         inputs = {k: v for k, v in batch.items() if k not in ("labels", "example", "window")}
         logits = engine.model(**inputs).logits
         loss = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=-100)
+            logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=-100
+        )
         (loss / len(batches)).backward()
     grads = {n: p.grad.clone() for n, p in engine.model.named_parameters() if p.grad is not None}
     engine.optimizer.zero_grad(set_to_none=True)
@@ -85,12 +102,11 @@ def test_four_micro_batches_accumulated_equal_one_batch(engine):
     features = engine.features["train"]
     assert len(features) == 8
     whole = gradients(engine, [engine.collate(features)])
-    micro = [engine.collate(features[i:i + 2]) for i in range(0, 8, 2)]
+    micro = [engine.collate(features[i : i + 2]) for i in range(0, 8, 2)]
     accumulated = gradients(engine, micro)
     assert whole.keys() == accumulated.keys() and len(whole) > 10
     for name in whole:
-        torch.testing.assert_close(accumulated[name], whole[name], rtol=1e-4, atol=1e-6,
-                                   msg=name)
+        torch.testing.assert_close(accumulated[name], whole[name], rtol=1e-4, atol=1e-6, msg=name)
     if engine.exp.task.name == "ner":
         # Averaging each micro-batch's mean weighs short sentences' words more: not the same.
         naive = averaged_means(engine, micro)

@@ -41,8 +41,12 @@ def test_first_subtoken_carries_the_label(tokenizer):
 def test_long_sentence_is_split_into_windows_that_label_every_word_once(tokenizer):
     words = [f"word{i}" for i in range(300)]
     tags = ["B-PER" if i % 7 == 0 else "O" for i in range(300)]
-    features = NerTask().encode([{"tokens": ["short"], "tags": ["O"]},
-                                 {"tokens": words, "tags": tags}], tokenizer, L2I, max_length=32)
+    features = NerTask().encode(
+        [{"tokens": ["short"], "tags": ["O"]}, {"tokens": words, "tags": tags}],
+        tokenizer,
+        L2I,
+        max_length=32,
+    )
     long_windows = [f for f in features if f["example"] == 1]
     assert len(long_windows) > 10
     assert all(len(f["input_ids"]) <= 32 for f in features)
@@ -59,7 +63,11 @@ def test_a_word_the_tokenizer_drops_still_gets_a_slot(tokenizer):
 
 def test_spans_from_bio():
     assert spans(["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-PER"]) == [
-        ("PER", 0, 2), ("LOC", 3, 4), ("LOC", 4, 5), ("PER", 5, 6)]
+        ("PER", 0, 2),
+        ("LOC", 3, 4),
+        ("LOC", 4, 5),
+        ("PER", 5, 6),
+    ]
 
 
 def test_split_words_offsets():
@@ -73,14 +81,39 @@ def test_split_words_offsets():
 def test_split_words_keeps_initials_and_abbreviations_whole():
     # As CoNLL-2003 tokenizes them: an NER model trained there sees "S." and "U.S.".
     words = [w for w, _, _ in split_words("George P. S. Peterson joined the U.S. Army. A man.")]
-    assert words == ["George", "P.", "S.", "Peterson", "joined", "the", "U.S.", "Army", ".",
-                     "A", "man", "."]
+    assert words == [
+        "George",
+        "P.",
+        "S.",
+        "Peterson",
+        "joined",
+        "the",
+        "U.S.",
+        "Army",
+        ".",
+        "A",
+        "man",
+        ".",
+    ]
 
 
 def test_split_words_gives_cjk_characters_one_by_one():
     text = "高勇：男，1966年出生，Acme公司"
     assert [w for w, _, _ in split_words(text)] == [
-        "高", "勇", "：", "男", "，", "1966", "年", "出", "生", "，", "Acme", "公", "司"]
+        "高",
+        "勇",
+        "：",
+        "男",
+        "，",
+        "1966",
+        "年",
+        "出",
+        "生",
+        "，",
+        "Acme",
+        "公",
+        "司",
+    ]
 
 
 def ner_scorer_result(gold, predicted):
@@ -90,8 +123,8 @@ def ner_scorer_result(gold, predicted):
     preds = torch.zeros((len(gold), width), dtype=torch.long)
     labels = torch.full((len(gold), width), -100)
     for row, (g, p) in enumerate(zip(gold, predicted)):
-        preds[row, 1:1 + len(p)] = torch.tensor([L2I[t] for t in p])
-        labels[row, 1:1 + len(g)] = 0  # any non -100 marks a first sub-token
+        preds[row, 1 : 1 + len(p)] = torch.tensor([L2I[t] for t in p])
+        labels[row, 1 : 1 + len(g)] = 0  # any non -100 marks a first sub-token
     scorer.add(preds, labels, torch.arange(len(gold)), torch.zeros(len(gold)))
     return scorer.result()
 
@@ -104,8 +137,12 @@ def test_ner_scores_by_hand():
     assert result["metrics"]["precision"] == pytest.approx(2 / 3)
     assert result["metrics"]["recall"] == pytest.approx(2 / 3)
     assert result["metrics"]["f1"] == pytest.approx(2 / 3)
-    assert result["per_label"]["LOC"] == {"precision": 1.0, "recall": 0.5,
-                                          "f1": pytest.approx(2 / 3), "support": 2}
+    assert result["per_label"]["LOC"] == {
+        "precision": 1.0,
+        "recall": 0.5,
+        "f1": pytest.approx(2 / 3),
+        "support": 2,
+    }
     assert result["per_label"]["PER"]["precision"] == 0.5
     assert result["metrics"]["accuracy"] == pytest.approx(4 / 6)
 

@@ -19,8 +19,14 @@ TUI = "workbench.tui"
 FRONT_ENDS = ("workbench.cli", "workbench.console", "workbench.__main__", TUI)
 # The layers below them never print: they report through events, return values
 # and exceptions, and a front end decides what the user sees.
-SILENT = ("workbench.engine", "workbench.tasks", "workbench.data", "workbench.kg",
-          "workbench.runs", "workbench.deploy")
+SILENT = (
+    "workbench.engine",
+    "workbench.tasks",
+    "workbench.data",
+    "workbench.kg",
+    "workbench.runs",
+    "workbench.deploy",
+)
 LIVE_DISPLAY = ("textual", "rich.live", "rich.progress", "rich.status")
 
 
@@ -34,8 +40,7 @@ class Module:
         """Every module this one imports (relative imports made absolute), at any depth:
         imports inside functions count, as they run all the same."""
         found: set[str] = set()
-        package = self.name if self.path.name == "__init__.py" else \
-            self.name.rpartition(".")[0]
+        package = self.name if self.path.name == "__init__.py" else self.name.rpartition(".")[0]
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Import):
                 found.update(alias.name for alias in node.names)
@@ -43,7 +48,7 @@ class Module:
                 base = node.module or ""
                 if node.level:
                     parts = package.split(".")
-                    parts = parts[:len(parts) - node.level + 1]
+                    parts = parts[: len(parts) - node.level + 1]
                     base = ".".join(parts + ([base] if base else []))
                 found.add(base)
                 found.update(f"{base}.{alias.name}" for alias in node.names)
@@ -51,9 +56,13 @@ class Module:
 
     def prints(self) -> list[int]:
         """Lines that call ``print``."""
-        return [node.lineno for node in ast.walk(self.tree)
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                and node.func.id == "print"]
+        return [
+            node.lineno
+            for node in ast.walk(self.tree)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "print"
+        ]
 
 
 def modules() -> list[Module]:
@@ -72,21 +81,35 @@ def within(name: str, *packages: str) -> bool:
 def broken(rule) -> list[str]:
     """``module: what it must not import`` for each module that breaks ``rule``
     (a function of a module returning the offending imports)."""
-    return [f"{m.name} ({m.path.relative_to(PACKAGE.parent)}): {', '.join(sorted(bad))}"
-            for m in modules() if (bad := rule(m))]
+    return [
+        f"{m.name} ({m.path.relative_to(PACKAGE.parent)}): {', '.join(sorted(bad))}"
+        for m in modules()
+        if (bad := rule(m))
+    ]
 
 
 def test_the_rules_see_the_whole_package():
     names = {m.name for m in modules()}
-    assert {"workbench.cli", "workbench.engine.loop", "workbench.tui.app",
-            "workbench.kg.build", "workbench.data.conll"} <= names
+    assert {
+        "workbench.cli",
+        "workbench.engine.loop",
+        "workbench.tui.app",
+        "workbench.kg.build",
+        "workbench.data.conll",
+    } <= names
     loop = next(m for m in modules() if m.name == "workbench.engine.loop")
     assert "workbench.runs.events" in loop.imports()  # imports are read, relative ones too
 
 
 def test_only_the_tui_imports_textual():
-    assert broken(lambda m: set() if within(m.name, TUI) else
-                  {i for i in m.imports() if within(i, "textual")}) == []
+    assert (
+        broken(
+            lambda m: (
+                set() if within(m.name, TUI) else {i for i in m.imports() if within(i, "textual")}
+            )
+        )
+        == []
+    )
 
 
 def test_the_core_never_imports_a_front_end_or_a_live_display():
@@ -99,23 +122,66 @@ def test_the_core_never_imports_a_front_end_or_a_live_display():
 
 
 def test_the_layers_below_the_front_ends_never_print():
-    assert [f"{m.name}:{line}" for m in modules() if within(m.name, *SILENT)
-            for line in m.prints()] == []
+    assert [
+        f"{m.name}:{line}" for m in modules() if within(m.name, *SILENT) for line in m.prints()
+    ] == []
 
 
-@pytest.mark.parametrize("layer,never", [
-    # Readers know nothing of training, runs or models.
-    ("workbench.data", ("workbench.engine", "workbench.runner", "workbench.runs",
-                        "workbench.tasks", "workbench.models", "workbench.experiment",
-                        "workbench.kg")),
-    # The run folder contract is read by everyone and depends on no one above it.
-    ("workbench.runs", ("workbench.engine", "workbench.runner", "workbench.tasks",
-                        "workbench.kg", "workbench.models")),
-    # The engine trains what it is given; it neither reads recipes' files nor runs folders.
-    ("workbench.engine", ("workbench.runner", "workbench.kg", "workbench.deploy")),
-    # The graph is built from saved models, never from training.
-    ("workbench.kg", ("workbench.engine", "workbench.runner")),
-])
+@pytest.mark.parametrize(
+    "layer,never",
+    [
+        # Readers know nothing of training, runs or models.
+        (
+            "workbench.data",
+            (
+                "workbench.engine",
+                "workbench.runner",
+                "workbench.runs",
+                "workbench.tasks",
+                "workbench.models",
+                "workbench.experiment",
+                "workbench.kg",
+            ),
+        ),
+        # The run folder contract is read by everyone and depends on no one above it.
+        (
+            "workbench.runs",
+            (
+                "workbench.engine",
+                "workbench.runner",
+                "workbench.tasks",
+                "workbench.kg",
+                "workbench.models",
+            ),
+        ),
+        # The engine trains what it is given; it neither reads recipes' files nor runs folders.
+        ("workbench.engine", ("workbench.runner", "workbench.kg", "workbench.deploy")),
+        # The graph is built from saved models, never from training.
+        ("workbench.kg", ("workbench.engine", "workbench.runner")),
+    ],
+)
 def test_layers_import_only_downwards(layer, never):
-    assert broken(lambda m: {i for i in m.imports() if within(i, *never)}
-                  if within(m.name, layer) else set()) == []
+    assert (
+        broken(
+            lambda m: (
+                {i for i in m.imports() if within(i, *never)} if within(m.name, layer) else set()
+            )
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
+def test_the_code_is_ruff_clean(command):
+    """Lint and format, with the settings in pyproject.toml, over the whole tree:
+    a finding fails CI (fix with `ruff check --fix . && ruff format .`)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", *command, "."],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]

@@ -43,8 +43,11 @@ def test_misspelt_key(ner_recipe, capsys):
     code, err = run_cli(["run", str(ner_recipe)], capsys)
     assert code == 2
     assert_one_line_error(err, str(ner_recipe), "train.learning_rat", "learning_rate")
-    line = next(i for i, l in enumerate(ner_recipe.read_text().splitlines(), 1)
-                if l.startswith("learning_rat"))
+    line = next(
+        i
+        for i, text in enumerate(ner_recipe.read_text().splitlines(), 1)
+        if text.startswith("learning_rat")
+    )
     assert f"{ner_recipe}:{line}:" in err
     assert no_successful_run(ner_recipe)
 
@@ -88,24 +91,25 @@ def test_label_unseen_in_training(ner_recipe, capsys):
     code, err = run_cli(["run", str(ner_recipe)], capsys)
     assert code == 2
     # the tag's own line (Lisbon, the sentence's third), and the type data.labels takes
-    assert_one_line_error(err, "dev.conll:3:", "'B-GPE'",
-                          "list every label in data.labels, 'GPE' included")
+    assert_one_line_error(
+        err, "dev.conll:3:", "'B-GPE'", "list every label in data.labels, 'GPE' included"
+    )
     assert no_successful_run(ner_recipe)
 
 
 def test_label_missing_from_the_recipes_list_says_to_add_it(ner_recipe, capsys):
     # an IOB1 file: the tag of type GPE is I-GPE on line 3, read as B-GPE
     write(ner_recipe.parent / "data" / "dev.conll", NER_DEV.replace("B-LOC", "I-GPE"))
-    code, err = run_cli(["validate", str(ner_recipe), "--set", "data.labels=PER,ORG,LOC"],
-                        capsys)
+    code, err = run_cli(["validate", str(ner_recipe), "--set", "data.labels=PER,ORG,LOC"], capsys)
     assert code == 2
     assert_one_line_error(err, "dev.conll:3:", "add 'GPE' to data.labels")
 
 
 def test_label_list_in_recipe_allows_it(ner_recipe, capsys):
     write(ner_recipe.parent / "data" / "dev.conll", NER_DEV.replace("B-LOC", "B-GPE"))
-    code, err = run_cli(["validate", str(ner_recipe), "--set",
-                         "data.labels=PER,ORG,LOC,GPE"], capsys)
+    code, err = run_cli(
+        ["validate", str(ner_recipe), "--set", "data.labels=PER,ORG,LOC,GPE"], capsys
+    )
     assert code == 0, err
 
 
@@ -125,8 +129,9 @@ def test_unknown_task_suggests(ner_recipe, capsys):
 
 
 def test_missing_model_folder(ner_recipe, capsys, tmp_path):
-    code, err = run_cli(["run", str(ner_recipe), "--set",
-                         f"model.name={tmp_path / 'no-such-model'}"], capsys)
+    code, err = run_cli(
+        ["run", str(ner_recipe), "--set", f"model.name={tmp_path / 'no-such-model'}"], capsys
+    )
     assert code == 2
     assert_one_line_error(err, "no-such-model")
     assert no_successful_run(ner_recipe)
@@ -145,8 +150,9 @@ def test_invalid_toml(tmp_path, capsys):
     assert_one_line_error(err, "bad.toml", "invalid TOML")
 
 
-@pytest.mark.parametrize("args", [["predict", "{missing}", "text"],
-                                  ["eval", "{missing}", "--data", "x.conll"]])
+@pytest.mark.parametrize(
+    "args", [["predict", "{missing}", "text"], ["eval", "{missing}", "--data", "x.conll"]]
+)
 def test_predict_and_eval_on_a_missing_model(tmp_path, capsys, args):
     args = [a.replace("{missing}", str(tmp_path / "gone")) for a in args]
     code, err = run_cli(args, capsys)
@@ -158,18 +164,19 @@ def test_help_does_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys; from workbench.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "assert 'torch' not in sys.modules, 'torch imported'\n"
-            "assert 'transformers' not in sys.modules\n")
+    code = (
+        "import sys; from workbench.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+        "assert 'transformers' not in sys.modules\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
 def test_hub_model_offline_is_named_quickly(ner_recipe, capsys):
     # conftest sets HF_HUB_OFFLINE=1: no retries against an unreachable hub.
-    code, err = run_cli(["validate", str(ner_recipe), "--set", "model.name=someone/bert-x"],
-                        capsys)
+    code, err = run_cli(["validate", str(ner_recipe), "--set", "model.name=someone/bert-x"], capsys)
     assert code == 2
     assert_one_line_error(err, "'someone/bert-x'", "hub cannot be reached")
 
@@ -193,8 +200,7 @@ def test_validate_checks_every_recipe(ner_recipe, capsys, tmp_path):
 
 
 def test_unknown_eval_metric_lists_the_choices(ner_recipe, capsys):
-    code, err = run_cli(["validate", str(ner_recipe), "--set", "eval.metric=accuracy_top5"],
-                        capsys)
+    code, err = run_cli(["validate", str(ner_recipe), "--set", "eval.metric=accuracy_top5"], capsys)
     assert code == 2
     assert_one_line_error(err, "eval.metric 'accuracy_top5'", "f1, precision, recall")
 
@@ -209,5 +215,6 @@ def test_a_key_that_changes_nothing_is_a_warning_not_an_error(ner_recipe, capsys
     code = main(["validate", str(ner_recipe), "--set", "peft.alpha=32"])
     out, err = capsys.readouterr()
     assert code == 0 and f"ok {ner_recipe}" in out
-    assert err == ("warning: --set peft.alpha: has no effect with peft.method = 'full' "
-                   "(LoRA only)\n")
+    assert err == (
+        "warning: --set peft.alpha: has no effect with peft.method = 'full' (LoRA only)\n"
+    )

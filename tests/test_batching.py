@@ -19,7 +19,7 @@ from workbench.tasks.base import make_collate
 
 
 def padded_tokens(order: list[int], lengths: list[int], batch_size: int) -> int:
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     return sum(max(lengths[i] for i in b) * len(b) for b in batches)
 
 
@@ -39,9 +39,9 @@ def test_length_grouped_batches_cut_padding_and_keep_every_example():
     assert padded_tokens(order, lengths, 16) < 1.1 * real
     assert padded_tokens(list(plain), lengths, 16) > 1.5 * real
     # Long and short batches are mixed through the epoch, not sorted end to end.
-    maxima = [max(lengths[i] for i in order[k:k + 16]) for k in range(0, len(order) - 8, 16)]
+    maxima = [max(lengths[i] for i in order[k : k + 16]) for k in range(0, len(order) - 8, 16)]
     assert maxima != sorted(maxima) and maxima != sorted(maxima, reverse=True)
-    first_half = maxima[:len(maxima) // 2]
+    first_half = maxima[: len(maxima) // 2]
     assert max(first_half) > 2 * min(first_half)
 
 
@@ -56,7 +56,7 @@ def test_length_grouped_order_depends_on_seed_and_epoch_alone():
     # Each batch of 8 is one length group, longest first; the short batch comes last,
     # so batch boundaries are the same for everyone.
     for start in range(0, 200, 8):
-        batch = [lengths[i] for i in first[start:start + 8]]
+        batch = [lengths[i] for i in first[start : start + 8]]
         assert batch == sorted(batch, reverse=True)
     # 203 examples make one bucket: the short batch holds its three shortest.
     assert sorted(lengths[i] for i in first[200:]) == sorted(lengths)[:3]
@@ -65,12 +65,15 @@ def test_length_grouped_order_depends_on_seed_and_epoch_alone():
 def test_halving_the_micro_batch_keeps_the_epoch_order():
     # auto_batch halves the micro-batch and doubles accumulation mid-epoch; the run
     # then skips the examples it trained on, so the order must not change.
-    features = [{"input_ids": [1] * n, "labels": [0] * n, "example": i, "window": 0}
-                for i, n in enumerate(sentence_lengths(300, seed=4))]
+    features = [
+        {"input_ids": [1] * n, "labels": [0] * n, "example": i, "window": 0}
+        for i, n in enumerate(sentence_lengths(300, seed=4))
+    ]
 
     def order(micro: int) -> list[int]:
-        loader, sampler = train_loader(features, micro, seed=2, collate=make_collate(0),
-                                       group_by_length=True, group_size=16)
+        loader, sampler = train_loader(
+            features, micro, seed=2, collate=make_collate(0), group_by_length=True, group_size=16
+        )
         sampler.use_epoch(1)
         return [i for batch in loader for i in batch["example"].tolist()]
 
@@ -80,8 +83,9 @@ def test_halving_the_micro_batch_keeps_the_epoch_order():
 
 def test_a_run_trains_on_length_grouped_batches(ner_recipe):
     def batches_of(overrides):
-        engine = Engine(prepare(load_recipe(ner_recipe, ["train.batch_size=2", *overrides])),
-                        lambda event: None)
+        engine = Engine(
+            prepare(load_recipe(ner_recipe, ["train.batch_size=2", *overrides])), lambda event: None
+        )
         engine.setup()
         engine.sampler.use_epoch(0)
         lengths = sorted(len(f["input_ids"]) for f in engine.features["train"])
@@ -91,8 +95,9 @@ def test_a_run_trains_on_length_grouped_batches(ner_recipe):
         batches, lengths = batches_of([f"train.seed={seed}"])
         assert sorted(i for b in batches for i in b["example"].tolist()) == [0, 1, 2]
         # The two longest sentences share a batch, the shortest is alone: the least padding.
-        assert sorted(b["input_ids"].numel() for b in batches) == \
-            sorted([lengths[0], 2 * lengths[2]])
+        assert sorted(b["input_ids"].numel() for b in batches) == sorted(
+            [lengths[0], 2 * lengths[2]]
+        )
 
 
 def test_evaluations_say_how_long_they_took(ner_recipe):
@@ -117,8 +122,12 @@ def test_predictions_come_back_in_the_order_asked(classification_recipe):
     from workbench.models import load_saved
 
     # Lengths deliberately out of order: the batches run shortest first.
-    texts = ["love it", "terrible battery and slow, and the screen is awful and dim too",
-             "ok", "works fine, nothing special about it"]
+    texts = [
+        "love it",
+        "terrible battery and slow, and the screen is awful and dim too",
+        "ok",
+        "works fine, nothing special about it",
+    ]
     together, alone = predicted_together_and_alone(classification_recipe, texts, 64)
     for a, b in zip(together, alone):
         assert a["label"] == b["label"]
@@ -131,16 +140,20 @@ def test_predictions_come_back_in_the_order_asked(classification_recipe):
     examples = [{"text": t, "text_pair": None, "label": "positive"} for t in texts]
     features, id2label = encode_for(task, model, tokenizer, meta, examples, "test")
     _report, batched = score_features(task, model, tokenizer, examples, features, id2label, 3)
-    one_by_one = [score_features(task, model, tokenizer, examples, [f], id2label, 1)[1]
-                  for f in features]
+    one_by_one = [
+        score_features(task, model, tokenizer, examples, [f], id2label, 1)[1] for f in features
+    ]
     assert batched.tolist() == torch.cat(one_by_one).tolist()
 
 
 def test_train_loader_batches_hold_whole_examples():
-    features = [{"input_ids": [1] * n, "labels": [0] * n, "example": i, "window": 0}
-                for i, n in enumerate(sentence_lengths(40, seed=2))]
-    loader, sampler = train_loader(features, 4, seed=1, collate=make_collate(0),
-                                   group_by_length=True)
+    features = [
+        {"input_ids": [1] * n, "labels": [0] * n, "example": i, "window": 0}
+        for i, n in enumerate(sentence_lengths(40, seed=2))
+    ]
+    loader, sampler = train_loader(
+        features, 4, seed=1, collate=make_collate(0), group_by_length=True
+    )
     sampler.use_epoch(0)
     batches = list(loader)
     assert sorted(torch.cat([b["example"] for b in batches]).tolist()) == list(range(40))
@@ -152,12 +165,15 @@ def test_train_loader_batches_hold_whole_examples():
 def test_loader_workers_see_each_epochs_order():
     # On a GPU, batches are padded in persistent worker processes; the sampler stays in
     # this process, so each epoch's order is still the one use_epoch asked for.
-    features = [{"input_ids": [1] * n, "labels": [0] * n, "example": i, "window": 0}
-                for i, n in enumerate(sentence_lengths(64, seed=5))]
+    features = [
+        {"input_ids": [1] * n, "labels": [0] * n, "example": i, "window": 0}
+        for i, n in enumerate(sentence_lengths(64, seed=5))
+    ]
 
     def orders(workers: bool) -> list[list[int]]:
-        loader, sampler = train_loader(features, 4, seed=3, collate=make_collate(0),
-                                       group_by_length=True, workers=workers)
+        loader, sampler = train_loader(
+            features, 4, seed=3, collate=make_collate(0), group_by_length=True, workers=workers
+        )
         seen = []
         for epoch in (0, 1):
             sampler.use_epoch(epoch)

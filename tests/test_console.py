@@ -9,17 +9,45 @@ from rich.console import Console
 from workbench.console import ConsoleView
 from workbench.runs.events import End, Eval, Start, Step
 
-START = Start(recipe="demo", task="ner", model="minilm", device="cpu", precision="no",
-              examples={"train": 10, "validation": 5}, total_steps=20, steps_per_epoch=10,
-              epochs=2.0, batch_size=8, micro_batch_size=8, gradient_accumulation=1,
-              metric="f1")
-STEP = Step(step=10, total_steps=20, epoch=1.0, loss=0.5, learning_rate=2.5e-5,
-            samples_per_s=42.0, eta_s=75.0)
-REPORT = {"task": "ner", "metrics": {"f1": 0.8, "precision": 0.75, "recall": 0.857,
-                                     "macro_f1": 0.7, "accuracy": 0.9, "loss": 0.3},
-          "per_label": {"PER": {"precision": 0.75, "recall": 0.857, "f1": 0.8, "support": 7}}}
-EVAL = Eval(split="validation", step=10, metrics=REPORT["metrics"], report=REPORT, best=True,
-            seconds=1.94)
+START = Start(
+    recipe="demo",
+    task="ner",
+    model="minilm",
+    device="cpu",
+    precision="no",
+    examples={"train": 10, "validation": 5},
+    total_steps=20,
+    steps_per_epoch=10,
+    epochs=2.0,
+    batch_size=8,
+    micro_batch_size=8,
+    gradient_accumulation=1,
+    metric="f1",
+)
+STEP = Step(
+    step=10,
+    total_steps=20,
+    epoch=1.0,
+    loss=0.5,
+    learning_rate=2.5e-5,
+    samples_per_s=42.0,
+    eta_s=75.0,
+)
+REPORT = {
+    "task": "ner",
+    "metrics": {
+        "f1": 0.8,
+        "precision": 0.75,
+        "recall": 0.857,
+        "macro_f1": 0.7,
+        "accuracy": 0.9,
+        "loss": 0.3,
+    },
+    "per_label": {"PER": {"precision": 0.75, "recall": 0.857, "f1": 0.8, "support": 7}},
+}
+EVAL = Eval(
+    split="validation", step=10, metrics=REPORT["metrics"], report=REPORT, best=True, seconds=1.94
+)
 END = End(status="completed", duration_s=95.0, metric="f1", best_value=0.8, best_step=10)
 
 

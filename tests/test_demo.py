@@ -31,9 +31,10 @@ def test_every_bundled_recipe_is_valid_apart_from_its_hub_data():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe,metric,floor", [("demo-ner", "f1", 0.6),
-                                                 ("demo-ner-lora", "f1", 0.6),
-                                                 ("demo-sentiment", "accuracy", 0.6)])
+@pytest.mark.parametrize(
+    "recipe,metric,floor",
+    [("demo-ner", "f1", 0.6), ("demo-ner-lora", "f1", 0.6), ("demo-sentiment", "accuracy", 0.6)],
+)
 def test_demo_run_learns(tmp_path, recipe, metric, floor):
     from transformers import pipeline
 
@@ -50,15 +51,29 @@ def test_demo_run_learns(tmp_path, recipe, metric, floor):
 
 @pytest.mark.slow
 def test_demo_relations_learn_in_one_epoch(tmp_path, capsys):
-    args = ["run", str(ROOT / "recipes" / "demo-relations.toml"), "--set",
-            f"output.dir={tmp_path}", "train.epochs=1"]
+    args = [
+        "run",
+        str(ROOT / "recipes" / "demo-relations.toml"),
+        "--set",
+        f"output.dir={tmp_path}",
+        "train.epochs=1",
+    ]
     assert main(args) == 0
     [run] = list(tmp_path.iterdir())
     report = json.loads((run / "report.json").read_text())
     assert report["reports"]["test"]["metrics"]["micro_f1"] >= 0.5
     capsys.readouterr()
-    assert main(["predict", str(run), "[[Maria Lindqvist|PER]] works for "
-                                      "[[Kestrel Analytics|ORG]] in [[Porto|LOC]]."]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                str(run),
+                "[[Maria Lindqvist|PER]] works for [[Kestrel Analytics|ORG]] in [[Porto|LOC]].",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert {(r["head_text"], r["type"], r["tail_text"]) for r in result["relations"]} >= {
-        ("Maria Lindqvist", "works_for", "Kestrel Analytics")}
+        ("Maria Lindqvist", "works_for", "Kestrel Analytics")
+    }

@@ -31,9 +31,13 @@ def recipe(tmp_path, tiny_model) -> Path:
     """Eight training sentences: batches of 2 on 2 processes make 2 steps an epoch.
     The dev split has an odd number of windows, so the last batch is uneven."""
     write(tmp_path / "train.conll", conll(SENTENCES))
-    write(tmp_path / "dev.conll", conll(SENTENCES[:3]) + "\n" + conll([" ".join(
-        ["Jon visited Lisbon and"] * 8 + ["."])]))
-    return write(tmp_path / "r.toml", f"""
+    write(
+        tmp_path / "dev.conll",
+        conll(SENTENCES[:3]) + "\n" + conll([" ".join(["Jon visited Lisbon and"] * 8 + ["."])]),
+    )
+    return write(
+        tmp_path / "r.toml",
+        f"""
 task = "ner"
 name = "dist"
 [model]
@@ -51,16 +55,39 @@ log_every = 1
 [eval]
 every = "steps"
 steps = 2
-""")
+""",
+    )
 
 
-def torchrun(recipe: Path, trace: Path, *args: str, stop: tuple[int, int] = (0, 0),
-             wait: bool = True, env: dict | None = None):
+def torchrun(
+    recipe: Path,
+    trace: Path,
+    *args: str,
+    stop: tuple[int, int] = (0, 0),
+    wait: bool = True,
+    env: dict | None = None,
+):
     trace.mkdir(exist_ok=True)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               "--nproc_per_node=2", str(DRIVER), str(trace), str(stop[0]), str(stop[1]), *args]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={**ENV, **(env or {})}, cwd=recipe.parent)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(DRIVER),
+        str(trace),
+        str(stop[0]),
+        str(stop[1]),
+        *args,
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**ENV, **(env or {})},
+        cwd=recipe.parent,
+    )
     if not wait:
         return process
     out, err = process.communicate(timeout=300)
@@ -78,8 +105,9 @@ def only_run(runs: Path) -> Path:
 
 
 def test_two_processes_write_one_run_from_disjoint_shards(recipe, tmp_path):
-    code, out, err = torchrun(recipe, tmp_path / "trace", "run", str(recipe), "--plain",
-                              "--set", "train.max_steps=6")
+    code, out, err = torchrun(
+        recipe, tmp_path / "trace", "run", str(recipe), "--plain", "--set", "train.max_steps=6"
+    )
     assert code == 0, err
     run = only_run(tmp_path / "runs")
     events = read_events(run)
@@ -96,7 +124,7 @@ def test_two_processes_write_one_run_from_disjoint_shards(recipe, tmp_path):
     for step in range(6):
         assert not set(ranks[0][step]) & set(ranks[1][step]), step
     for epoch in range(3):  # every example once an epoch, across both processes
-        seen = [i for r in ranks for s in r[2 * epoch:2 * epoch + 2] for i in s]
+        seen = [i for r in ranks for s in r[2 * epoch : 2 * epoch + 2] for i in s]
         assert sorted(seen) == list(range(8))
 
     # The evaluation gathered from both processes equals one process scoring the model.
@@ -108,8 +136,16 @@ def test_two_processes_write_one_run_from_disjoint_shards(recipe, tmp_path):
 
 
 def test_lora_in_two_processes_saves_what_one_process_scores(recipe, tmp_path):
-    code, _out, err = torchrun(recipe, tmp_path / "trace", "run", str(recipe), "--plain",
-                               "--set", "train.max_steps=4", "peft.method=lora")
+    code, _out, err = torchrun(
+        recipe,
+        tmp_path / "trace",
+        "run",
+        str(recipe),
+        "--plain",
+        "--set",
+        "train.max_steps=4",
+        "peft.method=lora",
+    )
     assert code == 0, err
     run = only_run(tmp_path / "runs")
     start = next(e for e in read_events(run) if isinstance(e, Start))
@@ -125,8 +161,9 @@ def test_lora_in_two_processes_saves_what_one_process_scores(recipe, tmp_path):
 
 def test_a_stop_seen_by_one_process_stops_both_and_resumes(recipe, tmp_path, capsys):
     args = ["--plain", "--set", "train.max_steps=8", "train.deterministic=true"]
-    code, _, err = torchrun(recipe, tmp_path / "t1", "run", str(recipe), *args,
-                            f"output.dir={tmp_path / 'reference'}")
+    code, _, err = torchrun(
+        recipe, tmp_path / "t1", "run", str(recipe), *args, f"output.dir={tmp_path / 'reference'}"
+    )
     assert code == 0, err
     reference = only_run(tmp_path / "reference")
 
@@ -157,8 +194,16 @@ def test_a_stop_seen_by_one_process_stops_both_and_resumes(recipe, tmp_path, cap
 
 
 def test_sigterm_to_torchrun_checkpoints_every_process(recipe, tmp_path):
-    process = torchrun(recipe, tmp_path / "t", "run", str(recipe), "--plain", "--set",
-                       "train.max_steps=100000", wait=False)
+    process = torchrun(
+        recipe,
+        tmp_path / "t",
+        "run",
+        str(recipe),
+        "--plain",
+        "--set",
+        "train.max_steps=100000",
+        wait=False,
+    )
     runs = tmp_path / "runs"
     wait_for_event(runs, Step, process, timeout=180)
     process.send_signal(signal.SIGTERM)
@@ -169,15 +214,18 @@ def test_sigterm_to_torchrun_checkpoints_every_process(recipe, tmp_path):
     saved = [e for e in read_events(run) if isinstance(e, Checkpoint)]
     assert [e.step for e in saved] == [end.steps]
     # Both processes wrote their RNG state into the one checkpoint.
-    assert {p.name for p in checkpoints(run)[0].iterdir()} >= {"random_states_0.pkl",
-                                                                "random_states_1.pkl"}
+    assert {p.name for p in checkpoints(run)[0].iterdir()} >= {
+        "random_states_0.pkl",
+        "random_states_1.pkl",
+    }
 
 
 def test_devices_starts_the_processes_itself(recipe, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert main(["run", str(recipe), "--devices", "2", "--plain", "--set",
-                 "train.max_steps=2"]) == 0
+    assert (
+        main(["run", str(recipe), "--devices", "2", "--plain", "--set", "train.max_steps=2"]) == 0
+    )
     run = only_run(tmp_path / "runs")
     assert next(e for e in read_events(run) if isinstance(e, Start)).processes == 2
     assert read_events(run)[-1].status == "completed"
@@ -185,9 +233,24 @@ def test_devices_starts_the_processes_itself(recipe, tmp_path, monkeypatch):
 
 def test_devices_passes_a_stop_on_and_says_stopped(recipe, tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "workbench", "run", str(recipe), "--devices", "2", "--plain",
-         "--set", "train.max_steps=100000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=ENV, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "workbench",
+            "run",
+            str(recipe),
+            "--devices",
+            "2",
+            "--plain",
+            "--set",
+            "train.max_steps=100000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        cwd=tmp_path,
+    )
     runs = tmp_path / "runs"
     wait_for_event(runs, Step, process, timeout=180)
     process.send_signal(signal.SIGTERM)
@@ -206,21 +269,36 @@ def test_devices_checks_the_input_before_starting_processes(recipe, tmp_path, ca
 
 
 def test_a_failure_in_another_process_is_told(recipe, tmp_path):
-    code, out, err = torchrun(recipe, tmp_path / "t", "run", str(recipe), "--plain", "--set",
-                              "train.max_steps=50", env={"WORKBENCH_TEST_FAIL": "1:2"})
+    code, out, err = torchrun(
+        recipe,
+        tmp_path / "t",
+        "run",
+        str(recipe),
+        "--plain",
+        "--set",
+        "train.max_steps=50",
+        env={"WORKBENCH_TEST_FAIL": "1:2"},
+    )
     assert code != 0
     assert "[rank 1] error: injected failure at step 2" in err
     end = read_events(only_run(tmp_path / "runs"))[-1]
     assert end.status == "failed"  # the main process saw its peer go
 
 
-def test_shared_relation_rows_gathered_from_two_processes_score_as_one(relation_recipe,
-                                                                       tmp_path):
+def test_shared_relation_rows_gathered_from_two_processes_score_as_one(relation_recipe, tmp_path):
     """Rows holding different numbers of pairs on each process: the pairs (and their
     candidate indices) padded and gathered score as one process scores the model."""
-    code, _out, err = torchrun(relation_recipe, tmp_path / "trace", "run", str(relation_recipe),
-                               "--plain", "--set", "relation.encoding=shared",
-                               "train.max_steps=3", "train.eval_batch_size=1")
+    code, _out, err = torchrun(
+        relation_recipe,
+        tmp_path / "trace",
+        "run",
+        str(relation_recipe),
+        "--plain",
+        "--set",
+        "relation.encoding=shared",
+        "train.max_steps=3",
+        "train.eval_batch_size=1",
+    )
     assert code == 0, err
     run = only_run(tmp_path / "runs")
     report = json.loads((run / "report.json").read_text())["reports"]["validation"]

@@ -88,7 +88,7 @@ def test_predict_ner_gives_character_spans(ner_recipe, capsys):
     first = json.loads(lines[0])
     assert first["text"] == text
     for entity in first["entities"]:
-        assert text[entity["start"]:entity["end"]] == entity["text"]
+        assert text[entity["start"] : entity["end"]] == entity["text"]
         assert entity["label"] in {"PER", "ORG", "LOC"}
         assert 0.0 <= entity["score"] <= 1.0
 
@@ -150,8 +150,9 @@ def test_stop_flag_ends_run_stopped_with_a_model_kept(ner_recipe):
 
 
 def test_max_steps_and_step_evaluation(ner_recipe):
-    experiment = prepare(load_recipe(ner_recipe, ["train.max_steps=3", "eval.every=steps",
-                                                  "eval.steps=2"]))
+    experiment = prepare(
+        load_recipe(ner_recipe, ["train.max_steps=3", "eval.every=steps", "eval.steps=2"])
+    )
     run_dir, end = run_experiment(experiment)
     events = read_events(run_dir)
     evals = [e.step for e in events if e.type == "eval" and e.split == "validation"]
@@ -161,8 +162,12 @@ def test_max_steps_and_step_evaluation(ner_recipe):
 
 
 def test_early_stopping_with_patience(ner_recipe):
-    experiment = prepare(load_recipe(ner_recipe, [
-        "train.epochs=30", "train.learning_rate=0", "eval.patience=2", "eval.metric=loss"]))
+    experiment = prepare(
+        load_recipe(
+            ner_recipe,
+            ["train.epochs=30", "train.learning_rate=0", "eval.patience=2", "eval.metric=loss"],
+        )
+    )
     run_dir, end = run_experiment(experiment)
     evals = [e for e in read_events(run_dir) if e.type == "eval" and e.split == "validation"]
     # With a zero learning rate nothing improves after the first evaluation.
@@ -217,8 +222,11 @@ def test_a_run_whose_reader_goes_away_trains_on(ner_recipe):
     import sys
 
     reader, writer = os.pipe()
-    process = subprocess.Popen([sys.executable, "-m", "workbench", "run", str(ner_recipe)],
-                               stdout=writer, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "run", str(ner_recipe)],
+        stdout=writer,
+        stderr=subprocess.PIPE,
+    )
     os.close(writer)
     os.close(reader)  # gone before the first line
     _, err = process.communicate(timeout=600)

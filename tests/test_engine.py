@@ -22,8 +22,9 @@ def steps_of(run_dir: Path) -> list[dict]:
 
 def test_gradient_accumulation_counts_optimizer_steps(ner_recipe):
     # 3 sentences, batch 1, accumulate 2: batches 1+2 make a step, batch 3 ends the epoch.
-    experiment = prepare(load_recipe(ner_recipe, ["train.batch_size=1",
-                                                  "train.gradient_accumulation=2"]))
+    experiment = prepare(
+        load_recipe(ner_recipe, ["train.batch_size=1", "train.gradient_accumulation=2"])
+    )
     run_dir, end = run_experiment(experiment)
     start = next(e for e in read_events(run_dir) if e.type == "start")
     assert start.steps_per_epoch == 2 and start.batch_size == 2
@@ -31,14 +32,22 @@ def test_gradient_accumulation_counts_optimizer_steps(ner_recipe):
 
 
 def test_cosine_schedule_with_warmup(ner_recipe):
-    experiment = prepare(load_recipe(ner_recipe, [
-        "train.scheduler=cosine", "train.warmup_ratio=0.5", "train.epochs=4",
-        "train.learning_rate=0.001"]))
+    experiment = prepare(
+        load_recipe(
+            ner_recipe,
+            [
+                "train.scheduler=cosine",
+                "train.warmup_ratio=0.5",
+                "train.epochs=4",
+                "train.learning_rate=0.001",
+            ],
+        )
+    )
     run_dir, _ = run_experiment(experiment)
     rates = [e.learning_rate for e in steps_of(run_dir)]
     peak = rates.index(max(rates))
     assert peak == 3  # 8 steps, 4 of warmup: the rate climbs to its peak...
-    assert rates[:peak + 1] == sorted(rates[:peak + 1])
+    assert rates[: peak + 1] == sorted(rates[: peak + 1])
     assert rates[peak:] == sorted(rates[peak:], reverse=True)  # ...then decays to zero
     assert rates[-1] == 0.0
 
@@ -54,9 +63,22 @@ def test_same_seed_same_run(ner_recipe):
 def test_ctrl_c_stops_a_real_run_cleanly(ner_recipe):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "workbench", "run", str(ner_recipe), "--set",
-         "train.epochs=2000", "eval.every=steps", "eval.steps=2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "workbench",
+            "run",
+            str(ner_recipe),
+            "--set",
+            "train.epochs=2000",
+            "eval.every=steps",
+            "eval.steps=2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     runs = ner_recipe.parent / "runs"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -5,8 +5,18 @@ from __future__ import annotations
 
 import json
 
-from workbench.runs.events import (SCHEMA, Checkpoint, Created, End, Eval, ModelSaved, Resumed,
-                                   Status, Step, parse_event)
+from workbench.runs.events import (
+    SCHEMA,
+    Checkpoint,
+    Created,
+    End,
+    Eval,
+    ModelSaved,
+    Resumed,
+    Status,
+    Step,
+    parse_event,
+)
 from workbench.runs.folder import EventLog, read_events
 from workbench.runs.follow import load_state
 from workbench.runs.index import summarize
@@ -40,11 +50,13 @@ def test_runs_written_by_schema_1_read_as_before():
     created = parse_event({"type": "created", "path": "runs/x", "pid": 4})
     assert created.schema == 1
     # In schema 1 "checkpoint" was the best model being saved.
-    saved = parse_event({"type": "checkpoint", "step": 50, "path": "model", "metric": "f1",
-                         "value": 0.9})
+    saved = parse_event(
+        {"type": "checkpoint", "step": 50, "path": "model", "metric": "f1", "value": 0.9}
+    )
     assert isinstance(saved, ModelSaved) and saved.value == 0.9
-    assert isinstance(parse_event({"type": "checkpoint", "step": 50,
-                                   "path": "checkpoints/step-50"}), Checkpoint)
+    assert isinstance(
+        parse_event({"type": "checkpoint", "step": 50, "path": "checkpoints/step-50"}), Checkpoint
+    )
 
 
 def test_statuses_are_one_table():
@@ -69,15 +81,30 @@ def test_a_resumed_run_reads_as_one_continuous_run(tmp_path):
     for step in range(1, 9):
         log(Step(step=step, loss=1.0 / step))
         if step % 4 == 0:
-            log(Eval(step=step, value=step / 10, best=True, best_value=step / 10,
-                     best_step=step, report={"metrics": {"f1": step / 10}}))
+            log(
+                Eval(
+                    step=step,
+                    value=step / 10,
+                    best=True,
+                    best_value=step / 10,
+                    best_step=step,
+                    report={"metrics": {"f1": step / 10}},
+                )
+            )
     # Killed after step 8; the last checkpoint was step 6: steps 7 and 8 are done again.
-    log(Resumed(from_step=6, checkpoint="checkpoints/step-6", total_steps=10, pid=1,
-                host="here"))
+    log(Resumed(from_step=6, checkpoint="checkpoints/step-6", total_steps=10, pid=1, host="here"))
     for step in range(7, 11):
         log(Step(step=step, loss=2.0 / step))
-    log(Eval(step=8, value=0.7, best=False, best_value=0.4, best_step=4,
-             report={"metrics": {"f1": 0.7}}))
+    log(
+        Eval(
+            step=8,
+            value=0.7,
+            best=False,
+            best_value=0.4,
+            best_step=4,
+            report={"metrics": {"f1": 0.7}},
+        )
+    )
     log(End(status="completed", steps=10, best_value=0.4, best_step=4))
     log.close()
     state = load_state(tmp_path)

@@ -106,13 +106,19 @@ print(labels[str(int(logits.argmax(-1)[0]))])
 
 
 def test_a_relation_export_and_an_adapter_only_lora_run(relation_recipe, tmp_path):
-    run = trained(relation_recipe, "peft.method=lora", "peft.merge=false",
-                  "train.learning_rate=0.01")
+    run = trained(
+        relation_recipe, "peft.method=lora", "peft.merge=false", "train.learning_rate=0.01"
+    )
     out = tmp_path / "relations-onnx"
     assert main(["export", str(run), "--out", str(out)]) == 0
-    same_predictions(run, out, ["[[Jon Berg|PER]] founded [[Nordwind Labs|ORG]] .",
-                                "[[Aiko Sato|PER]] lives in [[Oslo|LOC]] near "
-                                "[[Kestrel Bank|ORG]] ."])
+    same_predictions(
+        run,
+        out,
+        [
+            "[[Jon Berg|PER]] founded [[Nordwind Labs|ORG]] .",
+            "[[Aiko Sato|PER]] lives in [[Oslo|LOC]] near [[Kestrel Bank|ORG]] .",
+        ],
+    )
 
 
 def test_a_shared_encoding_relation_export(relation_recipe, tmp_path):
@@ -120,15 +126,29 @@ def test_a_shared_encoding_relation_export(relation_recipe, tmp_path):
     run = trained(relation_recipe, "relation.encoding=shared", "train.learning_rate=0.01")
     # Checked on sentences of one pair each: the pairs axis must not be traced as a constant.
     data = tmp_path / "two.jsonl"
-    data.write_text(relation_line("Jon Berg founded Nordwind Labs .",
-                                  [("PER", 0, 2), ("ORG", 3, 5)], [("founded", 0, 1)]) + "\n"
-                    + relation_line("Aiko Sato , a painter , lives in Oslo .",
-                                    [("PER", 0, 2), ("LOC", 8, 9)], [("lives_in", 0, 1)]) + "\n")
+    data.write_text(
+        relation_line(
+            "Jon Berg founded Nordwind Labs .", [("PER", 0, 2), ("ORG", 3, 5)], [("founded", 0, 1)]
+        )
+        + "\n"
+        + relation_line(
+            "Aiko Sato , a painter , lives in Oslo .",
+            [("PER", 0, 2), ("LOC", 8, 9)],
+            [("lives_in", 0, 1)],
+        )
+        + "\n"
+    )
     out = tmp_path / "shared-onnx"
     assert main(["export", str(run), "--out", str(out), "--data", str(data)]) == 0
-    same_predictions(run, out, ["[[Jon Berg|PER]] founded [[Nordwind Labs|ORG]] .",
-                                "[[Aiko Sato|PER]] lives in [[Oslo|LOC]] near "
-                                "[[Kestrel Bank|ORG]] , says [[Maria Rossi|PER]] ."])
+    same_predictions(
+        run,
+        out,
+        [
+            "[[Jon Berg|PER]] founded [[Nordwind Labs|ORG]] .",
+            "[[Aiko Sato|PER]] lives in [[Oslo|LOC]] near "
+            "[[Kestrel Bank|ORG]] , says [[Maria Rossi|PER]] .",
+        ],
+    )
 
 
 def test_export_refuses_what_it_cannot_do_in_one_line(classification_recipe, tmp_path, capsys):
@@ -136,7 +156,8 @@ def test_export_refuses_what_it_cannot_do_in_one_line(classification_recipe, tmp
     assert main(["export", str(run)]) == 2
     assert capsys.readouterr().err.strip() == (
         f"error: {run}: no validation or test file of the run to check the export with; "
-        f"give one with --data FILE")
+        f"give one with --data FILE"
+    )
     assert main(["export", str(run), "--data", str(tmp_path / "nope.csv")]) == 2
     assert "nope.csv: data file not found" in capsys.readouterr().err
     data = classification_recipe.parent / "data" / "dev.csv"
@@ -148,8 +169,10 @@ def test_export_refuses_what_it_cannot_do_in_one_line(classification_recipe, tmp
     keep = tmp_path / "precious"
     (keep / "notes.txt").parent.mkdir()
     (keep / "notes.txt").write_text("mine")
-    for out, why in ((keep, "exists and is not an earlier export"),
-                     (run, "holds the model being exported")):
+    for out, why in (
+        (keep, "exists and is not an earlier export"),
+        (run, "holds the model being exported"),
+    ):
         assert main(["export", str(run), "--data", str(data), "--out", str(out)]) == 2
         assert why in capsys.readouterr().err
     assert (keep / "notes.txt").read_text() == "mine" and (run / "model").is_dir()
@@ -166,10 +189,12 @@ def test_export_refuses_what_it_cannot_do_in_one_line(classification_recipe, tmp
     assert empty.stat().st_mode & 0o777 == 0o777 & ~umask
 
 
-def test_without_onnx_runtime_export_says_what_to_install(classification_recipe, capsys,
-                                                          monkeypatch):
+def test_without_onnx_runtime_export_says_what_to_install(
+    classification_recipe, capsys, monkeypatch
+):
     run = trained(classification_recipe)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails
     assert main(["export", str(run)]) == 2
     assert capsys.readouterr().err.strip() == (
-        "error: workbench export needs onnxruntime (pip install 'workbench[export]')")
+        "error: workbench export needs onnxruntime (pip install 'workbench[export]')"
+    )

@@ -17,8 +17,10 @@ from workbench.runner import run_experiment
 from workbench.runs.events import BatchAdjusted, Checkpoint, Eval, Step
 from workbench.runs.folder import checkpoints, read_events
 
-CUDA_OOM = ("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of "
-            "79.10 GiB of which 1.19 GiB is free.")
+CUDA_OOM = (
+    "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of "
+    "79.10 GiB of which 1.19 GiB is free."
+)
 
 
 @pytest.fixture
@@ -56,16 +58,18 @@ def test_auto_batch_halves_the_micro_batch_and_trains_the_same_run(ner_recipe, m
     # ...and the run is the one that batch 1 x 2 from the start gives: same examples per
     # step, same loss normalisation, nothing consumed by the step that failed.
     memory_limit["train"] = None
-    _, planned = run_experiment(prepare(load_recipe(ner_recipe, [
-        "train.batch_size=1", "train.gradient_accumulation=2"])))
+    _, planned = run_experiment(
+        prepare(load_recipe(ner_recipe, ["train.batch_size=1", "train.gradient_accumulation=2"]))
+    )
     assert end.best_value == pytest.approx(planned.best_value, abs=1e-6)
     assert end.test == pytest.approx(planned.test, abs=1e-5)
 
 
 def test_auto_batch_halves_the_evaluation_batch(ner_recipe, memory_limit):
     memory_limit["eval"] = 2
-    run, end = run_experiment(prepare(load_recipe(ner_recipe, [
-        "train.auto_batch=true", "train.eval_batch_size=8"])))
+    run, end = run_experiment(
+        prepare(load_recipe(ner_recipe, ["train.auto_batch=true", "train.eval_batch_size=8"]))
+    )
     assert end.status == "completed", end.error
     sizes = [e.eval_batch_size for e in read_events(run) if isinstance(e, BatchAdjusted)]
     assert sizes == [4, 2]
@@ -74,8 +78,9 @@ def test_auto_batch_halves_the_evaluation_batch(ner_recipe, memory_limit):
 
 def test_auto_batch_cannot_halve_an_odd_batch(ner_recipe, memory_limit):
     memory_limit["train"] = 2
-    run, end = run_experiment(prepare(load_recipe(ner_recipe, [
-        "train.auto_batch=true", "train.batch_size=3"])))
+    run, end = run_experiment(
+        prepare(load_recipe(ner_recipe, ["train.auto_batch=true", "train.batch_size=3"]))
+    )
     assert end.status == "failed"
     assert "a micro-batch of 3 cannot be halved into the same effective batch" in end.error
 
@@ -93,8 +98,13 @@ def test_a_nan_loss_names_its_step_and_is_never_checkpointed(ner_recipe, monkeyp
         return out
 
     monkeypatch.setattr(transformers.BertForTokenClassification, "forward", poisoned)
-    run, end = run_experiment(prepare(load_recipe(ner_recipe, [
-        "train.epochs=4", "train.log_every=50", "train.checkpoint_every=1"])))
+    run, end = run_experiment(
+        prepare(
+            load_recipe(
+                ner_recipe, ["train.epochs=4", "train.log_every=50", "train.checkpoint_every=1"]
+            )
+        )
+    )
     assert end.status == "failed"
     assert "the training loss became NaN or infinite at step 3" in end.error
     # Found before the checkpoint of step 3 was written (logging is every 50 steps).
@@ -137,8 +147,14 @@ def test_a_disk_that_fills_up_keeps_the_last_checkpoint(ner_recipe, monkeypatch)
         return save_state(self, output_dir, **kwargs)
 
     monkeypatch.setattr(Accelerator, "save_state", filling)
-    run, end = run_experiment(prepare(load_recipe(ner_recipe, [
-        "train.epochs=3", "train.checkpoint_every=1", "train.keep_checkpoints=5"])))
+    run, end = run_experiment(
+        prepare(
+            load_recipe(
+                ner_recipe,
+                ["train.epochs=3", "train.checkpoint_every=1", "train.keep_checkpoints=5"],
+            )
+        )
+    )
     assert end.status == "failed"
     assert "cannot write checkpoint" in end.error and "No space left on device" in end.error
     assert "the last complete checkpoint, step-2, is kept" in end.error

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from fake_runs import write_run
 from rich.console import Console
 
+from fake_runs import write_run
 from workbench.reports import change_text, per_label_table
 from workbench.runs.events import Step
 from workbench.runs.follow import MAX_POINTS, Curve, EventFollower, RunState, load_state
@@ -110,16 +110,23 @@ def tear_log(run, lines: int) -> None:
     events = run / "events.jsonl"
     text = events.read_text(encoding="utf-8").splitlines(keepends=True)
     torn = text[-lines]
-    events.write_text("".join(text[:-lines]) + torn[:len(torn) // 2], encoding="utf-8")
+    events.write_text("".join(text[:-lines]) + torn[: len(torn) // 2], encoding="utf-8")
 
 
 def test_a_finished_run_whose_log_lost_its_end_is_told_apart_from_a_dead_one(tmp_path):
     run = write_run(tmp_path, "finished", pid=DEAD_PID)
     state = load_state(run)
     test, best = state.test_report, state.best_value
-    (run / "report.json").write_text(json.dumps({
-        "status": "completed", "metric": "f1", "best_value": best,
-        "reports": {"validation": state.best_report, "test": test}}))
+    (run / "report.json").write_text(
+        json.dumps(
+            {
+                "status": "completed",
+                "metric": "f1",
+                "best_value": best,
+                "reports": {"validation": state.best_report, "test": test},
+            }
+        )
+    )
     tear_log(run, 2)  # the test evaluation torn, the end event gone
     damaged = load_state(run)
     assert damaged.end is None and damaged.test is None
@@ -155,12 +162,20 @@ def test_a_resumed_run_that_dies_is_dead_whatever_the_earlier_attempt_wrote(tmp_
 
     from workbench.runs.events import Resumed
 
-    run = write_run(tmp_path, "resumed", steps=50, status="stopped", checkpoint_at=50,
-                    pid=DEAD_PID)
+    run = write_run(tmp_path, "resumed", steps=50, status="stopped", checkpoint_at=50, pid=DEAD_PID)
     (run / "report.json").write_text(json.dumps({"status": "stopped", "reports": {}}))
     assert summarize(run).status == "stopped"
     with open(run / "events.jsonl", "a", encoding="utf-8") as handle:  # resumed, then killed
-        handle.write(json.dumps(Resumed(time=time.time() + 60, from_step=50, pid=DEAD_PID,
-                                        host=socket.gethostname(), total_steps=150)
-                                .to_dict()) + "\n")
+        handle.write(
+            json.dumps(
+                Resumed(
+                    time=time.time() + 60,
+                    from_step=50,
+                    pid=DEAD_PID,
+                    host=socket.gethostname(),
+                    total_steps=150,
+                ).to_dict()
+            )
+            + "\n"
+        )
     assert summarize(run).status == "died"

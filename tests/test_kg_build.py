@@ -18,9 +18,19 @@ from workbench.kg import build as kg_build
 from workbench.kg.corpus import read_corpus, split_sentences
 from workbench.kg.store import Graph
 
-TYPES = {"Maria": "PER", "Rossi": "PER", "Jon": "PER", "Berg": "PER", "Kestrel": "ORG",
-         "Bank": "ORG", "Nordwind": "ORG", "Porto": "LOC", "Lisbon": "LOC", "Oslo": "LOC",
-         "Geneva": "LOC"}
+TYPES = {
+    "Maria": "PER",
+    "Rossi": "PER",
+    "Jon": "PER",
+    "Berg": "PER",
+    "Kestrel": "ORG",
+    "Bank": "ORG",
+    "Nordwind": "ORG",
+    "Porto": "LOC",
+    "Lisbon": "LOC",
+    "Oslo": "LOC",
+    "Geneva": "LOC",
+}
 
 
 def fake_ner(sentences):
@@ -75,41 +85,69 @@ def corpus(tmp_path, docs: dict[str, str]):
     return folder
 
 
-DOCS = {"a.txt": "Maria Rossi works for Kestrel Bank. Kestrel Bank is based in Porto.\n\n"
-                 "Jon Berg visited Oslo.",
-        "b.txt": "Jon Berg works for Nordwind. Nordwind opened an office in Lisbon."}
+DOCS = {
+    "a.txt": "Maria Rossi works for Kestrel Bank. Kestrel Bank is based in Porto.\n\n"
+    "Jon Berg visited Oslo.",
+    "b.txt": "Jon Berg works for Nordwind. Nordwind opened an office in Lisbon.",
+}
 
 
 def build(tmp_path, threshold=0.5, **kwargs):
-    return kg_build.build_graph(tmp_path / "g.sqlite", "ner-run", tmp_path / "corpus",
-                                relations="rel-run", threshold=threshold, embeddings=False,
-                                **kwargs)
+    return kg_build.build_graph(
+        tmp_path / "g.sqlite",
+        "ner-run",
+        tmp_path / "corpus",
+        relations="rel-run",
+        threshold=threshold,
+        embeddings=False,
+        **kwargs,
+    )
 
 
 def table_counts(path) -> dict[str, int]:
     conn = sqlite3.connect(path)
-    names = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%fts%' "
-        "AND name NOT IN ('builds', 'sqlite_sequence')")]
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%fts%' "
+            "AND name NOT IN ('builds', 'sqlite_sequence')"
+        )
+    ]
     counts = {n: conn.execute(f"SELECT COUNT(*) FROM {n}").fetchone()[0] for n in names}
     conn.close()
     return counts
 
 
 def test_sentences_split_at_ends_not_at_abbreviations_or_initials():
-    text = ("Dr. Smith met J. R. R. Tolkien in the U.S. Army camp. \"Really?\" she asked.\n"
-            "A new paragraph (one line) ends here. 3 people came")
+    text = (
+        'Dr. Smith met J. R. R. Tolkien in the U.S. Army camp. "Really?" she asked.\n'
+        "A new paragraph (one line) ends here. 3 people came"
+    )
     pieces = [text[s:e] for s, e in split_sentences(text)]
-    assert pieces == ["Dr. Smith met J. R. R. Tolkien in the U.S. Army camp.",
-                      '"Really?" she asked.', "A new paragraph (one line) ends here.",
-                      "3 people came"]
+    assert pieces == [
+        "Dr. Smith met J. R. R. Tolkien in the U.S. Army camp.",
+        '"Really?" she asked.',
+        "A new paragraph (one line) ends here.",
+        "3 people came",
+    ]
 
 
 def test_corpus_from_folder_and_jsonl(tmp_path):
-    folder = corpus(tmp_path, {"b.txt": "Two.", "a.txt": "One.", ".hidden/x.txt": "no",
-                               "notes.bin": "no", "sub/c.md": "Three."})
-    assert [d.key for d in read_corpus(folder)] == ["corpus/a.txt", "corpus/b.txt",
-                                                    "corpus/sub/c.md"]
+    folder = corpus(
+        tmp_path,
+        {
+            "b.txt": "Two.",
+            "a.txt": "One.",
+            ".hidden/x.txt": "no",
+            "notes.bin": "no",
+            "sub/c.md": "Three.",
+        },
+    )
+    assert [d.key for d in read_corpus(folder)] == [
+        "corpus/a.txt",
+        "corpus/b.txt",
+        "corpus/sub/c.md",
+    ]
     jsonl = write(tmp_path / "c.jsonl", '{"id": "x", "text": "One."}\n{"text": "Two."}\n')
     assert [d.key for d in read_corpus(jsonl)] == ["x", "c.jsonl:2"]
     write(jsonl, '{"id": "x", "text": "One."}\n{"id": "x", "text": "Two."}\n')
@@ -122,8 +160,7 @@ def test_corpus_from_folder_and_jsonl(tmp_path):
         read_corpus(tmp_path / "nothing")
 
 
-def test_build_stores_entities_mentions_and_relations_over_the_threshold(tmp_path,
-                                                                          fake_models):
+def test_build_stores_entities_mentions_and_relations_over_the_threshold(tmp_path, fake_models):
     corpus(tmp_path, DOCS)
     heard = []
     summary = build(tmp_path, progress=heard.append)  # events, drawn by whoever listens
@@ -134,12 +171,11 @@ def test_build_stores_entities_mentions_and_relations_over_the_threshold(tmp_pat
         assert stats["entities"] == 7  # Maria Rossi, Kestrel Bank, Porto, Jon Berg, Oslo, ...
         assert stats["relations_by_type"] == {"works_for": 2}  # based_in scored 0.4 < 0.5
         # the build's own counts use the graph's words for the same things
-        assert (summary["mentions"], summary["evidence"]) == (stats["mentions"],
-                                                              stats["evidence"])
+        assert (summary["mentions"], summary["evidence"]) == (stats["mentions"], stats["evidence"])
         jon = graph.entity(graph.resolve("Jon Berg")["id"])
         assert [m["document"] for m in jon["mentions"]] == ["corpus/a.txt", "corpus/b.txt"]
         mention = jon["mentions"][0]
-        assert mention["sentence"][mention["start"]:mention["end"]] == "Jon Berg"
+        assert mention["sentence"][mention["start"] : mention["end"]] == "Jon Berg"
         assert [r["other"]["name"] for r in jon["outgoing"]] == ["Nordwind"]
     # Another threshold re-reads every document (the extraction changed): based_in kept.
     again = build(tmp_path, threshold=0.3)
@@ -150,7 +186,8 @@ def test_build_stores_entities_mentions_and_relations_over_the_threshold(tmp_pat
 
 
 def test_rebuilding_the_same_documents_changes_nothing_and_new_ones_only_add(
-        tmp_path, fake_models, monkeypatch):
+    tmp_path, fake_models, monkeypatch
+):
     corpus(tmp_path, DOCS)
     build(tmp_path)
     before = table_counts(tmp_path / "g.sqlite")
@@ -193,8 +230,19 @@ def test_cli_build_with_real_tiny_models(ner_recipe, relation_recipe, tmp_path, 
     rel_run = next(r for r in runs if "tiny-relations" in r.name)
     corpus(tmp_path, DOCS)
     graph = tmp_path / "g.sqlite"
-    args = ["kg", "build", "--ner", str(ner_run), "--relations", str(rel_run), "--corpus",
-            str(tmp_path / "corpus"), "--graph", str(graph), "--no-embeddings"]
+    args = [
+        "kg",
+        "build",
+        "--ner",
+        str(ner_run),
+        "--relations",
+        str(rel_run),
+        "--corpus",
+        str(tmp_path / "corpus"),
+        "--graph",
+        str(graph),
+        "--no-embeddings",
+    ]
     capsys.readouterr()
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -205,6 +253,19 @@ def test_cli_build_with_real_tiny_models(ner_recipe, relation_recipe, tmp_path, 
     assert stats["builds"][0]["ner_run"] == str(ner_run)
     assert stats["builds"][0]["relation_run"] == str(rel_run)
     # A relation model given as the NER model is refused with one line.
-    assert main(["kg", "build", "--ner", str(rel_run), "--corpus", str(tmp_path / "corpus"),
-                 "--graph", str(graph)]) == 2
+    assert (
+        main(
+            [
+                "kg",
+                "build",
+                "--ner",
+                str(rel_run),
+                "--corpus",
+                str(tmp_path / "corpus"),
+                "--graph",
+                str(graph),
+            ]
+        )
+        == 2
+    )
     assert "not an NER model" in capsys.readouterr().err

@@ -21,8 +21,16 @@ from workbench.kg.normalize import canonical_key, normalize_name, relation_words
 from workbench.kg.profiles import profile_text
 from workbench.kg.store import Graph
 
-TABLES = ("documents", "sentences", "entities", "aliases", "mentions", "relations", "evidence",
-          "embeddings")
+TABLES = (
+    "documents",
+    "sentences",
+    "entities",
+    "aliases",
+    "mentions",
+    "relations",
+    "evidence",
+    "embeddings",
+)
 
 
 @pytest.fixture
@@ -50,14 +58,30 @@ def assert_consistent(graph: Graph) -> None:
     try:
         q = lambda sql: conn.execute(sql).fetchall()  # noqa: E731
         assert q("PRAGMA foreign_key_check") == []
-        assert q("SELECT id FROM entities WHERE mentions = 0 OR mentions != "
-                 "(SELECT count(*) FROM mentions m WHERE m.entity_id = entities.id)") == []
-        assert q("SELECT id FROM relations WHERE count = 0 OR count != "
-                 "(SELECT count(*) FROM evidence e WHERE e.relation_id = relations.id)") == []
-        assert q("SELECT entity_id, sum(count) FROM aliases GROUP BY entity_id "
-                 "EXCEPT SELECT id, mentions FROM entities") == []
-        assert q("SELECT id FROM sentences WHERE document_id NOT IN "
-                 "(SELECT id FROM documents)") == []
+        assert (
+            q(
+                "SELECT id FROM entities WHERE mentions = 0 OR mentions != "
+                "(SELECT count(*) FROM mentions m WHERE m.entity_id = entities.id)"
+            )
+            == []
+        )
+        assert (
+            q(
+                "SELECT id FROM relations WHERE count = 0 OR count != "
+                "(SELECT count(*) FROM evidence e WHERE e.relation_id = relations.id)"
+            )
+            == []
+        )
+        assert (
+            q(
+                "SELECT entity_id, sum(count) FROM aliases GROUP BY entity_id "
+                "EXCEPT SELECT id, mentions FROM entities"
+            )
+            == []
+        )
+        assert (
+            q("SELECT id FROM sentences WHERE document_id NOT IN (SELECT id FROM documents)") == []
+        )
         conn.execute("INSERT INTO alias_fts(alias_fts, rank) VALUES ('integrity-check', 1)")
         indexed = q("SELECT rowid FROM alias_fts ORDER BY rowid")
         assert indexed == q("SELECT id FROM aliases ORDER BY id")
@@ -67,9 +91,18 @@ def assert_consistent(graph: Graph) -> None:
 
 # ----------------------------------------------------------------- normalising
 
-@pytest.mark.parametrize("text", ["The Kestrel Group", "kestrel group", "Kestrel Group's",
-                                  "“Kestrel Group’s”", "  the  KESTREL\tgroup. ",
-                                  "(Kestrel Group)"])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The Kestrel Group",
+        "kestrel group",
+        "Kestrel Group's",
+        "“Kestrel Group’s”",
+        "  the  KESTREL\tgroup. ",
+        "(Kestrel Group)",
+    ],
+)
 def test_spellings_of_one_name_share_a_key(text):
     assert canonical_key(text, "ORG") == ("kestrel group", "ORG")
 
@@ -78,7 +111,7 @@ def test_keys_keep_type_and_real_differences():
     assert canonical_key("Jordan", "PER") != canonical_key("Jordan", "LOC")
     assert normalize_name("Kestrel Groups") != normalize_name("Kestrel Group")
     assert normalize_name("Theodore") == "theodore"  # only a leading word "the" goes
-    assert normalize_name("Ｋｅｓｔｒｅｌ") == "kestrel"     # NFKC folds full-width letters
+    assert normalize_name("Ｋｅｓｔｒｅｌ") == "kestrel"  # NFKC folds full-width letters
     assert normalize_name("'s") == "s" and normalize_name("...") == ""
 
 
@@ -93,7 +126,8 @@ def test_surface_forms_keep_case_and_abbreviations():
 def test_one_entity_per_key_and_type(graph):
     kestrel = graph.search("kestrel group")
     assert [(h["name"], h["type"], h["mentions"]) for h in kestrel] == [
-        ("The Kestrel Group", "ORG", 3)]
+        ("The Kestrel Group", "ORG", 3)
+    ]
     aliases = {a["text"]: a["count"] for a in graph.entity(kestrel[0]["id"])["aliases"]}
     assert aliases == {"The Kestrel Group": 1, "Kestrel Group": 1, "kestrel group": 1}
     jordans = graph.search("jordan")
@@ -102,16 +136,33 @@ def test_one_entity_per_key_and_type(graph):
 
 def test_display_name_is_the_most_frequent_form(tmp_path):
     with Graph.open(tmp_path / "g.sqlite") as g:
-        add(g, {"x": [sentence("the kestrel group hired.", [("the kestrel group", "ORG")]),
-                      sentence("Kestrel Group hired.", [("Kestrel Group", "ORG")]),
-                      sentence("Kestrel Group's staff.", [("Kestrel Group's", "ORG")])]})
+        add(
+            g,
+            {
+                "x": [
+                    sentence("the kestrel group hired.", [("the kestrel group", "ORG")]),
+                    sentence("Kestrel Group hired.", [("Kestrel Group", "ORG")]),
+                    sentence("Kestrel Group's staff.", [("Kestrel Group's", "ORG")]),
+                ]
+            },
+        )
         assert g.resolve("kestrel")["name"] == "Kestrel Group"
 
 
 def test_spans_that_normalise_to_nothing_and_self_loops_are_skipped(tmp_path):
     with Graph.open(tmp_path / "g.sqlite") as g:
-        add(g, {"x": [sentence("'s Ana met Ana.", [("'", "PER"), ("Ana", "PER"), ("Ana", "PER")],
-                               [(0, "met", 1), (1, "met", 2)])]})
+        add(
+            g,
+            {
+                "x": [
+                    sentence(
+                        "'s Ana met Ana.",
+                        [("'", "PER"), ("Ana", "PER"), ("Ana", "PER")],
+                        [(0, "met", 1), (1, "met", 2)],
+                    )
+                ]
+            },
+        )
         stats = g.stats()
         assert (stats["entities"], stats["mentions"], stats["relations"]) == (1, 2, 0)
         assert_consistent(g)
@@ -119,11 +170,14 @@ def test_spans_that_normalise_to_nothing_and_self_loops_are_skipped(tmp_path):
 
 # ------------------------------------------------------------------- ingestion
 
+
 def test_adding_the_same_documents_twice_changes_nothing(graph):
     before, before_rows = content_stats(graph), rows(graph)
     build = graph.begin_build("runs/ner", None, "corpus/", {})
-    assert [graph.add_document(k, f"corpus/{k}", sha(s), s, build)
-            for k, s in KESTREL.items()] == [False, False]
+    assert [graph.add_document(k, f"corpus/{k}", sha(s), s, build) for k, s in KESTREL.items()] == [
+        False,
+        False,
+    ]
     assert graph.document_state("a.txt", sha(KESTREL["a.txt"])) == "same"
     assert content_stats(graph) == before and rows(graph) == before_rows
 
@@ -148,8 +202,13 @@ def test_new_documents_only_add(graph):
 def test_a_changed_document_is_replaced_without_orphans(graph):
     add(graph, NORDWIND)
     jon = graph.resolve("Jon Berg")["id"]
-    changed = [sentence("Jon Berg moved to Porto.", [("Jon Berg", "PER"), ("Porto", "LOC")],
-                        [(0, "lives_in", 1)])]
+    changed = [
+        sentence(
+            "Jon Berg moved to Porto.",
+            [("Jon Berg", "PER"), ("Porto", "LOC")],
+            [(0, "lives_in", 1)],
+        )
+    ]
     assert graph.document_state("b.txt", sha(changed)) == "changed"
     add(graph, {"b.txt": changed})
     assert_consistent(graph)
@@ -234,9 +293,10 @@ def test_file_settings(graph):
 
 # ---------------------------------------------------------------------- search
 
+
 def test_search_by_name_prefix_alias_and_type(graph):
     assert graph.search("Maria Rossi")[0]["name"] == "Maria Rossi"
-    assert graph.search("ross")[0]["name"] == "Maria Rossi"           # word prefix
+    assert graph.search("ross")[0]["name"] == "Maria Rossi"  # word prefix
     assert graph.search("Kestrel's")[0]["name"] == "The Kestrel Group"  # possessive
     hit = graph.search("kestrel gr")[0]
     assert hit["type"] == "ORG" and hit["mentions"] == 3 and hit["relations"] == 3
@@ -249,16 +309,51 @@ def test_search_by_name_prefix_alias_and_type(graph):
 
 def test_exact_names_come_first(tmp_path):
     with Graph.open(tmp_path / "g.sqlite") as g:
-        add(g, {"x": [sentence("Kestrel Analytics and Kestrel and Kestrel Analytics.",
-                               [("Kestrel Analytics", "ORG"), ("Kestrel", "ORG"),
-                                ("Kestrel Analytics", "ORG")])]})
+        add(
+            g,
+            {
+                "x": [
+                    sentence(
+                        "Kestrel Analytics and Kestrel and Kestrel Analytics.",
+                        [
+                            ("Kestrel Analytics", "ORG"),
+                            ("Kestrel", "ORG"),
+                            ("Kestrel Analytics", "ORG"),
+                        ],
+                    )
+                ]
+            },
+        )
         assert g.search("kestrel")[0]["name"] == "Kestrel"
 
 
-NASTY = ["'; DROP TABLE entities; --", "name:foo OR NEAR(a b)", '"unbalanced', "*", "()",
-         "", "   ", "AND", "NOT kestrel", "kestrel*", "^kestrel", "text:kestrel", "a\x00b",
-         "''", '"""', "-", "kestrel + group", "{text}: x", "NEAR(", "🙂", "_", "x" * 5000,
-         " ".join(["kestrel"] * 200), "%", "\\"]
+NASTY = [
+    "'; DROP TABLE entities; --",
+    "name:foo OR NEAR(a b)",
+    '"unbalanced',
+    "*",
+    "()",
+    "",
+    "   ",
+    "AND",
+    "NOT kestrel",
+    "kestrel*",
+    "^kestrel",
+    "text:kestrel",
+    "a\x00b",
+    "''",
+    '"""',
+    "-",
+    "kestrel + group",
+    "{text}: x",
+    "NEAR(",
+    "🙂",
+    "_",
+    "x" * 5000,
+    " ".join(["kestrel"] * 200),
+    "%",
+    "\\",
+]
 
 
 @pytest.mark.parametrize("text", NASTY, ids=[f"nasty{i}" for i in range(len(NASTY))])
@@ -293,22 +388,28 @@ def test_resolve(graph):
 
 # ---------------------------------------------------------------------- detail
 
+
 def test_entity_detail(graph):
     kestrel = graph.resolve("kestrel")["id"]
     detail = graph.entity(kestrel)
     assert (detail["name"], detail["type"], detail["mentions_total"]) == (
-        "The Kestrel Group", "ORG", 3)
+        "The Kestrel Group",
+        "ORG",
+        3,
+    )
     based = detail["outgoing"][0]
     assert (based["type"], based["other"]["name"], based["count"]) == ("based_in", "Lisbon", 2)
     assert len(based["evidence"]) == 2
     for ev in based["evidence"]:
         assert ev["document"] in ("a.txt", "b.txt")
-        assert ev["sentence"][ev["tail_start"]:ev["tail_end"]] == "Lisbon"
+        assert ev["sentence"][ev["tail_start"] : ev["tail_end"]] == "Lisbon"
         assert ev["start"] <= ev["head_start"] and ev["end"] >= ev["tail_end"]
     assert sorted((r["type"], r["other"]["name"]) for r in detail["incoming"]) == [
-        ("founded", "Jon Berg"), ("works_for", "Maria Rossi")]
+        ("founded", "Jon Berg"),
+        ("works_for", "Maria Rossi"),
+    ]
     for m in detail["mentions"]:
-        assert m["sentence"][m["start"]:m["end"]] == m["text"]
+        assert m["sentence"][m["start"] : m["end"]] == m["text"]
     assert [m["document"] for m in detail["mentions"]] == ["a.txt", "a.txt", "b.txt"]
     assert len(graph.entity(kestrel, mentions=1)["mentions"]) == 1
     with pytest.raises(WorkbenchError, match="#999"):
@@ -318,12 +419,16 @@ def test_entity_detail(graph):
 def test_neighbours(graph):
     kestrel = graph.resolve("kestrel")["id"]
     seen = {(n["type"], n["forward"], n["other"]["name"]) for n in graph.neighbours(kestrel)}
-    assert seen == {("based_in", True, "Lisbon"), ("works_for", False, "Maria Rossi"),
-                    ("founded", False, "Jon Berg")}
+    assert seen == {
+        ("based_in", True, "Lisbon"),
+        ("works_for", False, "Maria Rossi"),
+        ("founded", False, "Jon Berg"),
+    }
     assert graph.neighbours(kestrel)[0]["count"] == 2  # strongest first
 
 
 # ----------------------------------------------------------------------- paths
+
 
 @pytest.fixture
 def chain_graph(tmp_path):
@@ -352,7 +457,11 @@ def test_paths_walk_relations_backwards(chain_graph):
     assert len(chains) == 2 and all(len(c) == 3 for c in chains)
     last = chains[0][-1]
     assert (last["from"]["name"], last["type"], last["to"]["name"], last["forward"]) == (
-        "Cora", "lives_in", "Dax", False)
+        "Cora",
+        "lives_in",
+        "Dax",
+        False,
+    )
     back = g.paths(dax, ana)
     # Dax -lives_in-> Cora is walked forwards, then Ana's relation backwards.
     assert back[0][0]["forward"] is True and back[0][-1]["forward"] is False
@@ -391,24 +500,37 @@ def test_bidirectional_search_agrees_with_networkx():
 
 # ---------------------------------------------------------------------- stats
 
+
 def test_stats(graph):
     stats = graph.stats()
-    assert {k: stats[k] for k in ("documents", "sentences", "entities", "mentions", "relations",
-                                  "evidence")} == {
-        "documents": 2, "sentences": 5, "entities": 6, "mentions": 12, "relations": 4,
-        "evidence": 5}
+    assert {
+        k: stats[k]
+        for k in ("documents", "sentences", "entities", "mentions", "relations", "evidence")
+    } == {
+        "documents": 2,
+        "sentences": 5,
+        "entities": 6,
+        "mentions": 12,
+        "relations": 4,
+        "evidence": 5,
+    }
     assert stats["entities_by_type"] == {"PER": 3, "LOC": 2, "ORG": 1}
     assert stats["relations_by_type"]["based_in"] == 1
     assert stats["top_entities"][0]["name"] == "The Kestrel Group"
     build = stats["builds"][0]
-    assert (build["ner_run"], build["relation_run"], build["documents_added"],
-            build["sentences"]) == ("runs/ner", "runs/rel", 2, 5)
+    assert (
+        build["ner_run"],
+        build["relation_run"],
+        build["documents_added"],
+        build["sentences"],
+    ) == ("runs/ner", "runs/rel", 2, 5)
     assert stats["embedded"] == 0 and stats["size_bytes"] > 0
     assert stats["path"] == str(graph.path)
     json.dumps(stats)
 
 
 # --------------------------------------------------------------------- exports
+
 
 def test_export_jsonl(graph, tmp_path):
     [out] = export_graph(graph, "jsonl", tmp_path / "g.jsonl")
@@ -427,8 +549,7 @@ def test_export_csv_for_neo4j(graph, tmp_path):
     with rels.open(encoding="utf-8", newline="") as f:
         rel_rows = list(csv.reader(f))
     assert node_rows[0] == ["id:ID", "name", ":LABEL", "mentions:int", "aliases"]
-    assert rel_rows[0] == [":START_ID", ":END_ID", ":TYPE", "score:float", "count:int",
-                           "evidence"]
+    assert rel_rows[0] == [":START_ID", ":END_ID", ":TYPE", "score:float", "count:int", "evidence"]
     assert len(node_rows) == 7 and len(rel_rows) == 5
     ids = {row[0] for row in node_rows[1:]}
     assert all(row[0] in ids and row[1] in ids for row in rel_rows[1:])
@@ -451,8 +572,10 @@ def test_export_graphml_reloads(graph, tmp_path):
 
 # ------------------------------------------------------------------ embeddings
 
+
 class WordCounter:
     """A stand-in encoder: counts a few words (fast, deterministic)."""
+
     name = "word-counter"
     vocabulary = ("bank", "money", "paint", "lisbon", "porto", "group")
 
@@ -461,17 +584,23 @@ class WordCounter:
 
     def encode(self, texts, batch_size=64):
         self.seen += texts
-        rows = np.array([[t.lower().count(w) for w in self.vocabulary] + [1] for t in texts],
-                        dtype=np.float32)
+        rows = np.array(
+            [[t.lower().count(w) for w in self.vocabulary] + [1] for t in texts], dtype=np.float32
+        )
         return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
 def test_profiles_describe_relations_in_words():
-    text = profile_text("Kestrel Analytics", "ORG",
-                        ["based in Lisbon", "Maria Rossi works for it"],
-                        ["Kestrel Analytics opened in Lisbon."])
-    assert text == ("Kestrel Analytics (ORG): based in Lisbon; Maria Rossi works for it. "
-                    "Kestrel Analytics opened in Lisbon.")
+    text = profile_text(
+        "Kestrel Analytics",
+        "ORG",
+        ["based in Lisbon", "Maria Rossi works for it"],
+        ["Kestrel Analytics opened in Lisbon."],
+    )
+    assert text == (
+        "Kestrel Analytics (ORG): based in Lisbon; Maria Rossi works for it. "
+        "Kestrel Analytics opened in Lisbon."
+    )
 
 
 def test_refresh_embeds_only_changed_profiles(graph):
@@ -508,8 +637,7 @@ def minilm():
 
 
 def test_minilm_vectors(minilm):
-    vectors = minilm.encode(["a bank", "a river bank", "Maria paints portraits"] * 3,
-                            batch_size=2)
+    vectors = minilm.encode(["a bank", "a river bank", "Maria paints portraits"] * 3, batch_size=2)
     assert vectors.shape == (9, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     assert np.allclose(vectors[0], vectors[3], atol=1e-5)  # order and batching do not matter
@@ -518,12 +646,21 @@ def test_minilm_vectors(minilm):
 
 def test_semantic_search_with_minilm(tmp_path, minilm):
     with Graph.open(tmp_path / "g.sqlite") as g:
-        add(g, {"x": [
-            sentence("Harbour Savings holds deposits and lends money to families.",
-                     [("Harbour Savings", "ORG")]),
-            sentence("Maria Rossi paints portraits in her studio.", [("Maria Rossi", "PER")]),
-            sentence("Porto is a city on the Douro river.", [("Porto", "LOC")]),
-        ]})
+        add(
+            g,
+            {
+                "x": [
+                    sentence(
+                        "Harbour Savings holds deposits and lends money to families.",
+                        [("Harbour Savings", "ORG")],
+                    ),
+                    sentence(
+                        "Maria Rossi paints portraits in her studio.", [("Maria Rossi", "PER")]
+                    ),
+                    sentence("Porto is a city on the Douro river.", [("Porto", "LOC")]),
+                ]
+            },
+        )
         assert g.refresh_embeddings(minilm) == 3
         assert g.search_semantic("a bank", minilm)[0]["name"] == "Harbour Savings"
         assert g.search_semantic("an artist", minilm)[0]["name"] == "Maria Rossi"

@@ -46,17 +46,23 @@ def test_defaults_and_paths_relative_to_the_recipe(recipe, monkeypatch, tmp_path
     assert loaded.name == "r"
 
 
-@pytest.mark.parametrize("old,new,fragments", [
-    ("batch_size = 8", "batch_sise = 8", ["r.toml:7:", "train.batch_sise", "'batch_size'"]),
-    ("[train]", "[trian]", ["r.toml:6:", "[trian]", "'train'"]),
-    ("batch_size = 8", 'batch_size = "8"', ["r.toml:7:", "train.batch_size", "an integer"]),
-    ("batch_size = 8", "batch_size = 0", ["train.batch_size", "at least 1"]),
-    ('task = "ner"', 'task = "clasification"', ["'task' must be one of", "'classification'"]),
-    ('task = "ner"', "", ["missing 'task'"]),
-    ('train = "data/train.conll"', 'train = "data/gone.conll"',
-     ["r.toml:4:", "data.train", "gone.conll"]),
-    ("batch_size = 8", "batch_size = [8", ["invalid TOML"]),
-])
+@pytest.mark.parametrize(
+    "old,new,fragments",
+    [
+        ("batch_size = 8", "batch_sise = 8", ["r.toml:7:", "train.batch_sise", "'batch_size'"]),
+        ("[train]", "[trian]", ["r.toml:6:", "[trian]", "'train'"]),
+        ("batch_size = 8", 'batch_size = "8"', ["r.toml:7:", "train.batch_size", "an integer"]),
+        ("batch_size = 8", "batch_size = 0", ["train.batch_size", "at least 1"]),
+        ('task = "ner"', 'task = "clasification"', ["'task' must be one of", "'classification'"]),
+        ('task = "ner"', "", ["missing 'task'"]),
+        (
+            'train = "data/train.conll"',
+            'train = "data/gone.conll"',
+            ["r.toml:4:", "data.train", "gone.conll"],
+        ),
+        ("batch_size = 8", "batch_size = [8", ["invalid TOML"]),
+    ],
+)
 def test_validation_messages(recipe, old, new, fragments):
     recipe.write_text(BASE.replace(old, new))
     with pytest.raises(WorkbenchError) as info:
@@ -66,15 +72,28 @@ def test_validation_messages(recipe, old, new, fragments):
 
 
 def test_overrides_are_typed_by_the_schema(recipe):
-    loaded = load_recipe(recipe, ["train.learning_rate=3e-5", "train.epochs=1",
-                                  "model.name=3", "data.labels=PER,LOC", "output.save_model=false"])
+    loaded = load_recipe(
+        recipe,
+        [
+            "train.learning_rate=3e-5",
+            "train.epochs=1",
+            "model.name=3",
+            "data.labels=PER,LOC",
+            "output.save_model=false",
+        ],
+    )
     assert loaded["train"]["learning_rate"] == 3e-5
     assert loaded["train"]["epochs"] == 1
     assert loaded["model"]["name"] == "3"  # a string key stays a string
     assert loaded["data"]["labels"] == ["PER", "LOC"]
     assert loaded["output"]["save_model"] is False
-    assert loaded.overrides == ["train.learning_rate=3e-5", "train.epochs=1", "model.name=3",
-                                "data.labels=PER,LOC", "output.save_model=false"]
+    assert loaded.overrides == [
+        "train.learning_rate=3e-5",
+        "train.epochs=1",
+        "model.name=3",
+        "data.labels=PER,LOC",
+        "output.save_model=false",
+    ]
 
 
 def test_override_paths_are_relative_to_the_current_folder(recipe, tmp_path, monkeypatch):
@@ -84,13 +103,18 @@ def test_override_paths_are_relative_to_the_current_folder(recipe, tmp_path, mon
     assert loaded["data"]["validation"] == str(other)
 
 
-@pytest.mark.parametrize("item,fragment", [
-    ("train.batch_size=abc", "train.batch_size"), ("train.nope=1", "unknown key 'nope'"),
-    ("batch_size=3", "did you mean 'train.batch_size'?"),
-    ("eval.batch_size=3", "did you mean 'train.batch_size'?"),
-    ("trian.epochs=1", "'train'"), ("train.epochs", "expected section.key=value"),
-    ("train.learning_rate=-1", "at least"),
-])
+@pytest.mark.parametrize(
+    "item,fragment",
+    [
+        ("train.batch_size=abc", "train.batch_size"),
+        ("train.nope=1", "unknown key 'nope'"),
+        ("batch_size=3", "did you mean 'train.batch_size'?"),
+        ("eval.batch_size=3", "did you mean 'train.batch_size'?"),
+        ("trian.epochs=1", "'train'"),
+        ("train.epochs", "expected section.key=value"),
+        ("train.learning_rate=-1", "at least"),
+    ],
+)
 def test_bad_overrides(recipe, item, fragment):
     with pytest.raises(WorkbenchError, match=None) as info:
         load_recipe(recipe, [item])
@@ -99,23 +123,33 @@ def test_bad_overrides(recipe, item, fragment):
 
 def test_a_list_typed_in_the_shell_without_quotes(recipe):
     # `--set data.labels=[PER, LOC]`: the shell splits it into two words
-    for items in (["data.labels=[PER,", "LOC]"], ["data.labels=[PER, LOC]"],
-                  ['data.labels=["PER", "LOC"]'], ["data.labels=PER,LOC"]):
+    for items in (
+        ["data.labels=[PER,", "LOC]"],
+        ["data.labels=[PER, LOC]"],
+        ['data.labels=["PER", "LOC"]'],
+        ["data.labels=PER,LOC"],
+    ):
         assert load_recipe(recipe, items)["data"]["labels"] == ["PER", "LOC"]
 
 
 def test_a_misplaced_key_in_a_recipe_names_its_section(recipe):
     recipe.write_text("epochs = 2\n" + BASE)
-    with pytest.raises(WorkbenchError, match="r.toml:1: unknown key 'epochs' "
-                                             r"\(did you mean 'train.epochs'\?\)"):
+    with pytest.raises(
+        WorkbenchError,
+        match="r.toml:1: unknown key 'epochs' "
+        r"\(did you mean 'train.epochs'\?\)",
+    ):
         load_recipe(recipe)
 
 
 def test_errors_found_after_loading_name_the_line_or_the_override(recipe, tiny_model):
     from workbench.experiment import prepare
 
-    recipe.write_text(BASE.replace("[train]", f'[model]\nname = "{tiny_model}"\n\n'
-                                               '[eval]\nmetric = "acuracy"\n\n[train]'))
+    recipe.write_text(
+        BASE.replace(
+            "[train]", f'[model]\nname = "{tiny_model}"\n\n[eval]\nmetric = "acuracy"\n\n[train]'
+        )
+    )
     with pytest.raises(WorkbenchError) as info:
         prepare(load_recipe(recipe))
     assert str(info.value).startswith(f"{recipe}:10: eval.metric 'acuracy' is not one of")
@@ -141,7 +175,8 @@ def test_keys_that_change_nothing_are_warned_about_with_their_line(recipe):
     assert loaded.warnings == [
         f"{recipe}:{encoding}: relation.encoding has no effect for task 'ner'",
         f"{recipe}:{r}: peft.r has no effect with peft.method = 'full' (LoRA only)",
-        "--set eval.steps: has no effect with eval.every = 'epoch'"]
+        "--set eval.steps: has no effect with eval.every = 'epoch'",
+    ]
     # the same keys where they do something: no warning
     assert load_recipe(recipe, ["peft.method=lora", "task=relation"]).warnings == []
     recipe.write_text(BASE)  # defaults alone never warn

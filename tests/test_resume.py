@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from workbench.cli import main
-from workbench.resume import resume_point
 from workbench.experiment import prepare
 from workbench.recipe import load_recipe
+from workbench.resume import resume_point
 from workbench.runner import run_experiment
 from workbench.runs.events import Checkpoint, Resumed, Status, Step
 from workbench.runs.folder import TRAINER_STATE, checkpoints, read_events
@@ -24,14 +24,25 @@ from workbench.runs.follow import load_state
 
 # Long enough to be killed half way on a slow machine, short enough for CI: 3 sentences,
 # batch 2, so 2 steps an epoch; checkpoints every 3 steps land mid-epoch.
-LONG = ["train.max_steps=120", "train.checkpoint_every=3", "train.log_every=2",
-        "eval.every=steps", "eval.steps=10", "train.deterministic=true"]
+LONG = [
+    "train.max_steps=120",
+    "train.checkpoint_every=3",
+    "train.log_every=2",
+    "eval.every=steps",
+    "eval.steps=10",
+    "train.deterministic=true",
+]
 
 
 def workbench_process(*args: str) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "workbench", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "workbench", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def wait_for_event(runs: Path, kind: type, process: subprocess.Popen, timeout: float = 120):
@@ -54,8 +65,9 @@ def final(run: Path) -> dict:
 
 def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_result(ner_recipe):
     # The uninterrupted run, for comparison.
-    reference, end = run_experiment(prepare(load_recipe(
-        ner_recipe, LONG + [f"output.dir={ner_recipe.parent / 'reference'}"])))
+    reference, end = run_experiment(
+        prepare(load_recipe(ner_recipe, LONG + [f"output.dir={ner_recipe.parent / 'reference'}"]))
+    )
     assert end.status == "completed"
 
     runs = ner_recipe.parent / "runs"
@@ -84,7 +96,7 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_result(ner_recipe):
             assert ours["reports"][split]["metrics"][key] == pytest.approx(value, abs=1e-5), key
     # Logged every 2 steps, checkpointed every 3: the first logged loss after the resume
     # sums steps from both processes, and still matches.
-    after = {e.step: e.loss for e in events[events.index(resumed):] if isinstance(e, Step)}
+    after = {e.step: e.loss for e in events[events.index(resumed) :] if isinstance(e, Step)}
     before = {e.step: e.loss for e in read_events(reference) if isinstance(e, Step)}
     assert sorted(after) == [s for s in range(resumed.from_step + 1, 121) if s % 2 == 0]
     for step, loss in after.items():
@@ -99,8 +111,9 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_same_result(ner_recipe):
 
 def test_sigterm_checkpoints_and_stops(ner_recipe):
     runs = ner_recipe.parent / "runs"
-    process = workbench_process("run", str(ner_recipe), "--plain", "--set",
-                                "train.max_steps=100000", "train.log_every=1")
+    process = workbench_process(
+        "run", str(ner_recipe), "--plain", "--set", "train.max_steps=100000", "train.log_every=1"
+    )
     run = wait_for_event(runs, Step, process)
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=120)
@@ -117,8 +130,14 @@ def test_sigterm_checkpoints_and_stops(ner_recipe):
 
 
 def test_only_the_last_checkpoints_are_kept_and_none_once_completed(ner_recipe):
-    run, end = run_experiment(prepare(load_recipe(ner_recipe, [
-        "train.max_steps=7", "train.checkpoint_every=2", "train.keep_checkpoints=2"])))
+    run, end = run_experiment(
+        prepare(
+            load_recipe(
+                ner_recipe,
+                ["train.max_steps=7", "train.checkpoint_every=2", "train.keep_checkpoints=2"],
+            )
+        )
+    )
     assert end.status == "completed"
     saved = [e for e in read_events(run) if isinstance(e, Checkpoint)]
     assert [e.step for e in saved] == [2, 4, 6]
@@ -145,8 +164,9 @@ def test_resume_checks_the_data_and_the_recipe(ner_recipe, capsys, monkeypatch):
 
     stop = threading.Event()
     stopper = lambda event: stop.set() if isinstance(event, Step) else None  # noqa: E731
-    run, end = run_experiment(prepare(load_recipe(ner_recipe, ["train.epochs=50"])),
-                              [stopper], stop=stop)
+    run, end = run_experiment(
+        prepare(load_recipe(ner_recipe, ["train.epochs=50"])), [stopper], stop=stop
+    )
     assert end.status == "stopped" and checkpoints(run)
     # The training file changed since: refused, naming it.
     train = ner_recipe.parent / "data" / "train.conll"
@@ -157,8 +177,7 @@ def test_resume_checks_the_data_and_the_recipe(ner_recipe, capsys, monkeypatch):
     train.write_text(original)
     # The run folder's recipe edited by hand: refused, naming the key.
     recipe = run / "recipe.toml"
-    recipe.write_text(recipe.read_text().replace("learning_rate = 0.001",
-                                                 "learning_rate = 0.002"))
+    recipe.write_text(recipe.read_text().replace("learning_rate = 0.001", "learning_rate = 0.002"))
     assert main(["run", "--resume", str(run)]) == 2
     assert "train.learning_rate" in capsys.readouterr().err
 
@@ -184,9 +203,20 @@ def test_a_run_that_stopped_early_stays_stopped_when_resumed(ner_recipe, monkeyp
         return evaluate(self, split)
 
     monkeypatch.setattr(Engine, "_evaluate", interrupted)
-    run, end = run_experiment(prepare(load_recipe(ner_recipe, [
-        "train.epochs=30", "train.learning_rate=0", "eval.patience=2", "eval.metric=loss",
-        "train.checkpoint_every=2"])))
+    run, end = run_experiment(
+        prepare(
+            load_recipe(
+                ner_recipe,
+                [
+                    "train.epochs=30",
+                    "train.learning_rate=0",
+                    "eval.patience=2",
+                    "eval.metric=loss",
+                    "train.checkpoint_every=2",
+                ],
+            )
+        )
+    )
     assert end.status == "stopped" and end.checkpoint == "checkpoints/step-6"
     monkeypatch.setattr(Engine, "_evaluate", evaluate)
     assert main(["run", "--resume", str(run)]) == 0
@@ -200,10 +230,22 @@ def test_resume_may_change_how_the_run_runs(ner_recipe):
 
     stop = threading.Event()
     stopper = lambda event: stop.set() if isinstance(event, Step) else None  # noqa: E731
-    run, end = run_experiment(prepare(load_recipe(ner_recipe, ["train.epochs=3"])),
-                              [stopper], stop=stop)
-    assert main(["run", "--resume", str(run), "--set", "train.auto_batch=true",
-                 "train.eval_batch_size=1"]) == 0
+    run, end = run_experiment(
+        prepare(load_recipe(ner_recipe, ["train.epochs=3"])), [stopper], stop=stop
+    )
+    assert (
+        main(
+            [
+                "run",
+                "--resume",
+                str(run),
+                "--set",
+                "train.auto_batch=true",
+                "train.eval_batch_size=1",
+            ]
+        )
+        == 0
+    )
     [resumed] = [e for e in read_events(run) if isinstance(e, Resumed)]
     assert resumed.overrides == ["train.auto_batch=true", "train.eval_batch_size=1"]
     assert read_events(run)[-1].status == "completed"
@@ -227,8 +269,9 @@ def test_a_checkpoint_from_before_a_recipe_key_existed_resumes(ner_recipe):
 
     stop = threading.Event()
     stopper = lambda event: stop.set() if isinstance(event, Step) else None  # noqa: E731
-    run, end = run_experiment(prepare(load_recipe(ner_recipe, ["train.epochs=3"])),
-                              [stopper], stop=stop)
+    run, end = run_experiment(
+        prepare(load_recipe(ner_recipe, ["train.epochs=3"])), [stopper], stop=stop
+    )
     # Written before [peft] and train.group_by_length existed: the checkpoint's recipe
     # has neither.
     [checkpoint] = checkpoints(run)

@@ -21,8 +21,12 @@ def runs(tmp_path):
     write_run(runs, "20261101-100000-demo-ner")
     write_run(runs, "20261101-110000-demo-ner", status="failed", steps=50, checkpoint_at=50)
     write_run(runs, "20261101-120000-ner", recipe="ner")
-    write_run(runs, "20261101-130000-demo-sentiment-with-a-long-name",
-              recipe="demo-sentiment-with-a-long-name", task="classification")
+    write_run(
+        runs,
+        "20261101-130000-demo-sentiment-with-a-long-name",
+        recipe="demo-sentiment-with-a-long-name",
+        task="classification",
+    )
     return runs
 
 
@@ -32,8 +36,13 @@ def test_a_recipe_name_means_its_latest_completed_run(runs):
     assert "20261101-100000-demo-ner" in note
     # "ner" is a recipe of its own, not the tail of "demo-ner"
     assert find_run("ner", runs)[0].name == "20261101-120000-ner"
-    resumable, _ = find_run("demo-ner", runs, usable=lambda run: run.resumable_from,
-                            wanted="resumable run", newest_only=True)
+    resumable, _ = find_run(
+        "demo-ner",
+        runs,
+        usable=lambda run: run.resumable_from,
+        wanted="resumable run",
+        newest_only=True,
+    )
     assert resumable.name == "20261101-110000-demo-ner"
     # a second run in the same second is "...-demo-ner-1": still the recipe's, and whole
     # names that start another name are still taken whole
@@ -42,8 +51,13 @@ def test_a_recipe_name_means_its_latest_completed_run(runs):
     assert find_run("20261101-110000-demo-ner", runs)[0].name == "20261101-110000-demo-ner"
     # --resume by recipe: only its newest run, never an older one behind it
     with pytest.raises(WorkbenchError, match="its newest run is no resumable run"):
-        find_run("demo-ner", runs, usable=lambda run: run.resumable_from,
-                 wanted="resumable run", newest_only=True)
+        find_run(
+            "demo-ner",
+            runs,
+            usable=lambda run: run.resumable_from,
+            wanted="resumable run",
+            newest_only=True,
+        )
 
 
 def test_a_unique_start_of_a_folder_name(runs):
@@ -68,8 +82,13 @@ def test_paths_are_taken_as_they_are_and_unknown_names_say_where_they_looked(run
 
 def test_runs_shows_every_folder_name_whole_at_80_columns(runs, tmp_path):
     env = {**os.environ, "COLUMNS": "80"}
-    out = subprocess.run([sys.executable, "-m", "workbench", "runs", "--dir", str(runs)],
-                         capture_output=True, text=True, env=env, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench", "runs", "--dir", str(runs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
     assert max(len(line) for line in out.splitlines()) <= 80
     for folder in runs.iterdir():
         assert folder.name in out
@@ -79,8 +98,9 @@ def test_runs_shows_every_folder_name_whole_at_80_columns(runs, tmp_path):
 def test_runs_into_a_closed_pipe_exits_quietly(runs):
     for argv in (["runs", "--dir", str(runs)], ["runs", "--dir", str(runs), "--json"]):
         reader, writer = os.pipe()
-        process = subprocess.Popen([sys.executable, "-m", "workbench", *argv], stdout=writer,
-                                   stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workbench", *argv], stdout=writer, stderr=subprocess.PIPE
+        )
         os.close(writer)
         os.close(reader)
         _, err = process.communicate(timeout=60)

@@ -4,19 +4,19 @@ open, attach, compare, predict, and bad input shown in place."""
 from __future__ import annotations
 
 import asyncio
-import os
+import io
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from fake_runs import write_run
 from rich.console import Console
 
-from workbench.runner import run_experiment
+from fake_runs import write_run
 from workbench.experiment import prepare
 from workbench.recipe import load_recipe
+from workbench.runner import run_experiment
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.compare import CompareScreen
 from workbench.tui.screens.confirm import ConfirmScreen
@@ -29,7 +29,7 @@ SIZE = (100, 30)
 
 def text_of(widget) -> str:
     """What a Static shows, as plain text."""
-    console = Console(width=200, color_system=None, record=True, file=open(os.devnull, "w"))
+    console = Console(width=200, color_system=None, record=True, file=io.StringIO())
     console.print(widget.content)
     return console.export_text()
 
@@ -40,8 +40,10 @@ async def wait_for(pilot, predicate, timeout: float = 90.0, what: str = "") -> N
         if predicate():
             return
         await pilot.pause(0.2)
-    raise AssertionError(f"timed out waiting for {what or predicate} on {pilot.app.screen}: "
-                         f"{getattr(pilot.app.screen, '__dict__', {}).get('state')}")
+    raise AssertionError(
+        f"timed out waiting for {what or predicate} on {pilot.app.screen}: "
+        f"{getattr(pilot.app.screen, '__dict__', {}).get('state')}"
+    )
 
 
 def train(recipe: Path, *overrides: str) -> Path:
@@ -69,8 +71,11 @@ def test_launch_from_recipes_screen_runs_to_completion(ner_recipe, monkeypatch):
     folder = ner_recipe.parent / "recipes"
     folder.mkdir()
     recipe = folder / "ner.toml"
-    recipe.write_text(ner_recipe.read_text().replace('"data/', '"../data/')
-                      .replace('[output]\ndir = "runs"\n', ""))
+    recipe.write_text(
+        ner_recipe.read_text()
+        .replace('"data/', '"../data/')
+        .replace('[output]\ndir = "runs"\n', "")
+    )
     monkeypatch.chdir(ner_recipe.parent)
 
     async def scenario():
@@ -89,8 +94,12 @@ def test_launch_from_recipes_screen_runs_to_completion(ner_recipe, monkeypatch):
             await pilot.press("l", "y")
             await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), 5, "run screen")
             screen = app.screen
-            await wait_for(pilot, lambda: screen.state is not None and
-                           screen.state.status == "completed", 120, "the run to complete")
+            await wait_for(
+                pilot,
+                lambda: screen.state is not None and screen.state.status == "completed",
+                120,
+                "the run to complete",
+            )
             await pilot.pause(0.5)
             title = text_of(screen.query_one("#run-title"))
             report = text_of(screen.query_one("#report"))
@@ -107,6 +116,7 @@ def test_launch_from_recipes_screen_runs_to_completion(ner_recipe, monkeypatch):
             await pilot.pause(0.5)
             runs = app.screen.query_one("#runs-table")
             assert run_dir.name in [str(runs.get_row_at(i)[1]) for i in range(runs.row_count)]
+
     asyncio.run(scenario())
 
 
@@ -114,13 +124,18 @@ def test_stop_a_launched_run_midway(ner_recipe):
     recipe = long_recipe(ner_recipe)
 
     async def scenario():
-        app = WorkbenchApp(runs_dir=recipe.parent / "runs", recipes_dir=recipe.parent,
-                           recipe_paths=[])
+        app = WorkbenchApp(
+            runs_dir=recipe.parent / "runs", recipes_dir=recipe.parent, recipe_paths=[]
+        )
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             screen = app.launch(recipe, [])
-            await wait_for(pilot, lambda: screen.state is not None and screen.state.step >= 4,
-                           120, "training to start")
+            await wait_for(
+                pilot,
+                lambda: screen.state is not None and screen.state.step >= 4,
+                120,
+                "training to start",
+            )
             await pilot.press("s")
             await pilot.pause(0.3)
             assert "Stop" in text_of(app.screen.query_one("#question"))
@@ -131,6 +146,7 @@ def test_stop_a_launched_run_midway(ner_recipe):
             assert screen.state.step < 800
             assert "■ stopped" in text_of(screen.query_one("#run-title"))
             assert (screen.state.run_dir / "model" / "config.json").is_file()
+
     asyncio.run(scenario())
 
 
@@ -154,34 +170,45 @@ def test_open_a_finished_run_from_the_runs_screen(ner_recipe):
             assert "test · best model" in report and "micro avg" in report
             await pilot.press("escape")
             assert isinstance(app.screen, RunsScreen)
+
     asyncio.run(scenario())
 
 
 def test_attach_to_a_run_another_process_writes_and_stop_it(ner_recipe):
     recipe = long_recipe(ner_recipe)
-    child = subprocess.Popen([sys.executable, "-m", "workbench", "run", str(recipe), "--plain"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "run", str(recipe), "--plain"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
+
         async def scenario():
             app = app_for(recipe.parent)
             async with app.run_test(size=SIZE) as pilot:
                 await pilot.press("2")
                 screen = app.screen
-                await wait_for(pilot, lambda: screen.runs and screen.runs[0].steps >= 2, 120,
-                               "the other process to train")
+                await wait_for(
+                    pilot,
+                    lambda: screen.runs and screen.runs[0].steps >= 2,
+                    120,
+                    "the other process to train",
+                )
                 assert screen.runs[0].status == "running"
                 await pilot.press("enter")
                 await pilot.pause(0.5)
                 run_screen = app.screen
                 assert isinstance(run_screen, RunScreen) and run_screen.launched is None
                 first = run_screen.state.step
-                await wait_for(pilot, lambda: run_screen.state.step > first, 60,
-                               "new steps to arrive")
+                await wait_for(
+                    pilot, lambda: run_screen.state.step > first, 60, "new steps to arrive"
+                )
                 assert "● running" in text_of(run_screen.query_one("#run-title"))
                 await pilot.press("s", "y")
                 await wait_for(pilot, lambda: run_screen.state.end is not None, 60, "the stop")
                 assert run_screen.state.status == "stopped"
+
         asyncio.run(scenario())
         assert child.wait(timeout=30) == 130
     finally:
@@ -193,8 +220,9 @@ def test_resume_a_stopped_run_from_the_runs_screen(ner_recipe):
 
     stop = threading.Event()
     stopper = lambda event: stop.set() if event.type == "step" and event.step >= 2 else None  # noqa: E731
-    run_dir, end = run_experiment(prepare(load_recipe(ner_recipe, ["train.max_steps=30"])),
-                                  [stopper], stop=stop)
+    run_dir, end = run_experiment(
+        prepare(load_recipe(ner_recipe, ["train.max_steps=30"])), [stopper], stop=stop
+    )
     assert end.status == "stopped"
 
     async def scenario():
@@ -209,24 +237,34 @@ def test_resume_a_stopped_run_from_the_runs_screen(ner_recipe):
             await pilot.press("r")
             await pilot.pause(0.3)
             assert f"from its checkpoint at step {end.steps}" in text_of(
-                app.screen.query_one("#question"))
+                app.screen.query_one("#question")
+            )
             await pilot.press("y")
             await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), 5, "run screen")
             screen = app.screen
-            await wait_for(pilot, lambda: screen.state is not None and
-                           screen.state.status == "completed", 120, "the resumed run")
+            await wait_for(
+                pilot,
+                lambda: screen.state is not None and screen.state.status == "completed",
+                120,
+                "the resumed run",
+            )
             await pilot.pause(0.5)
             assert [r.from_step for r in screen.state.resumes] == [end.steps]
             assert screen.state.step == 30 and "✔ completed" in text_of(
-                screen.query_one("#run-title"))
+                screen.query_one("#run-title")
+            )
             assert [p.name for p in (ner_recipe.parent / "runs").iterdir()] == [run_dir.name]
+
     asyncio.run(scenario())
 
 
 def text_of_footer(app) -> str:
     """The keys the footer shows on the current screen."""
-    return " ".join(str(b.binding.description) for b in app.screen.active_bindings.values()
-                    if b.binding.show and b.enabled)
+    return " ".join(
+        str(b.binding.description)
+        for b in app.screen.active_bindings.values()
+        if b.binding.show and b.enabled
+    )
 
 
 def test_compare_two_runs(ner_recipe):
@@ -249,6 +287,7 @@ def test_compare_two_runs(ner_recipe):
             assert "per-label F1" in body and "PER" in body
             title = text_of(app.screen.query_one("#compare-title"))
             assert first.name in title and second.name in title
+
     asyncio.run(scenario())
 
 
@@ -264,8 +303,9 @@ async def typed(pilot, screen, text: str) -> str:
     """Type ``text`` into the box; return the prediction shown for it."""
     await pilot.click("#predict-input")
     await pilot.press(*text)
-    await wait_for(pilot, lambda: " ms" in text_of(screen.query_one("#prediction")),
-                   30, "a prediction")
+    await wait_for(
+        pilot, lambda: " ms" in text_of(screen.query_one("#prediction")), 30, "a prediction"
+    )
     return text_of(screen.query_one("#prediction"))
 
 
@@ -282,6 +322,7 @@ def test_predict_a_sentence(ner_recipe):
             assert all(word in shown for word in ("Maria", "visited", "Porto"))
             # A random tiny model tags at random: either way the screen says what it found.
             assert "no entities found" in shown or ("entity" in shown and "label" in shown)
+
     asyncio.run(scenario())
 
 
@@ -297,12 +338,17 @@ def test_predict_relations_between_marked_entities(relation_recipe):
             assert "mark two or more entities" in shown
             marked = "[[Maria Rossi|PER]] works for [[Kestrel Bank|ORG]]."
             screen.query_one("#predict-input").value = marked
-            await wait_for(pilot, lambda: "[PER]" in text_of(screen.query_one("#prediction")),
-                           30, "the marked prediction")
+            await wait_for(
+                pilot,
+                lambda: "[PER]" in text_of(screen.query_one("#prediction")),
+                30,
+                "the marked prediction",
+            )
             shown = text_of(screen.query_one("#prediction"))
             assert "Maria Rossi [PER] works for Kestrel Bank [ORG]" in shown
             # A random tiny model may or may not see a relation; either way it says so.
             assert "no relation between" in shown or "—" in shown
+
     asyncio.run(scenario())
 
 
@@ -310,7 +356,8 @@ def test_bad_recipe_and_bad_override_are_shown_in_place(ner_recipe):
     (ner_recipe.parent / "broken.toml").write_text('task = "ner"\n[train]\nepochs = "three"\n')
     # A copy with a typo in a data path: same recipe name, one file missing.
     (ner_recipe.parent / "typo.toml").write_text(
-        ner_recipe.read_text().replace("train.conll", "trian.conll"))
+        ner_recipe.read_text().replace("train.conll", "trian.conll")
+    )
 
     async def scenario():
         app = app_for(ner_recipe.parent)
@@ -336,6 +383,7 @@ def test_bad_recipe_and_bad_override_are_shown_in_place(ner_recipe):
             await pilot.press("escape", "down")
             summary = text_of(screen.query_one("#recipe-summary"))
             assert "data.train file not found" in summary and "trian.conll" in summary
+
     asyncio.run(scenario())
 
 
@@ -349,11 +397,16 @@ def test_a_run_that_cannot_start_shows_why(ner_recipe):
             await pilot.pause()
             screen = app.launch(ner_recipe, [])
             await pilot.pause()
-            await wait_for(pilot, lambda: "could not start" in
-                           text_of(screen.query_one("#run-title")), 60, "the launch error")
+            await wait_for(
+                pilot,
+                lambda: "could not start" in text_of(screen.query_one("#run-title")),
+                60,
+                "the launch error",
+            )
             assert "train.conll" in text_of(screen.query_one("#run-title"))
             await pilot.press("escape", "2")  # the app goes on
             assert isinstance(app.screen, RunsScreen)
+
     asyncio.run(scenario())
 
 
@@ -382,6 +435,7 @@ def test_broken_run_folders_leave_the_app_usable(tmp_path):
             await pilot.press("3")
             assert isinstance(app.screen, PredictScreen)
             assert "has a saved model" in text_of(app.screen.query_one("#model-status"))
+
     asyncio.run(scenario())
 
 
@@ -401,6 +455,7 @@ def test_quitting_with_a_run_training_asks_first(ner_recipe):
             assert app.screen is screen
             screen.launched.stop()
             await wait_for(pilot, lambda: screen.launched.returncode is not None, 60, "exit")
+
     asyncio.run(scenario())
 
 
@@ -418,7 +473,7 @@ def test_compare_a_run_stopped_before_any_evaluation(tmp_path):
 
     done = load_state(write_run(tmp_path, "20260101-000000-done"))
     early = load_state(write_run(tmp_path, "20260101-000001-early", steps=20, status="stopped"))
-    console = Console(width=160, color_system=None, record=True, file=open(os.devnull, "w"))
+    console = Console(width=160, color_system=None, record=True, file=io.StringIO())
     console.print(comparison_tables([done, early]))
     text = console.export_text()
     assert "B demo-ner" in text and "-" in text.split("B demo-ner")[1].splitlines()[0]
@@ -434,6 +489,7 @@ def test_escape_leaves_an_override_field_so_keys_are_keys_again(ner_recipe):
             assert isinstance(app.screen, RunsScreen)
             await pilot.press("1")
             assert app.screen.overrides() == []  # "2" switched screens, it was not typed
+
     asyncio.run(scenario())
 
 
@@ -453,6 +509,7 @@ def test_screen_keys_reach_their_screen_from_a_run_on_top(tmp_path):
             assert isinstance(app.screen, RunScreen)
             await pilot.press("2")
             assert isinstance(app.screen, RunsScreen)
+
     asyncio.run(scenario())
 
 

@@ -5,7 +5,7 @@ search by meaning with the bundled encoder."""
 from __future__ import annotations
 
 import asyncio
-import os
+import io
 import time
 from pathlib import Path
 
@@ -19,15 +19,30 @@ SIZE = (100, 30)
 
 # (document, sentence, [(entity text, type)], [(head index, relation, tail index)])
 SENTENCES = [
-    ("news/a.txt", "Maria Lindqvist works for Kestrel Analytics.",
-     [("Maria Lindqvist", "PER"), ("Kestrel Analytics", "ORG")], [(0, "works_for", 1)]),
-    ("news/a.txt", "Kestrel Analytics is based in Porto.",
-     [("Kestrel Analytics", "ORG"), ("Porto", "LOC")], [(0, "based_in", 1)]),
-    ("news/b.txt", "Jon Berg works for Nordwind.",
-     [("Jon Berg", "PER"), ("Nordwind", "ORG")], [(0, "works_for", 1)]),
-    ("news/b.txt", "Nordwind is based in Porto, like Kestrel Analytics.",
-     [("Nordwind", "ORG"), ("Porto", "LOC"), ("Kestrel Analytics", "ORG")],
-     [(0, "based_in", 1), (2, "based_in", 1)]),
+    (
+        "news/a.txt",
+        "Maria Lindqvist works for Kestrel Analytics.",
+        [("Maria Lindqvist", "PER"), ("Kestrel Analytics", "ORG")],
+        [(0, "works_for", 1)],
+    ),
+    (
+        "news/a.txt",
+        "Kestrel Analytics is based in Porto.",
+        [("Kestrel Analytics", "ORG"), ("Porto", "LOC")],
+        [(0, "based_in", 1)],
+    ),
+    (
+        "news/b.txt",
+        "Jon Berg works for Nordwind.",
+        [("Jon Berg", "PER"), ("Nordwind", "ORG")],
+        [(0, "works_for", 1)],
+    ),
+    (
+        "news/b.txt",
+        "Nordwind is based in Porto, like Kestrel Analytics.",
+        [("Nordwind", "ORG"), ("Porto", "LOC"), ("Kestrel Analytics", "ORG")],
+        [(0, "based_in", 1), (2, "based_in", 1)],
+    ),
 ]
 
 
@@ -41,13 +56,25 @@ def build_graph(path: Path, embedder=None) -> Path:
         for document, text, entities, relations in SENTENCES:
             sentences = documents.setdefault(document, [])
             offset = sum(len(s["text"]) + 1 for s in sentences)
-            sentences.append({
-                "text": text, "start": offset,
-                "entities": [{"text": e, "type": t, "start": text.index(e),
-                              "end": text.index(e) + len(e), "score": 0.9}
-                             for e, t in entities],
-                "relations": [{"head": h, "tail": t, "type": r, "score": 0.8}
-                              for h, r, t in relations]})
+            sentences.append(
+                {
+                    "text": text,
+                    "start": offset,
+                    "entities": [
+                        {
+                            "text": e,
+                            "type": t,
+                            "start": text.index(e),
+                            "end": text.index(e) + len(e),
+                            "score": 0.9,
+                        }
+                        for e, t in entities
+                    ],
+                    "relations": [
+                        {"head": h, "tail": t, "type": r, "score": 0.8} for h, r, t in relations
+                    ],
+                }
+            )
         for document, sentences in documents.items():
             graph.add_document(document, document, f"sha-{document}", sentences, build)
         graph.finish_build(build, len(documents), 0, len(SENTENCES))
@@ -58,7 +85,7 @@ def build_graph(path: Path, embedder=None) -> Path:
 
 def text_of(widget) -> str:
     """What a Static shows, as plain text."""
-    console = Console(width=200, color_system=None, record=True, file=open(os.devnull, "w"))
+    console = Console(width=200, color_system=None, record=True, file=io.StringIO())
     console.print(widget.content)
     return console.export_text()
 
@@ -73,8 +100,9 @@ async def wait_for(pilot, predicate, timeout: float = 10.0, what: str = "") -> N
 
 
 def app_for(tmp_path: Path, graph: Path) -> WorkbenchApp:
-    return WorkbenchApp(runs_dir=tmp_path / "runs", recipes_dir=tmp_path / "recipes",
-                        graph_path=graph)
+    return WorkbenchApp(
+        runs_dir=tmp_path / "runs", recipes_dir=tmp_path / "recipes", graph_path=graph
+    )
 
 
 def results(screen: GraphScreen) -> list[str]:
@@ -119,11 +147,13 @@ def test_search_by_name_shows_the_entity(tmp_path):
     async def scenario():
         async with app_for(tmp_path, graph).run_test(size=SIZE) as pilot:
             screen = await open_graph(pilot)
-            assert "2 documents · 4 sentences · 5 entities" in \
-                text_of(screen.query_one("#graph-stats"))
+            assert "2 documents · 4 sentences · 5 entities" in text_of(
+                screen.query_one("#graph-stats")
+            )
             await pilot.press(*"kestrel")
-            await wait_for(pilot, lambda: result_names(screen) == ["Kestrel Analytics"],
-                           what="one result")
+            await wait_for(
+                pilot, lambda: result_names(screen) == ["Kestrel Analytics"], what="one result"
+            )
             assert results(screen) == ["Kestrel Analytics\nORG · 3 mentions · 2 relations"]
             assert "1 entities for 'kestrel' by name" in text_of(screen.query_one("#graph-status"))
 
@@ -138,14 +168,18 @@ def test_an_entity_shows_its_relations_and_highlighted_mentions(tmp_path):
             screen = await open_graph(pilot)
             await open_entity(pilot, screen, "kestrel", "Kestrel Analytics")
             assert tree_labels(screen) == [
-                "—based_in→ (1 out)", "  Porto LOC · 0.80 · 2×",
-                "←works_for— (1 in)", "  Maria Lindqvist PER · 0.80 · 1×"]
+                "—based_in→ (1 out)",
+                "  Porto LOC · 0.80 · 2×",
+                "←works_for— (1 in)",
+                "  Maria Lindqvist PER · 0.80 · 1×",
+            ]
             head = text_of(screen.query_one("#entity-head"))
             assert "Kestrel Analytics  ORG · 3 mentions · 2 relations" in head
             mentions = screen.query_one("#mentions", Static).content
             assert "news/a.txt: Kestrel Analytics is based in Porto." in mentions.plain
-            marked = {mentions.plain[s.start:s.end] for s in mentions.spans
-                      if "reverse" in str(s.style)}
+            marked = {
+                mentions.plain[s.start : s.end] for s in mentions.spans if "reverse" in str(s.style)
+            }
             assert marked == {"Kestrel Analytics"}
             assert screen.focused is screen.query_one("#entity-tree")
 
@@ -161,16 +195,19 @@ def test_hop_to_a_neighbour_and_back(tmp_path):
             await open_entity(pilot, screen, "kestrel", "Kestrel Analytics")
             await pilot.press("enter")  # the cursor starts on the first neighbour: Porto
             await wait_for(pilot, lambda: screen.current_name == "Porto", what="Porto")
-            assert tree_labels(screen) == ["←based_in— (2 in)",
-                                           "  Kestrel Analytics ORG · 0.80 · 2×",
-                                           "  Nordwind ORG · 0.80 · 1×"]
+            assert tree_labels(screen) == [
+                "←based_in— (2 in)",
+                "  Kestrel Analytics ORG · 0.80 · 2×",
+                "  Nordwind ORG · 0.80 · 1×",
+            ]
             await pilot.press("down", "enter")  # Porto ←based_in— Nordwind
             await wait_for(pilot, lambda: screen.current_name == "Nordwind", what="Nordwind")
             await pilot.press("backspace")
             await wait_for(pilot, lambda: screen.current_name == "Porto", what="back to Porto")
             await pilot.press("escape")
-            await wait_for(pilot, lambda: screen.current_name == "Kestrel Analytics",
-                           what="back to Kestrel")
+            await wait_for(
+                pilot, lambda: screen.current_name == "Kestrel Analytics", what="back to Kestrel"
+            )
             await pilot.press("escape")  # nothing before: the statistics
             await wait_for(pilot, lambda: screen.current is None, what="statistics")
             assert screen.query_one("#graph-detail").current == "stats-pane"
@@ -188,8 +225,10 @@ def test_path_from_here_shows_the_chain(tmp_path):
             await pilot.press("p", *"Jon Berg", "enter")
             paths = screen.query_one("#paths", Static)
             await wait_for(pilot, lambda: "Jon" in text_of(paths), what="the chain")
-            assert ("Maria Lindqvist —works_for→ Kestrel Analytics —based_in→ Porto "
-                    "←based_in— Nordwind ←works_for— Jon Berg") in text_of(paths)
+            assert (
+                "Maria Lindqvist —works_for→ Kestrel Analytics —based_in→ Porto "
+                "←based_in— Nordwind ←works_for— Jon Berg"
+            ) in text_of(paths)
             await pilot.press("escape")  # closes the path finder
             assert screen.query_one("#graph-detail").current == "entity-pane"
             # An unknown name is one line, not a traceback.
@@ -207,8 +246,7 @@ def test_missing_graph_says_how_to_build_one(tmp_path):
     async def scenario():
         async with app_for(tmp_path, missing).run_test(size=SIZE) as pilot:
             await pilot.press("4")
-            await wait_for(pilot, lambda: isinstance(pilot.app.screen, GraphScreen),
-                           what="graph")
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, GraphScreen), what="graph")
             screen = pilot.app.screen
             hint = text_of(screen.query_one("#graph-stats"))
             assert "workbench kg build --ner RUN --relations RUN --corpus PATH" in hint
@@ -227,13 +265,16 @@ def test_a_graph_built_while_the_screen_is_open_shows_up(tmp_path):
     async def scenario():
         async with app_for(tmp_path, later).run_test(size=SIZE) as pilot:
             await pilot.press("4")
-            await wait_for(pilot, lambda: isinstance(pilot.app.screen, GraphScreen),
-                           what="graph")
+            await wait_for(pilot, lambda: isinstance(pilot.app.screen, GraphScreen), what="graph")
             screen = pilot.app.screen
             assert "No graph at" in text_of(screen.query_one("#graph-stats"))
             build_graph(later)  # `workbench kg build` in another terminal
-            await wait_for(pilot, lambda: "4 sentences" in
-                           text_of(screen.query_one("#graph-stats")), 5, "the new statistics")
+            await wait_for(
+                pilot,
+                lambda: "4 sentences" in text_of(screen.query_one("#graph-stats")),
+                5,
+                "the new statistics",
+            )
             assert "5 entities" in text_of(screen.query_one("#graph-title"))
             await pilot.press(*"porto")
             await wait_for(pilot, lambda: result_names(screen) == ["Porto"], what="a hit")
@@ -243,8 +284,11 @@ def test_a_graph_built_while_the_screen_is_open_shows_up(tmp_path):
 
 def footer_keys(app) -> set[str]:
     """The keys the footer shows, as it shows them."""
-    return {app.get_key_display(b.binding) for b in app.screen.active_bindings.values()
-            if b.binding.show}
+    return {
+        app.get_key_display(b.binding)
+        for b in app.screen.active_bindings.values()
+        if b.binding.show
+    }
 
 
 def test_in_a_text_field_the_footer_shows_the_keys_that_work_there(tmp_path):
@@ -318,8 +362,10 @@ def test_search_by_meaning_with_the_bundled_encoder(tmp_path):
             screen = await open_graph(pilot)
             shown = []  # every status line, the brief "loading encoder…" included
             status = screen._status
-            screen._status = lambda text, error=False: (shown.append(str(text)),
-                                                        status(text, error))
+            screen._status = lambda text, error=False: (
+                shown.append(str(text)),
+                status(text, error),
+            )
             await pilot.press("ctrl+t")
             await pilot.press(*"a city")
             await wait_for(pilot, lambda: screen.embedder is not None, 120, "the encoder")

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fake_runs import write_run
 
+from fake_runs import write_run
 from workbench.tui.app import WorkbenchApp
 
 SIZE = (100, 30)
@@ -43,12 +43,19 @@ def project(tmp_path, monkeypatch) -> Path:
         (tmp_path / "data" / name).write_text("Jon B-PER\n")
     (tmp_path / "recipes" / "demo-ner.toml").write_text(RECIPE)
     (tmp_path / "recipes" / "demo-sentiment.toml").write_text(
-        RECIPE.replace('"ner"', '"classification"').replace("demo-ner", "demo-sentiment"))
+        RECIPE.replace('"ner"', '"classification"').replace("demo-ner", "demo-sentiment")
+    )
     runs = Path("runs")
     write_run(runs, "20261120-101500-demo-ner")
     write_run(runs, "20261120-113000-demo-ner", learning_rate=3e-5)
-    write_run(runs, "20261121-090000-demo-sentiment", task="classification",
-              recipe="demo-sentiment", total_steps=165, evals_every=55)
+    write_run(
+        runs,
+        "20261121-090000-demo-sentiment",
+        task="classification",
+        recipe="demo-sentiment",
+        total_steps=165,
+        evals_every=55,
+    )
     write_run(runs, "20261122-080000-demo-ner", steps=85, status=None)
     return tmp_path
 
@@ -117,8 +124,9 @@ def test_finished_run_screen_at_80x24(project, snap_compare):
 
 def test_compare_screen(project, snap_compare):
     # Newest first: the live run, then the two finished NER runs.
-    assert snap_compare(app(), terminal_size=SIZE,
-                        press=["2", "down", "space", "down", "down", "space", "c", "_"])
+    assert snap_compare(
+        app(), terminal_size=SIZE, press=["2", "down", "space", "down", "down", "space", "c", "_"]
+    )
 
 
 def test_stop_confirmation(project, snap_compare):
@@ -132,8 +140,14 @@ def test_stop_confirmation(project, snap_compare):
 
 
 def test_stopped_run_offers_resume(project, snap_compare):
-    write_run(Path("runs"), "20261119-070000-demo-ner", steps=70, status="stopped",
-              checkpoint_at=70, evals_every=35)
+    write_run(
+        Path("runs"),
+        "20261119-070000-demo-ner",
+        steps=70,
+        status="stopped",
+        checkpoint_at=70,
+        evals_every=35,
+    )
 
     async def open_run(pilot):
         pilot.app.open_run(Path("runs/20261119-070000-demo-ner"))

@@ -25,37 +25,67 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench",
         description="Fine-tune transformer encoders for NER, text classification and relation "
-                    "extraction "
-                    "from TOML recipes, and build knowledge graphs with them.")
+        "extraction "
+        "from TOML recipes, and build knowledge graphs with them.",
+    )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="train a recipe headless, writing a run folder",
-                         description="Train a recipe; the run folder is written under "
-                                     "[output] dir (default runs/). Ctrl-C or SIGTERM: "
-                                     "checkpoint and stop. Several processes: torchrun, "
-                                     "accelerate launch, or --devices N.")
+    run = sub.add_parser(
+        "run",
+        help="train a recipe headless, writing a run folder",
+        description="Train a recipe; the run folder is written under "
+        "[output] dir (default runs/). Ctrl-C or SIGTERM: "
+        "checkpoint and stop. Several processes: torchrun, "
+        "accelerate launch, or --devices N.",
+    )
     run.add_argument("recipe", nargs="?", help="recipe TOML file")
-    run.add_argument("--resume", metavar="RUN_DIR",
-                     help="go on with a stopped, failed or died run from its last checkpoint")
-    run.add_argument("--devices", type=int, default=1, metavar="N",
-                     help="train in N processes, one per GPU (starts torchrun)")
-    run.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[],
-                     metavar="SECTION.KEY=VALUE", help="override recipe keys")
-    run.add_argument("--plain", action="store_true",
-                     help="line-based output even in a terminal")
-    run.add_argument("--quiet-reports", action="store_true",
-                     help="print evaluation metrics without the per-label tables")
+    run.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="go on with a stopped, failed or died run from its last checkpoint",
+    )
+    run.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train in N processes, one per GPU (starts torchrun)",
+    )
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override recipe keys",
+    )
+    run.add_argument("--plain", action="store_true", help="line-based output even in a terminal")
+    run.add_argument(
+        "--quiet-reports",
+        action="store_true",
+        help="print evaluation metrics without the per-label tables",
+    )
 
     validate = sub.add_parser("validate", help="check recipes and their data without training")
     validate.add_argument("recipes", nargs="+", metavar="RECIPE")
-    validate.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[],
-                          metavar="SECTION.KEY=VALUE")
+    validate.add_argument(
+        "--set",
+        dest="overrides",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+    )
 
-    predict = sub.add_parser("predict", help="run a saved model on text (JSON lines out)",
-                             description="Predict with a run's model. Texts come from the "
-                                         "arguments, or one a line from stdin. For text-pair "
-                                         "models, separate the pair with a tab.")
+    predict = sub.add_parser(
+        "predict",
+        help="run a saved model on text (JSON lines out)",
+        description="Predict with a run's model. Texts come from the "
+        "arguments, or one a line from stdin. For text-pair "
+        "models, separate the pair with a tab.",
+    )
     predict.add_argument("model", metavar="MODEL_OR_RUN")
     predict.add_argument("texts", nargs="*", metavar="TEXT")
     predict.add_argument("--batch-size", type=int, default=32)
@@ -66,38 +96,64 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--format", choices=("auto", "conll", "jsonl", "csv", "tsv"))
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.add_argument("--batch-size", type=int, default=64)
-    evaluate.add_argument("--ner", metavar="NER_RUN",
-                          help="with a relation model: score it end to end with this NER "
-                               "model's entities (strict triples)")
+    evaluate.add_argument(
+        "--ner",
+        metavar="NER_RUN",
+        help="with a relation model: score it end to end with this NER "
+        "model's entities (strict triples)",
+    )
 
     export = sub.add_parser(
-        "export", help="export a run's model (ONNX, optionally int8), checked against it",
+        "export",
+        help="export a run's model (ONNX, optionally int8), checked against it",
         description="Export a run's model to ONNX for ONNX Runtime, optionally quantized to "
-                    "int8, and check the export against the original on the run's validation "
-                    "data: label agreement, the metric before and after, and CPU speed. "
-                    "The report is printed and written beside the export.")
+        "int8, and check the export against the original on the run's validation "
+        "data: label agreement, the metric before and after, and CPU speed. "
+        "The report is printed and written beside the export.",
+    )
     export.add_argument("model", metavar="MODEL_OR_RUN")
     export.add_argument("--format", default="onnx", choices=("onnx",))
     export.add_argument("--quantize", choices=("int8",), help="dynamic int8 quantization")
-    export.add_argument("--out", metavar="DIR",
-                        help="where the export goes (default: RUN/exports/onnx[-int8])")
-    export.add_argument("--data", metavar="PATH",
-                        help="data to check the export on (default: the run's validation "
-                             "file, else its test file)")
+    export.add_argument(
+        "--out", metavar="DIR", help="where the export goes (default: RUN/exports/onnx[-int8])"
+    )
+    export.add_argument(
+        "--data",
+        metavar="PATH",
+        help="data to check the export on (default: the run's validation file, else its test file)",
+    )
     export.add_argument("--batch-size", type=int, default=32)
 
-    tui = sub.add_parser("tui", help="the interactive workbench (also: workbench with no "
-                                     "command)",
-                         description="Open the Textual workbench: recipes, live runs, run "
-                                     "history, comparison, prediction.")
-    tui.add_argument("recipes", nargs="*", metavar="RECIPE",
-                     help="recipe files or folders to list beside ./recipes")
-    tui.add_argument("--runs", default=None, metavar="DIR",
-                     help="runs folder to show and launch into (default: runs)")
-    tui.add_argument("--recipes-dir", default="recipes", metavar="DIR",
-                     help="folder of recipes (default: recipes)")
-    tui.add_argument("--graph", default="graph.sqlite", metavar="FILE",
-                     help="knowledge graph the Graph screen opens (default: graph.sqlite)")
+    tui = sub.add_parser(
+        "tui",
+        help="the interactive workbench (also: workbench with no command)",
+        description="Open the Textual workbench: recipes, live runs, run "
+        "history, comparison, prediction.",
+    )
+    tui.add_argument(
+        "recipes",
+        nargs="*",
+        metavar="RECIPE",
+        help="recipe files or folders to list beside ./recipes",
+    )
+    tui.add_argument(
+        "--runs",
+        default=None,
+        metavar="DIR",
+        help="runs folder to show and launch into (default: runs)",
+    )
+    tui.add_argument(
+        "--recipes-dir",
+        default="recipes",
+        metavar="DIR",
+        help="folder of recipes (default: recipes)",
+    )
+    tui.add_argument(
+        "--graph",
+        default="graph.sqlite",
+        metavar="FILE",
+        help="knowledge graph the Graph screen opens (default: graph.sqlite)",
+    )
 
     runs = sub.add_parser("runs", help="list run folders")
     runs.add_argument("--dir", default="runs", help="runs folder (default: runs)")
@@ -107,37 +163,57 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _kg_parser(sub) -> None:
-    kg = sub.add_parser("kg", help="build, search and export a knowledge graph",
-                        description="A knowledge graph in one SQLite file: entities and "
-                                    "relations a run's models extract from a corpus.")
+    kg = sub.add_parser(
+        "kg",
+        help="build, search and export a knowledge graph",
+        description="A knowledge graph in one SQLite file: entities and "
+        "relations a run's models extract from a corpus.",
+    )
     kg_sub = kg.add_subparsers(dest="kg_command", metavar="SUBCOMMAND", required=True)
 
     def graph_option(parser):
-        parser.add_argument("--graph", default="graph.sqlite", metavar="FILE",
-                            help="graph file (default: graph.sqlite)")
+        parser.add_argument(
+            "--graph",
+            default="graph.sqlite",
+            metavar="FILE",
+            help="graph file (default: graph.sqlite)",
+        )
 
-    build = kg_sub.add_parser("build", help="extract entities (and relations) from a corpus "
-                                            "into the graph",
-                              description="Run an NER model (and a relation model) over a "
-                                          "corpus; documents already in the graph unchanged "
-                                          "are skipped, changed ones replaced.")
+    build = kg_sub.add_parser(
+        "build",
+        help="extract entities (and relations) from a corpus into the graph",
+        description="Run an NER model (and a relation model) over a "
+        "corpus; documents already in the graph unchanged "
+        "are skipped, changed ones replaced.",
+    )
     build.add_argument("--ner", required=True, metavar="RUN", help="NER run or model folder")
     build.add_argument("--relations", metavar="RUN", help="relation run or model folder")
-    build.add_argument("--corpus", required=True, metavar="PATH",
-                       help="text file, folder of text files, or JSONL corpus")
+    build.add_argument(
+        "--corpus",
+        required=True,
+        metavar="PATH",
+        help="text file, folder of text files, or JSONL corpus",
+    )
     graph_option(build)
-    build.add_argument("--threshold", type=float, default=0.5,
-                       help="minimum score kept (default 0.5)")
+    build.add_argument(
+        "--threshold", type=float, default=0.5, help="minimum score kept (default 0.5)"
+    )
     build.add_argument("--batch-size", type=int, default=32)
     build.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    build.add_argument("--no-embeddings", action="store_true",
-                       help="skip the entity embeddings semantic search needs")
+    build.add_argument(
+        "--no-embeddings",
+        action="store_true",
+        help="skip the entity embeddings semantic search needs",
+    )
 
     search = kg_sub.add_parser("search", help="find entities by name, or by meaning")
     search.add_argument("text", metavar="TEXT")
     graph_option(search)
-    search.add_argument("--semantic", action="store_true",
-                        help="rank by meaning (sentence embeddings) instead of by name")
+    search.add_argument(
+        "--semantic",
+        action="store_true",
+        help="rank by meaning (sentence embeddings) instead of by name",
+    )
     search.add_argument("--type", metavar="T", help="only entities of this type")
     search.add_argument("--limit", type=int, default=20)
     search.add_argument("--json", action="store_true", help="one JSON object a line")
@@ -145,8 +221,9 @@ def _kg_parser(sub) -> None:
     show = kg_sub.add_parser("show", help="one entity: aliases, relations, mentions")
     show.add_argument("entity", metavar="ENTITY", help="#id, id or name")
     graph_option(show)
-    show.add_argument("--mentions", type=int, default=10, metavar="N",
-                      help="mentions to list (default 10)")
+    show.add_argument(
+        "--mentions", type=int, default=10, metavar="N", help="mentions to list (default 10)"
+    )
     show.add_argument("--json", action="store_true")
 
     path = kg_sub.add_parser("path", help="shortest chains of relations between two entities")
@@ -161,15 +238,20 @@ def _kg_parser(sub) -> None:
     graph_option(stats)
     stats.add_argument("--json", action="store_true")
 
-    export = kg_sub.add_parser("export", help="write the graph for other tools",
-                               description="jsonl: one entity or relation a line; csv: a "
-                                           "folder for neo4j-admin import; graphml: for "
-                                           "networkx, Gephi, yEd.")
+    export = kg_sub.add_parser(
+        "export",
+        help="write the graph for other tools",
+        description="jsonl: one entity or relation a line; csv: a "
+        "folder for neo4j-admin import; graphml: for "
+        "networkx, Gephi, yEd.",
+    )
     graph_option(export)
     export.add_argument("--format", required=True, choices=("jsonl", "csv", "graphml"))
-    export.add_argument("--output", metavar="PATH",
-                        help="file (a folder for csv; - for standard output); default: "
-                             "named after the graph")
+    export.add_argument(
+        "--output",
+        metavar="PATH",
+        help="file (a folder for csv; - for standard output); default: named after the graph",
+    )
 
 
 def cmd_validate(args) -> int:
@@ -190,8 +272,11 @@ def cmd_validate(args) -> int:
             continue
         _warn(exp.recipe.warnings)
         sizes = ", ".join(f"{k} {len(v)}" for k, v in exp.splits.items())
-        console.print(f"[green]ok[/] {path}: {exp.task.name}, {len(exp.labels)} labels, {sizes}",
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"[green]ok[/] {path}: {exp.task.name}, {len(exp.labels)} labels, {sizes}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if failed:
         print(f"{failed} of {len(args.recipes)} recipes have errors", file=sys.stderr)
     return EXIT_USAGE if failed else 0
@@ -218,8 +303,12 @@ def cmd_run(args) -> int:
         from workbench.runs.index import find_run
 
         # A recipe name means its newest run only: never a stale one behind a newer run.
-        found, note = find_run(args.resume, usable=lambda run: run.resumable_from is not None,
-                               wanted="resumable run", newest_only=True)
+        found, note = find_run(
+            args.resume,
+            usable=lambda run: run.resumable_from is not None,
+            wanted="resumable run",
+            newest_only=True,
+        )
         args.resume = str(found)
         if note and is_main_process():
             print(note, file=sys.stderr, flush=True)
@@ -240,10 +329,18 @@ def cmd_run(args) -> int:
     main = is_main_process()
     console = PipeSafeConsole()
     if main and point is not None:
-        console.print(f"{RUN_FOLDER_PREFIX}{point.run_dir}", highlight=False, soft_wrap=True,
-                      markup=False)
-    views = [ConsoleView(console, live=False if args.plain else None,
-                         show_reports=not args.quiet_reports)] if main else []
+        console.print(
+            f"{RUN_FOLDER_PREFIX}{point.run_dir}", highlight=False, soft_wrap=True, markup=False
+        )
+    views = (
+        [
+            ConsoleView(
+                console, live=False if args.plain else None, show_reports=not args.quiet_reports
+            )
+        ]
+        if main
+        else []
+    )
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -255,8 +352,11 @@ def cmd_run(args) -> int:
             return
         stop.set()
         if main:
-            again = " (Ctrl-C again to abort)" if signum == signal.SIGINT and \
-                not launched_distributed() else ""
+            again = (
+                " (Ctrl-C again to abort)"
+                if signum == signal.SIGINT and not launched_distributed()
+                else ""
+            )
             console.print(f"stopping after this step, with a checkpoint{again}", style="yellow")
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -268,8 +368,9 @@ def cmd_run(args) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if main:
-        console.print(f"{RUN_FOLDER_PREFIX}{run_dir}", highlight=False, soft_wrap=True,
-                      markup=False)
+        console.print(
+            f"{RUN_FOLDER_PREFIX}{run_dir}", highlight=False, soft_wrap=True, markup=False
+        )
     elif end.status == "failed" and end.error:
         # Only the main process writes the run; another one's own error would be lost.
         print(f"{_error_prefix()}{end.error}", file=sys.stderr)
@@ -316,8 +417,11 @@ def _model_run(reference: str | None) -> str | None:
     from workbench.models import has_saved_model
     from workbench.runs.index import find_run
 
-    path, note = find_run(reference, usable=lambda run: run.status == "completed"
-                          and has_saved_model(run.path), wanted="completed run with a model")
+    path, note = find_run(
+        reference,
+        usable=lambda run: run.status == "completed" and has_saved_model(run.path),
+        wanted="completed run with a model",
+    )
     if note:
         print(note, file=sys.stderr, flush=True)
     return str(path)
@@ -340,8 +444,9 @@ def cmd_predict(args) -> int:
     texts = _read_texts(args)
     max_length = meta.get("max_length", 128)
     for start in range(0, len(texts), 256):  # stream output for long stdin inputs
-        for result in task.predict(model, tokenizer, texts[start:start + 256], max_length,
-                                   args.batch_size):
+        for result in task.predict(
+            model, tokenizer, texts[start : start + 256], max_length, args.batch_size
+        ):
             print(json.dumps(result, ensure_ascii=False), flush=True)
     return 0
 
@@ -353,15 +458,20 @@ def cmd_eval(args) -> int:
 
     if args.batch_size < 1:
         raise WorkbenchError("--batch-size must be at least 1")
-    _task, report = evaluate_saved(_model_run(args.model), args.data,
-                                   batch_size=args.batch_size, ner=_model_run(args.ner),
-                                   format=args.format)
+    _task, report = evaluate_saved(
+        _model_run(args.model),
+        args.data,
+        batch_size=args.batch_size,
+        ner=_model_run(args.ner),
+        format=args.format,
+    )
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return 0
     console = PipeSafeConsole()
-    console.print(f"{report['split']}: {metrics_line(report['metrics'])}", highlight=False,
-                  markup=False)
+    console.print(
+        f"{report['split']}: {metrics_line(report['metrics'])}", highlight=False, markup=False
+    )
     if "entity_metrics" in report:
         console.print(f"entities: {metrics_line(report['entity_metrics'])}", highlight=False)
     console.print(report_renderable(report))
@@ -373,9 +483,14 @@ def cmd_export(args) -> int:
 
     if args.batch_size < 1:
         raise WorkbenchError("--batch-size must be at least 1")
-    out, report = export_onnx(_model_run(args.model), args.out, args.quantize, args.data,
-                              args.batch_size,
-                              say=lambda text: print(text, file=sys.stderr, flush=True))
+    out, report = export_onnx(
+        _model_run(args.model),
+        args.out,
+        args.quantize,
+        args.data,
+        args.batch_size,
+        say=lambda text: print(text, file=sys.stderr, flush=True),
+    )
     print(report_text(report))
     print(f"exported to {out}")
     return 0
@@ -399,12 +514,19 @@ def cmd_runs(args) -> int:
         console.print(f"no runs in {args.dir}/")
         return 0
     _warn([f"{run.path}: {run.warning}" for run in runs if run.warning])
-    rows = [{"run": escape(run.name), "task": escape(run.task),
-             "status": status_markup(run.status, run.resumable_from, run.warning is not None),
-             "best": f"{run.metric} {run.best_value:.4f}" if isinstance(
-                 run.best_value, (int, float)) else "-",
-             "steps": run.steps_text, "duration": duration_text(run.duration_s)}
-            for run in runs]
+    rows = [
+        {
+            "run": escape(run.name),
+            "task": escape(run.task),
+            "status": status_markup(run.status, run.resumable_from, run.warning is not None),
+            "best": f"{run.metric} {run.best_value:.4f}"
+            if isinstance(run.best_value, (int, float))
+            else "-",
+            "steps": run.steps_text,
+            "duration": duration_text(run.duration_s),
+        }
+        for run in runs
+    ]
     console.print(runs_table(rows, console.width))
     return 0
 
@@ -426,12 +548,17 @@ def runs_table(rows: list[dict], width: int):
         if sum(natural(c) for c in columns) + 2 * (len(columns) - 1) <= width:
             break
         columns.remove(optional)
-    table = Table(show_edge=False, pad_edge=False, box=box.SIMPLE_HEAD, padding=(0, 1),
-                  collapse_padding=True)
+    table = Table(
+        show_edge=False, pad_edge=False, box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True
+    )
     for column in columns:
-        table.add_column(column, justify="right" if column in ("steps", "best") else "left",
-                         no_wrap=column == "run", min_width=natural("run") if column == "run"
-                         else None, overflow="fold")
+        table.add_column(
+            column,
+            justify="right" if column in ("steps", "best") else "left",
+            no_wrap=column == "run",
+            min_width=natural("run") if column == "run" else None,
+            overflow="fold",
+        )
     for row in rows:
         table.add_row(*(row[c] for c in columns))
     return table
@@ -446,10 +573,16 @@ def cmd_tui(args) -> int:
         if not Path(path).exists():
             raise WorkbenchError(f"{path}: recipe file not found")
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise WorkbenchError("the workbench needs a terminal; for logs and scripts use "
-                             "workbench run / runs / predict")
-    app = WorkbenchApp(runs_dir=args.runs, recipes_dir=args.recipes_dir,
-                       recipe_paths=args.recipes, graph_path=args.graph)
+        raise WorkbenchError(
+            "the workbench needs a terminal; for logs and scripts use "
+            "workbench run / runs / predict"
+        )
+    app = WorkbenchApp(
+        runs_dir=args.runs,
+        recipes_dir=args.recipes_dir,
+        recipe_paths=args.recipes,
+        graph_path=args.graph,
+    )
     app.run()
     return app.return_code or 0  # non-zero when the app crashed
 
@@ -502,10 +635,17 @@ def kg_build(args) -> int:
     console = PipeSafeConsole()
     ner, relations = _model_run(args.ner), _model_run(args.relations)
     with BuildBar(console) as bar:
-        summary = build_graph(graph_path=args.graph, ner=ner, relations=relations,
-                              corpus=args.corpus, threshold=args.threshold,
-                              batch_size=args.batch_size, device=args.device,
-                              embeddings=not args.no_embeddings, progress=bar)
+        summary = build_graph(
+            graph_path=args.graph,
+            ner=ner,
+            relations=relations,
+            corpus=args.corpus,
+            threshold=args.threshold,
+            batch_size=args.batch_size,
+            device=args.device,
+            embeddings=not args.no_embeddings,
+            progress=bar,
+        )
     console.print(build_view(summary or {}), highlight=False)
     return 0
 
@@ -517,12 +657,15 @@ def kg_search(args, graph, console) -> int:
     if args.semantic:
         models = graph.embedding_models()
         if not models:
-            raise WorkbenchError(f"{graph.path}: no entity embeddings; run workbench kg build "
-                                 f"without --no-embeddings")
+            raise WorkbenchError(
+                f"{graph.path}: no entity embeddings; run workbench kg build "
+                f"without --no-embeddings"
+            )
         from workbench.kg.embed import Embedder
 
-        hits = graph.search_semantic(args.text, Embedder(models[0]), limit=args.limit,
-                                     type=args.type)
+        hits = graph.search_semantic(
+            args.text, Embedder(models[0]), limit=args.limit, type=args.type
+        )
     else:
         hits = graph.search(args.text, limit=args.limit, type=args.type)
     if args.json:
@@ -554,8 +697,7 @@ def kg_path(args, graph, console) -> int:
     _positive("--limit", args.limit)
     a, b = graph.resolve(args.a), graph.resolve(args.b)
     if a["id"] == b["id"]:
-        raise WorkbenchError(f"path: {args.a!r} and {args.b!r} are the same entity "
-                             f"(#{a['id']})")
+        raise WorkbenchError(f"path: {args.a!r} and {args.b!r} are the same entity (#{a['id']})")
     chains = graph.paths(a["id"], b["id"], max_hops=args.max_hops, limit=args.limit)
     if args.json:
         for chain in chains:
@@ -564,9 +706,11 @@ def kg_path(args, graph, console) -> int:
         for number, chain in enumerate(chains, 1):
             console.print(Text.assemble(f"{number}. ", chain_text(chain)), highlight=False)
     else:
-        console.print(f"no path between {entity_label(a['name'], a['type'])} and "
-                      f"{entity_label(b['name'], b['type'])} within {args.max_hops} hops",
-                      highlight=False)
+        console.print(
+            f"no path between {entity_label(a['name'], a['type'])} and "
+            f"{entity_label(b['name'], b['type'])} within {args.max_hops} hops",
+            highlight=False,
+        )
     return 0
 
 
@@ -585,11 +729,24 @@ def kg_export(args, graph, console) -> int:
     return 0
 
 
-KG_COMMANDS = {"search": kg_search, "show": kg_show, "path": kg_path, "stats": kg_stats,
-               "export": kg_export}
+KG_COMMANDS = {
+    "search": kg_search,
+    "show": kg_show,
+    "path": kg_path,
+    "stats": kg_stats,
+    "export": kg_export,
+}
 
-COMMANDS = {"kg": cmd_kg, "run": cmd_run, "validate": cmd_validate, "predict": cmd_predict,
-            "eval": cmd_eval, "export": cmd_export, "runs": cmd_runs, "tui": cmd_tui}
+COMMANDS = {
+    "kg": cmd_kg,
+    "run": cmd_run,
+    "validate": cmd_validate,
+    "predict": cmd_predict,
+    "eval": cmd_eval,
+    "export": cmd_export,
+    "runs": cmd_runs,
+    "tui": cmd_tui,
+}
 
 
 def _route(argv: list[str]) -> list[str]:

@@ -58,14 +58,18 @@ class BuildBar:
     emits them and prints nothing). A context manager: the bar goes on exit."""
 
     def __init__(self, console: Console):
-        self.progress = Progress(TextColumn("[bold]building[/]"), BarColumn(),
-                                 MofNCompleteColumn(),
-                                 TextColumn("documents · {task.fields[rate]} docs/s"),
-                                 TimeElapsedColumn(), console=console,
-                                 disable=not console.is_terminal)
+        self.progress = Progress(
+            TextColumn("[bold]building[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("documents · {task.fields[rate]} docs/s"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        )
         self.task = None
 
-    def __enter__(self) -> "BuildBar":
+    def __enter__(self) -> BuildBar:
         self.progress.start()
         return self
 
@@ -80,8 +84,7 @@ class BuildBar:
         self.progress.update(self.task, completed=event.done, rate=rate)
 
 
-def status_markup(status: str, resumable_from: int | None = None,
-                  damaged: bool = False) -> str:
+def status_markup(status: str, resumable_from: int | None = None, damaged: bool = False) -> str:
     """``[green]✔ completed[/]``: a symbol and a word, readable without colour;
     ``↻300`` after it when the run can resume from a checkpoint at step 300, and
     ``⚠`` when its log is damaged (the CLI's runs table and the TUI alike)."""
@@ -100,8 +103,9 @@ def duration_text(seconds: float | None) -> str:
 class ConsoleView:
     """An event sink that draws a run in the terminal."""
 
-    def __init__(self, console: Console | None = None, live: bool | None = None,
-                 show_reports: bool = True):
+    def __init__(
+        self, console: Console | None = None, live: bool | None = None, show_reports: bool = True
+    ):
         self.console = console or Console()
         self.live = self.console.is_terminal if live is None else live
         self.show_reports = show_reports
@@ -125,16 +129,19 @@ class ConsoleView:
         self.total = event.total_steps or 0
         examples = ", ".join(f"{k} {v}" for k, v in event.examples.items())
         processes = f" x {event.processes} processes" if event.processes > 1 else ""
-        accumulation = (f" ({event.micro_batch_size}{processes} x {event.gradient_accumulation} "
-                        f"accumulated)" if (event.gradient_accumulation or 1) > 1 or processes
-                        else "")
+        accumulation = (
+            f" ({event.micro_batch_size}{processes} x {event.gradient_accumulation} accumulated)"
+            if (event.gradient_accumulation or 1) > 1 or processes
+            else ""
+        )
         params = parameters_text(event.tuning, event.trainable_params, event.total_params)
         self._line(
             f"{event.recipe}: {event.task} on {event.model}"
             f"{f' ({params})' if params else ''} | {event.device}, "
             f"precision {precision_name(event.precision)} | {examples} | {self.total} steps "
             f"({event.epochs:.2f} epochs of {event.steps_per_epoch}), batch "
-            f"{event.batch_size}{accumulation} | best by {event.metric}")
+            f"{event.batch_size}{accumulation} | best by {event.metric}"
+        )
         if self.live:
             self._start_progress()
 
@@ -148,15 +155,21 @@ class ConsoleView:
         if self.progress is not None:
             self.progress.stop()
         self.progress = Progress(
-            TextColumn("epoch {task.fields[epoch]:.2f}"), BarColumn(),
+            TextColumn("epoch {task.fields[epoch]:.2f}"),
+            BarColumn(),
             TextColumn("step {task.completed}/{task.total}"),
-            TextColumn("loss {task.fields[loss]}"), TextColumn("lr {task.fields[lr]}"),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("lr {task.fields[lr]}"),
             # The engine's estimate (whole steps, evaluations included), from the first
             # logged step; Rich's own waits for enough updates to time its bar.
-            TextColumn("{task.fields[speed]} samples/s"), TextColumn("eta {task.fields[eta]}"),
-            console=self.console, transient=False)
-        self.task_id = self.progress.add_task("train", total=self.total, epoch=0.0,
-                                              loss="-", lr="-", speed="-", eta="-")
+            TextColumn("{task.fields[speed]} samples/s"),
+            TextColumn("eta {task.fields[eta]}"),
+            console=self.console,
+            transient=False,
+        )
+        self.task_id = self.progress.add_task(
+            "train", total=self.total, epoch=0.0, loss="-", lr="-", speed="-", eta="-"
+        )
         self.progress.start()
 
     def on_step(self, event: Step) -> None:
@@ -164,18 +177,28 @@ class ConsoleView:
         lr = f"{event.learning_rate:.2e}" if event.learning_rate is not None else "-"
         speed = f"{event.samples_per_s:.1f}" if event.samples_per_s is not None else "-"
         if self.progress is not None:
-            self.progress.update(self.task_id, completed=event.step, epoch=event.epoch,
-                                 loss=loss, lr=lr, speed=speed, eta=duration_text(event.eta_s))
+            self.progress.update(
+                self.task_id,
+                completed=event.step,
+                epoch=event.epoch,
+                loss=loss,
+                lr=lr,
+                speed=speed,
+                eta=duration_text(event.eta_s),
+            )
         else:
-            self._line(f"step {event.step}/{event.total_steps}  epoch {event.epoch:.2f}  "
-                       f"loss {loss}  lr {lr}  {speed} samples/s  "
-                       f"eta {duration_text(event.eta_s)}")
+            self._line(
+                f"step {event.step}/{event.total_steps}  epoch {event.epoch:.2f}  "
+                f"loss {loss}  lr {lr}  {speed} samples/s  "
+                f"eta {duration_text(event.eta_s)}"
+            )
 
     def on_eval(self, event: Eval) -> None:
         marker = " (best)" if event.best else ""
         took = f" in {event.seconds:.1f} s" if event.seconds is not None else ""
-        self._line(f"eval {event.split} at step {event.step}{took}: "
-                   f"{metrics_line(event.metrics)}{marker}")
+        self._line(
+            f"eval {event.split} at step {event.step}{took}: {metrics_line(event.metrics)}{marker}"
+        )
         if self.show_reports and event.report:
             self.console.print(report_renderable(event.report))
 
@@ -187,9 +210,12 @@ class ConsoleView:
         self._line(f"checkpoint at step {event.step}: {event.path}/", style="dim")
 
     def on_batch(self, event: BatchAdjusted) -> None:
-        self._line(f"{event.reason}: micro-batch {event.batch_size} x "
-                   f"{event.gradient_accumulation} accumulated from step {event.step} (same "
-                   f"effective batch), evaluation batch {event.eval_batch_size}", style="yellow")
+        self._line(
+            f"{event.reason}: micro-batch {event.batch_size} x "
+            f"{event.gradient_accumulation} accumulated from step {event.step} (same "
+            f"effective batch), evaluation batch {event.eval_batch_size}",
+            style="yellow",
+        )
 
     def on_end(self, event: End) -> None:
         if self.progress is not None:

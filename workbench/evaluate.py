@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -18,32 +19,36 @@ def data_settings(model_or_run: str | Path, overrides: dict[str, Any]) -> dict[s
     adapter folder inside a run finds it), else defaults."""
     settings = {key: spec.default for key, spec in SCHEMA["data"].items()}
     here = Path(model_or_run).expanduser().resolve()
-    recipe_file = next((p / RECIPE for p in (here, here.parent, here.parent.parent)
-                        if (p / RECIPE).is_file()), here / RECIPE)
+    recipe_file = next(
+        (p / RECIPE for p in (here, here.parent, here.parent.parent) if (p / RECIPE).is_file()),
+        here / RECIPE,
+    )
     if recipe_file.is_file():
-        try:
+        with contextlib.suppress(WorkbenchError):  # a damaged recipe costs only its columns
             settings.update(load_recipe(recipe_file, check_files=False)["data"])
-        except WorkbenchError:
-            pass  # a damaged recipe only costs us its column settings
     settings.update({k: v for k, v in overrides.items() if v is not None})
     return settings
 
 
-def evaluate_saved(model_or_run: str | Path, data_path: str, batch_size: int = 64,
-                   ner: str | Path | None = None, **overrides) -> tuple[str, dict[str, Any]]:
+def evaluate_saved(
+    model_or_run: str | Path,
+    data_path: str,
+    batch_size: int = 64,
+    ner: str | Path | None = None,
+    **overrides,
+) -> tuple[str, dict[str, Any]]:
     """Score the model in ``model_or_run`` on ``data_path``; return (task name, report).
     With ``ner`` (an NER run or model) beside a relation model, score both together
     end to end: strict triples over the entities the NER model finds."""
     if ner is not None:
         model_dir_of(ner)
-    (task, model, tokenizer, meta), examples = load_with_data(model_or_run, data_path,
-                                                              **overrides)
+    (task, model, tokenizer, meta), examples = load_with_data(model_or_run, data_path, **overrides)
     if ner is not None:
-        return task.name, _end_to_end(ner, (task, model, tokenizer, meta), examples,
-                                      data_path, batch_size)
+        return task.name, _end_to_end(
+            ner, (task, model, tokenizer, meta), examples, data_path, batch_size
+        )
     features, id2label = encode_for(task, model, tokenizer, meta, examples, data_path)
-    report, _ = score_features(task, model, tokenizer, examples, features, id2label,
-                               batch_size)
+    report, _ = score_features(task, model, tokenizer, examples, features, id2label, batch_size)
     report["split"] = str(data_path)
     return task.name, report
 
@@ -64,14 +69,22 @@ def encode_for(task, model, tokenizer, meta: dict, examples: list[dict], data_pa
     ``(features, id2label)``."""
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     labels = [id2label[i] for i in range(len(id2label))]
-    check_labels(task, examples, labels, data_path,
-                 f"the model's labels ({', '.join(labels)})", hint=False)
+    check_labels(
+        task, examples, labels, data_path, f"the model's labels ({', '.join(labels)})", hint=False
+    )
     label2id = {label: i for i, label in enumerate(labels)}
     return task.encode(examples, tokenizer, label2id, meta.get("max_length", 128)), id2label
 
 
-def score_features(task, model, tokenizer, examples: list[dict], features: list[dict],
-                   id2label: dict[int, str], batch_size: int):
+def score_features(
+    task,
+    model,
+    tokenizer,
+    examples: list[dict],
+    features: list[dict],
+    id2label: dict[int, str],
+    batch_size: int,
+):
     """The task's report for ``model`` on encoded ``features``, and its predicted
     label ids at every labelled position, in order (to compare two models)."""
     import torch
@@ -91,13 +104,18 @@ def _end_to_end(ner_path, relation, examples: list[dict], data_path, batch_size:
 
     task, model, tokenizer, meta = relation
     if task.name != "relation":
-        raise WorkbenchError(f"--ner scores a relation model with an NER model; this model's "
-                             f"task is {task.name}")
+        raise WorkbenchError(
+            f"--ner scores a relation model with an NER model; this model's task is {task.name}"
+        )
     ner_task, ner_model, ner_tokenizer, ner_meta = load_saved(ner_path)
     if ner_task.name != "ner":
         raise WorkbenchError(f"{ner_path}: not an NER model (task {ner_task.name})")
-    report = end_to_end((ner_task, ner_model, ner_tokenizer), (task, model, tokenizer), examples,
-                        (ner_meta.get("max_length", 128), meta.get("max_length", 128)),
-                        batch_size)
+    report = end_to_end(
+        (ner_task, ner_model, ner_tokenizer),
+        (task, model, tokenizer),
+        examples,
+        (ner_meta.get("max_length", 128), meta.get("max_length", 128)),
+        batch_size,
+    )
     report["split"] = f"{data_path} (end to end with {ner_path})"
     return report

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 
 from workbench.data import read_examples
-from workbench.errors import WorkbenchError
 from workbench.engine.tuning import check_tuning
+from workbench.errors import WorkbenchError
 from workbench.models import load_tokenizer
 from workbench.recipe import Recipe, did_you_mean
 from workbench.tasks import get_task
@@ -42,9 +42,11 @@ class Experiment:
         if self._fingerprint is None:
             parts = {"labels": self.labels, **self.splits}
             self._fingerprint = {
-                name: hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False,
-                                                default=str).encode()).hexdigest()[:16]
-                for name, value in parts.items()}
+                name: hashlib.sha256(
+                    json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()
+                ).hexdigest()[:16]
+                for name, value in parts.items()
+            }
         return self._fingerprint
 
 
@@ -67,8 +69,8 @@ def prepare(recipe: Recipe) -> Experiment:
     if metric is not None and metric not in task.metrics:
         raise WorkbenchError(
             f"{recipe.where('eval', 'metric')}: eval.metric {metric!r} is not one of "
-            f"{', '.join(task.metrics)} for {task.name}"
-            + did_you_mean(metric, task.metrics))
+            f"{', '.join(task.metrics)} for {task.name}" + did_you_mean(metric, task.metrics)
+        )
     splits: dict[str, list[dict]] = {}
     for split in SPLITS:
         if data[split]:
@@ -83,16 +85,17 @@ def prepare(recipe: Recipe) -> Experiment:
     given = bool(data["labels"])
     for split, examples in splits.items():
         if split != "train" or given:
-            check_labels(task, examples, labels, data[split],
-                         "data.labels" if given else "the training data")
+            check_labels(
+                task, examples, labels, data[split], "data.labels" if given else "the training data"
+            )
     tokenizer = load_tokenizer(recipe["model"]["name"])
     try:
         check_tuning(recipe["peft"], recipe["model"]["name"])
     except WorkbenchError as exc:  # "peft.KEY: ..." is blamed on that key's line
         key = re.match(r"peft\.(\w+)", str(exc))
-        raise WorkbenchError(f"{recipe.where('peft', key.group(1) if key else 'method')}: "
-                             f"{exc}") from None
+        raise WorkbenchError(
+            f"{recipe.where('peft', key.group(1) if key else 'method')}: {exc}"
+        ) from None
     if hasattr(task, "prepare_tokenizer"):
         task.prepare_tokenizer(tokenizer)
-    return Experiment(recipe=recipe, task=task, labels=labels, splits=splits,
-                      tokenizer=tokenizer)
+    return Experiment(recipe=recipe, task=task, labels=labels, splits=splits, tokenizer=tokenizer)

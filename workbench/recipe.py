@@ -48,8 +48,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "description": Key(str, "", help="free text"),
     },
     "model": {
-        "name": Key(str, "minilm", maybe_path=True,
-                    help="'minilm' (bundled), a local folder or a hub id"),
+        "name": Key(
+            str, "minilm", maybe_path=True, help="'minilm' (bundled), a local folder or a hub id"
+        ),
         "max_length": Key(int, 128, min=8, max=8192, help="tokens per window"),
     },
     "data": {
@@ -64,27 +65,38 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "text_column": Key(str, "text"),
         "text_pair_column": Key(str, None),
         "label_column": Key(str, "label"),
-        "entities_column": Key(str, "entities",
-                               help="entity spans {type, start, end} (token offsets, end "
-                                    "exclusive): relation data, or NER data without tags"),
-        "relations_column": Key(str, "relations",
-                                help="relations {type, head, tail} indexing the entities"),
+        "entities_column": Key(
+            str,
+            "entities",
+            help="entity spans {type, start, end} (token offsets, end "
+            "exclusive): relation data, or NER data without tags",
+        ),
+        "relations_column": Key(
+            str, "relations", help="relations {type, head, tail} indexing the entities"
+        ),
         "header": Key(str, "auto", choices=("auto", "yes", "no")),
         "hf_config": Key(str, None, help="configuration name of a hub dataset"),
         "max_train_samples": Key(int, None, min=1),
         "max_eval_samples": Key(int, None, min=1),
-        "sample": Key(str, "first", choices=("first", "random"),
-                      help="which examples max_*_samples keeps: the first, or a seeded random "
-                           "subset (for files sorted by label)"),
+        "sample": Key(
+            str,
+            "first",
+            choices=("first", "random"),
+            help="which examples max_*_samples keeps: the first, or a seeded random "
+            "subset (for files sorted by label)",
+        ),
     },
     "train": {
         "epochs": Key((int, float), 3, min=0.01, max=10_000),
         "max_steps": Key(int, None, min=1, help="stop after this many optimizer steps"),
         "batch_size": Key(int, 16, min=1, max=65_536),
         "eval_batch_size": Key(int, 64, min=1, max=65_536),
-        "group_by_length": Key(bool, True,
-                               help="batches of similar length (shuffled length buckets): "
-                                    "far less padding, same examples per epoch"),
+        "group_by_length": Key(
+            bool,
+            True,
+            help="batches of similar length (shuffled length buckets): "
+            "far less padding, same examples per epoch",
+        ),
         "learning_rate": Key(float, 5e-5, min=0.0, max=1.0),
         # Defaults follow transformers.TrainingArguments, so a recipe that sets only
         # the budget matches a Trainer run with the same budget.
@@ -96,62 +108,105 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "precision": Key(str, "auto", choices=("auto", "fp32", "bf16", "fp16")),
         "seed": Key(int, 42, min=0),
         "log_every": Key(int, 10, min=1, help="steps between step events"),
-        "checkpoint_every": Key(int, None, min=1,
-                                help="optimizer steps between resumable checkpoints; unset: "
-                                     "only when the run is stopped"),
+        "checkpoint_every": Key(
+            int,
+            None,
+            min=1,
+            help="optimizer steps between resumable checkpoints; unset: "
+            "only when the run is stopped",
+        ),
         "keep_checkpoints": Key(int, 2, min=1, max=1000, help="checkpoints kept (the latest)"),
-        "auto_batch": Key(bool, False,
-                          help="on running out of GPU memory, halve the micro-batch and double "
-                               "gradient accumulation (same effective batch) and go on"),
-        "compile": Key(bool, False,
-                       help="torch.compile the model (minutes of compiling first; pays off "
-                            "on long GPU runs)"),
-        "deterministic": Key(bool, False,
-                             help="deterministic algorithms only (slower on a GPU): the same "
-                                  "seed gives the same run, resumed or not"),
+        "auto_batch": Key(
+            bool,
+            False,
+            help="on running out of GPU memory, halve the micro-batch and double "
+            "gradient accumulation (same effective batch) and go on",
+        ),
+        "compile": Key(
+            bool,
+            False,
+            help="torch.compile the model (minutes of compiling first; pays off on long GPU runs)",
+        ),
+        "deterministic": Key(
+            bool,
+            False,
+            help="deterministic algorithms only (slower on a GPU): the same "
+            "seed gives the same run, resumed or not",
+        ),
     },
     "eval": {
         "every": Key(str, "epoch", choices=("epoch", "steps")),
         "steps": Key(int, 200, min=1, help="steps between evaluations when every = 'steps'"),
         "metric": Key(str, None, help="metric that picks the best model"),
-        "patience": Key(int, 0, min=0, help="evaluations without improvement before stopping; 0 = off"),
+        "patience": Key(
+            int, 0, min=0, help="evaluations without improvement before stopping; 0 = off"
+        ),
     },
     "relation": {
-        "negative_ratio": Key((int, float), None, min=0.0,
-                              help="no_relation pairs kept per related pair in training "
-                                   "(seeded sample); unset keeps every pair"),
-        "type_pairs": Key(bool, True,
-                          help="only entity-type pairs that have a relation in training "
-                               "are candidates (in training, evaluation and prediction)"),
-        "encoding": Key(str, "pairs", choices=("pairs", "shared"),
-                        help="one encoder pass per candidate pair, head and tail marked "
-                             "(pairs), or one pass per sentence with every entity marked, "
-                             "all its pairs read from it (shared: several times faster "
-                             "where sentences hold many pairs)"),
-        "markers": Key(str, "typed", choices=("typed", "plain"),
-                       help="entity markers carry the entity type (<h:PER>) or not (<h>)"),
+        "negative_ratio": Key(
+            (int, float),
+            None,
+            min=0.0,
+            help="no_relation pairs kept per related pair in training "
+            "(seeded sample); unset keeps every pair",
+        ),
+        "type_pairs": Key(
+            bool,
+            True,
+            help="only entity-type pairs that have a relation in training "
+            "are candidates (in training, evaluation and prediction)",
+        ),
+        "encoding": Key(
+            str,
+            "pairs",
+            choices=("pairs", "shared"),
+            help="one encoder pass per candidate pair, head and tail marked "
+            "(pairs), or one pass per sentence with every entity marked, "
+            "all its pairs read from it (shared: several times faster "
+            "where sentences hold many pairs)",
+        ),
+        "markers": Key(
+            str,
+            "typed",
+            choices=("typed", "plain"),
+            help="entity markers carry the entity type (<h:PER>) or not (<h>)",
+        ),
         "none_label": Key(str, "no_relation", help="the label of a pair with no relation"),
     },
     "peft": {
-        "method": Key(str, "full", choices=("full", "lora", "bitfit", "freeze"),
-                      help="which parameters train: all, LoRA adapters, biases only, or all "
-                           "but the embeddings and the lowest peft.layers layers; the task "
-                           "head always trains"),
+        "method": Key(
+            str,
+            "full",
+            choices=("full", "lora", "bitfit", "freeze"),
+            help="which parameters train: all, LoRA adapters, biases only, or all "
+            "but the embeddings and the lowest peft.layers layers; the task "
+            "head always trains",
+        ),
         "r": Key(int, 8, min=1, max=4096, help="LoRA rank"),
         "alpha": Key((int, float), 16, min=0.0, help="LoRA scaling (alpha / r)"),
         "dropout": Key(float, 0.1, min=0.0, max=1.0, help="dropout on the LoRA input"),
-        "target_modules": Key(list, None,
-                              help="linear layers LoRA adapts, by name (query, value...); "
-                                   "unset: PEFT's default for the architecture"),
+        "target_modules": Key(
+            list,
+            None,
+            help="linear layers LoRA adapts, by name (query, value...); "
+            "unset: PEFT's default for the architecture",
+        ),
         "layers": Key(int, 3, min=0, help="freeze: how many of the lowest layers are frozen"),
-        "merge": Key(bool, True,
-                     help="LoRA: save the model with the adapter merged in (loads with "
-                          "transformers alone) beside the adapter; false saves the adapter "
-                          "only"),
+        "merge": Key(
+            bool,
+            True,
+            help="LoRA: save the model with the adapter merged in (loads with "
+            "transformers alone) beside the adapter; false saves the adapter "
+            "only",
+        ),
     },
     "output": {
-        "dir": Key(str, "runs", path=True,
-                   help="folder that holds run folders (unset: runs/ in the current folder)"),
+        "dir": Key(
+            str,
+            "runs",
+            path=True,
+            help="folder that holds run folders (unset: runs/ in the current folder)",
+        ),
         "save_model": Key(bool, True),
     },
 }
@@ -248,8 +303,13 @@ def did_you_mean(word: str, options) -> str:
 def _type_name(t) -> str:
     if isinstance(t, tuple):
         return " or ".join(_type_name(x) for x in t)
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-            list: "a list"}[t]
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+    }[t]
 
 
 def _check_value(dotted: str, spec: Key, value: Any, loc: str) -> Any:
@@ -264,13 +324,13 @@ def _check_value(dotted: str, spec: Key, value: Any, loc: str) -> Any:
             ok = True
             break
     if not ok:
-        raise WorkbenchError(
-            f"{loc}: '{dotted}' must be {_type_name(spec.type)}, got {value!r}")
+        raise WorkbenchError(f"{loc}: '{dotted}' must be {_type_name(spec.type)}, got {value!r}")
     if spec.choices is not None and value not in spec.choices:
         choices = ", ".join(repr(c) for c in spec.choices)
         raise WorkbenchError(
             f"{loc}: '{dotted}' must be one of {choices}, got {value!r}"
-            + did_you_mean(str(value), [str(c) for c in spec.choices]))
+            + did_you_mean(str(value), [str(c) for c in spec.choices])
+        )
     if spec.min is not None and value < spec.min:
         raise WorkbenchError(f"{loc}: '{dotted}' must be at least {spec.min}, got {value!r}")
     if spec.max is not None and value > spec.max:
@@ -288,11 +348,12 @@ def parse_override(item: str) -> tuple[str, str, Any]:
     dotted = dotted.strip()
     section, _, key = dotted.rpartition(".")
     if section not in SCHEMA:
-        raise WorkbenchError(f"--set {dotted}: unknown section '{section}'"
-                             + did_you_mean(section, [s for s in SCHEMA if s]))
+        raise WorkbenchError(
+            f"--set {dotted}: unknown section '{section}'"
+            + did_you_mean(section, [s for s in SCHEMA if s])
+        )
     if key not in SCHEMA[section]:
-        raise WorkbenchError(f"--set {dotted}: unknown key '{key}'"
-                             + _suggest_key(section, key))
+        raise WorkbenchError(f"--set {dotted}: unknown key '{key}'" + _suggest_key(section, key))
     spec = SCHEMA[section][key]
     if spec.type is str:
         value: Any = raw
@@ -303,7 +364,8 @@ def parse_override(item: str) -> tuple[str, str, Any]:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
             raise WorkbenchError(
-                f"--set {dotted}: {raw!r} is not {_type_name(spec.type)}") from None
+                f"--set {dotted}: {raw!r} is not {_type_name(spec.type)}"
+            ) from None
     return section, key, value
 
 
@@ -348,8 +410,9 @@ def check_override(item: str) -> tuple[str, str, Any]:
     return section, key, _check_value(dotted, SCHEMA[section][key], value, f"--set {dotted}")
 
 
-def load_recipe(path: str | Path, overrides: list[str] | None = None,
-                check_files: bool = True) -> Recipe:
+def load_recipe(
+    path: str | Path, overrides: list[str] | None = None, check_files: bool = True
+) -> Recipe:
     """Read, validate and resolve a recipe file; apply ``section.key=value`` overrides."""
     path = Path(path)
     try:
@@ -362,12 +425,18 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None,
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise WorkbenchError(f"{path}: invalid TOML: {exc}") from None
-    return build_recipe(raw, source=path, text=text, overrides=overrides or [],
-                        check_files=check_files)
+    return build_recipe(
+        raw, source=path, text=text, overrides=overrides or [], check_files=check_files
+    )
 
 
-def build_recipe(raw: dict, source: Path | None = None, text: str = "",
-                 overrides: list[str] | None = None, check_files: bool = True) -> Recipe:
+def build_recipe(
+    raw: dict,
+    source: Path | None = None,
+    text: str = "",
+    overrides: list[str] | None = None,
+    check_files: bool = True,
+) -> Recipe:
     """Validate a parsed recipe dict against ``SCHEMA``."""
     overrides = join_split_lists(overrides or [])
     name = str(source) if source else "<recipe>"
@@ -377,19 +446,21 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
             if top_key not in SCHEMA or top_key == "":
                 raise WorkbenchError(
                     f"{where(name, _line_of(text, top_key, None))}: unknown section "
-                    f"[{top_key}]" + did_you_mean(top_key, [s for s in SCHEMA if s]))
+                    f"[{top_key}]" + did_you_mean(top_key, [s for s in SCHEMA if s])
+                )
             for key, val in top_val.items():
                 loc = where(name, _line_of(text, top_key, key))
                 if key not in SCHEMA[top_key]:
-                    raise WorkbenchError(f"{loc}: unknown key '{top_key}.{key}'"
-                                         + _suggest_key(top_key, key))
-                values[top_key][key] = _check_value(f"{top_key}.{key}", SCHEMA[top_key][key],
-                                                    val, loc)
+                    raise WorkbenchError(
+                        f"{loc}: unknown key '{top_key}.{key}'" + _suggest_key(top_key, key)
+                    )
+                values[top_key][key] = _check_value(
+                    f"{top_key}.{key}", SCHEMA[top_key][key], val, loc
+                )
         else:
             loc = where(name, _line_of(text, "", top_key))
             if top_key not in SCHEMA[""]:
-                raise WorkbenchError(f"{loc}: unknown key '{top_key}'"
-                                     + _suggest_key("", top_key))
+                raise WorkbenchError(f"{loc}: unknown key '{top_key}'" + _suggest_key("", top_key))
             values[""][top_key] = _check_value(top_key, SCHEMA[""][top_key], top_val, loc)
 
     in_file = {(section, key) for section, keys in values.items() for key in keys}
@@ -419,8 +490,10 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
             if _is_path(spec, value):
                 resolved = Path(value).expanduser()
                 values[section][key] = os.path.normpath(
-                    resolved if resolved.is_absolute() else
-                    (base if given else Path.cwd()) / resolved)
+                    resolved
+                    if resolved.is_absolute()
+                    else (base if given else Path.cwd()) / resolved
+                )
 
     data = values["data"]
     if not data["train"]:
@@ -432,17 +505,21 @@ def build_recipe(raw: dict, source: Path | None = None, text: str = "",
                 if ("data", split) in overridden:
                     raise WorkbenchError(f"--set data.{split}: file not found: {value}")
                 loc = where(name, _line_of(text, "data", split))
-                raise WorkbenchError(f"{loc}: data.{split} file not found: {value} (paths in a "
-                                     f"recipe are relative to the recipe's folder)")
+                raise WorkbenchError(
+                    f"{loc}: data.{split} file not found: {value} (paths in a "
+                    f"recipe are relative to the recipe's folder)"
+                )
     warnings = []
     for section, key, why in inert_keys(values):
         if (section, key) in overridden:
             warnings.append(f"--set {section}.{key}: has no effect {why}")
         elif (section, key) in in_file:
-            warnings.append(f"{where(name, _line_of(text, section, key))}: {section}.{key} has "
-                            f"no effect {why}")
-    return Recipe(values=values, source=source, overrides=list(overrides), warnings=warnings,
-                  text=text)
+            warnings.append(
+                f"{where(name, _line_of(text, section, key))}: {section}.{key} has no effect {why}"
+            )
+    return Recipe(
+        values=values, source=source, overrides=list(overrides), warnings=warnings, text=text
+    )
 
 
 def inert_keys(values: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -454,8 +531,7 @@ def inert_keys(values: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
         inert += [("relation", key, f"for task '{task}'") for key in SCHEMA["relation"]]
     lora_only = ("r", "alpha", "dropout", "target_modules", "merge")
     if method != "lora":
-        inert += [("peft", key, f"with peft.method = '{method}' (LoRA only)")
-                  for key in lora_only]
+        inert += [("peft", key, f"with peft.method = '{method}' (LoRA only)") for key in lora_only]
     if method != "freeze":
         inert.append(("peft", "layers", f"with peft.method = '{method}' (freeze only)"))
     if values["eval"]["every"] != "steps":

@@ -13,7 +13,16 @@ from rich.table import Table
 # No vertical rules: the tables fit narrow terminal panes.
 BOX = box.SIMPLE_HEAD
 
-METRIC_ORDER = ("micro_f1", "f1", "precision", "recall", "accuracy", "macro_f1", "weighted_f1", "loss")
+METRIC_ORDER = (
+    "micro_f1",
+    "f1",
+    "precision",
+    "recall",
+    "accuracy",
+    "macro_f1",
+    "weighted_f1",
+    "loss",
+)
 
 
 def _pct(value: float, digits: int = 2) -> str:
@@ -46,8 +55,9 @@ def count_text(n: int) -> str:
     return str(n)
 
 
-def parameters_text(tuning: str | None, trainable: int | None, total: int | None,
-                    short: bool = False) -> str | None:
+def parameters_text(
+    tuning: str | None, trainable: int | None, total: int | None, short: bool = False
+) -> str | None:
     """What trains, for a start event: ``22.7M params`` or ``LoRA 77.2k/22.6M
     params train (0.34%)`` (``short``: without the share); None for runs from
     before the fields existed."""
@@ -65,19 +75,26 @@ def change_text(new: float | None, old: float | None, digits: int = 2) -> tuple[
     if new is None or old is None:
         return "", ""
     delta = 100 * (new - old)
-    if abs(delta) < 0.5 * 10 ** -digits:
+    if abs(delta) < 0.5 * 10**-digits:
         return f"= {0:.{digits}f}", "dim"
     return (f"▲ +{delta:.{digits}f}", "green") if delta > 0 else (f"▼ {delta:.{digits}f}", "red")
 
 
-def per_label_table(report: dict[str, Any], title: str | None = None,
-                    previous: dict[str, Any] | None = None, compact: bool = False) -> Table:
+def per_label_table(
+    report: dict[str, Any],
+    title: str | None = None,
+    previous: dict[str, Any] | None = None,
+    compact: bool = False,
+) -> Table:
     """Per-label precision / recall / F1 / support, then the averages; with
     ``previous``, a column of F1 changes since that report. ``compact`` heads
     the columns P / R / F1 / n, for narrow panes."""
     kind = {"ner": "entity type", "relation": "relation"}.get(report.get("task"), "class")
-    heads = ("P", "R", "F1", "Δ F1", "n") if compact else (
-        "precision", "recall", "f1", "Δ f1", "support")
+    heads = (
+        ("P", "R", "F1", "Δ F1", "n")
+        if compact
+        else ("precision", "recall", "f1", "Δ f1", "support")
+    )
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, box=BOX)
     table.add_column("type" if compact and kind == "entity type" else kind, no_wrap=True)
     for name in heads[:3]:
@@ -98,25 +115,55 @@ def per_label_table(report: dict[str, Any], title: str | None = None,
         return [f"[{style}]{text}[/]" if style else text]
 
     for label, row in report["per_label"].items():
-        table.add_row(label, pct(row["precision"]), pct(row["recall"]), pct(row["f1"]),
-                      *change(row["f1"], before.get(label, {}).get("f1")), str(row["support"]))
+        table.add_row(
+            label,
+            pct(row["precision"]),
+            pct(row["recall"]),
+            pct(row["f1"]),
+            *change(row["f1"], before.get(label, {}).get("f1")),
+            str(row["support"]),
+        )
     metrics = report["metrics"]
     old = (previous or {}).get("metrics", {})
     support = sum(r["support"] for r in report["per_label"].values())
     table.add_section()
     micro = {"ner": "f1", "relation": "micro_f1"}.get(report.get("task"))
     if micro:
-        table.add_row("micro avg", pct(metrics["precision"]), pct(metrics["recall"]),
-                      pct(metrics[micro]), *change(metrics[micro], old.get(micro)), str(support),
-                      style="bold")
-        table.add_row("macro avg", "", "", pct(metrics["macro_f1"]),
-                      *change(metrics["macro_f1"], old.get("macro_f1")), str(support))
+        table.add_row(
+            "micro avg",
+            pct(metrics["precision"]),
+            pct(metrics["recall"]),
+            pct(metrics[micro]),
+            *change(metrics[micro], old.get(micro)),
+            str(support),
+            style="bold",
+        )
+        table.add_row(
+            "macro avg",
+            "",
+            "",
+            pct(metrics["macro_f1"]),
+            *change(metrics["macro_f1"], old.get("macro_f1")),
+            str(support),
+        )
     else:
-        table.add_row("accuracy", "", "", pct(metrics["accuracy"]),
-                      *change(metrics["accuracy"], old.get("accuracy")), str(support),
-                      style="bold")
-        table.add_row("macro avg", "", "", pct(metrics["macro_f1"]),
-                      *change(metrics["macro_f1"], old.get("macro_f1")), str(support))
+        table.add_row(
+            "accuracy",
+            "",
+            "",
+            pct(metrics["accuracy"]),
+            *change(metrics["accuracy"], old.get("accuracy")),
+            str(support),
+            style="bold",
+        )
+        table.add_row(
+            "macro avg",
+            "",
+            "",
+            pct(metrics["macro_f1"]),
+            *change(metrics["macro_f1"], old.get("macro_f1")),
+            str(support),
+        )
     return table
 
 
@@ -125,8 +172,13 @@ def confusion_table(report: dict[str, Any]) -> Table | None:
     confusion = report.get("confusion")
     if not confusion:
         return None
-    table = Table(title="confusion (rows: gold, columns: predicted)", title_justify="left",
-                  show_edge=False, pad_edge=False, box=BOX)
+    table = Table(
+        title="confusion (rows: gold, columns: predicted)",
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+        box=BOX,
+    )
     table.add_column("gold \\ pred")
     for label in confusion["labels"]:
         table.add_column(label, justify="right")
@@ -135,8 +187,12 @@ def confusion_table(report: dict[str, Any]) -> Table | None:
     return table
 
 
-def report_renderable(report: dict[str, Any], title: str | None = None,
-                      previous: dict[str, Any] | None = None, compact: bool = False):
+def report_renderable(
+    report: dict[str, Any],
+    title: str | None = None,
+    previous: dict[str, Any] | None = None,
+    compact: bool = False,
+):
     """The per-label table (with F1 changes since ``previous`` when given) and
     the confusion matrix where there is one."""
     parts: list[Any] = [per_label_table(report, title, previous, compact)]

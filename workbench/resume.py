@@ -17,8 +17,13 @@ from workbench.runs.events import Status
 from workbench.runs.folder import EVENTS, RECIPE, latest_checkpoint
 
 # Keys a resumed run may change: how it runs, not what it learns.
-RESUME_KEYS = ("train.auto_batch", "train.eval_batch_size", "train.log_every",
-               "train.checkpoint_every", "train.keep_checkpoints")
+RESUME_KEYS = (
+    "train.auto_batch",
+    "train.eval_batch_size",
+    "train.log_every",
+    "train.checkpoint_every",
+    "train.keep_checkpoints",
+)
 
 
 # Keys added after runs could be checkpointed, with the value those runs trained
@@ -42,7 +47,8 @@ def check_resume_overrides(run_dir: str | Path, overrides: list[str]) -> None:
             raise WorkbenchError(
                 f"run --resume: --set {section}.{key} would change what the run learns half "
                 f"way; a resumed run takes only {', '.join(RESUME_KEYS)} (its recipe is "
-                f"{Path(run_dir) / RECIPE})")
+                f"{Path(run_dir) / RECIPE})"
+            )
 
 
 @dataclass
@@ -74,7 +80,8 @@ class ResumePoint:
                 what = "the label list" if name == "labels" else f"data.{name}"
                 raise WorkbenchError(
                     f"{self.run_dir}: {what} is not what the run trained on (the file changed "
-                    f"since); resuming would not continue the same run")
+                    f"since); resuming would not continue the same run"
+                )
 
 
 def resume_point(run_dir: str | Path, overrides: list[str] | None = None) -> ResumePoint:
@@ -91,25 +98,31 @@ def resume_point(run_dir: str | Path, overrides: list[str] | None = None) -> Res
         raise WorkbenchError(f"--resume {run_dir}: not a run folder (no {EVENTS})")
     state = load_state(run_dir)
     if state.status == Status.COMPLETED:
-        raise WorkbenchError(f"--resume {run_dir}: the run completed; there is nothing to "
-                             f"resume")
+        raise WorkbenchError(f"--resume {run_dir}: the run completed; there is nothing to resume")
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:
         raise WorkbenchError(
             f"--resume {run_dir}: the run has no checkpoint to resume from (it ended before "
-            f"its first; set train.checkpoint_every to write them as it trains)")
+            f"its first; set train.checkpoint_every to write them as it trains)"
+        )
     saved = read_trainer_state(checkpoint)
     was = flatten(saved.get("recipe") or {})
     earlier = {key: value for key, value in EARLIER_VALUES.items() if key not in was}
     was.update(earlier)
-    recipe = load_recipe(run_dir / RECIPE, [f"{key}={str(value).lower()}"
-                                           for key, value in earlier.items()] + (overrides or []))
+    recipe = load_recipe(
+        run_dir / RECIPE,
+        [f"{key}={str(value).lower()}" for key, value in earlier.items()] + (overrides or []),
+    )
     now = flatten(recipe.to_dict())
     # A key one side lacks has its default there (a checkpoint from before the key existed).
-    changed = sorted(k for k in set(was) | set(now)
-                     if was.get(k, _default(k)) != now.get(k, _default(k))
-                     and k not in RESUME_KEYS)
+    changed = sorted(
+        k
+        for k in set(was) | set(now)
+        if was.get(k, _default(k)) != now.get(k, _default(k)) and k not in RESUME_KEYS
+    )
     if changed:
-        raise WorkbenchError(f"{run_dir / RECIPE}: changed since the checkpoint "
-                             f"({', '.join(changed)}); resuming would not continue the same run")
+        raise WorkbenchError(
+            f"{run_dir / RECIPE}: changed since the checkpoint "
+            f"({', '.join(changed)}); resuming would not continue the same run"
+        )
     return ResumePoint(run_dir=run_dir, checkpoint=checkpoint, recipe=recipe, saved=saved)

@@ -14,8 +14,8 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from workbench.errors import WorkbenchError
 from workbench.experiment import Experiment
@@ -23,8 +23,16 @@ from workbench.reports import reports_text
 from workbench.resume import ResumePoint
 from workbench.runs.events import Created, End, Event, Status
 from workbench.runs.files import write_json_atomic, write_text_atomic
-from workbench.runs.folder import (RECIPE, REPORT_JSON, REPORT_TEXT, EventLog, RunLock,
-                                   create_run_dir, latest_checkpoint, tidy_run_folder)
+from workbench.runs.folder import (
+    RECIPE,
+    REPORT_JSON,
+    REPORT_TEXT,
+    EventLog,
+    RunLock,
+    create_run_dir,
+    latest_checkpoint,
+    tidy_run_folder,
+)
 
 View = Callable[[Event], None]
 
@@ -52,8 +60,9 @@ class FanOut:
                 self.views.remove(view)
 
 
-def _open_run_folder(experiment: Experiment, resume: ResumePoint | None,
-                     main: bool) -> tuple[Path, RunLock | None, EventLog | None]:
+def _open_run_folder(
+    experiment: Experiment, resume: ResumePoint | None, main: bool
+) -> tuple[Path, RunLock | None, EventLog | None]:
     """The main process makes (or reopens) the folder, takes its lock and opens
     its event log; every process gets the folder, or the same one-line error."""
     from workbench.engine.devices import broadcast
@@ -63,12 +72,15 @@ def _open_run_folder(experiment: Experiment, resume: ResumePoint | None,
     if main:
         recipe = experiment.recipe
         try:
-            run_dir = resume.run_dir if resume else create_run_dir(recipe["output"]["dir"],
-                                                                   recipe.name)
+            run_dir = (
+                resume.run_dir if resume else create_run_dir(recipe["output"]["dir"], recipe.name)
+            )
             lock = RunLock(run_dir)
             if not lock.acquire():
-                raise WorkbenchError(f"{run_dir}: another process is writing this run (it "
-                                     f"holds {lock.path.name}); stop it first")
+                raise WorkbenchError(
+                    f"{run_dir}: another process is writing this run (it "
+                    f"holds {lock.path.name}); stop it first"
+                )
             if resume is None:
                 write_text_atomic(run_dir / RECIPE, recipe.to_toml())
             else:
@@ -82,8 +94,11 @@ def _open_run_folder(experiment: Experiment, resume: ResumePoint | None,
         except WorkbenchError as exc:
             made = (None, str(exc))
         except OSError as exc:
-            made = (None, f"{exc.filename or recipe['output']['dir']}: cannot write the run "
-                          f"folder ({exc.strerror or exc})")
+            made = (
+                None,
+                f"{exc.filename or recipe['output']['dir']}: cannot write the run "
+                f"folder ({exc.strerror or exc})",
+            )
         if made[1] is not None and lock is not None:
             lock.release()
     path, error = broadcast(made)
@@ -92,9 +107,12 @@ def _open_run_folder(experiment: Experiment, resume: ResumePoint | None,
     return Path(path), lock, log
 
 
-def run_experiment(experiment: Experiment, views: list[View] | None = None,
-                   stop: threading.Event | None = None,
-                   resume: ResumePoint | None = None) -> tuple[Path, End]:
+def run_experiment(
+    experiment: Experiment,
+    views: list[View] | None = None,
+    stop: threading.Event | None = None,
+    resume: ResumePoint | None = None,
+) -> tuple[Path, End]:
     """Train ``experiment`` into a new run folder (or go on with ``resume``'s);
     return the folder and the end event."""
     from workbench.engine.devices import is_main_process
@@ -112,27 +130,57 @@ def run_experiment(experiment: Experiment, views: list[View] | None = None,
     if main:
         fanout = FanOut(log, views or [], run_dir)
         if resume is None:
-            emit(Created(path=str(run_dir), pid=os.getpid(), host=socket.gethostname(),
-                         recipe_path=str(recipe.source or ""), overrides=recipe.overrides,
-                         recipe_values=recipe.to_dict()))
+            emit(
+                Created(
+                    path=str(run_dir),
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
+                    recipe_path=str(recipe.source or ""),
+                    overrides=recipe.overrides,
+                    recipe_values=recipe.to_dict(),
+                )
+            )
     started = time.perf_counter()
     end = End(status=Status.FAILED.value)
     try:
-        result = Engine(experiment, emit, run_dir=run_dir, stop=stop,
-                        resume_from=resume.checkpoint if resume else None).run()
+        result = Engine(
+            experiment,
+            emit,
+            run_dir=run_dir,
+            stop=stop,
+            resume_from=resume.checkpoint if resume else None,
+        ).run()
         if main and result.reports:
-            write_json_atomic(run_dir / REPORT_JSON, {
-                # status: a reader whose log lost its end event still knows how it ended
-                "status": result.status.value,
-                "recipe": recipe.name, "task": experiment.task.name, "metric": result.best_metric,
-                "best_value": result.best_value, "best_step": result.best_step,
-                "reports": result.reports})
-            write_text_atomic(run_dir / REPORT_TEXT, reports_text(
-                result.reports, header=f"{recipe.name} ({experiment.task.name}) - {run_dir.name}"))
-        end = End(status=result.status.value, steps=result.steps, metric=result.best_metric,
-                  best_value=result.best_value, best_step=result.best_step,
-                  model_saved=result.model_saved, early_stopped=result.early_stopped,
-                  test=result.reports.get("test", {}).get("metrics"))
+            write_json_atomic(
+                run_dir / REPORT_JSON,
+                {
+                    # status: a reader whose log lost its end event still knows how it ended
+                    "status": result.status.value,
+                    "recipe": recipe.name,
+                    "task": experiment.task.name,
+                    "metric": result.best_metric,
+                    "best_value": result.best_value,
+                    "best_step": result.best_step,
+                    "reports": result.reports,
+                },
+            )
+            write_text_atomic(
+                run_dir / REPORT_TEXT,
+                reports_text(
+                    result.reports,
+                    header=f"{recipe.name} ({experiment.task.name}) - {run_dir.name}",
+                ),
+            )
+        end = End(
+            status=result.status.value,
+            steps=result.steps,
+            metric=result.best_metric,
+            best_value=result.best_value,
+            best_step=result.best_step,
+            model_saved=result.model_saved,
+            early_stopped=result.early_stopped,
+            test=result.reports.get("test", {}).get("metrics"),
+        )
     except KeyboardInterrupt:
         end.status, end.error = Status.STOPPED.value, "interrupted"
     except WorkbenchError as exc:
@@ -156,6 +204,8 @@ def run_experiment(experiment: Experiment, views: list[View] | None = None,
                 prune(run_dir, 0)
             lock.release()
     if fanout is not None and fanout.log_error is not None:
-        raise WorkbenchError(f"{fanout.log.path}: cannot write events "
-                             f"({fanout.log_error.strerror or fanout.log_error})")
+        raise WorkbenchError(
+            f"{fanout.log.path}: cannot write events "
+            f"({fanout.log_error.strerror or fanout.log_error})"
+        )
     return run_dir, end

@@ -12,15 +12,23 @@ from pathlib import Path
 from workbench.data.conll import read_conll
 from workbench.data.hub import read_hf
 from workbench.data.jsonl import column, read_jsonl
-from workbench.data.spans import bio_from_spans, read_entities, read_relations
 from workbench.data.schemes import check_tag, detect_scheme, to_bio
+from workbench.data.spans import bio_from_spans, read_entities, read_relations
 from workbench.data.tabular import read_table
 from workbench.errors import WorkbenchError, where
 
 EXTENSIONS = {
-    ".conll": "conll", ".conllu": "conll", ".bio": "conll", ".iob": "conll", ".bmes": "conll",
-    ".bioes": "conll", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
-    ".csv": "csv", ".tsv": "tsv",
+    ".conll": "conll",
+    ".conllu": "conll",
+    ".bio": "conll",
+    ".iob": "conll",
+    ".bmes": "conll",
+    ".bioes": "conll",
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
 }
 
 
@@ -68,25 +76,28 @@ def read_token_examples(path: str, data: dict) -> list[dict]:
             if not isinstance(tokens, list) or not isinstance(tags, list):
                 raise WorkbenchError(f"{loc}: tokens and tags must be lists")
             if len(tokens) != len(tags):
-                raise WorkbenchError(
-                    f"{loc}: {len(tokens)} tokens but {len(tags)} tags")
+                raise WorkbenchError(f"{loc}: {len(tokens)} tokens but {len(tags)} tags")
             if any(isinstance(t, int) for t in tags):
                 if not tag_names:
                     raise WorkbenchError(
-                        f"{loc}: tags are numbers; give their names in data.labels")
+                        f"{loc}: tags are numbers; give their names in data.labels"
+                    )
                 try:
                     tags = [tag_names[t] if isinstance(t, int) else t for t in tags]
                 except IndexError:
-                    raise WorkbenchError(
-                        f"{loc}: tag number out of range of data.labels") from None
+                    raise WorkbenchError(f"{loc}: tag number out of range of data.labels") from None
             for tag in tags:
                 check_tag(str(tag), loc)
             if tokens:
-                examples.append({"tokens": [str(t) for t in tokens],
-                                 "tags": [str(t) for t in tags], "line": number})
+                examples.append(
+                    {
+                        "tokens": [str(t) for t in tokens],
+                        "tags": [str(t) for t in tags],
+                        "line": number,
+                    }
+                )
     else:
-        raise WorkbenchError(f"{path}: format {fmt!r} cannot hold token tags; "
-                             f"use conll or jsonl")
+        raise WorkbenchError(f"{path}: format {fmt!r} cannot hold token tags; use conll or jsonl")
     scheme = data["tag_scheme"]
     if scheme == "auto":
         scheme = detect_scheme([e["tags"] for e in examples])
@@ -99,8 +110,14 @@ def read_text_examples(path: str, data: dict) -> list[dict]:
     """Read a text-classification split."""
     fmt = data["format"] if data["format"] != "auto" else detect_format(path, "text")
     if fmt in ("csv", "tsv"):
-        return read_table(path, "," if fmt == "csv" else "\t", data["header"],
-                          data["text_column"], data["text_pair_column"], data["label_column"])
+        return read_table(
+            path,
+            "," if fmt == "csv" else "\t",
+            data["header"],
+            data["text_column"],
+            data["text_pair_column"],
+            data["label_column"],
+        )
     if fmt in ("jsonl", "hf"):
         rows, names = _records(path, fmt, data)
         label_names = names.get(data["label_column"])
@@ -116,11 +133,11 @@ def read_text_examples(path: str, data: dict) -> list[dict]:
                 raise WorkbenchError(f"{loc}: text must be a string")
             if label is None or isinstance(label, (list, dict)):
                 raise WorkbenchError(f"{loc}: label must be a single value, got {label!r}")
-            examples.append({"text": text, "text_pair": pair, "label": str(label),
-                             "line": number})
+            examples.append({"text": text, "text_pair": pair, "label": str(label), "line": number})
         return examples
-    raise WorkbenchError(f"{path}: format {fmt!r} holds token tags, not text labels; "
-                         f"use csv, tsv or jsonl")
+    raise WorkbenchError(
+        f"{path}: format {fmt!r} holds token tags, not text labels; use csv, tsv or jsonl"
+    )
 
 
 def read_span_examples(path: str, data: dict) -> list[dict]:
@@ -128,8 +145,10 @@ def read_span_examples(path: str, data: dict) -> list[dict]:
     array, or a hub split with those columns)."""
     fmt = data["format"] if data["format"] != "auto" else detect_format(path, "spans")
     if fmt not in ("jsonl", "hf"):
-        raise WorkbenchError(f"{path}: relation data must be JSON records (.jsonl or a .json "
-                             f"array) with tokens, entities and relations")
+        raise WorkbenchError(
+            f"{path}: relation data must be JSON records (.jsonl or a .json "
+            f"array) with tokens, entities and relations"
+        )
     rows, _names = _records(path, fmt, data)
     examples = []
     for number, obj in rows:
@@ -139,13 +158,18 @@ def read_span_examples(path: str, data: dict) -> list[dict]:
             raise WorkbenchError(f"{loc}: tokens must be a non-empty list")
         entities = read_entities(obj, data["entities_column"], tokens, loc)
         relations = read_relations(obj, data["relations_column"], entities, loc)
-        examples.append({"tokens": [str(t) for t in tokens], "entities": entities,
-                         "relations": relations, "line": number})
+        examples.append(
+            {
+                "tokens": [str(t) for t in tokens],
+                "entities": entities,
+                "relations": relations,
+                "line": number,
+            }
+        )
     return examples
 
 
-READERS = {"tokens": read_token_examples, "text": read_text_examples,
-           "spans": read_span_examples}
+READERS = {"tokens": read_token_examples, "text": read_text_examples, "spans": read_span_examples}
 
 
 def read_examples(path: str, data: dict, kind: str) -> list[dict]:

@@ -35,13 +35,15 @@ def read_conll(path: str | Path) -> list[dict]:
                 continue
             if len(parts) < 2:
                 raise WorkbenchError(
-                    f"{where(path, number)}: expected a token and a tag, got {line.strip()!r}")
+                    f"{where(path, number)}: expected a token and a tag, got {line.strip()!r}"
+                )
             if columns is None:
                 columns = len(parts)
             elif len(parts) != columns:
                 raise WorkbenchError(
                     f"{where(path, number)}: expected {columns} columns as on the first "
-                    f"line, got {len(parts)}")
+                    f"line, got {len(parts)}"
+                )
             tag = parts[-1].strip()
             check_tag(tag, where(path, number))
             if not tokens:

@@ -58,8 +58,9 @@ def _read_array(path, text: str) -> list[tuple[int, dict]]:
         try:
             obj, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            raise WorkbenchError(f"{where(path, line_at(exc.pos))}: "
-                                 f"invalid JSON ({exc.msg})") from None
+            raise WorkbenchError(
+                f"{where(path, line_at(exc.pos))}: invalid JSON ({exc.msg})"
+            ) from None
         if not isinstance(obj, dict):
             raise WorkbenchError(f"{where(path, line)}: expected a JSON object in the array")
         rows.append((line, obj))
@@ -67,8 +68,9 @@ def _read_array(path, text: str) -> list[tuple[int, dict]]:
         if pos < len(text) and text[pos] == ",":
             pos = skip(pos + 1)
         elif pos >= len(text) or text[pos] != "]":
-            raise WorkbenchError(f"{where(path, line_at(pos))}: "
-                                 f"invalid JSON (expected ',' or ']' in the array)")
+            raise WorkbenchError(
+                f"{where(path, line_at(pos))}: invalid JSON (expected ',' or ']' in the array)"
+            )
     if pos >= len(text):
         raise WorkbenchError(f"{path}: invalid JSON (the array is not closed)")
     return rows
@@ -78,6 +80,8 @@ def column(obj: dict, name: str, loc: str):
     """``obj[name]``, or a user error naming the missing column and the keys there are."""
     if name not in obj:
         keys = ", ".join(sorted(obj)) or "none"
-        raise WorkbenchError(f"{loc}: no '{name}' field (fields: {keys}); "
-                             f"set the column name in the recipe's [data] section")
+        raise WorkbenchError(
+            f"{loc}: no '{name}' field (fields: {keys}); "
+            f"set the column name in the recipe's [data] section"
+        )
     return obj[name]

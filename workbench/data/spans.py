@@ -25,21 +25,23 @@ def _items(values, name: str, what: str, keys: tuple[str, str, str], loc: str):
         raise WorkbenchError(f"{loc}: '{name}' must be a list of {{{', '.join(keys)}}}")
     for number, item in enumerate(values):
         if not isinstance(item, dict) or not set(keys) <= set(item):
-            raise WorkbenchError(f"{loc}: {what} {number} needs {keys[0]}, {keys[1]} and "
-                                 f"{keys[2]}")
+            raise WorkbenchError(f"{loc}: {what} {number} needs {keys[0]}, {keys[1]} and {keys[2]}")
         yield number, item
 
 
 def read_entities(obj: dict, name: str, tokens: list, loc: str) -> list[dict]:
     """The entity spans of one record, checked against its tokens."""
     out = []
-    for number, entity in _items(column(obj, name, loc), name, "entity",
-                                 ("type", "start", "end"), loc):
+    for number, entity in _items(
+        column(obj, name, loc), name, "entity", ("type", "start", "end"), loc
+    ):
         start = _int(entity["start"], f"entity {number} start", loc)
         end = _int(entity["end"], f"entity {number} end", loc)
         if not 0 <= start < end <= len(tokens):
-            raise WorkbenchError(f"{loc}: entity {number} span {start}:{end} is outside the "
-                                 f"{len(tokens)} tokens (end is exclusive)")
+            raise WorkbenchError(
+                f"{loc}: entity {number} span {start}:{end} is outside the "
+                f"{len(tokens)} tokens (end is exclusive)"
+            )
         out.append({"type": str(entity["type"]), "start": start, "end": end})
     return out
 
@@ -47,14 +49,17 @@ def read_entities(obj: dict, name: str, tokens: list, loc: str) -> list[dict]:
 def read_relations(obj: dict, name: str, entities: list[dict], loc: str) -> list[dict]:
     """The relations of one record, checked against its entities."""
     out = []
-    for number, relation in _items(obj.get(name, []), name, "relation",
-                                   ("type", "head", "tail"), loc):
+    for number, relation in _items(
+        obj.get(name, []), name, "relation", ("type", "head", "tail"), loc
+    ):
         head = _int(relation["head"], f"relation {number} head", loc)
         tail = _int(relation["tail"], f"relation {number} tail", loc)
         for end in (head, tail):
             if not 0 <= end < len(entities):
-                raise WorkbenchError(f"{loc}: relation {number} points at entity {end}, but "
-                                     f"the sentence has {len(entities)} entities")
+                raise WorkbenchError(
+                    f"{loc}: relation {number} points at entity {end}, but "
+                    f"the sentence has {len(entities)} entities"
+                )
         if head == tail:
             raise WorkbenchError(f"{loc}: relation {number} links entity {head} to itself")
         out.append({"type": str(relation["type"]), "head": head, "tail": tail})
@@ -65,9 +70,11 @@ def bio_from_spans(length: int, entities: list[dict], loc: str) -> list[str]:
     """BIO tags for ``length`` tokens from entity spans; overlapping spans are an error."""
     tags = ["O"] * length
     for entity in sorted(entities, key=lambda e: e["start"]):
-        if any(tag != "O" for tag in tags[entity["start"]:entity["end"]]):
-            raise WorkbenchError(f"{loc}: entities overlap at tokens "
-                                 f"{entity['start']}:{entity['end']}; BIO tags cannot hold that")
+        if any(tag != "O" for tag in tags[entity["start"] : entity["end"]]):
+            raise WorkbenchError(
+                f"{loc}: entities overlap at tokens "
+                f"{entity['start']}:{entity['end']}; BIO tags cannot hold that"
+            )
         tags[entity["start"]] = f"B-{entity['type']}"
         for i in range(entity["start"] + 1, entity["end"]):
             tags[i] = f"I-{entity['type']}"

@@ -38,8 +38,15 @@ from workbench.runs.folder import EVENTS
 
 REPORT = "export_report"  # .json for machines, .txt for people
 EXPORTS = "exports"  # where exports of a run go, inside its folder
-INPUTS = ("input_ids", "attention_mask", "token_type_ids", "head_pos", "tail_pos",
-          "between_start", "between_end")
+INPUTS = (
+    "input_ids",
+    "attention_mask",
+    "token_type_ids",
+    "head_pos",
+    "tail_pos",
+    "between_start",
+    "between_end",
+)
 QUANTIZE = ("int8",)
 
 
@@ -52,9 +59,15 @@ def default_out(source: str | Path, quantize: str | None) -> Path:
     return source.parent / f"{source.name}-{name}"
 
 
-def export_onnx(source: str | Path, out: str | Path | None = None, quantize: str | None = None,
-                data: str | None = None, batch_size: int = 32, repeats: int = 30,
-                say=lambda text: None) -> tuple[Path, dict[str, Any]]:
+def export_onnx(
+    source: str | Path,
+    out: str | Path | None = None,
+    quantize: str | None = None,
+    data: str | None = None,
+    batch_size: int = 32,
+    repeats: int = 30,
+    say=lambda text: None,
+) -> tuple[Path, dict[str, Any]]:
     """Export the model of ``source`` (a run or model folder) to ``out``; check it
     on ``data`` (default: the run's validation, else test file). Returns the
     folder and the check's report (also written there)."""
@@ -76,29 +89,43 @@ def export_onnx(source: str | Path, out: str | Path | None = None, quantize: str
         raise WorkbenchError(f"{data_path}: no examples to export and check with")
 
     def fill(tmp: Path) -> None:
-        say("exporting with torch.onnx" + (f", then quantizing to {quantize}" if quantize
-                                            else ""))
+        say("exporting with torch.onnx" + (f", then quantizing to {quantize}" if quantize else ""))
         try:
             _export_graph(model, tokenizer, features, tmp / ONNX_FILE, quantize)
         except WorkbenchError:
             raise
         except Exception as exc:  # noqa: BLE001 - the exporter's errors are many and long
-            raise WorkbenchError(f"cannot export {folder} to ONNX: {first_line(exc)}") \
-                from None
+            raise WorkbenchError(f"cannot export {folder} to ONNX: {first_line(exc)}") from None
         model.config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        write_json_atomic(tmp / META_FILE, {**meta, "format": "onnx", "quantize": quantize,
-                                            "exported_from": str(folder.resolve())})
+        write_json_atomic(
+            tmp / META_FILE,
+            {
+                **meta,
+                "format": "onnx",
+                "quantize": quantize,
+                "exported_from": str(folder.resolve()),
+            },
+        )
 
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         replace_dir_atomic(out, fill)
     except OSError as exc:
-        raise WorkbenchError(f"cannot write the export to {out}: {exc.strerror or exc}") \
-            from None
+        raise WorkbenchError(f"cannot write the export to {out}: {exc.strerror or exc}") from None
     say(f"checking the export on {data_path}")
-    report = check_export(task, model, out, tokenizer, examples, features, id2label,
-                          batch_size, repeats, meta.get("metric") or task.default_metric)
+    report = check_export(
+        task,
+        model,
+        out,
+        tokenizer,
+        examples,
+        features,
+        id2label,
+        batch_size,
+        repeats,
+        meta.get("metric") or task.default_metric,
+    )
     report.update(source=str(folder), out=str(out), data=str(data_path), quantize=quantize)
     write_json_atomic(out / f"{REPORT}.json", report)
     write_text_atomic(out / f"{REPORT}.txt", report_text(report) + "\n")
@@ -111,24 +138,25 @@ def _need_onnx() -> None:
         import onnxruntime  # noqa: F401
         import onnxscript  # noqa: F401
     except ImportError as exc:
-        raise WorkbenchError(f"workbench export needs {exc.name} (pip install "
-                             f"'workbench[export]')") from None
+        raise WorkbenchError(
+            f"workbench export needs {exc.name} (pip install 'workbench[export]')"
+        ) from None
 
 
 def _check_out(out: Path, folder: Path) -> None:
     """``--out`` is replaced whole: never the model's own folder or one holding it,
     nor anything but an earlier export."""
     if out.resolve() == folder.resolve() or out.resolve() in folder.resolve().parents:
-        raise WorkbenchError(f"--out {out}: holds the model being exported; choose another "
-                             f"folder")
+        raise WorkbenchError(f"--out {out}: holds the model being exported; choose another folder")
     if out.exists() and not (out.is_dir() and not any(out.iterdir())):
         try:
             earlier = json.loads((out / META_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             earlier = {}
         if not isinstance(earlier, dict) or earlier.get("format") != "onnx":
-            raise WorkbenchError(f"--out {out}: exists and is not an earlier export; choose "
-                                 f"a new folder")
+            raise WorkbenchError(
+                f"--out {out}: exists and is not an earlier export; choose a new folder"
+            )
 
 
 def _run_data(source: str | Path) -> Path:
@@ -140,8 +168,10 @@ def _run_data(source: str | Path) -> Path:
         value = settings.get(split)
         if value and not value.startswith("hf:") and Path(value).is_file():
             return Path(value)
-    raise WorkbenchError(f"{source}: no validation or test file of the run to check the "
-                         f"export with; give one with --data FILE")
+    raise WorkbenchError(
+        f"{source}: no validation or test file of the run to check the "
+        f"export with; give one with --data FILE"
+    )
 
 
 class _Logits(torch.nn.Module):
@@ -151,16 +181,31 @@ class _Logits(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, head_pos=None,
-                tail_pos=None, between_start=None, between_end=None):
-        given = {"input_ids": input_ids, "attention_mask": attention_mask,
-                 "token_type_ids": token_type_ids, "head_pos": head_pos, "tail_pos": tail_pos,
-                 "between_start": between_start, "between_end": between_end}
+    def forward(
+        self,
+        input_ids,
+        attention_mask=None,
+        token_type_ids=None,
+        head_pos=None,
+        tail_pos=None,
+        between_start=None,
+        between_end=None,
+    ):
+        given = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "token_type_ids": token_type_ids,
+            "head_pos": head_pos,
+            "tail_pos": tail_pos,
+            "between_start": between_start,
+            "between_end": between_end,
+        }
         return self.model(**{k: v for k, v in given.items() if v is not None}).logits
 
 
-def _export_graph(model, tokenizer, features: list[dict], target: Path,
-                  quantize: str | None) -> None:
+def _export_graph(
+    model, tokenizer, features: list[dict], target: Path, quantize: str | None
+) -> None:
     from workbench.tasks.base import META_KEYS, make_collate
 
     # Two rows of different lengths, so no dimension is taken for a constant.
@@ -173,24 +218,37 @@ def _export_graph(model, tokenizer, features: list[dict], target: Path,
     # The graph's inputs take input_names in the order the arguments come.
     inputs = {k: inputs[k] for k in INPUTS if k in inputs}
     dynamic = torch.export.Dim.DYNAMIC
-    shapes = {k: {0: dynamic, 1: dynamic} if v.dim() == 2 else {0: dynamic}
-              for k, v in inputs.items()}
+    shapes = {
+        k: {0: dynamic, 1: dynamic} if v.dim() == 2 else {0: dynamic} for k, v in inputs.items()
+    }
     plain = target.with_name("fp32.onnx") if quantize else target
     model = model.cpu().eval()
     # One file, unless the weights pass protobuf's 2 GB limit (then model.onnx.data beside).
     large = sum(p.numel() * p.element_size() for p in model.parameters()) > 1.5 * 2**30
     with _quiet():
-        torch.onnx.export(_Logits(model), (), str(plain), kwargs=inputs,
-                          input_names=list(inputs),
-                          output_names=["logits"], dynamic_shapes=shapes,
-                          external_data=large, dynamo=True)
+        torch.onnx.export(
+            _Logits(model),
+            (),
+            str(plain),
+            kwargs=inputs,
+            input_names=list(inputs),
+            output_names=["logits"],
+            dynamic_shapes=shapes,
+            external_data=large,
+            dynamo=True,
+        )
         if quantize:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             # Per output channel: one scale per tensor cost CoNLL-2003 1.3 F1 (agreement
             # 99.16%), per channel 0.3 (99.57%), at about the same speed.
-            quantize_dynamic(str(plain), str(target), weight_type=QuantType.QInt8,
-                             per_channel=True, use_external_data_format=large)
+            quantize_dynamic(
+                str(plain),
+                str(target),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                use_external_data_format=large,
+            )
             for leftover in plain.parent.glob(plain.name + "*"):
                 leftover.unlink()
 
@@ -213,8 +271,18 @@ def _quiet():
 
 
 # -- the check ---------------------------------------------------------------------------
-def check_export(task, model, out: Path, tokenizer, examples, features, id2label,
-                 batch_size: int, repeats: int, metric: str) -> dict[str, Any]:
+def check_export(
+    task,
+    model,
+    out: Path,
+    tokenizer,
+    examples,
+    features,
+    id2label,
+    batch_size: int,
+    repeats: int,
+    metric: str,
+) -> dict[str, Any]:
     """The export against the original: label agreement at every scored position,
     the metric before and after, one-sentence latency and batch throughput on CPU."""
     from workbench.deploy.onnx_runtime import OnnxModel
@@ -225,8 +293,9 @@ def check_export(task, model, out: Path, tokenizer, examples, features, id2label
     reports, preds, speed = {}, {}, {}
     for name, candidate in sides.items():
         began = time.perf_counter()
-        reports[name], preds[name] = score_features(task, candidate, tokenizer, examples,
-                                                    features, id2label, batch_size)
+        reports[name], preds[name] = score_features(
+            task, candidate, tokenizer, examples, features, id2label, batch_size
+        )
         speed[name] = {"sentences_per_s": len(examples) / (time.perf_counter() - began)}
     for name, latency in _latencies_ms(sides, tokenizer, features, repeats).items():
         speed[name]["latency_ms"] = latency
@@ -236,19 +305,27 @@ def check_export(task, model, out: Path, tokenizer, examples, features, id2label
     compared = int(preds["pytorch"].numel())
     before, after = (reports[s]["metrics"].get(metric) for s in ("pytorch", "onnx"))
     return {
-        "task": task.name, "examples": len(examples), "compared": compared,
-        "agreement": agree / max(1, compared), "metric": metric,
-        "before": before, "after": after, "speed": speed, "batch_size": batch_size,
-        "threads": {"pytorch": torch.get_num_threads(),
-                    "onnx": exported.session.get_session_options().intra_op_num_threads
-                    or "all cores"},
+        "task": task.name,
+        "examples": len(examples),
+        "compared": compared,
+        "agreement": agree / max(1, compared),
+        "metric": metric,
+        "before": before,
+        "after": after,
+        "speed": speed,
+        "batch_size": batch_size,
+        "threads": {
+            "pytorch": torch.get_num_threads(),
+            "onnx": exported.session.get_session_options().intra_op_num_threads or "all cores",
+        },
         "size_mb": round((out / ONNX_FILE).stat().st_size / 2**20, 1),
         "metrics": {side: reports[side]["metrics"] for side in reports},
     }
 
 
-def _latencies_ms(models: dict, tokenizer, features: list[dict], repeats: int,
-                  rounds: int = 5) -> dict:
+def _latencies_ms(
+    models: dict, tokenizer, features: list[dict], repeats: int, rounds: int = 5
+) -> dict:
     """Median time of one forward pass over a sentence of median length, for each
     model. The models take turns in blocks (a machine that drifts drifts for
     all), and the first call of a block is not counted: ONNX Runtime's threads
@@ -274,14 +351,15 @@ def report_text(report: dict[str, Any]) -> str:
     """The check as a few lines for people."""
     speed = report["speed"]
     metric = report["metric"]
-    fmt = (lambda v: "-" if v is None else f"{100 * v:.2f}") if metric != "loss" else \
-        (lambda v: "-" if v is None else f"{v:.4f}")
+    fmt = (
+        (lambda v: "-" if v is None else f"{100 * v:.2f}")
+        if metric != "loss"
+        else (lambda v: "-" if v is None else f"{v:.4f}")
+    )
     label = "ONNX" + (f" {report['quantize']}" if report.get("quantize") else "")
     lines = [
-        f"export of {report['source']} checked on {report['data']} "
-        f"({report['examples']} examples)",
-        f"label agreement {100 * report['agreement']:.2f}% of {report['compared']} "
-        f"predictions",
+        f"export of {report['source']} checked on {report['data']} ({report['examples']} examples)",
+        f"label agreement {100 * report['agreement']:.2f}% of {report['compared']} predictions",
         f"{'':22}{'PyTorch':>10}{label:>12}{'ratio':>8}",
         f"{metric:22}{fmt(report['before']):>10}{fmt(report['after']):>12}"
         f"{_diff(report['before'], report['after'], metric):>8}",

@@ -21,8 +21,9 @@ class OnnxModel:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(Path(folder) / ONNX_FILE), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            str(Path(folder) / ONNX_FILE), options, providers=["CPUExecutionProvider"]
+        )
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.config = AutoConfig.from_pretrained(str(folder))
         self.device = torch.device("cpu")

@@ -21,8 +21,14 @@ FORMAT = 1  # of trainer_state.json
 BEST_WEIGHTS = "best_model.safetensors"  # when the best weights are not the checkpoint's own
 
 
-def save_checkpoint(accelerator, run_dir: Path, state: TrainState, extra: dict[str, Any],
-                    keep: int, best_weights: dict | None = None) -> tuple[str, list[str]]:
+def save_checkpoint(
+    accelerator,
+    run_dir: Path,
+    state: TrainState,
+    extra: dict[str, Any],
+    keep: int,
+    best_weights: dict | None = None,
+) -> tuple[str, list[str]]:
     """Write ``checkpoints/step-N`` (every process takes part: each saves its RNG
     state); return its path relative to the run folder and the checkpoints kept."""
     folder = run_dir / CHECKPOINTS
@@ -51,9 +57,15 @@ def save_checkpoint(accelerator, run_dir: Path, state: TrainState, extra: dict[s
                 save_file(best_weights, str(tmp / BEST_WEIGHTS))
             fsync_tree(tmp)
             # Written last: a folder with this file is a complete checkpoint.
-            write_json_atomic(tmp / TRAINER_STATE, {
-                "format": FORMAT, "processes": accelerator.num_processes,
-                "state": state.to_dict(), **extra})
+            write_json_atomic(
+                tmp / TRAINER_STATE,
+                {
+                    "format": FORMAT,
+                    "processes": accelerator.num_processes,
+                    "state": state.to_dict(),
+                    **extra,
+                },
+            )
             if target.exists():  # the same step written again after a resume
                 shutil.rmtree(target)
             os.replace(tmp, target)
@@ -63,8 +75,9 @@ def save_checkpoint(accelerator, run_dir: Path, state: TrainState, extra: dict[s
             shutil.rmtree(tmp, ignore_errors=True)
         previous = [p.name for p in checkpoints(run_dir)]
         kept = f"; the last complete checkpoint, {previous[-1]}, is kept" if previous else ""
-        raise WorkbenchError(f"cannot write checkpoint {target}: {exc.strerror or exc}"
-                             f"{kept}") from None
+        raise WorkbenchError(
+            f"cannot write checkpoint {target}: {exc.strerror or exc}{kept}"
+        ) from None
     accelerator.wait_for_everyone()
     kept = prune(run_dir, keep) if main else []
     return f"{CHECKPOINTS}/{name}", kept
@@ -74,8 +87,8 @@ def prune(run_dir: Path, keep: int) -> list[str]:
     """Delete all but the latest ``keep`` checkpoints (all of them for 0); return
     the names kept."""
     found = checkpoints(run_dir)
-    kept = found[len(found) - keep:] if keep else []
-    for old in found[:len(found) - len(kept)]:
+    kept = found[len(found) - keep :] if keep else []
+    for old in found[: len(found) - len(kept)]:
         # The marker first: a deletion cut short never leaves a "complete" checkpoint.
         (old / TRAINER_STATE).unlink(missing_ok=True)
         shutil.rmtree(old, ignore_errors=True)
@@ -89,8 +102,10 @@ def read_trainer_state(checkpoint: Path) -> dict[str, Any]:
     except (OSError, json.JSONDecodeError) as exc:
         raise WorkbenchError(f"{checkpoint}: unreadable checkpoint ({exc})") from None
     if data.get("format") != FORMAT:
-        raise WorkbenchError(f"{checkpoint}: checkpoint format {data.get('format')!r} is not "
-                             f"{FORMAT}; it was written by another workbench version")
+        raise WorkbenchError(
+            f"{checkpoint}: checkpoint format {data.get('format')!r} is not "
+            f"{FORMAT}; it was written by another workbench version"
+        )
     return data
 
 
@@ -101,7 +116,8 @@ def check_process_count(checkpoint: Path, data: dict[str, Any], processes: int) 
         raise WorkbenchError(
             f"--resume {checkpoint.parent.parent}: {checkpoint.name} was written by {had} "
             f"process(es); resume it with as many (this is {processes}), e.g. "
-            f"workbench run --resume RUN_DIR --devices {had}")
+            f"workbench run --resume RUN_DIR --devices {had}"
+        )
 
 
 def load_checkpoint(accelerator, checkpoint: Path, data: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ by example id.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch.utils.data import DataLoader, Sampler
@@ -36,8 +36,7 @@ class EpochSampler(Sampler):
     The epoch is set with ``use_epoch`` (not ``set_epoch``, which Accelerate's
     loaders call with counts of their own)."""
 
-    def __init__(self, size: int, seed: int, lengths: list[int] | None = None,
-                 batch_size: int = 1):
+    def __init__(self, size: int, seed: int, lengths: list[int] | None = None, batch_size: int = 1):
         self.size, self.seed, self.epoch = size, seed, 0
         self.lengths, self.batch_size = lengths, batch_size
 
@@ -52,15 +51,12 @@ class EpochSampler(Sampler):
         bucket = self.batch_size * BUCKET_BATCHES
         batches = []
         for start in range(0, self.size, bucket):
-            part = sorted(order[start:start + bucket], key=self.lengths.__getitem__,
-                          reverse=True)
-            batches += [part[i:i + self.batch_size] for i in range(0, len(part),
-                                                                   self.batch_size)]
+            part = sorted(order[start : start + bucket], key=self.lengths.__getitem__, reverse=True)
+            batches += [part[i : i + self.batch_size] for i in range(0, len(part), self.batch_size)]
         # Only the last batch can be short, and it stays last: a partial batch anywhere
         # else would shift every later batch boundary (a resumed run skips whole batches).
         short = [batches.pop()] if batches and len(batches[-1]) < self.batch_size else []
-        shuffled = [batches[i] for i in
-                    torch.randperm(len(batches), generator=generator).tolist()]
+        shuffled = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
         return iter([i for batch in shuffled + short for i in batch])
 
     def __len__(self) -> int:
@@ -73,9 +69,15 @@ def _generator(seed: int):
     return torch.Generator().manual_seed(seed)
 
 
-def train_loader(features: list[dict], batch_size: int, seed: int, collate: Callable,
-                 group_by_length: bool = False, workers: bool = False,
-                 group_size: int | None = None) -> tuple[object, EpochSampler]:
+def train_loader(
+    features: list[dict],
+    batch_size: int,
+    seed: int,
+    collate: Callable,
+    group_by_length: bool = False,
+    workers: bool = False,
+    group_size: int | None = None,
+) -> tuple[object, EpochSampler]:
     """The training loader (not yet prepared) and its sampler.
 
     Length groups are ``group_size`` examples (the effective batch of a process:
@@ -87,14 +89,22 @@ def train_loader(features: list[dict], batch_size: int, seed: int, collate: Call
     the model."""
     lengths = [len(f["input_ids"]) for f in features] if group_by_length else None
     sampler = EpochSampler(len(features), seed, lengths, group_size or batch_size)
-    loader = DataLoader(features, batch_size=batch_size, sampler=sampler, collate_fn=collate,
-                        generator=_generator(seed), num_workers=2 if workers else 0,
-                        pin_memory=workers, persistent_workers=workers)
+    loader = DataLoader(
+        features,
+        batch_size=batch_size,
+        sampler=sampler,
+        collate_fn=collate,
+        generator=_generator(seed),
+        num_workers=2 if workers else 0,
+        pin_memory=workers,
+        persistent_workers=workers,
+    )
     return loader, sampler
 
 
 def eval_loader(features: list[dict], batch_size: int, collate: Callable):
     """An evaluation loader over the features sorted by length."""
     ordered = [features[i] for i in by_length(features)]
-    return DataLoader(ordered, batch_size=batch_size, shuffle=False, collate_fn=collate,
-                      generator=_generator(0))
+    return DataLoader(
+        ordered, batch_size=batch_size, shuffle=False, collate_fn=collate, generator=_generator(0)
+    )

@@ -78,8 +78,10 @@ def make_accelerator(precision: str):
     try:
         return Accelerator(cpu=_cpu_only(), mixed_precision=wanted, dataloader_config=loading)
     except ValueError as exc:  # Accelerate's state is per process and set once
-        raise WorkbenchError(f"train.precision {precision!r}: this process already trained "
-                             f"with another precision; start a new process ({exc})") from None
+        raise WorkbenchError(
+            f"train.precision {precision!r}: this process already trained "
+            f"with another precision; start a new process ({exc})"
+        ) from None
 
 
 def memory_mb(device) -> float:

@@ -37,8 +37,9 @@ def batch_shape(batch: dict | None) -> tuple[int, int]:
     return int(ids.shape[0]), int(ids.shape[1]) if ids.dim() > 1 else 1
 
 
-def out_of_memory_message(step: int, shape: tuple[int, int], device: str, evaluating: bool,
-                          why_not: str) -> str:
+def out_of_memory_message(
+    step: int, shape: tuple[int, int], device: str, evaluating: bool, why_not: str
+) -> str:
     """One sentence: what did not fit, where, and what to try. ``why_not`` says
     why auto_batch did not handle it ("off" when it is not set)."""
     rows, tokens = shape
@@ -47,11 +48,15 @@ def out_of_memory_message(step: int, shape: tuple[int, int], device: str, evalua
         advice = "lower train.eval_batch_size"
     else:
         what = f"a micro-batch of {rows} sequences of {tokens} tokens"
-        advice = ("lower train.batch_size (raising train.gradient_accumulation keeps the "
-                  "effective batch), lower model.max_length or use train.precision = 'bf16'")
+        advice = (
+            "lower train.batch_size (raising train.gradient_accumulation keeps the "
+            "effective batch), lower model.max_length or use train.precision = 'bf16'"
+        )
     if why_not == "off":
-        advice += (", or set train.auto_batch = true to halve it automatically (a resume "
-                   "takes it too: --resume RUN_DIR --set train.auto_batch=true)")
+        advice += (
+            ", or set train.auto_batch = true to halve it automatically (a resume "
+            "takes it too: --resume RUN_DIR --set train.auto_batch=true)"
+        )
     else:
         advice += f" ({why_not})"
     return f"out of memory at step {step} on {device}: {what} did not fit; {advice}"
@@ -71,8 +76,11 @@ class NonFiniteWatch:
 
     def first_bad_step(self, accelerator) -> int | None:
         """The first non-finite step on any process, or None."""
-        steps = accelerator.gather(self.first).tolist() if accelerator.num_processes > 1 \
+        steps = (
+            accelerator.gather(self.first).tolist()
+            if accelerator.num_processes > 1
             else self.first.tolist()
+        )
         bad = [s for s in steps if s >= 0]
         return min(bad) if bad else None
 
@@ -82,7 +90,8 @@ class NonFiniteWatch:
             raise WorkbenchError(
                 f"the training loss became NaN or infinite at step {step}; start again with a "
                 f"lower train.learning_rate, train.max_grad_norm = 1.0 or train.precision = "
-                f"'fp32' (a resumed run would repeat the same steps)")
+                f"'fp32' (a resumed run would repeat the same steps)"
+            )
 
 
 class StopVote:
@@ -134,4 +143,5 @@ def check_disk_space(run_dir: Path, parameters: int, checkpoints: int) -> None:
         raise WorkbenchError(
             f"{run_dir}: not enough free disk space: the model and {checkpoints} "
             f"checkpoint(s) need about {needed / 2**30:.2f} GB, {free / 2**30:.2f} GB is free; "
-            f"free some space, lower train.keep_checkpoints, or set output.dir elsewhere")
+            f"free some space, lower train.keep_checkpoints, or set output.dir elsewhere"
+        )

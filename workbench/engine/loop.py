@@ -18,27 +18,40 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from workbench.engine import faults
-from workbench.engine.checkpoints import (load_best_weights, load_checkpoint,
-                                          read_trainer_state, save_checkpoint)
+from workbench.engine.checkpoints import (
+    load_best_weights,
+    load_checkpoint,
+    read_trainer_state,
+    save_checkpoint,
+)
 from workbench.engine.data import eval_loader, train_loader
 from workbench.engine.devices import device_memory_text, make_accelerator, memory_mb
 from workbench.engine.loss import labelled, row_losses, summed_loss
 from workbench.engine.state import TrainState
-from workbench.engine.tuning import (ADAPTER, apply_tuning, has_adapter, is_peft_model,
-                                     merged_copy)
+from workbench.engine.tuning import ADAPTER, apply_tuning, has_adapter, is_peft_model, merged_copy
 from workbench.errors import WorkbenchError
 from workbench.experiment import Experiment
 from workbench.models import META_FILE, load_for_training
-from workbench.runs.events import (BatchAdjusted, Checkpoint, Eval, Event, ModelSaved, Resumed,
-                                   Start, Status, Step)
+from workbench.runs.events import (
+    BatchAdjusted,
+    Checkpoint,
+    Eval,
+    Event,
+    ModelSaved,
+    Resumed,
+    Start,
+    Status,
+    Step,
+)
 from workbench.runs.files import replace_dir_atomic, write_json_atomic
 from workbench.runs.folder import MODEL
 from workbench.tasks.base import META_KEYS, collate_for
@@ -110,8 +123,14 @@ class Engine:
     model and checkpoint events and returns a ``TrainResult``; the runner writes
     the end event. ``resume_from`` is a checkpoint folder of ``run_dir``."""
 
-    def __init__(self, experiment: Experiment, emit: Emit, run_dir: Path | None = None,
-                 stop: threading.Event | None = None, resume_from: Path | None = None):
+    def __init__(
+        self,
+        experiment: Experiment,
+        emit: Emit,
+        run_dir: Path | None = None,
+        stop: threading.Event | None = None,
+        resume_from: Path | None = None,
+    ):
         self.exp = experiment
         self.recipe = experiment.recipe
         self.train = experiment.recipe["train"]
@@ -142,32 +161,42 @@ class Engine:
         if not train["deterministic"]:  # a setting of the process: undo an earlier run's
             torch.use_deterministic_algorithms(False)
         self.id2label = dict(enumerate(exp.labels))
-        model = load_for_training(exp.task, self.recipe["model"]["name"], exp.labels,
-                                  exp.tokenizer)
+        model = load_for_training(exp.task, self.recipe["model"]["name"], exp.labels, exp.tokenizer)
         self._check_max_length(model)
         self.collate = collate_for(model, exp.tokenizer, acc.device)
         added = exp.task.added_tokens() if hasattr(exp.task, "added_tokens") else []
-        self.tuned = apply_tuning(model, self.recipe["peft"], self.recipe["model"]["name"],
-                                  exp.tokenizer.convert_tokens_to_ids(added))
+        self.tuned = apply_tuning(
+            model,
+            self.recipe["peft"],
+            self.recipe["model"]["name"],
+            exp.tokenizer.convert_tokens_to_ids(added),
+        )
         model = self.tuned.model
         if train["compile"]:  # in place: parameter names, saving and unwrapping unchanged
             model.compile(dynamic=None)
         label2id = {label: i for i, label in enumerate(exp.labels)}
         max_length = self.recipe["model"]["max_length"]
-        self.features = {split: exp.task.encode(examples, exp.tokenizer, label2id, max_length,
-                                                train=split == "train")
-                         for split, examples in exp.splits.items()}
+        self.features = {
+            split: exp.task.encode(
+                examples, exp.tokenizer, label2id, max_length, train=split == "train"
+            )
+            for split, examples in exp.splits.items()
+        }
         self.saved = read_trainer_state(self.resume_from) if self.resume_from else None
         saved = TrainState.from_dict(self.saved["state"]) if self.saved else None
         micro = saved.micro_batch_size if saved else train["batch_size"]
         accumulation = saved.gradient_accumulation if saved else train["gradient_accumulation"]
         self.train_loader, self.sampler = self._train_loader(micro, micro * accumulation)
         self.steps_per_epoch = max(1, math.ceil(len(self.train_loader) / accumulation))
-        total_steps = train["max_steps"] or max(1, math.ceil(train["epochs"] *
-                                                             self.steps_per_epoch))
-        self.state = saved or TrainState(total_steps=total_steps, micro_batch_size=micro,
-                                         gradient_accumulation=accumulation,
-                                         eval_batch_size=train["eval_batch_size"])
+        total_steps = train["max_steps"] or max(
+            1, math.ceil(train["epochs"] * self.steps_per_epoch)
+        )
+        self.state = saved or TrainState(
+            total_steps=total_steps,
+            micro_batch_size=micro,
+            gradient_accumulation=accumulation,
+            eval_batch_size=train["eval_batch_size"],
+        )
         optimizer = self._optimizer(model)
         self.scheduler = self._scheduler(optimizer, self.state.total_steps)
         self.model, self.optimizer = acc.prepare(model, optimizer)
@@ -186,22 +215,33 @@ class Engine:
         positions = getattr(model.config, "max_position_embeddings", None)
         wanted = self.recipe["model"]["max_length"]
         if positions and wanted > positions:
-            raise WorkbenchError(f"model.max_length {wanted} is more than the {positions} "
-                                 f"positions model {self.recipe['model']['name']!r} has")
+            raise WorkbenchError(
+                f"model.max_length {wanted} is more than the {positions} "
+                f"positions model {self.recipe['model']['name']!r} has"
+            )
 
     def _train_loader(self, batch_size: int, group_size: int):
-        loader, sampler = train_loader(self.features["train"], batch_size, self.train["seed"],
-                                       self.collate, self.train["group_by_length"],
-                                       workers=self.acc.device.type == "cuda",
-                                       group_size=group_size)
+        loader, sampler = train_loader(
+            self.features["train"],
+            batch_size,
+            self.train["seed"],
+            self.collate,
+            self.train["group_by_length"],
+            workers=self.acc.device.type == "cuda",
+            group_size=group_size,
+        )
         return self.acc.prepare_data_loader(loader), sampler
 
     def _eval_loaders(self, batch_size: int) -> None:
         # Prepared one by one: each process scores its shard, gather_for_metrics
         # drops the duplicated tail of the last batch.
-        self.loaders = {split: self.acc.prepare_data_loader(
-            eval_loader(self.features[split], batch_size, self.collate))
-            for split in EVAL_SPLITS if split in self.features}
+        self.loaders = {
+            split: self.acc.prepare_data_loader(
+                eval_loader(self.features[split], batch_size, self.collate)
+            )
+            for split in EVAL_SPLITS
+            if split in self.features
+        }
 
     def _optimizer(self, model):
         decay, no_decay = [], []
@@ -210,8 +250,10 @@ class Engine:
                 continue
             # The usual exemption: biases and normalisation weights are not decayed.
             (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
-        groups = [{"params": decay, "weight_decay": self.train["weight_decay"]},
-                  {"params": no_decay, "weight_decay": 0.0}]
+        groups = [
+            {"params": decay, "weight_decay": self.train["weight_decay"]},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
         # Fused AdamW (one kernel for all parameters) is 7x faster than the
         # per-parameter loop on a CPU and the fastest on a GPU; the Trainer uses it too.
         # Not under fp16: Accelerate cannot tell when the fused kernel skipped an
@@ -225,9 +267,12 @@ class Engine:
         from transformers import get_scheduler
 
         name = self.train["scheduler"]
-        return get_scheduler("constant_with_warmup" if name == "constant" else name, optimizer,
-                             num_warmup_steps=int(self.train["warmup_ratio"] * total_steps),
-                             num_training_steps=total_steps)
+        return get_scheduler(
+            "constant_with_warmup" if name == "constant" else name,
+            optimizer,
+            num_warmup_steps=int(self.train["warmup_ratio"] * total_steps),
+            num_training_steps=total_steps,
+        )
 
     def _restore(self) -> None:
         """Load the checkpoint into the prepared objects, and what the loop had found."""
@@ -235,15 +280,17 @@ class Engine:
         self.best_report = self.saved.get("best_report")
         # A model saved after the checkpoint is from steps this run will do again.
         saved_step = _saved_model_step(self.run_dir)
-        self.model_step = saved_step if saved_step is not None and \
-            saved_step <= self.state.step else None
+        self.model_step = (
+            saved_step if saved_step is not None and saved_step <= self.state.step else None
+        )
         patience = self.recipe["eval"]["patience"]
         if patience > 0 and self.state.bad_evals >= patience:  # it had stopped early
             self.early_stopped = self.done = True
         # Each process's share of the loss summed since the last logged step.
         self.loss_since_log.fill_(self.state.log_loss / self.acc.num_processes)
-        if any(o.split("=", 1)[0].strip() == "train.eval_batch_size"
-               for o in self.recipe.overrides):  # --set on resume wins over the checkpoint
+        if any(
+            o.split("=", 1)[0].strip() == "train.eval_batch_size" for o in self.recipe.overrides
+        ):  # --set on resume wins over the checkpoint
             self.state.eval_batch_size = self.train["eval_batch_size"]
             self._eval_loaders(self.state.eval_batch_size)
         if self.state.best_step == self.state.step:
@@ -268,26 +315,43 @@ class Engine:
     def _announce(self) -> None:
         acc, state, exp = self.acc, self.state, self.exp
         fields_ = dict(
-            task=exp.task.name, recipe=self.recipe.name, model=self.recipe["model"]["name"],
-            labels=exp.labels, device=str(acc.device), precision=acc.mixed_precision,
+            task=exp.task.name,
+            recipe=self.recipe.name,
+            model=self.recipe["model"]["name"],
+            labels=exp.labels,
+            device=str(acc.device),
+            precision=acc.mixed_precision,
             processes=acc.num_processes,
             examples={s: len(e) for s, e in exp.splits.items()},
             features={s: len(f) for s, f in self.features.items()},
-            total_steps=state.total_steps, steps_per_epoch=self.steps_per_epoch,
-            epochs=state.total_steps / self.steps_per_epoch, metric=self.metric,
+            total_steps=state.total_steps,
+            steps_per_epoch=self.steps_per_epoch,
+            epochs=state.total_steps / self.steps_per_epoch,
+            metric=self.metric,
             batch_size=state.effective_batch * acc.num_processes,
             micro_batch_size=state.micro_batch_size,
             gradient_accumulation=state.gradient_accumulation,
-            checkpoint_every=self.train["checkpoint_every"], tuning=self.tuned.method,
-            trainable_params=self.tuned.trainable, total_params=self.tuned.total)
+            checkpoint_every=self.train["checkpoint_every"],
+            tuning=self.tuned.method,
+            trainable_params=self.tuned.trainable,
+            total_params=self.tuned.total,
+        )
         if self.resume_from is None:
             self.emit(Start(**fields_))
         else:
-            checkpoint = self.resume_from.relative_to(self.run_dir) if self.run_dir else \
-                self.resume_from
-            self.emit(Resumed(**fields_, from_step=state.step, checkpoint=str(checkpoint),
-                              pid=os.getpid(), host=socket.gethostname(),
-                              overrides=self.recipe.overrides))
+            checkpoint = (
+                self.resume_from.relative_to(self.run_dir) if self.run_dir else self.resume_from
+            )
+            self.emit(
+                Resumed(
+                    **fields_,
+                    from_step=state.step,
+                    checkpoint=str(checkpoint),
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
+                    overrides=self.recipe.overrides,
+                )
+            )
 
     def _train_epoch(self) -> None:
         """Train from the current position to the end of the epoch (or until done).
@@ -297,8 +361,11 @@ class Engine:
         self.sampler.use_epoch(s.epoch)
         batches = len(self.train_loader)
         position = s.steps_in_epoch * s.gradient_accumulation
-        loader = self.acc.skip_first_batches(self.train_loader, position) if position \
+        loader = (
+            self.acc.skip_first_batches(self.train_loader, position)
+            if position
             else self.train_loader
+        )
         window: list[dict] = []
         for batch in loader:
             window.append(batch)
@@ -331,8 +398,9 @@ class Engine:
         """One optimizer step over an accumulation window of micro-batches."""
         mean = self.backward_window(window)
         if self.train["max_grad_norm"] > 0:
-            self.grad_norm = self.acc.clip_grad_norm_(self.model.parameters(),
-                                                      self.train["max_grad_norm"])
+            self.grad_norm = self.acc.clip_grad_norm_(
+                self.model.parameters(), self.train["max_grad_norm"]
+            )
         self.optimizer.step()
         if not self.optimizer.step_was_skipped:  # fp16 skips steps with inf gradients
             self.scheduler.step()
@@ -341,8 +409,9 @@ class Engine:
         self.watch.observe(mean, self.state.step + 1)
         if self.grad_norm is not None:  # NaN gradients make NaN weights, whatever the loss
             self.watch.observe(self.grad_norm, self.state.step + 1)
-        self.state.samples += sum(int(b["input_ids"].shape[0]) for b in window) * \
-            self.acc.num_processes
+        self.state.samples += (
+            sum(int(b["input_ids"].shape[0]) for b in window) * self.acc.num_processes
+        )
 
     def backward_window(self, window: list[dict]):
         """Gradients of a window of micro-batches, as one batch of them would give.
@@ -376,8 +445,9 @@ class Engine:
         if s.step % train["log_every"] == 0 or s.step == s.total_steps:
             self._log()
         if "validation" in self.features and (
-                (every["every"] == "steps" and s.step % every["steps"] == 0)
-                or (every["every"] == "epoch" and end_of_epoch)):
+            (every["every"] == "steps" and s.step % every["steps"] == 0)
+            or (every["every"] == "epoch" and end_of_epoch)
+        ):
             self._validate()
         if s.step >= s.total_steps:
             self.done = True
@@ -390,23 +460,32 @@ class Engine:
     def _log(self) -> None:
         acc, s = self.acc, self.state
         self.watch.check(acc)  # reads the device anyway: no extra sync
-        total = acc.reduce(self.loss_since_log, reduction="sum") if acc.num_processes > 1 \
+        total = (
+            acc.reduce(self.loss_since_log, reduction="sum")
+            if acc.num_processes > 1
             else self.loss_since_log
+        )
         now_ = time.perf_counter()
         # Training throughput: the time evaluations and checkpoints took is not training.
         seconds = max(1e-9, now_ - self.last_log_time - self.paused_s)
         steps = s.step - s.last_log_step  # the loss sums these (some before a resume)
         timed = s.step - max(s.last_log_step, self.first_step)  # these were timed here
         per_step = (now_ - self.started) / max(1, s.step - self.first_step)
-        self.emit(Step(
-            step=s.step, epoch=round(s.step / self.steps_per_epoch, 4),
-            loss=float(total) / max(1, steps),
-            learning_rate=self.scheduler.get_last_lr()[0],
-            grad_norm=float(self.grad_norm) if self.grad_norm is not None else None,
-            samples_per_s=(s.samples - self.last_log_samples) / seconds,
-            steps_per_s=timed / seconds, elapsed_s=s.train_seconds + now_ - self.started,
-            eta_s=per_step * (s.total_steps - s.step), memory_mb=memory_mb(acc.device),
-            total_steps=s.total_steps))
+        self.emit(
+            Step(
+                step=s.step,
+                epoch=round(s.step / self.steps_per_epoch, 4),
+                loss=float(total) / max(1, steps),
+                learning_rate=self.scheduler.get_last_lr()[0],
+                grad_norm=float(self.grad_norm) if self.grad_norm is not None else None,
+                samples_per_s=(s.samples - self.last_log_samples) / seconds,
+                steps_per_s=timed / seconds,
+                elapsed_s=s.train_seconds + now_ - self.started,
+                eta_s=per_step * (s.total_steps - s.step),
+                memory_mb=memory_mb(acc.device),
+                total_steps=s.total_steps,
+            )
+        )
         self.loss_since_log.zero_()
         s.last_log_step, self.last_log_time, self.last_log_samples = s.step, now_, s.samples
         self.paused_s = 0.0
@@ -430,10 +509,15 @@ class Engine:
                     # Per token or per pair: padded to a common width across processes.
                     preds, labels, window = (
                         acc.pad_across_processes(t, dim=1, pad_index=fill) if t.dim() > 1 else t
-                        for t, fill in ((logits.argmax(-1), 0), (labels, -100),
-                                        (batch["window"], -1)))
+                        for t, fill in (
+                            (logits.argmax(-1), 0),
+                            (labels, -100),
+                            (batch["window"], -1),
+                        )
+                    )
                     preds, labels, example, window, row_loss, row_count = acc.gather_for_metrics(
-                        (preds, labels, batch["example"], window, row_loss, row_count))
+                        (preds, labels, batch["example"], window, row_loss, row_count)
+                    )
                     loss_sum += row_loss.sum()
                     count += row_count.sum()
                     scorer.add(preds.cpu(), labels.cpu(), example.cpu(), window.cpu())
@@ -477,8 +561,7 @@ class Engine:
             report, seconds = self._evaluate("validation")
         value = report["metrics"][self.metric]
         lower = _lower_is_better(self.metric)
-        improved = s.best_value is None or (value < s.best_value if lower else
-                                            value > s.best_value)
+        improved = s.best_value is None or (value < s.best_value if lower else value > s.best_value)
         if improved:
             s.best_value, s.best_step, s.bad_evals = value, s.step, 0
             self.best_report = report
@@ -486,10 +569,21 @@ class Engine:
         else:
             s.bad_evals += 1
         s.last_eval_step = s.step
-        self.emit(Eval(step=s.step, epoch=round(s.step / self.steps_per_epoch, 4),
-                       split="validation", metric=self.metric, value=value, best=improved,
-                       best_value=s.best_value, best_step=s.best_step,
-                       metrics=report["metrics"], report=report, seconds=seconds))
+        self.emit(
+            Eval(
+                step=s.step,
+                epoch=round(s.step / self.steps_per_epoch, 4),
+                split="validation",
+                metric=self.metric,
+                value=value,
+                best=improved,
+                best_value=s.best_value,
+                best_step=s.best_step,
+                metrics=report["metrics"],
+                report=report,
+                seconds=seconds,
+            )
+        )
         if improved and self.save:
             with self._not_training():
                 self._save_model(s.step, value)
@@ -498,23 +592,38 @@ class Engine:
             self.early_stopped = self.done = True
 
     def _keep_best(self) -> None:
-        self.best_weights = {k: v.detach().to("cpu", copy=True)
-                             for k, v in self.acc.unwrap_model(self.model).state_dict().items()}
+        self.best_weights = {
+            k: v.detach().to("cpu", copy=True)
+            for k, v in self.acc.unwrap_model(self.model).state_dict().items()
+        }
 
     def _save_model(self, step: int, value: float | None) -> None:
         """The model as it is now into ``run_dir/model`` (the main process writes)."""
         if self.acc.is_main_process:
-            meta = {"task": self.exp.task.name, "labels": self.exp.labels,
-                    "max_length": self.recipe["model"]["max_length"], "recipe": self.recipe.name,
-                    "base_model": self.recipe["model"]["name"],
-                    **(self.exp.task.meta() if hasattr(self.exp.task, "meta") else {}),
-                    "peft": self.tuned.method, "step": step, "metric": self.metric, "value": value}
+            meta = {
+                "task": self.exp.task.name,
+                "labels": self.exp.labels,
+                "max_length": self.recipe["model"]["max_length"],
+                "recipe": self.recipe.name,
+                "base_model": self.recipe["model"]["name"],
+                **(self.exp.task.meta() if hasattr(self.exp.task, "meta") else {}),
+                "peft": self.tuned.method,
+                "step": step,
+                "metric": self.metric,
+                "value": value,
+            }
             try:
-                save_model(self.acc.unwrap_model(self.model), self.exp.tokenizer,
-                           self.run_dir / MODEL, meta, merge=self.recipe["peft"]["merge"])
+                save_model(
+                    self.acc.unwrap_model(self.model),
+                    self.exp.tokenizer,
+                    self.run_dir / MODEL,
+                    meta,
+                    merge=self.recipe["peft"]["merge"],
+                )
             except OSError as exc:
-                raise WorkbenchError(f"cannot save the model to {self.run_dir / MODEL}: "
-                                     f"{exc.strerror or exc}") from None
+                raise WorkbenchError(
+                    f"cannot save the model to {self.run_dir / MODEL}: {exc.strerror or exc}"
+                ) from None
         self.acc.wait_for_everyone()
         self.model_step = step
         self.emit(ModelSaved(step=step, path=MODEL, metric=self.metric, value=value))
@@ -527,9 +636,15 @@ class Engine:
         faults.free_device_memory()
         why_not = self._why_not_halve(s.micro_batch_size, even=True)
         if why_not is not None:
-            raise WorkbenchError(faults.out_of_memory_message(
-                s.step + 1, shape, device_memory_text(self.acc.device), evaluating=False,
-                why_not=why_not))
+            raise WorkbenchError(
+                faults.out_of_memory_message(
+                    s.step + 1,
+                    shape,
+                    device_memory_text(self.acc.device),
+                    evaluating=False,
+                    why_not=why_not,
+                )
+            )
         s.micro_batch_size //= 2
         s.gradient_accumulation *= 2
         self.train_loader, self.sampler = self._train_loader(s.micro_batch_size, s.effective_batch)
@@ -540,9 +655,15 @@ class Engine:
         faults.free_device_memory()
         why_not = self._why_not_halve(s.eval_batch_size, even=False)
         if why_not is not None:
-            raise WorkbenchError(faults.out_of_memory_message(
-                s.step, shape, device_memory_text(self.acc.device), evaluating=True,
-                why_not=why_not))
+            raise WorkbenchError(
+                faults.out_of_memory_message(
+                    s.step,
+                    shape,
+                    device_memory_text(self.acc.device),
+                    evaluating=True,
+                    why_not=why_not,
+                )
+            )
         s.eval_batch_size //= 2
         self._eval_loaders(s.eval_batch_size)
         self._adjusted(f"out of memory evaluating {shape[0]} x {shape[1]} tokens")
@@ -561,9 +682,15 @@ class Engine:
 
     def _adjusted(self, reason: str) -> None:
         s = self.state
-        self.emit(BatchAdjusted(step=s.step + 1, batch_size=s.micro_batch_size,
-                                gradient_accumulation=s.gradient_accumulation,
-                                eval_batch_size=s.eval_batch_size, reason=reason))
+        self.emit(
+            BatchAdjusted(
+                step=s.step + 1,
+                batch_size=s.micro_batch_size,
+                gradient_accumulation=s.gradient_accumulation,
+                eval_batch_size=s.eval_batch_size,
+                reason=reason,
+            )
+        )
 
     # -- checkpoints ---------------------------------------------------------------------
     def _checkpoint(self) -> None:
@@ -572,20 +699,33 @@ class Engine:
             return
         s = self.state
         self.watch.check(self.acc)
-        log_loss = self.acc.reduce(self.loss_since_log, reduction="sum") \
-            if self.acc.num_processes > 1 else self.loss_since_log
-        saved = replace(s, train_seconds=s.train_seconds + time.perf_counter() - self.started,
-                        log_loss=float(log_loss))
-        extra = {"best_report": self.best_report, "fingerprint": self.exp.fingerprint(),
-                 "recipe": self.recipe.to_dict()}
+        log_loss = (
+            self.acc.reduce(self.loss_since_log, reduction="sum")
+            if self.acc.num_processes > 1
+            else self.loss_since_log
+        )
+        saved = replace(
+            s,
+            train_seconds=s.train_seconds + time.perf_counter() - self.started,
+            log_loss=float(log_loss),
+        )
+        extra = {
+            "best_report": self.best_report,
+            "fingerprint": self.exp.fingerprint(),
+            "recipe": self.recipe.to_dict(),
+        }
         # The best weights ride along unless they are the checkpoint's own: run_dir/model
         # may be overwritten by steps a resumed run does again.
         best = self.best_weights if s.best_step not in (None, s.step) else None
         with self._not_training():
-            path, kept = save_checkpoint(self.acc, self.run_dir, saved, extra,
-                                         self.train["keep_checkpoints"], best)
-        self.emit(Checkpoint(step=s.step, epoch=round(s.step / self.steps_per_epoch, 4),
-                             path=path, kept=kept))
+            path, kept = save_checkpoint(
+                self.acc, self.run_dir, saved, extra, self.train["keep_checkpoints"], best
+            )
+        self.emit(
+            Checkpoint(
+                step=s.step, epoch=round(s.step / self.steps_per_epoch, 4), path=path, kept=kept
+            )
+        )
 
     # -- the end -------------------------------------------------------------------------
     def finish(self) -> TrainResult:
@@ -600,17 +740,30 @@ class Engine:
             self.acc.unwrap_model(self.model).load_state_dict(self.best_weights)
         if self.save and self.model_step != (s.best_step if s.best_step is not None else s.step):
             self._save_model(s.best_step or s.step, s.best_value)
-        result = TrainResult(status=Status.COMPLETED if completed else Status.STOPPED,
-                             steps=s.step, best_metric=self.metric, best_value=s.best_value,
-                             best_step=s.best_step, model_saved=self.model_step is not None,
-                             early_stopped=self.early_stopped)
+        result = TrainResult(
+            status=Status.COMPLETED if completed else Status.STOPPED,
+            steps=s.step,
+            best_metric=self.metric,
+            best_value=s.best_value,
+            best_step=s.best_step,
+            model_saved=self.model_step is not None,
+            early_stopped=self.early_stopped,
+        )
         if self.best_report is not None:
             result.reports["validation"] = self.best_report
         if "test" in self.features and completed:
             report, seconds = self._evaluate("test")
             result.reports["test"] = report
-            self.emit(Eval(step=s.best_step or s.step,
-                           epoch=round(s.step / self.steps_per_epoch, 4), split="test",
-                           metric=self.metric, value=report["metrics"][self.metric],
-                           metrics=report["metrics"], report=report, seconds=seconds))
+            self.emit(
+                Eval(
+                    step=s.best_step or s.step,
+                    epoch=round(s.step / self.steps_per_epoch, 4),
+                    split="test",
+                    metric=self.metric,
+                    value=report["metrics"][self.metric],
+                    metrics=report["metrics"],
+                    report=report,
+                    seconds=seconds,
+                )
+            )
         return result

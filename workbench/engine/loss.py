@@ -17,8 +17,12 @@ def summed_loss(logits, labels):
     """Cross-entropy summed over the labelled positions, in fp32."""
     import torch.nn.functional as F
 
-    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                           ignore_index=IGNORE, reduction="sum")
+    return F.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]),
+        labels.reshape(-1),
+        ignore_index=IGNORE,
+        reduction="sum",
+    )
 
 
 def labelled(labels):
@@ -35,6 +39,5 @@ def row_losses(logits, labels):
     if labels.dim() == 1:
         losses = F.cross_entropy(logits, labels, ignore_index=IGNORE, reduction="none")
         return losses, (labels != IGNORE).long()
-    losses = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=IGNORE,
-                             reduction="none")
+    losses = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=IGNORE, reduction="none")
     return losses.sum(dim=1), (labels != IGNORE).sum(dim=1)

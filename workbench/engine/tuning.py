@@ -38,8 +38,9 @@ class Tuned:
     total: int
 
 
-def apply_tuning(model, settings: dict[str, Any], model_name: str,
-                 new_tokens: list[int] | None = None) -> Tuned:
+def apply_tuning(
+    model, settings: dict[str, Any], model_name: str, new_tokens: list[int] | None = None
+) -> Tuned:
     """Prepare ``model`` for the ``[peft]`` section ``settings``. ``new_tokens`` are
     embedding rows the task added: they train whatever the method (frozen, a
     marker would stay the mean of the vocabulary)."""
@@ -63,12 +64,18 @@ def apply_tuning(model, settings: dict[str, Any], model_name: str,
             param.requires_grad_(not encoder or keep(name))
             kept += encoder and keep(name)
         if method == "bitfit" and not kept:
-            raise WorkbenchError(f"peft.method 'bitfit': model {model_name!r} has no bias "
-                                 f"terms to train")
-        if method == "freeze" and settings["layers"] and not any(
-                _BLOCK.search(name) for name, _ in _unwrapped(model).named_parameters()):
-            raise WorkbenchError(f"peft.method 'freeze': cannot tell the layers of model "
-                                 f"{model_name!r} apart by their names; use lora or bitfit")
+            raise WorkbenchError(
+                f"peft.method 'bitfit': model {model_name!r} has no bias terms to train"
+            )
+        if (
+            method == "freeze"
+            and settings["layers"]
+            and not any(_BLOCK.search(name) for name, _ in _unwrapped(model).named_parameters())
+        ):
+            raise WorkbenchError(
+                f"peft.method 'freeze': cannot tell the layers of model "
+                f"{model_name!r} apart by their names; use lora or bitfit"
+            )
     trainable, total = count_parameters(model)
     return Tuned(model=model, method=method, trainable=trainable, total=total)
 
@@ -92,8 +99,9 @@ def merged_copy(model):
     memo: dict[int, Any] = {}
     for module in model.modules():
         for _, param in module.named_parameters(recurse=False):
-            memo[id(param)] = nn.Parameter(param.detach().to("cpu", copy=True),
-                                           requires_grad=param.requires_grad)
+            memo[id(param)] = nn.Parameter(
+                param.detach().to("cpu", copy=True), requires_grad=param.requires_grad
+            )
         for _, buffer in module.named_buffers(recurse=False):
             memo[id(buffer)] = buffer.detach().to("cpu", copy=True)
     with _quiet_peft():
@@ -104,8 +112,9 @@ def has_adapter(model) -> bool:
     """A LoRA model: its adapter is worth saving on its own."""
     from peft import PeftType
 
-    return is_peft_model(model) and any(c.peft_type == PeftType.LORA
-                                        for c in model.peft_config.values())
+    return is_peft_model(model) and any(
+        c.peft_type == PeftType.LORA for c in model.peft_config.values()
+    )
 
 
 def load_adapter(model, folder: str):
@@ -131,10 +140,14 @@ def _lora(model, settings: dict[str, Any], model_name: str, new_tokens: list[int
 
     encoder = getattr(_unwrapped(model), _base_prefix(model))
     targets = lora_targets(settings, encoder, model_name)
-    config = LoraConfig(r=settings["r"], lora_alpha=settings["alpha"],
-                        lora_dropout=settings["dropout"], target_modules=targets,
-                        modules_to_save=_head_modules(model),
-                        trainable_token_indices=new_tokens or None)
+    config = LoraConfig(
+        r=settings["r"],
+        lora_alpha=settings["alpha"],
+        lora_dropout=settings["dropout"],
+        target_modules=targets,
+        modules_to_save=_head_modules(model),
+        trainable_token_indices=new_tokens or None,
+    )
     with _quiet_peft():
         return get_peft_model(model, config)
 
@@ -165,34 +178,44 @@ def lora_targets(settings: dict[str, Any], encoder, model_name: str) -> list[str
         TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS,
     )
 
-    linear = sorted({name.rsplit(".", 1)[-1] for name, module in encoder.named_modules()
-                     if isinstance(module, nn.Linear)})
+    linear = sorted(
+        {
+            name.rsplit(".", 1)[-1]
+            for name, module in encoder.named_modules()
+            if isinstance(module, nn.Linear)
+        }
+    )
     targets = settings["target_modules"]
     if targets == []:
-        raise WorkbenchError(f"peft.target_modules: empty; name some of the linear layers of "
-                             f"model {model_name!r} ({', '.join(linear)}), or leave it unset")
+        raise WorkbenchError(
+            f"peft.target_modules: empty; name some of the linear layers of "
+            f"model {model_name!r} ({', '.join(linear)}), or leave it unset"
+        )
     if targets is None:
         targets = DEFAULTS.get(getattr(encoder.config, "model_type", ""))
         if targets is None:
             raise WorkbenchError(
                 f"peft.target_modules: no default for model {model_name!r} (type "
                 f"{encoder.config.model_type!r}); name some of its linear layers: "
-                f"{', '.join(linear)}")
+                f"{', '.join(linear)}"
+            )
     for target in targets:
         if target not in linear:
             close = difflib.get_close_matches(target, linear, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise WorkbenchError(
                 f"peft.target_modules: model {model_name!r} has no linear layer {target!r}"
-                f"{hint}; its linear layers are: {', '.join(linear)}")
+                f"{hint}; its linear layers are: {', '.join(linear)}"
+            )
     return list(targets)
 
 
 def _check_layers(layers: int, config, model_name: str) -> None:
     count = getattr(config, "num_hidden_layers", None)
     if count is not None and layers > count:
-        raise WorkbenchError(f"peft.layers: {layers} is more than the {count} layers of "
-                             f"model {model_name!r}")
+        raise WorkbenchError(
+            f"peft.layers: {layers} is more than the {count} layers of model {model_name!r}"
+        )
 
 
 def _bias(name: str) -> bool:
@@ -223,13 +246,18 @@ def _base_prefix(model) -> str:
     inner = _unwrapped(model)
     prefix = getattr(inner, "base_model_prefix", "")
     if not prefix or not hasattr(inner, prefix):
-        raise WorkbenchError(f"cannot tell the encoder from the head of a "
-                             f"{type(inner).__name__}; only peft.method = 'full' works here")
+        raise WorkbenchError(
+            f"cannot tell the encoder from the head of a "
+            f"{type(inner).__name__}; only peft.method = 'full' works here"
+        )
     return prefix
 
 
 def _head_modules(model) -> list[str]:
     """The modules beside the encoder that hold parameters: the task head."""
     prefix = _base_prefix(model)
-    return [name for name, child in _unwrapped(model).named_children()
-            if name != prefix and any(True for _ in child.parameters())]
+    return [
+        name
+        for name, child in _unwrapped(model).named_children()
+        if name != prefix and any(True for _ in child.parameters())
+    ]

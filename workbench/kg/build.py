@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.kg.corpus import Document, read_corpus, split_sentences
@@ -57,9 +58,11 @@ def fingerprint(ner: str | Path, relations: str | Path | None, threshold: float)
         if path is None:
             continue
         folder, task, meta = saved_task(path)
-        weights = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                         for pattern in ("*.safetensors", "*.onnx")
-                         for p in folder.glob(pattern))
+        weights = sorted(
+            (p.name, p.stat().st_size, p.stat().st_mtime_ns)
+            for pattern in ("*.safetensors", "*.onnx")
+            for p in folder.glob(pattern)
+        )
         parts[name] = [str(folder.resolve()), task, meta, weights]
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -76,8 +79,9 @@ def load_models(ner: str | Path, relations: str | Path | None, device) -> dict[s
     return models
 
 
-def analyse(documents: list[Document], models: dict[str, Any], threshold: float,
-            batch_size: int) -> list[list[dict]]:
+def analyse(
+    documents: list[Document], models: dict[str, Any], threshold: float, batch_size: int
+) -> list[list[dict]]:
     """Sentences of each document with their entities and relations, in the shape
     ``Graph.add_document`` takes (entity offsets inside the sentence text)."""
     sentences: list[tuple[int, str, int, list]] = []  # (doc index, text, start, words)
@@ -86,17 +90,19 @@ def analyse(documents: list[Document], models: dict[str, Any], threshold: float,
             text = doc.text[start:end]
             sentences.append((index, text, start, split_words(text)))
     ner_task, ner_model, ner_tokenizer, ner_length = models["ner"]
-    found = ner_task.predict_tokens(ner_model, ner_tokenizer,
-                                    [[w for w, _, _ in words] for *_, words in sentences],
-                                    ner_length, batch_size)
+    found = ner_task.predict_tokens(
+        ner_model,
+        ner_tokenizer,
+        [[w for w, _, _ in words] for *_, words in sentences],
+        ner_length,
+        batch_size,
+    )
     relations: list[list[dict]] = [[] for _ in sentences]
     if "relation" in models:
         rel_task, rel_model, rel_tokenizer, rel_length = models["relation"]
         todo = [i for i, entities in enumerate(found) if len(entities) > 1]
-        items = [{"tokens": [w for w, _, _ in sentences[i][3]], "entities": found[i]}
-                 for i in todo]
-        predicted = rel_task.predict_pairs(rel_model, rel_tokenizer, items, rel_length,
-                                           batch_size)
+        items = [{"tokens": [w for w, _, _ in sentences[i][3]], "entities": found[i]} for i in todo]
+        predicted = rel_task.predict_pairs(rel_model, rel_tokenizer, items, rel_length, batch_size)
         for i, rels in zip(todo, predicted):
             relations[i] = [r for r in rels if r["score"] >= threshold]
     out: list[list[dict]] = [[] for _ in documents]
@@ -104,12 +110,26 @@ def analyse(documents: list[Document], models: dict[str, Any], threshold: float,
         spans = []
         for entity in entities:
             begin, finish = words[entity["start"]][1], words[entity["end"] - 1][2]
-            spans.append({"text": text[begin:finish], "type": entity["type"], "start": begin,
-                          "end": finish, "score": entity["score"]})
-        out[index].append({"text": text, "start": start, "entities": spans,
-                           "relations": [{"head": r["head"], "tail": r["tail"],
-                                          "type": r["type"], "score": r["score"]}
-                                         for r in rels]})
+            spans.append(
+                {
+                    "text": text[begin:finish],
+                    "type": entity["type"],
+                    "start": begin,
+                    "end": finish,
+                    "score": entity["score"],
+                }
+            )
+        out[index].append(
+            {
+                "text": text,
+                "start": start,
+                "entities": spans,
+                "relations": [
+                    {"head": r["head"], "tail": r["tail"], "type": r["type"], "score": r["score"]}
+                    for r in rels
+                ],
+            }
+        )
     return out
 
 
@@ -126,10 +146,17 @@ class BuildProgress:
         return self.done / self.seconds if self.seconds > 0 else 0.0
 
 
-def build_graph(graph_path: str | Path, ner: str | Path, corpus: str | Path,
-                relations: str | Path | None = None, threshold: float = 0.5,
-                batch_size: int = 32, device: str = "auto", embeddings: bool = True,
-                progress: Callable[[BuildProgress], None] | None = None) -> dict[str, Any]:
+def build_graph(
+    graph_path: str | Path,
+    ner: str | Path,
+    corpus: str | Path,
+    relations: str | Path | None = None,
+    threshold: float = 0.5,
+    batch_size: int = 32,
+    device: str = "auto",
+    embeddings: bool = True,
+    progress: Callable[[BuildProgress], None] | None = None,
+) -> dict[str, Any]:
     """Add the documents of ``corpus`` to the graph at ``graph_path`` (created if
     needed); returns counts and speeds for the summary line. ``progress`` hears how
     far the build is after each chunk of documents (the CLI draws it; the core
@@ -141,29 +168,39 @@ def build_graph(graph_path: str | Path, ner: str | Path, corpus: str | Path,
     target = _device(device)
     extraction = fingerprint(ner, relations, threshold)
     shas = {d.key: hashlib.sha256((d.sha + extraction).encode()).hexdigest() for d in documents}
-    summary = {"documents": len(documents), "added": 0, "skipped": 0, "replaced": 0,
-               "sentences": 0, "mentions": 0, "evidence": 0, "device": str(target)}
+    summary = {
+        "documents": len(documents),
+        "added": 0,
+        "skipped": 0,
+        "replaced": 0,
+        "sentences": 0,
+        "mentions": 0,
+        "evidence": 0,
+        "device": str(target),
+    }
     started = time.perf_counter()
     with Graph.open(graph_path) as graph:
         states = [graph.document_state(d.key, shas[d.key]) for d in documents]
         # Nothing new to read: the models are not even loaded.
-        models = load_models(ner, relations, target) if any(s != "same" for s in states) \
-            else None
+        models = load_models(ner, relations, target) if any(s != "same" for s in states) else None
         build_id = graph.begin_build(
-            ner_run=str(ner), relation_run=str(relations) if relations else None,
-            corpus=str(corpus), settings={"threshold": threshold, "batch_size": batch_size,
-                                          "device": str(target)})
+            ner_run=str(ner),
+            relation_run=str(relations) if relations else None,
+            corpus=str(corpus),
+            settings={"threshold": threshold, "batch_size": batch_size, "device": str(target)},
+        )
         for first in range(0, len(documents), DOCS_PER_CHUNK):
-            chunk = documents[first:first + DOCS_PER_CHUNK]
-            chunk_states = states[first:first + DOCS_PER_CHUNK]
+            chunk = documents[first : first + DOCS_PER_CHUNK]
+            chunk_states = states[first : first + DOCS_PER_CHUNK]
             todo = [d for d, s in zip(chunk, chunk_states) if s != "same"]
             summary["skipped"] += len(chunk) - len(todo)
             summary["replaced"] += chunk_states.count("changed")
             analysed_docs = analyse(todo, models, threshold, batch_size) if todo else []
             with graph.transaction():  # one commit a chunk; a crash loses only this chunk
                 for doc, sentences in zip(todo, analysed_docs):
-                    if not graph.add_document(doc.key, doc.source, shas[doc.key],
-                                              sentences, build_id):
+                    if not graph.add_document(
+                        doc.key, doc.source, shas[doc.key], sentences, build_id
+                    ):
                         continue  # the same document twice in one corpus
                     summary["added"] += 1
                     summary["sentences"] += len(sentences)
@@ -171,11 +208,20 @@ def build_graph(graph_path: str | Path, ner: str | Path, corpus: str | Path,
                     # relation mentions, as the graph counts them: its "evidence"
                     summary["evidence"] += sum(len(s["relations"]) for s in sentences)
             if progress is not None:
-                progress(BuildProgress(done=first + len(chunk), total=len(documents),
-                                       seconds=time.perf_counter() - started))
+                progress(
+                    BuildProgress(
+                        done=first + len(chunk),
+                        total=len(documents),
+                        seconds=time.perf_counter() - started,
+                    )
+                )
         analysed = time.perf_counter() - started
-        graph.finish_build(build_id, documents_added=summary["added"],
-                           documents_skipped=summary["skipped"], sentences=summary["sentences"])
+        graph.finish_build(
+            build_id,
+            documents_added=summary["added"],
+            documents_skipped=summary["skipped"],
+            sentences=summary["sentences"],
+        )
         summary["embedded"] = 0
         stats = graph.stats()
         # Profiles change only with documents: an unchanged, fully embedded graph

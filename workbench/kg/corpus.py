@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from workbench.data.jsonl import read_jsonl
 from workbench.data.text_files import open_text
@@ -48,16 +48,24 @@ def read_corpus(path: str | Path) -> list[Document]:
     """The documents under ``path`` in a stable order; an empty corpus is an error."""
     path = Path(path).expanduser()
     if not path.exists():
-        raise WorkbenchError(f"{path}: corpus not found (give a text file, a folder of .txt "
-                             f"files, or a .jsonl file with id and text)")
+        raise WorkbenchError(
+            f"{path}: corpus not found (give a text file, a folder of .txt "
+            f"files, or a .jsonl file with id and text)"
+        )
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*")
-                       if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
-                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file()
+            and p.suffix.lower() in TEXT_SUFFIXES
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
         # Keys start with the folder's name: a second folder with its own notes.txt
         # adds documents instead of replacing the first one's.
-        docs = [Document(f"{path.name}/{p.relative_to(path).as_posix()}", str(p),
-                         _read_text(p)) for p in files]
+        docs = [
+            Document(f"{path.name}/{p.relative_to(path).as_posix()}", str(p), _read_text(p))
+            for p in files
+        ]
     elif any(s in (".jsonl", ".json", ".ndjson") for s in path.suffixes):
         docs = list(_json_documents(path))
     else:
@@ -73,8 +81,10 @@ def _json_documents(path: Path) -> Iterator[Document]:
     for line, obj in read_jsonl(path):
         text = obj.get("text")
         if not isinstance(text, str):
-            raise WorkbenchError(f"{where(path, line)}: no 'text' string field "
-                                 f"(fields: {', '.join(sorted(obj)) or 'none'})")
+            raise WorkbenchError(
+                f"{where(path, line)}: no 'text' string field "
+                f"(fields: {', '.join(sorted(obj)) or 'none'})"
+            )
         key = str(obj.get("id", f"{path.name}:{line}"))
         if key in seen:
             raise WorkbenchError(f"{where(path, line)}: id {key!r} occurs twice in the corpus")
@@ -87,10 +97,57 @@ def _json_documents(path: Path) -> Iterator[Document]:
 # single-letter initials ("J. R. R. Tolkien", "U.S. Army").
 _END = re.compile(r"""[.!?]["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9À-Ý])""")
 _ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "gen", "col", "lt", "sgt", "capt",
-    "gov", "sen", "rep", "rev", "inc", "ltd", "co", "corp", "vs", "etc", "no", "vol", "fig",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "e.g",
-    "i.e", "approx", "dept", "est", "u.s", "u.k", "u.n", "ft", "ave", "blvd"}
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "sr",
+    "jr",
+    "st",
+    "mt",
+    "gen",
+    "col",
+    "lt",
+    "sgt",
+    "capt",
+    "gov",
+    "sen",
+    "rep",
+    "rev",
+    "inc",
+    "ltd",
+    "co",
+    "corp",
+    "vs",
+    "etc",
+    "no",
+    "vol",
+    "fig",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "e.g",
+    "i.e",
+    "approx",
+    "dept",
+    "est",
+    "u.s",
+    "u.k",
+    "u.n",
+    "ft",
+    "ave",
+    "blvd",
+}
 MAX_SENTENCE_CHARS = 2000  # a "sentence" longer than this (a table, a list) is cut
 
 
@@ -119,7 +176,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             cut = text.rfind(" ", start, start + MAX_SENTENCE_CHARS)
             cut = cut if cut > start else start + MAX_SENTENCE_CHARS
             out.append((start, cut))
-            start = cut + 1 if text[cut:cut + 1] == " " else cut
+            start = cut + 1 if text[cut : cut + 1] == " " else cut
         if end > start:
             out.append((start, end))
     return out

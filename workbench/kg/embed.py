@@ -26,8 +26,7 @@ class Embedder:
     Loading takes a second or two on a CPU; keep one and reuse it.
     """
 
-    def __init__(self, model: str = "minilm", device: str | None = None,
-                 max_length: int = 256):
+    def __init__(self, model: str = "minilm", device: str | None = None, max_length: int = 256):
         import torch
         from transformers import AutoModel
 
@@ -61,9 +60,14 @@ class Embedder:
         torch = self._torch
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
-                index = order[start:start + batch_size]
-                batch = self.tokenizer([texts[i] for i in index], padding=True, truncation=True,
-                                       max_length=self.max_length, return_tensors="pt")
+                index = order[start : start + batch_size]
+                batch = self.tokenizer(
+                    [texts[i] for i in index],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                )
                 batch = {k: v.to(self.device) for k, v in batch.items()}
                 hidden = self.model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)

@@ -8,8 +8,8 @@ failed export never leaves a half-written file under the final name.
 from __future__ import annotations
 
 import csv
-import json
 import io
+import json
 import os
 import sys
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import TextIO
 from workbench.errors import WorkbenchError
 
 FORMATS = ("jsonl", "csv", "graphml")
-CSV_EVIDENCE = 3   # sentences quoted per relation in relationships.csv
+CSV_EVIDENCE = 3  # sentences quoted per relation in relationships.csv
 
 
 def default_output(graph_path: Path, fmt: str) -> Path:
@@ -35,8 +35,9 @@ def export_graph(graph, fmt: str, out: Path | str) -> list[Path]:
     writer = {"jsonl": _write_jsonl, "graphml": _write_graphml}.get(fmt)
     if str(out) == "-":
         if writer is None:
-            raise WorkbenchError("--output -: csv export writes a folder of two files; "
-                                 "give a folder name")
+            raise WorkbenchError(
+                "--output -: csv export writes a folder of two files; give a folder name"
+            )
         # UTF-8 with \n whatever the platform's console encoding, as the files are
         sys.stdout.flush()
         stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
@@ -51,9 +52,10 @@ def export_graph(graph, fmt: str, out: Path | str) -> list[Path]:
         if out.exists() and not out.is_dir():
             raise WorkbenchError(f"{out}: csv export writes a folder, and this is a file")
         out.mkdir(parents=True, exist_ok=True)
-        return [_atomic(out / "nodes.csv", lambda f: _write_nodes_csv(graph, f)),
-                _atomic(out / "relationships.csv",
-                        lambda f: _write_relationships_csv(graph, f))]
+        return [
+            _atomic(out / "nodes.csv", lambda f: _write_nodes_csv(graph, f)),
+            _atomic(out / "relationships.csv", lambda f: _write_relationships_csv(graph, f)),
+        ]
     if out.is_dir():
         raise WorkbenchError(f"{out}: a folder; give a file name for {fmt} export")
     if not out.parent.exists():
@@ -86,16 +88,31 @@ def _write_nodes_csv(graph, f: TextIO) -> None:
     for e in graph.iter_entities():
         # ';' is neo4j-admin's default array delimiter, should aliases
         # be imported as an array (aliases:string[]).
-        rows.writerow([e["id"], e["name"], e["type"], e["mentions"],
-                       ";".join(a["text"] for a in e["aliases"])])
+        rows.writerow(
+            [
+                e["id"],
+                e["name"],
+                e["type"],
+                e["mentions"],
+                ";".join(a["text"] for a in e["aliases"]),
+            ]
+        )
 
 
 def _write_relationships_csv(graph, f: TextIO) -> None:
     rows = csv.writer(f)
     rows.writerow([":START_ID", ":END_ID", ":TYPE", "score:float", "count:int", "evidence"])
     for r in graph.iter_relations(evidence=CSV_EVIDENCE):
-        rows.writerow([r["head"], r["tail"], r["type"], r["score"], r["count"],
-                       " | ".join(e["sentence"] for e in r["evidence"])])
+        rows.writerow(
+            [
+                r["head"],
+                r["tail"],
+                r["type"],
+                r["score"],
+                r["count"],
+                " | ".join(e["sentence"] for e in r["evidence"]),
+            ]
+        )
 
 
 def _write_graphml(graph, f: TextIO) -> None:
@@ -105,8 +122,14 @@ def _write_graphml(graph, f: TextIO) -> None:
     for e in graph.iter_entities():
         g.add_node(str(e["id"]), name=e["name"], type=e["type"], mentions=int(e["mentions"]))
     for r in graph.iter_relations(evidence=0):
-        g.add_edge(str(r["head"]), str(r["tail"]), key=str(r["id"]), type=r["type"],
-                   score=float(r["score"]), count=int(r["count"]))
+        g.add_edge(
+            str(r["head"]),
+            str(r["tail"]),
+            key=str(r["id"]),
+            type=r["type"],
+            score=float(r["score"]),
+            count=int(r["count"]),
+        )
     f.write("<?xml version='1.0' encoding='utf-8'?>\n")  # as nx.write_graphml writes it
     for line in nx.generate_graphml(g):
         f.write(line + "\n")

@@ -24,8 +24,7 @@ def _ref(entity: dict) -> str:
 def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
     table = Table(show_edge=False, pad_edge=False)
     for column in columns:
-        table.add_column(column, justify="right" if column in right else "left",
-                         overflow="fold")
+        table.add_column(column, justify="right" if column in right else "left", overflow="fold")
     return table
 
 
@@ -47,48 +46,86 @@ def highlighted(sentence: str, *spans: tuple[int, int]) -> Text:
 def search_table(hits: list[dict], semantic: bool) -> Table:
     """One row a hit: id, name, type, mentions, relations, and what matched (or the score)."""
     last = "score" if semantic else "via alias"
-    table = _table("id", "name", "type", "mentions", "relations", last,
-                   right=("id", "mentions", "relations", "score"))
+    table = _table(
+        "id",
+        "name",
+        "type",
+        "mentions",
+        "relations",
+        last,
+        right=("id", "mentions", "relations", "score"),
+    )
     for hit in hits:
         if semantic:
             extra = f"{hit['score']:.3f}"
         else:
             extra = "" if hit["match"] == hit["name"] else hit["match"]
-        _add(table, f"#{hit['id']}", hit["name"], hit["type"], str(hit["mentions"]),
-                      str(hit["relations"]), extra)
+        _add(
+            table,
+            f"#{hit['id']}",
+            hit["name"],
+            hit["type"],
+            str(hit["mentions"]),
+            str(hit["relations"]),
+            extra,
+        )
     return table
 
 
 def entity_view(detail: dict) -> Group:
     """Header, aliases, relations both ways (with their best evidence) and mentions."""
-    parts: list = [Text.assemble((detail["name"], "bold"), f" ({detail['type']}) "
-                                 f"#{detail['id']} · {detail['mentions_total']} mentions")]
+    parts: list = [
+        Text.assemble(
+            (detail["name"], "bold"),
+            f" ({detail['type']}) #{detail['id']} · {detail['mentions_total']} mentions",
+        )
+    ]
     others = [a for a in detail["aliases"] if a["text"] != detail["name"]]
     if others:
-        parts.append(Text("also written: " + ", ".join(
-            f"{a['text']} ({a['count']})" for a in others)))
-    relations = ([(True, r) for r in detail["outgoing"]]
-                 + [(False, r) for r in detail["incoming"]])
+        parts.append(
+            Text("also written: " + ", ".join(f"{a['text']} ({a['count']})" for a in others))
+        )
+    relations = [(True, r) for r in detail["outgoing"]] + [(False, r) for r in detail["incoming"]]
     if relations:
-        table = _table("", "relation", "entity", "count", "score", "evidence",
-                       right=("count", "score"))
+        table = _table(
+            "", "relation", "entity", "count", "score", "evidence", right=("count", "score")
+        )
         for forward, r in relations:
             evidence = r["evidence"][0] if r["evidence"] else None
-            sentence = (highlighted(evidence["sentence"],
-                                    (evidence["head_start"], evidence["head_end"]),
-                                    (evidence["tail_start"], evidence["tail_end"]))
-                        if evidence else Text(""))
-            _add(table, "→" if forward else "←", r["type"], _ref(r["other"]),
-                          str(r["count"]), f"{r['score']:.2f}", sentence)
+            sentence = (
+                highlighted(
+                    evidence["sentence"],
+                    (evidence["head_start"], evidence["head_end"]),
+                    (evidence["tail_start"], evidence["tail_end"]),
+                )
+                if evidence
+                else Text("")
+            )
+            _add(
+                table,
+                "→" if forward else "←",
+                r["type"],
+                _ref(r["other"]),
+                str(r["count"]),
+                f"{r['score']:.2f}",
+                sentence,
+            )
         parts += [Text(""), Text("relations (→ this entity is the head, ← the tail)"), table]
     if detail["mentions"]:
         table = _table("document", "sentence", "score", right=("score",))
         for m in detail["mentions"]:
-            _add(table, m["document"], highlighted(m["sentence"], (m["start"], m["end"])),
-                          f"{m['score']:.2f}")
+            _add(
+                table,
+                m["document"],
+                highlighted(m["sentence"], (m["start"], m["end"])),
+                f"{m['score']:.2f}",
+            )
         shown = len(detail["mentions"])
-        title = (f"mentions ({shown} of {detail['mentions_total']})"
-                 if shown < detail["mentions_total"] else "mentions")
+        title = (
+            f"mentions ({shown} of {detail['mentions_total']})"
+            if shown < detail["mentions_total"]
+            else "mentions"
+        )
         parts += [Text(""), Text(title), table]
     return Group(*parts)
 
@@ -105,10 +142,14 @@ def chain_text(chain: list[dict]) -> Text:
 
 def stats_line(stats: dict) -> Text:
     """``graph.sqlite: 3 documents, ... ; 0.1 MB`` in one line."""
-    counts = ", ".join(f"{stats[k]} {k}" for k in ("documents", "sentences", "entities",
-                                                    "mentions", "relations", "evidence"))
-    return Text(f"{stats['path']}: {counts}; {stats['embedded']} embedded; "
-                f"{stats['size_bytes'] / 1e6:.1f} MB")
+    counts = ", ".join(
+        f"{stats[k]} {k}"
+        for k in ("documents", "sentences", "entities", "mentions", "relations", "evidence")
+    )
+    return Text(
+        f"{stats['path']}: {counts}; {stats['embedded']} embedded; "
+        f"{stats['size_bytes'] / 1e6:.1f} MB"
+    )
 
 
 def build_view(summary: dict) -> Group:
@@ -130,27 +171,49 @@ def build_view(summary: dict) -> Group:
 def stats_view(stats: dict) -> Group:
     """Counts, types, top entities and builds."""
     parts: list = [stats_line(stats)]
-    for key, title in (("entities_by_type", "entity type"),
-                       ("relations_by_type", "relation type")):
+    for key, title in (("entities_by_type", "entity type"), ("relations_by_type", "relation type")):
         if stats[key]:
             table = _table(title, "count", right=("count",))
             for name, n in stats[key].items():
                 _add(table, name, str(n))
             parts += [Text(""), table]
     if stats["top_entities"]:
-        table = _table("id", "top entities", "type", "mentions", "relations",
-                       right=("id", "mentions", "relations"))
+        table = _table(
+            "id",
+            "top entities",
+            "type",
+            "mentions",
+            "relations",
+            right=("id", "mentions", "relations"),
+        )
         for e in stats["top_entities"]:
-            _add(table, f"#{e['id']}", e["name"], e["type"], str(e["mentions"]),
-                          str(e["relations"]))
+            _add(
+                table, f"#{e['id']}", e["name"], e["type"], str(e["mentions"]), str(e["relations"])
+            )
         parts += [Text(""), table]
     if stats["builds"]:
-        table = _table("build", "time", "ner run", "relation run", "corpus", "added", "skipped",
-                       right=("build", "added", "skipped"))
+        table = _table(
+            "build",
+            "time",
+            "ner run",
+            "relation run",
+            "corpus",
+            "added",
+            "skipped",
+            right=("build", "added", "skipped"),
+        )
         for b in stats["builds"]:
             when = b["time"][:16].replace("T", " ")
-            _add(table, str(b["id"]), when, b["ner_run"], b["relation_run"] or "-",
-                          b["corpus"], _num(b["documents_added"]), _num(b["documents_skipped"]))
+            _add(
+                table,
+                str(b["id"]),
+                when,
+                b["ner_run"],
+                b["relation_run"] or "-",
+                b["corpus"],
+                _num(b["documents_added"]),
+                _num(b["documents_skipped"]),
+            )
         parts += [Text(""), table]
     return Group(*parts)
 

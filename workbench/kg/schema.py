@@ -137,8 +137,9 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise WorkbenchError(f"{path}: cannot create the graph's folder "
-                                 f"({exc.strerror or exc})") from None
+            raise WorkbenchError(
+                f"{path}: cannot create the graph's folder ({exc.strerror or exc})"
+            ) from None
     elif path.is_dir():
         raise WorkbenchError(f"{path}: a folder, not a graph file")
     # Autocommit mode: store.Graph opens its own transactions (BEGIN IMMEDIATE),
@@ -158,14 +159,17 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
         tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         if version == 0 and tables == 0:
             if not create:
-                raise WorkbenchError(f"{path}: an empty file, not a graph; build one with "
-                                     f"workbench kg build")
+                raise WorkbenchError(
+                    f"{path}: an empty file, not a graph; build one with workbench kg build"
+                )
             _create(conn)
         elif version == 0:
             raise WorkbenchError(f"{path}: an SQLite file, but not a workbench graph")
         elif version > SCHEMA_VERSION:
-            raise WorkbenchError(f"{path}: graph schema version {version} is newer than this "
-                                 f"workbench reads ({SCHEMA_VERSION}); upgrade workbench")
+            raise WorkbenchError(
+                f"{path}: graph schema version {version} is newer than this "
+                f"workbench reads ({SCHEMA_VERSION}); upgrade workbench"
+            )
         conn.execute("PRAGMA journal_mode = WAL")
         # With WAL, NORMAL never corrupts the file; a power cut may only lose the
         # last commits, which the next build redoes (documents are idempotent).
@@ -190,15 +194,18 @@ def _create(conn: sqlite3.Connection) -> None:
         # so the whole schema lands in one transaction or not at all.
         for statement in _statements(SCHEMA):
             conn.execute(statement)
-        conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?)",
-                     (str(SCHEMA_VERSION),))
+        conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except sqlite3.OperationalError as exc:
         conn.execute("ROLLBACK")
         if "fts5" in str(exc).lower():
-            raise WorkbenchError("this Python's SQLite has no FTS5; the graph needs it "
-                                 "(install a Python built with a recent SQLite)") from None
+            raise WorkbenchError(
+                "this Python's SQLite has no FTS5; the graph needs it "
+                "(install a Python built with a recent SQLite)"
+            ) from None
         raise
 
 

@@ -35,13 +35,13 @@ _CHUNK = 500
 _WORDS = re.compile(r"\w+")
 _POSSESSIVE = re.compile(r"(\w)['’]s\b")
 _MAX_QUERY_WORDS = 16
-_EVIDENCE_SHOWN = 5   # per relation in entity(); "count" tells how many there are
+_EVIDENCE_SHOWN = 5  # per relation in entity(); "count" tells how many there are
 
 
 def _chunks(items: Iterable, size: int = _CHUNK) -> Iterator[list]:
     items = list(items)
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _marks(items: list) -> str:
@@ -115,38 +115,49 @@ class Graph:
 
     # ------------------------------------------------------------------ builds
 
-    def begin_build(self, ner_run: str, relation_run: str | None, corpus: str,
-                    settings: dict) -> int:
+    def begin_build(
+        self, ner_run: str, relation_run: str | None, corpus: str, settings: dict
+    ) -> int:
         """Record the start of a build (its provenance); returns the build id."""
         with self._write() as conn:
             cursor = conn.execute(
                 "INSERT INTO builds(time, ner_run, relation_run, corpus, settings) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (datetime.now(timezone.utc).isoformat(timespec="seconds"), str(ner_run),
-                 None if relation_run is None else str(relation_run), str(corpus),
-                 json.dumps(settings, default=str, sort_keys=True)))
+                (
+                    datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    str(ner_run),
+                    None if relation_run is None else str(relation_run),
+                    str(corpus),
+                    json.dumps(settings, default=str, sort_keys=True),
+                ),
+            )
             return cursor.lastrowid
 
-    def finish_build(self, build_id: int, documents_added: int, documents_skipped: int,
-                     sentences: int) -> None:
+    def finish_build(
+        self, build_id: int, documents_added: int, documents_skipped: int, sentences: int
+    ) -> None:
         """Record what a build did."""
         with self._write() as conn:
-            conn.execute("UPDATE builds SET documents_added = ?, documents_skipped = ?, "
-                         "sentences = ? WHERE id = ?",
-                         (documents_added, documents_skipped, sentences, build_id))
+            conn.execute(
+                "UPDATE builds SET documents_added = ?, documents_skipped = ?, "
+                "sentences = ? WHERE id = ?",
+                (documents_added, documents_skipped, sentences, build_id),
+            )
 
     # --------------------------------------------------------------- ingestion
 
     def document_state(self, doc_key: str, sha: str) -> str:
         """``"new"``, ``"same"`` (stored with this sha) or ``"changed"``."""
-        row = self._conn.execute("SELECT sha FROM documents WHERE doc_key = ?",
-                                 (doc_key,)).fetchone()
+        row = self._conn.execute(
+            "SELECT sha FROM documents WHERE doc_key = ?", (doc_key,)
+        ).fetchone()
         if row is None:
             return "new"
         return "same" if row[0] == sha else "changed"
 
-    def add_document(self, doc_key: str, source: str, sha: str, sentences: list[dict],
-                     build_id: int) -> bool:
+    def add_document(
+        self, doc_key: str, source: str, sha: str, sentences: list[dict], build_id: int
+    ) -> bool:
         """Store one document's sentences, entity mentions and relations.
 
         Same key and sha: nothing happens, returns False. A changed sha
@@ -161,26 +172,32 @@ class Graph:
         touched_relations: set[int] = set()
         with self._write() as conn:
             if state == "changed":
-                doc_id = conn.execute("SELECT id FROM documents WHERE doc_key = ?",
-                                      (doc_key,)).fetchone()[0]
+                doc_id = conn.execute(
+                    "SELECT id FROM documents WHERE doc_key = ?", (doc_key,)
+                ).fetchone()[0]
                 self._clear_document(doc_id, touched_entities, touched_relations)
-                conn.execute("UPDATE documents SET source = ?, sha = ?, build_id = ? "
-                             "WHERE id = ?", (str(source), sha, build_id, doc_id))
+                conn.execute(
+                    "UPDATE documents SET source = ?, sha = ?, build_id = ? WHERE id = ?",
+                    (str(source), sha, build_id, doc_id),
+                )
             else:
                 doc_id = conn.execute(
                     "INSERT INTO documents(doc_key, source, sha, build_id) VALUES (?, ?, ?, ?)",
-                    (doc_key, str(source), sha, build_id)).lastrowid
+                    (doc_key, str(source), sha, build_id),
+                ).lastrowid
             for position, sentence in enumerate(sentences):
-                self._add_sentence(doc_key, doc_id, position, sentence, touched_entities,
-                                   touched_relations)
+                self._add_sentence(
+                    doc_key, doc_id, position, sentence, touched_entities, touched_relations
+                )
             self._refresh_relations(touched_relations)
             self._refresh_entities(touched_entities)
         return True
 
     def remove_document(self, doc_key: str) -> bool:
         """Remove a document and whatever only it supported; False when absent."""
-        row = self._conn.execute("SELECT id FROM documents WHERE doc_key = ?",
-                                 (doc_key,)).fetchone()
+        row = self._conn.execute(
+            "SELECT id FROM documents WHERE doc_key = ?", (doc_key,)
+        ).fetchone()
         if row is None:
             return False
         touched_entities: set[int] = set()
@@ -194,23 +211,41 @@ class Graph:
 
     def _clear_document(self, doc_id: int, entities: set[int], relations: set[int]) -> None:
         conn = self._conn
-        entities.update(r[0] for r in conn.execute(
-            "SELECT DISTINCT m.entity_id FROM mentions m JOIN sentences s "
-            "ON s.id = m.sentence_id WHERE s.document_id = ?", (doc_id,)))
-        relations.update(r[0] for r in conn.execute(
-            "SELECT DISTINCT e.relation_id FROM evidence e JOIN sentences s "
-            "ON s.id = e.sentence_id WHERE s.document_id = ?", (doc_id,)))
+        entities.update(
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT m.entity_id FROM mentions m JOIN sentences s "
+                "ON s.id = m.sentence_id WHERE s.document_id = ?",
+                (doc_id,),
+            )
+        )
+        relations.update(
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT e.relation_id FROM evidence e JOIN sentences s "
+                "ON s.id = e.sentence_id WHERE s.document_id = ?",
+                (doc_id,),
+            )
+        )
         # Cascades take the sentences' mentions and evidence with them.
         conn.execute("DELETE FROM sentences WHERE document_id = ?", (doc_id,))
 
-    def _add_sentence(self, doc_key: str, doc_id: int, position: int, sentence: dict,
-                      entities: set[int], relations: set[int]) -> None:
+    def _add_sentence(
+        self,
+        doc_key: str,
+        doc_id: int,
+        position: int,
+        sentence: dict,
+        entities: set[int],
+        relations: set[int],
+    ) -> None:
         conn = self._conn
         try:
             text = str(sentence["text"])
             sentence_id = conn.execute(
                 "INSERT INTO sentences(document_id, position, start, text) VALUES (?, ?, ?, ?)",
-                (doc_id, position, int(sentence.get("start", 0)), text)).lastrowid
+                (doc_id, position, int(sentence.get("start", 0)), text),
+            ).lastrowid
             # Per entity of the sentence: (mention id, entity id), None when the
             # span normalises to nothing ("'s", a lone quote).
             mentions: list[tuple[int, int] | None] = []
@@ -223,8 +258,15 @@ class Graph:
                 mention_id = conn.execute(
                     "INSERT INTO mentions(entity_id, sentence_id, start, end, text, score) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    (entity_id, sentence_id, int(ent["start"]), int(ent["end"]),
-                     str(ent["text"]), float(ent.get("score", 1.0)))).lastrowid
+                    (
+                        entity_id,
+                        sentence_id,
+                        int(ent["start"]),
+                        int(ent["end"]),
+                        str(ent["text"]),
+                        float(ent.get("score", 1.0)),
+                    ),
+                ).lastrowid
                 mentions.append((mention_id, entity_id))
                 entities.add(entity_id)
             for rel in sentence.get("relations", ()):
@@ -232,34 +274,44 @@ class Graph:
                 if not (0 <= head < len(mentions) and 0 <= tail < len(mentions)):
                     raise WorkbenchError(
                         f"{doc_key}: sentence {position}: relation {rel['type']!r} points "
-                        f"at entity {head} or {tail}, but the sentence has {len(mentions)}")
+                        f"at entity {head} or {tail}, but the sentence has {len(mentions)}"
+                    )
                 if mentions[head] is None or mentions[tail] is None:
                     continue
                 (head_mention, head_id), (tail_mention, tail_id) = mentions[head], mentions[tail]
                 if head_id == tail_id:
                     continue  # "X is part of X": a self-loop says nothing and clutters paths
                 score = float(rel.get("score", 1.0))
-                conn.execute("INSERT INTO relations(head_id, tail_id, type, score, count) "
-                             "VALUES (?, ?, ?, ?, 0) ON CONFLICT DO NOTHING",
-                             (head_id, tail_id, str(rel["type"]), score))
+                conn.execute(
+                    "INSERT INTO relations(head_id, tail_id, type, score, count) "
+                    "VALUES (?, ?, ?, ?, 0) ON CONFLICT DO NOTHING",
+                    (head_id, tail_id, str(rel["type"]), score),
+                )
                 relation_id = conn.execute(
                     "SELECT id FROM relations WHERE head_id = ? AND type = ? AND tail_id = ?",
-                    (head_id, str(rel["type"]), tail_id)).fetchone()[0]
-                conn.execute("INSERT INTO evidence(relation_id, sentence_id, head_mention_id, "
-                             "tail_mention_id, score) VALUES (?, ?, ?, ?, ?)",
-                             (relation_id, sentence_id, head_mention, tail_mention, score))
+                    (head_id, str(rel["type"]), tail_id),
+                ).fetchone()[0]
+                conn.execute(
+                    "INSERT INTO evidence(relation_id, sentence_id, head_mention_id, "
+                    "tail_mention_id, score) VALUES (?, ?, ?, ?, ?)",
+                    (relation_id, sentence_id, head_mention, tail_mention, score),
+                )
                 relations.add(relation_id)
         except (KeyError, TypeError, ValueError) as exc:
-            raise WorkbenchError(f"{doc_key}: sentence {position}: malformed sentence record "
-                                 f"({type(exc).__name__}: {exc})") from None
+            raise WorkbenchError(
+                f"{doc_key}: sentence {position}: malformed sentence record "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
 
     def _entity_id(self, key: str, type: str, surface: str) -> int:
-        row = self._conn.execute("SELECT id FROM entities WHERE key = ? AND type = ?",
-                                 (key, type)).fetchone()
+        row = self._conn.execute(
+            "SELECT id FROM entities WHERE key = ? AND type = ?", (key, type)
+        ).fetchone()
         if row is not None:
             return row[0]
-        return self._conn.execute("INSERT INTO entities(key, type, name) VALUES (?, ?, ?)",
-                                  (key, type, surface)).lastrowid
+        return self._conn.execute(
+            "INSERT INTO entities(key, type, name) VALUES (?, ?, ?)", (key, type, surface)
+        ).lastrowid
 
     def _refresh_relations(self, relation_ids: set[int]) -> None:
         """Recount evidence; a relation with none left goes."""
@@ -269,9 +321,12 @@ class Graph:
                 "count = (SELECT count(*) FROM evidence WHERE relation_id = relations.id), "
                 "score = coalesce((SELECT max(score) FROM evidence "
                 "                  WHERE relation_id = relations.id), score) "
-                f"WHERE id IN ({_marks(chunk)})", chunk)
-            self._conn.execute(f"DELETE FROM relations WHERE id IN ({_marks(chunk)}) "
-                               "AND count = 0", chunk)
+                f"WHERE id IN ({_marks(chunk)})",
+                chunk,
+            )
+            self._conn.execute(
+                f"DELETE FROM relations WHERE id IN ({_marks(chunk)}) AND count = 0", chunk
+            )
 
     def _refresh_entities(self, entity_ids: set[int]) -> None:
         """Recount mentions and aliases, re-pick the display name; an entity
@@ -280,29 +335,41 @@ class Graph:
         for entity_id in sorted(entity_ids):
             counts: Counter[str] = Counter()
             # First-seen order, so a new alias gets a later id and ties keep the old name.
-            for text, n in conn.execute("SELECT text, count(*) FROM mentions WHERE entity_id = ? "
-                                        "GROUP BY text ORDER BY min(id)", (entity_id,)):
+            for text, n in conn.execute(
+                "SELECT text, count(*) FROM mentions WHERE entity_id = ? "
+                "GROUP BY text ORDER BY min(id)",
+                (entity_id,),
+            ):
                 counts[surface_form(text)] += n
             if not counts:
                 conn.execute("DELETE FROM entities WHERE id = ?", (entity_id,))
                 continue
-            existing = {row[1]: row[0] for row in conn.execute(
-                "SELECT id, text FROM aliases WHERE entity_id = ?", (entity_id,))}
+            existing = {
+                row[1]: row[0]
+                for row in conn.execute(
+                    "SELECT id, text FROM aliases WHERE entity_id = ?", (entity_id,)
+                )
+            }
             for text, alias_id in existing.items():
                 if text not in counts:
                     conn.execute("DELETE FROM aliases WHERE id = ?", (alias_id,))
             for text, n in counts.items():
                 if text in existing:
-                    conn.execute("UPDATE aliases SET count = ? WHERE id = ?",
-                                 (n, existing[text]))
+                    conn.execute("UPDATE aliases SET count = ? WHERE id = ?", (n, existing[text]))
                 else:
-                    conn.execute("INSERT INTO aliases(entity_id, text, count) VALUES (?, ?, ?)",
-                                 (entity_id, text, n))
+                    conn.execute(
+                        "INSERT INTO aliases(entity_id, text, count) VALUES (?, ?, ?)",
+                        (entity_id, text, n),
+                    )
             # Most frequent form; ties go to the oldest alias so names do not flicker.
-            name = conn.execute("SELECT text FROM aliases WHERE entity_id = ? "
-                                "ORDER BY count DESC, id LIMIT 1", (entity_id,)).fetchone()[0]
-            conn.execute("UPDATE entities SET name = ?, mentions = ? WHERE id = ?",
-                         (name, sum(counts.values()), entity_id))
+            name = conn.execute(
+                "SELECT text FROM aliases WHERE entity_id = ? ORDER BY count DESC, id LIMIT 1",
+                (entity_id,),
+            ).fetchone()[0]
+            conn.execute(
+                "UPDATE entities SET name = ?, mentions = ? WHERE id = ?",
+                (name, sum(counts.values()), entity_id),
+            )
 
     # -------------------------------------------------------------- embeddings
 
@@ -315,28 +382,41 @@ class Graph:
         """
         _check_limit("batch size", batch_size)
         model = embedder.name
-        stored = {row[0]: row[1] for row in self._q(
-            "SELECT entity_id, text_sha FROM embeddings WHERE model = ?", (model,))}
+        stored = {
+            row[0]: row[1]
+            for row in self._q(
+                "SELECT entity_id, text_sha FROM embeddings WHERE model = ?", (model,)
+            )
+        }
         todo = []
         for entity_id, text in profiles.all_profiles(self._conn).items():
             digest = profiles.profile_hash(model, text)
             if stored.get(entity_id) != digest:
                 todo.append((entity_id, text, digest))
         for chunk in _chunks(todo, max(batch_size * 8, 256)):
-            vectors = np.asarray(embedder.encode([text for _, text, _ in chunk],
-                                                 batch_size=batch_size), dtype=np.float32)
+            vectors = np.asarray(
+                embedder.encode([text for _, text, _ in chunk], batch_size=batch_size),
+                dtype=np.float32,
+            )
             with self._write() as conn:
                 conn.executemany(
                     "INSERT OR REPLACE INTO embeddings(entity_id, model, dim, text_sha, vector) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    [(entity_id, model, int(vector.shape[0]), digest, vector.tobytes())
-                     for (entity_id, _, digest), vector in zip(chunk, vectors)])
+                    [
+                        (entity_id, model, int(vector.shape[0]), digest, vector.tobytes())
+                        for (entity_id, _, digest), vector in zip(chunk, vectors)
+                    ],
+                )
         return len(todo)
 
     def embedding_models(self) -> list[str]:
         """Models the stored entity vectors came from, most vectors first."""
-        return [r[0] for r in self._q("SELECT model, count(*) AS n FROM embeddings "
-                                      "GROUP BY model ORDER BY n DESC, model")]
+        return [
+            r[0]
+            for r in self._q(
+                "SELECT model, count(*) AS n FROM embeddings GROUP BY model ORDER BY n DESC, model"
+            )
+        ]
 
     # ----------------------------------------------------------------- queries
 
@@ -345,12 +425,19 @@ class Graph:
         found = {}
         for chunk in _chunks(entity_ids):
             for row in self._q(
-                    "SELECT e.id, e.name, e.type, e.mentions, "
-                    "(SELECT count(*) FROM relations WHERE head_id = e.id) + "
-                    "(SELECT count(*) FROM relations WHERE tail_id = e.id) AS degree "
-                    f"FROM entities e WHERE e.id IN ({_marks(chunk)})", chunk):
-                found[row["id"]] = {"id": row["id"], "name": row["name"], "type": row["type"],
-                                    "mentions": row["mentions"], "relations": row["degree"]}
+                "SELECT e.id, e.name, e.type, e.mentions, "
+                "(SELECT count(*) FROM relations WHERE head_id = e.id) + "
+                "(SELECT count(*) FROM relations WHERE tail_id = e.id) AS degree "
+                f"FROM entities e WHERE e.id IN ({_marks(chunk)})",
+                chunk,
+            ):
+                found[row["id"]] = {
+                    "id": row["id"],
+                    "name": row["name"],
+                    "type": row["type"],
+                    "mentions": row["mentions"],
+                    "relations": row["degree"],
+                }
         return found
 
     def search(self, text: str, limit: int = 20, type: str | None = None) -> list[dict]:
@@ -362,8 +449,9 @@ class Graph:
         _check_limit("search: limit", limit)
         words = _WORDS.findall(_POSSESSIVE.sub(r"\1", text or ""))[:_MAX_QUERY_WORDS]
         if not words:
-            raise WorkbenchError(f"search: nothing to search for in '{text}' "
-                                 f"(give a word of a name)")
+            raise WorkbenchError(
+                f"search: nothing to search for in '{text}' (give a word of a name)"
+            )
         wanted = normalize_name(text)
         # Each word double-quoted (\w+ holds no quote) with * for prefix match:
         # FTS5 operators in the user's text are only ever words to look for.
@@ -378,7 +466,8 @@ class Graph:
                     "FROM alias_fts JOIN aliases a ON a.id = alias_fts.rowid "
                     "JOIN entities e ON e.id = a.entity_id "
                     f"WHERE alias_fts MATCH ? {type_sql} ORDER BY rank LIMIT ?",
-                    [expression, *type_args, max(limit * 20, 200)])
+                    [expression, *type_args, max(limit * 20, 200)],
+                )
             except sqlite3.Error as exc:  # a safety net; the expression is built to parse
                 raise WorkbenchError(f"search: cannot search for '{text}' ({exc})") from None
             if rows:
@@ -393,8 +482,9 @@ class Graph:
         summaries = self._summaries([entity_id for entity_id, _ in ordered])
         return [{**summaries[entity_id], "match": alias} for entity_id, (_, alias) in ordered]
 
-    def search_semantic(self, text: str, embedder, limit: int = 20,
-                        type: str | None = None) -> list[dict]:
+    def search_semantic(
+        self, text: str, embedder, limit: int = 20, type: str | None = None
+    ) -> list[dict]:
         """Entities whose profile is nearest in meaning to ``text`` (cosine);
         the same dicts as search() plus "score".
 
@@ -403,32 +493,48 @@ class Graph:
         """
         _check_limit("search: limit", limit)
         if not (text or "").strip():
-            raise WorkbenchError(f"search: nothing to search for in '{text}' "
-                                 f"(give a few words)")
+            raise WorkbenchError(f"search: nothing to search for in '{text}' (give a few words)")
         model = embedder.name
         type_sql, type_args = ("AND e.type = ? COLLATE NOCASE", [type]) if type else ("", [])
-        rows = self._q("SELECT m.entity_id, m.dim, m.vector FROM embeddings m "
-                       f"JOIN entities e ON e.id = m.entity_id WHERE m.model = ? {type_sql}",
-                       [model, *type_args])
+        rows = self._q(
+            "SELECT m.entity_id, m.dim, m.vector FROM embeddings m "
+            f"JOIN entities e ON e.id = m.entity_id WHERE m.model = ? {type_sql}",
+            [model, *type_args],
+        )
         if not rows:
-            if self._conn.execute("SELECT 1 FROM embeddings WHERE model = ? LIMIT 1",
-                                  (model,)).fetchone() is None:
-                raise WorkbenchError(f"{self.path}: no entity embeddings for model '{model}'; "
-                                     f"run workbench kg build without --no-embeddings")
+            if (
+                self._conn.execute(
+                    "SELECT 1 FROM embeddings WHERE model = ? LIMIT 1", (model,)
+                ).fetchone()
+                is None
+            ):
+                raise WorkbenchError(
+                    f"{self.path}: no entity embeddings for model '{model}'; "
+                    f"run workbench kg build without --no-embeddings"
+                )
             return []
         dim = rows[0]["dim"]
-        matrix = np.frombuffer(b"".join(row["vector"] for row in rows),
-                               dtype=np.float32).reshape(len(rows), dim)
+        matrix = np.frombuffer(b"".join(row["vector"] for row in rows), dtype=np.float32).reshape(
+            len(rows), dim
+        )
         query = np.asarray(embedder.encode([text], batch_size=1), dtype=np.float32)[0]
         if query.shape[0] != dim:
-            raise WorkbenchError(f"{self.path}: stored embeddings have {dim} dimensions, "
-                                 f"model '{model}' gives {query.shape[0]}")
+            raise WorkbenchError(
+                f"{self.path}: stored embeddings have {dim} dimensions, "
+                f"model '{model}' gives {query.shape[0]}"
+            )
         scores = matrix @ query  # rows and query are unit length: dot = cosine
         top = np.argsort(-scores, kind="stable")[:limit]
         ids = [rows[i]["entity_id"] for i in top]
         summaries = self._summaries(ids)
-        return [{**summaries[entity_id], "match": summaries[entity_id]["name"],
-                 "score": float(scores[i])} for entity_id, i in zip(ids, top)]
+        return [
+            {
+                **summaries[entity_id],
+                "match": summaries[entity_id]["name"],
+                "score": float(scores[i]),
+            }
+            for entity_id, i in zip(ids, top)
+        ]
 
     def resolve(self, ref: str) -> dict:
         """An entity reference as people type it -> {"id","name","type"}:
@@ -441,8 +547,11 @@ class Graph:
             return self._by_id(int(digits), ref)
         key = normalize_name(ref)
         if key:
-            row = self._conn.execute("SELECT id, name, type FROM entities WHERE key = ? "
-                                     "ORDER BY mentions DESC, id LIMIT 1", (key,)).fetchone()
+            row = self._conn.execute(
+                "SELECT id, name, type FROM entities WHERE key = ? "
+                "ORDER BY mentions DESC, id LIMIT 1",
+                (key,),
+            ).fetchone()
             if row is not None:
                 return _brief(row)
         if digits.isdigit():
@@ -459,15 +568,17 @@ class Graph:
         raise WorkbenchError(f"no entity named '{ref}' in {self.path}{closest}")
 
     def _by_id(self, entity_id: int, ref: str) -> dict:
-        row = self._conn.execute("SELECT id, name, type FROM entities WHERE id = ?",
-                                 (entity_id,)).fetchone()
+        row = self._conn.execute(
+            "SELECT id, name, type FROM entities WHERE id = ?", (entity_id,)
+        ).fetchone()
         if row is None:
             raise WorkbenchError(f"no entity {ref} in {self.path}")
         return _brief(row)
 
     def _entity_row(self, entity_id: int) -> sqlite3.Row:
-        row = self._conn.execute("SELECT id, name, type, mentions FROM entities WHERE id = ?",
-                                 (int(entity_id),)).fetchone()
+        row = self._conn.execute(
+            "SELECT id, name, type, mentions FROM entities WHERE id = ?", (int(entity_id),)
+        ).fetchone()
         if row is None:
             raise WorkbenchError(f"no entity #{entity_id} in {self.path}")
         return row
@@ -476,30 +587,62 @@ class Graph:
         """Everything about one entity: aliases, relations both ways with up to
         five evidence sentences each, and its first ``mentions`` mentions."""
         row = self._entity_row(entity_id)
-        aliases = [{"text": r["text"], "count": r["count"]} for r in self._q(
-            "SELECT text, count FROM aliases WHERE entity_id = ? ORDER BY count DESC, id",
-            (entity_id,))]
+        aliases = [
+            {"text": r["text"], "count": r["count"]}
+            for r in self._q(
+                "SELECT text, count FROM aliases WHERE entity_id = ? ORDER BY count DESC, id",
+                (entity_id,),
+            )
+        ]
         outgoing = self._relations_of(entity_id, "head_id", "tail_id")
         incoming = self._relations_of(entity_id, "tail_id", "head_id")
         evidence = self._evidence([r["relation_id"] for r in outgoing + incoming])
         for relation in outgoing + incoming:
             relation["evidence"] = evidence.get(relation["relation_id"], [])
-        shown = [{"document": r["doc_key"], "sentence": r["sentence"], "start": r["start"],
-                  "end": r["end"], "text": r["text"], "score": r["score"]} for r in self._q(
-            "SELECT d.doc_key, s.text AS sentence, m.start, m.end, m.text, m.score "
-            "FROM mentions m JOIN sentences s ON s.id = m.sentence_id "
-            "JOIN documents d ON d.id = s.document_id WHERE m.entity_id = ? "
-            "ORDER BY d.doc_key, s.position, m.start LIMIT ?", (entity_id, max(0, mentions)))]
-        return {"id": row["id"], "name": row["name"], "type": row["type"], "aliases": aliases,
-                "mentions_total": row["mentions"], "outgoing": outgoing, "incoming": incoming,
-                "mentions": shown}
+        shown = [
+            {
+                "document": r["doc_key"],
+                "sentence": r["sentence"],
+                "start": r["start"],
+                "end": r["end"],
+                "text": r["text"],
+                "score": r["score"],
+            }
+            for r in self._q(
+                "SELECT d.doc_key, s.text AS sentence, m.start, m.end, m.text, m.score "
+                "FROM mentions m JOIN sentences s ON s.id = m.sentence_id "
+                "JOIN documents d ON d.id = s.document_id WHERE m.entity_id = ? "
+                "ORDER BY d.doc_key, s.position, m.start LIMIT ?",
+                (entity_id, max(0, mentions)),
+            )
+        ]
+        return {
+            "id": row["id"],
+            "name": row["name"],
+            "type": row["type"],
+            "aliases": aliases,
+            "mentions_total": row["mentions"],
+            "outgoing": outgoing,
+            "incoming": incoming,
+            "mentions": shown,
+        }
 
     def _relations_of(self, entity_id: int, this: str, other: str) -> list[dict]:
-        return [{"relation_id": r["id"], "type": r["type"], "other": _brief(r, "o_"),
-                 "score": r["score"], "count": r["count"]} for r in self._q(
-            f"SELECT r.id, r.type, r.score, r.count, o.id AS o_id, o.name AS o_name, "
-            f"o.type AS o_type FROM relations r JOIN entities o ON o.id = r.{other} "
-            f"WHERE r.{this} = ? ORDER BY r.count DESC, r.score DESC, r.id", (entity_id,))]
+        return [
+            {
+                "relation_id": r["id"],
+                "type": r["type"],
+                "other": _brief(r, "o_"),
+                "score": r["score"],
+                "count": r["count"],
+            }
+            for r in self._q(
+                f"SELECT r.id, r.type, r.score, r.count, o.id AS o_id, o.name AS o_name, "
+                f"o.type AS o_type FROM relations r JOIN entities o ON o.id = r.{other} "
+                f"WHERE r.{this} = ? ORDER BY r.count DESC, r.score DESC, r.id",
+                (entity_id,),
+            )
+        ]
 
     def _evidence(self, relation_ids: list[int]) -> dict[int, list[dict]]:
         """relation id -> its best few evidence sentences. start/end span both
@@ -507,45 +650,61 @@ class Graph:
         found: dict[int, list[dict]] = {}
         for chunk in _chunks(relation_ids):
             for r in self._q(
-                    "SELECT * FROM (SELECT ev.relation_id, ev.score, s.text, d.doc_key, "
-                    "hm.start AS hs, hm.end AS he, tm.start AS ts, tm.end AS te, "
-                    "ROW_NUMBER() OVER (PARTITION BY ev.relation_id "
-                    "                   ORDER BY ev.score DESC, ev.id) AS rank "
-                    "FROM evidence ev JOIN sentences s ON s.id = ev.sentence_id "
-                    "JOIN documents d ON d.id = s.document_id "
-                    "JOIN mentions hm ON hm.id = ev.head_mention_id "
-                    "JOIN mentions tm ON tm.id = ev.tail_mention_id "
-                    f"WHERE ev.relation_id IN ({_marks(chunk)})) "
-                    f"WHERE rank <= {_EVIDENCE_SHOWN} ORDER BY relation_id, rank", chunk):
-                found.setdefault(r["relation_id"], []).append({
-                    "sentence": r["text"], "document": r["doc_key"],
-                    "start": min(r["hs"], r["ts"]), "end": max(r["he"], r["te"]),
-                    "head_start": r["hs"], "head_end": r["he"],
-                    "tail_start": r["ts"], "tail_end": r["te"], "score": r["score"]})
+                "SELECT * FROM (SELECT ev.relation_id, ev.score, s.text, d.doc_key, "
+                "hm.start AS hs, hm.end AS he, tm.start AS ts, tm.end AS te, "
+                "ROW_NUMBER() OVER (PARTITION BY ev.relation_id "
+                "                   ORDER BY ev.score DESC, ev.id) AS rank "
+                "FROM evidence ev JOIN sentences s ON s.id = ev.sentence_id "
+                "JOIN documents d ON d.id = s.document_id "
+                "JOIN mentions hm ON hm.id = ev.head_mention_id "
+                "JOIN mentions tm ON tm.id = ev.tail_mention_id "
+                f"WHERE ev.relation_id IN ({_marks(chunk)})) "
+                f"WHERE rank <= {_EVIDENCE_SHOWN} ORDER BY relation_id, rank",
+                chunk,
+            ):
+                found.setdefault(r["relation_id"], []).append(
+                    {
+                        "sentence": r["text"],
+                        "document": r["doc_key"],
+                        "start": min(r["hs"], r["ts"]),
+                        "end": max(r["he"], r["te"]),
+                        "head_start": r["hs"],
+                        "head_end": r["he"],
+                        "tail_start": r["ts"],
+                        "tail_end": r["te"],
+                        "score": r["score"],
+                    }
+                )
         return found
 
     def neighbours(self, entity_id: int) -> list[dict]:
         """Relations of one entity both ways, strongest first:
         {"relation_id","type","forward","other","score","count"}."""
         self._entity_row(entity_id)
-        both = ([{**r, "forward": True}
-                 for r in self._relations_of(entity_id, "head_id", "tail_id")]
-                + [{**r, "forward": False}
-                   for r in self._relations_of(entity_id, "tail_id", "head_id")])
+        both = [
+            {**r, "forward": True} for r in self._relations_of(entity_id, "head_id", "tail_id")
+        ] + [{**r, "forward": False} for r in self._relations_of(entity_id, "tail_id", "head_id")]
         both.sort(key=lambda r: (-r["count"], -r["score"], r["relation_id"]))
-        return [{key: r[key] for key in ("relation_id", "type", "forward", "other", "score",
-                                         "count")} for r in both]
+        return [
+            {key: r[key] for key in ("relation_id", "type", "forward", "other", "score", "count")}
+            for r in both
+        ]
 
     def _edges_touching(self, nodes: set[int]) -> list[_paths.Edge]:
         edges = []
         for chunk in _chunks(sorted(nodes)):
             marks = _marks(chunk)
             # Two indexed lookups (head, tail) rather than an OR SQLite may scan for.
-            edges.extend(_paths.Edge(*row) for row in self._conn.execute(
-                f"SELECT id, head_id, tail_id, type, score FROM relations "
-                f"WHERE head_id IN ({marks}) UNION "
-                f"SELECT id, head_id, tail_id, type, score FROM relations "
-                f"WHERE tail_id IN ({marks})", chunk + chunk))
+            edges.extend(
+                _paths.Edge(*row)
+                for row in self._conn.execute(
+                    f"SELECT id, head_id, tail_id, type, score FROM relations "
+                    f"WHERE head_id IN ({marks}) UNION "
+                    f"SELECT id, head_id, tail_id, type, score FROM relations "
+                    f"WHERE tail_id IN ({marks})",
+                    chunk + chunk,
+                )
+            )
         return edges
 
     def paths(self, a: int, b: int, max_hops: int = 4, limit: int = 5) -> list[list[dict]]:
@@ -556,42 +715,76 @@ class Graph:
         _check_limit("path: limit", limit)
         ends = {a: self._entity_row(a), b: self._entity_row(b)}
         chains = _paths.shortest_chains(self._edges_touching, a, b, max_hops, limit)
-        needed = {node for chain in chains for step in chain
-                  for node in (step.source, step.target)} - set(ends)
+        needed = {
+            node for chain in chains for step in chain for node in (step.source, step.target)
+        } - set(ends)
         briefs = {i: _brief(row) for i, row in ends.items()}
         for chunk in _chunks(sorted(needed)):
-            briefs.update((r["id"], _brief(r)) for r in self._q(
-                f"SELECT id, name, type FROM entities WHERE id IN ({_marks(chunk)})", chunk))
-        return [[{"from": briefs[step.source], "type": step.edge.type, "to": briefs[step.target],
-                  "forward": step.forward, "score": step.edge.score,
-                  "relation_id": step.edge.id} for step in chain] for chain in chains]
+            briefs.update(
+                (r["id"], _brief(r))
+                for r in self._q(
+                    f"SELECT id, name, type FROM entities WHERE id IN ({_marks(chunk)})", chunk
+                )
+            )
+        return [
+            [
+                {
+                    "from": briefs[step.source],
+                    "type": step.edge.type,
+                    "to": briefs[step.target],
+                    "forward": step.forward,
+                    "score": step.edge.score,
+                    "relation_id": step.edge.id,
+                }
+                for step in chain
+            ]
+            for chain in chains
+        ]
 
     def stats(self) -> dict:
         """Counts, the biggest types and entities, the builds, and the file."""
+
         def count(table: str) -> int:
             return self._conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
-        top = [r[0] for r in self._q("SELECT id FROM entities ORDER BY mentions DESC, id "
-                                     "LIMIT 10")]
+        top = [r[0] for r in self._q("SELECT id FROM entities ORDER BY mentions DESC, id LIMIT 10")]
         summaries = self._summaries(top)
-        builds = [{**dict(r)} for r in self._q(
-            "SELECT id, time, ner_run, relation_run, corpus, documents_added, "
-            "documents_skipped, sentences FROM builds ORDER BY id")]
+        builds = [
+            {**dict(r)}
+            for r in self._q(
+                "SELECT id, time, ner_run, relation_run, corpus, documents_added, "
+                "documents_skipped, sentences FROM builds ORDER BY id"
+            )
+        ]
         # The database's own size: file bytes would count WAL pages not yet written back.
-        size = (self._conn.execute("PRAGMA page_count").fetchone()[0]
-                * self._conn.execute("PRAGMA page_size").fetchone()[0])
+        size = (
+            self._conn.execute("PRAGMA page_count").fetchone()[0]
+            * self._conn.execute("PRAGMA page_size").fetchone()[0]
+        )
         return {
-            "documents": count("documents"), "sentences": count("sentences"),
-            "entities": count("entities"), "mentions": count("mentions"),
-            "relations": count("relations"), "evidence": count("evidence"),
-            "entities_by_type": {r[0]: r[1] for r in self._q(
-                "SELECT type, count(*) AS n FROM entities GROUP BY type ORDER BY n DESC, type")},
-            "relations_by_type": {r[0]: r[1] for r in self._q(
-                "SELECT type, count(*) AS n FROM relations GROUP BY type ORDER BY n DESC, type")},
+            "documents": count("documents"),
+            "sentences": count("sentences"),
+            "entities": count("entities"),
+            "mentions": count("mentions"),
+            "relations": count("relations"),
+            "evidence": count("evidence"),
+            "entities_by_type": {
+                r[0]: r[1]
+                for r in self._q(
+                    "SELECT type, count(*) AS n FROM entities GROUP BY type ORDER BY n DESC, type"
+                )
+            },
+            "relations_by_type": {
+                r[0]: r[1]
+                for r in self._q(
+                    "SELECT type, count(*) AS n FROM relations GROUP BY type ORDER BY n DESC, type"
+                )
+            },
             "top_entities": [summaries[i] for i in top],
             "builds": builds,
             "embedded": count("embeddings"),
-            "path": str(self.path), "size_bytes": size,
+            "path": str(self.path),
+            "size_bytes": size,
         }
 
     # ------------------------------------------------------------- for export
@@ -599,30 +792,48 @@ class Graph:
     def iter_entities(self) -> Iterator[dict]:
         """Every entity with its aliases: {"id","name","type","mentions","aliases"}."""
         aliases: dict[int, list[dict]] = {}
-        for r in self._conn.execute("SELECT entity_id, text, count FROM aliases "
-                                    "ORDER BY entity_id, count DESC, id"):
+        for r in self._conn.execute(
+            "SELECT entity_id, text, count FROM aliases ORDER BY entity_id, count DESC, id"
+        ):
             aliases.setdefault(r[0], []).append({"text": r[1], "count": r[2]})
         for r in self._conn.execute("SELECT id, name, type, mentions FROM entities ORDER BY id"):
-            yield {"id": r[0], "name": r[1], "type": r[2], "mentions": r[3],
-                   "aliases": aliases.get(r[0], [])}
+            yield {
+                "id": r[0],
+                "name": r[1],
+                "type": r[2],
+                "mentions": r[3],
+                "aliases": aliases.get(r[0], []),
+            }
 
     def iter_relations(self, evidence: int | None = None) -> Iterator[dict]:
         """Every relation: {"id","head","type","tail","score","count","evidence"}
         with up to ``evidence`` evidence records each (None: all)."""
-        rows = self._q("SELECT id, head_id, type, tail_id, score, count FROM relations "
-                       "ORDER BY id")
+        rows = self._q("SELECT id, head_id, type, tail_id, score, count FROM relations ORDER BY id")
         for chunk in _chunks(rows, 200):
             ids = [r[0] for r in chunk]
             found: dict[int, list[dict]] = {}
-            for r in [] if evidence == 0 else self._q(
+            for r in (
+                []
+                if evidence == 0
+                else self._q(
                     "SELECT ev.relation_id, s.text, d.doc_key, ev.score FROM evidence ev "
                     "JOIN sentences s ON s.id = ev.sentence_id "
                     "JOIN documents d ON d.id = s.document_id "
                     f"WHERE ev.relation_id IN ({_marks(ids)}) "
-                    "ORDER BY ev.relation_id, ev.score DESC, ev.id", ids):
+                    "ORDER BY ev.relation_id, ev.score DESC, ev.id",
+                    ids,
+                )
+            ):
                 items = found.setdefault(r[0], [])
                 if evidence is None or len(items) < evidence:
                     items.append({"sentence": r[1], "document": r[2], "score": r[3]})
             for r in chunk:
-                yield {"id": r[0], "head": r[1], "type": r[2], "tail": r[3], "score": r[4],
-                       "count": r[5], "evidence": found.get(r[0], [])}
+                yield {
+                    "id": r[0],
+                    "head": r[1],
+                    "type": r[2],
+                    "tail": r[3],
+                    "score": r[4],
+                    "count": r[5],
+                    "evidence": found.get(r[0], []),
+                }

@@ -60,7 +60,7 @@ class Status(str, Enum):
         return self in (Status.STOPPED, Status.FAILED, Status.DIED)
 
     @classmethod
-    def of(cls, value: Any) -> "Status":
+    def of(cls, value: Any) -> Status:
         """The status named by ``value``; an unknown word counts as failed."""
         try:
             return cls(value)
@@ -69,9 +69,14 @@ class Status(str, Enum):
 
 
 # One table for the CLI, the console and the TUI: symbol and colour per status.
-STATUS_LOOK = {Status.STARTING: ("○", "cyan"), Status.RUNNING: ("●", "cyan"),
-               Status.COMPLETED: ("✔", "green"), Status.STOPPED: ("■", "yellow"),
-               Status.FAILED: ("✖", "red"), Status.DIED: ("✖", "red")}
+STATUS_LOOK = {
+    Status.STARTING: ("○", "cyan"),
+    Status.RUNNING: ("●", "cyan"),
+    Status.COMPLETED: ("✔", "green"),
+    Status.STOPPED: ("■", "yellow"),
+    Status.FAILED: ("✖", "red"),
+    Status.DIED: ("✖", "red"),
+}
 
 
 @dataclass(kw_only=True)
@@ -94,7 +99,7 @@ class Event:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Event | None":
+    def from_dict(cls, data: dict[str, Any]) -> Event | None:
         """Build from a decoded line; ``None`` when a known field has the wrong type
         (a damaged line is skipped, never fatal). Unknown keys are ignored."""
         kwargs = {}
@@ -122,7 +127,7 @@ class Created(Event):
     schema: int = SCHEMA
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Event | None":
+    def from_dict(cls, data: dict[str, Any]) -> Event | None:
         return super().from_dict({"schema": 1, **data})
 
 
@@ -224,7 +229,7 @@ class Checkpoint(Event):
     kept: list = field(default_factory=list)  # every checkpoint folder still on disk
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Event | None":
+    def from_dict(cls, data: dict[str, Any]) -> Event | None:
         if data.get("path") == "model":  # schema 1: the best model was saved
             return ModelSaved.from_dict(data)
         return super().from_dict(data)
@@ -262,8 +267,10 @@ class End(Event):
     duration_s: float | None = None  # training time, over every resumed part
 
 
-EVENT_TYPES: dict[str, type[Event]] = {cls.TYPE: cls for cls in (
-    Created, Start, Resumed, Step, Eval, ModelSaved, Checkpoint, BatchAdjusted, End)}
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.TYPE: cls
+    for cls in (Created, Start, Resumed, Step, Eval, ModelSaved, Checkpoint, BatchAdjusted, End)
+}
 
 
 def parse_event(data: Any) -> Event | None:
@@ -291,8 +298,14 @@ def now() -> float:
 
 
 # -- type checks for reading ----------------------------------------------------------
-_BASIC = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
-          "dict": (dict,), "list": (list,)}
+_BASIC = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "bool": (bool,),
+    "dict": (dict,),
+    "list": (list,),
+}
 _TYPES_CACHE: dict[type, dict[str, tuple[tuple, bool]]] = {}
 
 
@@ -302,8 +315,14 @@ def _field_types(cls: type[Event]) -> dict[str, tuple[tuple, bool]]:
         hints = typing.get_type_hints(cls)
         out = {}
         for f in fields(cls):
-            names = [part.strip() for part in str(hints[f.name]).replace("typing.", "")
-                     .replace("<class '", "").replace("'>", "").split("|")]
+            names = [
+                part.strip()
+                for part in str(hints[f.name])
+                .replace("typing.", "")
+                .replace("<class '", "")
+                .replace("'>", "")
+                .split("|")
+            ]
             allowed: tuple = ()
             for name in names:
                 allowed += _BASIC.get(name, ())

@@ -22,6 +22,7 @@ import re
 import shutil
 from datetime import datetime
 from pathlib import Path
+
 from workbench.errors import WorkbenchError
 from workbench.runs.events import Event, now, parse_event
 
@@ -62,10 +63,13 @@ def create_run_dir(output_dir: str | Path, name: str) -> Path:
             probe.unlink()
             return path
     except OSError as exc:
-        raise WorkbenchError(f"output.dir {output_dir}: cannot create a run folder there "
-                             f"({exc.strerror or exc})") from None
-    raise WorkbenchError(f"output.dir {output_dir}: cannot create a run folder there "
-                         f"(1000 folders named {base} already)")
+        raise WorkbenchError(
+            f"output.dir {output_dir}: cannot create a run folder there ({exc.strerror or exc})"
+        ) from None
+    raise WorkbenchError(
+        f"output.dir {output_dir}: cannot create a run folder there "
+        f"(1000 folders named {base} already)"
+    )
 
 
 class EventLog:
@@ -73,7 +77,7 @@ class EventLog:
 
     def __init__(self, run_dir: Path):
         self.path = Path(run_dir) / EVENTS
-        self._handle = open(self.path, "a", encoding="utf-8")
+        self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - the run's life
         # A process killed mid-write leaves a line without its newline: end it, so
         # the next event starts a line of its own (readers skip the broken one).
         if self._handle.tell() > 0:
@@ -203,7 +207,7 @@ class RunLock:
             import fcntl
         except ImportError:  # pragma: no cover - not on Linux or macOS
             return True
-        handle = open(self.path, "a+")
+        handle = open(self.path, "a+")  # noqa: SIM115 - held as long as the lock
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

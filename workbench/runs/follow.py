@@ -16,8 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.runs.events import (BatchAdjusted, Checkpoint, Created, End, Eval, Event,
-                                    ModelSaved, Resumed, Start, Status, Step)
+from workbench.runs.events import (
+    BatchAdjusted,
+    Checkpoint,
+    Created,
+    End,
+    Eval,
+    Event,
+    ModelSaved,
+    Resumed,
+    Start,
+    Status,
+    Step,
+)
 from workbench.runs.folder import EVENTS, REPORT_JSON, EventFollower
 
 # A curve keeps at most this many points; older ones are merged pairwise so the
@@ -100,8 +111,11 @@ class RunState:
         elif isinstance(event, Step):
             self.last_step = event
             if isinstance(event.loss, (int, float)) and math.isfinite(event.loss):
-                self._ema = event.loss if self._ema is None else (
-                    SMOOTHING * self._ema + (1 - SMOOTHING) * event.loss)
+                self._ema = (
+                    event.loss
+                    if self._ema is None
+                    else (SMOOTHING * self._ema + (1 - SMOOTHING) * event.loss)
+                )
                 self.loss.add(event.step, event.loss)
                 self.smoothed.add(event.step, self._ema)
         elif isinstance(event, Eval):
@@ -136,9 +150,12 @@ class RunState:
         self.adjustments = [e for e in self.adjustments if e.step <= cut]
         if self.last_step is not None and self.last_step.step > cut:
             # Where training stands until the resumed process logs its first step.
-            self.last_step = Step(step=cut, time=event.time, total_steps=event.total_steps,
-                                  epoch=cut / event.steps_per_epoch if event.steps_per_epoch
-                                  else 0.0)
+            self.last_step = Step(
+                step=cut,
+                time=event.time,
+                total_steps=event.total_steps,
+                epoch=cut / event.steps_per_epoch if event.steps_per_epoch else 0.0,
+            )
 
     def extend(self, events: list[Event]) -> None:
         for event in events:
@@ -175,8 +192,12 @@ class RunState:
     def damaged(self) -> bool:
         """The log lost lines (torn by a crash or a full disk, or edited), and its
         writer is gone: what it says may be incomplete."""
-        return bool(self.log_skipped or self.log_pending) and self.end is None and \
-            self.created is not None and not writer_alive(*self.writer)
+        return (
+            bool(self.log_skipped or self.log_pending)
+            and self.end is None
+            and self.created is not None
+            and not writer_alive(*self.writer)
+        )
 
     @property
     def name(self) -> str:
@@ -194,10 +215,16 @@ class RunState:
         """What a reader is told about a damaged log, or None."""
         if not self.damaged:
             return None
-        how = "its last line is cut short" if self.log_pending else \
-            f"{self.log_skipped} line(s) are not events"
-        told = "its status is from report.json" if self.saved_report else \
-            "no report.json to tell how it ended"
+        how = (
+            "its last line is cut short"
+            if self.log_pending
+            else f"{self.log_skipped} line(s) are not events"
+        )
+        told = (
+            "its status is from report.json"
+            if self.saved_report
+            else "no report.json to tell how it ended"
+        )
         return f"{EVENTS} is damaged ({how}); {told}"
 
     @property
@@ -250,7 +277,8 @@ class RunState:
     @property
     def metric_name(self) -> str | None:
         return (self.start.metric if self.start else None) or (
-            self.end.metric if self.end else None)
+            self.end.metric if self.end else None
+        )
 
     @property
     def total_steps(self) -> int | None:

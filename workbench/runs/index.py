@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-
-from typing import Callable
 
 from workbench.errors import WorkbenchError
 from workbench.runs.events import Status
@@ -61,12 +60,21 @@ def summary_of(state) -> RunSummary:
         last_time = (state.last_step.time if state.last_step else None) or started
         duration = (last_time - started) if (last_time and started) else None
     return RunSummary(
-        path=state.run_dir, name=state.name, recipe=state.recipe_name, task=state.task,
-        status=state.status, metric=state.metric_name, best_value=state.best_value,
-        steps=state.step, total_steps=state.total_steps, started=started, duration_s=duration,
+        path=state.run_dir,
+        name=state.name,
+        recipe=state.recipe_name,
+        task=state.task,
+        status=state.status,
+        metric=state.metric_name,
+        best_value=state.best_value,
+        steps=state.step,
+        total_steps=state.total_steps,
+        started=started,
+        duration_s=duration,
         error=end.error if end else None,
         checkpoint_step=state.checkpoint.step if state.checkpoint else None,
-        warning=state.damage_note)
+        warning=state.damage_note,
+    )
 
 
 def run_folders(runs_dir: str | Path) -> list[Path]:
@@ -88,10 +96,13 @@ def _names(folders: list[Path], most: int = 5) -> str:
     return shown + (f" and {len(folders) - most} more" if len(folders) > most else "")
 
 
-def find_run(reference: str | Path, runs_dir: str | Path = "runs",
-             usable: Callable[[RunSummary], bool] | None = None,
-             wanted: str = "completed run", newest_only: bool = False
-             ) -> tuple[Path, str | None]:
+def find_run(
+    reference: str | Path,
+    runs_dir: str | Path = "runs",
+    usable: Callable[[RunSummary], bool] | None = None,
+    wanted: str = "completed run",
+    newest_only: bool = False,
+) -> tuple[Path, str | None]:
     """What a command's RUN argument names: a path (a run or model folder), else,
     under ``runs_dir``, a run folder's name or a unique start of one, else a recipe
     name meaning its newest run that is ``usable`` (default: completed; with
@@ -111,21 +122,30 @@ def find_run(reference: str | Path, runs_dir: str | Path = "runs",
     if len(starting) == 1:
         return starting[0], f"{text}: using {starting[0]}"
     if len(starting) > 1:
-        raise WorkbenchError(f"{text}: {len(starting)} runs in {runs_dir}/ start so "
-                             f"({_names(starting)}); give more of the name")
+        raise WorkbenchError(
+            f"{text}: {len(starting)} runs in {runs_dir}/ start so "
+            f"({_names(starting)}); give more of the name"
+        )
     # A recipe's runs end in its slug (and -N for a second run in the same second);
     # the summary says whose they really are (the slug "ner" also ends "...-demo-ner").
     tail = re.compile(rf"-{re.escape(slug(text))}(-\d+)?$")
-    of_recipe = [run for run in (summarize(p) for p in folders if tail.search(p.name))
-                 if run.recipe == text or slug(run.recipe) == slug(text)]
+    of_recipe = [
+        run
+        for run in (summarize(p) for p in folders if tail.search(p.name))
+        if run.recipe == text or slug(run.recipe) == slug(text)
+    ]
     for run in of_recipe[:1] if newest_only else of_recipe:  # newest first
         if usable(run):
             return run.path, f"{text}: using {run.path} (the recipe's latest {wanted})"
     if of_recipe:
         states = ", ".join(f"{run.name} {run.status}" for run in of_recipe[:5])
         which = "its newest run is no" if newest_only else "no"
-        raise WorkbenchError(f"{text}: {which} {wanted} of this recipe in {runs_dir}/ "
-                             f"({states}); name a run folder to use another")
-    raise WorkbenchError(f"{text}: no such file, and no run folder or recipe's run of that "
-                         f"name in {runs_dir}/ (names are looked up there; give a path "
-                         f"otherwise)")
+        raise WorkbenchError(
+            f"{text}: {which} {wanted} of this recipe in {runs_dir}/ "
+            f"({states}); name a run folder to use another"
+        )
+    raise WorkbenchError(
+        f"{text}: no such file, and no run folder or recipe's run of that "
+        f"name in {runs_dir}/ (names are looked up there; give a path "
+        f"otherwise)"
+    )

@@ -9,6 +9,7 @@ down; and quitting the interface leaves the run training, to be attached later.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -26,16 +27,21 @@ class LaunchedRun:
     its console output goes to a log file, not a pipe, so the child keeps training
     when this process exits."""
 
-    def __init__(self, recipe: str | Path | None = None, overrides: list[str] | None = None,
-                 cwd: str | Path | None = None, resume: str | Path | None = None,
-                 devices: int = 1):
+    def __init__(
+        self,
+        recipe: str | Path | None = None,
+        overrides: list[str] | None = None,
+        cwd: str | Path | None = None,
+        resume: str | Path | None = None,
+        devices: int = 1,
+    ):
         self.recipe = Path(recipe) if recipe is not None else None
         self.overrides = list(overrides or [])
         fd, log = tempfile.mkstemp(prefix="workbench-run-", suffix=".log")
         self.log_path = Path(log)
         # Read through a handle of our own; the name goes at once, so no log is left
         # behind however either process ends.
-        self._log = open(self.log_path, encoding="utf-8", errors="replace")
+        self._log = open(self.log_path, encoding="utf-8", errors="replace")  # noqa: SIM115
         what = ["--resume", str(resume)] if resume is not None else [str(self.recipe)]
         command = [sys.executable, "-m", "workbench", "run", *what, "--plain", "--quiet-reports"]
         if devices > 1:
@@ -43,13 +49,23 @@ class LaunchedRun:
         if self.overrides:
             command += ["--set", *self.overrides]
         # Wide lines: the log pane scrolls sideways rather than showing wrapped tables.
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false",
-               "COLUMNS": "200"}
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "COLUMNS": "200",
+        }
         with os.fdopen(fd, "w") as out:
             # A session of its own: a Ctrl-C meant for the interface never reaches it.
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, cwd=cwd, env=env,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+            )
         self.log_path.unlink(missing_ok=True)
         self._partial = ""
         self.run_dir: Path | None = Path(resume) if resume is not None else None
@@ -76,7 +92,7 @@ class LaunchedRun:
             self._log.close()
         for line in lines:
             if self.run_dir is None and line.startswith(RUN_FOLDER_PREFIX):
-                self.run_dir = Path(line[len(RUN_FOLDER_PREFIX):].strip())
+                self.run_dir = Path(line[len(RUN_FOLDER_PREFIX) :].strip())
         self.lines.extend(lines)
         return lines
 
@@ -99,7 +115,7 @@ class LaunchedRun:
             return None
         errors = [line for line in self.lines if line.startswith("error: ")]
         if errors:
-            return errors[-1][len("error: "):]
+            return errors[-1][len("error: ") :]
         tail = [line for line in self.lines if line.strip()]
         return tail[-1] if tail else f"workbench run exited with status {self.returncode}"
 
@@ -119,8 +135,16 @@ def stop_pid(pid: object, host: object) -> bool:
 def distributed_command(devices: int, argv: list[str]) -> list[str]:
     """``workbench ARGV`` in ``devices`` processes on this machine, under torchrun
     (PyTorch's own launcher: rendezvous, one process per GPU, signals passed on)."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
-            f"--nproc_per_node={devices}", "-m", "workbench", *argv]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={devices}",
+        "-m",
+        "workbench",
+        *argv,
+    ]
 
 
 EXIT_FILE = "WORKBENCH_EXIT_FILE"
@@ -142,18 +166,22 @@ def run_in_processes(devices: int, argv: list[str]) -> int:
     import torch
 
     if torch.cuda.is_available() and devices > torch.cuda.device_count():
-        raise WorkbenchError(f"--devices {devices}: this machine has "
-                             f"{torch.cuda.device_count()} GPU(s)")
+        raise WorkbenchError(
+            f"--devices {devices}: this machine has {torch.cuda.device_count()} GPU(s)"
+        )
     fd, exit_file = tempfile.mkstemp(prefix="workbench-exit-")
     os.close(fd)
     # torchrun kills its processes 30 s after passing a signal on by default: too
     # short for a large model's last checkpoint. Threads: the cores shared out (and
     # torchrun's banner about setting them to 1 spared).
     threads = str(max(1, (os.cpu_count() or 1) // devices))
-    env = {"TORCH_ELASTIC_SHUTDOWN_TIMEOUT": "600", "OMP_NUM_THREADS": threads, **os.environ,
-           EXIT_FILE: exit_file}
-    process = subprocess.Popen(distributed_command(devices, argv), env=env,
-                               start_new_session=True)
+    env = {
+        "TORCH_ELASTIC_SHUTDOWN_TIMEOUT": "600",
+        "OMP_NUM_THREADS": threads,
+        **os.environ,
+        EXIT_FILE: exit_file,
+    }
+    process = subprocess.Popen(distributed_command(devices, argv), env=env, start_new_session=True)
 
     def forward(signum, frame):
         # To the training processes themselves: each checkpoints, stops and exits 0,
@@ -167,10 +195,8 @@ def run_in_processes(devices: int, argv: list[str]) -> int:
         if not workers:  # not started yet: torchrun itself then
             process.send_signal(signal.SIGTERM)
         for worker in workers:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):  # it ended meanwhile
                 worker.send_signal(signal.SIGTERM)
-            except psutil.NoSuchProcess:
-                pass
 
     previous_int = signal.signal(signal.SIGINT, forward)
     previous_term = signal.signal(signal.SIGTERM, forward)

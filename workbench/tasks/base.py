@@ -6,8 +6,9 @@ one new file here and an entry in ``workbench.tasks.TASKS``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 from workbench.errors import WorkbenchError, where
 
@@ -38,13 +39,20 @@ class Task(Protocol):
 
     def example_labels(self, example: dict) -> Iterable[str]: ...
 
-    def encode(self, examples: list[dict], tokenizer, label2id: dict[str, int],
-               max_length: int, train: bool = False) -> list[dict]: ...
+    def encode(
+        self,
+        examples: list[dict],
+        tokenizer,
+        label2id: dict[str, int],
+        max_length: int,
+        train: bool = False,
+    ) -> list[dict]: ...
 
     def scorer(self, examples: list[dict], id2label: dict[int, str]) -> Scorer: ...
 
-    def predict(self, model, tokenizer, texts: list[str], max_length: int,
-                batch_size: int = 32) -> list[dict]: ...
+    def predict(
+        self, model, tokenizer, texts: list[str], max_length: int, batch_size: int = 32
+    ) -> list[dict]: ...
 
     def model_class(self):
         """The class whose ``from_pretrained`` loads (and ``save_pretrained`` saves)
@@ -59,8 +67,9 @@ class Task(Protocol):
 #   meta() -> dict / from_meta(meta)  settings saved with the model and restored on load
 
 
-def check_labels(task: Task, examples: list[dict], labels: list[str], path: str,
-                 source: str, hint: bool = True) -> None:
+def check_labels(
+    task: Task, examples: list[dict], labels: list[str], path: str, source: str, hint: bool = True
+) -> None:
     """A label in ``examples`` that is not in ``labels`` (which come from ``source``)
     is an error naming the file, the line of the label itself where the file has one
     a line (CoNLL), the label, and (``hint``) what ``data.labels`` would need."""
@@ -78,8 +87,9 @@ def check_labels(task: Task, examples: list[dict], labels: list[str], path: str,
                 add = f"; add {name!r} to data.labels to allow it"
             elif hint:  # data.labels, once given, is the whole list
                 add = f"; to allow it, list every label in data.labels, {name!r} included"
-            raise WorkbenchError(f"{where(path, line)}: label {label!r} does not occur in "
-                                 f"{source}{add}")
+            raise WorkbenchError(
+                f"{where(path, line)}: label {label!r} does not occur in {source}{add}"
+            )
 
 
 def _label_line(path: str, start: int | None, name: str, count: int) -> int | None:
@@ -96,16 +106,20 @@ def _label_line(path: str, start: int | None, name: str, count: int) -> int | No
                 if number >= start + count:
                     break
                 parts = text.split()
-                if number >= start and parts and (parts[-1] == name or
-                                                  parts[-1][2:] == name and parts[-1][1] == "-"):
+                if (
+                    number >= start
+                    and parts
+                    and (parts[-1] == name or parts[-1][2:] == name and parts[-1][1] == "-")
+                ):
                     return number
     except (OSError, UnicodeDecodeError):
         pass
     return start
 
 
-def make_collate(pad_id: int, multiple: int = 1,
-                 limit: int | None = None) -> Callable[[list[dict]], dict]:
+def make_collate(
+    pad_id: int, multiple: int = 1, limit: int | None = None
+) -> Callable[[list[dict]], dict]:
     """Dynamic padding: pad each list of a batch to that key's longest row (labels
     with -100), rounded up to a ``multiple`` (8 on a GPU: tensor-core shapes, and
     fewer distinct shapes for a compiled model) but never past ``limit`` (the
@@ -122,8 +136,7 @@ def make_collate(pad_id: int, multiple: int = 1,
             longest = max(len(f[key]) for f in features)
             longest = max(longest, min(-(-longest // multiple) * multiple, limit or 1 << 30))
             fill = -1 if key in META_KEYS else {"input_ids": pad_id, "labels": -100}.get(key, 0)
-            batch[key] = torch.tensor([f[key] + [fill] * (longest - len(f[key]))
-                                       for f in features])
+            batch[key] = torch.tensor([f[key] + [fill] * (longest - len(f[key])) for f in features])
         return batch
 
     return collate
@@ -161,13 +174,19 @@ def batched_probabilities(model, tokenizer, features: list[dict], batch_size: in
     collate = collate_for(model, tokenizer, device)
     order = by_length(features)
     model.eval()
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) \
-        if device.type == "cuda" and torch.cuda.is_bf16_supported() else nullcontext()
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.type == "cuda" and torch.cuda.is_bf16_supported()
+        else nullcontext()
+    )
     with torch.inference_mode(), autocast:
         for start in range(0, len(order), batch_size):
-            indices = order[start:start + batch_size]
+            indices = order[start : start + batch_size]
             batch = collate([features[i] for i in indices])
-            inputs = {k: v.to(device, non_blocking=True) for k, v in batch.items()
-                      if k != "labels" and k not in META_KEYS}
+            inputs = {
+                k: v.to(device, non_blocking=True)
+                for k, v in batch.items()
+                if k != "labels" and k not in META_KEYS
+            }
             logits = model(**inputs).logits
             yield indices, batch, torch.softmax(logits.float(), dim=-1).cpu()

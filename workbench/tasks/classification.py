@@ -34,17 +34,27 @@ class ClassificationTask:
     def example_labels(self, example: dict):
         return [example["label"]]
 
-    def encode(self, examples: list[dict], tokenizer, label2id: dict[str, int],
-               max_length: int, train: bool = False) -> list[dict]:
+    def encode(
+        self,
+        examples: list[dict],
+        tokenizer,
+        label2id: dict[str, int],
+        max_length: int,
+        train: bool = False,
+    ) -> list[dict]:
         """Tokenize texts (and pairs), truncated to ``max_length`` tokens."""
         texts = [e["text"] for e in examples]
         pairs = [e.get("text_pair") for e in examples]
         has_pairs = any(p is not None for p in pairs)
-        encoded = tokenizer(texts, [p or "" for p in pairs] if has_pairs else None,
-                            truncation=True, max_length=max_length)
+        encoded = tokenizer(
+            texts,
+            [p or "" for p in pairs] if has_pairs else None,
+            truncation=True,
+            max_length=max_length,
+        )
         features = []
         for index, example in enumerate(examples):
-            feature = {key: encoded[key][index] for key in encoded.keys()}
+            feature = {key: encoded[key][index] for key in encoded}
             feature["labels"] = label2id.get(example.get("label"), -100)
             feature["example"] = index
             feature["window"] = 0
@@ -56,11 +66,12 @@ class ClassificationTask:
 
         return transformers.AutoModelForSequenceClassification
 
-    def scorer(self, examples: list[dict], id2label: dict[int, str]) -> "ClassificationScorer":
+    def scorer(self, examples: list[dict], id2label: dict[int, str]) -> ClassificationScorer:
         return ClassificationScorer(examples, id2label)
 
-    def predict(self, model, tokenizer, texts: list[str], max_length: int,
-                batch_size: int = 32) -> list[dict]:
+    def predict(
+        self, model, tokenizer, texts: list[str], max_length: int, batch_size: int = 32
+    ) -> list[dict]:
         """Class probabilities for each text; a tab separates a text pair."""
         examples = []
         for text in texts:
@@ -69,15 +80,17 @@ class ClassificationTask:
         features = self.encode(examples, tokenizer, {}, max_length)
         id2label = model.config.id2label
         results: list[dict] = [{} for _ in features]
-        for indices, _batch, probs in batched_probabilities(model, tokenizer, features,
-                                                            batch_size):
+        for indices, _batch, probs in batched_probabilities(model, tokenizer, features, batch_size):
             for index, row in zip(indices, probs):
                 best = int(row.argmax())
                 results[index] = {
-                    "text": texts[features[index]["example"]], "label": id2label[best],
+                    "text": texts[features[index]["example"]],
+                    "label": id2label[best],
                     "score": round(float(row[best]), 4),
-                    "probabilities": {id2label[i]: round(float(p), 4)
-                                      for i, p in enumerate(row.tolist())}}
+                    "probabilities": {
+                        id2label[i]: round(float(p), 4) for i, p in enumerate(row.tolist())
+                    },
+                }
         return results
 
 
@@ -94,8 +107,11 @@ class ClassificationScorer:
             self.predicted[int(example)] = int(pred)
 
     def result(self) -> dict[str, Any]:
-        from sklearn.metrics import (accuracy_score, confusion_matrix,
-                                     precision_recall_fscore_support)
+        from sklearn.metrics import (
+            accuracy_score,
+            confusion_matrix,
+            precision_recall_fscore_support,
+        )
 
         names = [self.id2label[i] for i in range(len(self.id2label))]
         label2id = {n: i for i, n in enumerate(names)}
@@ -103,15 +119,32 @@ class ClassificationScorer:
         pred = [self.predicted.get(i, 0) for i in range(len(self.examples))]
         ids = list(range(len(names)))
         p, r, f, s = precision_recall_fscore_support(gold, pred, labels=ids, zero_division=0)
-        per_label = {names[i]: {"precision": float(p[i]), "recall": float(r[i]),
-                                "f1": float(f[i]), "support": int(s[i])} for i in ids}
+        per_label = {
+            names[i]: {
+                "precision": float(p[i]),
+                "recall": float(r[i]),
+                "f1": float(f[i]),
+                "support": int(s[i]),
+            }
+            for i in ids
+        }
         _, _, macro_f1, _ = precision_recall_fscore_support(
-            gold, pred, labels=ids, average="macro", zero_division=0)
+            gold, pred, labels=ids, average="macro", zero_division=0
+        )
         _, _, weighted_f1, _ = precision_recall_fscore_support(
-            gold, pred, labels=ids, average="weighted", zero_division=0)
-        return {"task": "classification",
-                "metrics": {"accuracy": float(accuracy_score(gold, pred)),
-                            "macro_f1": float(macro_f1), "weighted_f1": float(weighted_f1)},
-                "per_label": per_label, "examples": len(gold),
-                "confusion": {"labels": names,
-                              "matrix": confusion_matrix(gold, pred, labels=ids).tolist()}}
+            gold, pred, labels=ids, average="weighted", zero_division=0
+        )
+        return {
+            "task": "classification",
+            "metrics": {
+                "accuracy": float(accuracy_score(gold, pred)),
+                "macro_f1": float(macro_f1),
+                "weighted_f1": float(weighted_f1),
+            },
+            "per_label": per_label,
+            "examples": len(gold),
+            "confusion": {
+                "labels": names,
+                "matrix": confusion_matrix(gold, pred, labels=ids).tolist(),
+            },
+        }

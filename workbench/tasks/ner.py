@@ -20,8 +20,10 @@ from workbench.tasks.base import batched_probabilities
 # word), runs of other letters/digits (with inner apostrophes, hyphens and dots),
 # single other characters.
 CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-WORD_RE = re.compile(rf"[{CJK}]|\b(?:[A-Z]\.){{2,}}|\b[A-Z]\.(?=\s+[A-Z])"
-                     rf"|(?:(?![{CJK}])\w)+(?:[-'’.](?:(?![{CJK}])\w)+)*|[^\w\s]")
+WORD_RE = re.compile(
+    rf"[{CJK}]|\b(?:[A-Z]\.){{2,}}|\b[A-Z]\.(?=\s+[A-Z])"
+    rf"|(?:(?![{CJK}])\w)+(?:[-'’.](?:(?![{CJK}])\w)+)*|[^\w\s]"
+)
 
 
 def split_words(text: str) -> list[tuple[str, int, int]]:
@@ -65,7 +67,7 @@ def special_tokens_template(tokenizer) -> tuple[list[int], list[int]]:
     first = words.index(0)
     last = len(words) - 1 - words[::-1].index(0)
     ids = encoded["input_ids"]
-    return ids[:first], ids[last + 1:]
+    return ids[:first], ids[last + 1 :]
 
 
 def in_order(windows: dict[int, list]) -> list:
@@ -85,8 +87,7 @@ class NerTask:
     def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]:
         """The BIO label list: from ``data.labels`` (types or full tags) or the data."""
         if given:
-            types = [g.split("-", 1)[1] if g[:2] in ("B-", "I-") else g
-                     for g in given if g != "O"]
+            types = [g.split("-", 1)[1] if g[:2] in ("B-", "I-") else g for g in given if g != "O"]
             return bio_labels(list(dict.fromkeys(types)))
         tags = sorted({t for e in examples for t in e["tags"]})
         return bio_labels(sorted(entity_types(tags)))
@@ -94,8 +95,14 @@ class NerTask:
     def example_labels(self, example: dict):
         return example["tags"]
 
-    def encode(self, examples: list[dict], tokenizer, label2id: dict[str, int],
-               max_length: int, train: bool = False) -> list[dict]:
+    def encode(
+        self,
+        examples: list[dict],
+        tokenizer,
+        label2id: dict[str, int],
+        max_length: int,
+        train: bool = False,
+    ) -> list[dict]:
         """Tokenize words, label first sub-tokens, and cut long sentences into windows.
 
         Each feature holds ``input_ids``, ``attention_mask``, ``labels``,
@@ -104,8 +111,9 @@ class NerTask:
         """
         template = special_tokens_template(tokenizer)
         budget = max(1, max_length - len(template[0]) - len(template[1]))
-        encoded = tokenizer([e["tokens"] for e in examples], is_split_into_words=True,
-                            add_special_tokens=False)
+        encoded = tokenizer(
+            [e["tokens"] for e in examples], is_split_into_words=True, add_special_tokens=False
+        )
         features: list[dict] = []
         for index, example in enumerate(examples):
             pieces: list[list[int]] = [[] for _ in example["tokens"]]
@@ -119,8 +127,9 @@ class NerTask:
                 # A word the tokenizer drops (e.g. a zero-width space) still needs a slot.
                 word_pieces = (word_pieces or [tokenizer.unk_token_id])[:budget]
                 if window_ids and len(window_ids) + len(word_pieces) > budget:
-                    features.append(self._feature(template, window_ids, window_labels, index,
-                                                  window))
+                    features.append(
+                        self._feature(template, window_ids, window_labels, index, window)
+                    )
                     window_ids, window_labels = [], []
                     window += 1
                 window_ids.extend(word_pieces)
@@ -130,28 +139,39 @@ class NerTask:
         return features
 
     @staticmethod
-    def _feature(template: tuple[list[int], list[int]], ids: list[int], labels: list[int],
-                 index: int, window: int) -> dict:
+    def _feature(
+        template: tuple[list[int], list[int]],
+        ids: list[int],
+        labels: list[int],
+        index: int,
+        window: int,
+    ) -> dict:
         prefix, suffix = template
         input_ids = prefix + ids + suffix
-        return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids),
-                "labels": [-100] * len(prefix) + labels + [-100] * len(suffix),
-                "example": index, "window": window}
+        return {
+            "input_ids": input_ids,
+            "attention_mask": [1] * len(input_ids),
+            "labels": [-100] * len(prefix) + labels + [-100] * len(suffix),
+            "example": index,
+            "window": window,
+        }
 
     def model_class(self):
         import transformers
 
         return transformers.AutoModelForTokenClassification
 
-    def scorer(self, examples: list[dict], id2label: dict[int, str]) -> "NerScorer":
+    def scorer(self, examples: list[dict], id2label: dict[int, str]) -> NerScorer:
         return NerScorer(examples, id2label)
 
-    def predict_tokens(self, model, tokenizer, sentences: list[list[str]], max_length: int,
-                       batch_size: int = 32) -> list[list[dict]]:
+    def predict_tokens(
+        self, model, tokenizer, sentences: list[list[str]], max_length: int, batch_size: int = 32
+    ) -> list[list[dict]]:
         """Entities in pre-split sentences: ``[{"type", "start", "end", "score"}]``
         with word offsets (end exclusive); the score is the mean top probability."""
-        examples = [{"tokens": words or [""], "tags": ["O"] * max(1, len(words))}
-                    for words in sentences]
+        examples = [
+            {"tokens": words or [""], "tags": ["O"] * max(1, len(words))} for words in sentences
+        ]
         id2label = model.config.id2label
         features = self.encode(examples, tokenizer, {"O": 0}, max_length)
         windows: dict[int, dict[int, list]] = defaultdict(dict)
@@ -159,30 +179,49 @@ class NerTask:
             for row in range(probs.shape[0]):
                 mask = batch["labels"][row] != -100
                 windows[int(batch["example"][row])][int(batch["window"][row])] = list(
-                    probs[row][mask])
+                    probs[row][mask]
+                )
         results = []
         for index, words in enumerate(sentences):
-            probs = in_order(windows[index])[:len(words)]
+            probs = in_order(windows[index])[: len(words)]
             tags = [id2label[int(p.argmax())] for p in probs]
-            results.append([
-                {"type": kind, "start": start, "end": end,
-                 "score": round(sum(float(p.max()) for p in probs[start:end]) / (end - start), 4)}
-                for kind, start, end in spans(tags)])
+            results.append(
+                [
+                    {
+                        "type": kind,
+                        "start": start,
+                        "end": end,
+                        "score": round(
+                            sum(float(p.max()) for p in probs[start:end]) / (end - start), 4
+                        ),
+                    }
+                    for kind, start, end in spans(tags)
+                ]
+            )
         return results
 
-    def predict(self, model, tokenizer, texts: list[str], max_length: int,
-                batch_size: int = 32) -> list[dict]:
+    def predict(
+        self, model, tokenizer, texts: list[str], max_length: int, batch_size: int = 32
+    ) -> list[dict]:
         """Entities with character spans, label and score for each raw text."""
         words = [split_words(text) for text in texts]
-        found = self.predict_tokens(model, tokenizer, [[w for w, _, _ in ws] for ws in words],
-                                    max_length, batch_size)
+        found = self.predict_tokens(
+            model, tokenizer, [[w for w, _, _ in ws] for ws in words], max_length, batch_size
+        )
         results = []
         for text, ws, entities in zip(texts, words, found):
             out = []
             for entity in entities:
                 begin, finish = ws[entity["start"]][1], ws[entity["end"] - 1][2]
-                out.append({"text": text[begin:finish], "label": entity["type"], "start": begin,
-                            "end": finish, "score": entity["score"]})
+                out.append(
+                    {
+                        "text": text[begin:finish],
+                        "label": entity["type"],
+                        "start": begin,
+                        "end": finish,
+                        "score": entity["score"],
+                    }
+                )
             results.append({"text": text, "entities": out})
         return results
 
@@ -206,19 +245,31 @@ class NerScorer:
         from seqeval.metrics import accuracy_score, classification_report
 
         gold = [e["tags"] for e in self.examples]
-        pred = [in_order(self.windows.get(i, {}))[:len(g)] for i, g in enumerate(gold)]
+        pred = [in_order(self.windows.get(i, {}))[: len(g)] for i, g in enumerate(gold)]
         pred = [p + ["O"] * (len(g) - len(p)) for p, g in zip(pred, gold)]
         report = classification_report(gold, pred, output_dict=True, zero_division=0)
         per_label = {}
         for kind in sorted(k for k in report if not k.endswith(" avg")):
             r = report[kind]
-            per_label[kind] = {"precision": r["precision"], "recall": r["recall"],
-                               "f1": r["f1-score"], "support": int(r["support"])}
+            per_label[kind] = {
+                "precision": r["precision"],
+                "recall": r["recall"],
+                "f1": r["f1-score"],
+                "support": int(r["support"]),
+            }
         micro = report.get("micro avg", {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
         macro = report.get("macro avg", {"f1-score": 0.0})
-        metrics = {"precision": micro["precision"], "recall": micro["recall"],
-                   "f1": micro["f1-score"], "macro_f1": macro["f1-score"],
-                   "accuracy": accuracy_score(gold, pred)}
-        return {"task": "ner", "metrics": {k: float(v) for k, v in metrics.items()},
-                "per_label": per_label, "examples": len(gold),
-                "entities": sum(v["support"] for v in per_label.values())}
+        metrics = {
+            "precision": micro["precision"],
+            "recall": micro["recall"],
+            "f1": micro["f1-score"],
+            "macro_f1": macro["f1-score"],
+            "accuracy": accuracy_score(gold, pred),
+        }
+        return {
+            "task": "ner",
+            "metrics": {k: float(v) for k, v in metrics.items()},
+            "per_label": per_label,
+            "examples": len(gold),
+            "entities": sum(v["support"] for v in per_label.values()),
+        }

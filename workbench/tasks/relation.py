@@ -19,8 +19,9 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from itertools import groupby
-from typing import Any, Iterable
+from typing import Any
 
 from workbench.tasks.base import batched_probabilities
 from workbench.tasks.ner import special_tokens_template, split_words
@@ -70,9 +71,11 @@ def map_type(kind: str, known: list[str]) -> str | None:
 def keep_words(pieces: list[list[int]], spans: list[tuple[int, int]], budget: int) -> list[int]:
     """Indices of the words that fit in ``budget`` sub-tokens: the entity words
     first, then the words nearest to an entity, kept in sentence order."""
+
     def distance(word: int) -> int:
-        return min(0 if s <= word < e else (s - word if word < s else word - e + 1)
-                   for s, e in spans)
+        return min(
+            0 if s <= word < e else (s - word if word < s else word - e + 1) for s, e in spans
+        )
 
     kept, used = [], 0
     for word in sorted(range(len(pieces)), key=lambda w: (distance(w), w)):
@@ -104,15 +107,22 @@ def triple_report(gold: list[set], pred: list[set], types: list[str]) -> dict[st
     per_label = {}
     for kind in sorted(counts):
         p, r, f = prf(counts[kind])
-        per_label[kind] = {"precision": p, "recall": r, "f1": f,
-                           "support": counts[kind]["tp"] + counts[kind]["fn"]}
+        per_label[kind] = {
+            "precision": p,
+            "recall": r,
+            "f1": f,
+            "support": counts[kind]["tp"] + counts[kind]["fn"],
+        }
     total = sum(counts.values(), Counter())
     p, r, f = prf(total)
     macro = sum(v["f1"] for v in per_label.values()) / len(per_label) if per_label else 0.0
-    return {"task": "relation",
-            "metrics": {"micro_f1": f, "precision": p, "recall": r, "macro_f1": macro},
-            "per_label": per_label, "examples": len(gold),
-            "relations": total["tp"] + total["fn"]}
+    return {
+        "task": "relation",
+        "metrics": {"micro_f1": f, "precision": p, "recall": r, "macro_f1": macro},
+        "per_label": per_label,
+        "examples": len(gold),
+        "relations": total["tp"] + total["fn"],
+    }
 
 
 class RelationTask:
@@ -144,21 +154,30 @@ class RelationTask:
         self.encoding = settings["encoding"]
         self.negative_ratio = settings["negative_ratio"]
         self.seed = recipe["train"]["seed"]
-        self.entity_types = sorted({e["type"] for examples in splits.values()
-                                    for ex in examples for e in ex["entities"]})
+        self.entity_types = sorted(
+            {e["type"] for examples in splits.values() for ex in examples for e in ex["entities"]}
+        )
         self.type_pairs = None
         if settings["type_pairs"]:
-            self.type_pairs = {(ex["entities"][r["head"]]["type"],
-                                ex["entities"][r["tail"]]["type"])
-                               for ex in splits["train"] for r in ex["relations"]}
+            self.type_pairs = {
+                (ex["entities"][r["head"]]["type"], ex["entities"][r["tail"]]["type"])
+                for ex in splits["train"]
+                for r in ex["relations"]
+            }
 
     def meta(self) -> dict:
         """What a saved model needs to encode pairs as in training."""
-        return {"relation": {"none_label": self.none_label, "typed": self.typed,
-                             "encoding": self.encoding,
-                             "entity_types": self.entity_types,
-                             "type_pairs": sorted(map(list, self.type_pairs))
-                             if self.type_pairs is not None else None}}
+        return {
+            "relation": {
+                "none_label": self.none_label,
+                "typed": self.typed,
+                "encoding": self.encoding,
+                "entity_types": self.entity_types,
+                "type_pairs": sorted(map(list, self.type_pairs))
+                if self.type_pairs is not None
+                else None,
+            }
+        }
 
     def from_meta(self, meta: dict) -> None:
         settings = meta.get("relation", {})
@@ -174,15 +193,15 @@ class RelationTask:
         return self.encoding == "shared"
 
     def model_class(self):
-        from workbench.tasks.relation_model import (EntityMarkerRelationModel,
-                                                    SharedRelationModel)
+        from workbench.tasks.relation_model import EntityMarkerRelationModel, SharedRelationModel
 
         return SharedRelationModel if self.shared else EntityMarkerRelationModel
 
     def markers(self) -> list[str]:
         """This model's marker tokens."""
-        return markers_for(self.entity_types, self.typed,
-                           SHARED_ROLES if self.shared else PAIR_ROLES)
+        return markers_for(
+            self.entity_types, self.typed, SHARED_ROLES if self.shared else PAIR_ROLES
+        )
 
     def prepare_tokenizer(self, tokenizer) -> None:
         """Add the marker tokens (special: never split, never lower-cased)."""
@@ -196,8 +215,11 @@ class RelationTask:
     # -- labels ------------------------------------------------------------------
     def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]:
         """``no_relation`` first, then ``data.labels`` as given or the training types sorted."""
-        kinds = list(dict.fromkeys(given)) if given else sorted(
-            {r["type"] for e in examples for r in e["relations"]})
+        kinds = (
+            list(dict.fromkeys(given))
+            if given
+            else sorted({r["type"] for e in examples for r in e["relations"]})
+        )
         return [self.none_label] + [k for k in kinds if k != self.none_label]
 
     def example_labels(self, example: dict):
@@ -212,23 +234,37 @@ class RelationTask:
         when ``relation.type_pairs``); a fixed order the scorer relies on."""
         types = [self._type(e["type"]) for e in example["entities"]]
         usable = self._usable(example)
-        return [(h, t) for h in range(len(types)) for t in range(len(types))
-                if h != t and usable[h] and usable[t]
-                and (self.type_pairs is None or (types[h], types[t]) in self.type_pairs)]
+        return [
+            (h, t)
+            for h in range(len(types))
+            for t in range(len(types))
+            if h != t
+            and usable[h]
+            and usable[t]
+            and (self.type_pairs is None or (types[h], types[t]) in self.type_pairs)
+        ]
 
     def _usable(self, example: dict) -> list[bool]:
         """Per entity: may it be marked? With typed markers, a type the model has no
         trained marker for is neither a candidate nor marked in a shared row."""
-        return [self._type(e["type"]) is not None or not (self.typed and self.entity_types)
-                for e in example["entities"]]
+        return [
+            self._type(e["type"]) is not None or not (self.typed and self.entity_types)
+            for e in example["entities"]
+        ]
 
     def _marker(self, role: str, kind: str, end: bool) -> str:
         mapped = self._type(kind) if self.typed else None
         slash = "/" if end else ""
         return f"<{slash}{role}:{mapped}>" if mapped else f"<{slash}{role}>"
 
-    def encode(self, examples: list[dict], tokenizer, label2id: dict[str, int],
-               max_length: int, train: bool = False) -> list[dict]:
+    def encode(
+        self,
+        examples: list[dict],
+        tokenizer,
+        label2id: dict[str, int],
+        max_length: int,
+        train: bool = False,
+    ) -> list[dict]:
         """Marked word pieces with ``head_pos``/``tail_pos`` (the start markers), the
         label, ``example`` (the sentence) and ``window`` (the place in ``candidates``).
 
@@ -239,8 +275,9 @@ class RelationTask:
         (a cut feature of its own when none does). With ``train`` and
         ``relation.negative_ratio``, no_relation pairs are sampled."""
         prefix, suffix = special_tokens_template(tokenizer)
-        encoded = tokenizer([e["tokens"] for e in examples], is_split_into_words=True,
-                            add_special_tokens=False)
+        encoded = tokenizer(
+            [e["tokens"] for e in examples], is_split_into_words=True, add_special_tokens=False
+        )
         none_id = label2id.get(self.none_label, -100)
         marker_ids = dict(zip(self.markers(), tokenizer.convert_tokens_to_ids(self.markers())))
         pieces_of, positives, negatives = [], [], []
@@ -249,78 +286,98 @@ class RelationTask:
             for token_id, word in zip(encoded["input_ids"][index], encoded.word_ids(index)):
                 if word is not None:
                     pieces[word].append(token_id)
-            pieces_of.append([(p or [tokenizer.unk_token_id])[:MAX_PIECES_PER_WORD]
-                              for p in pieces])
+            pieces_of.append(
+                [(p or [tokenizer.unk_token_id])[:MAX_PIECES_PER_WORD] for p in pieces]
+            )
             gold = {(r["head"], r["tail"]): r["type"] for r in example.get("relations", [])}
             for window, (h, t) in enumerate(self.candidates(example)):
                 label = gold.get((h, t))
-                pair = {"head": h, "tail": t, "example": index, "window": window,
-                        "labels": label2id.get(label, -100) if label else none_id}
+                pair = {
+                    "head": h,
+                    "tail": t,
+                    "example": index,
+                    "window": window,
+                    "labels": label2id.get(label, -100) if label else none_id,
+                }
                 (positives if label else negatives).append(pair)
         if train and self.negative_ratio is not None:
             keep = min(len(negatives), int(round(self.negative_ratio * len(positives))))
             chosen = sorted(random.Random(self.seed).sample(range(len(negatives)), keep))
             negatives = [negatives[i] for i in chosen]
         pairs = sorted(positives + negatives, key=lambda f: (f["example"], f["window"]))
-        layout = Layout(marker_ids, prefix, suffix, self._marker,
-                        max(1, max_length - len(prefix) - len(suffix)))
+        layout = Layout(
+            marker_ids, prefix, suffix, self._marker, max(1, max_length - len(prefix) - len(suffix))
+        )
         if not self.shared:
-            return [self._pair_feature(layout, pieces_of[p["example"]], examples[p["example"]],
-                                       p) for p in pairs]
+            return [
+                self._pair_feature(layout, pieces_of[p["example"]], examples[p["example"]], p)
+                for p in pairs
+            ]
         features = []
         for index, group in groupby(pairs, key=lambda p: p["example"]):
             features += self._shared_rows(layout, pieces_of[index], examples[index], list(group))
         return features
 
-    def _shared_rows(self, layout: "Layout", pieces, example: dict, pairs: list[dict]):
+    def _shared_rows(self, layout: Layout, pieces, example: dict, pairs: list[dict]):
         """A sentence's rows for ``pairs``: the whole sentence when it fits, else
         overlapping stretches of it; pairs no stretch holds get a cut row each."""
         entities = example["entities"]
         marked = [n for n, usable in enumerate(self._usable(example)) if usable]
         rows, left = [], pairs
         for low, high in layout.stretches(pieces, [entities[n] for n in marked]):
-            inside = [n for n in marked if low <= entities[n]["start"]
-                      and entities[n]["end"] <= high]
+            inside = [
+                n for n in marked if low <= entities[n]["start"] and entities[n]["end"] <= high
+            ]
             held, mine, rest = set(inside), [], []
             for p in left:
                 (mine if p["head"] in held and p["tail"] in held else rest).append(p)
             if not mine:
                 continue
             left = rest
-            ids, starts, ends = layout.mark(pieces, [(entities[n], "e") for n in inside],
-                                            range(low, high))
+            ids, starts, ends = layout.mark(
+                pieces, [(entities[n], "e") for n in inside], range(low, high)
+            )
             place = {n: k for k, n in enumerate(inside)}  # entity -> its place in ``inside``
             for first in range(0, len(mine), PAIRS_PER_ROW):
                 row = {**_row(ids, mine[0]["example"]), **{key: [] for key in ROW_LISTS}}
-                for p in mine[first:first + PAIRS_PER_ROW]:
+                for p in mine[first : first + PAIRS_PER_ROW]:
                     _add_pair(row, starts, ends, place[p["head"]], place[p["tail"]], p)
                 rows.append(row)
         return rows + [self._pair_feature(layout, pieces, example, p) for p in left]
 
-    def _pair_feature(self, layout: "Layout", pieces, example, pair: dict) -> dict:
+    def _pair_feature(self, layout: Layout, pieces, example, pair: dict) -> dict:
         """One pair's feature, the words cut around it to fit; in shared encoding its
         keys are one-item lists, as a sentence's would be."""
         h, t = pair["head"], pair["tail"]
         head, tail = example["entities"][h], example["entities"][t]
-        kept = keep_words(pieces, [(head["start"], head["end"]), (tail["start"], tail["end"])],
-                          max(1, layout.budget - 4))
+        kept = keep_words(
+            pieces,
+            [(head["start"], head["end"]), (tail["start"], tail["end"])],
+            max(1, layout.budget - 4),
+        )
         roles = ("e", "e") if self.shared else ("h", "t")
         ids, starts, ends = layout.mark(pieces, [(head, roles[0]), (tail, roles[1])], kept)
         feature = _row(ids, pair["example"])
         if not self.shared:
-            return {**feature, "head_pos": starts[0], "tail_pos": starts[1],
-                    "labels": pair["labels"], "window": pair["window"]}
+            return {
+                **feature,
+                "head_pos": starts[0],
+                "tail_pos": starts[1],
+                "labels": pair["labels"],
+                "window": pair["window"],
+            }
         feature.update({key: [] for key in ROW_LISTS})
         _add_pair(feature, starts, ends, 0, 1, pair)
         return feature
 
     # -- scoring -----------------------------------------------------------------
-    def scorer(self, examples: list[dict], id2label: dict[int, str]) -> "RelationScorer":
+    def scorer(self, examples: list[dict], id2label: dict[int, str]) -> RelationScorer:
         return RelationScorer(self, examples, id2label)
 
     # -- prediction ----------------------------------------------------------------
-    def predict_pairs(self, model, tokenizer, items: list[dict], max_length: int,
-                      batch_size: int = 32) -> list[list[dict]]:
+    def predict_pairs(
+        self, model, tokenizer, items: list[dict], max_length: int, batch_size: int = 32
+    ) -> list[list[dict]]:
         """Relations among given entities: for each ``{"tokens", "entities"}`` item,
         ``[{"head", "tail", "type", "score"}]`` for the pairs whose most likely label
         is a relation (head/tail index the item's entities)."""
@@ -328,8 +385,7 @@ class RelationTask:
         id2label = {int(k): v for k, v in model.config.id2label.items()}
         found: list[list[dict]] = [[] for _ in items]
         candidates = [self.candidates(item) for item in items]
-        for indices, _batch, probs in batched_probabilities(model, tokenizer, features,
-                                                            batch_size):
+        for indices, _batch, probs in batched_probabilities(model, tokenizer, features, batch_size):
             if probs.dim() == 2:  # a pair per row: give it the pairs dimension
                 probs = probs[:, None]
             for feature, rows in zip((features[i] for i in indices), probs):
@@ -339,23 +395,36 @@ class RelationTask:
                     if label == self.none_label:
                         continue
                     h, t = candidates[feature["example"]][window]
-                    found[feature["example"]].append({"head": h, "tail": t, "type": label,
-                                                      "score": round(float(row[best]), 4)})
+                    found[feature["example"]].append(
+                        {"head": h, "tail": t, "type": label, "score": round(float(row[best]), 4)}
+                    )
         for relations in found:
             relations.sort(key=lambda r: (r["head"], r["tail"]))
         return found
 
-    def predict(self, model, tokenizer, texts: list[str], max_length: int,
-                batch_size: int = 32) -> list[dict]:
+    def predict(
+        self, model, tokenizer, texts: list[str], max_length: int, batch_size: int = 32
+    ) -> list[dict]:
         """Relations in texts whose entities are marked ``[[Maria Rossi|PER]]``."""
         items = [parse_marked(text) for text in texts]
         relations = self.predict_pairs(model, tokenizer, items, max_length, batch_size)
         results = []
         for item, found in zip(items, relations):
             entities = item["char_entities"]
-            results.append({"text": item["text"], "entities": entities, "relations": [
-                {**r, "head_text": entities[r["head"]]["text"],
-                 "tail_text": entities[r["tail"]]["text"]} for r in found]})
+            results.append(
+                {
+                    "text": item["text"],
+                    "entities": entities,
+                    "relations": [
+                        {
+                            **r,
+                            "head_text": entities[r["head"]]["text"],
+                            "tail_text": entities[r["tail"]]["text"],
+                        }
+                        for r in found
+                    ],
+                }
+            )
         return results
 
 
@@ -368,11 +437,12 @@ def parse_marked(text: str) -> dict:
     plain, char_entities, pos = [], [], 0
     offset = 0
     for match in MARKUP.finditer(text):
-        plain.append(text[pos:match.start()])
+        plain.append(text[pos : match.start()])
         offset += match.start() - pos
         surface, kind = match.group(1).strip(), match.group(2).strip()
-        char_entities.append({"text": surface, "label": kind, "start": offset,
-                              "end": offset + len(surface)})
+        char_entities.append(
+            {"text": surface, "label": kind, "start": offset, "end": offset + len(surface)}
+        )
         plain.append(surface)
         offset += len(surface)
         pos = match.end()
@@ -381,22 +451,28 @@ def parse_marked(text: str) -> dict:
     words = split_words(clean) or [("", 0, 0)]
     entities = []
     for entity in char_entities:
-        covered = [i for i, (_, s, e) in enumerate(words)
-                   if s < entity["end"] and e > entity["start"]]
+        covered = [
+            i for i, (_, s, e) in enumerate(words) if s < entity["end"] and e > entity["start"]
+        ]
         if covered:
-            entities.append({"type": entity["label"], "start": covered[0],
-                             "end": covered[-1] + 1})
-    return {"text": clean, "tokens": [w for w, _, _ in words], "entities": entities,
-            "char_entities": [c for c in char_entities
-                              if any(s < c["end"] and e > c["start"] for _, s, e in words)]}
+            entities.append({"type": entity["label"], "start": covered[0], "end": covered[-1] + 1})
+    return {
+        "text": clean,
+        "tokens": [w for w, _, _ in words],
+        "entities": entities,
+        "char_entities": [
+            c for c in char_entities if any(s < c["end"] and e > c["start"] for _, s, e in words)
+        ],
+    }
 
 
 class Layout:
     """Writes marked word pieces: the model's marker ids, its special tokens, and
     ``marker(role, type, end)`` naming the marker an entity gets."""
 
-    def __init__(self, marker_ids: dict[str, int], prefix: list[int], suffix: list[int],
-                 marker, budget: int):
+    def __init__(
+        self, marker_ids: dict[str, int], prefix: list[int], suffix: list[int], marker, budget: int
+    ):
         self.marker_ids, self.prefix, self.suffix, self.marker = marker_ids, prefix, suffix, marker
         self.budget = budget  # sub-tokens and markers a row may hold between its specials
 
@@ -418,15 +494,17 @@ class Layout:
                 return out
             low = max(low + 1, (low + high) // 2)
 
-    def mark(self, pieces: list[list[int]], marked: list[tuple[dict, str]],
-             kept: Iterable[int]) -> tuple[list[int], list[int], list[int]]:
+    def mark(
+        self, pieces: list[list[int]], marked: list[tuple[dict, str]], kept: Iterable[int]
+    ) -> tuple[list[int], list[int], list[int]]:
         """Token ids of the ``kept`` words with each ``(entity, role)`` in ``marked``
         wrapped in markers; the position of each one's start marker and the
         position just after its end marker."""
         before, after = defaultdict(list), defaultdict(list)
         # Longer spans open first and close last, so nested or shared spans stay nested.
-        for number, (entity, role) in sorted(enumerate(marked),
-                                             key=lambda x: x[1][0]["start"] - x[1][0]["end"]):
+        for number, (entity, role) in sorted(
+            enumerate(marked), key=lambda x: x[1][0]["start"] - x[1][0]["end"]
+        ):
             before[entity["start"]].append((number, self.marker(role, entity["type"], False)))
             after[entity["end"] - 1].insert(0, (number, self.marker(role, entity["type"], True)))
         kept_set = set(kept)
@@ -455,8 +533,9 @@ def _row(ids: list[int], example: int) -> dict:
     return {"input_ids": ids, "attention_mask": [1] * len(ids), "example": example}
 
 
-def _add_pair(feature: dict, starts: list[int], ends: list[int], h: int, t: int,
-              pair: dict) -> None:
+def _add_pair(
+    feature: dict, starts: list[int], ends: list[int], h: int, t: int, pair: dict
+) -> None:
     """Append ``pair`` to a shared feature: the start markers of marked entities
     ``h`` and ``t``, the tokens between them (none when they overlap or touch),
     its label and its place among the candidates."""
@@ -464,7 +543,9 @@ def _add_pair(feature: dict, starts: list[int], ends: list[int], h: int, t: int,
     low, high = ends[first], starts[second]
     if high <= low:
         low = high = 0
-    for key, value in zip(ROW_LISTS, (starts[h], starts[t], low, high, pair["labels"], pair["window"])):
+    for key, value in zip(
+        ROW_LISTS, (starts[h], starts[t], low, high, pair["labels"], pair["window"])
+    ):
         feature[key].append(value)
 
 
@@ -501,36 +582,41 @@ class RelationScorer:
         return triple_report(gold, pred, types)
 
 
-def end_to_end(ner, relation, examples: list[dict], max_length: tuple[int, int],
-               batch_size: int = 32) -> dict[str, Any]:
+def end_to_end(
+    ner, relation, examples: list[dict], max_length: tuple[int, int], batch_size: int = 32
+) -> dict[str, Any]:
     """Strict triple scores of an NER model and a relation model together: a
     predicted relation counts when both entity spans, both entity types and the
     relation type are right. ``ner`` and ``relation`` are ``(task, model,
     tokenizer)`` triples; ``max_length`` is theirs, in that order."""
     ner_task, ner_model, ner_tokenizer = ner
     rel_task, rel_model, rel_tokenizer = relation
-    found = ner_task.predict_tokens(ner_model, ner_tokenizer, [e["tokens"] for e in examples],
-                                    max_length[0], batch_size)
-    items = [{"tokens": e["tokens"], "entities": entities}
-             for e, entities in zip(examples, found)]
-    predicted = rel_task.predict_pairs(rel_model, rel_tokenizer, items, max_length[1],
-                                       batch_size)
+    found = ner_task.predict_tokens(
+        ner_model, ner_tokenizer, [e["tokens"] for e in examples], max_length[0], batch_size
+    )
+    items = [{"tokens": e["tokens"], "entities": entities} for e, entities in zip(examples, found)]
+    predicted = rel_task.predict_pairs(rel_model, rel_tokenizer, items, max_length[1], batch_size)
 
     def triple(entities, relation):
         head, tail = entities[relation["head"]], entities[relation["tail"]]
-        return ((head["start"], head["end"], head["type"]),
-                (tail["start"], tail["end"], tail["type"]), relation["type"])
+        return (
+            (head["start"], head["end"], head["type"]),
+            (tail["start"], tail["end"], tail["type"]),
+            relation["type"],
+        )
 
     gold = [{triple(e["entities"], r) for r in e["relations"]} for e in examples]
     pred = [{triple(item["entities"], r) for r in rels} for item, rels in zip(items, predicted)]
     id2label = rel_model.config.id2label
-    types = [v for _, v in sorted((int(k), v) for k, v in id2label.items())
-             if v != rel_task.none_label]
+    types = [
+        v for _, v in sorted((int(k), v) for k, v in id2label.items()) if v != rel_task.none_label
+    ]
     report = triple_report(gold, pred, types)
     entity_gold = [{(x["start"], x["end"], x["type"]) for x in e["entities"]} for e in examples]
     entity_pred = [{(x["start"], x["end"], x["type"]) for x in f} for f in found]
     entities = triple_report(entity_gold, entity_pred, [])
-    report["entity_metrics"] = {k: entities["metrics"][k] for k in ("micro_f1", "precision",
-                                                                    "recall")}
+    report["entity_metrics"] = {
+        k: entities["metrics"][k] for k in ("micro_f1", "precision", "recall")
+    }
     report["strict"] = True
     return report

@@ -52,8 +52,15 @@ class EntityMarkerRelationModel(nn.Module):
             kwargs["token_type_ids"] = token_type_ids
         return self.encoder(**kwargs).last_hidden_state
 
-    def forward(self, input_ids, attention_mask=None, head_pos=None, tail_pos=None,
-                labels=None, token_type_ids=None):
+    def forward(
+        self,
+        input_ids,
+        attention_mask=None,
+        head_pos=None,
+        tail_pos=None,
+        labels=None,
+        token_type_ids=None,
+    ):
         hidden = self.encode(input_ids, attention_mask, token_type_ids)
         rows = torch.arange(hidden.shape[0], device=hidden.device)
         pair = torch.cat([hidden[rows, head_pos], hidden[rows, tail_pos]], dim=-1)
@@ -63,8 +70,9 @@ class EntityMarkerRelationModel(nn.Module):
         logits = self.classifier(self.dropout(pair))
         loss = None
         if labels is not None:
-            loss = nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
-                                               labels.reshape(-1), ignore_index=-100)
+            loss = nn.functional.cross_entropy(
+                logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100
+            )
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
     # -- the transformers-style surface the engine and loaders use ---------------
@@ -83,8 +91,15 @@ class EntityMarkerRelationModel(nn.Module):
         save_file(state, str(Path(folder) / HEAD_FILE))
 
     @classmethod
-    def from_pretrained(cls, location: str, num_labels: int | None = None, id2label=None,
-                        label2id=None, ignore_mismatched_sizes: bool = False, **kwargs):
+    def from_pretrained(
+        cls,
+        location: str,
+        num_labels: int | None = None,
+        id2label=None,
+        label2id=None,
+        ignore_mismatched_sizes: bool = False,
+        **kwargs,
+    ):
         """A pretrained encoder (fresh classifier for ``num_labels``), or a saved
         relation model folder (its classifier restored)."""
         from transformers import AutoConfig, AutoModel
@@ -105,7 +120,6 @@ class EntityMarkerRelationModel(nn.Module):
         return model
 
 
-
 class SharedRelationModel(EntityMarkerRelationModel):
     """Every candidate pair of a sentence from one encoder pass: ``head_pos``,
     ``tail_pos`` (start markers) and ``between_start``/``between_end`` (the tokens
@@ -114,8 +128,17 @@ class SharedRelationModel(EntityMarkerRelationModel):
 
     inputs_per_pair = 3  # head marker, tail marker, the context between them
 
-    def forward(self, input_ids, attention_mask=None, head_pos=None, tail_pos=None,
-                between_start=None, between_end=None, labels=None, token_type_ids=None):
+    def forward(
+        self,
+        input_ids,
+        attention_mask=None,
+        head_pos=None,
+        tail_pos=None,
+        between_start=None,
+        between_end=None,
+        labels=None,
+        token_type_ids=None,
+    ):
         hidden = self.encode(input_ids, attention_mask, token_type_ids)
         rows = torch.arange(hidden.shape[0], device=hidden.device)[:, None]
         # Mean over [start, end) from running sums: no [batch, pairs, tokens] mask,
@@ -123,6 +146,7 @@ class SharedRelationModel(EntityMarkerRelationModel):
         sums = nn.functional.pad(hidden.float().cumsum(dim=1), (0, 0, 1, 0))
         width = (between_end - between_start).clamp(min=1).unsqueeze(-1)
         between = (sums[rows, between_end] - sums[rows, between_start]) / width
-        pair = torch.cat([hidden[rows, head_pos], hidden[rows, tail_pos],
-                          between.to(hidden.dtype)], dim=-1)
+        pair = torch.cat(
+            [hidden[rows, head_pos], hidden[rows, tail_pos], between.to(hidden.dtype)], dim=-1
+        )
         return self._classify(pair, labels)

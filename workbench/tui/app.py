@@ -3,8 +3,8 @@ rest (``workbench.tui.screens``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from rich.markup import escape
 from textual.app import App, SystemCommand
@@ -39,19 +39,29 @@ class WorkbenchApp(App):
 
     CSS_PATH = "app.tcss"
     TITLE = "workbench"
-    MODES = {"recipes": RecipesScreen, "runs": RunsScreen, "predict": PredictScreen,
-             "graph": GraphScreen}
+    MODES = {
+        "recipes": RecipesScreen,
+        "runs": RunsScreen,
+        "predict": PredictScreen,
+        "graph": GraphScreen,
+    }
     DEFAULT_MODE = "recipes"
     # F1-F4 work even while a text box has the focus (where 1-4 are typed).
-    BINDINGS = [Binding("1,f1", "goto('recipes')", "Recipes", key_display="1"),
-                Binding("2,f2", "goto('runs')", "Runs", key_display="2"),
-                Binding("3,f3", "goto('predict')", "Predict", key_display="3"),
-                Binding("4,f4", "goto('graph')", "Graph", key_display="4"),
-                Binding("q", "quit", "Quit")]
+    BINDINGS = [
+        Binding("1,f1", "goto('recipes')", "Recipes", key_display="1"),
+        Binding("2,f2", "goto('runs')", "Runs", key_display="2"),
+        Binding("3,f3", "goto('predict')", "Predict", key_display="3"),
+        Binding("4,f4", "goto('graph')", "Graph", key_display="4"),
+        Binding("q", "quit", "Quit"),
+    ]
 
-    def __init__(self, runs_dir: str | Path | None = None, recipes_dir: str | Path = "recipes",
-                 recipe_paths: Iterable[str | Path] = (),
-                 graph_path: str | Path = "graph.sqlite"):
+    def __init__(
+        self,
+        runs_dir: str | Path | None = None,
+        recipes_dir: str | Path = "recipes",
+        recipe_paths: Iterable[str | Path] = (),
+        graph_path: str | Path = "graph.sqlite",
+    ):
         super().__init__()
         self.runs_dir = Path(runs_dir) if runs_dir is not None else Path("runs")
         self.recipes_dir = Path(recipes_dir)
@@ -62,8 +72,11 @@ class WorkbenchApp(App):
     def get_key_display(self, binding: Binding) -> str:
         """In a text field 1-4 are text: the footer shows the keys that still switch
         screens there (F1-F4)."""
-        if isinstance(self.focused, Input) and binding.action.startswith("goto(") and \
-                binding.key_display:
+        if (
+            isinstance(self.focused, Input)
+            and binding.action.startswith("goto(")
+            and binding.key_display
+        ):
             return f"F{binding.key_display}"
         return super().get_key_display(binding)
 
@@ -87,16 +100,21 @@ class WorkbenchApp(App):
 
     def confirm_resume(self, run_dir: Path, step: int) -> None:
         """Ask, then resume ``run_dir`` from its checkpoint at ``step``."""
+
         def answer(yes: bool | None) -> None:
             if yes:
                 self.resume(run_dir)
 
         processes = checkpoint_processes(run_dir)
         where = "a new process" if processes == 1 else f"{processes} new processes"
-        self.push_screen(ConfirmScreen(
-            f"Resume [b]{escape(run_dir.name)}[/b] from its checkpoint at step {step}?\n"
-            f"It trains on in {where} (workbench run --resume), in the same run folder.",
-            yes="Resume"), answer)
+        self.push_screen(
+            ConfirmScreen(
+                f"Resume [b]{escape(run_dir.name)}[/b] from its checkpoint at step {step}?\n"
+                f"It trains on in {where} (workbench run --resume), in the same run folder.",
+                yes="Resume",
+            ),
+            answer,
+        )
 
     def open_run(self, run_dir: Path) -> None:
         """Show a run folder: a finished one's curves and reports, or a live one followed."""
@@ -119,14 +137,20 @@ class WorkbenchApp(App):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Recipes", "pick a recipe, override keys, launch",
-                            lambda: self.action_goto("recipes"))
-        yield SystemCommand("Runs", "all runs: open, attach, compare",
-                            lambda: self.action_goto("runs"))
-        yield SystemCommand("Predict", "try a run's model on your own text",
-                            lambda: self.action_goto("predict"))
-        yield SystemCommand("Graph", "search the knowledge graph, walk relations, find paths",
-                            lambda: self.action_goto("graph"))
+        yield SystemCommand(
+            "Recipes", "pick a recipe, override keys, launch", lambda: self.action_goto("recipes")
+        )
+        yield SystemCommand(
+            "Runs", "all runs: open, attach, compare", lambda: self.action_goto("runs")
+        )
+        yield SystemCommand(
+            "Predict", "try a run's model on your own text", lambda: self.action_goto("predict")
+        )
+        yield SystemCommand(
+            "Graph",
+            "search the knowledge graph, walk relations, find paths",
+            lambda: self.action_goto("graph"),
+        )
 
     # -- quitting -------------------------------------------------------------------------
     async def action_quit(self) -> None:
@@ -139,6 +163,11 @@ class WorkbenchApp(App):
             if yes:
                 self.exit()
 
-        self.push_screen(ConfirmScreen(
-            f"{len(training)} run(s) started here are still training. They go on after you "
-            f"quit (open them again from the Runs screen). Quit?", yes="Quit"), answer)
+        self.push_screen(
+            ConfirmScreen(
+                f"{len(training)} run(s) started here are still training. They go on after you "
+                f"quit (open them again from the Runs screen). Quit?",
+                yes="Quit",
+            ),
+            answer,
+        )

@@ -37,5 +37,12 @@ def memory_text(mb: float | None, device: str) -> str:
     return f"{kind} {mb / 1024:.2f} GB" if mb >= 1024 else f"{kind} {mb:.0f} MB"
 
 
-__all__ = ["as_shown", "axis_limits", "best_text", "duration_text", "memory_text", "metric_text",
-           "status_markup"]
+__all__ = [
+    "as_shown",
+    "axis_limits",
+    "best_text",
+    "duration_text",
+    "memory_text",
+    "metric_text",
+    "status_markup",
+]

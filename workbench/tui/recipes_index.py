@@ -14,9 +14,13 @@ from workbench.recipe import flatten, load_recipe
 from workbench.reports import TUNING_NAMES
 
 # The fields the Recipes screen lets a user override before launching.
-OVERRIDES = (("train.learning_rate", "learning rate"), ("train.epochs", "epochs"),
-             ("train.batch_size", "batch size"), ("train.max_steps", "max steps"),
-             ("model.name", "model"))
+OVERRIDES = (
+    ("train.learning_rate", "learning rate"),
+    ("train.epochs", "epochs"),
+    ("train.batch_size", "batch size"),
+    ("train.max_steps", "max steps"),
+    ("model.name", "model"),
+)
 
 
 @dataclass
@@ -47,14 +51,26 @@ def describe(path: Path) -> RecipeEntry:
         return RecipeEntry(path=path, name=path.stem, error=str(exc))
     data = recipe["data"]
     splits = " / ".join(_short(data[s]) for s in ("train", "validation", "test") if data[s])
-    missing = next((f"data.{s} file not found: {data[s]}" for s in ("train", "validation", "test")
-                    if data[s] and not data[s].startswith("hf:") and not Path(data[s]).is_file()),
-                   None)
+    missing = next(
+        (
+            f"data.{s} file not found: {data[s]}"
+            for s in ("train", "validation", "test")
+            if data[s] and not data[s].startswith("hf:") and not Path(data[s]).is_file()
+        ),
+        None,
+    )
     method = recipe["peft"]["method"]
     model = recipe["model"]["name"] + (f" + {TUNING_NAMES[method]}" if method != "full" else "")
-    return RecipeEntry(path=path, name=recipe.name, task=recipe.task, model=model, data=splits,
-                       values=flatten(recipe.values), error=missing,
-                       warnings=recipe.warnings)
+    return RecipeEntry(
+        path=path,
+        name=recipe.name,
+        task=recipe.task,
+        model=model,
+        data=splits,
+        values=flatten(recipe.values),
+        error=missing,
+        warnings=recipe.warnings,
+    )
 
 
 def find_recipes(folder: str | Path = "recipes", extra: list[str | Path] = ()) -> list[RecipeEntry]:
@@ -74,6 +90,9 @@ def find_recipes(folder: str | Path = "recipes", extra: list[str | Path] = ()) -
         if key in seen:
             continue
         seen.add(key)
-        entries.append(describe(path) if path.is_file() else
-                       RecipeEntry(path=path, name=path.stem, error=f"{path}: recipe file not found"))
+        entries.append(
+            describe(path)
+            if path.is_file()
+            else RecipeEntry(path=path, name=path.stem, error=f"{path}: recipe file not found")
+        )
     return entries

@@ -46,18 +46,21 @@ def short_names(states: list[RunState]) -> list[str]:
     """``A demo-ner``, ``B demo-ner``...: a letter keeps runs of one recipe apart
     where full folder names would not fit."""
     letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    return [f"{letters[i % 26]} {s.recipe_name or s.name}"
-            for i, s in enumerate(states)]
+    return [f"{letters[i % 26]} {s.recipe_name or s.name}" for i, s in enumerate(states)]
 
 
 def comparison_tables(states: list[RunState]) -> Group:
     """Metrics per run, per-label F1 per run and the differing recipe keys."""
     names = short_names(states)
-    metrics = Table(title="metrics (best validation · test)", title_justify="left",
-                    show_edge=False, pad_edge=False, box=BOX)
+    metrics = Table(
+        title="metrics (best validation · test)",
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+        box=BOX,
+    )
     metrics.add_column("run", no_wrap=True)
-    keys = [k for k in METRIC_ORDER
-            if any(k in final_metrics(s, "validation") for s in states)]
+    keys = [k for k in METRIC_ORDER if any(k in final_metrics(s, "validation") for s in states)]
     for key in keys:
         metrics.add_column(key, justify="right")
     metrics.add_column("steps", justify="right")
@@ -69,9 +72,12 @@ def comparison_tables(states: list[RunState]) -> Group:
                 continue
             cells = [metric_text(k, values.get(k)) for k in keys]
             first = split == "validation"
-            metrics.add_row(name if first else "  test", *cells,
+            metrics.add_row(
+                name if first else "  test",
+                *cells,
                 str(s.step) if first else "",
-                duration_text(s.end.duration_s if s.end else None) if first else "")
+                duration_text(s.end.duration_s if s.end else None) if first else "",
+            )
     parts: list = [metrics, ""]
 
     labels: list[str] = []
@@ -80,25 +86,40 @@ def comparison_tables(states: list[RunState]) -> Group:
             if label not in labels:
                 labels.append(label)
     if labels:
-        per_label = Table(title="per-label F1, best validation (★ highest)",
-                          title_justify="left", show_edge=False, pad_edge=False, box=BOX)
+        per_label = Table(
+            title="per-label F1, best validation (★ highest)",
+            title_justify="left",
+            show_edge=False,
+            pad_edge=False,
+            box=BOX,
+        )
         per_label.add_column("label")
         for name in names:
             per_label.add_column(name, justify="right")
         for label in labels:
-            values = [(s.best_report or {}).get("per_label", {}).get(label, {}).get("f1")
-                      for s in states]
+            values = [
+                (s.best_report or {}).get("per_label", {}).get(label, {}).get("f1") for s in states
+            ]
             present = [v for v in values if v is not None]
             # A star only where runs really differ: two or more scores, not all equal.
             top = max(present) if len(present) > 1 and len(set(present)) > 1 else None
-            per_label.add_row(label, *[
-                "-" if v is None else (f"★ {100 * v:.2f}" if v == top else f"{100 * v:.2f}")
-                for v in values])
+            per_label.add_row(
+                label,
+                *[
+                    "-" if v is None else (f"★ {100 * v:.2f}" if v == top else f"{100 * v:.2f}")
+                    for v in values
+                ],
+            )
         parts += [per_label, ""]
 
     diff = differing_keys(states)
-    recipe = Table(title="recipe keys that differ", title_justify="left", show_edge=False,
-                   pad_edge=False, box=BOX)
+    recipe = Table(
+        title="recipe keys that differ",
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+        box=BOX,
+    )
     recipe.add_column("key")
     for name in names:
         recipe.add_column(name)
@@ -114,8 +135,7 @@ class CompareScreen(Screen):
     """Runs compared; the chart overlays each run's smoothed loss and its
     validation metric points."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
-                Binding("r", "reload", "Reload")]
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("r", "reload", "Reload")]
 
     def __init__(self, run_dirs: list[Path]):
         super().__init__()
@@ -138,16 +158,27 @@ class CompareScreen(Screen):
         names = short_names(self.states)
         for i, (name, s) in enumerate(zip(names, self.states)):
             color, marker = COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]
-            series.append(Series(f"{name} loss", s.smoothed.xs, s.smoothed.ys, color=color,
-                                 marker=marker))
+            series.append(
+                Series(f"{name} loss", s.smoothed.xs, s.smoothed.ys, color=color, marker=marker)
+            )
             if len(s.metric):
-                series.append(Series(f"{name} {s.metric_name}", s.metric.xs,
-                                     as_shown(s.metric_name, s.metric.ys),
-                                     scatter=True, right=True, color=color,
-                                     marker="●+x*o#"[i % 6]))
+                series.append(
+                    Series(
+                        f"{name} {s.metric_name}",
+                        s.metric.xs,
+                        as_shown(s.metric_name, s.metric.ys),
+                        scatter=True,
+                        right=True,
+                        color=color,
+                        marker="●+x*o#"[i % 6],
+                    )
+                )
         self.query_one("#compare-chart", CurveChart).show(series)
         self.query_one("#compare-title", Static).update(
-            f"[b]comparing {len(self.states)} runs[/b]\n" + "\n".join(
+            f"[b]comparing {len(self.states)} runs[/b]\n"
+            + "\n".join(
                 f"{name.split()[0]} = {escape(s.name)} {status_markup(s.status)}"
-                for name, s in zip(names, self.states)))
+                for name, s in zip(names, self.states)
+            )
+        )
         self.query_one("#compare-body", Static).update(comparison_tables(self.states))

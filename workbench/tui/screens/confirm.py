@@ -12,11 +12,9 @@ from textual.widgets import Button, Static
 class ConfirmScreen(ModalScreen[bool]):
     """Dismisses with True (yes) or False (no, Escape)."""
 
-    BINDINGS = [Binding("escape,n", "answer(False)", "Cancel"),
-                Binding("y", "answer(True)", "Yes")]
+    BINDINGS = [Binding("escape,n", "answer(False)", "Cancel"), Binding("y", "answer(True)", "Yes")]
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "Cancel",
-                 danger: bool = True):
+    def __init__(self, question: str, yes: str = "Yes", no: str = "Cancel", danger: bool = True):
         super().__init__()
         self.question, self.yes, self.no = question, yes, no
         self.variant = "error" if danger else "success"

@@ -56,8 +56,11 @@ def result_text(entity: dict) -> Text:
     match = entity.get("match")
     if match and match.casefold() != entity["name"].casefold():
         text.append(f" ~ {match}", style="not bold dim")
-    text.append(f"\n{entity['type']} · {entity.get('mentions', 0)} mentions · "
-                f"{entity.get('relations', 0)} relations", style="not bold")
+    text.append(
+        f"\n{entity['type']} · {entity.get('mentions', 0)} mentions · "
+        f"{entity.get('relations', 0)} relations",
+        style="not bold",
+    )
     if "score" in entity:
         text.append(f" · score {entity['score']:.2f}", style="not bold")
     return text
@@ -76,43 +79,68 @@ def mention_text(mention: dict) -> Text:
 
 def stats_view(stats: dict) -> Group:
     """Counts, entities and relations by type, the top entities, the builds."""
-    counts = " · ".join(f"{stats.get(k, 0)} {k}" for k in
-                        ("documents", "sentences", "entities", "mentions", "relations"))
-    parts: list = [Text(counts, style="bold"),
-                   Text(f"{stats.get('embedded', 0)} entities embedded (for search by meaning) · "
-                        f"{stats.get('size_bytes', 0) / 1e6:.1f} MB", style="dim")]
-    for title, key in (("entities by type", "entities_by_type"),
-                       ("relations by type", "relations_by_type")):
+    counts = " · ".join(
+        f"{stats.get(k, 0)} {k}"
+        for k in ("documents", "sentences", "entities", "mentions", "relations")
+    )
+    parts: list = [
+        Text(counts, style="bold"),
+        Text(
+            f"{stats.get('embedded', 0)} entities embedded (for search by meaning) · "
+            f"{stats.get('size_bytes', 0) / 1e6:.1f} MB",
+            style="dim",
+        ),
+    ]
+    for title, key in (
+        ("entities by type", "entities_by_type"),
+        ("relations by type", "relations_by_type"),
+    ):
         by_type = stats.get(key) or {}
         if by_type:
-            parts.append(Text(f"{title}: ", style="bold").append(
-                " · ".join(f"{t} {n}" for t, n in by_type.items()), style="not bold"))
+            parts.append(
+                Text(f"{title}: ", style="bold").append(
+                    " · ".join(f"{t} {n}" for t, n in by_type.items()), style="not bold"
+                )
+            )
     if stats.get("top_entities"):
-        table = Table("top entities", "type", "mentions", "relations", box=None,
-                      padding=(0, 1), show_edge=False, header_style="bold")
+        table = Table(
+            "top entities",
+            "type",
+            "mentions",
+            "relations",
+            box=None,
+            padding=(0, 1),
+            show_edge=False,
+            header_style="bold",
+        )
         for e in stats["top_entities"][:10]:
-            table.add_row(Text(e["name"]), Text(e["type"]), str(e["mentions"]),
-                          str(e["relations"]))
+            table.add_row(Text(e["name"]), Text(e["type"]), str(e["mentions"]), str(e["relations"]))
         parts += ["", table]
     for build in (stats.get("builds") or [])[-3:]:
-        parts.append(Text(
-            f"build {build['id']} · {build.get('time', '')} · ner {build.get('ner_run')} · "
-            f"relations {build.get('relation_run') or '-'} · {build.get('corpus')} · "
-            f"+{build.get('documents_added', 0)} documents "
-            f"({build.get('documents_skipped', 0)} unchanged)", style="dim"))
+        parts.append(
+            Text(
+                f"build {build['id']} · {build.get('time', '')} · ner {build.get('ner_run')} · "
+                f"relations {build.get('relation_run') or '-'} · {build.get('corpus')} · "
+                f"+{build.get('documents_added', 0)} documents "
+                f"({build.get('documents_skipped', 0)} unchanged)",
+                style="dim",
+            )
+        )
     return Group(*parts)
 
 
 class GraphScreen(Screen):
     """Search, entity detail (relations tree, mentions), paths, statistics."""
 
-    BINDINGS = [Binding("ctrl+t", "toggle_meaning", "By meaning"),
-                Binding("slash", "focus_search", "Search", key_display="/"),
-                Binding("p", "path", "Path"),
-                Binding("s", "stats", "Stats"),
-                Binding("backspace", "back", "Back"),
-                Binding("escape", "escape", "Back", show=False),
-                Binding("down", "focus_results", show=False)]
+    BINDINGS = [
+        Binding("ctrl+t", "toggle_meaning", "By meaning"),
+        Binding("slash", "focus_search", "Search", key_display="/"),
+        Binding("p", "path", "Path"),
+        Binding("s", "stats", "Stats"),
+        Binding("backspace", "back", "Back"),
+        Binding("escape", "escape", "Back", show=False),
+        Binding("down", "focus_results", show=False),
+    ]
 
     def __init__(self):
         super().__init__()
@@ -152,8 +180,7 @@ class GraphScreen(Screen):
                         yield Static("", id="mentions")
                 with Vertical(id="path-pane"):
                     with Horizontal(id="path-fields"):
-                        yield Input(placeholder="from: name or #id", id="path-from",
-                                    compact=True)
+                        yield Input(placeholder="from: name or #id", id="path-from", compact=True)
                         yield Static(" → ", id="path-arrow")
                         yield Input(placeholder="to: name or #id", id="path-to", compact=True)
                     with VerticalScroll(id="path-scroll"):
@@ -209,20 +236,24 @@ class GraphScreen(Screen):
         """The hint to show when there is no graph file, else None."""
         if self.path.is_file():
             return None
-        return (f"No graph at {self.path}. Build one with: {BUILD_HINT} "
-                f"(--graph FILE for another file; workbench tui --graph FILE opens it).")
+        return (
+            f"No graph at {self.path}. Build one with: {BUILD_HINT} "
+            f"(--graph FILE for another file; workbench tui --graph FILE opens it)."
+        )
 
     def _update_title(self) -> None:
         mode = "by meaning" if self.semantic else "by name"
         other = "name" if self.semantic else "meaning"
         stats = self.stats or {}
-        counts = f" · {stats['entities']} entities · {stats['relations']} relations" \
-            if stats else ""
+        counts = (
+            f" · {stats['entities']} entities · {stats['relations']} relations" if stats else ""
+        )
         title = Text("graph ", style="bold").append(str(self.path), style="not bold")
         title.append(f"{counts} · search {mode}")
         self.query_one("#graph-title", Static).update(title)
-        self.query_one("#graph-search", Input).placeholder = \
-            f"search entities {mode} (^t: by {other}); Enter: to the results"
+        self.query_one(
+            "#graph-search", Input
+        ).placeholder = f"search entities {mode} (^t: by {other}); Enter: to the results"
 
     def graph_query(self, fn):
         """``fn(graph)`` on a connection opened in this (worker) thread, closed after."""
@@ -307,29 +338,44 @@ class GraphScreen(Screen):
             with ENCODE_LOCK:
                 return graph.search_semantic(text, embedder, limit=SEARCH_LIMIT)
 
-        self._run(find, lambda found: self._show_results(
-            found, text, time.perf_counter() - started, semantic), "search")
+        self._run(
+            find,
+            lambda found: self._show_results(found, text, time.perf_counter() - started, semantic),
+            "search",
+        )
 
-    def _show_results(self, found: list[dict], text: str, seconds: float,
-                      semantic: bool = False) -> None:
+    def _show_results(
+        self, found: list[dict], text: str, seconds: float, semantic: bool = False
+    ) -> None:
         if semantic != self.semantic:  # the mode changed meanwhile
             return
         self.results = found
         results = self.query_one("#graph-results", OptionList)
         results.clear_options()
-        results.add_options(Option(result_text(entity), id=str(entity["id"]))
-                            for entity in found)
+        results.add_options(Option(result_text(entity), id=str(entity["id"])) for entity in found)
         if found:
             results.highlighted = 0
         else:  # say why the list is empty, in the list
-            results.add_option(Option(Text(
-                f"no entity matches '{text}'" if text else "type a name above; matching "
-                "entities are listed here", style="dim"), disabled=True))
+            results.add_option(
+                Option(
+                    Text(
+                        f"no entity matches '{text}'"
+                        if text
+                        else "type a name above; matching entities are listed here",
+                        style="dim",
+                    ),
+                    disabled=True,
+                )
+            )
         if text:
             how = "by meaning" if semantic else "by name"
-            self._status(Text(f"{len(found)} entities for '{text}' {how} · "
-                              f"{1000 * seconds:.0f} ms" + (" · Enter opens one" if found else ""),
-                              style="dim"))
+            self._status(
+                Text(
+                    f"{len(found)} entities for '{text}' {how} · "
+                    f"{1000 * seconds:.0f} ms" + (" · Enter opens one" if found else ""),
+                    style="dim",
+                )
+            )
         else:
             self._status("")
 
@@ -392,8 +438,11 @@ class GraphScreen(Screen):
 
     @work(thread=True, exclusive=True, group="entity")
     def load_entity(self, entity_id: int, remember: bool) -> None:
-        self._run(lambda g: g.entity(entity_id), lambda e: self._show_entity(e, remember),
-                  "reading the entity")
+        self._run(
+            lambda g: g.entity(entity_id),
+            lambda e: self._show_entity(e, remember),
+            "reading the entity",
+        )
 
     def _show_entity(self, entity: dict, remember: bool) -> None:
         if remember and self.current is not None and self.current != entity["id"]:
@@ -402,25 +451,31 @@ class GraphScreen(Screen):
         degree = len(entity["outgoing"]) + len(entity["incoming"])
         head = Text(entity["name"], style="bold").append(
             f"  {entity['type']} · {entity['mentions_total']} mentions · {degree} relations",
-            style="not bold")
+            style="not bold",
+        )
         aliases = [a for a in entity.get("aliases", []) if a["text"] != entity["name"]]
         if aliases:
-            head.append("\naliases: " + ", ".join(f"{a['text']} ({a['count']})" for a in aliases),
-                        style="dim")
+            head.append(
+                "\naliases: " + ", ".join(f"{a['text']} ({a['count']})" for a in aliases),
+                style="dim",
+            )
         self.query_one("#entity-head", Static).update(head)
         self._fill_tree(entity)
         mentions = entity.get("mentions", [])
         pane = self.query_one("#entity-mentions")
         pane.border_title = f"mentions ({len(mentions)} of {entity['mentions_total']})"
         self.query_one("#mentions", Static).update(
-            Text("\n").join(mention_text(m) for m in mentions) if mentions
-            else Text("no mentions", style="dim"))
+            Text("\n").join(mention_text(m) for m in mentions)
+            if mentions
+            else Text("no mentions", style="dim")
+        )
         pane.scroll_home(animate=False)
         self.query_one("#graph-detail", ContentSwitcher).current = "entity-pane"
         if not isinstance(self.focused, Input):
             self.query_one("#entity-tree", Tree).focus()
-        self._status(Text("Enter on a neighbour hops to it · p: a path from here · ⌫ back",
-                          style="dim"))
+        self._status(
+            Text("Enter on a neighbour hops to it · p: a path from here · ⌫ back", style="dim")
+        )
 
     def _fill_tree(self, entity: dict) -> None:
         """Relations grouped by direction and type, as in a chain: ``—type→`` goes out
@@ -435,13 +490,14 @@ class GraphScreen(Screen):
             for kind, members in groups.items():
                 arrow = f"—{kind}→" if forward else f"←{kind}—"
                 way = "out" if forward else "in"
-                node = tree.root.add(Text(f"{arrow} ({len(members)} {way})", style="bold"),
-                                     expand=True)
+                node = tree.root.add(
+                    Text(f"{arrow} ({len(members)} {way})", style="bold"), expand=True
+                )
                 for edge in sorted(members, key=lambda e: (-e["score"], e["other"]["name"])):
                     other = edge["other"]
                     label = Text(other["name"]).append(
-                        f" {other['type']} · {edge['score']:.2f} · {edge['count']}×",
-                        style="dim")
+                        f" {other['type']} · {edge['score']:.2f} · {edge['count']}×", style="dim"
+                    )
                     leaf = node.add_leaf(label, data=other["id"])
                     first_leaf = first_leaf or leaf
         if first_leaf is None:
@@ -492,9 +548,13 @@ class GraphScreen(Screen):
         else:
             source.focus()
         if not str(self.query_one("#paths", Static).content):
-            self.query_one("#paths", Static).update(Text(
-                "Two entities (a name, or #id), Enter: the shortest chains between them. "
-                "Escape closes.", style="dim"))
+            self.query_one("#paths", Static).update(
+                Text(
+                    "Two entities (a name, or #id), Enter: the shortest chains between them. "
+                    "Escape closes.",
+                    style="dim",
+                )
+            )
 
     def _close_path(self) -> None:
         switcher = self.query_one("#graph-detail", ContentSwitcher)
@@ -544,10 +604,11 @@ class GraphScreen(Screen):
             body = Text(f"no chain of up to {MAX_HOPS} relations between {ends}", style="bold")
         else:
             hops = len(chains[0])
-            body = Text(f"{len(chains)} shortest chain(s) between {ends}, {hops} "
-                        f"relation(s) each:", style="bold")
+            body = Text(
+                f"{len(chains)} shortest chain(s) between {ends}, {hops} relation(s) each:",
+                style="bold",
+            )
             for number, steps in enumerate(chains, 1):
                 body.append(f"\n{number}. {chain_text(steps)}", style="not bold")
         self.query_one("#paths", Static).update(body)
-        self._status(Text("—type→: the relation goes this way; ←type—: the other way",
-                          style="dim"))
+        self._status(Text("—type→: the relation goes this way; ←type—: the other way", style="dim"))

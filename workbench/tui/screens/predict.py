@@ -23,11 +23,15 @@ from textual.worker import get_current_worker
 
 from workbench.errors import WorkbenchError
 from workbench.models import has_saved_model
-from workbench.runs.index import RunSummary, list_runs
 from workbench.runs.events import Status
+from workbench.runs.index import RunSummary, list_runs
 from workbench.tui.format import best_text
-from workbench.tui.widgets.prediction import (entities_table, entities_text,
-                                              probabilities_table, relations_table)
+from workbench.tui.widgets.prediction import (
+    entities_table,
+    entities_text,
+    probabilities_table,
+    relations_table,
+)
 
 DEBOUNCE_S = 0.25
 LOAD_LOCK = threading.Lock()
@@ -43,17 +47,20 @@ def model_label(run: RunSummary) -> str:
     and how good (a run stopped before evaluating says so)."""
     best = best_text(run.metric, run.best_value)
     return f"{run.name} · {run.status.symbol} {run.status} · " + (
-        best if best != "-" else "never evaluated")
+        best if best != "-" else "never evaluated"
+    )
 
 
 class PredictScreen(Screen):
     """Pick a run's model; type; see entities or class probabilities."""
 
     # Short labels: with the four screen keys the footer must fit 80 columns.
-    BINDINGS = [Binding("ctrl+r", "reload_models", "Reload"),
-                Binding("ctrl+l", "clear", "Clear"),
-                Binding("escape", "leave_input", "Leave box"),
-                Binding("i", "focus_input", "Type")]
+    BINDINGS = [
+        Binding("ctrl+r", "reload_models", "Reload"),
+        Binding("ctrl+l", "clear", "Clear"),
+        Binding("escape", "leave_input", "Leave box"),
+        Binding("i", "focus_input", "Type"),
+    ]
 
     def __init__(self):
         super().__init__()
@@ -65,8 +72,9 @@ class PredictScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Select([], prompt="choose a run's model", id="model-select", allow_blank=True)
         yield Static("", id="model-status")
-        yield Input(placeholder="type a sentence; predictions follow as you type",
-                    id="predict-input")
+        yield Input(
+            placeholder="type a sentence; predictions follow as you type", id="predict-input"
+        )
         with VerticalScroll(id="prediction-pane"):
             yield Static("", id="prediction")
         yield Footer(compact=True, show_command_palette=False)  # Ctrl+P still opens it
@@ -80,8 +88,10 @@ class PredictScreen(Screen):
         select = self.query_one("#model-select", Select)
         select.set_options([(model_label(run), str(run.path)) for run in runs])
         if not runs:
-            self._status(f"No run in {self.app.runs_dir}/ has a saved model yet: train one "
-                         f"from the Recipes screen (1).")
+            self._status(
+                f"No run in {self.app.runs_dir}/ has a saved model yet: train one "
+                f"from the Recipes screen (1)."
+            )
         elif self.loaded_from is None and self.loading is None:
             # The newest run that completed; a stopped one only when nothing completed.
             completed = [run for run in runs if run.status == Status.COMPLETED]
@@ -126,8 +136,9 @@ class PredictScreen(Screen):
             self.app.call_from_thread(self._load_failed, path, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - a broken model folder, shown in place
-            self.app.call_from_thread(self._load_failed, path,
-                                      f"{path.name}: cannot load the model: {exc}")
+            self.app.call_from_thread(
+                self._load_failed, path, f"{path.name}: cannot load the model: {exc}"
+            )
             return
         if get_current_worker().is_cancelled:
             return
@@ -144,11 +155,15 @@ class PredictScreen(Screen):
         self.loaded, self.loaded_from, self.loading = loaded, path, None
         task, _model, _tok, meta = loaded
         labels = meta.get("labels") or []
-        kinds = sorted({lab.split("-", 1)[-1] for lab in labels if lab != "O"}) \
-            if task.name == "ner" else labels
+        kinds = (
+            sorted({lab.split("-", 1)[-1] for lab in labels if lab != "O"})
+            if task.name == "ner"
+            else labels
+        )
         hint = " · mark entities as [[Maria Rossi|PER]]" if task.name == "relation" else ""
-        self._status(f"{path.name}: {task.name} · {', '.join(kinds)} · loaded in "
-                     f"{seconds:.1f} s{hint}")
+        self._status(
+            f"{path.name}: {task.name} · {', '.join(kinds)} · loaded in {seconds:.1f} s{hint}"
+        )
         text = self.query_one("#predict-input", Input).value
         if text.strip():
             self.predict(text)
@@ -190,8 +205,7 @@ class PredictScreen(Screen):
             self.app.call_from_thread(self._show_error, f"prediction failed: {exc}")
             return
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show, task.name, result,
-                                      time.perf_counter() - started)
+            self.app.call_from_thread(self._show, task.name, result, time.perf_counter() - started)
 
     def _show_error(self, message: str) -> None:
         self.query_one("#prediction", Static).update(Text(f"✖ {message}", style="red"))
@@ -208,14 +222,23 @@ class PredictScreen(Screen):
         elif task == "relation":
             body = [entities_text(result), ""]
             if len(result.get("entities", [])) < 2:
-                body += [Text("mark two or more entities, e.g. [[Maria Rossi|PER]] works for "
-                              "[[Kestrel Bank|ORG]]", style="dim")]
+                body += [
+                    Text(
+                        "mark two or more entities, e.g. [[Maria Rossi|PER]] works for "
+                        "[[Kestrel Bank|ORG]]",
+                        style="dim",
+                    )
+                ]
             elif result.get("relations"):
                 body += [relations_table(result)]
             else:
                 body += [Text("no relation between the marked entities", style="dim")]
         else:
-            body = [Text.from_markup(f"[b]{escape(result['label'])}[/b] "
-                                     f"({100 * result['score']:.1f}%)"), "",
-                    probabilities_table(result)]
+            body = [
+                Text.from_markup(
+                    f"[b]{escape(result['label'])}[/b] ({100 * result['score']:.1f}%)"
+                ),
+                "",
+                probabilities_table(result),
+            ]
         self.query_one("#prediction", Static).update(Group(*body, "", timing))

@@ -42,10 +42,12 @@ def check_field(key: str, value: str) -> str | None:
 class RecipesScreen(Screen):
     """The recipes under ./recipes and those named on the command line."""
 
-    BINDINGS = [Binding("l", "launch", "Launch"),
-                Binding("e", "edit_overrides", "Overrides"),
-                Binding("r", "reload", "Reload"),
-                Binding("escape", "leave_field", "Leave field", show=False)]
+    BINDINGS = [
+        Binding("l", "launch", "Launch"),
+        Binding("e", "edit_overrides", "Overrides"),
+        Binding("r", "reload", "Reload"),
+        Binding("escape", "leave_field", "Leave field", show=False),
+    ]
 
     def __init__(self):
         super().__init__()
@@ -86,7 +88,8 @@ class RecipesScreen(Screen):
         if not self.entries:
             self.query_one("#recipe-summary", Static).update(
                 f"No recipes in {app.recipes_dir}/. Start workbench in a project folder, or "
-                f"name recipe files: workbench path/to/recipe.toml")
+                f"name recipe files: workbench path/to/recipe.toml"
+            )
         else:
             self._show(0)
 
@@ -114,18 +117,21 @@ class RecipesScreen(Screen):
         except (OSError, UnicodeDecodeError) as exc:
             text = f"# cannot read: {exc}"
         self.query_one("#recipe-toml", Static).update(
-            Syntax(text, "toml", theme="ansi_dark", line_numbers=True, word_wrap=False))
+            Syntax(text, "toml", theme="ansi_dark", line_numbers=True, word_wrap=False)
+        )
         if entry.error:
-            summary.update(f"[b]{escape(str(entry.path))}[/b]\n[red]✖ {escape(entry.error)}[/]"
-                           + (f"\n{entry.task} · model {escape(entry.model)}"
-                              if entry.values else ""))
+            summary.update(
+                f"[b]{escape(str(entry.path))}[/b]\n[red]✖ {escape(entry.error)}[/]"
+                + (f"\n{entry.task} · model {escape(entry.model)}" if entry.values else "")
+            )
         else:
             more = f" (+{len(entry.warnings) - 1} more)" if len(entry.warnings) > 1 else ""
-            warning = f"\n[yellow]⚠ {escape(entry.warnings[0])}{more}[/]" \
-                if entry.warnings else ""
-            summary.update(f"[b]{escape(entry.name)}[/b] · {entry.task} · model "
-                           f"{escape(entry.model)}\ndata {escape(entry.data)}\n"
-                           f"[dim]{escape(str(entry.path))}[/]{warning}")
+            warning = f"\n[yellow]⚠ {escape(entry.warnings[0])}{more}[/]" if entry.warnings else ""
+            summary.update(
+                f"[b]{escape(entry.name)}[/b] · {entry.task} · model "
+                f"{escape(entry.model)}\ndata {escape(entry.data)}\n"
+                f"[dim]{escape(str(entry.path))}[/]{warning}"
+            )
         values = entry.values or {}
         for key, _label in OVERRIDES:
             field = self.query_one(f"#{field_id(key)}", Input)
@@ -209,10 +215,20 @@ class RecipesScreen(Screen):
         changed = ", ".join(self.overrides()) or "none"
         training = sum(run.returncode is None for run in self.app.launched)
         # Two trainings on a few CPU cores each run several times slower, not half as fast.
-        sharing = (f"\n[yellow]{training} run(s) started here still train: they will share "
-                   f"this machine's {os.cpu_count()} CPU cores and GPUs.[/]" if training else "")
-        self.app.push_screen(ConfirmScreen(
-            f"Train [b]{escape(entry.path.stem)}[/b]: {recipe.task} on "
-            f"{escape(recipe['model']['name'])}?\nOverrides: {escape(changed)}\n"
-            f"[dim]Into {escape(str(self.app.runs_dir))}/, in a process of its own.[/]{sharing}",
-            yes="Launch", danger=False), answer)
+        sharing = (
+            f"\n[yellow]{training} run(s) started here still train: they will share "
+            f"this machine's {os.cpu_count()} CPU cores and GPUs.[/]"
+            if training
+            else ""
+        )
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Train [b]{escape(entry.path.stem)}[/b]: {recipe.task} on "
+                f"{escape(recipe['model']['name'])}?\nOverrides: {escape(changed)}\n"
+                f"[dim]Into {escape(str(self.app.runs_dir))}/, in a process of its own.[/]"
+                f"{sharing}",
+                yes="Launch",
+                danger=False,
+            ),
+            answer,
+        )

@@ -22,13 +22,18 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, RichLog, Static
 
 from workbench.console import ConsoleView
-from workbench.reports import (metrics_line, parameters_text, precision_name,
-                               report_renderable)
+from workbench.reports import metrics_line, parameters_text, precision_name, report_renderable
 from workbench.runs.events import Status
 from workbench.runs.follow import EventFollower, RunState
 from workbench.runs.launch import LaunchedRun, stop_pid
-from workbench.tui.format import (as_shown, axis_limits, best_text, duration_text, memory_text,
-                                  status_markup)
+from workbench.tui.format import (
+    as_shown,
+    axis_limits,
+    best_text,
+    duration_text,
+    memory_text,
+    status_markup,
+)
 from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.widgets.chart import CurveChart, Series
 
@@ -39,15 +44,23 @@ CHART_EVERY_S = 1.0
 def run_curves(state: RunState) -> list[Series]:
     """The series a run's chart shows: raw and smoothed loss, and the validation
     metric at each evaluation (right axis)."""
-    series = [Series("loss", state.loss.xs, state.loss.ys, color="gray",
-                     marker="dot", scatter=True),
-              Series("smoothed", state.smoothed.xs, state.smoothed.ys,
-                     color="cyan", marker="braille")]
+    series = [
+        Series("loss", state.loss.xs, state.loss.ys, color="gray", marker="dot", scatter=True),
+        Series("smoothed", state.smoothed.xs, state.smoothed.ys, color="cyan", marker="braille"),
+    ]
     if len(state.metric):
-        series.append(Series(f"{state.metric_name or 'metric'}",
-                             state.metric.xs, as_shown(state.metric_name, state.metric.ys),
-                             scatter=True, right=True, color="orange", marker="●",
-                             limits=axis_limits(state.metric_name)))
+        series.append(
+            Series(
+                f"{state.metric_name or 'metric'}",
+                state.metric.xs,
+                as_shown(state.metric_name, state.metric.ys),
+                scatter=True,
+                right=True,
+                color="orange",
+                marker="●",
+                limits=axis_limits(state.metric_name),
+            )
+        )
     return series
 
 
@@ -55,12 +68,14 @@ class RunScreen(Screen):
     """Follows one run folder; ``launched`` is the child process when this app
     started the run."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
-                Binding("s", "stop", "Stop"),
-                Binding("p", "predict", "Predict"),
-                Binding("r", "resume", "Resume"),
-                Binding("v", "toggle_report", "Reports"),
-                Binding("l", "toggle_log", "Log", show=False)]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("s", "stop", "Stop"),
+        Binding("p", "predict", "Predict"),
+        Binding("r", "resume", "Resume"),
+        Binding("v", "toggle_report", "Reports"),
+        Binding("l", "toggle_log", "Log", show=False),
+    ]
 
     def __init__(self, run_dir: str | Path | None = None, launched: LaunchedRun | None = None):
         super().__init__()
@@ -101,7 +116,8 @@ class RunScreen(Screen):
         if self.launched is not None:
             self.query_one("#run-title", Static).update(
                 f"[b]{escape(self.launched.label)}[/b] · starting `workbench run` "
-                f"(pid {self.launched.pid})…")
+                f"(pid {self.launched.pid})…"
+            )
         self.poll()
         self.set_interval(POLL_S, self.poll)
 
@@ -111,8 +127,9 @@ class RunScreen(Screen):
         self.follower = EventFollower(run_dir)
         if self.launched is None:
             # Not our child: the log is the console view's lines, made from events.
-            console = Console(file=self._log_buffer, width=200, color_system=None,
-                              force_terminal=False)
+            console = Console(
+                file=self._log_buffer, width=200, color_system=None, force_terminal=False
+            )
             self._log_view = ConsoleView(console, live=False, show_reports=False)
 
     def poll(self) -> None:
@@ -130,29 +147,39 @@ class RunScreen(Screen):
             if self.launched.returncode == 2 and not self._error_shown:
                 # Refused before writing anything (a resume whose data changed...).
                 self._error_shown = True
-                self.notify(self.launched.error() or "workbench run refused to start",
-                            severity="error", timeout=15)
+                self.notify(
+                    self.launched.error() or "workbench run refused to start",
+                    severity="error",
+                    timeout=15,
+                )
         if self.state is None or self.follower is None:
             return
         events = self.state.follow(self.follower)
-        if events:
-            if self._log_view is not None:
-                for event in events:
-                    self._log_view(event)
-                text = self._log_buffer.getvalue()
-                self._log_buffer.seek(0)
-                self._log_buffer.truncate()
-                for line in text.splitlines():
-                    if line.strip():
-                        log.write(line)
+        if events and self._log_view is not None:
+            for event in events:
+                self._log_view(event)
+            text = self._log_buffer.getvalue()
+            self._log_buffer.seek(0)
+            self._log_buffer.truncate()
+            for line in text.splitlines():
+                if line.strip():
+                    log.write(line)
         resumable = self._resumable_from()
         exited = self.launched is not None and self.launched.returncode is not None
-        if self.state.version != self._shown_version or resumable != self._resumable_shown \
-                or exited != self._exited_shown:
+        if (
+            self.state.version != self._shown_version
+            or resumable != self._resumable_shown
+            or exited != self._exited_shown
+        ):
             self._resumable_shown, self._exited_shown = resumable, exited
             state = self.state
-            keys = (state.status, resumable, exited, state.test_report is not None,
-                    state.best_report is not None)
+            keys = (
+                state.status,
+                resumable,
+                exited,
+                state.test_report is not None,
+                state.best_report is not None,
+            )
             if keys != self._keys_for:  # Stop may no longer apply; Resume, Reports may
                 self._keys_for = keys
                 self.refresh_bindings()
@@ -164,18 +191,25 @@ class RunScreen(Screen):
         now = time.monotonic()
         finished = self.state.end is not None
         if self._chart_version != self.state.version and (
-                finished or now - self._chart_time >= CHART_EVERY_S):
+            finished or now - self._chart_time >= CHART_EVERY_S
+        ):
             self._chart_version, self._chart_time = self.state.version, now
             self._draw_chart()
 
     def _show_launch_error(self) -> None:
         error = self.launched.error() if self.launched else None
         self.query_one("#run-title", Static).update(
-            Text.assemble((self.launched.label, "bold"), " · ",
-                          ("✖ could not start: ", "red bold"), error or "unknown error"))
+            Text.assemble(
+                (self.launched.label, "bold"),
+                " · ",
+                ("✖ could not start: ", "red bold"),
+                error or "unknown error",
+            )
+        )
         self.query_one("#report", Static).update(
             "The run did not start; nothing was written. Fix the recipe or data and launch "
-            "again (Escape goes back).")
+            "again (Escape goes back)."
+        )
         self.query_one("#progress", ProgressBar).update(total=1, progress=0)
         self.query_one("#device-line", Static).update("")
         self.query_one("#loss-chart", CurveChart).show([], empty="the run did not start")
@@ -186,7 +220,8 @@ class RunScreen(Screen):
         state = self.state
         start, step = state.start, state.last_step
         model = (start.model if start else "") or state.recipe_values.get("model", {}).get(
-            "name", "")
+            "name", ""
+        )
         title = f"[b]{state.name}[/b] · {state.task} on {model} · {status_markup(state.status)}"
         if state.resumes and state.end is None:
             title += f" · resumed from step {state.resumes[-1].from_step}"
@@ -221,8 +256,7 @@ class RunScreen(Screen):
         line = []
         if state.evals and state.evals[-1].best_value is not None:
             last = state.evals[-1]
-            line.append(f"best {best_text(last.metric, last.best_value)} "
-                        f"@ step {last.best_step}")
+            line.append(f"best {best_text(last.metric, last.best_value)} @ step {last.best_step}")
         if step:
             if step.loss is not None:
                 line.append(f"loss {step.loss:.4f}")
@@ -230,15 +264,17 @@ class RunScreen(Screen):
                 line.append(f"smoothed {state.smoothed.ys[-1]:.4f}")
         if device:
             line.append(f"{device} {precision_name(start.precision)}")
-        params = start and parameters_text(start.tuning, start.trainable_params,
-                                           start.total_params, short=True)
+        params = start and parameters_text(
+            start.tuning, start.trainable_params, start.total_params, short=True
+        )
         if params:
             line.append(params)
         if step:
             line.append(memory_text(step.memory_mb, device))
             line.append(f"lr {step.learning_rate or 0:.2e}")
-        self.query_one("#device-line", Static).update(" · ".join(line) or "waiting for the "
-                                                      "run to start…")
+        self.query_one("#device-line", Static).update(
+            " · ".join(line) or "waiting for the run to start…"
+        )
 
     def _eta(self, step) -> float | None:
         """The step event's estimate, counted down in whole seconds since this screen
@@ -251,8 +287,13 @@ class RunScreen(Screen):
 
     def _draw_report(self) -> None:
         state = self.state
-        key = (len(state.evals), len(state.resumes), state.test_report is not None,
-               state.end is not None, self._validation_first)
+        key = (
+            len(state.evals),
+            len(state.resumes),
+            state.test_report is not None,
+            state.end is not None,
+            self._validation_first,
+        )
         if key == self._report_key:
             return
         self._report_key = key
@@ -264,35 +305,48 @@ class RunScreen(Screen):
             # a log that lost its end: report.json knows the step
             best_step = state.end.best_step if state.end else state.saved_report.get("best_step")
             at = f"step {best_step}" if best_step is not None else "step ?"
-            reports = [(f"test · best model ({at})", state.test_report),
-                       (f"best validation · {at}", state.best_report)]
+            reports = [
+                (f"test · best model ({at})", state.test_report),
+                (f"best validation · {at}", state.best_report),
+            ]
             if self._validation_first:
                 reports.reverse()
             reports = [(title, report) for title, report in reports if report]
             for number, (title, report) in enumerate(reports):
                 # the one below the fold is a key away, and the footer says which
                 other = " · v swaps" if len(reports) > 1 and not number else ""
-                parts += [Text.assemble((title, "bold"), (other, "dim")),
-                          Text(metrics_line(report["metrics"]), style="dim"),
-                          report_renderable(report, compact=True), ""]
+                parts += [
+                    Text.assemble((title, "bold"), (other, "dim")),
+                    Text(metrics_line(report["metrics"]), style="dim"),
+                    report_renderable(report, compact=True),
+                    "",
+                ]
         elif state.report:
             last = state.evals[-1]
             marker = " · ★ best so far" if last.best else ""
-            sub = (f"Δ F1 since step {state.evals[-2].step}" if len(state.evals) > 1
-                   else "Δ F1 shows from the next evaluation")
-            parts += [Text(f"validation · step {last.step}{marker}", style="bold"),
-                      Text(f"{metrics_line(state.report['metrics'])} · {sub}", style="dim"),
-                      report_renderable(state.report, previous=state.previous_report,
-                                        compact=True)]
+            sub = (
+                f"Δ F1 since step {state.evals[-2].step}"
+                if len(state.evals) > 1
+                else "Δ F1 shows from the next evaluation"
+            )
+            parts += [
+                Text(f"validation · step {last.step}{marker}", style="bold"),
+                Text(f"{metrics_line(state.report['metrics'])} · {sub}", style="dim"),
+                report_renderable(state.report, previous=state.previous_report, compact=True),
+            ]
         else:
             parts.append("no evaluation yet")
         self.query_one("#report", Static).update(Group(*parts))
 
     def _draw_chart(self) -> None:
-        empty = ("the run ended before its first logged step" if self.state.end
-                 else "waiting for the first logged step")
-        self.query_one("#loss-chart", CurveChart).show(run_curves(self.state),
-                                                       title="training loss", empty=empty)
+        empty = (
+            "the run ended before its first logged step"
+            if self.state.end
+            else "waiting for the first logged step"
+        )
+        self.query_one("#loss-chart", CurveChart).show(
+            run_curves(self.state), title="training loss", empty=empty
+        )
 
     # -- actions ------------------------------------------------------------------------
     def _resumable_from(self) -> int | None:
@@ -306,8 +360,10 @@ class RunScreen(Screen):
     def action_resume(self) -> None:
         step = self._resumable_from()
         if step is None:
-            self.notify("Only a stopped, failed or died run with a checkpoint can resume.",
-                        severity="warning")
+            self.notify(
+                "Only a stopped, failed or died run with a checkpoint can resume.",
+                severity="warning",
+            )
             return
         self.app.pop_screen()
         self.app.confirm_resume(self.state.run_dir, step)
@@ -318,12 +374,15 @@ class RunScreen(Screen):
             return self._resumable_from() is not None
         if action == "toggle_report":
             state = self.state
-            return state is not None and state.test_report is not None and \
-                state.best_report is not None
+            return (
+                state is not None
+                and state.test_report is not None
+                and state.best_report is not None
+            )
         if action == "stop":
-            running = (self.state is not None and self.state.status in (Status.RUNNING,
-                                                                        Status.STARTING)) \
-                or (self.launched is not None and self.launched.returncode is None)
+            running = (
+                self.state is not None and self.state.status in (Status.RUNNING, Status.STARTING)
+            ) or (self.launched is not None and self.launched.returncode is None)
             return running
         return True
 
@@ -342,17 +401,24 @@ class RunScreen(Screen):
             if self.launched is not None and self.launched.returncode is None:
                 self.launched.stop()
             elif not stop_pid(*state.writer):
-                self.notify("Cannot stop a run that another machine is writing.",
-                            severity="error")
+                self.notify("Cannot stop a run that another machine is writing.", severity="error")
                 return
             self._stop_requested = True
             self._shown_version = -1
             self.notify("Stopping after the current step.")
 
-        self.app.push_screen(ConfirmScreen(
-            f"Stop [b]{state.name}[/b]?\nIt ends as stopped after the current step and keeps "
-            + ("its best checkpoint so far." if state.evals else
-               "its model as it is (no evaluation has run yet)."), yes="Stop"), answer)
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Stop [b]{state.name}[/b]?\nIt ends as stopped after the current step and keeps "
+                + (
+                    "its best checkpoint so far."
+                    if state.evals
+                    else "its model as it is (no evaluation has run yet)."
+                ),
+                yes="Stop",
+            ),
+            answer,
+        )
 
     def action_predict(self) -> None:
         if self.state is None:

@@ -22,21 +22,26 @@ REFRESH_S = 2.0
 # columns, part of steps). The recipe is the run folder's tail, so it has no column.
 COLUMNS = ("", "run", "status", "best", "duration", "task", "steps")
 SORT_KEYS = {
-    "run": lambda r: r.name, "task": lambda r: r.task,
-    "status": lambda r: r.status, "best": lambda r: (r.best_value is None, -(r.best_value or 0)),
-    "steps": lambda r: r.steps, "duration": lambda r: r.duration_s or 0.0,
+    "run": lambda r: r.name,
+    "task": lambda r: r.task,
+    "status": lambda r: r.status,
+    "best": lambda r: (r.best_value is None, -(r.best_value or 0)),
+    "steps": lambda r: r.steps,
+    "duration": lambda r: r.duration_s or 0.0,
 }
 
 
 class RunsScreen(Screen):
     """Run folders under the app's runs folder."""
 
-    BINDINGS = [Binding("enter", "open", "Open", show=True),
-                Binding("space", "mark", "Mark"),
-                Binding("c", "compare", "Compare"),
-                Binding("o", "cycle_sort", "Sort"),
-                Binding("p", "predict", "Predict"),
-                Binding("r", "resume", "Resume")]
+    BINDINGS = [
+        Binding("enter", "open", "Open", show=True),
+        Binding("space", "mark", "Mark"),
+        Binding("c", "compare", "Compare"),
+        Binding("o", "cycle_sort", "Sort"),
+        Binding("p", "predict", "Predict"),
+        Binding("r", "resume", "Resume"),
+    ]
 
     def __init__(self):
         super().__init__()
@@ -85,26 +90,42 @@ class RunsScreen(Screen):
         self.runs = runs
         table = self.query_one("#runs-table", DataTable)
         current = table.cursor_row
-        key = self.runs[current].name if 0 <= current < len(table.rows) and \
-            current < len(runs) else None
+        key = (
+            self.runs[current].name
+            if 0 <= current < len(table.rows) and current < len(runs)
+            else None
+        )
         table.clear()
         for run in runs:
-            table.add_row("✓" if run.name in self.marked else " ", escape(run.name),
-                          Text.from_markup(status_markup(run.status, run.resumable_from,
-                                                         damaged=run.warning is not None)),
-                          best_text(run.metric, run.best_value),
-                          Text(duration_text(run.duration_s), justify="right"), run.task,
-                          Text(run.steps_text, justify="right"), key=run.name)
+            table.add_row(
+                "✓" if run.name in self.marked else " ",
+                escape(run.name),
+                Text.from_markup(
+                    status_markup(run.status, run.resumable_from, damaged=run.warning is not None)
+                ),
+                best_text(run.metric, run.best_value),
+                Text(duration_text(run.duration_s), justify="right"),
+                run.task,
+                Text(run.steps_text, justify="right"),
+                key=run.name,
+            )
         if key is not None and key in {r.name for r in runs}:
             table.move_cursor(row=[r.name for r in runs].index(key))
         arrow = "▼" if self.reverse else "▲"
         marked = f" · {len(self.marked)} marked (c compares)" if self.marked else ""
-        empty = "" if runs else (
-            " · no runs yet: launch a recipe (1) or run workbench run RECIPE"
-            if runs_dir.is_dir() else " · [yellow]this folder does not exist (yet)[/]")
+        empty = (
+            ""
+            if runs
+            else (
+                " · no runs yet: launch a recipe (1) or run workbench run RECIPE"
+                if runs_dir.is_dir()
+                else " · [yellow]this folder does not exist (yet)[/]"
+            )
+        )
         self.query_one("#runs-title", Static).update(
             f"[b]runs[/b] in {escape(str(runs_dir))} · {len(runs)} runs · sorted by "
-            f"{self.sort_by} {arrow}{marked}{empty}")
+            f"{self.sort_by} {arrow}{marked}{empty}"
+        )
 
     def _current(self) -> RunSummary | None:
         table = self.query_one("#runs-table", DataTable)
@@ -169,7 +190,9 @@ class RunsScreen(Screen):
     def action_resume(self) -> None:
         run = self._current()
         if run is None or run.resumable_from is None:
-            self.notify("Only a stopped, failed or died run with a checkpoint can resume.",
-                        severity="warning")
+            self.notify(
+                "Only a stopped, failed or died run with a checkpoint can resume.",
+                severity="warning",
+            )
             return
         self.app.confirm_resume(run.path, run.resumable_from)

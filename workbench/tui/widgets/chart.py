@@ -7,8 +7,8 @@ as its own colour, and the legend names them: the chart reads without colour.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from textual_plotext import PlotextPlot
 
@@ -52,8 +52,9 @@ class CurveChart(PlotextPlot):
         self._series: list[Series] = []
         self._empty = "waiting for the first logged step"
 
-    def show(self, series: list[Series], title: str | None = None,
-             empty: str | None = None) -> None:
+    def show(
+        self, series: list[Series], title: str | None = None, empty: str | None = None
+    ) -> None:
         """Draw ``series`` (replacing the previous drawing)."""
         self._series = [s for s in series if len(s.xs)]
         if title is not None:
@@ -88,7 +89,7 @@ class CurveChart(PlotextPlot):
         # The legend goes in the title, not over the curves; → marks the right axis.
         title = "  ".join(legend)
         width = max(10, self.size.width - 2)
-        plt.title(title if len(title) <= width else title[:width - 1] + "…")
+        plt.title(title if len(title) <= width else title[: width - 1] + "…")
         plt.xlabel("step")
         xs = [x for s in self._series for x in s.xs]
         lo, hi = min(xs), max(xs)

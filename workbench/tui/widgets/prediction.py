@@ -12,8 +12,15 @@ from workbench.reports import BOX
 
 # Background styles per entity type, cycled; the label is always written beside
 # the entity too, so the highlight is never the only carrier of meaning.
-STYLES = ("black on cyan", "black on yellow", "black on green", "black on magenta",
-          "black on bright_blue", "black on bright_red", "black on white")
+STYLES = (
+    "black on cyan",
+    "black on yellow",
+    "black on green",
+    "black on magenta",
+    "black on bright_blue",
+    "black on bright_red",
+    "black on white",
+)
 
 
 def _label_styles(labels: list[str]) -> dict[str, str]:
@@ -30,9 +37,9 @@ def entities_text(result: dict[str, Any]) -> Text:
     for entity in entities:
         if entity["start"] < position:  # overlapping spans: keep the first
             continue
-        out.append(text[position:entity["start"]])
+        out.append(text[position : entity["start"]])
         style = styles[entity["label"]]
-        out.append(text[entity["start"]:entity["end"]], style=style)
+        out.append(text[entity["start"] : entity["end"]], style=style)
         score = f" {entity['score']:.2f}" if "score" in entity else ""
         out.append(f" [{entity['label']}{score}]", style="bold")
         position = entity["end"]
@@ -47,15 +54,18 @@ def entities_table(result: dict[str, Any]) -> Table:
         table.add_column(column, justify="right" if column in ("score", "chars") else "left")
     styles = _label_styles([e["label"] for e in result.get("entities", [])])
     for e in result.get("entities", []):
-        table.add_row(Text(e["text"], style=styles[e["label"]]), Text(e["label"]),
-                      f"{e['score']:.2f}", f"{e['start']}-{e['end']}")
+        table.add_row(
+            Text(e["text"], style=styles[e["label"]]),
+            Text(e["label"]),
+            f"{e['score']:.2f}",
+            f"{e['start']}-{e['end']}",
+        )
     return table
 
 
 def probabilities_table(result: dict[str, Any], width: int = 30) -> Table:
     """Each class with a bar as long as its probability, the most likely first."""
-    table = Table(show_edge=False, pad_edge=False, show_header=False, expand=False,
-                  box=None)
+    table = Table(show_edge=False, pad_edge=False, show_header=False, expand=False, box=None)
     table.add_column("class")
     table.add_column("bar")
     table.add_column("p", justify="right")
@@ -64,9 +74,11 @@ def probabilities_table(result: dict[str, Any], width: int = 30) -> Table:
         filled = p * width
         bar = "█" * int(filled) + ("▌" if filled - int(filled) >= 0.5 else "")
         marker = "▶ " if label == result.get("label") else "  "
-        table.add_row(Text(marker + label, style="bold" if marker.strip() else ""),
-                      Text(bar.ljust(width), style="green" if marker.strip() else "blue"),
-                      f"{100 * p:5.1f}%")
+        table.add_row(
+            Text(marker + label, style="bold" if marker.strip() else ""),
+            Text(bar.ljust(width), style="green" if marker.strip() else "blue"),
+            f"{100 * p:5.1f}%",
+        )
     return table
 
 
@@ -76,6 +88,7 @@ def relations_table(result: dict[str, Any]) -> Table:
     for column in ("head", "relation", "tail", "score"):
         table.add_column(column, justify="right" if column == "score" else "left")
     for r in result.get("relations", []):
-        table.add_row(Text(r["head_text"]), Text(f"—{r['type']}→"), Text(r["tail_text"]),
-                      f"{r['score']:.2f}")
+        table.add_row(
+            Text(r["head_text"]), Text(f"—{r['type']}→"), Text(r["tail_text"]), f"{r['score']:.2f}"
+        )
     return table

@@ -165,6 +165,9 @@ def test_resolved_recipe_round_trips(recipe):
     assert again["train"] == {k: v for k, v in loaded["train"].items() if v is not None}
     assert again["data"]["labels"] == ["PER", "LOC"]
     assert again["model"]["name"] == 'a "quoted" name'
+    # a control character (a pasted description) writes a recipe.toml that reads back
+    loaded = load_recipe(recipe, ["description=bell \x07 tab \t cr \r end"])
+    assert tomllib.loads(loaded.to_toml())["description"] == "bell \x07 tab \t cr \r end"
 
 
 def test_keys_that_change_nothing_are_warned_about_with_their_line(recipe):

@@ -257,7 +257,9 @@ class Recipe:
 
     def to_toml(self) -> str:
         """The resolved recipe as TOML text."""
-        return dumps_toml(self.to_dict())
+        import tomli_w  # escapes every control character, as hand-written TOML did not
+
+        return tomli_w.dumps(self.to_dict())
 
 
 def flatten(values: dict[str, Any]) -> dict[str, Any]:
@@ -537,26 +539,3 @@ def inert_keys(values: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
     if values["eval"]["every"] != "steps":
         inert.append(("eval", "steps", "with eval.every = 'epoch'"))
     return inert
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}"'
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def dumps_toml(data: dict[str, Any]) -> str:
-    """Write a two-level dict (top-level scalars, then tables) as TOML."""
-    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
-    for section, table in data.items():
-        if isinstance(table, dict):
-            lines.append(f"\n[{section}]")
-            lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items())
-    return "\n".join(lines) + "\n"

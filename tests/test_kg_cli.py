@@ -160,7 +160,7 @@ def test_path(capsys, graph_file):
     code, out, _ = kg(capsys, "path", "Ana", "Dax", "--graph", graph_file)
     assert code == 0
     assert (
-        "Ana (PER) -[works_for]-> Beta (ORG) -[based_in]-> Cora (LOC) <-[lives_in]- "
+        "Ana (PER) —works_for→ Beta (ORG) —based_in→ Cora (LOC) ←lives_in— "
         "Dax (PER)" in out.replace("\n", " ").replace("  ", " ")
     )
     code, out, _ = kg(capsys, "path", "Ana", "Dax", "--graph", graph_file, "--json")

@@ -226,8 +226,8 @@ def test_path_from_here_shows_the_chain(tmp_path):
             paths = screen.query_one("#paths", Static)
             await wait_for(pilot, lambda: "Jon" in text_of(paths), what="the chain")
             assert (
-                "Maria Lindqvist —works_for→ Kestrel Analytics —based_in→ Porto "
-                "←based_in— Nordwind ←works_for— Jon Berg"
+                "Maria Lindqvist (PER) —works_for→ Kestrel Analytics (ORG) —based_in→ Porto "
+                "(LOC) ←based_in— Nordwind (ORG) ←works_for— Jon Berg (PER)"
             ) in text_of(paths)
             await pilot.press("escape")  # closes the path finder
             assert screen.query_one("#graph-detail").current == "entity-pane"

@@ -10,12 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from workbench.errors import WorkbenchError
+from workbench.runs.files import write_atomic
 
 FORMATS = ("jsonl", "csv", "graphml")
 CSV_EVIDENCE = 3  # sentences quoted per relation in relationships.csv
@@ -53,26 +53,14 @@ def export_graph(graph, fmt: str, out: Path | str) -> list[Path]:
             raise WorkbenchError(f"{out}: csv export writes a folder, and this is a file")
         out.mkdir(parents=True, exist_ok=True)
         return [
-            _atomic(out / "nodes.csv", lambda f: _write_nodes_csv(graph, f)),
-            _atomic(out / "relationships.csv", lambda f: _write_relationships_csv(graph, f)),
+            write_atomic(out / "nodes.csv", lambda f: _write_nodes_csv(graph, f)),
+            write_atomic(out / "relationships.csv", lambda f: _write_relationships_csv(graph, f)),
         ]
     if out.is_dir():
         raise WorkbenchError(f"{out}: a folder; give a file name for {fmt} export")
     if not out.parent.exists():
         raise WorkbenchError(f"{out.parent}: no such folder")
-    return [_atomic(out, lambda f: writer(graph, f))]
-
-
-def _atomic(path: Path, write) -> Path:
-    """``write(f)`` into a file beside ``path``, renamed into place once it is whole."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8", newline="") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return [write_atomic(out, lambda f: writer(graph, f))]
 
 
 def _write_jsonl(graph, f: TextIO) -> None:

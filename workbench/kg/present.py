@@ -130,12 +130,17 @@ def entity_view(detail: dict) -> Group:
     return Group(*parts)
 
 
+def step_arrow(step: dict) -> str:
+    """``—works_for→`` or ``←based_in—``: a relation, pointing the way it goes."""
+    return f"—{step['type']}→" if step["forward"] else f"←{step['type']}—"
+
+
 def chain_text(chain: list[dict]) -> Text:
-    """``A (PER) -[works_for]-> B (ORG) <-[based_in]- C (LOC)``: arrows follow the relation."""
+    """``A (PER) —works_for→ B (ORG) ←based_in— C (LOC)``: arrows follow the relation
+    (`kg path` and the Graph screen alike)."""
     text = Text(entity_label(chain[0]["from"]["name"], chain[0]["from"]["type"]))
     for step in chain:
-        arrow = f" -[{step['type']}]-> " if step["forward"] else f" <-[{step['type']}]- "
-        text.append(arrow, style="bold")
+        text.append(f" {step_arrow(step)} ", style="bold")
         text.append(entity_label(step["to"]["name"], step["to"]["type"]))
     return text
 

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 
 def _umask() -> int:
@@ -22,20 +22,28 @@ def _umask() -> int:
 _UMASK = _umask()
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write to a temporary file beside ``path``, then rename it into place."""
+def write_atomic(path: str | Path, write: Callable[[TextIO], None]) -> Path:
+    """``write(handle)`` into a temporary file beside ``path`` (UTF-8, ``\n`` line
+    ends), flushed to the disk, then renamed into place: a reader sees the old file
+    or the whole new one, never a part. Returns ``path``."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """``write_atomic`` of a string."""
+    write_atomic(path, lambda handle: handle.write(text))
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:

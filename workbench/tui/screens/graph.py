@@ -26,6 +26,7 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from workbench.errors import WorkbenchError
+from workbench.kg.present import chain_text, step_arrow
 from workbench.tui.screens.predict import LOAD_LOCK
 
 DEBOUNCE_S = 0.25
@@ -36,17 +37,6 @@ BUILD_HINT = "workbench kg build --ner RUN --relations RUN --corpus PATH"
 # A fast tokenizer refuses to be used by two threads at once ("Already borrowed"),
 # and an older search may still be running when a newer one starts.
 ENCODE_LOCK = threading.Lock()
-
-
-def step_text(step: dict) -> str:
-    """`` —works_for→ B`` or `` ←based_in— B``: one step of a chain, direction by arrow."""
-    name = step["to"]["name"]
-    return f" —{step['type']}→ {name}" if step["forward"] else f" ←{step['type']}— {name}"
-
-
-def chain_text(steps: list[dict]) -> str:
-    """``A —works_for→ B ←based_in— C``."""
-    return steps[0]["from"]["name"] + "".join(step_text(s) for s in steps) if steps else ""
 
 
 def result_text(entity: dict) -> Text:
@@ -488,7 +478,7 @@ class GraphScreen(Screen):
             for edge in edges:
                 groups.setdefault(edge["type"], []).append(edge)
             for kind, members in groups.items():
-                arrow = f"—{kind}→" if forward else f"←{kind}—"
+                arrow = step_arrow({"type": kind, "forward": forward})
                 way = "out" if forward else "in"
                 node = tree.root.add(
                     Text(f"{arrow} ({len(members)} {way})", style="bold"), expand=True
@@ -609,6 +599,7 @@ class GraphScreen(Screen):
                 style="bold",
             )
             for number, steps in enumerate(chains, 1):
-                body.append(f"\n{number}. {chain_text(steps)}", style="not bold")
+                body.append(f"\n{number}. ", style="not bold")
+                body.append_text(chain_text(steps))
         self.query_one("#paths", Static).update(body)
         self._status(Text("—type→: the relation goes this way; ←type—: the other way", style="dim"))

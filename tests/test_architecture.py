@@ -185,3 +185,31 @@ def test_the_code_is_ruff_clean(command):
         cwd=PACKAGE.parent,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
+
+
+def test_one_task_registry_feeds_recipes_loading_and_the_engine():
+    from workbench.recipe import SCHEMA
+    from workbench.tasks import ARCHITECTURE_SUFFIXES, REGISTRY, get_task
+    from workbench.tasks.base import Task
+
+    assert SCHEMA[""]["task"].choices == tuple(REGISTRY)
+    for name in REGISTRY:
+        task = get_task(name)
+        assert isinstance(task, Task) and task.name == name
+        assert task.default_metric in task.metrics
+        # the optional hooks exist on every task, doing nothing where not needed
+        assert isinstance(task.added_tokens(), list) and isinstance(task.meta(), dict)
+    assert set(ARCHITECTURE_SUFFIXES.values()) <= set(REGISTRY)
+    # nothing looks a task's hooks up by name any more
+    assert (
+        broken(
+            lambda m: (
+                {"hasattr(task...)"}
+                if "hasattr(task" in m.path.read_text()
+                or "hasattr(exp.task" in m.path.read_text()
+                or "hasattr(self.exp.task" in m.path.read_text()
+                else set()
+            )
+        )
+        == []
+    )

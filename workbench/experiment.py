@@ -16,7 +16,7 @@ from workbench.errors import WorkbenchError
 from workbench.models import load_tokenizer
 from workbench.recipe import Recipe, did_you_mean
 from workbench.tasks import get_task
-from workbench.tasks.base import check_labels
+from workbench.tasks.base import Task, check_labels
 
 SPLITS = ("train", "validation", "test")
 
@@ -26,7 +26,7 @@ class Experiment:
     """A recipe with its data read and its labels fixed."""
 
     recipe: Recipe
-    task: object
+    task: Task
     labels: list[str]
     splits: dict[str, list[dict]] = field(default_factory=dict)
     tokenizer: object = None
@@ -77,8 +77,7 @@ def prepare(recipe: Recipe) -> Experiment:
             examples = read_examples(data[split], data, task.kind)
             limit = data["max_train_samples"] if split == "train" else data["max_eval_samples"]
             splits[split] = subsample(examples, limit, data["sample"], recipe["train"]["seed"])
-    if hasattr(task, "configure"):
-        task.configure(recipe, splits)
+    task.configure(recipe, splits)
     labels = task.labels_from(splits["train"], data["labels"])
     if len(labels) < 2:
         raise WorkbenchError(f"{data['train']}: training data has fewer than two labels")
@@ -96,6 +95,5 @@ def prepare(recipe: Recipe) -> Experiment:
         raise WorkbenchError(
             f"{recipe.where('peft', key.group(1) if key else 'method')}: {exc}"
         ) from None
-    if hasattr(task, "prepare_tokenizer"):
-        task.prepare_tokenizer(tokenizer)
+    task.prepare_tokenizer(tokenizer)
     return Experiment(recipe=recipe, task=task, labels=labels, splits=splits, tokenizer=tokenizer)

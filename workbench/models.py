@@ -166,8 +166,7 @@ def load_saved(path: str | Path):
 
     folder, task_name, meta = saved_task(path)
     task = get_task(task_name)
-    if hasattr(task, "from_meta"):
-        task.from_meta(meta)
+    task.from_meta(meta)
     quiet_transformers()
     tokenizer = load_tokenizer(str(folder), adapter_ok=True)
     try:

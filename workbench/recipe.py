@@ -22,8 +22,9 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 from workbench.errors import WorkbenchError, where
+from workbench.tasks import TASK_NAMES
 
-TASKS = ("ner", "classification", "relation")
+TASKS = TASK_NAMES  # from the task registry
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Key:
 # Section -> key -> Key. Top-level keys live under "".
 SCHEMA: dict[str, dict[str, Key]] = {
     "": {
-        "task": Key(str, None, choices=TASKS, help="ner, classification or relation"),
+        "task": Key(str, None, choices=TASKS, help=" or ".join(TASKS)),
         "name": Key(str, None, help="a short name for runs of this recipe"),
         "description": Key(str, "", help="free text"),
     },

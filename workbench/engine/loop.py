@@ -164,7 +164,7 @@ class Engine:
         model = load_for_training(exp.task, self.recipe["model"]["name"], exp.labels, exp.tokenizer)
         self._check_max_length(model)
         self.collate = collate_for(model, exp.tokenizer, acc.device)
-        added = exp.task.added_tokens() if hasattr(exp.task, "added_tokens") else []
+        added = exp.task.added_tokens()
         self.tuned = apply_tuning(
             model,
             self.recipe["peft"],
@@ -606,7 +606,7 @@ class Engine:
                 "max_length": self.recipe["model"]["max_length"],
                 "recipe": self.recipe.name,
                 "base_model": self.recipe["model"]["name"],
-                **(self.exp.task.meta() if hasattr(self.exp.task, "meta") else {}),
+                **self.exp.task.meta(),
                 "peft": self.tuned.method,
                 "step": step,
                 "metric": self.metric,

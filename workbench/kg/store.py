@@ -162,8 +162,10 @@ class Graph:
 
         Same key and sha: nothing happens, returns False. A changed sha
         replaces the document's old content first. Returns True when stored.
-        Sentence dicts are described in .notes/kg_spec.md; entity offsets are
-        in the sentence text, relations index the sentence's entities.
+        Each sentence is ``{"text", "start" (its offset in the document),
+        "entities": [{"text", "type", "start", "end", "score"}], "relations":
+        [{"head", "tail", "type", "score"}]}`` (``kg.build.analyse`` makes them):
+        entity offsets are in the sentence text, relations index its entities.
         """
         state = self.document_state(doc_key, sha)
         if state == "same":

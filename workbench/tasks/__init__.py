@@ -1,29 +1,42 @@
-"""Task adapters by name. Adding a task: one module here, one entry below."""
+"""The task registry: every task by name, the one place a new task is added
+(a module with a ``Task`` subclass, and one line below). The recipe's task choices,
+``get_task`` and the architecture lookup for saved models all read it."""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, NamedTuple
+
 from workbench.errors import WorkbenchError
 
-
-def get_task(name: str):
-    """Return the task adapter called ``name`` ('ner', 'classification' or 'relation')."""
-    if name == "ner":
-        from workbench.tasks.ner import NerTask
-
-        return NerTask()
-    if name == "classification":
-        from workbench.tasks.classification import ClassificationTask
-
-        return ClassificationTask()
-    if name == "relation":
-        from workbench.tasks.relation import RelationTask
-
-        return RelationTask()
-    raise WorkbenchError(f"unknown task {name!r} (known: ner, classification, relation)")
+if TYPE_CHECKING:
+    from workbench.tasks.base import Task
 
 
-# Model architectures (config.architectures) -> task, for loading a saved model.
-ARCHITECTURE_SUFFIXES = {
-    "ForTokenClassification": "ner",
-    "ForSequenceClassification": "classification",
+class TaskEntry(NamedTuple):
+    module: str
+    cls: str
+    # The ``config.architectures`` suffix of its saved models, for a model folder
+    # saved without workbench.json (None: its models always carry the file).
+    architecture: str | None
+
+
+REGISTRY: dict[str, TaskEntry] = {
+    "ner": TaskEntry("workbench.tasks.ner", "NerTask", "ForTokenClassification"),
+    "classification": TaskEntry(
+        "workbench.tasks.classification", "ClassificationTask", "ForSequenceClassification"
+    ),
+    "relation": TaskEntry("workbench.tasks.relation", "RelationTask", None),
 }
+TASK_NAMES = tuple(REGISTRY)
+ARCHITECTURE_SUFFIXES = {
+    entry.architecture: name for name, entry in REGISTRY.items() if entry.architecture
+}
+
+
+def get_task(name: str) -> Task:
+    """A new adapter for the task called ``name`` (its module imported only now)."""
+    entry = REGISTRY.get(name)
+    if entry is None:
+        raise WorkbenchError(f"unknown task {name!r} (known: {', '.join(TASK_NAMES)})")
+    return getattr(importlib.import_module(entry.module), entry.cls)()

@@ -1,7 +1,7 @@
 """The protocol every task adapter follows, and helpers they share.
 
-The engine only ever talks to a task through this protocol, so a new task is
-one new file here and an entry in ``workbench.tasks.TASKS``.
+The engine only ever talks to a task through ``Task``, so a new task is one new
+file here and an entry in ``workbench.tasks.REGISTRY``.
 """
 
 from __future__ import annotations
@@ -26,18 +26,21 @@ class Scorer(Protocol):
     def result(self) -> dict[str, Any]: ...
 
 
-class Task(Protocol):
-    """A task adapter: everything task-specific the engine and CLI need."""
+class Task:
+    """A task adapter: everything task-specific the engine and the CLI need. The
+    engine only ever talks to a task through these methods; the optional hooks at
+    the end do nothing unless a task needs them."""
 
     name: str
     kind: str  # "tokens", "text" or "spans": which data readers feed it
     default_metric: str
     metrics: tuple[str, ...]  # what a report holds, usable as eval.metric
-    pipeline_task: str  # the transformers.pipeline task name
 
-    def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]: ...
+    def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]:
+        raise NotImplementedError
 
-    def example_labels(self, example: dict) -> Iterable[str]: ...
+    def example_labels(self, example: dict) -> Iterable[str]:
+        raise NotImplementedError
 
     def encode(
         self,
@@ -46,25 +49,39 @@ class Task(Protocol):
         label2id: dict[str, int],
         max_length: int,
         train: bool = False,
-    ) -> list[dict]: ...
+    ) -> list[dict]:
+        raise NotImplementedError
 
-    def scorer(self, examples: list[dict], id2label: dict[int, str]) -> Scorer: ...
+    def scorer(self, examples: list[dict], id2label: dict[int, str]) -> Scorer:
+        raise NotImplementedError
 
     def predict(
         self, model, tokenizer, texts: list[str], max_length: int, batch_size: int = 32
-    ) -> list[dict]: ...
+    ) -> list[dict]:
+        raise NotImplementedError
 
     def model_class(self):
         """The class whose ``from_pretrained`` loads (and ``save_pretrained`` saves)
         this task's models: a transformers Auto* class or the task's own."""
-        ...
+        raise NotImplementedError
 
+    # -- optional hooks ---------------------------------------------------------------
+    def configure(self, recipe, splits: dict[str, list[dict]]) -> None:
+        """Take task settings from the recipe, before encoding."""
 
-# Optional task hooks, called when a task defines them:
-#   configure(recipe, splits)    take task settings from the recipe (before encoding)
-#   prepare_tokenizer(tokenizer) add tokens the task needs (the model is resized to match)
-#   added_tokens() -> list[str]  the tokens prepare_tokenizer adds (trained under any [peft])
-#   meta() -> dict / from_meta(meta)  settings saved with the model and restored on load
+    def prepare_tokenizer(self, tokenizer) -> None:
+        """Add the tokens the task needs (the model is resized to match)."""
+
+    def added_tokens(self) -> list[str]:
+        """The tokens ``prepare_tokenizer`` adds (trained under any [peft] method)."""
+        return []
+
+    def meta(self) -> dict:
+        """Settings saved with the model (``workbench.json``)..."""
+        return {}
+
+    def from_meta(self, meta: dict) -> None:
+        """...and restored from it when the model is loaded."""
 
 
 def check_labels(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.tasks.base import batched_probabilities
+from workbench.tasks.base import Task, batched_probabilities
 
 
 def _sort_key(label: str):
@@ -16,14 +16,13 @@ def _sort_key(label: str):
     return (0, int(label), "") if label.lstrip("-").isdigit() else (1, 0, label)
 
 
-class ClassificationTask:
+class ClassificationTask(Task):
     """Sequence classification scored with scikit-learn."""
 
     name = "classification"
     kind = "text"
     default_metric = "accuracy"
     metrics = ("accuracy", "macro_f1", "weighted_f1", "loss")
-    pipeline_task = "text-classification"
 
     def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]:
         """The class list: ``data.labels`` as given, or the training labels sorted."""

@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from workbench.tasks.base import batched_probabilities
+from workbench.tasks.base import Task, batched_probabilities
 
 # Words for raw text at prediction time, as CoNLL-style corpora tokenize: each
 # CJK character alone (character-level sets such as Resume NER), abbreviations of
@@ -75,14 +75,13 @@ def in_order(windows: dict[int, list]) -> list:
     return [item for _, part in sorted(windows.items()) for item in part]
 
 
-class NerTask:
+class NerTask(Task):
     """Token classification with BIO tags, scored by seqeval at entity level."""
 
     name = "ner"
     kind = "tokens"
     default_metric = "f1"
     metrics = ("f1", "precision", "recall", "macro_f1", "accuracy", "loss")
-    pipeline_task = "token-classification"
 
     def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]:
         """The BIO label list: from ``data.labels`` (types or full tags) or the data."""

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from itertools import groupby
 from typing import Any
 
-from workbench.tasks.base import batched_probabilities
+from workbench.tasks.base import Task, batched_probabilities
 from workbench.tasks.ner import special_tokens_template, split_words
 
 PAIR_ROLES, SHARED_ROLES = ("h", "t"), ("e",)
@@ -125,7 +125,7 @@ def triple_report(gold: list[set], pred: list[set], types: list[str]) -> dict[st
     }
 
 
-class RelationTask:
+class RelationTask(Task):
     """Entity-pair relation classification with entity markers: a pass per pair
     (``encoding = "pairs"``) or a pass per sentence for all its pairs (``"shared"``)."""
 
@@ -133,7 +133,6 @@ class RelationTask:
     kind = "spans"
     default_metric = "micro_f1"
     metrics = ("micro_f1", "precision", "recall", "macro_f1", "loss")
-    pipeline_task = None  # no transformers pipeline runs a marker model
 
     def __init__(self):
         self.none_label = "no_relation"

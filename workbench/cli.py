@@ -436,13 +436,13 @@ def _read_texts(args) -> list[str]:
 
 
 def cmd_predict(args) -> int:
-    from workbench.models import load_saved
+    from workbench.models import load_saved, saved_max_length
 
     if args.batch_size < 1:
         raise WorkbenchError("--batch-size must be at least 1")
     task, model, tokenizer, meta = load_saved(_model_run(args.model))
     texts = _read_texts(args)
-    max_length = meta.get("max_length", 128)
+    max_length = saved_max_length(meta)
     for start in range(0, len(texts), 256):  # stream output for long stdin inputs
         for result in task.predict(
             model, tokenizer, texts[start : start + 256], max_length, args.batch_size

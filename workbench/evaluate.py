@@ -8,7 +8,7 @@ from typing import Any
 
 from workbench.data import read_examples
 from workbench.errors import WorkbenchError
-from workbench.models import load_saved, model_dir_of
+from workbench.models import load_saved, model_dir_of, saved_max_length
 from workbench.recipe import SCHEMA, load_recipe
 from workbench.runs.folder import RECIPE
 from workbench.tasks.base import batched_probabilities, check_labels
@@ -73,7 +73,7 @@ def encode_for(task, model, tokenizer, meta: dict, examples: list[dict], data_pa
         task, examples, labels, data_path, f"the model's labels ({', '.join(labels)})", hint=False
     )
     label2id = {label: i for i, label in enumerate(labels)}
-    return task.encode(examples, tokenizer, label2id, meta.get("max_length", 128)), id2label
+    return task.encode(examples, tokenizer, label2id, saved_max_length(meta)), id2label
 
 
 def score_features(
@@ -114,7 +114,7 @@ def _end_to_end(ner_path, relation, examples: list[dict], data_path, batch_size:
         (ner_task, ner_model, ner_tokenizer),
         (task, model, tokenizer),
         examples,
-        (ner_meta.get("max_length", 128), meta.get("max_length", 128)),
+        (saved_max_length(ner_meta), saved_max_length(meta)),
         batch_size,
     )
     report["split"] = f"{data_path} (end to end with {ner_path})"

@@ -160,6 +160,14 @@ def saved_task(path: str | Path) -> tuple[Path, str, dict]:
     return folder, task_name, meta
 
 
+def saved_max_length(meta: dict) -> int:
+    """The tokens a window a saved model was trained with (``workbench.json``), the
+    length every reader of it uses; the recipe's default for a model saved without."""
+    from workbench.recipe import SCHEMA
+
+    return int(meta.get("max_length") or SCHEMA["model"]["max_length"].default)
+
+
 def load_saved(path: str | Path):
     """Load a saved model folder (or a run's): ``(task, model, tokenizer, meta)``."""
     from workbench.tasks import get_task

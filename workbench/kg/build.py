@@ -17,7 +17,7 @@ from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.kg.corpus import Document, read_corpus, split_sentences
-from workbench.tasks.ner import split_words
+from workbench.tasks.ner import char_spans, split_words
 
 DOCS_PER_CHUNK = 16
 
@@ -69,13 +69,13 @@ def fingerprint(ner: str | Path, relations: str | Path | None, threshold: float)
 
 def load_models(ner: str | Path, relations: str | Path | None, device) -> dict[str, Any]:
     """Load the NER model and the optional relation model onto ``device``."""
-    from workbench.models import load_saved
+    from workbench.models import load_saved, saved_max_length
 
     task, model, tokenizer, meta = load_saved(ner)
-    models = {"ner": (task, model.to(device), tokenizer, meta.get("max_length", 128))}
+    models = {"ner": (task, model.to(device), tokenizer, saved_max_length(meta))}
     if relations is not None:
         task, model, tokenizer, meta = load_saved(relations)
-        models["relation"] = (task, model.to(device), tokenizer, meta.get("max_length", 128))
+        models["relation"] = (task, model.to(device), tokenizer, saved_max_length(meta))
     return models
 
 
@@ -107,18 +107,7 @@ def analyse(
             relations[i] = [r for r in rels if r["score"] >= threshold]
     out: list[list[dict]] = [[] for _ in documents]
     for (index, text, start, words), entities, rels in zip(sentences, found, relations):
-        spans = []
-        for entity in entities:
-            begin, finish = words[entity["start"]][1], words[entity["end"] - 1][2]
-            spans.append(
-                {
-                    "text": text[begin:finish],
-                    "type": entity["type"],
-                    "start": begin,
-                    "end": finish,
-                    "score": entity["score"],
-                }
-            )
+        spans = char_spans(text, words, entities)
         out[index].append(
             {
                 "text": text,

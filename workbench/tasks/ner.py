@@ -26,6 +26,27 @@ WORD_RE = re.compile(
 )
 
 
+def char_spans(
+    text: str, words: list[tuple[str, int, int]], entities: list[dict], label_key: str = "type"
+) -> list[dict]:
+    """Entities over word indices (``start``/``end``, end exclusive) as character
+    spans of ``text``, whose ``words`` came from ``split_words``: ``{"text", label_key,
+    "start", "end", "score"}`` (``predict`` says "label", the graph "type")."""
+    spans = []
+    for entity in entities:
+        begin, finish = words[entity["start"]][1], words[entity["end"] - 1][2]
+        spans.append(
+            {
+                "text": text[begin:finish],
+                label_key: entity["type"],
+                "start": begin,
+                "end": finish,
+                "score": entity["score"],
+            }
+        )
+    return spans
+
+
 def split_words(text: str) -> list[tuple[str, int, int]]:
     """Split raw text into ``(word, start, end)`` with character offsets."""
     return [(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(text)]
@@ -207,22 +228,10 @@ class NerTask(Task):
         found = self.predict_tokens(
             model, tokenizer, [[w for w, _, _ in ws] for ws in words], max_length, batch_size
         )
-        results = []
-        for text, ws, entities in zip(texts, words, found):
-            out = []
-            for entity in entities:
-                begin, finish = ws[entity["start"]][1], ws[entity["end"] - 1][2]
-                out.append(
-                    {
-                        "text": text[begin:finish],
-                        "label": entity["type"],
-                        "start": begin,
-                        "end": finish,
-                        "score": entity["score"],
-                    }
-                )
-            results.append({"text": text, "entities": out})
-        return results
+        return [
+            {"text": text, "entities": char_spans(text, ws, entities, label_key="label")}
+            for text, ws, entities in zip(texts, words, found)
+        ]
 
 
 class NerScorer:

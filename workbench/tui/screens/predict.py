@@ -22,7 +22,7 @@ from textual.widgets import Footer, Input, Select, Static
 from textual.worker import get_current_worker
 
 from workbench.errors import WorkbenchError
-from workbench.models import has_saved_model
+from workbench.models import has_saved_model, saved_max_length
 from workbench.runs.events import Status
 from workbench.runs.index import RunSummary, list_runs
 from workbench.tui.format import best_text
@@ -200,7 +200,7 @@ class PredictScreen(Screen):
         task, model, tokenizer, meta = self.loaded
         started = time.perf_counter()
         try:
-            result = task.predict(model, tokenizer, [text], meta.get("max_length", 128))[0]
+            result = task.predict(model, tokenizer, [text], saved_max_length(meta))[0]
         except Exception as exc:  # noqa: BLE001 - shown in place; the app goes on
             self.app.call_from_thread(self._show_error, f"prediction failed: {exc}")
             return

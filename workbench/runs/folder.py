@@ -96,6 +96,27 @@ class EventLog:
         self._handle.close()
 
 
+class LineSplitter:
+    """Whole lines out of the chunks read from a growing file (bytes or text): a
+    last line without its newline waits for the next chunk, or for ``rest()`` once
+    the writer has gone. The event log and a launched run's console are both read
+    this way."""
+
+    def __init__(self, empty: bytes | str = b""):
+        self.partial = empty
+
+    def feed(self, data):
+        """The lines completed by ``data``, without their newlines."""
+        lines = (self.partial + data).split(b"\n" if isinstance(data, bytes) else "\n")
+        self.partial = lines.pop()
+        return lines
+
+    def rest(self):
+        """The unfinished last line, given up (the writer has exited)."""
+        rest, self.partial = self.partial, self.partial[:0]
+        return rest
+
+
 class EventFollower:
     """Reads the events appended to ``events.jsonl`` since the last ``poll``.
 
@@ -106,14 +127,14 @@ class EventFollower:
     def __init__(self, run_dir: str | Path):
         self.path = Path(run_dir) / EVENTS
         self.offset = 0
-        self._partial = b""
+        self._lines = LineSplitter(b"")
         self.skipped = 0  # lines that were not events (a torn write, a stray edit)
 
     @property
     def pending(self) -> bool:
         """Does the file end in a line without its newline? Mid-write while a run
         writes; torn, once its writer is gone."""
-        return bool(self._partial.strip())
+        return bool(self._lines.partial.strip())
 
     def poll(self) -> list[Event]:
         """The complete events written since the previous call (maybe none)."""
@@ -122,16 +143,14 @@ class EventFollower:
                 handle.seek(0, 2)
                 size = handle.tell()
                 if size < self.offset:  # the file was replaced: start again
-                    self.offset, self._partial, self.skipped = 0, b"", 0
+                    self.offset, self._lines, self.skipped = 0, LineSplitter(b""), 0
                 handle.seek(self.offset)
                 data = handle.read()
         except (FileNotFoundError, IsADirectoryError, PermissionError):
             return []
         self.offset += len(data)
-        lines = (self._partial + data).split(b"\n")
-        self._partial = lines.pop()
         events = []
-        for line in lines:
+        for line in self._lines.feed(data):
             if not line.strip():
                 continue
             try:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,24 +28,12 @@ from workbench.runs.events import (
     Step,
 )
 from workbench.runs.folder import EVENTS, REPORT_JSON, EventFollower
+from workbench.runs.processes import process_alive
 
 # A curve keeps at most this many points; older ones are merged pairwise so the
 # whole run stays visible at bounded memory, however long it trains.
 MAX_POINTS = 4000
 SMOOTHING = 0.6  # EMA weight of the smoothed loss (TensorBoard's default)
-
-
-def writer_alive(pid: Any, host: Any) -> bool:
-    """Is the process that writes a run still there? Unknown hosts count as alive."""
-    if host != socket.gethostname() or not isinstance(pid, int):
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -196,7 +182,7 @@ class RunState:
             bool(self.log_skipped or self.log_pending)
             and self.end is None
             and self.created is not None
-            and not writer_alive(*self.writer)
+            and not process_alive(*self.writer)
         )
 
     @property
@@ -235,7 +221,7 @@ class RunState:
             return Status.of(self.end.status)
         if self.created is None:
             return Status.STARTING
-        if writer_alive(*self.writer):
+        if process_alive(*self.writer):
             return Status.RUNNING
         saved = self.saved_report
         if saved.get("status") in {s.value for s in Status}:

@@ -12,14 +12,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
-from workbench.runs.folder import RUN_FOLDER_PREFIX
+from workbench.runs.folder import RUN_FOLDER_PREFIX, LineSplitter
 
 
 class LaunchedRun:
@@ -67,7 +66,7 @@ class LaunchedRun:
                 start_new_session=True,
             )
         self.log_path.unlink(missing_ok=True)
-        self._partial = ""
+        self._lines = LineSplitter("")
         self.run_dir: Path | None = Path(resume) if resume is not None else None
         self.lines: list[str] = []
 
@@ -82,13 +81,11 @@ class LaunchedRun:
         done = self.returncode is not None  # asked first: nothing is written after that
         if self._log.closed:
             return []
-        data = self._log.read()
-        lines = (self._partial + data).split("\n")
-        self._partial = lines.pop()
+        lines = self._lines.feed(self._log.read())
         if done:  # the child has exited: flush, and let the file go
-            if self._partial:
-                lines.append(self._partial)
-                self._partial = ""
+            rest = self._lines.rest()
+            if rest:
+                lines.append(rest)
             self._log.close()
         for line in lines:
             if self.run_dir is None and line.startswith(RUN_FOLDER_PREFIX):
@@ -118,18 +115,6 @@ class LaunchedRun:
             return errors[-1][len("error: ") :]
         tail = [line for line in self.lines if line.strip()]
         return tail[-1] if tail else f"workbench run exited with status {self.returncode}"
-
-
-def stop_pid(pid: object, host: object) -> bool:
-    """Send Ctrl-C to a run started elsewhere on this machine; False when that
-    cannot be done (another host, no such process)."""
-    if host != socket.gethostname() or not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, signal.SIGINT)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
 
 
 def distributed_command(devices: int, argv: list[str]) -> list[str]:

@@ -25,7 +25,8 @@ from workbench.console import ConsoleView
 from workbench.reports import metrics_line, parameters_text, precision_name, report_renderable
 from workbench.runs.events import Status
 from workbench.runs.follow import EventFollower, RunState
-from workbench.runs.launch import LaunchedRun, stop_pid
+from workbench.runs.launch import LaunchedRun
+from workbench.runs.processes import interrupt_process
 from workbench.tui.format import (
     as_shown,
     axis_limits,
@@ -400,7 +401,7 @@ class RunScreen(Screen):
                 return
             if self.launched is not None and self.launched.returncode is None:
                 self.launched.stop()
-            elif not stop_pid(*state.writer):
+            elif not interrupt_process(*state.writer):
                 self.notify("Cannot stop a run that another machine is writing.", severity="error")
                 return
             self._stop_requested = True

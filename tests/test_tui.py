@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from conftest import app_for, text_of, wait_for
 from fake_runs import write_run
 from workbench.experiment import prepare
 from workbench.recipe import load_recipe
@@ -25,25 +26,6 @@ from workbench.tui.screens.run import RunScreen
 from workbench.tui.screens.runs import RunsScreen
 
 SIZE = (100, 30)
-
-
-def text_of(widget) -> str:
-    """What a Static shows, as plain text."""
-    console = Console(width=200, color_system=None, record=True, file=io.StringIO())
-    console.print(widget.content)
-    return console.export_text()
-
-
-async def wait_for(pilot, predicate, timeout: float = 90.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await pilot.pause(0.2)
-    raise AssertionError(
-        f"timed out waiting for {what or predicate} on {pilot.app.screen}: "
-        f"{getattr(pilot.app.screen, '__dict__', {}).get('state')}"
-    )
 
 
 def train(recipe: Path, *overrides: str) -> Path:
@@ -59,10 +41,6 @@ def long_recipe(ner_recipe: Path) -> Path:
     path = ner_recipe.with_name("long.toml")
     path.write_text(text.replace('name = "tiny-ner"', 'name = "long-ner"'))
     return path
-
-
-def app_for(recipe_dir: Path, **kwargs) -> WorkbenchApp:
-    return WorkbenchApp(runs_dir=recipe_dir / "runs", recipes_dir=recipe_dir, **kwargs)
 
 
 def test_launch_from_recipes_screen_runs_to_completion(ner_recipe, monkeypatch):

@@ -5,14 +5,11 @@ search by meaning with the bundled encoder."""
 from __future__ import annotations
 
 import asyncio
-import io
-import time
 from pathlib import Path
 
-from rich.console import Console
 from textual.widgets import Input, OptionList, Static, Tree
 
-from workbench.tui.app import WorkbenchApp
+from conftest import app_for, footer_keys, text_of, wait_for
 from workbench.tui.screens.graph import GraphScreen
 
 SIZE = (100, 30)
@@ -83,28 +80,6 @@ def build_graph(path: Path, embedder=None) -> Path:
     return path
 
 
-def text_of(widget) -> str:
-    """What a Static shows, as plain text."""
-    console = Console(width=200, color_system=None, record=True, file=io.StringIO())
-    console.print(widget.content)
-    return console.export_text()
-
-
-async def wait_for(pilot, predicate, timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what or predicate}")
-
-
-def app_for(tmp_path: Path, graph: Path) -> WorkbenchApp:
-    return WorkbenchApp(
-        runs_dir=tmp_path / "runs", recipes_dir=tmp_path / "recipes", graph_path=graph
-    )
-
-
 def results(screen: GraphScreen) -> list[str]:
     """The results list as shown, one string an entry."""
     options = screen.query_one("#graph-results", OptionList).options
@@ -145,7 +120,7 @@ def test_search_by_name_shows_the_entity(tmp_path):
     graph = build_graph(tmp_path / "graph.sqlite")
 
     async def scenario():
-        async with app_for(tmp_path, graph).run_test(size=SIZE) as pilot:
+        async with app_for(tmp_path, graph_path=graph).run_test(size=SIZE) as pilot:
             screen = await open_graph(pilot)
             assert "2 documents · 4 sentences · 5 entities" in text_of(
                 screen.query_one("#graph-stats")
@@ -164,7 +139,7 @@ def test_an_entity_shows_its_relations_and_highlighted_mentions(tmp_path):
     graph = build_graph(tmp_path / "graph.sqlite")
 
     async def scenario():
-        async with app_for(tmp_path, graph).run_test(size=SIZE) as pilot:
+        async with app_for(tmp_path, graph_path=graph).run_test(size=SIZE) as pilot:
             screen = await open_graph(pilot)
             await open_entity(pilot, screen, "kestrel", "Kestrel Analytics")
             assert tree_labels(screen) == [
@@ -190,7 +165,7 @@ def test_hop_to_a_neighbour_and_back(tmp_path):
     graph = build_graph(tmp_path / "graph.sqlite")
 
     async def scenario():
-        async with app_for(tmp_path, graph).run_test(size=SIZE) as pilot:
+        async with app_for(tmp_path, graph_path=graph).run_test(size=SIZE) as pilot:
             screen = await open_graph(pilot)
             await open_entity(pilot, screen, "kestrel", "Kestrel Analytics")
             await pilot.press("enter")  # the cursor starts on the first neighbour: Porto
@@ -219,7 +194,7 @@ def test_path_from_here_shows_the_chain(tmp_path):
     graph = build_graph(tmp_path / "graph.sqlite")
 
     async def scenario():
-        async with app_for(tmp_path, graph).run_test(size=SIZE) as pilot:
+        async with app_for(tmp_path, graph_path=graph).run_test(size=SIZE) as pilot:
             screen = await open_graph(pilot)
             await open_entity(pilot, screen, "maria", "Maria Lindqvist")
             await pilot.press("p", *"Jon Berg", "enter")
@@ -244,7 +219,7 @@ def test_missing_graph_says_how_to_build_one(tmp_path):
     missing = tmp_path / "nothing.sqlite"
 
     async def scenario():
-        async with app_for(tmp_path, missing).run_test(size=SIZE) as pilot:
+        async with app_for(tmp_path, graph_path=missing).run_test(size=SIZE) as pilot:
             await pilot.press("4")
             await wait_for(pilot, lambda: isinstance(pilot.app.screen, GraphScreen), what="graph")
             screen = pilot.app.screen
@@ -263,7 +238,7 @@ def test_a_graph_built_while_the_screen_is_open_shows_up(tmp_path):
     later = tmp_path / "later.sqlite"
 
     async def scenario():
-        async with app_for(tmp_path, later).run_test(size=SIZE) as pilot:
+        async with app_for(tmp_path, graph_path=later).run_test(size=SIZE) as pilot:
             await pilot.press("4")
             await wait_for(pilot, lambda: isinstance(pilot.app.screen, GraphScreen), what="graph")
             screen = pilot.app.screen
@@ -282,20 +257,11 @@ def test_a_graph_built_while_the_screen_is_open_shows_up(tmp_path):
     asyncio.run(scenario())
 
 
-def footer_keys(app) -> set[str]:
-    """The keys the footer shows, as it shows them."""
-    return {
-        app.get_key_display(b.binding)
-        for b in app.screen.active_bindings.values()
-        if b.binding.show
-    }
-
-
 def test_in_a_text_field_the_footer_shows_the_keys_that_work_there(tmp_path):
     graph = build_graph(tmp_path / "graph.sqlite")
 
     async def scenario():
-        async with app_for(tmp_path, graph).run_test(size=SIZE) as pilot:
+        async with app_for(tmp_path, graph_path=graph).run_test(size=SIZE) as pilot:
             screen = await open_graph(pilot)
             assert isinstance(pilot.app.focused, Input)  # the search box
             keys = footer_keys(pilot.app)
@@ -314,7 +280,7 @@ def test_hostile_search_text_is_one_line_and_the_app_goes_on(tmp_path):
     graph = build_graph(tmp_path / "graph.sqlite")
 
     async def scenario():
-        async with app_for(tmp_path, graph).run_test(size=SIZE) as pilot:
+        async with app_for(tmp_path, graph_path=graph).run_test(size=SIZE) as pilot:
             screen = await open_graph(pilot)
             status = screen.query_one("#graph-status")
             for nasty in ('"kest* OR (', "'; DROP TABLE entities; --", "NEAR(a b", "*", "^-:"):
@@ -337,7 +303,7 @@ def test_readable_at_80x24(tmp_path):
     graph = build_graph(tmp_path / "graph.sqlite")
 
     async def scenario():
-        async with app_for(tmp_path, graph).run_test(size=(80, 24)) as pilot:
+        async with app_for(tmp_path, graph_path=graph).run_test(size=(80, 24)) as pilot:
             screen = await open_graph(pilot)
             await open_entity(pilot, screen, "kestrel", "Kestrel Analytics")
             results = screen.query_one("#graph-results").region
@@ -358,7 +324,7 @@ def test_search_by_meaning_with_the_bundled_encoder(tmp_path):
     graph = build_graph(tmp_path / "graph.sqlite", embedder=Embedder())
 
     async def scenario():
-        async with app_for(tmp_path, graph).run_test(size=SIZE) as pilot:
+        async with app_for(tmp_path, graph_path=graph).run_test(size=SIZE) as pilot:
             screen = await open_graph(pilot)
             shown = []  # every status line, the brief "loading encoder…" included
             status = screen._status

@@ -40,8 +40,10 @@ def train(args) -> None:
     local = []  # the recipe reads the hub copy; these are our local files
     if (CONLL04 / "train.json").is_file():
         recipe = ROOT / "recipes" / "conll04-relations.toml"
-        local = [f"data.{split}={CONLL04 / f'{name}.json'}"
-                 for split, name in (("train", "train"), ("validation", "dev"), ("test", "test"))]
+        local = [
+            f"data.{split}={CONLL04 / f'{name}.json'}"
+            for split, name in (("train", "train"), ("validation", "dev"), ("test", "test"))
+        ]
     else:
         print(f"{CONLL04} not found: the bundled demo relations instead")
         recipe = ROOT / "recipes" / "demo-relations.toml"
@@ -68,9 +70,7 @@ def train(args) -> None:
                 f"name={name}",
                 *(
                     x
-                    for pair in local
-                    + args.set
-                    + (args.shared_set if encoding == "shared" else [])
+                    for pair in local + args.set + (args.shared_set if encoding == "shared" else [])
                     for x in ("--set", pair)
                 ),
             ]

@@ -54,14 +54,33 @@ def test_ner_run_writes_a_complete_run_folder(ner_recipe, capsys):
     assert "run completed" in out
 
 
+def _predict_lines(model_dir: Path, texts: list[str]) -> list[str]:
+    """`workbench predict MODEL TEXT...`, as a user runs it: its JSON lines."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench", "predict", str(model_dir), *texts],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.splitlines()
+
+
 def test_saved_ner_model_loads_in_transformers_pipeline(ner_recipe):
     from transformers import pipeline
 
     assert main(["run", str(ner_recipe)]) == 0
     model_dir = only_run(ner_recipe) / "model"
-    tagger = pipeline("token-classification", model=str(model_dir))
+    tagger = pipeline("token-classification", model=str(model_dir), aggregation_strategy="first")
     assert tagger.model.config.id2label[0] == "O"
-    assert isinstance(tagger("Maria visited Porto."), list)
+    texts = ["Maria visited Porto.", "Kestrel opened an office in Lisbon on Monday, said Jon."]
+    predicted = [json.loads(line) for line in _predict_lines(model_dir, texts)]
+    for text, ours in zip(texts, predicted):
+        # the same entities, at the same characters, whichever way the model is loaded
+        theirs = [(g["start"], g["end"], g["entity_group"]) for g in tagger(text)]
+        assert [(e["start"], e["end"], e["label"]) for e in ours["entities"]] == theirs
 
 
 def test_classification_run_and_pipeline(classification_recipe):

@@ -269,6 +269,14 @@ def test_compare_two_runs(ner_recipe):
     asyncio.run(scenario())
 
 
+def model_says(run_dir: Path, *texts: str) -> list[dict]:
+    """The run's model on ``texts``, loaded and run here as `workbench predict` does."""
+    from workbench.models import load_saved, saved_max_length
+
+    task, model, tokenizer, meta = load_saved(run_dir)
+    return task.predict(model, tokenizer, list(texts), saved_max_length(meta))
+
+
 async def predict_screen(pilot, app, run_dir: Path):
     """Open Predict on ``run_dir`` and wait for its model to load."""
     app.open_predict(run_dir)
@@ -298,8 +306,11 @@ def test_predict_a_sentence(ner_recipe):
             assert "ner" in text_of(screen.query_one("#model-status"))
             shown = await typed(pilot, screen, "Maria visited Porto.")
             assert all(word in shown for word in ("Maria", "visited", "Porto"))
-            # A random tiny model tags at random: either way the screen says what it found.
-            assert "no entities found" in shown or ("entity" in shown and "label" in shown)
+            # What the model itself finds, the screen shows (a tiny model tags at random).
+            [expected] = model_says(run_dir, "Maria visited Porto.")
+            for entity in expected["entities"]:
+                assert f"{entity['text']} [{entity['label']}" in shown
+            assert ("no entities found" in shown) == (not expected["entities"])
 
     asyncio.run(scenario())
 
@@ -324,8 +335,11 @@ def test_predict_relations_between_marked_entities(relation_recipe):
             )
             shown = text_of(screen.query_one("#prediction"))
             assert "Maria Rossi [PER] works for Kestrel Bank [ORG]" in shown
-            # A random tiny model may or may not see a relation; either way it says so.
-            assert "no relation between" in shown or "—" in shown
+            # What the model itself finds between them, the screen shows.
+            [expected] = model_says(run_dir, marked)
+            for relation in expected["relations"]:
+                assert f"—{relation['type']}→" in shown
+            assert ("no relation between" in shown) == (not expected["relations"])
 
     asyncio.run(scenario())
 
@@ -503,7 +517,7 @@ def test_the_eta_counts_down_between_step_events(tmp_path, monkeypatch):
     from workbench.tui.screens import run as run_screen
 
     clock = [100.0]
-    monkeypatch.setattr(run_screen.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(run_screen, "eta_clock", lambda: clock[0])
     screen = RunScreen(write_run(tmp_path, "live", steps=20, status=None))
     step = Step(step=20, eta_s=65.0)
     assert screen._eta(step) == 65.0

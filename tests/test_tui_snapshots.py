@@ -37,6 +37,9 @@ learning_rate = 1e-4
 def project(tmp_path, monkeypatch) -> Path:
     """A project folder with two recipes and three finished runs, and one live."""
     monkeypatch.chdir(tmp_path)
+    # A live run's ETA counts down in whole seconds: stopped here, so a slow machine
+    # shooting a second later draws the same picture.
+    monkeypatch.setattr("workbench.tui.screens.run.eta_clock", lambda: 0.0)
     (tmp_path / "recipes").mkdir()
     (tmp_path / "data").mkdir()
     for name in ("train.conll", "dev.conll"):

@@ -97,6 +97,7 @@ def averaged_means(engine, batches) -> dict[str, torch.Tensor]:
     return grads
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["ner", "classification"], indirect=True)
 def test_four_micro_batches_accumulated_equal_one_batch(engine):
     features = engine.features["train"]

@@ -13,6 +13,9 @@ from workbench.runs.folder import read_events
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Real trainings (or processes that train): deselect with -m "not slow".
+pytestmark = pytest.mark.slow
+
 
 def test_demo_recipes_validate(capsys):
     recipes = sorted(str(p) for p in (ROOT / "recipes").glob("demo-*.toml"))

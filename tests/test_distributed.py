@@ -25,6 +25,9 @@ from workbench.runs.folder import checkpoints, read_events
 DRIVER = Path(__file__).parent / "dist_driver.py"
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
+# Real trainings (or processes that train): deselect with -m "not slow".
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def recipe(tmp_path, tiny_model) -> Path:

@@ -14,6 +14,9 @@ from workbench.recipe import load_recipe
 from workbench.runner import run_experiment
 from workbench.runs.folder import read_events
 
+# Real trainings (or processes that train): deselect with -m "not slow".
+pytestmark = pytest.mark.slow
+
 
 def only_run(recipe: Path) -> Path:
     runs = sorted((recipe.parent / "runs").iterdir())

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from workbench.experiment import prepare
 from workbench.recipe import load_recipe
 from workbench.runner import run_experiment
@@ -60,6 +62,7 @@ def test_same_seed_same_run(ner_recipe):
     assert [s.loss for s in steps_of(first)] != [s.loss for s in steps_of(other)]
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_a_real_run_cleanly(ner_recipe):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen(

@@ -21,6 +21,9 @@ pytest.importorskip("onnxruntime")
 
 NER_TEXTS = ["Jon visited Lisbon .", "Kestrel Analytics hired Maria Lindqvist in Porto today ."]
 
+# Real trainings (or processes that train): deselect with -m "not slow".
+pytestmark = pytest.mark.slow
+
 
 def trained(recipe, *settings: str):
     run, end = run_experiment(prepare(load_recipe(recipe, ["train.max_steps=4", *settings])))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from workbench.runs.launch import LaunchedRun
 
 
@@ -27,6 +29,7 @@ def test_a_child_that_fails_on_bad_input_says_why(tmp_path):
     assert not run.log_path.exists()  # the console log is dropped once read
 
 
+@pytest.mark.slow
 def test_a_child_run_announces_its_folder_and_completes(ner_recipe):
     run = LaunchedRun(ner_recipe, ["train.epochs=1"])
     lines = wait_exit(run, 120)

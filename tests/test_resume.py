@@ -33,6 +33,9 @@ LONG = [
     "train.deterministic=true",
 ]
 
+# Real trainings (or processes that train): deselect with -m "not slow".
+pytestmark = pytest.mark.slow
+
 
 def workbench_process(*args: str) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}

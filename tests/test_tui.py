@@ -43,6 +43,7 @@ def long_recipe(ner_recipe: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_launch_from_recipes_screen_runs_to_completion(ner_recipe, monkeypatch):
     # A recipe in a folder of its own, without [output]: its run still goes to ./runs,
     # where the Runs screen looks.
@@ -98,6 +99,7 @@ def test_launch_from_recipes_screen_runs_to_completion(ner_recipe, monkeypatch):
     asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_stop_a_launched_run_midway(ner_recipe):
     recipe = long_recipe(ner_recipe)
 
@@ -128,6 +130,7 @@ def test_stop_a_launched_run_midway(ner_recipe):
     asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_open_a_finished_run_from_the_runs_screen(ner_recipe):
     run_dir = train(ner_recipe)
 
@@ -152,6 +155,7 @@ def test_open_a_finished_run_from_the_runs_screen(ner_recipe):
     asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_attach_to_a_run_another_process_writes_and_stop_it(ner_recipe):
     recipe = long_recipe(ner_recipe)
     child = subprocess.Popen(
@@ -193,6 +197,7 @@ def test_attach_to_a_run_another_process_writes_and_stop_it(ner_recipe):
         child.kill()
 
 
+@pytest.mark.slow
 def test_resume_a_stopped_run_from_the_runs_screen(ner_recipe):
     import threading
 
@@ -245,6 +250,7 @@ def text_of_footer(app) -> str:
     )
 
 
+@pytest.mark.slow
 def test_compare_two_runs(ner_recipe):
     first = train(ner_recipe)
     time.sleep(1.1)  # run folders are named by the second
@@ -295,6 +301,7 @@ async def typed(pilot, screen, text: str) -> str:
     return text_of(screen.query_one("#prediction"))
 
 
+@pytest.mark.slow
 def test_predict_a_sentence(ner_recipe):
     run_dir = train(ner_recipe)
 
@@ -315,6 +322,7 @@ def test_predict_a_sentence(ner_recipe):
     asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_predict_relations_between_marked_entities(relation_recipe):
     run_dir = train(relation_recipe)
 
@@ -344,6 +352,7 @@ def test_predict_relations_between_marked_entities(relation_recipe):
     asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_bad_recipe_and_bad_override_are_shown_in_place(ner_recipe):
     (ner_recipe.parent / "broken.toml").write_text('task = "ner"\n[train]\nepochs = "three"\n')
     # A copy with a typo in a data path: same recipe name, one file missing.
@@ -379,6 +388,7 @@ def test_bad_recipe_and_bad_override_are_shown_in_place(ner_recipe):
     asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_a_run_that_cannot_start_shows_why(ner_recipe):
     data = ner_recipe.parent / "data" / "train.conll"
     data.write_text(data.read_text() + "\nJon B-PER extra-column-here oops\n")
@@ -402,6 +412,7 @@ def test_a_run_that_cannot_start_shows_why(ner_recipe):
     asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_broken_run_folders_leave_the_app_usable(tmp_path):
     runs = tmp_path / "runs"
     write_run(runs, "20260101-000000-good")
@@ -431,6 +442,7 @@ def test_broken_run_folders_leave_the_app_usable(tmp_path):
     asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_quitting_with_a_run_training_asks_first(ner_recipe):
     recipe = long_recipe(ner_recipe)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import threading
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -106,7 +107,7 @@ class StopVote:
         self.flag = flag
         self.several = accelerator.num_processes > 1
         self.device = accelerator.device
-        self._pending = None
+        self._pending: tuple[Any, Any] | None = None  # (the async all-reduce, its tensor)
 
     def poll(self) -> bool:
         """Called after every step, by every process, in step: stop now?"""

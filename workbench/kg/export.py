@@ -60,6 +60,7 @@ def export_graph(graph, fmt: str, out: Path | str) -> list[Path]:
         raise WorkbenchError(f"{out}: a folder; give a file name for {fmt} export")
     if not out.parent.exists():
         raise WorkbenchError(f"{out.parent}: no such folder")
+    assert writer is not None  # csv returned above
     return [write_atomic(out, lambda f: writer(graph, f))]
 
 

@@ -277,7 +277,7 @@ def parse_event(data: Any) -> Event | None:
     """A decoded JSON line as its typed event; ``None`` for anything else."""
     if not isinstance(data, dict):
         return None
-    cls = EVENT_TYPES.get(data.get("type"))
+    cls = EVENT_TYPES.get(str(data.get("type")))
     return cls.from_dict(data) if cls is not None else None
 
 

@@ -43,7 +43,11 @@ def write_atomic(path: str | Path, write: Callable[[TextIO], None]) -> Path:
 
 def write_text_atomic(path: str | Path, text: str) -> None:
     """``write_atomic`` of a string."""
-    write_atomic(path, lambda handle: handle.write(text))
+
+    def write(handle: TextIO) -> None:
+        handle.write(text)
+
+    write_atomic(path, write)
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:

@@ -22,6 +22,7 @@ import re
 import shutil
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from workbench.errors import WorkbenchError
 from workbench.runs.events import Event, now, parse_event
@@ -218,7 +219,7 @@ class RunLock:
 
     def __init__(self, run_dir: str | Path):
         self.path = Path(run_dir) / LOCK
-        self._handle = None
+        self._handle: TextIO | None = None
 
     def acquire(self) -> bool:
         """Take the lock; False when another process holds it."""

@@ -73,7 +73,9 @@ class LaunchedRun:
     @property
     def label(self) -> str:
         """What is running: the recipe file, or the run folder being resumed."""
-        return self.recipe.name if self.recipe is not None else f"{self.run_dir.name} (resume)"
+        if self.recipe is not None:
+            return self.recipe.name
+        return f"{self.run_dir.name if self.run_dir else '?'} (resume)"
 
     def read_output(self) -> list[str]:
         """Console lines written since the last call; notes the run folder when

@@ -54,7 +54,8 @@ class ClassificationTask(Task):
         features = []
         for index, example in enumerate(examples):
             feature = {key: encoded[key][index] for key in encoded}
-            feature["labels"] = label2id.get(example.get("label"), -100)
+            label = example.get("label")  # None: an unlabelled text (predict)
+            feature["labels"] = label2id.get(label, -100) if label is not None else -100
             feature["example"] = index
             feature["window"] = 0
             features.append(feature)

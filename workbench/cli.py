@@ -438,8 +438,7 @@ def _read_texts(args) -> list[str]:
 def cmd_predict(args) -> int:
     from workbench.models import load_saved, saved_max_length
 
-    if args.batch_size < 1:
-        raise WorkbenchError("--batch-size must be at least 1")
+    _positive("--batch-size", args.batch_size)
     task, model, tokenizer, meta = load_saved(_model_run(args.model))
     texts = _read_texts(args)
     max_length = saved_max_length(meta)
@@ -456,8 +455,7 @@ def cmd_eval(args) -> int:
     from workbench.evaluate import evaluate_saved
     from workbench.reports import metrics_line, report_renderable
 
-    if args.batch_size < 1:
-        raise WorkbenchError("--batch-size must be at least 1")
+    _positive("--batch-size", args.batch_size)
     _task, report = evaluate_saved(
         _model_run(args.model),
         args.data,
@@ -481,8 +479,7 @@ def cmd_eval(args) -> int:
 def cmd_export(args) -> int:
     from workbench.deploy.onnx_export import export_onnx, report_text
 
-    if args.batch_size < 1:
-        raise WorkbenchError("--batch-size must be at least 1")
+    _positive("--batch-size", args.batch_size)
     out, report = export_onnx(
         _model_run(args.model),
         args.out,

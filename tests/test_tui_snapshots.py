@@ -63,6 +63,28 @@ def project(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
+async def opened(pilot, run: str) -> None:
+    """Open a run and wait until its screen has drawn what it read (text, report and
+    chart), instead of shooting after a fixed pause."""
+    from conftest import wait_for
+    from workbench.tui.screens.run import RunScreen
+
+    pilot.app.open_run(Path(run))
+
+    def drawn() -> bool:
+        screen = pilot.app.screen
+        return (
+            isinstance(screen, RunScreen)
+            and screen.state is not None
+            and screen.state.version > 0
+            and screen._shown_version == screen.state.version
+            and screen._chart_version == screen.state.version
+        )
+
+    await wait_for(pilot, drawn, 10, f"{run} drawn")
+    await pilot.pause()
+
+
 def app() -> WorkbenchApp:
     return WorkbenchApp(runs_dir="runs", recipes_dir="recipes")
 
@@ -77,24 +99,21 @@ def test_runs_screen(project, snap_compare):
 
 def test_finished_run_screen(project, snap_compare):
     async def open_run(pilot):
-        pilot.app.open_run(Path("runs/20261120-101500-demo-ner"))
-        await pilot.pause(0.5)
+        await opened(pilot, "runs/20261120-101500-demo-ner")
 
     assert snap_compare(app(), terminal_size=SIZE, run_before=open_run)
 
 
 def test_live_run_screen(project, snap_compare):
     async def open_run(pilot):
-        pilot.app.open_run(Path("runs/20261122-080000-demo-ner"))
-        await pilot.pause(0.5)
+        await opened(pilot, "runs/20261122-080000-demo-ner")
 
     assert snap_compare(app(), terminal_size=SIZE, run_before=open_run)
 
 
 def test_classification_run_screen_at_80x24(project, snap_compare):
     async def open_run(pilot):
-        pilot.app.open_run(Path("runs/20261121-090000-demo-sentiment"))
-        await pilot.pause(0.5)
+        await opened(pilot, "runs/20261121-090000-demo-sentiment")
 
     assert snap_compare(app(), terminal_size=(80, 24), run_before=open_run)
 
@@ -117,8 +136,7 @@ def test_runs_screen_at_80x24(project, snap_compare):
 
 def test_finished_run_screen_at_80x24(project, snap_compare):
     async def open_run(pilot):
-        pilot.app.open_run(Path("runs/20261120-101500-demo-ner"))
-        await pilot.pause(0.5)
+        await opened(pilot, "runs/20261120-101500-demo-ner")
         await pilot.press("v")  # the best validation report first: the footer shows v
         await pilot.pause(0.2)
 
@@ -134,8 +152,7 @@ def test_compare_screen(project, snap_compare):
 
 def test_stop_confirmation(project, snap_compare):
     async def ask(pilot):
-        pilot.app.open_run(Path("runs/20261122-080000-demo-ner"))
-        await pilot.pause(0.3)
+        await opened(pilot, "runs/20261122-080000-demo-ner")
         await pilot.press("s")
         await pilot.pause(0.3)
 
@@ -153,8 +170,7 @@ def test_stopped_run_offers_resume(project, snap_compare):
     )
 
     async def open_run(pilot):
-        pilot.app.open_run(Path("runs/20261119-070000-demo-ner"))
-        await pilot.pause(0.5)
+        await opened(pilot, "runs/20261119-070000-demo-ner")
 
     assert snap_compare(app(), terminal_size=SIZE, run_before=open_run)
 

@@ -147,12 +147,11 @@ def recipe_for(
 
 
 def workbench_side(task, train, dev, budget, seed, out: Path, settings) -> dict:
-    from workbench.recipe import dumps_toml
     from workbench.runs.folder import read_events
 
     recipe = recipe_for(task, train, dev, budget, seed, out / "runs", settings)
     path = out / f"{task}-{seed}.toml"
-    path.write_text(dumps_toml(recipe.to_dict()), encoding="utf-8")
+    path.write_text(recipe.to_toml(), encoding="utf-8")
     _output, wall, rss = run_process(
         [sys.executable, "-m", "workbench", "run", str(path), "--quiet-reports"], ROOT
     )

@@ -165,7 +165,7 @@ def test_build_stores_entities_mentions_and_relations_over_the_threshold(tmp_pat
     heard = []
     summary = build(tmp_path, progress=heard.append)  # events, drawn by whoever listens
     assert summary["added"] == 2 and summary["sentences"] == 5
-    assert [(e.done, e.total) for e in heard] == [(2, 2)]
+    assert [(e.done, e.total) for e in heard] == [(0, 2), (2, 2)]
     with Graph.open(tmp_path / "g.sqlite", create=False) as graph:
         stats = graph.stats()
         assert stats["entities"] == 7  # Maria Rossi, Kestrel Bank, Porto, Jon Berg, Oslo, ...

@@ -7,8 +7,8 @@ import json
 import os
 from pathlib import Path
 
+from workbench import network
 from workbench.errors import WorkbenchError, first_line
-from workbench.network import hub_reachable
 
 ALIASES = ("minilm", "all-minilm-l6-v2", "all-MiniLM-L6-v2")
 META_FILE = "workbench.json"
@@ -66,7 +66,7 @@ def from_pretrained(loader, name: str, what: str, **kwargs):
         try:  # the cache first: no network needed for a model used before
             return loader.from_pretrained(location, local_files_only=True, **kwargs)
         except Exception:  # noqa: BLE001 - not cached; try the hub below
-            if not hub_reachable():
+            if not network.hub_reachable():
                 raise WorkbenchError(
                     f"model {name!r} is not a local folder, not in the cache, and the hub "
                     f"cannot be reached; use 'minilm' or a local folder"

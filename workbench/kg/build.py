@@ -178,6 +178,8 @@ def build_graph(
             corpus=str(corpus),
             settings={"threshold": threshold, "batch_size": batch_size, "device": str(target)},
         )
+        if progress is not None:  # the bar shows from the start, before the first chunk
+            progress(BuildProgress(done=0, total=len(documents), seconds=0.0))
         for first in range(0, len(documents), DOCS_PER_CHUNK):
             chunk = documents[first : first + DOCS_PER_CHUNK]
             chunk_states = states[first : first + DOCS_PER_CHUNK]

@@ -4,6 +4,8 @@ attention mask and L2-normalised, as sentence-transformers does for it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from workbench.errors import WorkbenchError
@@ -54,7 +56,7 @@ class Embedder:
         if batch_size < 1:
             raise WorkbenchError("batch size must be at least 1")
         texts = [str(t) for t in texts]
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        out: Any = np.zeros((len(texts), self.dim), dtype=np.float32)
         # Similar lengths batched together waste less compute on padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         torch = self._torch

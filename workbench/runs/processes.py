@@ -22,13 +22,9 @@ def process_alive(pid: Any, host: Any) -> bool:
     local = _local_pid(pid, host)
     if local is None:
         return True
-    try:
-        os.kill(local, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: there all the same
-        return True
-    return True
+    import psutil  # os.kill(pid, 0) would end the process on Windows
+
+    return psutil.pid_exists(local)
 
 
 def interrupt_process(pid: Any, host: Any) -> bool:

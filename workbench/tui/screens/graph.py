@@ -600,6 +600,8 @@ class GraphScreen(Screen):
             )
             for number, steps in enumerate(chains, 1):
                 body.append(f"\n{number}. ", style="not bold")
-                body.append_text(chain_text(steps))
+                line = chain_text(steps)
+                line.style = "not bold"  # the arrows keep their own bold
+                body.append_text(line)
         self.query_one("#paths", Static).update(body)
         self._status(Text("—type→: the relation goes this way; ←type—: the other way", style="dim"))

@@ -60,6 +60,8 @@ def test_kg_without_a_subcommand_is_a_usage_error(capsys):
 def test_stats(capsys, graph_file):
     code, out, _ = kg(capsys, "stats", "--graph", graph_file)
     assert code == 0 and "3 documents" in out and "The Kestrel Group" in out
+    # the full view: tables by type, top entities with their ids, one row per build
+    assert "entity type" in out and "relation type" in out and "ner run" in out
     code, out, _ = kg(capsys, "stats", "--graph", graph_file, "--json")
     stats = json.loads(out)
     assert stats["documents"] == 3 and stats["entities_by_type"]["ORG"] == 4

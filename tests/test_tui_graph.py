@@ -122,9 +122,10 @@ def test_search_by_name_shows_the_entity(tmp_path):
     async def scenario():
         async with app_for(tmp_path, graph_path=graph).run_test(size=SIZE) as pilot:
             screen = await open_graph(pilot)
-            assert "2 documents · 4 sentences · 5 entities" in text_of(
-                screen.query_one("#graph-stats")
-            )
+            stats = text_of(screen.query_one("#graph-stats"))
+            # kg stats' counts line, then the types on a line each (the pane is narrow)
+            assert "2 documents · 4 sentences · 5 entities" in stats
+            assert "entity type: ORG 2" in stats and "relation type: " in stats
             await pilot.press(*"kestrel")
             await wait_for(
                 pilot, lambda: result_names(screen) == ["Kestrel Analytics"], what="one result"

@@ -145,16 +145,20 @@ def chain_text(chain: list[dict]) -> Text:
     return text
 
 
-def stats_line(stats: dict) -> Text:
-    """``graph.sqlite: 3 documents, ... ; 0.1 MB`` in one line."""
-    counts = ", ".join(
+def _counts(stats: dict) -> str:
+    return " · ".join(
         f"{stats[k]} {k}"
         for k in ("documents", "sentences", "entities", "mentions", "relations", "evidence")
     )
-    return Text(
-        f"{stats['path']}: {counts}; {stats['embedded']} embedded; "
-        f"{stats['size_bytes'] / 1e6:.1f} MB"
-    )
+
+
+def _storage(stats: dict) -> str:
+    return f"{stats['embedded']} embedded · {stats['size_bytes'] / 1e6:.1f} MB"
+
+
+def stats_line(stats: dict) -> Text:
+    """``graph.sqlite: 3 documents · ... · 0.1 MB`` in one line."""
+    return Text(f"{stats['path']}: {_counts(stats)} · {_storage(stats)}")
 
 
 def build_view(summary: dict) -> Group:
@@ -173,30 +177,42 @@ def build_view(summary: dict) -> Group:
     return Group(*parts)
 
 
-def stats_view(stats: dict) -> Group:
-    """Counts, types, top entities and builds."""
-    parts: list = [stats_line(stats)]
+def stats_view(stats: dict, compact: bool = False) -> Group:
+    """The graph's statistics: counts, entities and relations by type, the top
+    entities, the builds. The one view for `kg stats` and the Graph screen, whose
+    narrow pane asks for ``compact``: types on a line each, ten top entities without
+    ids, the last three builds as lines instead of tables."""
+    if compact:  # the screen's title names the file
+        parts: list = [Text(_counts(stats), style="bold"), Text(_storage(stats), style="dim")]
+    else:
+        parts = [stats_line(stats)]
     for key, title in (("entities_by_type", "entity type"), ("relations_by_type", "relation type")):
-        if stats[key]:
-            table = _table(title, "count", right=("count",))
-            for name, n in stats[key].items():
-                _add(table, name, str(n))
-            parts += [Text(""), table]
-    if stats["top_entities"]:
-        table = _table(
-            "id",
-            "top entities",
-            "type",
-            "mentions",
-            "relations",
-            right=("id", "mentions", "relations"),
-        )
-        for e in stats["top_entities"]:
-            _add(
-                table, f"#{e['id']}", e["name"], e["type"], str(e["mentions"]), str(e["relations"])
+        by_type = stats.get(key) or {}
+        if not by_type:
+            continue
+        if compact:
+            line = Text(f"{title}: ", style="bold")
+            parts.append(
+                line.append(" · ".join(f"{t} {n}" for t, n in by_type.items()), "not bold")
             )
+            continue
+        table = _table(title, "count", right=("count",))
+        for name, n in by_type.items():
+            _add(table, name, str(n))
         parts += [Text(""), table]
-    if stats["builds"]:
+    top = stats.get("top_entities") or []
+    if top:
+        columns = ("top entities", "type", "mentions", "relations")
+        table = _table(*(columns if compact else ("id", *columns)), right=_COUNTS)
+        for e in top[:10] if compact else top:
+            cells = (e["name"], e["type"], str(e["mentions"]), str(e["relations"]))
+            _add(table, *(cells if compact else (f"#{e['id']}", *cells)))
+        parts += [Text(""), table]
+    builds = stats.get("builds") or []
+    if builds and compact:
+        parts.append(Text(""))
+        parts += [Text(_build_line(b), style="dim") for b in builds[-3:]]
+    elif builds:
         table = _table(
             "build",
             "time",
@@ -207,12 +223,11 @@ def stats_view(stats: dict) -> Group:
             "skipped",
             right=("build", "added", "skipped"),
         )
-        for b in stats["builds"]:
-            when = b["time"][:16].replace("T", " ")
+        for b in builds:
             _add(
                 table,
                 str(b["id"]),
-                when,
+                _when(b),
                 b["ner_run"],
                 b["relation_run"] or "-",
                 b["corpus"],
@@ -221,6 +236,23 @@ def stats_view(stats: dict) -> Group:
             )
         parts += [Text(""), table]
     return Group(*parts)
+
+
+_COUNTS = ("id", "mentions", "relations")
+
+
+def _when(build: dict) -> str:
+    return (build.get("time") or "")[:16].replace("T", " ")
+
+
+def _build_line(build: dict) -> str:
+    """``build 2 · 2026-11-30 12:00 · ner X · relations Y · corpus · +3 (1 unchanged)``."""
+    return (
+        f"build {build['id']} · {_when(build)} · ner {build['ner_run']} · "
+        f"relations {build['relation_run'] or '-'} · {build['corpus']} · "
+        f"+{_num(build['documents_added'])} documents "
+        f"({_num(build['documents_skipped'])} unchanged)"
+    )
 
 
 def _num(value) -> str:

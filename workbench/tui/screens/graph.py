@@ -13,8 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -26,7 +24,7 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from workbench.errors import WorkbenchError
-from workbench.kg.present import chain_text, step_arrow
+from workbench.kg.present import chain_text, stats_view, step_arrow
 from workbench.tui.screens.predict import LOAD_LOCK
 
 DEBOUNCE_S = 0.25
@@ -65,58 +63,6 @@ def mention_text(mention: dict) -> Text:
     text.append(sentence[start:end], style="bold reverse")
     text.append(sentence[end:])
     return text
-
-
-def stats_view(stats: dict) -> Group:
-    """Counts, entities and relations by type, the top entities, the builds."""
-    counts = " · ".join(
-        f"{stats.get(k, 0)} {k}"
-        for k in ("documents", "sentences", "entities", "mentions", "relations")
-    )
-    parts: list = [
-        Text(counts, style="bold"),
-        Text(
-            f"{stats.get('embedded', 0)} entities embedded (for search by meaning) · "
-            f"{stats.get('size_bytes', 0) / 1e6:.1f} MB",
-            style="dim",
-        ),
-    ]
-    for title, key in (
-        ("entities by type", "entities_by_type"),
-        ("relations by type", "relations_by_type"),
-    ):
-        by_type = stats.get(key) or {}
-        if by_type:
-            parts.append(
-                Text(f"{title}: ", style="bold").append(
-                    " · ".join(f"{t} {n}" for t, n in by_type.items()), style="not bold"
-                )
-            )
-    if stats.get("top_entities"):
-        table = Table(
-            "top entities",
-            "type",
-            "mentions",
-            "relations",
-            box=None,
-            padding=(0, 1),
-            show_edge=False,
-            header_style="bold",
-        )
-        for e in stats["top_entities"][:10]:
-            table.add_row(Text(e["name"]), Text(e["type"]), str(e["mentions"]), str(e["relations"]))
-        parts += ["", table]
-    for build in (stats.get("builds") or [])[-3:]:
-        parts.append(
-            Text(
-                f"build {build['id']} · {build.get('time', '')} · ner {build.get('ner_run')} · "
-                f"relations {build.get('relation_run') or '-'} · {build.get('corpus')} · "
-                f"+{build.get('documents_added', 0)} documents "
-                f"({build.get('documents_skipped', 0)} unchanged)",
-                style="dim",
-            )
-        )
-    return Group(*parts)
 
 
 class GraphScreen(Screen):
@@ -290,7 +236,7 @@ class GraphScreen(Screen):
     def _show_stats(self, stats: dict) -> None:
         self.stats = stats
         self._update_title()
-        self.query_one("#graph-stats", Static).update(stats_view(stats))
+        self.query_one("#graph-stats", Static).update(stats_view(stats, compact=True))
 
     # -- search -----------------------------------------------------------------------------
     @on(Input.Changed, "#graph-search")

@@ -236,8 +236,7 @@ def test_one_task_registry_feeds_recipes_loading_and_the_engine():
 
 
 def test_the_core_type_checks():
-    """mypy over the modules pyproject.toml lists (the core, growing as modules are
-    made clean)."""
+    """mypy over what pyproject.toml's [tool.mypy] names: the package but the TUI."""
     import subprocess
     import sys
 

@@ -409,11 +409,9 @@ def _run_argv(args) -> list[str]:
     return argv
 
 
-def _model_run(reference: str | None) -> str | None:
+def _model_run(reference: str) -> str:
     """A RUN argument (path, run name, unique start of one, or recipe name: its latest
     completed run with a model) as a path; says on stderr which run a name meant."""
-    if reference is None:
-        return None
     from workbench.models import has_saved_model
     from workbench.runs.index import find_run
 
@@ -460,7 +458,7 @@ def cmd_eval(args) -> int:
         _model_run(args.model),
         args.data,
         batch_size=args.batch_size,
-        ner=_model_run(args.ner),
+        ner=_model_run(args.ner) if args.ner else None,
         format=args.format,
     )
     if args.json:
@@ -630,7 +628,8 @@ def kg_build(args) -> int:
     from workbench.kg.present import build_view
 
     console = PipeSafeConsole()
-    ner, relations = _model_run(args.ner), _model_run(args.relations)
+    ner = _model_run(args.ner)
+    relations = _model_run(args.relations) if args.relations else None
     with BuildBar(console) as bar:
         summary = build_graph(
             graph_path=args.graph,

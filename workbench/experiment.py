@@ -9,6 +9,7 @@ import json
 import random
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from workbench.data import read_examples
 from workbench.engine.tuning import check_tuning
@@ -29,7 +30,7 @@ class Experiment:
     task: Task
     labels: list[str]
     splits: dict[str, list[dict]] = field(default_factory=dict)
-    tokenizer: object = None
+    tokenizer: Any = None  # a transformers tokenizer
     _fingerprint: dict[str, str] | None = field(default=None, repr=False)
 
     @property

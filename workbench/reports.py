@@ -41,7 +41,9 @@ def metrics_line(metrics: dict[str, float]) -> str:
 
 def precision_name(precision: str | None) -> str:
     """Accelerate's mixed-precision setting as people say it (``no`` is fp32)."""
-    return {"no": "fp32", None: "-"}.get(precision, precision)
+    if precision is None:
+        return "-"
+    return "fp32" if precision == "no" else precision
 
 
 TUNING_NAMES = {"lora": "LoRA", "bitfit": "BitFit", "freeze": "frozen layers"}
@@ -89,7 +91,7 @@ def per_label_table(
     """Per-label precision / recall / F1 / support, then the averages; with
     ``previous``, a column of F1 changes since that report. ``compact`` heads
     the columns P / R / F1 / n, for narrow panes."""
-    kind = {"ner": "entity type", "relation": "relation"}.get(report.get("task"), "class")
+    kind = {"ner": "entity type", "relation": "relation"}.get(str(report.get("task")), "class")
     heads = (
         ("P", "R", "F1", "Δ F1", "n")
         if compact
@@ -127,7 +129,7 @@ def per_label_table(
     old = (previous or {}).get("metrics", {})
     support = sum(r["support"] for r in report["per_label"].values())
     table.add_section()
-    micro = {"ner": "f1", "relation": "micro_f1"}.get(report.get("task"))
+    micro = {"ner": "f1", "relation": "micro_f1"}.get(str(report.get("task")))
     if micro:
         table.add_row(
             "micro avg",

@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
@@ -42,7 +42,7 @@ class FanOut:
     raises is dropped, so a broken display never stops training; a log that
     cannot be written (a full disk) is remembered, and the views still hear."""
 
-    def __init__(self, log: EventLog, views: list[View], run_dir: Path):
+    def __init__(self, log: EventLog, views: Sequence[View], run_dir: Path):
         self.log, self.views, self.run = log, list(views), run_dir.name
         self.log_error: OSError | None = None
 
@@ -109,7 +109,7 @@ def _open_run_folder(
 
 def run_experiment(
     experiment: Experiment,
-    views: list[View] | None = None,
+    views: Sequence[View] | None = None,
     stop: threading.Event | None = None,
     resume: ResumePoint | None = None,
 ) -> tuple[Path, End]:
@@ -128,6 +128,7 @@ def run_experiment(
             fanout(event)
 
     if main:
+        assert log is not None and lock is not None  # the main process opened both
         fanout = FanOut(log, views or [], run_dir)
         if resume is None:
             emit(
@@ -191,7 +192,7 @@ def run_experiment(
         end.error, end.traceback = f"{type(exc).__name__}: {exc}", traceback.format_exc()
     finally:
         end.duration_s = (resume.train_seconds if resume else 0.0) + time.perf_counter() - started
-        if main:
+        if fanout is not None and lock is not None:  # the main process's
             checkpoint = latest_checkpoint(run_dir)
             end.checkpoint = str(checkpoint.relative_to(run_dir)) if checkpoint else None
             emit(end)

@@ -74,9 +74,9 @@ def save_checkpoint(
         if main:
             shutil.rmtree(tmp, ignore_errors=True)
         previous = [p.name for p in checkpoints(run_dir)]
-        kept = f"; the last complete checkpoint, {previous[-1]}, is kept" if previous else ""
+        last = f"; the last complete checkpoint, {previous[-1]}, is kept" if previous else ""
         raise WorkbenchError(
-            f"cannot write checkpoint {target}: {exc.strerror or exc}{kept}"
+            f"cannot write checkpoint {target}: {exc.strerror or exc}{last}"
         ) from None
     accelerator.wait_for_everyone()
     kept = prune(run_dir, keep) if main else []

@@ -276,6 +276,7 @@ class Engine:
 
     def _restore(self) -> None:
         """Load the checkpoint into the prepared objects, and what the loop had found."""
+        assert self.resume_from is not None and self.saved is not None  # only when resuming
         load_checkpoint(self.acc, self.resume_from, self.saved)
         self.best_report = self.saved.get("best_report")
         # A model saved after the checkpoint is from steps this run will do again.
@@ -600,6 +601,7 @@ class Engine:
     def _save_model(self, step: int, value: float | None) -> None:
         """The model as it is now into ``run_dir/model`` (the main process writes)."""
         if self.acc.is_main_process:
+            assert self.run_dir is not None  # models are saved only into a run folder
             meta = {
                 "task": self.exp.task.name,
                 "labels": self.exp.labels,

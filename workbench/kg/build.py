@@ -157,7 +157,7 @@ def build_graph(
     target = _device(device)
     extraction = fingerprint(ner, relations, threshold)
     shas = {d.key: hashlib.sha256((d.sha + extraction).encode()).hexdigest() for d in documents}
-    summary = {
+    summary: dict[str, Any] = {
         "documents": len(documents),
         "added": 0,
         "skipped": 0,
@@ -186,7 +186,7 @@ def build_graph(
             todo = [d for d, s in zip(chunk, chunk_states) if s != "same"]
             summary["skipped"] += len(chunk) - len(todo)
             summary["replaced"] += chunk_states.count("changed")
-            analysed_docs = analyse(todo, models, threshold, batch_size) if todo else []
+            analysed_docs = analyse(todo, models, threshold, batch_size) if todo and models else []
             with graph.transaction():  # one commit a chunk; a crash loses only this chunk
                 for doc, sentences in zip(todo, analysed_docs):
                     if not graph.add_document(

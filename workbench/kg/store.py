@@ -57,6 +57,13 @@ def _check_limit(what: str, value: int) -> None:
         raise WorkbenchError(f"{what}: must be at least 1 (got {value!r})")
 
 
+def _insert(conn: sqlite3.Connection, sql: str, params: tuple) -> int:
+    """Run an INSERT and return the new row's id (an INSERT always sets one)."""
+    row_id = conn.execute(sql, params).lastrowid
+    assert row_id is not None
+    return row_id
+
+
 class Graph:
     """One graph file. Open with ``Graph.open(path)``; use as a context manager.
 
@@ -76,9 +83,7 @@ class Graph:
 
     def close(self) -> None:
         """Close the connection (safe to call twice)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._conn.close()  # sqlite3 lets it close twice
 
     def __enter__(self) -> Graph:
         return self
@@ -120,7 +125,8 @@ class Graph:
     ) -> int:
         """Record the start of a build (its provenance); returns the build id."""
         with self._write() as conn:
-            cursor = conn.execute(
+            return _insert(
+                conn,
                 "INSERT INTO builds(time, ner_run, relation_run, corpus, settings) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (
@@ -131,7 +137,6 @@ class Graph:
                     json.dumps(settings, default=str, sort_keys=True),
                 ),
             )
-            return cursor.lastrowid
 
     def finish_build(
         self, build_id: int, documents_added: int, documents_skipped: int, sentences: int
@@ -183,10 +188,11 @@ class Graph:
                     (str(source), sha, build_id, doc_id),
                 )
             else:
-                doc_id = conn.execute(
+                doc_id = _insert(
+                    conn,
                     "INSERT INTO documents(doc_key, source, sha, build_id) VALUES (?, ?, ?, ?)",
                     (doc_key, str(source), sha, build_id),
-                ).lastrowid
+                )
             for position, sentence in enumerate(sentences):
                 self._add_sentence(
                     doc_key, doc_id, position, sentence, touched_entities, touched_relations
@@ -244,10 +250,11 @@ class Graph:
         conn = self._conn
         try:
             text = str(sentence["text"])
-            sentence_id = conn.execute(
+            sentence_id = _insert(
+                conn,
                 "INSERT INTO sentences(document_id, position, start, text) VALUES (?, ?, ?, ?)",
                 (doc_id, position, int(sentence.get("start", 0)), text),
-            ).lastrowid
+            )
             # Per entity of the sentence: (mention id, entity id), None when the
             # span normalises to nothing ("'s", a lone quote).
             mentions: list[tuple[int, int] | None] = []
@@ -257,7 +264,8 @@ class Graph:
                     mentions.append(None)
                     continue
                 entity_id = self._entity_id(key, entity_type, surface_form(str(ent["text"])))
-                mention_id = conn.execute(
+                mention_id = _insert(
+                    conn,
                     "INSERT INTO mentions(entity_id, sentence_id, start, end, text, score) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     (
@@ -268,7 +276,7 @@ class Graph:
                         str(ent["text"]),
                         float(ent.get("score", 1.0)),
                     ),
-                ).lastrowid
+                )
                 mentions.append((mention_id, entity_id))
                 entities.add(entity_id)
             for rel in sentence.get("relations", ()):
@@ -278,9 +286,10 @@ class Graph:
                         f"{doc_key}: sentence {position}: relation {rel['type']!r} points "
                         f"at entity {head} or {tail}, but the sentence has {len(mentions)}"
                     )
-                if mentions[head] is None or mentions[tail] is None:
+                head_pair, tail_pair = mentions[head], mentions[tail]
+                if head_pair is None or tail_pair is None:
                     continue
-                (head_mention, head_id), (tail_mention, tail_id) = mentions[head], mentions[tail]
+                (head_mention, head_id), (tail_mention, tail_id) = head_pair, tail_pair
                 if head_id == tail_id:
                     continue  # "X is part of X": a self-loop says nothing and clutters paths
                 score = float(rel.get("score", 1.0))
@@ -311,9 +320,11 @@ class Graph:
         ).fetchone()
         if row is not None:
             return row[0]
-        return self._conn.execute(
-            "INSERT INTO entities(key, type, name) VALUES (?, ?, ?)", (key, type, surface)
-        ).lastrowid
+        return _insert(
+            self._conn,
+            "INSERT INTO entities(key, type, name) VALUES (?, ?, ?)",
+            (key, type, surface),
+        )
 
     def _refresh_relations(self, relation_ids: set[int]) -> None:
         """Recount evidence; a relation with none left goes."""
@@ -693,7 +704,7 @@ class Graph:
         ]
 
     def _edges_touching(self, nodes: set[int]) -> list[_paths.Edge]:
-        edges = []
+        edges: list[_paths.Edge] = []
         for chunk in _chunks(sorted(nodes)):
             marks = _marks(chunk)
             # Two indexed lookups (head, tail) rather than an OR SQLite may scan for.

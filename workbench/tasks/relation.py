@@ -92,7 +92,7 @@ def keep_words(pieces: list[list[int]], spans: list[tuple[int, int]], budget: in
 def triple_report(gold: list[set], pred: list[set], types: list[str]) -> dict[str, Any]:
     """Micro and macro P/R/F1 over relation triples; each set holds hashable
     triples whose last item is the relation type."""
-    counts = {t: Counter() for t in types}
+    counts: dict[str, Counter] = {t: Counter() for t in types}
     for gold_set, pred_set in zip(gold, pred):
         for triple in pred_set:
             counts.setdefault(triple[-1], Counter())["tp" if triple in gold_set else "fp"] += 1
@@ -279,7 +279,9 @@ class RelationTask(Task):
         )
         none_id = label2id.get(self.none_label, -100)
         marker_ids = dict(zip(self.markers(), tokenizer.convert_tokens_to_ids(self.markers())))
-        pieces_of, positives, negatives = [], [], []
+        pieces_of: list[list[list[int]]] = []
+        positives: list[dict] = []
+        negatives: list[dict] = []
         for index, example in enumerate(examples):
             pieces: list[list[int]] = [[] for _ in example["tokens"]]
             for token_id, word in zip(encoded["input_ids"][index], encoded.word_ids(index)):
@@ -327,7 +329,9 @@ class RelationTask(Task):
             inside = [
                 n for n in marked if low <= entities[n]["start"] and entities[n]["end"] <= high
             ]
-            held, mine, rest = set(inside), [], []
+            held = set(inside)
+            mine: list[dict] = []
+            rest: list[dict] = []
             for p in left:
                 (mine if p["head"] in held and p["tail"] in held else rest).append(p)
             if not mine:
@@ -433,8 +437,9 @@ MARKUP = re.compile(r"\[\[(.+?)\|([^\]|]+)\]\]")
 def parse_marked(text: str) -> dict:
     """``"[[Maria Rossi|PER]] works for [[Kestrel Bank|ORG]]"`` -> plain text, its
     words and the marked entities as word spans and character spans."""
-    plain, char_entities, pos = [], [], 0
-    offset = 0
+    plain: list[str] = []
+    char_entities: list[dict[str, Any]] = []
+    pos = offset = 0
     for match in MARKUP.finditer(text):
         plain.append(text[pos : match.start()])
         offset += match.start() - pos
@@ -499,7 +504,9 @@ class Layout:
         """Token ids of the ``kept`` words with each ``(entity, role)`` in ``marked``
         wrapped in markers; the position of each one's start marker and the
         position just after its end marker."""
-        before, after = defaultdict(list), defaultdict(list)
+        # word -> (number in marked, marker) to put before it / after it
+        before: defaultdict[int, list[tuple[int, str]]] = defaultdict(list)
+        after: defaultdict[int, list[tuple[int, str]]] = defaultdict(list)
         # Longer spans open first and close last, so nested or shared spans stay nested.
         for number, (entity, role) in sorted(
             enumerate(marked), key=lambda x: x[1][0]["start"] - x[1][0]["end"]

@@ -236,7 +236,7 @@ def test_one_task_registry_feeds_recipes_loading_and_the_engine():
 
 
 def test_the_core_type_checks():
-    """mypy over what pyproject.toml's [tool.mypy] names: the package but the TUI."""
+    """mypy over what pyproject.toml's [tool.mypy] names: the whole package."""
     import subprocess
     import sys
 

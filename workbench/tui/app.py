@@ -28,8 +28,11 @@ def checkpoint_processes(run_dir: Path) -> int:
     from workbench.errors import WorkbenchError
     from workbench.runs.folder import latest_checkpoint
 
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        return 1
     try:
-        return int(read_trainer_state(latest_checkpoint(run_dir)).get("processes", 1))
+        return int(read_trainer_state(checkpoint).get("processes", 1))
     except (WorkbenchError, TypeError, ValueError):
         return 1
 

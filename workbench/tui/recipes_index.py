@@ -6,6 +6,7 @@ Textual itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,7 +74,9 @@ def describe(path: Path) -> RecipeEntry:
     )
 
 
-def find_recipes(folder: str | Path = "recipes", extra: list[str | Path] = ()) -> list[RecipeEntry]:
+def find_recipes(
+    folder: str | Path = "recipes", extra: Sequence[str | Path] = ()
+) -> list[RecipeEntry]:
     """Recipes under ``folder`` (sorted), then the paths given explicitly
     (a folder given explicitly is searched too)."""
     paths: list[Path] = []

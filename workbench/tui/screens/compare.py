@@ -67,10 +67,10 @@ def comparison_tables(states: list[RunState]) -> Group:
     metrics.add_column("time", justify="right")
     for name, s in zip(names, states):
         for split in ("validation", "test"):
-            values = final_metrics(s, split)
-            if split == "test" and not values:
+            scores = final_metrics(s, split)
+            if split == "test" and not scores:
                 continue
-            cells = [metric_text(k, values.get(k)) for k in keys]
+            cells = [metric_text(k, scores.get(k)) for k in keys]
             first = split == "validation"
             metrics.add_row(
                 name if first else "  test",

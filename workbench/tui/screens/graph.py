@@ -138,7 +138,7 @@ class GraphScreen(Screen):
     def _file_state(self) -> tuple | None:
         """The graph file and its write-ahead log as they are now (a build's commits
         sit in the -wal file until a checkpoint)."""
-        state = []
+        state: list[tuple[int, int] | None] = []
         for path in (self.path, self.path.with_name(self.path.name + "-wal")):
             try:
                 info = path.stat()

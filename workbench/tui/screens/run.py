@@ -160,9 +160,10 @@ class RunScreen(Screen):
                     severity="error",
                     timeout=15,
                 )
-        if self.state is None or self.follower is None:
+        state = self.state
+        if state is None or self.follower is None:
             return
-        events = self.state.follow(self.follower)
+        events = state.follow(self.follower)
         if events and self._log_view is not None:
             for event in events:
                 self._log_view(event)
@@ -175,12 +176,11 @@ class RunScreen(Screen):
         resumable = self._resumable_from()
         exited = self.launched is not None and self.launched.returncode is not None
         if (
-            self.state.version != self._shown_version
+            state.version != self._shown_version
             or resumable != self._resumable_shown
             or exited != self._exited_shown
         ):
             self._resumable_shown, self._exited_shown = resumable, exited
-            state = self.state
             keys = (
                 state.status,
                 resumable,
@@ -191,27 +191,29 @@ class RunScreen(Screen):
             if keys != self._keys_for:  # Stop may no longer apply; Resume, Reports may
                 self._keys_for = keys
                 self.refresh_bindings()
-            self._shown_version = self.state.version
-            self._draw_text()
-            self._draw_report()
-        elif self.state.status == Status.RUNNING and eta_clock() - self._text_time >= 1.0:
-            self._draw_text()  # the ETA counts down between step events
+            self._shown_version = state.version
+            self._draw_text(state)
+            self._draw_report(state)
+        elif state.status == Status.RUNNING and eta_clock() - self._text_time >= 1.0:
+            self._draw_text(state)  # the ETA counts down between step events
         now = time.monotonic()
-        finished = self.state.end is not None
-        if self._chart_version != self.state.version and (
+        finished = state.end is not None
+        if self._chart_version != state.version and (
             finished or now - self._chart_time >= CHART_EVERY_S
         ):
-            self._chart_version, self._chart_time = self.state.version, now
-            self._draw_chart()
+            self._chart_version, self._chart_time = state.version, now
+            self._draw_chart(state)
 
     def _show_launch_error(self) -> None:
-        error = self.launched.error() if self.launched else None
+        launched = self.launched
+        if launched is None:
+            return
         self.query_one("#run-title", Static).update(
             Text.assemble(
-                (self.launched.label, "bold"),
+                (launched.label, "bold"),
                 " · ",
                 ("✖ could not start: ", "red bold"),
-                error or "unknown error",
+                launched.error() or "unknown error",
             )
         )
         self.query_one("#report", Static).update(
@@ -223,9 +225,8 @@ class RunScreen(Screen):
         self.query_one("#loss-chart", CurveChart).show([], empty="the run did not start")
 
     # -- drawing ----------------------------------------------------------------------
-    def _draw_text(self) -> None:
+    def _draw_text(self, state: RunState) -> None:
         self._text_time = eta_clock()
-        state = self.state
         start, step = state.start, state.last_step
         model = (start.model if start else "") or state.recipe_values.get("model", {}).get(
             "name", ""
@@ -270,7 +271,7 @@ class RunScreen(Screen):
                 line.append(f"loss {step.loss:.4f}")
             if state.smoothed.ys:
                 line.append(f"smoothed {state.smoothed.ys[-1]:.4f}")
-        if device:
+        if start is not None and device:
             line.append(f"{device} {precision_name(start.precision)}")
         params = start and parameters_text(
             start.tuning, start.trainable_params, start.total_params, short=True
@@ -293,8 +294,7 @@ class RunScreen(Screen):
             return None
         return max(0.0, step.eta_s - int(eta_clock() - self._eta_read))
 
-    def _draw_report(self) -> None:
-        state = self.state
+    def _draw_report(self, state: RunState) -> None:
         key = (
             len(state.evals),
             len(state.resumes),
@@ -313,13 +313,13 @@ class RunScreen(Screen):
             # a log that lost its end: report.json knows the step
             best_step = state.end.best_step if state.end else state.saved_report.get("best_step")
             at = f"step {best_step}" if best_step is not None else "step ?"
-            reports = [
+            titled = [
                 (f"test · best model ({at})", state.test_report),
                 (f"best validation · {at}", state.best_report),
             ]
             if self._validation_first:
-                reports.reverse()
-            reports = [(title, report) for title, report in reports if report]
+                titled.reverse()
+            reports = [(title, report) for title, report in titled if report is not None]
             for number, (title, report) in enumerate(reports):
                 # the one below the fold is a key away, and the footer says which
                 other = " · v swaps" if len(reports) > 1 and not number else ""
@@ -346,14 +346,14 @@ class RunScreen(Screen):
             parts.append("no evaluation yet")
         self.query_one("#report", Static).update(Group(*parts))
 
-    def _draw_chart(self) -> None:
+    def _draw_chart(self, state: RunState) -> None:
         empty = (
             "the run ended before its first logged step"
-            if self.state.end
+            if state.end
             else "waiting for the first logged step"
         )
         self.query_one("#loss-chart", CurveChart).show(
-            run_curves(self.state), title="training loss", empty=empty
+            run_curves(state), title="training loss", empty=empty
         )
 
     # -- actions ------------------------------------------------------------------------
@@ -367,7 +367,7 @@ class RunScreen(Screen):
 
     def action_resume(self) -> None:
         step = self._resumable_from()
-        if step is None:
+        if step is None or self.state is None:
             self.notify(
                 "Only a stopped, failed or died run with a checkpoint can resume.",
                 severity="warning",
@@ -436,7 +436,8 @@ class RunScreen(Screen):
     def action_toggle_report(self) -> None:
         """A finished run: best validation report first, or the test report."""
         self._validation_first = not self._validation_first
-        self._draw_report()
+        if self.state is not None:
+            self._draw_report(self.state)
         self.query_one("#report-pane", VerticalScroll).scroll_home(animate=False)
 
     def action_toggle_log(self) -> None:

@@ -99,11 +99,14 @@ def tree_labels(screen: GraphScreen) -> list[str]:
     return labels
 
 
-async def open_graph(pilot) -> GraphScreen:
-    await pilot.press("f4")  # F4 works wherever the focus is
+async def open_graph(pilot, exists: bool = True) -> GraphScreen:
+    """The Graph screen, opened with F4 (which works wherever the focus is), once
+    it shows the graph's statistics (when there is a graph to read)."""
+    await pilot.press("f4")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, GraphScreen), what="graph")
     screen = pilot.app.screen
-    await wait_for(pilot, lambda: screen.stats is not None, what="the statistics")
+    if exists:
+        await wait_for(pilot, lambda: screen.stats is not None, what="the statistics")
     return screen
 
 
@@ -221,9 +224,7 @@ def test_missing_graph_says_how_to_build_one(tmp_path):
 
     async def scenario():
         async with app_for(tmp_path, graph_path=missing).run_test(size=SIZE) as pilot:
-            await pilot.press("4")
-            await wait_for(pilot, lambda: isinstance(pilot.app.screen, GraphScreen), what="graph")
-            screen = pilot.app.screen
+            screen = await open_graph(pilot, exists=False)
             hint = text_of(screen.query_one("#graph-stats"))
             assert "workbench kg build --ner RUN --relations RUN --corpus PATH" in hint
             await pilot.press(*"porto", "enter")
@@ -240,9 +241,7 @@ def test_a_graph_built_while_the_screen_is_open_shows_up(tmp_path):
 
     async def scenario():
         async with app_for(tmp_path, graph_path=later).run_test(size=SIZE) as pilot:
-            await pilot.press("4")
-            await wait_for(pilot, lambda: isinstance(pilot.app.screen, GraphScreen), what="graph")
-            screen = pilot.app.screen
+            screen = await open_graph(pilot, exists=False)
             assert "No graph at" in text_of(screen.query_one("#graph-stats"))
             build_graph(later)  # `workbench kg build` in another terminal
             await wait_for(

@@ -127,7 +127,8 @@ def test_search_by_name_shows_the_entity(tmp_path):
             screen = await open_graph(pilot)
             stats = text_of(screen.query_one("#graph-stats"))
             # kg stats' counts line, then the types on a line each (the pane is narrow)
-            assert "2 documents · 4 sentences · 5 entities" in stats
+            assert "2 documents · 4 sentences · 9 mentions" in stats
+            assert "5 entities · 4 relations · 5 evidence" in stats
             assert "entity type: ORG 2" in stats and "relation type: " in stats
             await pilot.press(*"kestrel")
             await wait_for(

@@ -145,11 +145,12 @@ def chain_text(chain: list[dict]) -> Text:
     return text
 
 
-def _counts(stats: dict) -> str:
-    return " · ".join(
-        f"{stats[k]} {k}"
-        for k in ("documents", "sentences", "entities", "mentions", "relations", "evidence")
-    )
+TEXT_COUNTS = ("documents", "sentences", "mentions")
+GRAPH_COUNTS = ("entities", "relations", "evidence")
+
+
+def _counts(stats: dict, keys: tuple[str, ...] = TEXT_COUNTS + GRAPH_COUNTS) -> str:
+    return " · ".join(f"{stats[k]} {k}" for k in keys)
 
 
 def _storage(stats: dict) -> str:
@@ -183,7 +184,11 @@ def stats_view(stats: dict, compact: bool = False) -> Group:
     narrow pane asks for ``compact``: types on a line each, ten top entities without
     ids, the last three builds as lines instead of tables."""
     if compact:  # the screen's title names the file
-        parts: list = [Text(_counts(stats), style="bold"), Text(_storage(stats), style="dim")]
+        parts: list = [
+            Text(_counts(stats, TEXT_COUNTS), style="bold"),
+            Text(_counts(stats, GRAPH_COUNTS), style="bold"),
+            Text(_storage(stats), style="dim"),
+        ]
     else:
         parts = [stats_line(stats)]
     for key, title in (("entities_by_type", "entity type"), ("relations_by_type", "relation type")):

@@ -26,6 +26,7 @@ SILENT = (
     "workbench.kg",
     "workbench.runs",
     "workbench.deploy",
+    "workbench.annotate",
 )
 LIVE_DISPLAY = ("textual", "textual_plotext", "rich.live", "rich.progress", "rich.status")
 
@@ -161,6 +162,7 @@ def test_the_layers_below_the_front_ends_never_print():
                 "workbench.models",
                 "workbench.experiment",
                 "workbench.kg",
+                "workbench.annotate",
             ),
         ),
         # The run folder contract is read by everyone and depends on no one above it.
@@ -172,12 +174,19 @@ def test_the_layers_below_the_front_ends_never_print():
                 "workbench.tasks",
                 "workbench.kg",
                 "workbench.models",
+                "workbench.annotate",
             ),
         ),
         # The engine trains what it is given; it neither reads recipes' files nor runs folders.
-        ("workbench.engine", ("workbench.runner", "workbench.kg", "workbench.deploy")),
+        (
+            "workbench.engine",
+            ("workbench.runner", "workbench.kg", "workbench.deploy", "workbench.annotate"),
+        ),
         # The graph is built from saved models, never from training.
-        ("workbench.kg", ("workbench.engine", "workbench.runner")),
+        ("workbench.kg", ("workbench.engine", "workbench.runner", "workbench.annotate")),
+        # Annotation proposes with saved models and writes recipes; runs are launched
+        # by a front end.
+        ("workbench.annotate", ("workbench.engine", "workbench.runner")),
     ],
 )
 def test_layers_import_only_downwards(layer, never):

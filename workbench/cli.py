@@ -155,6 +155,41 @@ def _parser() -> argparse.ArgumentParser:
         help="knowledge graph the Graph screen opens (default: graph.sqlite)",
     )
 
+    annotate = sub.add_parser(
+        "annotate",
+        help="correct a model on your documents, least certain sentences first",
+        description="Open the workbench's Annotate screen: the corpus's sentences, "
+        "pre-labelled by RUN's model, least certain first (--order). Accept, fix or "
+        "reject each; every decision is appended to --out at once, in the span JSONL "
+        "the readers load, and reopening the file goes on where it stopped. t on the "
+        "screen trains a recipe that starts from RUN's model with the decisions added.",
+    )
+    annotate.add_argument(
+        "--model", required=True, metavar="RUN", help="run (or recipe name) whose model proposes"
+    )
+    annotate.add_argument(
+        "--corpus",
+        required=True,
+        metavar="PATH",
+        help="text file, folder of .txt/.md files, or JSON records with id and text",
+    )
+    annotate.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="decisions file (default: annotations/RUN-FOLDER.jsonl)",
+    )
+    annotate.add_argument(
+        "--order",
+        choices=("uncertain", "random"),
+        default="uncertain",
+        help="least certain first, with near-repeats held back (default), or random",
+    )
+    annotate.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="read only the first N sentences"
+    )
+    annotate.add_argument("--runs", default=None, metavar="DIR", help="runs folder (default: runs)")
+
     runs = sub.add_parser("runs", help="list run folders")
     runs.add_argument("--dir", default="runs", help="runs folder (default: runs)")
     runs.add_argument("--json", action="store_true", help="one JSON object a line")
@@ -410,16 +445,10 @@ def _run_argv(args) -> list[str]:
 
 
 def _model_run(reference: str) -> str:
-    """A RUN argument (path, run name, unique start of one, or recipe name: its latest
-    completed run with a model) as a path; says on stderr which run a name meant."""
-    from workbench.models import has_saved_model
-    from workbench.runs.index import find_run
+    """A RUN argument as a path; says on stderr which run a name meant."""
+    from workbench.models import find_model_run
 
-    path, note = find_run(
-        reference,
-        usable=lambda run: run.status == "completed" and has_saved_model(run.path),
-        wanted="completed run with a model",
-    )
+    path, note = find_model_run(reference)
     if note:
         print(note, file=sys.stderr, flush=True)
     return str(path)
@@ -582,6 +611,40 @@ def cmd_tui(args) -> int:
     return app.return_code or 0  # non-zero when the app crashed
 
 
+def cmd_annotate(args) -> int:
+    from workbench.annotate.decisions import DecisionLog
+    from workbench.kg.corpus import read_corpus
+    from workbench.models import find_model_run, saved_task
+    from workbench.tui.app import WorkbenchApp
+
+    if args.limit is not None:
+        _positive("--limit", args.limit)
+    # Bad arguments are one line here, before the screen opens.
+    run_dir, note = find_model_run(args.model, args.runs or "runs")
+    if note:
+        print(note, file=sys.stderr, flush=True)
+    task = saved_task(run_dir)[1]
+    if task not in ("ner", "classification"):
+        raise WorkbenchError(f"{run_dir}: a {task} model; annotate takes NER and classification")
+    read_corpus(args.corpus)
+    if args.out is not None:
+        DecisionLog(args.out)  # a folder, or a file that is not decisions, is said now
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise WorkbenchError("annotate needs a terminal (it opens the workbench's Annotate screen)")
+    app = WorkbenchApp(
+        runs_dir=args.runs,
+        annotate={
+            "model": str(run_dir),
+            "corpus": args.corpus,
+            "out": args.out,
+            "order": args.order,
+            "limit": args.limit,
+        },
+    )
+    app.run()
+    return app.return_code or 0
+
+
 def _positive(name: str, value: int) -> None:
     if value < 1:
         raise WorkbenchError(f"{name} must be at least 1")
@@ -742,6 +805,7 @@ COMMANDS = {
     "export": cmd_export,
     "runs": cmd_runs,
     "tui": cmd_tui,
+    "annotate": cmd_annotate,
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from workbench.data import read_examples
 from workbench.engine.tuning import check_tuning
 from workbench.errors import WorkbenchError
-from workbench.models import load_tokenizer
+from workbench.models import load_tokenizer, trained_labels
 from workbench.recipe import Recipe, did_you_mean
 from workbench.tasks import get_task
 from workbench.tasks.base import Task, check_labels
@@ -78,16 +78,29 @@ def prepare(recipe: Recipe) -> Experiment:
             examples = read_examples(data[split], data, task.kind)
             limit = data["max_train_samples"] if split == "train" else data["max_eval_samples"]
             splits[split] = subsample(examples, limit, data["sample"], recipe["train"]["seed"])
+    extra = [
+        (path, read_examples(path, {**data, "format": "auto"}, task.kind))
+        for path in data["extra_train"] or []
+    ]
+    train_parts = [(data["train"], splits["train"]), *extra]
+    splits["train"] = [example for _path, part in train_parts for example in part]
     task.configure(recipe, splits)
-    labels = task.labels_from(splits["train"], data["labels"])
+    # A model this workbench trained keeps its labels (so its head and what it
+    # learned) unless data.labels says otherwise.
+    trained = None if data["labels"] else trained_labels(recipe["model"]["name"], task.name)
+    given = data["labels"] or trained
+    labels = task.labels_from(splits["train"], given)
     if len(labels) < 2:
         raise WorkbenchError(f"{data['train']}: training data has fewer than two labels")
-    given = bool(data["labels"])
-    for split, examples in splits.items():
-        if split != "train" or given:
-            check_labels(
-                task, examples, labels, data[split], "data.labels" if given else "the training data"
-            )
+    if data["labels"]:
+        source = "data.labels"
+    elif trained:
+        source = f"the labels of model {recipe['model']['name']}"
+    else:
+        source = "the training data"
+    checked = [(data[split], examples) for split, examples in splits.items() if split != "train"]
+    for path, examples in (train_parts if given else []) + checked:
+        check_labels(task, examples, labels, path, source)
     tokenizer = load_tokenizer(recipe["model"]["name"])
     try:
         check_tuning(recipe["peft"], recipe["model"]["name"])

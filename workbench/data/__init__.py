@@ -3,6 +3,10 @@
 Token examples are ``{"tokens": [...], "tags": [...]}`` with BIO tags; text
 examples are ``{"text": str, "text_pair": str | None, "label": str}``. Each
 carries ``"line"``, the line it started on, for error messages.
+
+A JSON record with ``"decision": "rejected"`` is a sentence a person turned down
+while annotating (``workbench annotate``): it is kept in the file as a decision,
+and skipped as an example.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from workbench.data.schemes import check_tag, detect_scheme, to_bio
 from workbench.data.spans import bio_from_spans, read_entities, read_relations
 from workbench.data.tabular import read_table
 from workbench.errors import WorkbenchError, where
+
+REJECTED = "rejected"  # an annotator's "not this sentence": no example
 
 EXTENSIONS = {
     ".conll": "conll",
@@ -63,6 +69,8 @@ def read_token_examples(path: str, data: dict) -> list[dict]:
         tag_names = names.get(data["tags_column"]) or data["labels"]
         examples = []
         for number, obj in rows:
+            if obj.get("decision") == REJECTED:
+                continue
             loc = where(path, number)
             tokens = column(obj, data["tokens_column"], loc)
             if data["tags_column"] not in obj and data["entities_column"] in obj:
@@ -123,6 +131,8 @@ def read_text_examples(path: str, data: dict) -> list[dict]:
         label_names = names.get(data["label_column"])
         examples = []
         for number, obj in rows:
+            if obj.get("decision") == REJECTED:
+                continue
             loc = where(path, number)
             text = column(obj, data["text_column"], loc)
             pair = column(obj, data["text_pair_column"], loc) if data["text_pair_column"] else None

@@ -184,15 +184,14 @@ class NerTask(Task):
     def scorer(self, examples: list[dict], id2label: dict[int, str]) -> NerScorer:
         return NerScorer(examples, id2label)
 
-    def predict_tokens(
+    def word_probabilities(
         self, model, tokenizer, sentences: list[list[str]], max_length: int, batch_size: int = 32
-    ) -> list[list[dict]]:
-        """Entities in pre-split sentences: ``[{"type", "start", "end", "score"}]``
-        with word offsets (end exclusive); the score is the mean top probability."""
+    ) -> list[list]:
+        """Per pre-split sentence, one row of label probabilities (a CPU tensor over
+        ``model.config.id2label``) per word, read from the word's first sub-token."""
         examples = [
             {"tokens": words or [""], "tags": ["O"] * max(1, len(words))} for words in sentences
         ]
-        id2label = model.config.id2label
         features = self.encode(examples, tokenizer, {"O": 0}, max_length)
         windows: dict[int, dict[int, list]] = defaultdict(dict)
         for _chunk, batch, probs in batched_probabilities(model, tokenizer, features, batch_size):
@@ -201,24 +200,36 @@ class NerTask(Task):
                 windows[int(batch["example"][row])][int(batch["window"][row])] = list(
                     probs[row][mask]
                 )
-        results = []
-        for index, words in enumerate(sentences):
-            probs = in_order(windows[index])[: len(words)]
-            tags = [id2label[int(p.argmax())] for p in probs]
-            results.append(
-                [
-                    {
-                        "type": kind,
-                        "start": start,
-                        "end": end,
-                        "score": round(
-                            sum(float(p.max()) for p in probs[start:end]) / (end - start), 4
-                        ),
-                    }
-                    for kind, start, end in spans(tags)
-                ]
+        return [in_order(windows[index])[: len(words)] for index, words in enumerate(sentences)]
+
+    @staticmethod
+    def entities_in(probs: list, id2label: dict[int, str]) -> list[dict]:
+        """The entities one sentence's word probabilities spell: ``[{"type", "start",
+        "end", "score"}]`` with word offsets (end exclusive); the score is the mean top
+        probability of its words."""
+        tags = [id2label[int(p.argmax())] for p in probs]
+        return [
+            {
+                "type": kind,
+                "start": start,
+                "end": end,
+                "score": round(sum(float(p.max()) for p in probs[start:end]) / (end - start), 4),
+            }
+            for kind, start, end in spans(tags)
+        ]
+
+    def predict_tokens(
+        self, model, tokenizer, sentences: list[list[str]], max_length: int, batch_size: int = 32
+    ) -> list[list[dict]]:
+        """Entities in pre-split sentences: ``[{"type", "start", "end", "score"}]``
+        with word offsets (end exclusive); the score is the mean top probability."""
+        id2label = model.config.id2label
+        return [
+            self.entities_in(probs, id2label)
+            for probs in self.word_probabilities(
+                model, tokenizer, sentences, max_length, batch_size
             )
-        return results
+        ]
 
     def predict(
         self, model, tokenizer, texts: list[str], max_length: int, batch_size: int = 32

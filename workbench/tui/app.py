@@ -13,6 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input
 
 from workbench.runs.launch import LaunchedRun
+from workbench.tui.screens.annotate import AnnotateScreen
 from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.graph import GraphScreen
 from workbench.tui.screens.predict import PredictScreen
@@ -47,14 +48,17 @@ class WorkbenchApp(App):
         "runs": RunsScreen,
         "predict": PredictScreen,
         "graph": GraphScreen,
+        "annotate": AnnotateScreen,
     }
     DEFAULT_MODE = "recipes"
-    # F1-F4 work even while a text box has the focus (where 1-4 are typed).
+    # F1-F5 work even while a text box has the focus (where 1-5 are typed), and
+    # while annotating (where 1-9 choose labels).
     BINDINGS = [
         Binding("1,f1", "goto('recipes')", "Recipes", key_display="1"),
         Binding("2,f2", "goto('runs')", "Runs", key_display="2"),
         Binding("3,f3", "goto('predict')", "Predict", key_display="3"),
         Binding("4,f4", "goto('graph')", "Graph", key_display="4"),
+        Binding("5,f5", "goto('annotate')", "Annotate", key_display="5"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -64,22 +68,26 @@ class WorkbenchApp(App):
         recipes_dir: str | Path = "recipes",
         recipe_paths: Iterable[str | Path] = (),
         graph_path: str | Path = "graph.sqlite",
+        annotate: dict | None = None,
     ):
+        if annotate:  # `workbench annotate` opens on the Annotate screen
+            self.DEFAULT_MODE = "annotate"
         super().__init__()
         self.runs_dir = Path(runs_dir) if runs_dir is not None else Path("runs")
         self.recipes_dir = Path(recipes_dir)
         self.recipe_paths = [Path(p) for p in recipe_paths]
         self.graph_path = Path(graph_path)  # the knowledge graph the Graph screen shows
         self.launched: list[LaunchedRun] = []
+        # `workbench annotate`: the Annotate screen's model, corpus, out, order, limit
+        self.annotate_options = annotate
 
     def get_key_display(self, binding: Binding) -> str:
-        """In a text field 1-4 are text: the footer shows the keys that still switch
-        screens there (F1-F4)."""
-        if (
-            isinstance(self.focused, Input)
-            and binding.action.startswith("goto(")
-            and binding.key_display
-        ):
+        """In a text field 1-5 are text, and while annotating they choose labels:
+        the footer shows the keys that still switch screens there (F1-F5)."""
+        numbers_taken = isinstance(self.focused, Input) or getattr(
+            self.screen, "numbers_are_labels", False
+        )
+        if numbers_taken and binding.action.startswith("goto(") and binding.key_display:
             return f"F{binding.key_display}"
         return super().get_key_display(binding)
 
@@ -153,6 +161,11 @@ class WorkbenchApp(App):
             "Graph",
             "search the knowledge graph, walk relations, find paths",
             lambda: self.action_goto("graph"),
+        )
+        yield SystemCommand(
+            "Annotate",
+            "correct a model on your documents, least certain first; train on the fixes",
+            lambda: self.action_goto("annotate"),
         )
 
     # -- quitting -------------------------------------------------------------------------

@@ -1,0 +1,171 @@
+"""The annotation queue: what the model proposes for each sentence of a corpus,
+and in which order a person sees them.
+
+NER runs get one item per sentence (split as ``kg build`` splits them), with the
+model's entities as word spans; classification runs one item per document (a
+file, or a JSON record's text) with the model's class. Each item's
+``confidence`` is how sure the model was: for NER the mean log top probability
+of its words (Shen et al., 2017's MNLP: normalised, so long sentences are not
+picked for their length alone), for classification the log top probability.
+
+``uncertain`` order shows the least confident first, with a little diversity: an
+item whose words mostly repeat one of the last few chosen (a boilerplate line,
+a template) waits until the rest of the queue is shown. ``random`` is a seeded
+shuffle, the baseline that uncertainty has to beat (``benchmarks/active_learning.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import WorkbenchError
+from workbench.kg.corpus import Document, read_corpus, split_sentences
+from workbench.tasks.ner import split_words
+
+ORDERS = ("uncertain", "random")
+TASKS = ("ner", "classification")
+DIVERSITY_WINDOW = 20  # how many recent picks a new one must not mostly repeat
+DIVERSITY_OVERLAP = 0.7  # word-set overlap (Jaccard) that counts as repeating
+
+
+@dataclass
+class Item:
+    """One sentence (NER) or text (classification) to decide on."""
+
+    source: str  # the document's key (file path inside the corpus, or record id)
+    sentence: int  # its place in the document (0 for a whole text)
+    text: str
+    words: list[tuple[str, int, int]] = field(default_factory=list)  # (word, start, end)
+    entities: list[dict] = field(default_factory=list)  # proposed {"type","start","end","score"}
+    label: str | None = None  # proposed class
+    probabilities: dict[str, float] = field(default_factory=dict)
+    confidence: float = 0.0  # higher: the model is surer
+
+    @property
+    def key(self) -> str:
+        """Stable across sessions while the text is the same: a decided item is
+        recognised by its document and text, not by its place in a queue."""
+        return item_key(self.source, self.text)
+
+    @property
+    def tokens(self) -> list[str]:
+        return [w for w, _, _ in self.words]
+
+
+def item_key(source: str, text: str) -> str:
+    """The key of a decided item (``source`` and a hash of its text)."""
+    return f"{source}#{hashlib.sha1(text.encode('utf-8')).hexdigest()[:16]}"
+
+
+def corpus_items(documents: list[Document], task: str) -> list[Item]:
+    """The items a corpus holds for ``task``, in corpus order, unlabelled."""
+    items = []
+    for doc in documents:
+        if task == "classification":
+            text = doc.text.strip()
+            if text:
+                items.append(Item(source=doc.key, sentence=0, text=text))
+            continue
+        for number, (start, end) in enumerate(split_sentences(doc.text)):
+            text = doc.text[start:end]
+            words = split_words(text)
+            if words:
+                items.append(Item(source=doc.key, sentence=number, text=text, words=words))
+    return items
+
+
+def propose(items: list[Item], loaded, batch_size: int = 32) -> None:
+    """Fill in each item's proposal and confidence with a loaded model
+    (``models.load_saved``'s ``(task, model, tokenizer, meta)``)."""
+    from workbench.models import saved_max_length
+
+    task, model, tokenizer, meta = loaded
+    max_length = saved_max_length(meta)
+    if task.name == "ner":
+        id2label = model.config.id2label
+        rows = task.word_probabilities(
+            model, tokenizer, [i.tokens for i in items], max_length, batch_size
+        )
+        for item, probs in zip(items, rows):
+            item.entities = task.entities_in(probs, id2label)
+            tops = [max(float(p.max()), 1e-12) for p in probs]
+            item.confidence = sum(math.log(t) for t in tops) / len(tops) if tops else 0.0
+    elif task.name == "classification":
+        for item, result in zip(
+            items, task.predict(model, tokenizer, [i.text for i in items], max_length, batch_size)
+        ):
+            item.label = result["label"]
+            item.probabilities = result["probabilities"]
+            item.confidence = math.log(max(result["score"], 1e-12))
+    else:
+        raise WorkbenchError(
+            f"annotating a {task.name} model is not supported yet (NER and classification are)"
+        )
+
+
+def order(items: list[Item], how: str = "uncertain", seed: int = 0) -> list[Item]:
+    """The queue: ``uncertain`` (least confident first, near-repeats held back)
+    or ``random`` (seeded)."""
+    if how not in ORDERS:
+        raise WorkbenchError(f"order {how!r}: choose one of {', '.join(ORDERS)}")
+    if how == "random":
+        shuffled = list(items)
+        random.Random(seed).shuffle(shuffled)
+        return shuffled
+    ranked = sorted(items, key=lambda item: item.confidence)  # stable: corpus order on ties
+    chosen: list[Item] = []
+    held: list[Item] = []
+    recent: list[set[str]] = []
+    for item in ranked:
+        words = {w.lower() for w in (item.tokens or item.text.split())}
+        if any(_overlap(words, other) >= DIVERSITY_OVERLAP for other in recent):
+            held.append(item)
+            continue
+        chosen.append(item)
+        recent = [*recent[-(DIVERSITY_WINDOW - 1) :], words]
+    return chosen + held
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def build_queue(
+    model_path: str | Path,
+    corpus: str | Path,
+    how: str = "uncertain",
+    seed: int = 0,
+    skip: set[str] | frozenset[str] = frozenset(),
+    limit: int | None = None,
+    batch_size: int = 32,
+    loaded: Any = None,
+    say: Callable[[str], None] | None = None,
+) -> tuple[Any, list[Item]]:
+    """Load the model (unless ``loaded``), read the corpus, propose and order:
+    ``(loaded model, queue)``, without the items whose key is in ``skip`` (decided
+    before). ``limit`` caps how many undecided items are read, in corpus order,
+    before ordering (a quick start on a large corpus)."""
+    from workbench.models import load_saved
+
+    if how not in ORDERS:
+        raise WorkbenchError(f"order {how!r}: choose one of {', '.join(ORDERS)}")
+    if loaded is None:
+        loaded = load_saved(model_path)
+    task_name = loaded[0].name
+    if task_name not in TASKS:
+        raise WorkbenchError(
+            f"{model_path}: a {task_name} model; annotate takes NER and classification models"
+        )
+    items = [i for i in corpus_items(read_corpus(corpus), task_name) if i.key not in skip]
+    if limit is not None:
+        items = items[:limit]
+    if say is not None:
+        say(f"reading {len(items)} {'sentences' if task_name == 'ner' else 'texts'} with the model")
+    propose(items, loaded, batch_size)
+    return loaded, order(items, how, seed)

@@ -1,0 +1,45 @@
+"""Train on what you fixed: a recipe that starts from the run whose model proposed
+the labels, keeps its labels (``model.name`` = the run folder), and adds the
+decisions file to its training data (``data.extra_train``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+from workbench.recipe import load_recipe
+from workbench.runs.files import write_text_atomic
+from workbench.runs.folder import RECIPE
+
+TAUGHT = "-taught"
+
+
+def taught_recipe(
+    run_dir: str | Path, decisions: str | Path, out: str | Path | None = None
+) -> Path:
+    """Write the recipe (next to ``decisions`` unless ``out`` says where) and return
+    its path: the run's own recipe, with its model as the starting point and the
+    decisions file added to the training data. Its runs go where the run's did."""
+    import tomli_w
+
+    run_dir, decisions = Path(run_dir).resolve(), Path(decisions).resolve()
+    source = run_dir / RECIPE
+    if not source.is_file():
+        raise WorkbenchError(f"{run_dir}: no {RECIPE}; name the run folder the model came from")
+    if not decisions.is_file():
+        raise WorkbenchError(f"{decisions}: no decisions yet; decide some sentences first")
+    recipe = load_recipe(source, check_files=False)
+    values = recipe.to_dict()
+    base = recipe.name.removesuffix(TAUGHT)
+    values["name"] = base + TAUGHT
+    values["model"]["name"] = str(run_dir)
+    extra = [p for p in values["data"].get("extra_train") or [] if Path(p) != decisions]
+    values["data"]["extra_train"] = [*extra, str(decisions)]
+    path = Path(out) if out else decisions.with_name(f"{base}{TAUGHT}.toml")
+    header = (
+        f"# Written by workbench annotate: {recipe.name} from run {run_dir.name}, trained\n"
+        f"# further with the decisions in {decisions.name} added to its training data.\n"
+    )
+    write_text_atomic(path, header + tomli_w.dumps(values))
+    load_recipe(path)  # what was written must read back (files present, keys valid)
+    return path

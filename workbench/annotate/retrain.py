@@ -14,11 +14,18 @@ from workbench.runs.folder import RECIPE
 TAUGHT = "-taught"
 
 
+def taught_path(decisions: str | Path) -> Path:
+    """Where the recipe for ``decisions`` goes: beside it, named after it (one
+    decisions file, one recipe: two runs' files never share one)."""
+    decisions = Path(decisions)
+    return decisions.with_name(f"{decisions.stem}{TAUGHT}.toml")
+
+
 def taught_recipe(
     run_dir: str | Path, decisions: str | Path, out: str | Path | None = None
 ) -> Path:
-    """Write the recipe (next to ``decisions`` unless ``out`` says where) and return
-    its path: the run's own recipe, with its model as the starting point and the
+    """Write the recipe (``taught_path`` unless ``out`` says where) and return its
+    path: the run's own recipe, with its model as the starting point and the
     decisions file added to the training data. Its runs go where the run's did."""
     import tomli_w
 
@@ -26,6 +33,11 @@ def taught_recipe(
     source = run_dir / RECIPE
     if not source.is_file():
         raise WorkbenchError(f"{run_dir}: no {RECIPE}; name the run folder the model came from")
+    if not (run_dir / "model" / "config.json").is_file():
+        raise WorkbenchError(
+            f"{run_dir}: saved a LoRA adapter, not a whole model (peft.merge = false); "
+            f"train from its base model with data.extra_train instead"
+        )
     if not decisions.is_file():
         raise WorkbenchError(f"{decisions}: no decisions yet; decide some sentences first")
     recipe = load_recipe(source, check_files=False)
@@ -35,7 +47,7 @@ def taught_recipe(
     values["model"]["name"] = str(run_dir)
     extra = [p for p in values["data"].get("extra_train") or [] if Path(p) != decisions]
     values["data"]["extra_train"] = [*extra, str(decisions)]
-    path = Path(out) if out else decisions.with_name(f"{base}{TAUGHT}.toml")
+    path = Path(out) if out else taught_path(decisions)
     header = (
         f"# Written by workbench annotate: {recipe.name} from run {run_dir.name}, trained\n"
         f"# further with the decisions in {decisions.name} added to its training data.\n"

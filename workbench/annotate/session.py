@@ -183,6 +183,7 @@ class Session:
                 sentence=int(record.get("position") or 0),
                 text=text,
                 words=split_words(text) if self.task == "ner" else [],
+                confidence=float("nan"),  # the model's proposal was not kept
             )
         self.queue.insert(0, item)
         if record.get("decision") == REJECTED:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from workbench.annotate.decisions import METADATA
+from workbench.errors import WorkbenchError
 from workbench.recipe import tomllib
 from workbench.runs.folder import RECIPE
 
@@ -12,17 +14,40 @@ COLUMNS = ("tokens_column", "entities_column", "text_column", "label_column")
 ANNOTATIONS = Path("annotations")
 
 
+def run_folder_of(path: str | Path) -> Path:
+    """A run's model folder (``runs/X/model``) means its run: the recipe, the
+    default decisions file and training on the decisions all come from there."""
+    path = Path(path)
+    if path.name == "model" and (path.parent / RECIPE).is_file():
+        return path.parent
+    return path
+
+
 def default_out(run_dir: str | Path) -> Path:
     """``annotations/<run folder>.jsonl``, under where the user stands."""
-    return ANNOTATIONS / f"{Path(run_dir).name}.jsonl"
+    return ANNOTATIONS / f"{run_folder_of(run_dir).name}.jsonl"
 
 
 def recipe_columns(run_dir: str | Path) -> dict[str, str]:
     """The data column names of the recipe that trained ``run_dir`` (the defaults
-    where it set none, or where the folder is a bare model)."""
-    path = Path(run_dir) / RECIPE
+    where it set none, or where the folder is a bare model). A text-pair recipe,
+    or one naming a column as the decisions file names its own keys, cannot take
+    the decisions back: said here, before anyone decides anything."""
+    path = run_folder_of(run_dir) / RECIPE
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8")).get("data", {})
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return {}
-    return {key: str(data[key]) for key in COLUMNS if isinstance(data.get(key), str)}
+    if data.get("text_pair_column"):
+        raise WorkbenchError(
+            f"{path}: a text-pair classifier (data.text_pair_column); annotate shows one "
+            f"text at a time"
+        )
+    columns = {key: str(data[key]) for key in COLUMNS if isinstance(data.get(key), str)}
+    clash = sorted(k for k, v in columns.items() if v in METADATA)
+    if clash:
+        raise WorkbenchError(
+            f"{path}: data.{clash[0]} = {columns[clash[0]]!r} is a key the decisions file "
+            f"keeps for itself ({', '.join(METADATA)})"
+        )
+    return columns

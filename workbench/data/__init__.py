@@ -4,9 +4,9 @@ Token examples are ``{"tokens": [...], "tags": [...]}`` with BIO tags; text
 examples are ``{"text": str, "text_pair": str | None, "label": str}``. Each
 carries ``"line"``, the line it started on, for error messages.
 
-A JSON record with ``"decision": "rejected"`` is a sentence a person turned down
-while annotating (``workbench annotate``): it is kept in the file as a decision,
-and skipped as an example.
+A record that ``workbench annotate`` wrote for a sentence the person turned down
+(``"decision": "rejected"`` beside its ``"source"`` and ``"position"``) is kept in
+the file as a decision, and skipped as an example.
 """
 
 from __future__ import annotations
@@ -22,6 +22,13 @@ from workbench.data.tabular import read_table
 from workbench.errors import WorkbenchError, where
 
 REJECTED = "rejected"  # an annotator's "not this sentence": no example
+
+
+def is_rejected(obj: dict) -> bool:
+    """A line ``workbench annotate`` wrote for a rejected sentence (a dataset's own
+    ``decision`` column is left alone)."""
+    return obj.get("decision") == REJECTED and "source" in obj and "position" in obj
+
 
 EXTENSIONS = {
     ".conll": "conll",
@@ -69,7 +76,7 @@ def read_token_examples(path: str, data: dict) -> list[dict]:
         tag_names = names.get(data["tags_column"]) or data["labels"]
         examples = []
         for number, obj in rows:
-            if obj.get("decision") == REJECTED:
+            if is_rejected(obj):
                 continue
             loc = where(path, number)
             tokens = column(obj, data["tokens_column"], loc)
@@ -131,7 +138,7 @@ def read_text_examples(path: str, data: dict) -> list[dict]:
         label_names = names.get(data["label_column"])
         examples = []
         for number, obj in rows:
-            if obj.get("decision") == REJECTED:
+            if is_rejected(obj):
                 continue
             loc = where(path, number)
             text = column(obj, data["text_column"], loc)

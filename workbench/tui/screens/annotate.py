@@ -4,6 +4,7 @@ disk before the next sentence shows (``workbench.annotate``)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from rich.console import Group
@@ -19,7 +20,7 @@ from textual.widgets import Footer, Input, Select, Static
 from workbench.annotate.decisions import ACCEPTED, FIXED, REJECTED, DecisionLog
 from workbench.annotate.pool import ORDERS, build_queue
 from workbench.annotate.session import Session, entity_types
-from workbench.annotate.setup import default_out, recipe_columns
+from workbench.annotate.setup import default_out, recipe_columns, run_folder_of
 from workbench.errors import WorkbenchError
 from workbench.runs.events import Status
 from workbench.tui.screens.confirm import ConfirmScreen
@@ -50,8 +51,7 @@ def sentence_text(session: Session) -> Text:
             text.append("[", style="bold")
         style = ""
         if entity is not None:
-            colour = COLOURS[session.labels.index(entity["type"]) % len(COLOURS)]
-            style = f"bold {colour}"
+            style = f"bold {colour_of(session, entity['type'])}"
         if low <= index < high and not show_cursor:
             style += " underline"
         if show_cursor and index == session.cursor:
@@ -60,6 +60,13 @@ def sentence_text(session: Session) -> Text:
         if entity is not None and entity["end"] - 1 == index:
             text.append(f"]{entity['type']}", style="bold")
     return text
+
+
+def colour_of(session: Session, label: str) -> str:
+    """A label's colour: by its place in the model's list (one it does not know,
+    from an older decision, gets the first)."""
+    place = session.labels.index(label) if label in session.labels else 0
+    return COLOURS[place % len(COLOURS)]
 
 
 class AnnotateScreen(Screen):
@@ -93,6 +100,7 @@ class AnnotateScreen(Screen):
         self.loaded_from: Path | None = None
         self.busy = False
         self.limit: int | None = None
+        self._default_out: Path | None = None  # what the decisions box was filled with
 
     def compose(self) -> ComposeResult:
         yield Static("annotate", id="annotate-title")
@@ -130,7 +138,8 @@ class AnnotateScreen(Screen):
                 "where you stopped.",
                 id="annotate-help",
             )
-        with VerticalScroll(id="annotate-work"):
+        # Not focusable: Home, End and the arrows move over the words, not the pane.
+        with VerticalScroll(id="annotate-work", can_focus=False):
             yield Static("", id="annotate-sentence")
             yield Static("", id="annotate-meta")
             yield Static("", id="annotate-entities")
@@ -179,10 +188,10 @@ class AnnotateScreen(Screen):
         """Session keys only in a session (so Enter in the form starts one)."""
         if action == "setup":
             return self.session is not None
-        if action in ("move", "extend", "home", "label", "delete", "proposal"):
+        if action in ("move", "extend", "home", "delete", "proposal"):
             return self.session is not None and self.session.current is not None
-        if action in ("accept", "reject", "skip", "undo", "train"):
-            return self.session is not None
+        if action in ("label", "accept", "reject", "skip", "undo", "train"):
+            return self.session is not None  # 1-9 stay labels to the last sentence
         return True
 
     def _status(self, text: str | Text, error: bool = False) -> None:
@@ -217,7 +226,11 @@ class AnnotateScreen(Screen):
                 self.query_one(f"#annotate-{name}", Static).update("")
             return
         sentence.update(sentence_text(session))
-        sure = f"model {100 * pow(2.718281828, item.confidence):.0f}% sure"
+        sure = (
+            f"model {100 * math.exp(item.confidence):.0f}% sure"
+            if not math.isnan(item.confidence)
+            else "decided in an earlier session"
+        )
         changed = " · changed from the model's proposal (p restores it)" if session.changed else ""
         self.query_one("#annotate-meta", Static).update(
             Text(f"{item.source} · sentence {item.sentence + 1} · {sure}{changed}", style="dim")
@@ -282,26 +295,27 @@ class AnnotateScreen(Screen):
                 "Name a corpus: a text file, a folder of them, or JSON records.", error=True
             )
             return
-        try:
-            run_dir, _note = find_model_run(reference, self.app.runs_dir)
-        except WorkbenchError as exc:
-            self._status(str(exc), error=True)
-            return
         out_box = self.query_one("#annotate-out", Input)
-        out = Path(out_box.value.strip() or default_out(run_dir))
-        out_box.value = str(out)
         try:
-            log = DecisionLog(out)
+            run_dir = run_folder_of(find_model_run(reference, self.app.runs_dir)[0])
+            columns = recipe_columns(run_dir)
+            # The box follows the run unless the person typed a file of their own.
+            if out_box.value.strip() in ("", str(self._default_out)):
+                self._default_out = default_out(run_dir)
+                out_box.value = str(self._default_out)
+            log = DecisionLog(out_box.value.strip())
         except WorkbenchError as exc:
             self._status(str(exc), error=True)
             return
         order = str(self.query_one("#annotate-order", Select).value)
         self.busy = True
         self._status(f"loading {run_dir.name} and reading {corpus} with it…")
-        self.prepare(run_dir, corpus, log, order)
+        self.prepare(run_dir, corpus, log, order, columns)
 
     @work(thread=True, exclusive=True, group="annotate")
-    def prepare(self, run_dir: Path, corpus: str, log: DecisionLog, order: str) -> None:
+    def prepare(
+        self, run_dir: Path, corpus: str, log: DecisionLog, order: str, columns: dict
+    ) -> None:
         try:
             with LOAD_LOCK:  # transformers' lazy imports are not thread-safe
                 loaded, queue = build_queue(
@@ -318,13 +332,13 @@ class AnnotateScreen(Screen):
         except Exception as exc:  # noqa: BLE001 - a broken model folder, said in place
             self.app.call_from_thread(self._failed, f"cannot start: {exc}")
             return
-        self.app.call_from_thread(self._started, run_dir, loaded, queue, log)
+        self.app.call_from_thread(self._started, run_dir, loaded, queue, log, columns)
 
     def _failed(self, message: str) -> None:
         self.busy = False
         self._status(message, error=True)
 
-    def _started(self, run_dir: Path, loaded, queue, log: DecisionLog) -> None:
+    def _started(self, run_dir: Path, loaded, queue, log: DecisionLog, columns: dict) -> None:
         self.busy = False
         task, model, _tokenizer, meta = loaded
         logged = log.task()
@@ -337,9 +351,21 @@ class AnnotateScreen(Screen):
             return
         labels = [str(v) for v in (meta.get("labels") or model.config.id2label.values())]
         labels = entity_types(labels) if task.name == "ner" else labels
-        self.loaded, self.loaded_from, self.run_dir = loaded, run_dir, run_dir
-        self.session = Session(queue, log, task.name, labels, recipe_columns(run_dir))
-        self.query_one("#annotate-setup").display = False
+        self.loaded, self.loaded_from = loaded, run_dir
+        unknown = sorted(log.labels(columns) - set(labels))
+        if unknown:
+            self._status(
+                f"{log.path} holds decisions with labels this model does not know "
+                f"({', '.join(unknown)}): give another decisions file",
+                error=True,
+            )
+            return
+        self.run_dir = run_dir
+        self.session = Session(queue, log, task.name, labels, columns)
+        setup = self.query_one("#annotate-setup")
+        # Disabled, not only hidden: focus coming back from a dialog must not land
+        # in a hidden box and swallow the keys.
+        setup.display, setup.disabled = False, True
         self.query_one("#annotate-work").display = True
         self.set_focus(None)
         self.refresh_bindings()
@@ -360,7 +386,8 @@ class AnnotateScreen(Screen):
         if self.session is None:
             return
         self.session = None
-        self.query_one("#annotate-setup").display = True
+        setup = self.query_one("#annotate-setup")
+        setup.display, setup.disabled = True, False
         self.query_one("#annotate-work").display = False
         self.query_one("#annotate-title", Static).update("annotate")
         self.query_one("#annotate-model", Input).focus()
@@ -433,7 +460,11 @@ class AnnotateScreen(Screen):
     def action_undo(self) -> None:
         if self.session is None:
             return
-        record = self.session.undo()
+        try:
+            record = self.session.undo()
+        except (OSError, WorkbenchError) as exc:
+            self._status(str(exc), error=True)
+            return
         if record is None:
             self._status("Nothing to undo in this file.")
         else:
@@ -441,12 +472,12 @@ class AnnotateScreen(Screen):
         self._draw()
 
     def action_train(self) -> None:
-        """Write the recipe that trains on the decisions from this run's model, and
-        launch it (after asking)."""
-        from workbench.annotate.retrain import taught_recipe
+        """Ask, then write the recipe that trains on the decisions from this run's
+        model, and launch it."""
+        from workbench.annotate.retrain import taught_path, taught_recipe
 
-        session = self.session
-        if session is None or self.run_dir is None:
+        session, run_dir = self.session, self.run_dir
+        if session is None or run_dir is None:
             return
         counts = session.log.counts()
         usable = counts[ACCEPTED] + counts[FIXED]
@@ -455,22 +486,23 @@ class AnnotateScreen(Screen):
                 "Accept or fix some sentences first: there is nothing to train on.", error=True
             )
             return
-        try:
-            recipe = taught_recipe(self.run_dir, session.log.path)
-        except WorkbenchError as exc:
-            self._status(str(exc), error=True)
-            return
-        run_dir = self.run_dir
+        decisions = session.log.path
 
         def answer(yes: bool | None) -> None:
-            if yes:
-                self.app.launch(recipe, [])
+            if not yes:
+                return
+            try:
+                recipe = taught_recipe(run_dir, decisions)
+            except (OSError, WorkbenchError) as exc:
+                self._status(str(exc), error=True)
+                return
+            self.app.launch(recipe, [])
 
         self.app.push_screen(
             ConfirmScreen(
-                f"Train [b]{escape(recipe.stem)}[/b]?\nIt starts from the model of "
-                f"{escape(run_dir.name)} and adds your {usable} sentences to its training "
-                f"data (recipe: {escape(str(recipe))}).",
+                f"Train from [b]{escape(run_dir.name)}[/b] with your {usable} sentences?\n"
+                f"The recipe {escape(str(taught_path(decisions)))} starts from that run's "
+                f"model and adds {escape(decisions.name)} to its training data.",
                 yes="Train",
                 danger=False,
             ),

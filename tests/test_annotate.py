@@ -212,18 +212,21 @@ def test_a_session_fixes_spans_and_takes_decisions_back(tmp_path):
 
 def test_undo_reaches_a_decision_of_an_earlier_session(tmp_path):
     path = tmp_path / "d.jsonl"
-    earlier = DecisionLog(path)
-    earlier.append(
-        ner_record(
-            maria(), [{"type": "PER", "start": 0, "end": 1}], FIXED, {"entities_column": "spans"}
-        )
-    )
-    session = Session([], DecisionLog(path), "ner", ["PER"], {"entities_column": "spans"})
+    columns = {"entities_column": "spans"}
+    DecisionLog(path).append(ner_record(maria(), maria().entities, ACCEPTED, columns))
+
+    def repropose(items):  # the model, asked again: it proposes what was accepted
+        for again in items:
+            again.entities, again.confidence = [dict(e) for e in maria().entities], -0.2
+
+    session = Session([], DecisionLog(path), "ner", ["PER"], columns, repropose=repropose)
     assert session.current is None
     session.undo()
     assert session.current.key == item_key("doc.txt", "Maria Lindqvist visited Porto .")
-    assert session.entities == [{"type": "PER", "start": 0, "end": 1}]
+    assert session.entities == [{"type": "PER", "start": 0, "end": 2}]
     assert path.read_text() == ""
+    assert not session.changed  # as the model proposed: accepting it again is "accepted"
+    assert session.accept() == ACCEPTED
 
 
 def test_a_classification_session_chooses_classes(tmp_path):
@@ -247,3 +250,50 @@ def test_a_classification_session_chooses_classes(tmp_path):
     ]
     session.undo()
     assert session.current.text == "meh" and session.label == "neutral"
+
+
+def test_a_held_back_repeat_returns_once_it_leaves_the_window():
+    template = [
+        item(f"Resident {name} won the prize .", confidence=-2.0 + n / 100)
+        for n, name in enumerate(["Zara", "Chloe", "Tariq"])
+    ]
+    words = (
+        "apple bread cloud dance eagle flame grape house igloo jelly kite lemon mango "
+        "night ocean piano queen river stone tiger umbra violin water xenon yacht zebra "
+        "amber basil cedar delta"
+    )
+    others = [
+        item(f"the {word} was here", confidence=-1.0 + n / 100)
+        for n, word in enumerate(words.split())
+    ]
+    queue = [i.text for i in order(template + others, "uncertain")]
+    # The first of the template leads; the next waits until it is no longer one of
+    # the last 20 shown; the last comes when nothing else is left.
+    assert queue[0] == "Resident Zara won the prize ."
+    assert queue.index("Resident Chloe won the prize .") == 21
+    assert queue[-1] == "Resident Tariq won the prize ." and len(queue) == 33
+
+
+@pytest.mark.parametrize("fixture", ["ner_recipe", "classification_recipe"])
+def test_a_saved_recipe_gives_its_columns(fixture, request, tmp_path):
+    from workbench.annotate.setup import recipe_columns
+    from workbench.recipe import load_recipe
+
+    recipe = load_recipe(request.getfixturevalue(fixture))
+    run = tmp_path / "runs" / "20261130-120000-x"
+    write(run / "recipe.toml", recipe.to_toml())  # as a run folder keeps it: every key written
+    columns = recipe_columns(run / "model")  # a run's model folder means the run
+    assert columns["text_column"] == "text" and columns["entities_column"] == "entities"
+    pair = recipe.to_dict()
+    pair["data"]["text_pair_column"] = "hypothesis"
+    import tomli_w
+
+    write(run / "recipe.toml", tomli_w.dumps(pair))
+    with pytest.raises(WorkbenchError, match="a text-pair classifier"):
+        recipe_columns(run)
+    key = "tokens_column" if recipe.task == "ner" else "label_column"  # what its lines hold
+    clash = recipe.to_dict()
+    clash["data"][key] = "source"
+    write(run / "recipe.toml", tomli_w.dumps(clash))
+    with pytest.raises(WorkbenchError, match=f"data.{key} = 'source' is a key"):
+        recipe_columns(run)

@@ -9,8 +9,10 @@ of its words (Shen et al., 2017's MNLP: normalised, so long sentences are not
 picked for their length alone), for classification the log top probability.
 
 ``uncertain`` order shows the least confident first, with a little diversity: an
-item whose words mostly repeat one of the last few chosen (a boilerplate line,
-a template) waits until the rest of the queue is shown. ``random`` is a seeded
+item that repeats one of the last 20 shown (the same words for the most part, or
+the same template: the same sentence once its names and numbers are blanked
+out) waits, and the next least confident that repeats none of them goes first;
+it comes back once the repeats are out of the window. ``random`` is a seeded
 shuffle, the baseline that uncertainty has to beat (``benchmarks/active_learning.py``).
 """
 
@@ -30,8 +32,9 @@ from workbench.tasks.ner import split_words
 
 ORDERS = ("uncertain", "random")
 TASKS = ("ner", "classification")
-DIVERSITY_WINDOW = 20  # how many recent picks a new one must not mostly repeat
+DIVERSITY_WINDOW = 20  # how many recent picks a new one must not repeat
 DIVERSITY_OVERLAP = 0.7  # word-set overlap (Jaccard) that counts as repeating
+LOOKAHEAD = 100  # how far down the ranking a non-repeat is looked for
 
 
 @dataclass
@@ -119,20 +122,36 @@ def order(items: list[Item], how: str = "uncertain", seed: int = 0) -> list[Item
         random.Random(seed).shuffle(shuffled)
         return shuffled
     ranked = sorted(items, key=lambda item: item.confidence)  # stable: corpus order on ties
+    shapes = {id(item): _shape(item) for item in ranked}
     chosen: list[Item] = []
-    held: list[Item] = []
-    recent: list[set[str]] = []
-    for item in ranked:
-        words = {w.lower() for w in (item.tokens or item.text.split())}
-        if any(_overlap(words, other) >= DIVERSITY_OVERLAP for other in recent):
-            held.append(item)
-            continue
+    recent: list[tuple[frozenset[str], str]] = []
+    while ranked:
+        pick = next(
+            (
+                i
+                for i, item in enumerate(ranked[:LOOKAHEAD])
+                if not any(_repeats(shapes[id(item)], other) for other in recent)
+            ),
+            0,  # everything near the top repeats: take the least confident anyway
+        )
+        item = ranked.pop(pick)
         chosen.append(item)
-        recent = [*recent[-(DIVERSITY_WINDOW - 1) :], words]
-    return chosen + held
+        recent = [*recent[-(DIVERSITY_WINDOW - 1) :], shapes[id(item)]]
+    return chosen
 
 
-def _overlap(a: set[str], b: set[str]) -> float:
+def _shape(item: Item) -> tuple[frozenset[str], str]:
+    """An item's words (lower-cased) and its template: names and numbers blanked."""
+    words = item.tokens or item.text.split()
+    template = " ".join("_" if w[:1].isupper() or w[:1].isdigit() else w for w in words)
+    return frozenset(w.lower() for w in words), template
+
+
+def _repeats(a: tuple[frozenset[str], str], b: tuple[frozenset[str], str]) -> bool:
+    return a[1] == b[1] or _overlap(a[0], b[0]) >= DIVERSITY_OVERLAP
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 

@@ -4,6 +4,8 @@ Annotate screen draws it and maps keys onto it, and tests drive it directly."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from workbench.annotate.decisions import (
     ACCEPTED,
     FIXED,
@@ -38,12 +40,16 @@ class Session:
         task: str,
         labels: list[str],
         columns: dict | None = None,
+        repropose: Callable[[list[Item]], None] | None = None,
     ):
         self.queue = list(queue)
         self.log = log
         self.task = task
         self.labels = labels
         self.columns = columns or {}
+        # Asks the model again for a sentence an undo brings back from an earlier
+        # session (its proposal was not kept): ``pool.propose`` with the loaded model.
+        self.repropose = repropose
         self.history: list[Item] = []  # items decided in this session, last last
         self.entities: list[dict] = []  # the current sentence's entities as edited
         self.label: str | None = None  # the current text's class as chosen
@@ -185,6 +191,8 @@ class Session:
                 words=split_words(text) if self.task == "ner" else [],
                 confidence=float("nan"),  # the model's proposal was not kept
             )
+            if self.repropose is not None:
+                self.repropose([item])
         self.queue.insert(0, item)
         if record.get("decision") == REJECTED:
             self._start()

@@ -11,6 +11,10 @@ from workbench.recipe import tomllib
 from workbench.runs.folder import RECIPE
 
 COLUMNS = ("tokens_column", "entities_column", "text_column", "label_column")
+WRITTEN = {
+    "ner": ("tokens_column", "entities_column"),
+    "classification": ("text_column", "label_column"),
+}
 ANNOTATIONS = Path("annotations")
 
 
@@ -35,16 +39,23 @@ def recipe_columns(run_dir: str | Path) -> dict[str, str]:
     the decisions back: said here, before anyone decides anything."""
     path = run_folder_of(run_dir) / RECIPE
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8")).get("data", {})
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return {}
+    data = values.get("data", {})
     if data.get("text_pair_column"):
         raise WorkbenchError(
             f"{path}: a text-pair classifier (data.text_pair_column); annotate shows one "
             f"text at a time"
         )
     columns = {key: str(data[key]) for key in COLUMNS if isinstance(data.get(key), str)}
-    clash = sorted(k for k, v in columns.items() if v in METADATA)
+    # The keys the task's lines hold; a text column named "text" holds the text anyway.
+    written = WRITTEN.get(values.get("task", ""), ())
+    clash = sorted(
+        k
+        for k, v in columns.items()
+        if k in written and v in METADATA and (k, v) != ("text_column", "text")
+    )
     if clash:
         raise WorkbenchError(
             f"{path}: data.{clash[0]} = {columns[clash[0]]!r} is a key the decisions file "

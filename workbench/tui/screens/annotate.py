@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Select, Static
 
 from workbench.annotate.decisions import ACCEPTED, FIXED, REJECTED, DecisionLog
-from workbench.annotate.pool import ORDERS, build_queue
+from workbench.annotate.pool import ORDERS, build_queue, propose
 from workbench.annotate.session import Session, entity_types
 from workbench.annotate.setup import default_out, recipe_columns, run_folder_of
 from workbench.errors import WorkbenchError
@@ -84,12 +84,13 @@ class AnnotateScreen(Screen):
         # The footer keeps to the deciding keys (the screen keys F1-F5 share it); the
         # editing keys are listed under the sentence.
         Binding("x,delete,backspace", "delete", "Remove", show=False),
-        Binding("r", "reject", "Reject"),
+        Binding("r", "reject", "Reject", show=False),
         Binding("u,ctrl+z", "undo", "Undo", key_display="u"),
         Binding("t", "train", "Train"),
         Binding("s", "skip", "Skip", show=False),
         Binding("p", "proposal", "Model's", show=False),
         Binding("escape", "setup", "Back", show=False),
+        Binding("i", "focus_form", "Edit", show=False),
     ]
 
     def __init__(self):
@@ -142,8 +143,8 @@ class AnnotateScreen(Screen):
         with VerticalScroll(id="annotate-work", can_focus=False):
             yield Static("", id="annotate-sentence")
             yield Static("", id="annotate-meta")
+            yield Static("", id="annotate-labels")  # before the list: a long one hides nothing
             yield Static("", id="annotate-entities")
-            yield Static("", id="annotate-labels")
         yield Static("", id="annotate-status")
         yield Footer(compact=True, show_command_palette=False)
 
@@ -169,7 +170,8 @@ class AnnotateScreen(Screen):
         from workbench.models import saved_task
 
         for run in runs_with_models(Path(self.app.runs_dir)):
-            if run.status != Status.COMPLETED:
+            # A whole model: a LoRA adapter's run cannot be trained on from here.
+            if run.status != Status.COMPLETED or not (run.path / "model/config.json").is_file():
                 continue
             try:
                 if saved_task(run.path)[1] in ("ner", "classification"):
@@ -187,7 +189,7 @@ class AnnotateScreen(Screen):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """Session keys only in a session (so Enter in the form starts one)."""
         if action == "setup":
-            return self.session is not None
+            return True
         if action in ("move", "extend", "home", "delete", "proposal"):
             return self.session is not None and self.session.current is not None
         if action in ("label", "accept", "reject", "skip", "undo", "train"):
@@ -207,10 +209,10 @@ class AnnotateScreen(Screen):
         self.query_one("#annotate-title", Static).update(
             Text.assemble(
                 ("annotate", "bold"),
-                f" · {self.run_dir.name if self.run_dir else ''} → {session.log.path} · ",
+                f" · {self.run_dir.name if self.run_dir else ''} → {session.log.path.name} · ",
                 (f"{sum(counts.values())} decided", "bold"),
-                f" ({counts[ACCEPTED]} accepted, {counts[FIXED]} fixed, "
-                f"{counts[REJECTED]} rejected) · {len(session.queue)} to go",
+                f": {counts[ACCEPTED]} accepted, {counts[FIXED]} fixed, "
+                f"{counts[REJECTED]} rejected · {len(session.queue)} to go",
             )
         )
         sentence = self.query_one("#annotate-sentence", Static)
@@ -233,7 +235,12 @@ class AnnotateScreen(Screen):
         )
         changed = " · changed from the model's proposal (p restores it)" if session.changed else ""
         self.query_one("#annotate-meta", Static).update(
-            Text(f"{item.source} · sentence {item.sentence + 1} · {sure}{changed}", style="dim")
+            Text(
+                f"{item.source} · "
+                + (f"sentence {item.sentence + 1} · " if session.task == "ner" else "")
+                + f"{sure}{changed}",
+                style="dim",
+            )
         )
         self.query_one("#annotate-entities", Static).update(self._decision_view(session))
         keys = Text("labels: ", style="bold")
@@ -242,10 +249,9 @@ class AnnotateScreen(Screen):
             keys.append(f"{number} ", style="bold reverse")
             keys.append(f" {label}  ", style=colour)
         hint = (
-            "←/→ word · shift+←/→ select · 1-9 label it · x remove · p the model's · "
-            "s skip · Esc another corpus"
+            "←→ word · shift+←→ select · 1-9 label · x remove · r reject · p model's · s skip"
             if session.task == "ner"
-            else "1-9 choose the class · p the model's · s skip · Esc another corpus"
+            else "1-9 choose the class · r reject · p the model's · s skip · Esc back"
         )
         self.query_one("#annotate-labels", Static).update(Group(keys, Text(hint, style="dim")))
 
@@ -337,6 +343,7 @@ class AnnotateScreen(Screen):
     def _failed(self, message: str) -> None:
         self.busy = False
         self._status(message, error=True)
+        self.query_one("#annotate-model", Input).focus()
 
     def _started(self, run_dir: Path, loaded, queue, log: DecisionLog, columns: dict) -> None:
         self.busy = False
@@ -361,7 +368,9 @@ class AnnotateScreen(Screen):
             )
             return
         self.run_dir = run_dir
-        self.session = Session(queue, log, task.name, labels, columns)
+        self.session = Session(
+            queue, log, task.name, labels, columns, repropose=lambda items: propose(items, loaded)
+        )
         setup = self.query_one("#annotate-setup")
         # Disabled, not only hidden: focus coming back from a dialog must not land
         # in a hidden box and swallow the keys.
@@ -382,8 +391,10 @@ class AnnotateScreen(Screen):
         self._draw()
 
     def action_setup(self) -> None:
-        """Back to the form (decisions are already saved)."""
+        """Back to the form (decisions are already saved); in the form, out of the
+        text box (so q quits and the number keys switch screens again)."""
         if self.session is None:
+            self.set_focus(None)
             return
         self.session = None
         setup = self.query_one("#annotate-setup")
@@ -394,9 +405,15 @@ class AnnotateScreen(Screen):
         self.refresh_bindings()
         self._status("Decisions so far are saved. Enter starts again.")
 
+    def action_focus_form(self) -> None:
+        """Back into the form's first box (after Escape left it)."""
+        if self.session is None:
+            self.query_one("#annotate-model", Input).focus()
+
     # -- editing --------------------------------------------------------------------------
     def action_move(self, delta: int) -> None:
         if self.session is not None:
+            self._status("")
             self.session.move(delta)
             self._draw()
 
@@ -419,6 +436,7 @@ class AnnotateScreen(Screen):
             self._status(f"no label {number}: the model knows {len(session.labels)}", error=True)
             return
         session.mark(session.labels[number - 1])
+        self._status("")
         self._draw()
 
     def action_delete(self) -> None:
@@ -490,6 +508,7 @@ class AnnotateScreen(Screen):
 
         def answer(yes: bool | None) -> None:
             if not yes:
+                self._status("Not training now; the decisions are saved.")
                 return
             try:
                 recipe = taught_recipe(run_dir, decisions)

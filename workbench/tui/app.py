@@ -38,6 +38,12 @@ def checkpoint_processes(run_dir: Path) -> int:
         return 1
 
 
+# The screen keys share one footer entry ("1 2 3 4 5 screens"): five names would
+# push the screen's own keys off an 80-column footer. Each key's tooltip, the
+# command palette (Ctrl+P) and the README name the screens.
+SCREENS = Binding.Group("screens")
+
+
 class WorkbenchApp(App):
     """``workbench`` with no command: recipes, runs (live and finished), predict, graph."""
 
@@ -54,11 +60,11 @@ class WorkbenchApp(App):
     # F1-F5 work even while a text box has the focus (where 1-5 are typed), and
     # while annotating (where 1-9 choose labels).
     BINDINGS = [
-        Binding("1,f1", "goto('recipes')", "Recipes", key_display="1"),
-        Binding("2,f2", "goto('runs')", "Runs", key_display="2"),
-        Binding("3,f3", "goto('predict')", "Predict", key_display="3"),
-        Binding("4,f4", "goto('graph')", "Graph", key_display="4"),
-        Binding("5,f5", "goto('annotate')", "Annotate", key_display="5"),
+        Binding("1,f1", "goto('recipes')", "Recipes", key_display="1", group=SCREENS),
+        Binding("2,f2", "goto('runs')", "Runs", key_display="2", group=SCREENS),
+        Binding("3,f3", "goto('predict')", "Predict", key_display="3", group=SCREENS),
+        Binding("4,f4", "goto('graph')", "Graph", key_display="4", group=SCREENS),
+        Binding("5,f5", "goto('annotate')", "Annotate", key_display="5", group=SCREENS),
         Binding("q", "quit", "Quit"),
     ]
 

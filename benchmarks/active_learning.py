@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from workbench.annotate.pool import Item, order, propose
@@ -111,6 +112,23 @@ def choose(
     return [int(item.source) for item in order(items, "uncertain")[:count]]
 
 
+def describe(sentences: list[dict]) -> str:
+    """What a pick looks like: entities per sentence, sentences without one, and
+    tokens that are handles, hashtags, links or not plain ASCII."""
+    tokens = [t for s in sentences for t in s["tokens"]]
+    odd = sum(t[:1] in "@#" or t.startswith("http") or not t.isascii() for t in tokens)
+    entities = [sum(tag.startswith("B-") for tag in s["tags"]) for s in sentences]
+    types = Counter(tag[2:] for s in sentences for tag in s["tags"] if tag.startswith("B-"))
+    return (
+        f"{statistics.mean(entities):.2f} entities a sentence ("
+        + " ".join(f"{k} {v}" for k, v in types.most_common())
+        + "), "
+        f"{sum(e == 0 for e in entities) / len(entities):.0%} with none, "
+        f"{odd / max(1, len(tokens)):.0%} of tokens @/#/links/non-ASCII, "
+        f"{len(tokens) / len(sentences):.1f} tokens a sentence"
+    )
+
+
 def sd(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
@@ -149,6 +167,7 @@ def main() -> int:
         pool = [e for e in pool if len(e["tokens"]) >= 3]
         random.Random(0).shuffle(pool)
         pool = pool[: args.pool_size]
+        print(f"pool: {describe(pool)}", flush=True)
         test_file = write_conll(
             work / "test.conll", mapped(read_examples(str(test_path), DATA, "tokens"), mapping)
         )
@@ -167,7 +186,9 @@ def main() -> int:
                 taken: list[int] = []
                 current = base
                 for budget in args.budgets:
-                    taken += choose(how, pool, set(taken), budget - len(taken), current, seed)
+                    new = choose(how, pool, set(taken), budget - len(taken), current, seed)
+                    print(f"  {how} picks: {describe([pool[i] for i in new])}", flush=True)
+                    taken += new
                     chosen = write_conll(
                         work / f"{how}-{seed}-{budget}.conll", [pool[i] for i in taken]
                     )

@@ -69,14 +69,18 @@ def write_conll(path: Path, examples: list[dict]) -> Path:
 
 
 def recipe(folder: Path, name: str, model: str, train: Path, settings: dict) -> Path:
+    import tomli_w
+
+    values = {
+        "task": "ner",
+        "name": name,
+        "model": {"name": model, "max_length": 128},
+        "data": {"train": str(train)},
+        "train": settings,
+        "output": {"dir": str(folder / "runs")},
+    }
     path = folder / f"{name}.toml"
-    path.write_text(
-        f'task = "ner"\nname = "{name}"\n\n[model]\nname = "{model}"\nmax_length = 128\n\n'
-        f'[data]\ntrain = "{train}"\n\n[train]\n'
-        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
-        + f'\n[output]\ndir = "{folder / "runs"}"\n',
-        encoding="utf-8",
-    )
+    path.write_text(tomli_w.dumps(values), encoding="utf-8")
     return path
 
 

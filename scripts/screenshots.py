@@ -131,6 +131,15 @@ def stage_stopped(source: Path, target: Path) -> None:
     (target / "events.jsonl").write_text("".join(json.dumps(e.to_dict()) + "\n" for e in kept))
 
 
+async def until(pilot, done, seconds: float = 120) -> None:
+    """Let the app run until ``done()`` holds (or ``seconds`` pass: the picture
+    then shows what there is)."""
+    for _ in range(int(seconds * 10)):
+        if done():
+            return
+        await pilot.pause(0.1)
+
+
 async def shoot(app, out: Path, size: tuple[int, int], steps) -> None:
     async with app.run_test(size=size) as pilot:
         await pilot.pause(0.5)
@@ -207,10 +216,10 @@ def main() -> int:
             async def action(pilot):
                 pilot.app.open_predict(Path("runs") / run.name)
                 screen = pilot.app.screen
-                for _ in range(1200):
-                    await pilot.pause(0.1)
-                    if screen.loaded is not None and screen.loaded_from.name == run.name:
-                        break
+                await until(
+                    pilot,
+                    lambda: screen.loaded is not None and screen.loaded_from.name == run.name,
+                )
                 await pilot.click("#predict-input")
                 await pilot.press("ctrl+l", *text)
                 await pilot.pause(2.0)
@@ -272,10 +281,7 @@ def main() -> int:
         async def annotate_screen():
             async def deciding(pilot):
                 screen = pilot.app.screen
-                for _ in range(1200):
-                    await pilot.pause(0.1)
-                    if screen.session is not None:
-                        break
+                await until(pilot, lambda: screen.session is not None)
                 # One accepted; the next one's first two words selected, about to be labelled.
                 await pilot.press("enter", "shift+right")
 
@@ -307,10 +313,7 @@ def main() -> int:
                 await pilot.pause(1.0)  # the search, as typed
                 screen = pilot.app.screen
                 screen.show_entity(top[0]["id"])
-                for _ in range(100):
-                    await pilot.pause(0.1)
-                    if screen.current == top[0]["id"]:
-                        break
+                await until(pilot, lambda: screen.current == top[0]["id"], seconds=10)
                 screen.query_one("#entity-tree").focus()
 
             app = WorkbenchApp(runs_dir="runs", recipes_dir="recipes", graph_path="graph.sqlite")

@@ -226,6 +226,17 @@ dir = "runs"
     )
 
 
+def train_run(recipe: Path, *overrides: str) -> Path:
+    """A real tiny run of ``recipe``, in this process, which must complete; its folder."""
+    from workbench.experiment import prepare
+    from workbench.recipe import load_recipe
+    from workbench.runner import run_experiment
+
+    run_dir, end = run_experiment(prepare(load_recipe(recipe, list(overrides))))
+    assert end.status == "completed", end.error
+    return run_dir
+
+
 # -- driving the TUI with Pilot (shared by the TUI test files) ---------------------------
 def text_of(widget) -> str:
     """What a Static shows, as plain text."""

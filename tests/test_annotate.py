@@ -16,12 +16,12 @@ from workbench.annotate.decisions import (
     ner_record,
 )
 from workbench.annotate.pool import Item, corpus_items, item_key, order
-from workbench.annotate.session import Session, entity_types
+from workbench.annotate.session import Session
 from workbench.data import read_examples
 from workbench.errors import WorkbenchError
 from workbench.kg.corpus import read_corpus
 from workbench.recipe import SCHEMA
-from workbench.tasks.ner import split_words
+from workbench.tasks.ner import entity_types, split_words
 
 DEFAULTS = {key: spec.default for key, spec in SCHEMA["data"].items()}
 

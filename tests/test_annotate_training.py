@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import train_run as train
 from conftest import write
 from workbench.annotate.decisions import FIXED, DecisionLog, ner_record
 from workbench.annotate.pool import build_queue, corpus_items
@@ -35,12 +36,6 @@ TAUGHT = [
     ("Zara Farouk joined Lumen in Geneva .", [("PER", 0, 2), ("ORG", 3, 4), ("LOC", 5, 6)]),
     ("Chloe Haddad joined Helix in Busan .", [("PER", 0, 2), ("ORG", 3, 4), ("LOC", 5, 6)]),
 ]
-
-
-def train(recipe: Path, *overrides: str) -> Path:
-    run_dir, end = run_experiment(prepare(load_recipe(recipe, list(overrides))))
-    assert end.status == "completed", end.error
-    return run_dir
 
 
 def corpus(folder: Path) -> Path:

@@ -10,12 +10,9 @@ import sys
 
 import pytest
 
-from conftest import relation_line
+from conftest import relation_line, train_run
 from workbench.cli import main
-from workbench.experiment import prepare
 from workbench.models import load_saved
-from workbench.recipe import load_recipe
-from workbench.runner import run_experiment
 
 pytest.importorskip("onnxruntime")
 
@@ -26,9 +23,7 @@ pytestmark = pytest.mark.slow
 
 
 def trained(recipe, *settings: str):
-    run, end = run_experiment(prepare(load_recipe(recipe, ["train.max_steps=4", *settings])))
-    assert end.status == "completed", end.error
-    return run
+    return train_run(recipe, "train.max_steps=4", *settings)
 
 
 def same_predictions(original, exported, texts: list[str]) -> None:

@@ -14,6 +14,7 @@ import pytest
 from rich.console import Console
 
 from conftest import app_for, text_of, wait_for
+from conftest import train_run as train
 from fake_runs import write_run
 from workbench.experiment import prepare
 from workbench.recipe import load_recipe
@@ -26,13 +27,6 @@ from workbench.tui.screens.run import RunScreen
 from workbench.tui.screens.runs import RunsScreen
 
 SIZE = (100, 30)
-
-
-def train(recipe: Path, *overrides: str) -> Path:
-    """A real tiny run, in this process; returns its folder."""
-    run_dir, end = run_experiment(prepare(load_recipe(recipe, list(overrides))))
-    assert end.status == "completed"
-    return run_dir
 
 
 def long_recipe(ner_recipe: Path) -> Path:

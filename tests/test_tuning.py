@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import train_run
 from workbench.cli import main
 from workbench.experiment import prepare
 from workbench.models import load_saved
@@ -28,8 +29,7 @@ def base_weights(tiny_model) -> dict[str, torch.Tensor]:
 
 
 def trained(recipe, *settings: str):
-    run, end = run_experiment(prepare(load_recipe(recipe, ["train.max_steps=6", *settings])))
-    assert end.status == "completed", end.error
+    run = train_run(recipe, "train.max_steps=6", *settings)
     [start] = [e for e in read_events(run) if isinstance(e, Start)]
     saved = load_file(str(run / "model" / "model.safetensors"))
     return run, start, saved

@@ -444,11 +444,11 @@ def _run_argv(args) -> list[str]:
     return argv
 
 
-def _model_run(reference: str) -> str:
+def _model_run(reference: str, runs_dir: str = "runs") -> str:
     """A RUN argument as a path; says on stderr which run a name meant."""
     from workbench.models import find_model_run
 
-    path, note = find_model_run(reference)
+    path, note = find_model_run(reference, runs_dir)
     if note:
         print(note, file=sys.stderr, flush=True)
     return str(path)
@@ -613,24 +613,23 @@ def cmd_tui(args) -> int:
 
 def cmd_annotate(args) -> int:
     from workbench.annotate.decisions import DecisionLog
+    from workbench.annotate.pool import TASKS
     from workbench.annotate.setup import default_out, recipe_columns, run_folder_of
     from workbench.kg.corpus import read_corpus
-    from workbench.models import find_model_run, saved_task
+    from workbench.models import saved_task
     from workbench.tui.app import WorkbenchApp
 
     if args.limit is not None:
         _positive("--limit", args.limit)
-    # Bad arguments are one line here, before the screen opens.
-    found, note = find_model_run(args.model, args.runs or "runs")
-    if note:
-        print(note, file=sys.stderr, flush=True)
-    run_dir = run_folder_of(found)
+    # Bad arguments are one line here, before the screen opens; what was read (the
+    # corpus, the decisions file) goes to the screen, which does not read it again.
+    run_dir = run_folder_of(_model_run(args.model, args.runs or "runs"))
     task = saved_task(run_dir)[1]
-    if task not in ("ner", "classification"):
+    if task not in TASKS:
         raise WorkbenchError(f"{run_dir}: a {task} model; annotate takes NER and classification")
     recipe_columns(run_dir)  # a text-pair recipe is said now
-    read_corpus(args.corpus)
-    DecisionLog(args.out or default_out(run_dir))  # a folder, or not decisions, said now
+    documents = read_corpus(args.corpus)
+    log = DecisionLog(args.out or default_out(run_dir))  # a folder, or not decisions
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise WorkbenchError("annotate needs a terminal (it opens the workbench's Annotate screen)")
     app = WorkbenchApp(
@@ -638,9 +637,11 @@ def cmd_annotate(args) -> int:
         annotate={
             "model": str(run_dir),
             "corpus": args.corpus,
-            "out": args.out,
+            "out": str(log.path),
             "order": args.order,
             "limit": args.limit,
+            "documents": documents,
+            "log": log,
         },
     )
     app.run()

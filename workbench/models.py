@@ -125,6 +125,11 @@ def has_saved_model(run_dir: str | Path) -> bool:
     return _is_model_folder(Path(run_dir) / "model")
 
 
+def has_whole_model(run_dir: str | Path) -> bool:
+    """Did this run save a whole model (not only a LoRA adapter over its base)?"""
+    return (Path(run_dir) / "model" / "config.json").is_file()
+
+
 def model_dir_of(path: str | Path) -> Path:
     """A run folder or a model (or adapter) folder -> the model folder."""
     path = Path(path).expanduser()

@@ -511,26 +511,17 @@ def build_recipe(
     if not data["train"]:
         raise WorkbenchError(f"{name}: missing 'data.train'")
     if check_files:
-        for split in ("train", "validation", "test"):
-            value = data[split]
-            if value and not value.startswith("hf:") and not Path(value).is_file():
-                if ("data", split) in overridden:
-                    raise WorkbenchError(f"--set data.{split}: file not found: {value}")
-                loc = where(name, _line_of(text, "data", split))
+        files = [(split, data[split]) for split in ("train", "validation", "test") if data[split]]
+        files += [("extra_train", value) for value in data["extra_train"] or []]
+        for key, value in files:
+            if not value.startswith("hf:") and not Path(value).is_file():
+                if ("data", key) in overridden:
+                    raise WorkbenchError(f"--set data.{key}: file not found: {value}")
+                loc = where(name, _line_of(text, "data", key))
                 raise WorkbenchError(
-                    f"{loc}: data.{split} file not found: {value} (paths in a "
+                    f"{loc}: data.{key} file not found: {value} (paths in a "
                     f"recipe are relative to the recipe's folder)"
                 )
-        for value in data["extra_train"] or []:
-            if not isinstance(value, str) or not value:
-                raise WorkbenchError(f"{name}: data.extra_train holds file names, got {value!r}")
-            if not value.startswith("hf:") and not Path(value).is_file():
-                where_ = (
-                    "--set data.extra_train"
-                    if ("data", "extra_train") in overridden
-                    else where(name, _line_of(text, "data", "extra_train"))
-                )
-                raise WorkbenchError(f"{where_}: file not found: {value}")
     warnings = []
     for section, key, why in inert_keys(values):
         if (section, key) in overridden:

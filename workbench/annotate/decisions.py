@@ -25,9 +25,10 @@ import time
 from pathlib import Path
 
 from workbench.annotate.pool import Item, item_key
+from workbench.data import EXTENSIONS, REJECTED
 from workbench.errors import WorkbenchError, where
 
-ACCEPTED, FIXED, REJECTED = "accepted", "fixed", "rejected"
+ACCEPTED, FIXED = "accepted", "fixed"
 
 
 def ner_record(
@@ -69,7 +70,6 @@ def _about(item: Item, decision: str, task: str) -> dict:
     }
 
 
-SUFFIXES = (".jsonl", ".ndjson", ".json")
 METADATA = ("task", "decision", "source", "position", "text", "time")
 
 
@@ -80,7 +80,7 @@ class DecisionLog:
         self.path = Path(path)
         if self.path.is_dir():
             raise WorkbenchError(f"{self.path}: a folder; give a file for the decisions")
-        if self.path.suffix.lower() not in SUFFIXES:
+        if EXTENSIONS.get(self.path.suffix.lower()) != "jsonl":
             # The readers tell a file's format by its name: decisions are JSON lines.
             raise WorkbenchError(f"{self.path}: decisions are JSON lines; name the file *.jsonl")
         self.records: list[dict] = []
@@ -132,9 +132,7 @@ class DecisionLog:
 
     def task(self) -> str | None:
         """The task the file's decisions are for (None while it is empty)."""
-        for record in self.records:
-            return record.get("task")
-        return None
+        return self.records[0].get("task") if self.records else None
 
     def labels(self, columns: dict | None = None) -> set[str]:
         """Every entity type or class the decisions use (to check them against a model)."""

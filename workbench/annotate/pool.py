@@ -21,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -66,21 +67,31 @@ def item_key(source: str, text: str) -> str:
     return f"{source}#{hashlib.sha1(text.encode('utf-8')).hexdigest()[:16]}"
 
 
+def make_item(source: str, number: int, text: str, task: str) -> Item:
+    """An unlabelled item: a sentence split into words (NER), or a whole text."""
+    return Item(
+        source=source, sentence=number, text=text, words=split_words(text) if task == "ner" else []
+    )
+
+
 def corpus_items(documents: list[Document], task: str) -> list[Item]:
     """The items a corpus holds for ``task``, in corpus order, unlabelled."""
-    items = []
+    return list(iter_items(documents, task))
+
+
+def iter_items(documents: list[Document], task: str) -> Iterator[Item]:
+    """``corpus_items`` made as they are asked for: a limited queue splits only
+    what it takes."""
     for doc in documents:
         if task == "classification":
             text = doc.text.strip()
             if text:
-                items.append(Item(source=doc.key, sentence=0, text=text))
+                yield make_item(doc.key, 0, text, task)
             continue
         for number, (start, end) in enumerate(split_sentences(doc.text)):
-            text = doc.text[start:end]
-            words = split_words(text)
-            if words:
-                items.append(Item(source=doc.key, sentence=number, text=text, words=words))
-    return items
+            item = make_item(doc.key, number, doc.text[start:end], task)
+            if item.words:
+                yield item
 
 
 def propose(items: list[Item], loaded, batch_size: int = 32) -> None:
@@ -152,12 +163,14 @@ def _repeats(a: tuple[frozenset[str], str], b: tuple[frozenset[str], str]) -> bo
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
+    shared = len(a & b)
+    union = len(a) + len(b) - shared
+    return shared / union if union else 1.0
 
 
 def build_queue(
     model_path: str | Path,
-    corpus: str | Path,
+    corpus: str | Path | list[Document],
     how: str = "uncertain",
     seed: int = 0,
     skip: set[str] | frozenset[str] = frozenset(),
@@ -166,7 +179,8 @@ def build_queue(
     loaded: Any = None,
     say: Callable[[str], None] | None = None,
 ) -> tuple[Any, list[Item]]:
-    """Load the model (unless ``loaded``), read the corpus, propose and order:
+    """Load the model (unless ``loaded``), read the corpus (unless it is given as its
+    documents), propose and order:
     ``(loaded model, queue)``, without the items whose key is in ``skip`` (decided
     before). ``limit`` caps how many undecided items are read, in corpus order,
     before ordering (a quick start on a large corpus)."""
@@ -181,9 +195,9 @@ def build_queue(
         raise WorkbenchError(
             f"{model_path}: a {task_name} model; annotate takes NER and classification models"
         )
-    items = [i for i in corpus_items(read_corpus(corpus), task_name) if i.key not in skip]
-    if limit is not None:
-        items = items[:limit]
+    documents = corpus if isinstance(corpus, list) else read_corpus(corpus)
+    undecided = (i for i in iter_items(documents, task_name) if i.key not in skip)
+    items = list(islice(undecided, limit))
     if say is not None:
         say(f"reading {len(items)} {'sentences' if task_name == 'ner' else 'texts'} with the model")
     propose(items, loaded, batch_size)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
+from workbench.models import has_whole_model
 from workbench.recipe import load_recipe
 from workbench.runs.files import write_text_atomic
 from workbench.runs.folder import RECIPE
@@ -27,13 +28,11 @@ def taught_recipe(
     """Write the recipe (``taught_path`` unless ``out`` says where) and return its
     path: the run's own recipe, with its model as the starting point and the
     decisions file added to the training data. Its runs go where the run's did."""
-    import tomli_w
-
     run_dir, decisions = Path(run_dir).resolve(), Path(decisions).resolve()
     source = run_dir / RECIPE
     if not source.is_file():
         raise WorkbenchError(f"{run_dir}: no {RECIPE}; name the run folder the model came from")
-    if not (run_dir / "model" / "config.json").is_file():
+    if not has_whole_model(run_dir):
         raise WorkbenchError(
             f"{run_dir}: saved a LoRA adapter, not a whole model (peft.merge = false); "
             f"train from its base model with data.extra_train instead"
@@ -41,17 +40,17 @@ def taught_recipe(
     if not decisions.is_file():
         raise WorkbenchError(f"{decisions}: no decisions yet; decide some sentences first")
     recipe = load_recipe(source, check_files=False)
-    values = recipe.to_dict()
-    base = recipe.name.removesuffix(TAUGHT)
-    values["name"] = base + TAUGHT
-    values["model"]["name"] = str(run_dir)
-    extra = [p for p in values["data"].get("extra_train") or [] if Path(p) != decisions]
-    values["data"]["extra_train"] = [*extra, str(decisions)]
+    original = recipe.name
+    recipe.values[""]["name"] = original.removesuffix(TAUGHT) + TAUGHT
+    recipe.values["model"]["name"] = str(run_dir)
+    data = recipe.values["data"]
+    extra = [p for p in data["extra_train"] or [] if Path(p) != decisions]
+    data["extra_train"] = [*extra, str(decisions)]
     path = Path(out) if out else taught_path(decisions)
     header = (
-        f"# Written by workbench annotate: {recipe.name} from run {run_dir.name}, trained\n"
+        f"# Written by workbench annotate: {original} from run {run_dir.name}, trained\n"
         f"# further with the decisions in {decisions.name} added to its training data.\n"
     )
-    write_text_atomic(path, header + tomli_w.dumps(values))
+    write_text_atomic(path, header + recipe.to_toml())
     load_recipe(path)  # what was written must read back (files present, keys valid)
     return path

@@ -14,17 +14,7 @@ from workbench.annotate.decisions import (
     classification_record,
     ner_record,
 )
-from workbench.annotate.pool import Item, item_key
-from workbench.tasks.ner import split_words
-
-
-def entity_types(labels: list[str]) -> list[str]:
-    """A NER model's BIO labels -> its entity types, in the model's order."""
-    types: dict[str, None] = {}
-    for label in labels:
-        if label != "O":
-            types.setdefault(label.split("-", 1)[-1], None)
-    return list(types)
+from workbench.annotate.pool import Item, item_key, make_item
 
 
 class Session:
@@ -184,13 +174,8 @@ class Session:
         if self.history and self.history[-1].key == item_key(source, text):
             item = self.history.pop()
         else:  # decided in an earlier session: rebuilt from its line
-            item = Item(
-                source=source,
-                sentence=int(record.get("position") or 0),
-                text=text,
-                words=split_words(text) if self.task == "ner" else [],
-                confidence=float("nan"),  # the model's proposal was not kept
-            )
+            item = make_item(source, int(record.get("position") or 0), text, self.task)
+            item.confidence = float("nan")  # the model's proposal was not kept
             if self.repropose is not None:
                 self.repropose([item])
         self.queue.insert(0, item)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from workbench.annotate.decisions import METADATA
 from workbench.errors import WorkbenchError
-from workbench.recipe import tomllib
+from workbench.recipe import load_recipe
 from workbench.runs.folder import RECIPE
 
 COLUMNS = ("tokens_column", "entities_column", "text_column", "label_column")
@@ -38,19 +38,18 @@ def recipe_columns(run_dir: str | Path) -> dict[str, str]:
     or one naming a column as the decisions file names its own keys, cannot take
     the decisions back: said here, before anyone decides anything."""
     path = run_folder_of(run_dir) / RECIPE
-    try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+    if not path.is_file():
         return {}
-    data = values.get("data", {})
-    if data.get("text_pair_column"):
+    recipe = load_recipe(path, check_files=False)
+    data = recipe["data"]
+    if data["text_pair_column"]:
         raise WorkbenchError(
             f"{path}: a text-pair classifier (data.text_pair_column); annotate shows one "
             f"text at a time"
         )
     columns = {key: str(data[key]) for key in COLUMNS if isinstance(data.get(key), str)}
     # The keys the task's lines hold; a text column named "text" holds the text anyway.
-    written = WRITTEN.get(values.get("task", ""), ())
+    written = WRITTEN.get(recipe.task, ())
     clash = sorted(
         k
         for k, v in columns.items()

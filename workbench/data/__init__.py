@@ -59,9 +59,10 @@ def detect_format(path: str, kind: str) -> str:
 
 def _records(path: str, fmt: str, data: dict) -> tuple[list[tuple[int, dict]], dict]:
     """``(line, record)`` pairs from a JSONL file or a hub split, and the hub's
-    ClassLabel names per column (none for JSONL)."""
+    ClassLabel names per column (none for JSONL). Lines annotate wrote for rejected
+    sentences are left out here, for every reader."""
     if fmt == "jsonl":
-        return read_jsonl(path), {}
+        return [(n, obj) for n, obj in read_jsonl(path) if not is_rejected(obj)], {}
     plain, names = read_hf(path, data["hf_config"])
     return list(enumerate(plain, start=1)), names
 
@@ -76,8 +77,6 @@ def read_token_examples(path: str, data: dict) -> list[dict]:
         tag_names = names.get(data["tags_column"]) or data["labels"]
         examples = []
         for number, obj in rows:
-            if is_rejected(obj):
-                continue
             loc = where(path, number)
             tokens = column(obj, data["tokens_column"], loc)
             if data["tags_column"] not in obj and data["entities_column"] in obj:
@@ -138,8 +137,6 @@ def read_text_examples(path: str, data: dict) -> list[dict]:
         label_names = names.get(data["label_column"])
         examples = []
         for number, obj in rows:
-            if is_rejected(obj):
-                continue
             loc = where(path, number)
             text = column(obj, data["text_column"], loc)
             pair = column(obj, data["text_pair_column"], loc) if data["text_pair_column"] else None

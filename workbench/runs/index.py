@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
@@ -129,16 +130,22 @@ def find_run(
     # A recipe's runs end in its slug (and -N for a second run in the same second);
     # the summary says whose they really are (the slug "ner" also ends "...-demo-ner").
     tail = re.compile(rf"-{re.escape(slug(text))}(-\d+)?$")
-    of_recipe = [
+    # Summarised one at a time, newest first: the first usable one ends the search.
+    of_recipe = (
         run
         for run in (summarize(p) for p in folders if tail.search(p.name))
         if run.recipe == text or slug(run.recipe) == slug(text)
-    ]
-    for run in of_recipe[:1] if newest_only else of_recipe:  # newest first
+    )
+    seen = []
+    for run in of_recipe:
         if usable(run):
             return run.path, f"{text}: using {run.path} (the recipe's latest {wanted})"
-    if of_recipe:
-        states = ", ".join(f"{run.name} {run.status}" for run in of_recipe[:5])
+        seen.append(run)
+        if newest_only:
+            break
+    if seen:
+        seen += islice(of_recipe, max(0, 5 - len(seen)))  # for the message
+        states = ", ".join(f"{run.name} {run.status}" for run in seen[:5])
         which = "its newest run is no" if newest_only else "no"
         raise WorkbenchError(
             f"{text}: {which} {wanted} of this recipe in {runs_dir}/ "

@@ -18,11 +18,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Select, Static
 
 from workbench.annotate.decisions import ACCEPTED, FIXED, REJECTED, DecisionLog
-from workbench.annotate.pool import ORDERS, build_queue, propose
-from workbench.annotate.session import Session, entity_types
+from workbench.annotate.pool import ORDERS, TASKS, build_queue, propose
+from workbench.annotate.session import Session
 from workbench.annotate.setup import default_out, recipe_columns, run_folder_of
 from workbench.errors import WorkbenchError
 from workbench.runs.events import Status
+from workbench.tasks.ner import entity_types
 from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.predict import LOAD_LOCK, runs_with_models
 
@@ -167,14 +168,14 @@ class AnnotateScreen(Screen):
 
     def _latest_run(self) -> str | None:
         """The newest completed run whose model annotate can use."""
-        from workbench.models import saved_task
+        from workbench.models import has_whole_model, saved_task
 
         for run in runs_with_models(Path(self.app.runs_dir)):
             # A whole model: a LoRA adapter's run cannot be trained on from here.
-            if run.status != Status.COMPLETED or not (run.path / "model/config.json").is_file():
+            if run.status != Status.COMPLETED or not has_whole_model(run.path):
                 continue
             try:
-                if saved_task(run.path)[1] in ("ner", "classification"):
+                if saved_task(run.path)[1] in TASKS:
                     return str(run.path)
             except WorkbenchError:
                 continue
@@ -309,19 +310,28 @@ class AnnotateScreen(Screen):
             if out_box.value.strip() in ("", str(self._default_out)):
                 self._default_out = default_out(run_dir)
                 out_box.value = str(self._default_out)
-            log = DecisionLog(out_box.value.strip())
+            log = self._opened("log", out_box.value.strip(), "out") or DecisionLog(
+                out_box.value.strip()
+            )
         except WorkbenchError as exc:
             self._status(str(exc), error=True)
             return
         order = str(self.query_one("#annotate-order", Select).value)
         self.busy = True
         self._status(f"loading {run_dir.name} and reading {corpus} with it…")
-        self.prepare(run_dir, corpus, log, order, columns)
+        self.prepare(
+            run_dir, self._opened("documents", corpus, "corpus") or corpus, log, order, columns
+        )
+
+    def _opened(self, what: str, value: str, key: str):
+        """What `workbench annotate` already read (the decisions file, the corpus's
+        documents), once, while the form still names the same file or corpus."""
+        given = getattr(self.app, "annotate_options", None) or {}
+        opened = given.pop(what, None)
+        return opened if opened is not None and value == str(given.get(key)) else None
 
     @work(thread=True, exclusive=True, group="annotate")
-    def prepare(
-        self, run_dir: Path, corpus: str, log: DecisionLog, order: str, columns: dict
-    ) -> None:
+    def prepare(self, run_dir: Path, corpus, log: DecisionLog, order: str, columns: dict) -> None:
         try:
             with LOAD_LOCK:  # transformers' lazy imports are not thread-safe
                 loaded, queue = build_queue(

@@ -121,7 +121,15 @@ def test_killing_annotate_mid_sentence_leaves_a_readable_file(ner_recipe, tmp_pa
                 async with app.run_test() as pilot:
                     while app.screen.session is None:
                         await pilot.pause(0.05)
-                    await pilot.press("enter", "right", "1", "enter", "right")
+                    await pilot.press("enter")  # accepted as proposed
+                    # A fix whatever the tiny model proposed: drop its first entity, or
+                    # mark one where it proposed none.
+                    proposed = app.screen.session.entities
+                    if proposed:
+                        await pilot.press(*["right"] * proposed[0]["start"], "x")
+                    else:
+                        await pilot.press("1")
+                    await pilot.press("enter", "right")
                     await pilot.pause(0.2)
                     print("deciding", flush=True)
                     time.sleep(120)  # the person looks at the third sentence

@@ -110,3 +110,45 @@ def kestrel_graph(path) -> Graph:
     graph = Graph.open(path)
     add(graph, KESTREL)
     return graph
+
+
+TYPES = {
+    "works_for": ("PER", "ORG"),
+    "based_in": ("ORG", "LOC"),
+    "lives_in": ("PER", "LOC"),
+    "founded": ("PER", "ORG"),
+}
+
+
+def fact_documents(facts: list[tuple[str, str, str]], prefix: str = "f") -> dict:
+    """One document a fact: ``("Ann", "works_for", "Acme")`` -> "Ann works for Acme."."""
+    docs = {}
+    for n, (head, relation, tail) in enumerate(facts):
+        head_type, tail_type = TYPES[relation]
+        words = relation.replace("_", " ")
+        docs[f"{prefix}{n:02d}.txt"] = [
+            sentence(
+                f"{head} {words} {tail}.",
+                [(head, head_type), (tail, tail_type)],
+                [(0, relation, 1)],
+            )
+        ]
+    return docs
+
+
+# Employees mostly live where their employer is based: works_for(X, Z) ∧
+# based_in(Z, Y) ⇒ lives_in(X, Y) holds for Ann, Ben and Dan, not for Cid
+# (Paris), and Eve's home is not stated — the rule should propose Rome.
+WORLD = [
+    ("Ann", "works_for", "Acme"),
+    ("Ben", "works_for", "Acme"),
+    ("Cid", "works_for", "Acme"),
+    ("Dan", "works_for", "Bolt"),
+    ("Eve", "works_for", "Bolt"),
+    ("Acme", "based_in", "Oslo"),
+    ("Bolt", "based_in", "Rome"),
+    ("Ann", "lives_in", "Oslo"),
+    ("Ben", "lives_in", "Oslo"),
+    ("Cid", "lives_in", "Paris"),
+    ("Dan", "lives_in", "Rome"),
+]

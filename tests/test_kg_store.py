@@ -19,6 +19,7 @@ from workbench.kg import paths as kg_paths
 from workbench.kg.export import export_graph
 from workbench.kg.normalize import canonical_key, normalize_name, relation_words, surface_form
 from workbench.kg.profiles import profile_text
+from workbench.kg.schema import SCHEMA_VERSION
 from workbench.kg.store import Graph
 
 TABLES = (
@@ -288,7 +289,9 @@ def test_file_settings(graph):
     conn = graph._conn
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "1"
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
+        SCHEMA_VERSION
+    )
 
 
 # ---------------------------------------------------------------------- search

@@ -273,6 +273,68 @@ def _kg_parser(sub) -> None:
     graph_option(stats)
     stats.add_argument("--json", action="store_true")
 
+    infer = kg_sub.add_parser(
+        "infer",
+        help="propose relations the text never stated (rules mined from the graph)",
+        description="Mine rules from the graph's relations (chains of one or two "
+        "relations that predict a third), apply them, and store what they propose "
+        "apart from the evidence, each with its explanation. --list shows them; "
+        "kg accept / kg reject decide.",
+    )
+    graph_option(infer)
+    infer.add_argument("--list", action="store_true", help="show the stored proposals only")
+    infer.add_argument(
+        "--method",
+        choices=("rules", "embeddings", "both"),
+        default="rules",
+        help="rules (default), PyKEEN embeddings (the reason extra), or both",
+    )
+    infer.add_argument("--min-support", type=int, default=2, metavar="N")
+    infer.add_argument("--min-confidence", type=float, default=0.1, metavar="C")
+    infer.add_argument("--min-score", type=float, default=0.2, metavar="S")
+    infer.add_argument("--limit", type=int, default=20, help="proposals to print (default 20)")
+    infer.add_argument("--rules", action="store_true", help="print the mined rules too")
+    infer.add_argument("--json", action="store_true", help="one JSON object a line")
+
+    for verb, what in (("accept", "a person states it"), ("reject", "never proposed again")):
+        judge = kg_sub.add_parser(verb, help=f"{verb} inferred triples by number ({what})")
+        judge.add_argument("ids", nargs="+", type=int, metavar="ID", help="numbers from kg infer")
+        graph_option(judge)
+
+    candidates = kg_sub.add_parser(
+        "merge-candidates", help="pairs of entities that may be one (to review, then kg merge)"
+    )
+    graph_option(candidates)
+    candidates.add_argument("--limit", type=int, default=30)
+    candidates.add_argument("--json", action="store_true", help="one JSON object a line")
+
+    merge = kg_sub.add_parser(
+        "merge",
+        help="merge entity A into B (kept across rebuilds; kg split undoes it)",
+    )
+    merge.add_argument("a", metavar="A", help="#id or name: the entity that goes")
+    merge.add_argument("b", metavar="B", help="#id or name: the entity that stays")
+    graph_option(merge)
+
+    split = kg_sub.add_parser("split", help="undo merges into an entity")
+    split.add_argument("entity", metavar="ENTITY", help="#id or name")
+    split.add_argument("--name", help="undo only the merge of this name (default: all)")
+    graph_option(split)
+
+    remove = kg_sub.add_parser("remove", help="remove documents and whatever only they supported")
+    remove.add_argument("documents", nargs="+", metavar="DOCUMENT", help="key or source file")
+    graph_option(remove)
+
+    ask = kg_sub.add_parser(
+        "ask",
+        help="ask the graph a question in plain language",
+        description="Finds the entity the question names and the relation it asks "
+        "about, answers with the evidence sentences, or says it does not know.",
+    )
+    ask.add_argument("question", metavar="QUESTION")
+    graph_option(ask)
+    ask.add_argument("--json", action="store_true")
+
     export = kg_sub.add_parser(
         "export",
         help="write the graph for other tools",
@@ -791,7 +853,147 @@ def kg_export(args, graph, console) -> int:
     return 0
 
 
+def kg_infer(args, graph, console) -> int:
+    from workbench.kg.present import inferred_view, rules_table
+
+    _positive("--limit", args.limit)
+    if not args.list:
+        from workbench.kg.infer import InferSettings, run_inference
+
+        _positive("--min-support", args.min_support)
+        if args.method != "rules":
+            from workbench.kg.linkpredict import require
+
+            require()
+        result = run_inference(
+            graph,
+            InferSettings(
+                method=args.method,
+                min_support=args.min_support,
+                min_confidence=args.min_confidence,
+                min_score=args.min_score,
+            ),
+        )
+        if not args.json:
+            console.print(
+                f"{len(result['rules'])} rules mined from {result['facts']} facts; "
+                f"{result['proposed']} triples proposed ({result['method']})",
+                highlight=False,
+            )
+            if args.rules and result["rules"]:
+                console.print(rules_table(result["rules"]))
+    proposals = graph.inferred(limit=args.limit)
+    if args.json:
+        for p in proposals:
+            print(json.dumps(p, ensure_ascii=False))
+    elif proposals:
+        console.print(inferred_view(proposals), highlight=False)
+        console.print(
+            "accept or reject by number: workbench kg accept ID… / kg reject ID…",
+            highlight=False,
+        )
+    elif args.list:
+        console.print("no inferred triples stored; run workbench kg infer", highlight=False)
+    return 0
+
+
+def _kg_judge(verdict: str):
+    def judge(args, graph, console) -> int:
+        from rich.text import Text
+
+        from workbench.kg.present import triple_text
+
+        for number in args.ids:
+            p = graph.judge(number, verdict)
+            console.print(
+                Text.assemble(
+                    f"{verdict} #{number}: ", triple_text(p["head"], p["type"], p["tail"])
+                ),
+                highlight=False,
+            )
+        return 0
+
+    return judge
+
+
+def kg_candidates(args, graph, console) -> int:
+    from workbench.kg.present import candidates_table
+    from workbench.kg.resolution import merge_candidates
+
+    _positive("--limit", args.limit)
+    found = merge_candidates(graph, limit=args.limit)
+    if args.json:
+        for c in found:
+            print(json.dumps(c, ensure_ascii=False))
+    elif found:
+        console.print(candidates_table(found))
+        console.print("merge one: workbench kg merge '#FROM' '#INTO'", highlight=False)
+    else:
+        console.print("no merge candidates", highlight=False)
+    return 0
+
+
+def kg_merge(args, graph, console) -> int:
+    from workbench.kg.normalize import entity_label
+
+    a, b = graph.resolve(args.a), graph.resolve(args.b)
+    done = graph.merge(a["id"], b["id"])
+    console.print(
+        f"merged {entity_label(a['name'], a['type'])} #{a['id']} into "
+        f"{entity_label(b['name'], b['type'])} #{b['id']} ({done['mentions']} mentions moved; "
+        f"kept across rebuilds; undo: workbench kg split '#{b['id']}' --name {a['name']!r})",
+        highlight=False,
+        markup=False,
+    )
+    return 0
+
+
+def kg_split(args, graph, console) -> int:
+    from workbench.kg.normalize import entity_label
+
+    entity = graph.resolve(args.entity)
+    for e in graph.split(entity["id"], args.name):
+        console.print(
+            f"split {entity_label(e['name'], e['type'])} #{e['id']} out of "
+            f"{entity_label(entity['name'], entity['type'])}",
+            highlight=False,
+            markup=False,
+        )
+    return 0
+
+
+def kg_remove(args, graph, console) -> int:
+    keys = [graph.find_document(ref) for ref in args.documents]  # every name checked first
+    for key in keys:
+        graph.remove_document(key)
+        console.print(f"removed {key}", highlight=False, markup=False)
+    console.print(
+        "(a document still in its corpus comes back on the next kg build of that corpus)",
+        highlight=False,
+    )
+    return 0
+
+
+def kg_ask(args, graph, console) -> int:
+    from workbench.kg.ask import ask, check_question
+    from workbench.kg.embed import Embedder
+    from workbench.kg.present import answer_view
+
+    check_question(args.question)  # an empty or huge question: one line, before the encoder loads
+    models = graph.embedding_models()
+    reply = ask(graph, args.question, Embedder(models[0] if models else "minilm")).to_dict()
+    return _show(args, console, reply, answer_view)
+
+
 KG_COMMANDS = {
+    "infer": kg_infer,
+    "accept": _kg_judge("accepted"),
+    "reject": _kg_judge("rejected"),
+    "merge-candidates": kg_candidates,
+    "merge": kg_merge,
+    "split": kg_split,
+    "remove": kg_remove,
+    "ask": kg_ask,
     "search": kg_search,
     "show": kg_show,
     "path": kg_path,

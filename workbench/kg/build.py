@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.kg.corpus import Document, read_corpus, split_sentences
+from workbench.kg.corpus import Document, corpus_prefix, read_corpus, split_sentences
 from workbench.tasks.ner import char_spans, split_words
 
 DOCS_PER_CHUNK = 16
@@ -162,6 +162,7 @@ def build_graph(
         "added": 0,
         "skipped": 0,
         "replaced": 0,
+        "removed": 0,
         "sentences": 0,
         "mentions": 0,
         "evidence": 0,
@@ -178,6 +179,13 @@ def build_graph(
             corpus=str(corpus),
             settings={"threshold": threshold, "batch_size": batch_size, "device": str(target)},
         )
+        # A document that left the corpus (a file deleted from the folder, a line
+        # gone from the JSONL file) leaves the graph: its mentions, evidence and
+        # whatever only it supported.
+        present = {d.key for d in documents}
+        for key in graph.documents_from(corpus_prefix(corpus)):
+            if key not in present and graph.remove_document(key):
+                summary["removed"] += 1
         if progress is not None:  # the bar shows from the start, before the first chunk
             progress(BuildProgress(done=0, total=len(documents), seconds=0.0))
         for first in range(0, len(documents), DOCS_PER_CHUNK):
@@ -207,6 +215,10 @@ def build_graph(
                     )
                 )
         analysed = time.perf_counter() - started
+        if (
+            summary["replaced"] or summary["removed"]
+        ):  # once a build, not once a document: it reads every relation
+            summary["withdrawn"] = graph.withdraw_unsupported()
         graph.finish_build(
             build_id,
             documents_added=summary["added"],

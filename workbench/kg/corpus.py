@@ -10,6 +10,7 @@ a record whose id is already in the graph replaces that document).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,6 +75,18 @@ def read_corpus(path: str | Path) -> list[Document]:
     if not docs:
         raise WorkbenchError(f"{path}: no documents with text in the corpus")
     return docs
+
+
+def corpus_prefix(path: str | Path) -> str | None:
+    """What the ``source`` of every document read from ``path`` starts with
+    (the folder, or the JSONL file before its line numbers); None for a single
+    text file. A build uses it to find documents that left the corpus."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return str(path) + os.sep
+    if any(s in (".jsonl", ".json", ".ndjson") for s in path.suffixes):
+        return f"{path}:"
+    return None
 
 
 def _json_documents(path: Path) -> Iterator[Document]:

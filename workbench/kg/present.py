@@ -262,3 +262,131 @@ def _build_line(build: dict) -> str:
 
 def _num(value) -> str:
     return "-" if value is None else str(value)  # a build that did not finish
+
+
+# ------------------------------------------------------- reasoning and people
+
+
+def triple_text(head: dict, relation: str, tail: dict) -> Text:
+    """``Aiko Karimi (PER) —lives_in→ Valencia (LOC)``."""
+    return Text.assemble(
+        entity_label(head["name"], head["type"]),
+        (f" —{relation}→ ", "bold"),
+        entity_label(tail["name"], tail["type"]),
+    )
+
+
+def explanation_lines(explanation: list[dict]) -> list[Text]:
+    """Why a triple was proposed: each rule with its confidence and support and
+    the chains of facts that fired it; the embedding model's ranking; notes."""
+    lines = []
+    for note in explanation:
+        if note.get("kind") == "rule":
+            lines.append(
+                Text(
+                    f"rule {note['rule']}  (confidence {note['confidence']:.2f}, "
+                    f"PCA {note['pca_confidence']:.2f}, support {note['support']})"
+                )
+            )
+            for chain in note.get("chains", []):
+                text = Text("  because ")
+                for n, step in enumerate(chain):
+                    if n:
+                        text.append(" and ")
+                    text.append_text(triple_text(step["head"], step["type"], step["tail"]))
+                lines.append(text)
+        elif note.get("kind") == "embedding":
+            lines.append(
+                Text(
+                    f"{note['model']} embeddings rank it {note['rank']} of {note['of']} "
+                    f"(probability {note['probability']:.2f})"
+                )
+            )
+        elif note.get("note"):
+            lines.append(Text(f"note: {note['note']}"))
+    return lines
+
+
+def inferred_view(proposals: list[dict]) -> Group:
+    """Numbered proposals, each with its explanation (`kg infer --list`)."""
+    parts: list = []
+    for p in proposals:
+        parts.append(
+            Text.assemble(
+                (f"#{p['id']} ", "bold"),
+                triple_text(p["head"], p["type"], p["tail"]),
+                f"  score {p['score']:.2f} · {p['method']} · inferred",
+            )
+        )
+        parts += [Text("    ").append_text(line) for line in explanation_lines(p["explanation"])]
+    return Group(*parts)
+
+
+def rules_table(rules: list, limit: int = 20) -> Table:
+    """The mined rules, best first."""
+    table = _table("rule", "support", "confidence", "PCA", right=("support", "confidence", "PCA"))
+    for rule in rules[:limit]:
+        _add(
+            table,
+            rule.text(),
+            str(rule.support),
+            f"{rule.confidence:.2f}",
+            f"{rule.pca_confidence:.2f}",
+        )
+    return table
+
+
+def candidates_table(candidates: list[dict]) -> Table:
+    """Merge candidates: which entity would merge into which, and why."""
+    table = _table("merge", "into", "type", "score", "why", right=("score",))
+    for c in candidates:
+        _add(
+            table,
+            f"{c['from']['name']} #{c['from']['id']}",
+            f"{c['into']['name']} #{c['into']['id']}",
+            c["into"]["type"],
+            f"{c['score']:.2f}",
+            "; ".join(c["reasons"]),
+        )
+    return table
+
+
+def answer_view(reply: dict) -> Group:
+    """`kg ask`'s reply: the answers with their evidence, or "I don't know" and why."""
+    if not reply["known"]:
+        return Group(Text(f"I don't know: {reply['reason']}."))
+    parts: list = [
+        Text.assemble(
+            (", ".join(a["entity"]["name"] for a in reply["answers"]), "bold"),
+            f"   (confidence {reply['confidence']:.2f}; read as: {reply['reason']})",
+        )
+    ]
+    for answer in reply["answers"]:
+        kind = "" if answer["kind"] == "extracted" else f" · {answer['kind']}"
+        parts.append(
+            Text(
+                f"• {entity_label(answer['entity']['name'], answer['entity']['type'])}"
+                f"  {answer['confidence']:.2f}{kind}"
+            )
+        )
+        for step in answer["steps"]:
+            head, tail = (
+                (step["from"], step["to"]) if step["forward"] else (step["to"], step["from"])
+            )
+            line = Text("    ").append_text(triple_text(head, step["type"], tail))
+            parts.append(line)
+            for ev in step.get("evidence", []):
+                parts.append(
+                    Text("      “")
+                    .append_text(
+                        highlighted(
+                            ev["sentence"],
+                            (ev["head_start"], ev["head_end"]),
+                            (ev["tail_start"], ev["tail_end"]),
+                        )
+                    )
+                    .append(f"” ({ev['document']})")
+                )
+            for extra in explanation_lines(step.get("explanation", [])):
+                parts.append(Text("      ").append_text(extra))
+    return Group(*parts)

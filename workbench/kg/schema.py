@@ -14,9 +14,49 @@ from pathlib import Path
 
 from workbench.errors import WorkbenchError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-SCHEMA = """
+DECISIONS = """
+-- What people decided and what reasoning proposed: kept apart from what the
+-- models extracted, and keyed by names (entity key + type), not by row ids, so
+-- a rebuild that deletes and re-creates entities leaves them standing.
+CREATE TABLE merges (
+    id INTEGER PRIMARY KEY,
+    from_key TEXT NOT NULL,
+    from_type TEXT NOT NULL,
+    into_key TEXT NOT NULL,
+    into_type TEXT NOT NULL,
+    time TEXT NOT NULL,
+    UNIQUE (from_key, from_type)
+);
+CREATE TABLE inferred (
+    id INTEGER PRIMARY KEY,
+    head_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+    tail_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
+    type TEXT NOT NULL,
+    score REAL NOT NULL,
+    method TEXT NOT NULL,                -- rules, embeddings, rules+embeddings
+    explanation TEXT NOT NULL,           -- JSON: the rules and chains that fired
+    support TEXT NOT NULL,               -- JSON: [[head_id, type, tail_id], ...] it rests on
+    time TEXT NOT NULL,
+    UNIQUE (head_id, type, tail_id)
+);
+CREATE TABLE judgements (
+    id INTEGER PRIMARY KEY,
+    head_key TEXT NOT NULL,
+    head_type TEXT NOT NULL,
+    type TEXT NOT NULL,
+    tail_key TEXT NOT NULL,
+    tail_type TEXT NOT NULL,
+    verdict TEXT NOT NULL,               -- accepted, rejected
+    explanation TEXT NOT NULL,           -- JSON, as it was when judged
+    time TEXT NOT NULL,
+    UNIQUE (head_key, head_type, type, tail_key, tail_type)
+);
+"""
+
+SCHEMA = (
+    """
 CREATE TABLE meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -71,7 +111,8 @@ CREATE TABLE mentions (
     start INTEGER NOT NULL,              -- char offsets in the sentence
     end INTEGER NOT NULL,
     text TEXT NOT NULL,                  -- as written
-    score REAL NOT NULL
+    score REAL NOT NULL,
+    type TEXT                            -- the type the model gave (a merge may move it)
 );
 CREATE INDEX mentions_entity ON mentions(entity_id, sentence_id);
 CREATE INDEX mentions_sentence ON mentions(sentence_id);
@@ -123,6 +164,8 @@ CREATE TRIGGER aliases_au AFTER UPDATE OF text ON aliases BEGIN
     INSERT INTO alias_fts(rowid, text) VALUES (new.id, new.text);
 END;
 """
+    + DECISIONS
+)
 
 
 def connect(path: Path, create: bool) -> sqlite3.Connection:
@@ -165,6 +208,8 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
             _create(conn)
         elif version == 0:
             raise WorkbenchError(f"{path}: an SQLite file, but not a workbench graph")
+        elif version < SCHEMA_VERSION:
+            _migrate(conn, version)
         elif version > SCHEMA_VERSION:
             raise WorkbenchError(
                 f"{path}: graph schema version {version} is newer than this "
@@ -206,6 +251,32 @@ def _create(conn: sqlite3.Connection) -> None:
                 "this Python's SQLite has no FTS5; the graph needs it "
                 "(install a Python built with a recent SQLite)"
             ) from None
+        raise
+
+
+def _migrate(conn: sqlite3.Connection, version: int) -> None:
+    """Bring an older graph file up to SCHEMA_VERSION in one transaction.
+
+    1 -> 2: the people's and reasoning's tables, and each mention's own type
+    (the type its entity had, which was the mention's until merges existed)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if version < 2:
+            conn.execute("ALTER TABLE mentions ADD COLUMN type TEXT")
+            conn.execute(
+                "UPDATE mentions SET type = (SELECT type FROM entities e "
+                "WHERE e.id = mentions.entity_id)"
+            )
+            for statement in _statements(DECISIONS):
+                conn.execute(statement)
+        conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
         raise
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from workbench.errors import WorkbenchError
 from workbench.kg import paths as _paths
 from workbench.kg import profiles
+from workbench.kg.decisions import GraphDecisions
 from workbench.kg.normalize import canonical_key, normalize_name, surface_form
 from workbench.kg.schema import connect
 
@@ -64,7 +65,7 @@ def _insert(conn: sqlite3.Connection, sql: str, params: tuple) -> int:
     return row_id
 
 
-class Graph:
+class Graph(GraphDecisions):
     """One graph file. Open with ``Graph.open(path)``; use as a context manager.
 
     One Graph is meant for one thread at a time; several processes may open
@@ -201,6 +202,37 @@ class Graph:
             self._refresh_entities(touched_entities)
         return True
 
+    def documents_from(self, source_prefix: str | None) -> list[str]:
+        """Keys of the documents whose source starts with ``source_prefix``."""
+        if not source_prefix:
+            return []
+        return [
+            r[0]
+            for r in self._q("SELECT doc_key, source FROM documents ORDER BY doc_key")
+            if r[1].startswith(source_prefix)
+        ]
+
+    def find_document(self, ref: str) -> str:
+        """A document as people name it (its key, or the file it was read from)
+        -> its key; an error naming the closest keys otherwise."""
+        row = self._conn.execute(
+            "SELECT doc_key FROM documents WHERE doc_key = ? OR source = ? ORDER BY id LIMIT 1",
+            (ref, ref),
+        ).fetchone()
+        if row is None:
+            tail = Path(ref).name
+            close = [
+                r[0]
+                for r in self._q(
+                    "SELECT doc_key FROM documents WHERE instr(doc_key, ?) > 0 "
+                    "ORDER BY doc_key LIMIT 5",
+                    (tail,),
+                )
+            ]
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise WorkbenchError(f"no document {ref!r} in {self.path}{hint}")
+        return row[0]
+
     def remove_document(self, doc_key: str) -> bool:
         """Remove a document and whatever only it supported; False when absent."""
         row = self._conn.execute(
@@ -215,6 +247,7 @@ class Graph:
             conn.execute("DELETE FROM documents WHERE id = ?", (row[0],))
             self._refresh_relations(touched_relations)
             self._refresh_entities(touched_entities)
+            self.withdraw_unsupported()
         return True
 
     def _clear_document(self, doc_id: int, entities: set[int], relations: set[int]) -> None:
@@ -266,8 +299,8 @@ class Graph:
                 entity_id = self._entity_id(key, entity_type, surface_form(str(ent["text"])))
                 mention_id = _insert(
                     conn,
-                    "INSERT INTO mentions(entity_id, sentence_id, start, end, text, score) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO mentions(entity_id, sentence_id, start, end, text, score, type) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         entity_id,
                         sentence_id,
@@ -275,6 +308,7 @@ class Graph:
                         int(ent["end"]),
                         str(ent["text"]),
                         float(ent.get("score", 1.0)),
+                        entity_type,
                     ),
                 )
                 mentions.append((mention_id, entity_id))
@@ -315,6 +349,9 @@ class Graph:
             ) from None
 
     def _entity_id(self, key: str, type: str, surface: str) -> int:
+        """The entity a mention of (key, type) belongs to, created if needed; a
+        person's merge sends it to the entity it was merged into."""
+        key, type = self.merged_into(key, type)
         row = self._conn.execute(
             "SELECT id FROM entities WHERE key = ? AND type = ?", (key, type)
         ).fetchone()
@@ -422,6 +459,22 @@ class Graph:
                 )
         return len(todo)
 
+    def entity_vectors(self, model: str, entity_ids: list[int]) -> dict[int, np.ndarray]:
+        """id -> its stored unit vector from ``model`` (for those that have one)."""
+        found = {}
+        for chunk in _chunks(entity_ids):
+            for row in self._q(
+                "SELECT entity_id, vector FROM embeddings WHERE model = ? "
+                f"AND entity_id IN ({_marks(chunk)})",
+                [model, *chunk],
+            ):
+                found[row[0]] = np.frombuffer(row[1], dtype=np.float32)
+        return found
+
+    def entity_keys(self) -> dict[int, str]:
+        """id -> normalised name (the key mentions are matched on)."""
+        return {r[0]: r[1] for r in self._q("SELECT id, key FROM entities")}
+
     def embedding_models(self) -> list[str]:
         """Models the stored entity vectors came from, most vectors first."""
         return [
@@ -452,6 +505,20 @@ class Graph:
                     "relations": row["degree"],
                 }
         return found
+
+    def briefs(self, entity_ids: list[int]) -> dict[int, dict]:
+        """id -> {"id","name","type"} for the ids that exist."""
+        found = {}
+        for chunk in _chunks(entity_ids):
+            for row in self._q(
+                f"SELECT id, name, type FROM entities WHERE id IN ({_marks(chunk)})", chunk
+            ):
+                found[row["id"]] = _brief(row)
+        return found
+
+    def entity_types(self, entity_ids: list[int]) -> dict[int, str]:
+        """id -> type."""
+        return {i: b["type"] for i, b in self.briefs(entity_ids).items()}
 
     def search(self, text: str, limit: int = 20, type: str | None = None) -> list[dict]:
         """Entities whose name or an alias contains every word of ``text`` as a
@@ -732,13 +799,7 @@ class Graph:
             node for chain in chains for step in chain for node in (step.source, step.target)
         } - set(ends)
         briefs = {i: _brief(row) for i, row in ends.items()}
-        for chunk in _chunks(sorted(needed)):
-            briefs.update(
-                (r["id"], _brief(r))
-                for r in self._q(
-                    f"SELECT id, name, type FROM entities WHERE id IN ({_marks(chunk)})", chunk
-                )
-            )
+        briefs.update(self.briefs(sorted(needed)))
         return [
             [
                 {
@@ -753,6 +814,156 @@ class Graph:
             ]
             for chain in chains
         ]
+
+    # ------------------------------------------------------------- questions
+
+    def by_name(self, key: str) -> list[dict]:
+        """Entities whose normalised name is ``key`` (or a name merged into them),
+        most mentioned first: {"id","name","type","mentions"}."""
+        if not key:
+            return []
+        keys = {(key, r[0]) for r in self._q("SELECT type FROM entities WHERE key = ?", (key,))}
+        keys |= {
+            self.merged_into(key, r[0])
+            for r in self._q("SELECT from_type FROM merges WHERE from_key = ?", (key,))
+        }
+        found = []
+        for k, t in keys:
+            row = self._conn.execute(
+                "SELECT id, name, type, mentions FROM entities WHERE key = ? AND type = ?", (k, t)
+            ).fetchone()
+            if row is not None:
+                found.append({**_brief(row), "mentions": row["mentions"]})
+        found.sort(key=lambda e: (-e["mentions"], e["id"]))
+        return found
+
+    def relation_signatures(self, min_share: float = 0.1) -> list[tuple[str, str, str]]:
+        """(relation, head type, tail type) for the pairings that hold at least
+        ``min_share`` of a relation's triples (a mistyped entity or two do not
+        make "a company lives in a city" a pairing of the graph)."""
+        counts: dict[str, list[tuple[str, str, int]]] = {}
+        for r in self._q(
+            "SELECT r.type, h.type, t.type, count(*) FROM relations r "
+            "JOIN entities h ON h.id = r.head_id JOIN entities t ON t.id = r.tail_id "
+            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        ):
+            counts.setdefault(r[0], []).append((r[1], r[2], r[3]))
+        return [
+            (relation, h, t)
+            for relation, pairs in counts.items()
+            for h, t, n in pairs
+            if n >= min_share * sum(p[2] for p in pairs)
+        ]
+
+    def relation_phrasings(self, per_relation: int = 6) -> dict[tuple[str, bool], list[str]]:
+        """How the documents word each relation: the text between its two
+        mentions in evidence sentences, most frequent first, keyed by
+        (relation, True) when the head comes first, (relation, False) when the tail does."""
+        counts: dict[tuple[str, bool], Counter[str]] = {}
+        for r in self._q(
+            "SELECT rel.type, s.text, hm.start AS hs, hm.end AS he, tm.start AS ts, tm.end AS te "
+            "FROM evidence ev JOIN relations rel ON rel.id = ev.relation_id "
+            "JOIN sentences s ON s.id = ev.sentence_id "
+            "JOIN mentions hm ON hm.id = ev.head_mention_id "
+            "JOIN mentions tm ON tm.id = ev.tail_mention_id"
+        ):
+            forward = r["he"] <= r["ts"]
+            middle = r["text"][r["he"] : r["ts"]] if forward else r["text"][r["te"] : r["hs"]]
+            words = _WORDS.findall(middle)
+            if 0 < len(words) <= 6:
+                counts.setdefault((r["type"], forward), Counter())[" ".join(words).lower()] += 1
+        return {k: [p for p, _ in c.most_common(per_relation)] for k, c in counts.items()}
+
+    def follow(self, entity_id: int, chain: list[tuple[str, bool]], limit: int = 20) -> list[dict]:
+        """The entities at the end of ``chain`` (relation, forward) from
+        ``entity_id``, most confident first: {"entity","confidence","kind",
+        "steps": [{"from","type","to","forward","kind","evidence"|"explanation"}]}.
+        A step uses the graph's extracted relations and the triples people
+        accepted; where a node has neither, reasoning's proposals (kind "inferred")."""
+        start = self._entity_row(entity_id)
+        frontier: dict[int, tuple[float, list[dict]]] = {entity_id: (1.0, [])}
+        for relation, forward in chain:
+            reached: dict[int, tuple[float, list[dict]]] = {}
+            for node, (confidence, steps) in frontier.items():
+                for edge in self._edges_from(node, relation, forward):
+                    if edge["other"] == entity_id:
+                        continue
+                    value = confidence * edge["confidence"]
+                    if edge["other"] not in reached or value > reached[edge["other"]][0]:
+                        reached[edge["other"]] = (value, steps + [edge])
+            frontier = reached
+        best = sorted(frontier.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
+        briefs = self.briefs(
+            [start["id"]]
+            + [e for e, _ in best]
+            + [s["other"] for _, (_, steps) in best for s in steps]
+        )
+        evidence = self._evidence(
+            [s["relation_id"] for _, (_, steps) in best for s in steps if s.get("relation_id")]
+        )
+        answers = []
+        for other, (confidence, steps) in best:
+            shown, here = [], start["id"]
+            for s in steps:
+                step = {
+                    "from": briefs[here],
+                    "type": s["type"],
+                    "to": briefs[s["other"]],
+                    "forward": s["forward"],
+                    "kind": s["kind"],
+                }
+                if s["kind"] == "extracted":
+                    step["evidence"] = evidence.get(s["relation_id"], [])[:2]
+                else:
+                    step["explanation"] = s.get("explanation", [])
+                shown.append(step)
+                here = s["other"]
+            kinds = {s["kind"] for s in steps}
+            answers.append(
+                {
+                    "entity": briefs[other],
+                    "confidence": round(confidence, 4),
+                    "kind": "inferred"
+                    if "inferred" in kinds
+                    else "accepted"
+                    if "accepted" in kinds
+                    else "extracted",
+                    "steps": shown,
+                }
+            )
+        return answers
+
+    def _edges_from(self, node: int, relation: str, forward: bool) -> list[dict]:
+        this, other = ("head_id", "tail_id") if forward else ("tail_id", "head_id")
+        edges = [
+            {"other": r[0], "relation_id": r[1], "confidence": r[2], "kind": "extracted"}
+            for r in self._q(
+                f"SELECT {other}, id, score FROM relations WHERE {this} = ? AND type = ?",
+                (node, relation),
+            )
+        ]
+        for fact in self.accepted(node):
+            if fact["type"] == relation and fact["head" if forward else "tail"]["id"] == node:
+                edges.append(
+                    {
+                        "other": fact["tail" if forward else "head"]["id"],
+                        "confidence": 1.0,
+                        "kind": "accepted",
+                        "explanation": fact["explanation"],
+                    }
+                )
+        if not edges:
+            for p in self.inferred(entity_id=node):
+                if p["type"] == relation and p["head" if forward else "tail"]["id"] == node:
+                    edges.append(
+                        {
+                            "other": p["tail" if forward else "head"]["id"],
+                            "confidence": p["score"],
+                            "kind": "inferred",
+                            "explanation": p["explanation"],
+                        }
+                    )
+        return [{**e, "type": relation, "forward": forward} for e in edges]
 
     def stats(self) -> dict:
         """Counts, the biggest types and entities, the builds, and the file."""

@@ -1,0 +1,391 @@
+"""What people decide about a graph, and what reasoning proposes to it.
+
+A mixin of store.Graph over the tables schema.DECISIONS creates:
+
+- **merges**: "these two names are one entity". Recorded by name (entity key and
+  type), so when a rebuild deletes and re-creates entities, the next mention of
+  the merged name goes straight to the entity it was merged into; a split takes
+  the decision back and moves the name's mentions out again.
+- **inferred**: triples reasoning proposed (kg/infer.py), each with its score,
+  its explanation and the extracted facts it rests on; never counted as
+  evidence. Proposals whose support is gone are withdrawn after every change.
+- **judgements**: a person's accept or reject of a proposal, by name. An
+  accepted triple is a fact a person stated; a rejected one is not proposed again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+from workbench.kg.normalize import normalize_name, surface_form
+
+_MAX_CHAIN = 32  # merge records are kept flat; this only guards a hand-edited file
+VERDICTS = ("accepted", "rejected")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+Triple = tuple[int, str, int]
+
+
+class GraphDecisions:
+    """Merges, splits, proposals and judgements (mixed into store.Graph)."""
+
+    path: Path
+    _conn: sqlite3.Connection
+
+    # Provided by store.Graph.
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    def _entity_id(self, key: str, type: str, surface: str) -> int:
+        raise NotImplementedError
+
+    def _refresh_relations(self, relation_ids: set[int]) -> None:
+        raise NotImplementedError
+
+    def _refresh_entities(self, entity_ids: set[int]) -> None:
+        raise NotImplementedError
+
+    def _entity_row(self, entity_id: int) -> sqlite3.Row:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ merges
+
+    def merged_into(self, key: str, type: str) -> tuple[str, str]:
+        """The (key, type) a name resolves to after people's merges (itself if none)."""
+        for _ in range(_MAX_CHAIN):
+            row = self._conn.execute(
+                "SELECT into_key, into_type FROM merges WHERE from_key = ? AND from_type = ?",
+                (key, type),
+            ).fetchone()
+            if row is None:
+                break
+            key, type = row[0], row[1]
+        return key, type
+
+    def merge(self, source_id: int, target_id: int) -> dict:
+        """Merge entity ``source_id`` into ``target_id``: its mentions, aliases and
+        relations move, and the decision is kept for every later build.
+        Returns {"from", "into", "mentions"} (entity briefs, mentions moved)."""
+        if source_id == target_id:
+            raise WorkbenchError(f"merge: #{source_id} is the same entity twice")
+        source, target = self._entity_row(source_id), self._entity_row(target_id)
+        src_key, tgt_key = self._key_of(source_id), self._key_of(target_id)
+        with self._write() as conn:
+            # The source's own name, and every name merged into it, now lead to the target.
+            conn.execute(
+                "UPDATE merges SET into_key = ?, into_type = ? "
+                "WHERE into_key = ? AND into_type = ?",
+                (*tgt_key, *src_key),
+            )
+            # Merging back a name that was merged the other way: the newer decision wins.
+            conn.execute("DELETE FROM merges WHERE from_key = ? AND from_type = ?", tgt_key)
+            conn.execute(
+                "INSERT OR REPLACE INTO merges(from_key, from_type, into_key, into_type, time) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (*src_key, *tgt_key, _now()),
+            )
+            moved = self._rehome(
+                [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM mentions WHERE entity_id = ?", (source_id,)
+                    )
+                ]
+            )
+            self._move_judgements(src_key, tgt_key)
+            self.withdraw_unsupported()
+        return {
+            "from": {"id": source["id"], "name": source["name"], "type": source["type"]},
+            "into": {"id": target["id"], "name": target["name"], "type": target["type"]},
+            "mentions": moved,
+        }
+
+    def merges(self, entity_id: int | None = None) -> list[dict]:
+        """Merge decisions, newest first: {"id","from","from_type","into","into_type",
+        "time"} (names as keys); only those into ``entity_id`` when given."""
+        sql = "SELECT * FROM merges"
+        args: tuple[str, ...] = ()
+        if entity_id is not None:
+            sql += " WHERE into_key = ? AND into_type = ?"
+            args = self._key_of(entity_id)
+        return [
+            {
+                "id": r["id"],
+                "from": r["from_key"],
+                "from_type": r["from_type"],
+                "into": r["into_key"],
+                "into_type": r["into_type"],
+                "time": r["time"],
+            }
+            for r in self._conn.execute(sql + " ORDER BY id DESC", args).fetchall()
+        ]
+
+    def split(self, entity_id: int, name: str | None = None) -> list[dict]:
+        """Undo merges into ``entity_id``: all of them, or the one of ``name`` (a
+        name that was merged in). Its mentions go back to entities of their own.
+        Returns the entities the names now have ({"id","name","type"})."""
+        target_key = self._key_of(entity_id)
+        decisions = self.merges(entity_id)
+        if name is not None:
+            wanted = normalize_name(name)
+            decisions = [d for d in decisions if d["from"] == wanted]
+            if not decisions:
+                merged = ", ".join(repr(d["from"]) for d in self.merges(entity_id))
+                raise WorkbenchError(
+                    f"split: no merge of {name!r} into #{entity_id}"
+                    + (f"; merged into it: {merged}" if merged else "; nothing was merged into it")
+                )
+        if not decisions:
+            raise WorkbenchError(f"split: nothing was merged into #{entity_id}")
+        with self._write() as conn:
+            conn.executemany("DELETE FROM merges WHERE id = ?", [(d["id"],) for d in decisions])
+            mentions = [
+                r[0]
+                for r in conn.execute("SELECT id FROM mentions WHERE entity_id = ?", (entity_id,))
+            ]
+            self._rehome(mentions)
+            self.withdraw_unsupported()
+        found = []
+        for d in decisions:
+            key, type = self.merged_into(d["from"], d["from_type"])
+            row = self._conn.execute(
+                "SELECT id, name, type FROM entities WHERE key = ? AND type = ?", (key, type)
+            ).fetchone()
+            if row is not None and (key, type) != target_key:
+                found.append({"id": row["id"], "name": row["name"], "type": row["type"]})
+        return found
+
+    def _key_of(self, entity_id: int) -> tuple[str, str]:
+        row = self._conn.execute(
+            "SELECT key, type FROM entities WHERE id = ?", (entity_id,)
+        ).fetchone()
+        if row is None:
+            raise WorkbenchError(f"no entity #{entity_id} in {self.path}")
+        return row[0], row[1]
+
+    def _rehome(self, mention_ids: list[int]) -> int:
+        """Move each mention to the entity its own name and type resolve to now,
+        then regroup the evidence that cites it; returns how many moved."""
+        conn = self._conn
+        touched_entities: set[int] = set()
+        moved: list[int] = []
+        for mention_id, entity_id, text, type in conn.execute(
+            f"SELECT id, entity_id, text, coalesce(type, '') FROM mentions "
+            f"WHERE id IN ({','.join('?' * len(mention_ids))})",
+            mention_ids,
+        ).fetchall():
+            owner = self._entity_id(normalize_name(text), type, surface_form(text))
+            if owner != entity_id:
+                conn.execute("UPDATE mentions SET entity_id = ? WHERE id = ?", (owner, mention_id))
+                touched_entities.update((entity_id, owner))
+                moved.append(mention_id)
+        touched_relations: set[int] = set()
+        for chunk_start in range(0, len(moved), 400):
+            chunk = moved[chunk_start : chunk_start + 400]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                "SELECT ev.id, ev.relation_id, r.type, hm.entity_id, tm.entity_id "
+                "FROM evidence ev JOIN relations r ON r.id = ev.relation_id "
+                "JOIN mentions hm ON hm.id = ev.head_mention_id "
+                "JOIN mentions tm ON tm.id = ev.tail_mention_id "
+                f"WHERE ev.head_mention_id IN ({marks}) OR ev.tail_mention_id IN ({marks})",
+                chunk + chunk,
+            ).fetchall()
+            for evidence_id, relation_id, rtype, head, tail in rows:
+                touched_relations.add(relation_id)
+                if head == tail:  # the two ends are one entity now: nothing to say
+                    conn.execute("DELETE FROM evidence WHERE id = ?", (evidence_id,))
+                    continue
+                conn.execute(
+                    "INSERT INTO relations(head_id, tail_id, type, score, count) "
+                    "VALUES (?, ?, ?, 0, 0) ON CONFLICT DO NOTHING",
+                    (head, tail, rtype),
+                )
+                new_id = conn.execute(
+                    "SELECT id FROM relations WHERE head_id = ? AND type = ? AND tail_id = ?",
+                    (head, rtype, tail),
+                ).fetchone()[0]
+                conn.execute(
+                    "UPDATE evidence SET relation_id = ? WHERE id = ?", (new_id, evidence_id)
+                )
+                touched_relations.add(new_id)
+        self._refresh_relations(touched_relations)
+        self._refresh_entities(touched_entities)
+        return len(moved)
+
+    def _move_judgements(self, old: tuple[str, str], new: tuple[str, str]) -> None:
+        """A judged triple about a merged name is about the entity it joined."""
+        for end in ("head", "tail"):
+            self._conn.execute(
+                f"UPDATE OR IGNORE judgements SET {end}_key = ?, {end}_type = ? "
+                f"WHERE {end}_key = ? AND {end}_type = ?",
+                (*new, *old),
+            )
+
+    # ------------------------------------------------------------ reasoning
+
+    def triples(self, accepted: bool = True) -> list[Triple]:
+        """Every extracted relation as (head id, type, tail id), and the triples a
+        person accepted (when ``accepted``): what reasoning reasons from."""
+        found = [
+            (r[0], r[1], r[2])
+            for r in self._conn.execute("SELECT head_id, type, tail_id FROM relations")
+        ]
+        if accepted:
+            found += [(f["head"]["id"], f["type"], f["tail"]["id"]) for f in self.accepted()]
+        return sorted(set(found))
+
+    def replace_inferred(self, proposals: Iterable[dict]) -> int:
+        """Store a reasoning pass's proposals in place of the last pass's. Each is
+        {"head","type","tail" (ids),"score","method","explanation","support"}.
+        Triples a person judged, or that the graph already holds, are left out.
+        Returns how many were stored."""
+        judged = {(h, r, t) for h, r, t in self._judged_ids()}
+        known = set(self.triples(accepted=False))
+        rows = []
+        for p in proposals:
+            triple = (int(p["head"]), str(p["type"]), int(p["tail"]))
+            if triple in judged or triple in known or triple[0] == triple[2]:
+                continue
+            rows.append(
+                (
+                    triple[0],
+                    triple[2],
+                    triple[1],
+                    float(p["score"]),
+                    str(p["method"]),
+                    json.dumps(p.get("explanation", []), ensure_ascii=False),
+                    json.dumps(p.get("support", [])),
+                    _now(),
+                )
+            )
+        with self._write() as conn:
+            conn.execute("DELETE FROM inferred")
+            conn.executemany(
+                "INSERT OR REPLACE INTO inferred(head_id, tail_id, type, score, method, "
+                "explanation, support, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
+    def _judged_ids(self) -> Iterator[Triple]:
+        for r in self._conn.execute(
+            "SELECT h.id, j.type, t.id FROM judgements j "
+            "JOIN entities h ON h.key = j.head_key AND h.type = j.head_type "
+            "JOIN entities t ON t.key = j.tail_key AND t.type = j.tail_type"
+        ):
+            yield r[0], r[1], r[2]
+
+    def inferred(
+        self, limit: int | None = None, entity_id: int | None = None, min_score: float = 0.0
+    ) -> list[dict]:
+        """Proposals, best first: {"id","head","type","tail" (briefs),"score",
+        "method","explanation","support"}; those touching ``entity_id`` when given."""
+        where, args = ["i.score >= ?"], [min_score]
+        if entity_id is not None:
+            where.append("(i.head_id = ? OR i.tail_id = ?)")
+            args += [entity_id, entity_id]
+        sql = (
+            "SELECT i.*, h.name AS h_name, h.type AS h_type, t.name AS t_name, "
+            "t.type AS t_type FROM inferred i JOIN entities h ON h.id = i.head_id "
+            f"JOIN entities t ON t.id = i.tail_id WHERE {' AND '.join(where)} "
+            "ORDER BY i.score DESC, i.id"
+        )
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [
+            {
+                "id": r["id"],
+                "head": {"id": r["head_id"], "name": r["h_name"], "type": r["h_type"]},
+                "type": r["type"],
+                "tail": {"id": r["tail_id"], "name": r["t_name"], "type": r["t_type"]},
+                "score": r["score"],
+                "method": r["method"],
+                "explanation": json.loads(r["explanation"]),
+                "support": json.loads(r["support"]),
+            }
+            for r in self._conn.execute(sql, args).fetchall()
+        ]
+
+    def judge(self, inferred_id: int, verdict: str) -> dict:
+        """Accept or reject proposal ``inferred_id``: the judgement is kept by name
+        (it survives rebuilds), the proposal leaves the list. Returns the proposal."""
+        if verdict not in VERDICTS:
+            raise WorkbenchError(f"verdict must be one of {', '.join(VERDICTS)}")
+        found = [p for p in self.inferred() if p["id"] == inferred_id]
+        if not found:
+            raise WorkbenchError(
+                f"no inferred triple #{inferred_id} in {self.path} "
+                f"(list them with workbench kg infer --list)"
+            )
+        proposal = found[0]
+        head, tail = self._key_of(proposal["head"]["id"]), self._key_of(proposal["tail"]["id"])
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO judgements(head_key, head_type, type, tail_key, "
+                "tail_type, verdict, explanation, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *head,
+                    proposal["type"],
+                    *tail,
+                    verdict,
+                    json.dumps(proposal["explanation"], ensure_ascii=False),
+                    _now(),
+                ),
+            )
+            conn.execute("DELETE FROM inferred WHERE id = ?", (inferred_id,))
+        return {**proposal, "verdict": verdict}
+
+    def accepted(self, entity_id: int | None = None) -> list[dict]:
+        """Triples a person accepted whose two entities are in the graph now:
+        {"head","type","tail" (briefs),"explanation"}."""
+        sql = (
+            "SELECT j.type, j.explanation, h.id AS h_id, h.name AS h_name, h.type AS h_type, "
+            "t.id AS t_id, t.name AS t_name, t.type AS t_type FROM judgements j "
+            "JOIN entities h ON h.key = j.head_key AND h.type = j.head_type "
+            "JOIN entities t ON t.key = j.tail_key AND t.type = j.tail_type "
+            "WHERE j.verdict = 'accepted'"
+        )
+        args: tuple = ()
+        if entity_id is not None:
+            sql += " AND (h.id = ? OR t.id = ?)"
+            args = (entity_id, entity_id)
+        return [
+            {
+                "head": {"id": r["h_id"], "name": r["h_name"], "type": r["h_type"]},
+                "type": r["type"],
+                "tail": {"id": r["t_id"], "name": r["t_name"], "type": r["t_type"]},
+                "explanation": json.loads(r["explanation"]),
+            }
+            for r in self._conn.execute(sql + " ORDER BY j.id", args).fetchall()
+        ]
+
+    def withdraw_unsupported(self) -> int:
+        """Drop proposals no longer standing: the graph now states them, or none
+        of the chains that explained them is whole any more (a proposal from
+        embeddings alone rests on its two entities, which cascade). Returns how many."""
+        known = set(self.triples())
+        gone = []
+        for r in self._conn.execute(
+            "SELECT id, head_id, type, tail_id, support FROM inferred"
+        ).fetchall():
+            chains = json.loads(r["support"])
+            if (r["head_id"], r["type"], r["tail_id"]) in known or (
+                chains and not any(all(tuple(e) in known for e in c) for c in chains)
+            ):
+                gone.append((r["id"],))
+        if gone:
+            with self._write() as conn:
+                conn.executemany("DELETE FROM inferred WHERE id = ?", gone)
+        return len(gone)

@@ -1,0 +1,224 @@
+"""``workbench kg infer``: propose triples the text never stated.
+
+Rules are mined from the graph's extracted relations (and the triples people
+accepted) and applied to it (kg/rules.py); each proposal carries the rules
+that fired and the chains of facts that fired them. With ``method`` set to
+``embeddings`` or ``both``, a PyKEEN embedding model (kg/linkpredict.py) ranks
+candidates too: alone, or as a second opinion that reorders the rules'
+proposals and adds pairs no rule reaches. Proposals go to the graph's
+``inferred`` table, apart from the evidence (store/decisions.py).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import WorkbenchError
+from workbench.kg import rules as kg_rules
+
+METHODS = ("rules", "embeddings", "both")
+CHAINS_SHOWN = 3  # grounded chains kept per rule in an explanation
+RULES_SHOWN = 3  # rules kept per proposal
+
+
+@dataclass
+class InferSettings:
+    """What a reasoning pass mines and keeps."""
+
+    method: str = "rules"
+    min_support: int = 2
+    min_confidence: float = 0.1
+    min_score: float = 0.2
+    limit: int = 500
+    embedding_weight: float = 0.2  # how much the embedding model's probability counts in "both"
+    epochs: int = 200
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def functionality(index: kg_rules.TripleIndex) -> dict[str, float]:
+    """relation -> distinct heads / facts: 1.0 when each head has one tail
+    (lives_in), lower when heads have many (makes)."""
+    return {
+        r: (np.count_nonzero(m.getnnz(axis=1)) / m.nnz if m.nnz else 0.0)
+        for r, m in index.matrix.items()
+    }
+
+
+def run_inference(graph, settings: InferSettings | None = None) -> dict[str, Any]:
+    """Mine, propose and store; returns {"rules": [Rule], "proposed": n,
+    "facts": n, "method": ...}. Replaces the graph's previous proposals."""
+    s = settings or InferSettings()
+    if s.method not in METHODS:
+        raise WorkbenchError(f"--method {s.method}: choose one of {', '.join(METHODS)}")
+    triples = graph.triples()
+    if not triples:
+        raise WorkbenchError(f"{graph.path}: the graph holds no relations to reason from")
+    index = kg_rules.TripleIndex(triples)
+    mined = kg_rules.mine_rules(index, s.min_support, s.min_confidence)
+    proposals: dict[tuple[int, str, int], dict] = {}
+    if s.method in ("rules", "both"):
+        proposals = _from_rules(index, mined)
+    if s.method in ("embeddings", "both"):
+        _from_embeddings(graph, index, triples, proposals, s)
+    _keep_signatures(graph, triples, proposals)
+    _penalise_second_values(index, proposals)
+    kept = sorted(
+        (p for p in proposals.values() if p["score"] >= s.min_score),
+        key=lambda p: (-p["score"], p["type"], p["head"], p["tail"]),
+    )[: s.limit]
+    _name_chains(graph, kept)
+    stored = graph.replace_inferred(kept)
+    return {"rules": mined, "proposed": stored, "facts": len(triples), "method": s.method}
+
+
+def _from_rules(index: kg_rules.TripleIndex, mined: list[kg_rules.Rule]) -> dict:
+    found = {}
+    for prediction in kg_rules.predict(index, mined):
+        explanation, support = [], []
+        for rule in prediction.rules[:RULES_SHOWN]:
+            chains = kg_rules.groundings(
+                index, rule, prediction.head, prediction.tail, CHAINS_SHOWN
+            )
+            support += [[list(step) for step in chain] for chain in chains]
+            explanation.append(
+                {
+                    "kind": "rule",
+                    "rule": rule.text(),
+                    "confidence": round(rule.confidence, 4),
+                    "pca_confidence": round(rule.pca_confidence, 4),
+                    "support": rule.support,
+                    "chains": [[list(step) for step in chain] for chain in chains],
+                }
+            )
+        # Support: every chain of every rule that fired, not only those shown.
+        for rule in prediction.rules[RULES_SHOWN:]:
+            support += [
+                [list(step) for step in chain]
+                for chain in kg_rules.groundings(index, rule, prediction.head, prediction.tail, 1)
+            ]
+        key = (prediction.head, prediction.relation, prediction.tail)
+        found[key] = {
+            "head": prediction.head,
+            "type": prediction.relation,
+            "tail": prediction.tail,
+            "score": prediction.score,
+            "method": "rules",
+            "explanation": explanation,
+            "support": support,
+        }
+    return found
+
+
+def _from_embeddings(graph, index, triples, proposals: dict, s: InferSettings) -> None:
+    """Score candidates of each relation's head and tail types with an
+    embedding model; fold its probability into rule proposals ("both") or add
+    its best candidates as proposals of their own."""
+    from workbench.kg.linkpredict import Embeddings, EmbeddingSettings
+
+    model = Embeddings(triples, EmbeddingSettings(epochs=s.epochs, seed=s.seed))
+    types = graph.entity_types(model.entities)
+    columns = np.asarray(model.entities)
+    ends: dict[str, tuple[set, set]] = defaultdict(lambda: (set(), set()))
+    for h, r, t in triples:
+        ends[r][0].add(types.get(h))
+        ends[r][1].add(types.get(t))
+    known = set(triples)
+    for relation, (head_types, tail_types) in ends.items():
+        heads = [e for e in model.entities if types.get(e) in head_types]
+        allowed = np.array([types.get(e) in tail_types for e in model.entities])
+        if not heads or not allowed.any():
+            continue
+        scores = model.tail_scores(heads, relation)
+        scores[:, ~allowed] = -np.inf
+        probs = np.exp(scores - scores.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        for row, head in enumerate(heads):
+            order = np.argsort(-probs[row])
+            for rank, col in enumerate(order[:3], 1):
+                tail = int(columns[col])
+                key = (head, relation, tail)
+                if key in known or head == tail:
+                    continue
+                p = float(probs[row, col])
+                note = {
+                    "kind": "embedding",
+                    "model": model.settings.model,
+                    "probability": round(p, 4),
+                    "rank": rank,
+                    "of": int(allowed.sum()),
+                }
+                if key in proposals:
+                    proposals[key]["score"] += s.embedding_weight * p
+                    proposals[key]["method"] = "rules+embeddings"
+                    proposals[key]["explanation"].append(note)
+                elif s.method == "embeddings" or rank == 1:
+                    weight = 1.0 if s.method == "embeddings" else s.embedding_weight
+                    proposals[key] = {
+                        "head": head,
+                        "type": relation,
+                        "tail": tail,
+                        "score": weight * p,
+                        "method": "embeddings",
+                        "explanation": [note],
+                        "support": [],
+                    }
+
+
+def _keep_signatures(graph, triples, proposals: dict) -> None:
+    """Drop proposals whose pair of types the relation never joins in the graph
+    (a rule through lives_in may chain a city to a person; lives_in goes the other way)."""
+    ids = sorted(
+        {e for h, _, t in triples for e in (h, t)}
+        | {k[0] for k in proposals}
+        | {k[2] for k in proposals}
+    )
+    types = graph.entity_types(ids)
+    seen = {(r, types.get(h), types.get(t)) for h, r, t in triples}
+    for key in [k for k in proposals if (k[1], types.get(k[0]), types.get(k[2])) not in seen]:
+        del proposals[key]
+
+
+def _penalise_second_values(index: kg_rules.TripleIndex, proposals: dict) -> None:
+    """A relation nearly every head has once (lives_in) makes a second value
+    for a head that has one unlikely: scale by 1 - functionality, and say so."""
+    func = functionality(index)
+    has: Counter = Counter()
+    for r, m in index.matrix.items():
+        for row in np.flatnonzero(m.getnnz(axis=1)):
+            has[(index.entities[row], r)] += 1
+    for p in proposals.values():
+        f = func.get(p["type"], 0.0)
+        if has[(p["head"], p["type"])] and f > 0.5:
+            p["score"] *= 1.0 - f
+            p["explanation"].append(
+                {
+                    "kind": "functional",
+                    "note": f"{p['type']} holds once for {f:.0%} of its heads, "
+                    f"and this head has one already",
+                }
+            )
+
+
+def _name_chains(graph, proposals: list[dict]) -> None:
+    """Chains as names, as they were when inferred (ids alone go stale)."""
+    ids = {
+        e
+        for p in proposals
+        for note in p["explanation"]
+        for chain in note.get("chains", ())
+        for h, _, t in chain
+        for e in (h, t)
+    }
+    briefs = graph.briefs(sorted(ids))
+    for p in proposals:
+        for note in p["explanation"]:
+            if "chains" in note:
+                note["chains"] = [
+                    [{"head": briefs[h], "type": r, "tail": briefs[t]} for h, r, t in chain]
+                    for chain in note["chains"]
+                ]

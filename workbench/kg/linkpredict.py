@@ -1,0 +1,129 @@
+"""Learned link prediction: knowledge-graph embeddings trained with PyKEEN.
+
+An optional extra (``pip install -e ".[reason]"``): rules (kg/rules.py) explain
+themselves; embeddings rank every candidate, including pairs no rule reaches,
+but explain only as "the model ranks it". ComplEx (Trouillon et al., 2016)
+trained under the local closed-world assumption with a softmax cross-entropy
+over all tails (Lacroix et al., 2018; Ruffinelli et al., 2020) is a strong,
+small, CPU-friendly default.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.errors import WorkbenchError
+
+
+def available() -> bool:
+    """Whether PyKEEN is installed (the ``reason`` extra)."""
+    try:
+        import pykeen  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def require() -> None:
+    if not available():
+        raise WorkbenchError(
+            "knowledge-graph embeddings need PyKEEN: pip install -e '.[reason]' "
+            "(or use --method rules)"
+        )
+
+
+@dataclass
+class EmbeddingSettings:
+    """How the embedding model is trained."""
+
+    model: str = "ComplEx"
+    dim: int = 128
+    epochs: int = 200
+    batch_size: int = 256
+    lr: float = 0.01
+    seed: int = 0
+
+
+class Embeddings:
+    """A trained embedding model over triples (head id, relation, tail id).
+
+    ``tail_scores(heads, relation)`` and ``head_scores(relation, tails)`` give a
+    score for every entity of ``self.entities`` (higher: more likely).
+    """
+
+    def __init__(
+        self, triples: Iterable[tuple[int, str, int]], settings: EmbeddingSettings | None = None
+    ):
+        require()
+        import torch
+        from pykeen.models import model_resolver
+        from pykeen.training import LCWATrainingLoop
+        from pykeen.triples import TriplesFactory
+
+        self.settings = settings or EmbeddingSettings()
+        s = self.settings
+        triples = list(triples)
+        if not triples:
+            raise WorkbenchError("knowledge-graph embeddings: the graph holds no relations")
+        labelled = np.array([(str(h), r, str(t)) for h, r, t in triples], dtype=str)
+        # Inverse triples: head prediction is tail prediction of the inverse relation,
+        # which LCWA training then also learns.
+        self.factory = TriplesFactory.from_labeled_triples(labelled, create_inverse_triples=True)
+        by_id = {i: label for label, i in self.factory.entity_to_id.items()}
+        self.entities = [int(by_id[i]) for i in sorted(by_id)]
+        self._entity = {e: i for i, e in enumerate(self.entities)}
+        self._relation = dict(self.factory.relation_to_id)
+        torch.manual_seed(s.seed)
+        self.model = model_resolver.make(
+            s.model,
+            triples_factory=self.factory,
+            embedding_dim=s.dim,
+            loss="crossentropy",
+            random_seed=s.seed,
+        )
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=s.lr)
+        loop = LCWATrainingLoop(model=self.model, triples_factory=self.factory, optimizer=optimizer)
+        with warnings.catch_warnings():  # PyKEEN's loaders ask for pinned memory on a CPU
+            warnings.filterwarnings("ignore", message=".*pin_memory.*")
+            self.losses = (
+                loop.train(
+                    triples_factory=self.factory,
+                    num_epochs=s.epochs,
+                    batch_size=s.batch_size,
+                    use_tqdm=False,
+                    use_tqdm_batch=False,
+                    pin_memory=False,
+                )
+                or []
+            )
+        self.model.eval()
+        self._torch = torch
+
+    def knows(self, entity: int) -> bool:
+        return entity in self._entity
+
+    def has_relation(self, relation: str) -> bool:
+        return relation in self._relation
+
+    def _score(self, method: str, fixed: list[int], relation: str) -> np.ndarray:
+        torch = self._torch
+        r = self._relation[relation]
+        ids = [self._entity[e] for e in fixed]
+        with torch.inference_mode():
+            if method == "tail":
+                scores = self.model.score_t(torch.tensor([[e, r] for e in ids], dtype=torch.long))
+            else:
+                scores = self.model.score_h(torch.tensor([[r, e] for e in ids], dtype=torch.long))
+            return scores.float().cpu().numpy()
+
+    def tail_scores(self, heads: list[int], relation: str) -> np.ndarray:
+        """(len(heads), len(self.entities)) scores of (head, relation, ?)."""
+        return self._score("tail", heads, relation)
+
+    def head_scores(self, relation: str, tails: list[int]) -> np.ndarray:
+        """(len(tails), len(self.entities)) scores of (?, relation, tail)."""
+        return self._score("head", tails, relation)

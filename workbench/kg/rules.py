@@ -1,0 +1,258 @@
+"""Rules mined from a graph's own triples, and the triples they predict.
+
+A rule predicts ``r(X, Y)`` from a chain of one or two relations from X to Y,
+each walked either way::
+
+    works_for(X, Z) ∧ based_in(Z, Y) ⇒ lives_in(X, Y)
+
+Measured as AMIE does (Galárraga et al., 2013): *support* is how many (X, Y)
+pairs satisfy the chain and the head; *confidence* is support over the pairs
+that satisfy the chain; *PCA confidence* counts only chain pairs whose X has
+some ``r`` fact at all (the partial-completeness assumption: a graph that says
+nothing of X's r has not said it is false). Predictions are scored by the
+strongest rule that fires (ties broken by how many agree; see score_matrices),
+each rule counting with a confidence shrunk towards zero when its support is
+small (AnyBURL's pessimistic confidence).
+
+Pure numbers over integer ids (scipy sparse matrices); kg/infer.py puts names,
+evidence and the graph file around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+# Rules whose chain holds for more pairs than this are skipped: a chain
+# through a hub (everyone -- country -- everyone) predicts everything.
+MAX_BODY_PAIRS = 2_000_000
+
+
+@dataclass(frozen=True)
+class Atom:
+    """One step of a chain: relation ``relation`` walked from its head to its
+    tail (``forward``) or back."""
+
+    relation: str
+    forward: bool = True
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``body`` (a chain of one or two atoms from X to Y) ⇒ ``head``(X, Y)."""
+
+    head: str
+    body: tuple[Atom, ...]
+    support: int
+    body_pairs: int
+    pca_pairs: int
+
+    @property
+    def confidence(self) -> float:
+        return self.support / self.body_pairs if self.body_pairs else 0.0
+
+    @property
+    def pca_confidence(self) -> float:
+        return self.support / self.pca_pairs if self.pca_pairs else 0.0
+
+    def weight(self, shrink: float) -> float:
+        """The confidence a prediction counts with: support over chain pairs plus
+        ``shrink`` unseen ones, so a rule seen twice does not count as certain."""
+        return self.support / (self.body_pairs + shrink)
+
+    def text(self) -> str:
+        """``works_for(X, Z) ∧ based_in(Z, Y) ⇒ lives_in(X, Y)``."""
+        names = ["X", "Z", "Y"] if len(self.body) == 2 else ["X", "Y"]
+        atoms = []
+        for step, atom in enumerate(self.body):
+            a, b = names[step], names[step + 1]
+            atoms.append(
+                f"{atom.relation}({a}, {b})" if atom.forward else f"{atom.relation}({b}, {a})"
+            )
+        return f"{' ∧ '.join(atoms)} ⇒ {self.head}(X, Y)"
+
+
+class TripleIndex:
+    """Triples (head id, relation, tail id) as one sparse 0/1 matrix per relation."""
+
+    def __init__(self, triples: Iterable[tuple[int, str, int]]):
+        triples = list(triples)
+        self.entities = sorted({h for h, _, _ in triples} | {t for _, _, t in triples})
+        self.position = {e: i for i, e in enumerate(self.entities)}
+        self.relations = sorted({r for _, r, _ in triples})
+        n = len(self.entities)
+        self.matrix: dict[str, sp.csr_matrix] = {}
+        for relation in self.relations:
+            pairs = {(self.position[h], self.position[t]) for h, r, t in triples if r == relation}
+            rows, cols = zip(*pairs) if pairs else ((), ())
+            m = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
+            self.matrix[relation] = m
+
+    def step(self, atom: Atom) -> sp.csr_matrix:
+        m = self.matrix[atom.relation]
+        return m if atom.forward else m.T.tocsr()
+
+    def chain(self, body: tuple[Atom, ...]) -> sp.csr_matrix:
+        """0/1 matrix of the (X, Y) pairs the chain joins, X ≠ Y."""
+        m = self.step(body[0])
+        for atom in body[1:]:
+            m = m @ self.step(atom)
+        m = m.tocsr()
+        m.data[:] = 1.0
+        m.setdiag(0)
+        m.eliminate_zeros()
+        return m
+
+
+def _bodies(relations: list[str], max_length: int) -> Iterator[tuple[Atom, ...]]:
+    atoms = [Atom(r, f) for r in relations for f in (True, False)]
+    for a in atoms:
+        yield (a,)
+    if max_length >= 2:
+        for a in atoms:
+            for b in atoms:
+                yield (a, b)
+
+
+def mine_rules(
+    index: TripleIndex,
+    min_support: int = 2,
+    min_confidence: float = 0.1,
+    max_length: int = 2,
+) -> list[Rule]:
+    """Every rule with a chain of up to ``max_length`` atoms whose support and
+    confidence reach the minimums, best (PCA confidence, then support) first."""
+    if not index.relations:
+        return []
+    n = len(index.entities)
+    heads = index.relations
+    # One row per (X, Y) pair that some head relation holds for: which relations.
+    stacked = sp.vstack([index.matrix[r].reshape(1, n * n) for r in heads]).T.tocsr()
+    has_out = np.vstack([np.asarray(index.matrix[r].sum(axis=1)).ravel() > 0 for r in heads])
+    rules = []
+    for body in _bodies(heads, max_length):
+        chain = index.chain(body)
+        if chain.nnz == 0 or chain.nnz > MAX_BODY_PAIRS:
+            continue
+        coo = chain.tocoo()
+        flat = coo.row.astype(np.int64) * n + coo.col
+        support = np.asarray(stacked[flat].sum(axis=0)).ravel()
+        per_x = np.bincount(coo.row, minlength=n)
+        pca = has_out.astype(np.int64) @ per_x
+        for j, head in enumerate(heads):
+            if body == (Atom(head, True),) or support[j] < min_support:
+                continue  # r(X, Y) ⇒ r(X, Y) says nothing
+            rule = Rule(head, body, int(support[j]), int(chain.nnz), int(pca[j]))
+            if rule.confidence >= min_confidence:
+                rules.append(rule)
+    rules.sort(key=lambda r: (-r.pca_confidence, -r.support, r.text()))
+    return rules
+
+
+@dataclass
+class Prediction:
+    """A triple the rules propose, its score and the rules that fired."""
+
+    head: int
+    relation: str
+    tail: int
+    score: float
+    rules: list[Rule]
+
+
+DENSE_CELLS = 20_000_000  # relations x entities²: below this, scores are dense arrays
+
+
+def score_matrices(index: TripleIndex, rules: list[Rule], shrink: float = 5.0) -> dict[str, Any]:
+    """relation -> (X, Y) scores (a dense array, or sparse for large graphs):
+    the strongest rule that fires for the pair (its weight), plus a hundredth
+    of the noisy-or 1 - Π(1 - weight) over all of them, so that among pairs
+    the best rule ties, more agreeing rules rank higher (AnyBURL ranks by the
+    best rule and breaks ties by the next; max-then-noisy-or is its smooth form,
+    and unlike a pure noisy-or it does not saturate when a dense graph fires
+    hundreds of correlated rules). Existing triples are included; callers filter."""
+    by_body: dict[tuple[Atom, ...], list[Rule]] = {}
+    for rule in rules:
+        if rule.weight(shrink) > 0:
+            by_body.setdefault(rule.body, []).append(rule)
+    heads = sorted({r.head for rs in by_body.values() for r in rs})
+    n = len(index.entities)
+    dense = len(heads) * n * n <= DENSE_CELLS
+    best: dict[str, Any] = {}
+    logs: dict[str, Any] = {}
+    for body, group in by_body.items():
+        chain = index.chain(body)
+        if dense:
+            chain = chain.toarray()
+        for rule in group:
+            w = min(rule.weight(shrink), 0.999999)
+            if rule.head in best:
+                best[rule.head] = (
+                    np.maximum(best[rule.head], chain * w)
+                    if dense
+                    else best[rule.head].maximum(chain * w)
+                )
+                logs[rule.head] = logs[rule.head] + chain * float(np.log1p(-w))
+            else:
+                best[rule.head] = chain * w
+                logs[rule.head] = chain * float(np.log1p(-w))
+    scores: dict[str, Any] = {}
+    for relation in best:
+        if dense:
+            scores[relation] = best[relation] + 0.01 * -np.expm1(logs[relation])
+        else:
+            noisy = logs[relation].tocsr()
+            noisy.data = -np.expm1(noisy.data)  # 1 - exp(Σ log(1 - w))
+            scores[relation] = (best[relation] + noisy * 0.01).tocsr()
+    return scores
+
+
+def predict(
+    index: TripleIndex, rules: list[Rule], shrink: float = 5.0, min_score: float = 0.0
+) -> list[Prediction]:
+    """Triples the rules predict that the index does not hold, best first, each
+    with the rules that fired for it (strongest first)."""
+    by_head: dict[str, list[Rule]] = {}
+    for rule in rules:
+        by_head.setdefault(rule.head, []).append(rule)
+    chains = {rule: index.chain(rule.body) for rule in rules}
+    found = []
+    for relation, scores in score_matrices(index, rules, shrink).items():
+        known = index.matrix[relation]
+        coo = sp.coo_matrix(scores)
+        for x, y, s in zip(coo.row, coo.col, coo.data):
+            if s < min_score or s <= 0 or known[x, y]:
+                continue
+            fired = [r for r in by_head[relation] if chains[r][x, y]]
+            fired.sort(key=lambda r: -r.weight(shrink))
+            found.append(
+                Prediction(index.entities[x], relation, index.entities[y], float(s), fired)
+            )
+    found.sort(key=lambda p: (-p.score, p.relation, p.head, p.tail))
+    return found
+
+
+def groundings(
+    index: TripleIndex, rule: Rule, head: int, tail: int, limit: int = 3
+) -> list[list[tuple[int, str, int]]]:
+    """The chains of facts that fire ``rule`` for (head, tail): each a list of
+    triples (head id, relation, tail id) as stored, at most ``limit``."""
+    x, y = index.position[head], index.position[tail]
+
+    def fact(atom: Atom, a: int, b: int) -> tuple[int, str, int]:
+        h, t = (a, b) if atom.forward else (b, a)
+        return index.entities[h], atom.relation, index.entities[t]
+
+    if len(rule.body) == 1:
+        return [[fact(rule.body[0], x, y)]] if index.step(rule.body[0])[x, y] else []
+    first, second = index.step(rule.body[0]), index.step(rule.body[1])
+    middles = np.intersect1d(first[x].indices, second[:, y].tocoo().row)
+    return [
+        [fact(rule.body[0], x, int(z)), fact(rule.body[1], int(z), y)]
+        for z in middles[:limit]
+        if z != x and z != y
+    ]

@@ -102,7 +102,7 @@ def evaluate(name, epochs, seed):
     known = train + valid + test
     rules = RuleScorer(train, n)
     start = time.perf_counter()
-    emb = Embeddings(train, EmbeddingSettings(epochs=epochs, seed=seed, dim=128))
+    emb = Embeddings(train, EmbeddingSettings(epochs=epochs, seed=seed, dim=200))
     trained = time.perf_counter() - start
 
     def emb_row(entity, relation, direction):

@@ -269,3 +269,50 @@ def test_cli_build_with_real_tiny_models(ner_recipe, relation_recipe, tmp_path, 
         == 2
     )
     assert "not an NER model" in capsys.readouterr().err
+
+
+def test_a_document_deleted_from_the_corpus_leaves_the_graph(tmp_path, fake_models):
+    folder = corpus(tmp_path, DOCS)
+    build(tmp_path)
+    (folder / "b.txt").unlink()
+    summary = build(tmp_path)
+    assert summary["removed"] == 1 and summary["skipped"] == 1
+    with Graph.open(tmp_path / "g.sqlite", create=False) as graph:
+        names = {e["name"] for e in graph.iter_entities()}
+        assert "Nordwind" not in names and "Lisbon" not in names
+        assert "Jon Berg" in names  # a.txt names him too
+        assert graph.stats()["documents"] == 1
+    # Another corpus built into the same graph is not "deleted" by this one's build.
+    other = tmp_path / "other"
+    write(other / "c.txt", "Maria Rossi visited Geneva.")
+    kg_build.build_graph(
+        tmp_path / "g.sqlite", "ner-run", other, relations="rel-run", embeddings=False
+    )
+    assert build(tmp_path)["removed"] == 0
+
+
+def test_a_merge_survives_a_rebuild_of_the_changed_document(tmp_path, fake_models):
+    corpus(tmp_path, {**DOCS, "b.txt": "Jon works for Nordwind."})
+    build(tmp_path)
+    with Graph.open(tmp_path / "g.sqlite", create=False) as graph:
+        graph.merge(graph.resolve("Jon")["id"], graph.resolve("Jon Berg")["id"])
+    corpus(tmp_path, {"b.txt": "Jon works for Nordwind, in Lisbon."})  # changed: re-read
+    assert build(tmp_path)["replaced"] == 1
+    with Graph.open(tmp_path / "g.sqlite", create=False) as graph:
+        names = {e["name"] for e in graph.iter_entities()}
+        assert "Jon" not in names  # the new mention joined the merged entity
+        jon = graph.entity(graph.resolve("Jon Berg")["id"])
+        assert {a["text"] for a in jon["aliases"]} == {"Jon Berg", "Jon"}
+        assert [r["other"]["name"] for r in jon["outgoing"]] == ["Nordwind"]
+
+
+def test_build_progress_as_event_lines(tmp_path, fake_models):
+    corpus(tmp_path, DOCS)
+    lines: list[str] = []
+    summary = build(tmp_path, progress=lambda p: lines.append(json.dumps(p.event())))
+    lines.append(json.dumps(kg_build.end_event(summary)))
+    parsed = [kg_build.parse_build_event(line) for line in lines + ["error: nope", "[1, 2]"]]
+    assert parsed[0] == kg_build.BuildProgress(0, 2, 0.0)
+    assert parsed[-3]["type"] == "kg_built" and parsed[-3]["added"] == 2
+    assert parsed[-4].done == 2 and parsed[-4].total == 2
+    assert parsed[-2:] == [None, None]

@@ -240,6 +240,11 @@ def _kg_parser(sub) -> None:
         action="store_true",
         help="skip the entity embeddings semantic search needs",
     )
+    build.add_argument(
+        "--events",
+        action="store_true",
+        help="progress as JSON lines on standard output (for programs; the TUI uses it)",
+    )
 
     search = kg_sub.add_parser("search", help="find entities by name, or by meaning")
     search.add_argument("text", metavar="TEXT")
@@ -758,8 +763,9 @@ def kg_build(args) -> int:
     console = PipeSafeConsole()
     ner = _model_run(args.ner)
     relations = _model_run(args.relations) if args.relations else None
-    with BuildBar(console) as bar:
-        summary = build_graph(
+
+    def build(progress):
+        return build_graph(
             graph_path=args.graph,
             ner=ner,
             relations=relations,
@@ -768,8 +774,19 @@ def kg_build(args) -> int:
             batch_size=args.batch_size,
             device=args.device,
             embeddings=not args.no_embeddings,
-            progress=bar,
+            progress=progress,
         )
+
+    if args.events:
+        from workbench.kg.build import end_event
+
+        def emit(event) -> None:
+            print(json.dumps(event.event()), flush=True)
+
+        print(json.dumps(end_event(build(emit) or {})), flush=True)
+        return 0
+    with BuildBar(console) as bar:
+        summary = build(bar)
     console.print(build_view(summary or {}), highlight=False)
     return 0
 

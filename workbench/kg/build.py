@@ -134,6 +134,45 @@ class BuildProgress:
     def documents_per_s(self) -> float:
         return self.done / self.seconds if self.seconds > 0 else 0.0
 
+    def event(self) -> dict[str, Any]:
+        """The progress as one event line (``kg build --events``), the shape
+        ``parse_build_event`` reads back."""
+        return {
+            "type": "kg_progress",
+            "done": self.done,
+            "total": self.total,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def end_event(summary: dict[str, Any]) -> dict[str, Any]:
+    """A finished build as one event line: its counts (not the graph's stats)."""
+    keep = ("documents", "added", "skipped", "replaced", "removed", "sentences", "mentions")
+    return {
+        "type": "kg_built",
+        **{k: summary.get(k, 0) for k in keep + ("evidence", "embedded", "withdrawn")},
+        "seconds": round(summary.get("seconds", 0.0), 3),
+    }
+
+
+def parse_build_event(line: str) -> BuildProgress | dict[str, Any] | None:
+    """A line of ``kg build --events`` output: a BuildProgress, the end event's
+    dict, or None for any other line (an error line, a warning)."""
+    import json
+
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    if data.get("type") == "kg_progress":
+        try:
+            return BuildProgress(int(data["done"]), int(data["total"]), float(data["seconds"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+    return data if data.get("type") == "kg_built" else None
+
 
 def build_graph(
     graph_path: str | Path,

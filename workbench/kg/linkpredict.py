@@ -18,6 +18,8 @@ import numpy as np
 
 from workbench.errors import WorkbenchError
 
+INVERSE = "⁻¹"  # the name suffix of a relation's inverse
+
 
 def available() -> bool:
     """Whether PyKEEN is installed (the ``reason`` extra)."""
@@ -69,10 +71,16 @@ class Embeddings:
         triples = list(triples)
         if not triples:
             raise WorkbenchError("knowledge-graph embeddings: the graph holds no relations")
-        labelled = np.array([(str(h), r, str(t)) for h, r, t in triples], dtype=str)
-        # Inverse triples: head prediction is tail prediction of the inverse relation,
-        # which LCWA training then also learns.
-        self.factory = TriplesFactory.from_labeled_triples(labelled, create_inverse_triples=True)
+        # Each triple also as (tail, relation⁻¹, head): asking for a head is asking
+        # for the tail of the inverse, which LCWA training then learns too. Written
+        # out here rather than left to PyKEEN's create_inverse_triples, whose ids
+        # score_t would need remapped.
+        labelled = np.array(
+            [(str(h), r, str(t)) for h, r, t in triples]
+            + [(str(t), r + INVERSE, str(h)) for h, r, t in triples],
+            dtype=str,
+        )
+        self.factory = TriplesFactory.from_labeled_triples(labelled)
         by_id = {i: label for label, i in self.factory.entity_to_id.items()}
         self.entities = [int(by_id[i]) for i in sorted(by_id)]
         self._entity = {e: i for i, e in enumerate(self.entities)}
@@ -109,21 +117,17 @@ class Embeddings:
     def has_relation(self, relation: str) -> bool:
         return relation in self._relation
 
-    def _score(self, method: str, fixed: list[int], relation: str) -> np.ndarray:
+    def _score(self, fixed: list[int], relation: str) -> np.ndarray:
         torch = self._torch
         r = self._relation[relation]
-        ids = [self._entity[e] for e in fixed]
+        batch = torch.tensor([[self._entity[e], r] for e in fixed], dtype=torch.long)
         with torch.inference_mode():
-            if method == "tail":
-                scores = self.model.score_t(torch.tensor([[e, r] for e in ids], dtype=torch.long))
-            else:
-                scores = self.model.score_h(torch.tensor([[r, e] for e in ids], dtype=torch.long))
-            return scores.float().cpu().numpy()
+            return self.model.score_t(batch).float().cpu().numpy()
 
     def tail_scores(self, heads: list[int], relation: str) -> np.ndarray:
         """(len(heads), len(self.entities)) scores of (head, relation, ?)."""
-        return self._score("tail", heads, relation)
+        return self._score(heads, relation)
 
     def head_scores(self, relation: str, tails: list[int]) -> np.ndarray:
         """(len(tails), len(self.entities)) scores of (?, relation, tail)."""
-        return self._score("head", tails, relation)
+        return self._score(tails, relation + INVERSE)

@@ -111,6 +111,20 @@ def entity_view(detail: dict) -> Group:
                 sentence,
             )
         parts += [Text(""), Text("relations (→ this entity is the head, ← the tail)"), table]
+    for title, facts in (
+        ("accepted by a person", detail.get("accepted", [])),
+        ("inferred (kg infer; not evidence)", detail.get("inferred", [])),
+    ):
+        if facts:
+            parts += [Text(""), Text(title)]
+            for fact in facts:
+                number = f"#{fact['id']} " if "id" in fact else ""
+                score = f"  score {fact['score']:.2f}" if "score" in fact else ""
+                parts.append(
+                    Text(number)
+                    .append_text(triple_text(fact["head"], fact["type"], fact["tail"]))
+                    .append(score)
+                )
     if detail["mentions"]:
         table = _table("document", "sentence", "score", right=("score",))
         for m in detail["mentions"]:

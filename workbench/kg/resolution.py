@@ -65,12 +65,13 @@ def merge_candidates(graph, limit: int = 50, min_score: float = 0.5) -> list[dic
         small, large = sorted((a, b), key=lambda i: (by_id[i]["mentions"], len(keys[i]), -i))
         reasons, score = [], 0.0
         ws, wl = words[small], words[large]
-        if ws and ws < wl:
-            ambiguous = supersets[small] > 1
+        if ws and wl and (ws < wl or wl < ws):
+            short, long = (small, large) if ws < wl else (large, small)
+            ambiguous = supersets[short] > 1
             score = max(score, 0.6 if ambiguous else 0.9)
             reasons.append(
-                f"every word of '{by_id[small]['name']}' is in '{by_id[large]['name']}'"
-                + (f" (and in {supersets[small] - 1} other names)" if ambiguous else "")
+                f"every word of '{by_id[short]['name']}' is in '{by_id[long]['name']}'"
+                + (f" (and in {supersets[short] - 1} other names)" if ambiguous else "")
             )
         ratio = difflib.SequenceMatcher(None, keys[small], keys[large]).ratio()
         if ratio >= 0.85 and ws != wl:

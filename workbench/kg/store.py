@@ -705,6 +705,10 @@ class Graph(GraphDecisions):
             "outgoing": outgoing,
             "incoming": incoming,
             "mentions": shown,
+            # Kept apart from the extracted relations: what people accepted, what
+            # reasoning proposes (kg infer), each with its explanation.
+            "accepted": self.accepted(entity_id),
+            "inferred": self.inferred(entity_id=entity_id),
         }
 
     def _relations_of(self, entity_id: int, this: str, other: str) -> list[dict]:

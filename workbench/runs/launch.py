@@ -21,32 +21,18 @@ from workbench.errors import WorkbenchError
 from workbench.runs.folder import RUN_FOLDER_PREFIX, LineSplitter
 
 
-class LaunchedRun:
-    """A `workbench run` child process (of a recipe, or ``resume`` of a run folder);
-    its console output goes to a log file, not a pipe, so the child keeps training
-    when this process exits."""
+class LaunchedProcess:
+    """A `workbench ...` child process whose console output goes to a log file, not
+    a pipe, so the child keeps working when this process exits; ``read_output``
+    hands over the lines written since the last call."""
 
-    def __init__(
-        self,
-        recipe: str | Path | None = None,
-        overrides: list[str] | None = None,
-        cwd: str | Path | None = None,
-        resume: str | Path | None = None,
-        devices: int = 1,
-    ):
-        self.recipe = Path(recipe) if recipe is not None else None
-        self.overrides = list(overrides or [])
-        fd, log = tempfile.mkstemp(prefix="workbench-run-", suffix=".log")
+    def __init__(self, argv: list[str], cwd: str | Path | None = None):
+        fd, log = tempfile.mkstemp(prefix="workbench-", suffix=".log")
         self.log_path = Path(log)
         # Read through a handle of our own; the name goes at once, so no log is left
         # behind however either process ends.
         self._log = open(self.log_path, encoding="utf-8", errors="replace")  # noqa: SIM115
-        what = ["--resume", str(resume)] if resume is not None else [str(self.recipe)]
-        command = [sys.executable, "-m", "workbench", "run", *what, "--plain", "--quiet-reports"]
-        if devices > 1:
-            command += ["--devices", str(devices)]
-        if self.overrides:
-            command += ["--set", *self.overrides]
+        command = [sys.executable, "-m", "workbench", *argv]
         # Wide lines: the log pane scrolls sideways rather than showing wrapped tables.
         env = {
             **os.environ,
@@ -67,19 +53,10 @@ class LaunchedRun:
             )
         self.log_path.unlink(missing_ok=True)
         self._lines = LineSplitter("")
-        self.run_dir: Path | None = Path(resume) if resume is not None else None
         self.lines: list[str] = []
 
-    @property
-    def label(self) -> str:
-        """What is running: the recipe file, or the run folder being resumed."""
-        if self.recipe is not None:
-            return self.recipe.name
-        return f"{self.run_dir.name if self.run_dir else '?'} (resume)"
-
     def read_output(self) -> list[str]:
-        """Console lines written since the last call; notes the run folder when
-        the child announces it."""
+        """Console lines written since the last call."""
         done = self.returncode is not None  # asked first: nothing is written after that
         if self._log.closed:
             return []
@@ -89,9 +66,6 @@ class LaunchedRun:
             if rest:
                 lines.append(rest)
             self._log.close()
-        for line in lines:
-            if self.run_dir is None and line.startswith(RUN_FOLDER_PREFIX):
-                self.run_dir = Path(line[len(RUN_FOLDER_PREFIX) :].strip())
         self.lines.extend(lines)
         return lines
 
@@ -104,19 +78,58 @@ class LaunchedRun:
         return self.process.pid
 
     def stop(self) -> None:
-        """Ask the run to stop after the current step (as Ctrl-C does)."""
+        """Ask the child to stop (as Ctrl-C does)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
 
     def error(self) -> str | None:
-        """The child's own error line when it exited before training (bad data...)."""
+        """The child's own error line when it failed."""
         if self.returncode in (None, 0):
             return None
         errors = [line for line in self.lines if line.startswith("error: ")]
         if errors:
             return errors[-1][len("error: ") :]
         tail = [line for line in self.lines if line.strip()]
-        return tail[-1] if tail else f"workbench run exited with status {self.returncode}"
+        return tail[-1] if tail else f"workbench exited with status {self.returncode}"
+
+
+class LaunchedRun(LaunchedProcess):
+    """A `workbench run` child process (of a recipe, or ``resume`` of a run folder)."""
+
+    def __init__(
+        self,
+        recipe: str | Path | None = None,
+        overrides: list[str] | None = None,
+        cwd: str | Path | None = None,
+        resume: str | Path | None = None,
+        devices: int = 1,
+    ):
+        self.recipe = Path(recipe) if recipe is not None else None
+        self.overrides = list(overrides or [])
+        what = ["--resume", str(resume)] if resume is not None else [str(self.recipe)]
+        argv = ["run", *what, "--plain", "--quiet-reports"]
+        if devices > 1:
+            argv += ["--devices", str(devices)]
+        if self.overrides:
+            argv += ["--set", *self.overrides]
+        super().__init__(argv, cwd)
+        self.run_dir: Path | None = Path(resume) if resume is not None else None
+
+    @property
+    def label(self) -> str:
+        """What is running: the recipe file, or the run folder being resumed."""
+        if self.recipe is not None:
+            return self.recipe.name
+        return f"{self.run_dir.name if self.run_dir else '?'} (resume)"
+
+    def read_output(self) -> list[str]:
+        """Console lines written since the last call; notes the run folder when
+        the child announces it."""
+        lines = super().read_output()
+        for line in lines:
+            if self.run_dir is None and line.startswith(RUN_FOLDER_PREFIX):
+                self.run_dir = Path(line[len(RUN_FOLDER_PREFIX) :].strip())
+        return lines
 
 
 def distributed_command(devices: int, argv: list[str]) -> list[str]:

@@ -1,5 +1,7 @@
 """Browse a knowledge graph (``workbench kg build``): search entities by name or
-by meaning, walk their relations, read their mentions, find chains between two.
+by meaning, walk their relations, read their mentions, find chains between two,
+ask questions, review what reasoning inferred (accept or reject it) and what
+may be one entity twice (merge it).
 
 Every query runs in a worker thread on a Graph of its own, opened for it and
 closed after (a Graph serves one thread at a time, searches, entity loads and
@@ -19,12 +21,27 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Input, OptionList, Static, Tree
+from textual.widgets import (
+    ContentSwitcher,
+    Footer,
+    Input,
+    OptionList,
+    ProgressBar,
+    Static,
+    Tree,
+)
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from workbench.errors import WorkbenchError
-from workbench.kg.present import chain_text, stats_view, step_arrow
+from workbench.kg.present import (
+    answer_view,
+    chain_text,
+    explanation_lines,
+    stats_view,
+    step_arrow,
+    triple_text,
+)
 from workbench.tui.screens.predict import LOAD_LOCK
 
 DEBOUNCE_S = 0.25
@@ -72,7 +89,12 @@ class GraphScreen(Screen):
         Binding("ctrl+t", "toggle_meaning", "By meaning"),
         Binding("slash", "focus_search", "Search", key_display="/"),
         Binding("p", "path", "Path"),
+        Binding("question_mark", "ask", "Ask", key_display="?"),
+        Binding("m", "merges", "Merges"),
+        Binding("b", "build", "Build"),
         Binding("s", "stats", "Stats"),
+        Binding("a", "judge('accepted')", "Accept", show=False),
+        Binding("x", "judge('rejected')", "Reject", show=False),
         Binding("backspace", "back", "Back"),
         Binding("escape", "escape", "Back", show=False),
         Binding("down", "focus_results", show=False),
@@ -91,6 +113,11 @@ class GraphScreen(Screen):
         self._pending = None
         self._from_ref: tuple[str, int] | None = None  # the "from" field's entity, by name
         self._seen: tuple | None = None  # the graph file as last read: (size, mtime)
+        self._inferred: dict[int, dict] = {}  # tree node id -> the proposal it shows
+        self._candidates: list[dict] = []  # merge candidates, as listed
+        self._mentions_text: Text = Text("")  # the entity's mentions, shown again after a why
+        self._mentions_title = "mentions"
+        self.building = None  # the kg build child process, while one runs
 
     @property
     def path(self) -> Path:
@@ -121,6 +148,28 @@ class GraphScreen(Screen):
                         yield Input(placeholder="to: name or #id", id="path-to", compact=True)
                     with VerticalScroll(id="path-scroll"):
                         yield Static("", id="paths")
+                with Vertical(id="ask-pane"):
+                    yield Input(
+                        placeholder="ask a question, e.g. Where does … live?  (Enter asks)",
+                        id="ask-input",
+                        compact=True,
+                    )
+                    with VerticalScroll(id="ask-scroll"):
+                        yield Static("", id="answer")
+                with Vertical(id="build-pane"):
+                    yield Input(placeholder="NER run or recipe (e.g. demo-ner)", id="build-ner")
+                    yield Input(
+                        placeholder="relation run or recipe (optional)", id="build-relations"
+                    )
+                    yield Input(
+                        placeholder="corpus: a folder, text or JSONL file", id="build-corpus"
+                    )
+                    yield ProgressBar(id="build-progress", show_eta=False)
+                    with VerticalScroll(id="build-scroll"):
+                        yield Static("", id="build-log")
+                with Vertical(id="merge-pane"):
+                    yield Static("", id="merge-head")
+                    yield OptionList(id="merge-list")
         yield Footer(compact=True, show_command_palette=False)  # Ctrl+P still opens it
 
     def on_mount(self) -> None:
@@ -399,12 +448,14 @@ class GraphScreen(Screen):
         self._fill_tree(entity)
         mentions = entity.get("mentions", [])
         pane = self.query_one("#entity-mentions")
-        pane.border_title = f"mentions ({len(mentions)} of {entity['mentions_total']})"
-        self.query_one("#mentions", Static).update(
+        self._mentions_title = f"mentions ({len(mentions)} of {entity['mentions_total']})"
+        pane.border_title = self._mentions_title
+        self._mentions_text = (
             Text("\n").join(mention_text(m) for m in mentions)
             if mentions
             else Text("no mentions", style="dim")
         )
+        self.query_one("#mentions", Static).update(self._mentions_text)
         pane.scroll_home(animate=False)
         self.query_one("#graph-detail", ContentSwitcher).current = "entity-pane"
         if not isinstance(self.focused, Input):
@@ -436,15 +487,84 @@ class GraphScreen(Screen):
                     )
                     leaf = node.add_leaf(label, data=other["id"])
                     first_leaf = first_leaf or leaf
+        self._inferred = {}
+        this = entity["id"]
+        for title, facts, inferred in (
+            ("accepted by a person", entity.get("accepted", []), False),
+            ("inferred (a: accept · x: reject)", entity.get("inferred", []), True),
+        ):
+            if not facts:
+                continue
+            node = tree.root.add(Text(f"{title} ({len(facts)})", style="bold"), expand=True)
+            for fact in facts:
+                forward = fact["head"]["id"] == this
+                other = fact["tail"] if forward else fact["head"]
+                label = Text(step_arrow({"type": fact["type"], "forward": forward}) + " ")
+                label.append(other["name"]).append(f" {other['type']}", style="dim")
+                if inferred:
+                    label.append(f" · {fact['score']:.2f} · inferred?", style="italic")
+                leaf = node.add_leaf(label, data=other["id"])
+                if inferred:
+                    self._inferred[leaf.id] = fact
+                first_leaf = first_leaf or leaf
         if first_leaf is None:
             tree.root.add_leaf(Text("no relations", style="dim"))
         else:
             self.call_after_refresh(tree.move_cursor, first_leaf)
 
+    @on(Tree.NodeHighlighted, "#entity-tree")
+    def _node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        """On an inferred relation, the lower pane says why it was inferred."""
+        proposal = self._inferred.get(event.node.id)
+        pane = self.query_one("#entity-mentions")
+        if proposal is None:
+            if pane.border_title == "why it was inferred":
+                pane.border_title = self._mentions_title
+                self.query_one("#mentions", Static).update(self._mentions_text)
+            return
+        why = Text.assemble(
+            triple_text(proposal["head"], proposal["type"], proposal["tail"]),
+            f"  score {proposal['score']:.2f} · {proposal['method']}\n",
+        )
+        why.append_text(Text("\n").join(explanation_lines(proposal["explanation"])))
+        why.append("\n\na: accept (a person states it) · x: reject (never proposed again)", "dim")
+        pane.border_title = "why it was inferred"
+        self.query_one("#mentions", Static).update(why)
+
+    def action_judge(self, verdict: str) -> None:
+        """Accept or reject the inferred relation under the cursor."""
+        tree = self.query_one("#entity-tree", Tree)
+        node = tree.cursor_node
+        proposal = self._inferred.get(node.id) if node is not None else None
+        merges = self.query_one("#merge-list", OptionList)
+        if self.focused is merges and verdict == "rejected":
+            self._skip_candidate()
+            return
+        if self.focused is not tree or proposal is None:
+            self._status("a / x judge an inferred relation: move to one in the tree", True)
+            return
+        self.judge(proposal, verdict)
+
+    @work(thread=True, exclusive=True, group="judge")
+    def judge(self, proposal: dict, verdict: str) -> None:
+        entity = self.current
+
+        def done(result) -> None:
+            self._status(
+                Text.assemble(
+                    f"{verdict}: ",
+                    triple_text(proposal["head"], proposal["type"], proposal["tail"]),
+                )
+            )
+            if entity is not None:
+                self.show_entity(entity, remember=False)
+
+        self._run(lambda g: g.judge(proposal["id"], verdict), done, verdict)
+
     def action_back(self) -> None:
         """The previous entity (or the statistics when there is none)."""
         switcher = self.query_one("#graph-detail", ContentSwitcher)
-        if switcher.current == "path-pane":
+        if switcher.current in ("path-pane", "ask-pane", "merge-pane", "build-pane"):
             self._close_path()
         elif self.history:
             self.show_entity(self.history.pop(), remember=False)
@@ -551,3 +671,213 @@ class GraphScreen(Screen):
                 body.append_text(line)
         self.query_one("#paths", Static).update(body)
         self._status(Text("—type→: the relation goes this way; ←type—: the other way", style="dim"))
+
+    # -- questions --------------------------------------------------------------------------
+    def action_ask(self) -> None:
+        """Ask the graph a question in plain language."""
+        self.query_one("#graph-detail", ContentSwitcher).current = "ask-pane"
+        self.query_one("#ask-input", Input).focus()
+        if not str(self.query_one("#answer", Static).content):
+            self.query_one("#answer", Static).update(
+                Text(
+                    "Questions about the entities in the graph: Where does … live? Who founded …? "
+                    "Which company makes …? The answer comes with its evidence sentences, or "
+                    "“I don't know” and why. Escape closes.",
+                    style="dim",
+                )
+            )
+
+    @on(Input.Submitted, "#ask-input")
+    def _ask_submitted(self, event: Input.Submitted) -> None:
+        from workbench.kg.ask import check_question
+
+        try:
+            question = check_question(event.value)
+        except WorkbenchError as exc:
+            self._status(str(exc), error=True)
+            return
+        self._status(Text("thinking…", style="dim"))
+        self.ask(question)
+
+    @work(thread=True, exclusive=True, group="ask")
+    def ask(self, question: str) -> None:
+        """Answer ``question`` (the encoder loads the first time)."""
+        hint = self._missing()
+        if hint:
+            self.app.call_from_thread(self._status, hint, True)
+            return
+        from workbench.kg.ask import ask
+
+        started = time.perf_counter()
+        if self.embedder is None:
+            try:
+                from workbench.kg.embed import Embedder
+
+                with LOAD_LOCK:
+                    self.embedder = Embedder()
+            except Exception as exc:  # noqa: BLE001 - shown in place
+                self.app.call_from_thread(self._status, f"cannot load the encoder: {exc}", True)
+                return
+        embedder = self.embedder
+
+        def answer(graph):
+            with ENCODE_LOCK:
+                return ask(graph, question, embedder).to_dict()
+
+        def show(reply: dict) -> None:
+            self.query_one("#answer", Static).update(answer_view(reply))
+            self.query_one("#ask-scroll").scroll_home(animate=False)
+            self._status(Text(f"answered in {time.perf_counter() - started:.1f} s", style="dim"))
+
+        self._run(answer, show, "asking")
+
+    # -- merges -----------------------------------------------------------------------------
+    def action_merges(self) -> None:
+        """Review pairs that may be one entity; Enter merges, x skips."""
+        self.query_one("#graph-detail", ContentSwitcher).current = "merge-pane"
+        self.query_one("#merge-head", Static).update(
+            Text("looking for entities that may be one…", style="dim")
+        )
+        self.query_one("#merge-list", OptionList).focus()
+        self.load_candidates()
+
+    @work(thread=True, exclusive=True, group="merges")
+    def load_candidates(self) -> None:
+        hint = self._missing()
+        if hint:
+            self.app.call_from_thread(self._status, hint, True)
+            return
+        from workbench.kg.resolution import merge_candidates
+
+        self._run(lambda g: merge_candidates(g, limit=100), self._show_candidates, "merges")
+
+    def _show_candidates(self, candidates: list[dict]) -> None:
+        self._candidates = candidates
+        listing = self.query_one("#merge-list", OptionList)
+        listing.clear_options()
+        for n, c in enumerate(candidates):
+            text = Text(f"{c['from']['name']} #{c['from']['id']}", style="bold")
+            text.append(" → ").append(f"{c['into']['name']} #{c['into']['id']}", style="bold")
+            text.append(f"  {c['into']['type']} · {c['score']:.2f}\n")
+            text.append("  " + "; ".join(c["reasons"]), style="dim")
+            listing.add_option(Option(text, id=str(n)))
+        head = (
+            f"{len(candidates)} pairs that may be one entity · Enter: merge the left into the "
+            f"right (kept across rebuilds; kg split undoes it) · x: skip"
+            if candidates
+            else "no pairs look like one entity"
+        )
+        self.query_one("#merge-head", Static).update(Text(head, style="dim"))
+        if candidates:
+            listing.highlighted = 0
+
+    def _skip_candidate(self) -> None:
+        listing = self.query_one("#merge-list", OptionList)
+        if listing.highlighted is None or not self._candidates:
+            return
+        skipped = self._candidates[listing.highlighted]
+        self._show_candidates([c for c in self._candidates if c is not skipped])
+        self._status(f"skipped {skipped['from']['name']} → {skipped['into']['name']}")
+
+    @on(OptionList.OptionSelected, "#merge-list")
+    def _merge_selected(self, event: OptionList.OptionSelected) -> None:
+        candidate = self._candidates[int(str(event.option_id))]
+        self.merge(candidate)
+
+    @work(thread=True, exclusive=True, group="merge")
+    def merge(self, candidate: dict) -> None:
+        def done(result: dict) -> None:
+            self._status(
+                f"merged {result['from']['name']} #{result['from']['id']} into "
+                f"{result['into']['name']} #{result['into']['id']} "
+                f"({result['mentions']} mentions moved)"
+            )
+            self.load_candidates()
+
+        self._run(
+            lambda g: g.merge(candidate["from"]["id"], candidate["into"]["id"]), done, "merge"
+        )
+
+    # -- building ---------------------------------------------------------------------------
+    def action_build(self) -> None:
+        """Build (or update) this graph from a corpus in a child process, followed here;
+        the fields start as the last build's."""
+        self.query_one("#graph-detail", ContentSwitcher).current = "build-pane"
+        last = (self.stats or {}).get("builds") or [{}]
+        for field, value in (
+            ("#build-ner", last[-1].get("ner_run")),
+            ("#build-relations", last[-1].get("relation_run")),
+            ("#build-corpus", last[-1].get("corpus")),
+        ):
+            widget = self.query_one(field, Input)
+            if value and not widget.value:
+                widget.value = str(value)
+        self.query_one("#build-ner", Input).focus()
+        if self.building is None:
+            self.query_one("#build-log", Static).update(
+                Text(
+                    "Enter in any field starts the build (documents already in the graph "
+                    "unchanged are skipped, changed ones replaced, deleted ones removed; "
+                    "people's merges and judgements stay). Escape closes; the build goes on.",
+                    style="dim",
+                )
+            )
+
+    @on(Input.Submitted, "#build-ner, #build-relations, #build-corpus")
+    def _build_submitted(self, event: Input.Submitted) -> None:
+        from workbench.runs.launch import LaunchedProcess
+
+        ner = self.query_one("#build-ner", Input).value.strip()
+        relations = self.query_one("#build-relations", Input).value.strip()
+        corpus = self.query_one("#build-corpus", Input).value.strip()
+        if self.building is not None:
+            self._status("a build is running already", error=True)
+            return
+        for value, field in ((ner, "#build-ner"), (corpus, "#build-corpus")):
+            if not value:
+                self.query_one(field, Input).focus()
+                self._status(f"{field[7:]}: needed for a build", error=True)
+                return
+        argv = ["kg", "build", "--ner", ner, "--corpus", corpus, "--graph", str(self.path)]
+        argv += ["--relations", relations] if relations else []
+        self.building = LaunchedProcess([*argv, "--events"])
+        self.query_one("#build-progress", ProgressBar).update(total=None, progress=0)
+        self.query_one("#build-log", Static).update(Text("workbench " + " ".join(argv)))
+        self._status(Text("building… (loading the models)", style="dim"))
+        self._build_timer = self.set_interval(0.5, self._follow_build)
+
+    def _follow_build(self) -> None:
+        from workbench.kg.build import BuildProgress, parse_build_event
+
+        build = self.building
+        if build is None:
+            return
+        bar = self.query_one("#build-progress", ProgressBar)
+        for line in build.read_output():
+            event = parse_build_event(line)
+            if isinstance(event, BuildProgress):
+                bar.update(total=max(event.total, 1), progress=event.done)
+                self._status(
+                    Text(
+                        f"building: {event.done} of {event.total} documents · "
+                        f"{event.documents_per_s:.1f} docs/s",
+                        style="dim",
+                    )
+                )
+            elif isinstance(event, dict):
+                summary = ", ".join(
+                    f"{event[k]} {k}" for k in ("added", "skipped", "replaced", "removed")
+                )
+                self.query_one("#build-log", Static).update(
+                    Text(f"built in {event['seconds']:.1f} s: {summary} documents")
+                )
+        if build.returncode is None:
+            return
+        self._build_timer.stop()
+        self.building = None
+        error = build.error()
+        if error:
+            self._status(f"the build failed: {error}", error=True)
+        else:
+            self._status("built; the statistics are read again")
+            self.load_stats()

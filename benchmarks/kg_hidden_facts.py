@@ -100,12 +100,16 @@ def main() -> None:
         )
     back = np.array([r[f"back@{r['all']}"] for r in runs])
     hidden = np.array([r["hidden"] for r in runs])
-    print(f"{'all':>8} {back.mean():>6.1f} ± {back.std():<4.1f} {'':>12} {np.mean(back / hidden):>10.0%}")
+    print(
+        f"{'all':>8} {back.mean():>6.1f} ± {back.std():<4.1f} {'':>12} "
+        f"{np.mean(back / hidden):>10.0%}"
+    )
     by_hidden: Counter = sum((r["by_type_hidden"] for r in runs), Counter())
     by_back: Counter = sum((r["by_type_back"] for r in runs), Counter())
-    print("by relation type (all seeds): " + ", ".join(
-        f"{t} {by_back[t]}/{n}" for t, n in by_hidden.most_common()
-    ))
+    print(
+        "by relation type (all seeds): "
+        + ", ".join(f"{t} {by_back[t]}/{n}" for t, n in by_hidden.most_common())
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ first when the runs folder has none: about four minutes on two CPU cores), a
 run in progress (the first half of a real run's events, replayed into a staging
 folder), a comparison of two demo-ner runs, and a real prediction; and, when
 the graph file exists (``workbench kg build``), the Graph screen: statistics,
+an inferred relation and why, a question answered, the merge review list,
 the entity with the most mentions, and a path from it to the second; and the
 Annotate screen on the demo corpus.
 """
@@ -307,6 +308,35 @@ def main() -> int:
                 # A chain of more than one relation shows more than the entity's tree does.
                 near = {n["other"]["id"] for n in opened.neighbours(top[0]["id"])}
                 far = [e for e in top[1:] if e["id"] not in near] or top[1:]
+                # Reasoning's proposals, in this copy of the graph, for their picture.
+                from workbench.kg.infer import run_inference
+
+                run_inference(opened)
+                proposals = opened.inferred(limit=1)
+
+            async def inferred(pilot):
+                screen = pilot.app.screen
+                head = proposals[0]["head"]["id"]
+                screen.show_entity(head)
+                await until(pilot, lambda: screen.current == head, seconds=10)
+                tree = screen.query_one("#entity-tree")
+                tree.focus()
+                leaf = next(n for n in tree.root.children[-1].children)
+                tree.move_cursor(leaf)
+                await pilot.pause(0.5)
+
+            async def ask(pilot):
+                screen = pilot.app.screen
+                await pilot.press("escape", "question_mark")
+                await pilot.press(*"Which company did Chloe Haddad found?", "enter")
+                answer = screen.query_one("#answer")
+                await until(pilot, lambda: "Saffron" in str(answer.content), seconds=60)
+
+            async def merges(pilot):
+                screen = pilot.app.screen
+                await pilot.press("escape", "m")
+                listing = screen.query_one("#merge-list")
+                await until(pilot, lambda: listing.option_count > 0, seconds=30)
 
             async def entity(pilot):
                 await pilot.press(*top[0]["name"])
@@ -320,6 +350,9 @@ def main() -> int:
             steps = [("graph", await press("4")), ("graph-entity", entity)]
             if far:
                 steps.append(("graph-path", await press("p", *far[0]["name"], "enter")))
+            if proposals:
+                steps.append(("graph-inferred", inferred))
+            steps += [("graph-ask", ask), ("graph-merges", merges)]
             await shoot(app, out, (width, height), steps)
 
         asyncio.run(run_all())

@@ -50,6 +50,23 @@ def test_one_hop_questions_both_ways_with_evidence(graph_file, embedder):
         assert answer_names(ask(graph, "Where is Bolt headquartered?", embedder)) == {"Rome"}
 
 
+def test_names_in_capitals_and_type_words_inside_names(tmp_path, embedder):
+    with Graph.open(tmp_path / "g.sqlite") as graph:
+        add(
+            graph,
+            fact_documents(
+                [
+                    ("Ann", "works_for", "WHO"),
+                    ("WHO", "based_in", "Geneva"),
+                    ("Bo", "works_for", "City Group"),
+                ]
+            ),
+        )
+        assert answer_names(ask(graph, "Who works for WHO?", embedder)) == {"Ann"}
+        # "Group" and "City" in the name do not make it ask for a company or a place.
+        assert answer_names(ask(graph, "Who works for City Group?", embedder)) == {"Bo"}
+
+
 def test_two_hops_when_the_question_walks_a_path(graph_file, embedder):
     with Graph.open(graph_file) as graph:
         reply = ask(graph, "In which city is the company Eve works for based?", embedder)
@@ -133,3 +150,6 @@ def test_infer_accept_reject_merge_split_remove_through_the_cli(capsys, graph_fi
     assert code == 0 and "removed f00.txt" in out
     code, out, _ = kg(capsys, "merge-candidates", "--graph", graph_file, "--json")
     assert code == 0
+    for bad in ("1.5", "nan", "-0.1"):
+        code, out, err = kg(capsys, "infer", "--min-confidence", bad, "--graph", graph_file)
+        assert code == 2 and "--min-confidence" in err and "between 0 and 1" in err

@@ -271,7 +271,7 @@ def test_cli_build_with_real_tiny_models(ner_recipe, relation_recipe, tmp_path, 
     assert "not an NER model" in capsys.readouterr().err
 
 
-def test_a_document_deleted_from_the_corpus_leaves_the_graph(tmp_path, fake_models):
+def test_a_document_deleted_from_the_corpus_leaves_the_graph(tmp_path, fake_models, monkeypatch):
     folder = corpus(tmp_path, DOCS)
     build(tmp_path)
     (folder / "b.txt").unlink()

@@ -85,8 +85,9 @@ def test_rules_predict_the_missing_triple_with_the_chain_that_fired():
         (back[p.head], p.relation, back[p.tail]): p for p in kg_rules.predict(index, rules)
     }
     eve = predicted[("Eve", "lives_in", "Rome")]
-    assert eve.rules[0].text() == LIVES
-    chain = kg_rules.groundings(index, eve.rules[0], ids["Eve"], ids["Rome"])
+    [rule] = kg_rules.fired(index, rules, eve)
+    assert rule.text() == LIVES
+    chain = kg_rules.groundings(index, rule, ids["Eve"], ids["Rome"])
     assert [[(back[h], r, back[t]) for h, r, t in c] for c in chain] == [
         [("Eve", "works_for", "Bolt"), ("Bolt", "based_in", "Rome")]
     ]
@@ -294,7 +295,7 @@ def test_a_version_1_graph_is_upgraded_in_place(tmp_path):
     with kestrel_graph(path):
         pass
     conn = sqlite3.connect(path)  # make it what workbench 1 wrote
-    for table in ("merges", "inferred", "judgements"):
+    for table in ("merges", "inferred", "folded", "judgements"):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("ALTER TABLE mentions DROP COLUMN type")
     conn.execute("PRAGMA user_version = 1")
@@ -308,3 +309,45 @@ def test_a_version_1_graph_is_upgraded_in_place(tmp_path):
         add(graph, kestrel_bits())
         graph.merge(graph.resolve("Kestrel")["id"], kestrel["id"])
         assert graph.merges()
+
+
+def test_a_split_gives_back_relations_a_merge_folded(tmp_path):
+    with kestrel_graph(tmp_path / "g.sqlite") as graph:
+        before = relation_names(graph)
+        assert ("Jon Berg", "founded", "The Kestrel Group") in before
+        jon, kestrel = graph.resolve("Jon Berg"), graph.resolve("Kestrel Group")
+        graph.merge(jon["id"], kestrel["id"])  # both ends of "founded" are one entity now
+        assert not any(t == "founded" for _, t, _ in relation_names(graph))
+        graph.split(kestrel["id"])
+        assert relation_names(graph) == before
+        assert all(v == 0 for v in orphans(graph).values()), orphans(graph)
+
+
+def test_judgements_follow_merges_and_splits(tmp_path):
+    with world_graph(tmp_path / "g.sqlite") as graph:
+        add(graph, fact_documents([("Evie", "works_for", "Bolt")], prefix="evie"))
+        run_inference(graph)
+        eve = next(p for p in graph.inferred() if p["head"]["name"] == "Eve")
+        graph.judge(eve["id"], "accepted")
+        graph.merge(graph.resolve("Eve")["id"], graph.resolve("Evie")["id"])
+        assert [(a["head"]["name"], a["tail"]["name"]) for a in graph.accepted()] == [
+            ("Evie", "Rome")
+        ]
+        graph.split(graph.resolve("Evie")["id"])
+        assert [(a["head"]["name"], a["tail"]["name"]) for a in graph.accepted()] == [
+            ("Eve", "Rome")
+        ]
+        # A merge that makes the two ends one: the judgement says nothing, and is not a loop.
+        graph.merge(graph.resolve("Eve")["id"], graph.resolve("Rome")["id"])
+        assert graph.accepted() == [] and all(h != t for h, _, t in graph.triples())
+
+
+def test_proposal_numbers_are_never_reused(tmp_path):
+    with world_graph(tmp_path / "g.sqlite") as graph:
+        run_inference(graph)
+        first = graph.inferred()[0]["id"]
+        run_inference(graph)
+        second = graph.inferred()[0]["id"]
+        assert second != first  # `kg accept FIRST` from an old listing cannot hit another triple
+        with pytest.raises(WorkbenchError, match=f"no inferred triple #{first}"):
+            graph.judge(first, "accepted")

@@ -878,6 +878,12 @@ def kg_infer(args, graph, console) -> int:
         from workbench.kg.infer import InferSettings, run_inference
 
         _positive("--min-support", args.min_support)
+        for name, value in (
+            ("--min-confidence", args.min_confidence),
+            ("--min-score", args.min_score),
+        ):
+            if not 0.0 <= value <= 1.0:  # also refuses nan
+                raise WorkbenchError(f"{name} {value}: must be between 0 and 1")
         if args.method != "rules":
             from workbench.kg.linkpredict import require
 
@@ -981,8 +987,11 @@ def kg_split(args, graph, console) -> int:
 
 def kg_remove(args, graph, console) -> int:
     keys = [graph.find_document(ref) for ref in args.documents]  # every name checked first
+    with graph.transaction():
+        for key in keys:
+            graph.remove_document(key, withdraw=False)
+        graph.withdraw_unsupported()  # once, not once a document: it reads every relation
     for key in keys:
-        graph.remove_document(key)
         console.print(f"removed {key}", highlight=False, markup=False)
     console.print(
         "(a document still in its corpus comes back on the next kg build of that corpus)",

@@ -136,7 +136,7 @@ def find_entities(graph, question: str) -> list[dict]:
             if any(taken[i : i + n]):
                 continue
             words = [t[2] for t in tokens[i : i + n]]
-            if all(w.lower() in STOPWORDS for w in words):
+            if all(_stopword(w) for w in words):
                 continue
             text = question[tokens[i][0] : tokens[i + n - 1][1]]
             hits = graph.by_name(normalize_name(text))
@@ -151,12 +151,17 @@ def find_entities(graph, question: str) -> list[dict]:
     return found
 
 
+def _stopword(word: str) -> bool:
+    """A function word, unless written in capitals (WHO, US, IT are names)."""
+    return word.lower() in STOPWORDS and not (len(word) > 1 and word.isupper())
+
+
 def _by_partial_name(graph, question: str, tokens) -> list[dict]:
     """Runs of capitalised words (not the first word, unless it is not a
     question word) that no name matches whole, looked up by name search."""
     runs, run = [], []
     for index, (start, end, word) in enumerate(tokens):
-        capital = word[:1].isupper() and word.lower() not in STOPWORDS
+        capital = word[:1].isupper() and not _stopword(word)
         if capital and not (index == 0 and word.lower() in STOPWORDS):
             run.append((start, end))
         elif run:
@@ -239,7 +244,7 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
     if not entities:
         reply.reason = "no entity of the graph is named in the question"
         return reply
-    wanted = wanted_kind(question)
+    wanted = wanted_kind(_masked(question, entities))  # "Kestrel Group" asks for no group
     if wanted in ("time", "quantity"):
         reply.entity = _brief(entities[0])
         reply.reason = (

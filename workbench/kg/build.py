@@ -223,7 +223,7 @@ def build_graph(
         # whatever only it supported.
         present = {d.key for d in documents}
         for key in graph.documents_from(corpus_prefix(corpus)):
-            if key not in present and graph.remove_document(key):
+            if key not in present and graph.remove_document(key, withdraw=False):
                 summary["removed"] += 1
         if progress is not None:  # the bar shows from the start, before the first chunk
             progress(BuildProgress(done=0, total=len(documents), seconds=0.0))

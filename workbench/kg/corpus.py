@@ -63,8 +63,9 @@ def read_corpus(path: str | Path) -> list[Document]:
         )
         # Keys start with the folder's name: a second folder with its own notes.txt
         # adds documents instead of replacing the first one's.
+        name = path.resolve().name  # "." is the folder it names, not ""
         docs = [
-            Document(f"{path.name}/{p.relative_to(path).as_posix()}", str(p), _read_text(p))
+            Document(f"{name}/{p.relative_to(path).as_posix()}", str(p), _read_text(p))
             for p in files
         ]
     elif any(s in (".jsonl", ".json", ".ndjson") for s in path.suffixes):
@@ -81,7 +82,7 @@ def corpus_prefix(path: str | Path) -> str | None:
     """What the ``source`` of every document read from ``path`` starts with
     (the folder, or the JSONL file before its line numbers); None for a single
     text file. A build uses it to find documents that left the corpus."""
-    path = Path(path).expanduser()
+    path = Path(path).expanduser().resolve()
     if path.is_dir():
         return str(path) + os.sep
     if any(s in (".jsonl", ".json", ".ndjson") for s in path.suffixes):

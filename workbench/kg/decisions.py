@@ -24,6 +24,8 @@ from pathlib import Path
 
 from workbench.errors import WorkbenchError
 from workbench.kg.normalize import normalize_name, surface_form
+from workbench.kg.sql import chunks as _chunks
+from workbench.kg.sql import marks as _marks
 
 _MAX_CHAIN = 32  # merge records are kept flat; this only guards a hand-edited file
 VERDICTS = ("accepted", "rejected")
@@ -102,7 +104,6 @@ class GraphDecisions:
                     )
                 ]
             )
-            self._move_judgements(src_key, tgt_key)
             self.withdraw_unsupported()
         return {
             "from": {"id": source["id"], "name": source["name"], "type": source["type"]},
@@ -175,24 +176,28 @@ class GraphDecisions:
 
     def _rehome(self, mention_ids: list[int]) -> int:
         """Move each mention to the entity its own name and type resolve to now,
-        then regroup the evidence that cites it; returns how many moved."""
+        then regroup the evidence that cites it; returns how many moved. Evidence
+        whose ends become one entity is folded away (kept for a split), and folded
+        evidence whose ends are two entities again comes back."""
         conn = self._conn
         touched_entities: set[int] = set()
         moved: list[int] = []
-        for mention_id, entity_id, text, type in conn.execute(
-            f"SELECT id, entity_id, text, coalesce(type, '') FROM mentions "
-            f"WHERE id IN ({','.join('?' * len(mention_ids))})",
-            mention_ids,
-        ).fetchall():
-            owner = self._entity_id(normalize_name(text), type, surface_form(text))
-            if owner != entity_id:
-                conn.execute("UPDATE mentions SET entity_id = ? WHERE id = ?", (owner, mention_id))
-                touched_entities.update((entity_id, owner))
-                moved.append(mention_id)
+        for chunk in _chunks(mention_ids):
+            for mention_id, entity_id, text, type in conn.execute(
+                f"SELECT id, entity_id, text, coalesce(type, '') FROM mentions "
+                f"WHERE id IN ({_marks(chunk)})",
+                chunk,
+            ).fetchall():
+                owner = self._entity_id(normalize_name(text), type, surface_form(text))
+                if owner != entity_id:
+                    conn.execute(
+                        "UPDATE mentions SET entity_id = ? WHERE id = ?", (owner, mention_id)
+                    )
+                    touched_entities.update((entity_id, owner))
+                    moved.append(mention_id)
         touched_relations: set[int] = set()
-        for chunk_start in range(0, len(moved), 400):
-            chunk = moved[chunk_start : chunk_start + 400]
-            marks = ",".join("?" * len(chunk))
+        for chunk in _chunks(moved, 400):
+            marks = _marks(chunk)
             rows = conn.execute(
                 "SELECT ev.id, ev.relation_id, r.type, hm.entity_id, tm.entity_id "
                 "FROM evidence ev JOIN relations r ON r.id = ev.relation_id "
@@ -204,33 +209,53 @@ class GraphDecisions:
             for evidence_id, relation_id, rtype, head, tail in rows:
                 touched_relations.add(relation_id)
                 if head == tail:  # the two ends are one entity now: nothing to say
+                    conn.execute(
+                        "INSERT INTO folded(sentence_id, head_mention_id, tail_mention_id, "
+                        "type, score) SELECT sentence_id, head_mention_id, tail_mention_id, ?, "
+                        "score FROM evidence WHERE id = ?",
+                        (rtype, evidence_id),
+                    )
                     conn.execute("DELETE FROM evidence WHERE id = ?", (evidence_id,))
                     continue
-                conn.execute(
-                    "INSERT INTO relations(head_id, tail_id, type, score, count) "
-                    "VALUES (?, ?, ?, 0, 0) ON CONFLICT DO NOTHING",
-                    (head, tail, rtype),
-                )
-                new_id = conn.execute(
-                    "SELECT id FROM relations WHERE head_id = ? AND type = ? AND tail_id = ?",
-                    (head, rtype, tail),
-                ).fetchone()[0]
+                new_id = self._relation_id(head, rtype, tail)
                 conn.execute(
                     "UPDATE evidence SET relation_id = ? WHERE id = ?", (new_id, evidence_id)
                 )
                 touched_relations.add(new_id)
+            for fold_id, sentence_id, hm_id, tm_id, rtype, score, head, tail in conn.execute(
+                "SELECT f.id, f.sentence_id, f.head_mention_id, f.tail_mention_id, f.type, "
+                "f.score, hm.entity_id, tm.entity_id FROM folded f "
+                "JOIN mentions hm ON hm.id = f.head_mention_id "
+                "JOIN mentions tm ON tm.id = f.tail_mention_id "
+                f"WHERE f.head_mention_id IN ({marks}) OR f.tail_mention_id IN ({marks})",
+                chunk + chunk,
+            ).fetchall():
+                if head == tail:
+                    continue
+                relation_id = self._relation_id(head, rtype, tail)
+                conn.execute(
+                    "INSERT INTO evidence(relation_id, sentence_id, head_mention_id, "
+                    "tail_mention_id, score) VALUES (?, ?, ?, ?, ?)",
+                    (relation_id, sentence_id, hm_id, tm_id, score),
+                )
+                conn.execute("DELETE FROM folded WHERE id = ?", (fold_id,))
+                touched_relations.add(relation_id)
         self._refresh_relations(touched_relations)
         self._refresh_entities(touched_entities)
         return len(moved)
 
-    def _move_judgements(self, old: tuple[str, str], new: tuple[str, str]) -> None:
-        """A judged triple about a merged name is about the entity it joined."""
-        for end in ("head", "tail"):
-            self._conn.execute(
-                f"UPDATE OR IGNORE judgements SET {end}_key = ?, {end}_type = ? "
-                f"WHERE {end}_key = ? AND {end}_type = ?",
-                (*new, *old),
-            )
+    def _relation_id(self, head: int, type: str, tail: int) -> int:
+        """The relation row (head, type, tail), created empty when missing (its
+        count and score come from its evidence in _refresh_relations)."""
+        self._conn.execute(
+            "INSERT INTO relations(head_id, tail_id, type, score, count) "
+            "VALUES (?, ?, ?, 0, 0) ON CONFLICT DO NOTHING",
+            (head, tail, type),
+        )
+        return self._conn.execute(
+            "SELECT id FROM relations WHERE head_id = ? AND type = ? AND tail_id = ?",
+            (head, type, tail),
+        ).fetchone()[0]
 
     # ------------------------------------------------------------ reasoning
 
@@ -278,13 +303,32 @@ class GraphDecisions:
             )
         return len(rows)
 
+    def _judgements(self, verdict: str | None = None) -> Iterator[tuple[dict, dict, sqlite3.Row]]:
+        """Judgements as the entities they are about now: a name merged into
+        another is that entity (and a split gives it back), since judgements are
+        kept under the names judged. Those about an entity not in the graph, or
+        whose two ends are one entity now, are left out."""
+        sql = "SELECT * FROM judgements"
+        args: tuple[str, ...] = ()
+        if verdict is not None:
+            sql += " WHERE verdict = ?"
+            args = (verdict,)
+        for row in self._conn.execute(sql + " ORDER BY id", args).fetchall():
+            ends = []
+            for end in ("head", "tail"):
+                key, type = self.merged_into(row[f"{end}_key"], row[f"{end}_type"])
+                found = self._conn.execute(
+                    "SELECT id, name, type FROM entities WHERE key = ? AND type = ?", (key, type)
+                ).fetchone()
+                if found is None:
+                    break
+                ends.append({"id": found[0], "name": found[1], "type": found[2]})
+            if len(ends) == 2 and ends[0]["id"] != ends[1]["id"]:
+                yield ends[0], ends[1], row
+
     def _judged_ids(self) -> Iterator[Triple]:
-        for r in self._conn.execute(
-            "SELECT h.id, j.type, t.id FROM judgements j "
-            "JOIN entities h ON h.key = j.head_key AND h.type = j.head_type "
-            "JOIN entities t ON t.key = j.tail_key AND t.type = j.tail_type"
-        ):
-            yield r[0], r[1], r[2]
+        for head, tail, row in self._judgements():
+            yield head["id"], row["type"], tail["id"]
 
     def inferred(
         self, limit: int | None = None, entity_id: int | None = None, min_score: float = 0.0
@@ -349,26 +393,17 @@ class GraphDecisions:
 
     def accepted(self, entity_id: int | None = None) -> list[dict]:
         """Triples a person accepted whose two entities are in the graph now:
-        {"head","type","tail" (briefs),"explanation"}."""
-        sql = (
-            "SELECT j.type, j.explanation, h.id AS h_id, h.name AS h_name, h.type AS h_type, "
-            "t.id AS t_id, t.name AS t_name, t.type AS t_type FROM judgements j "
-            "JOIN entities h ON h.key = j.head_key AND h.type = j.head_type "
-            "JOIN entities t ON t.key = j.tail_key AND t.type = j.tail_type "
-            "WHERE j.verdict = 'accepted'"
-        )
-        args: tuple = ()
-        if entity_id is not None:
-            sql += " AND (h.id = ? OR t.id = ?)"
-            args = (entity_id, entity_id)
+        {"head","type","tail" (briefs),"explanation"}; those touching
+        ``entity_id`` when given."""
         return [
             {
-                "head": {"id": r["h_id"], "name": r["h_name"], "type": r["h_type"]},
-                "type": r["type"],
-                "tail": {"id": r["t_id"], "name": r["t_name"], "type": r["t_type"]},
-                "explanation": json.loads(r["explanation"]),
+                "head": head,
+                "type": row["type"],
+                "tail": tail,
+                "explanation": json.loads(row["explanation"]),
             }
-            for r in self._conn.execute(sql + " ORDER BY j.id", args).fetchall()
+            for head, tail, row in self._judgements("accepted")
+            if entity_id is None or entity_id in (head["id"], tail["id"])
         ]
 
     def withdraw_unsupported(self) -> int:

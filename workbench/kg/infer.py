@@ -23,6 +23,7 @@ from workbench.kg import rules as kg_rules
 METHODS = ("rules", "embeddings", "both")
 CHAINS_SHOWN = 3  # grounded chains kept per rule in an explanation
 RULES_SHOWN = 3  # rules kept per proposal
+EMBEDDING_BATCH = 1024  # heads scored at once against every entity
 
 
 @dataclass
@@ -35,7 +36,7 @@ class InferSettings:
     min_score: float = 0.2
     limit: int = 500
     embedding_weight: float = 0.2  # how much the embedding model's probability counts in "both"
-    epochs: int = 200
+    epochs: int = 100
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -71,47 +72,54 @@ def run_inference(graph, settings: InferSettings | None = None) -> dict[str, Any
         (p for p in proposals.values() if p["score"] >= s.min_score),
         key=lambda p: (-p["score"], p["type"], p["head"], p["tail"]),
     )[: s.limit]
+    _explain(index, mined, kept)
     _name_chains(graph, kept)
     stored = graph.replace_inferred(kept)
     return {"rules": mined, "proposed": stored, "facts": len(triples), "method": s.method}
 
 
 def _from_rules(index: kg_rules.TripleIndex, mined: list[kg_rules.Rule]) -> dict:
-    found = {}
-    for prediction in kg_rules.predict(index, mined):
-        explanation, support = [], []
-        for rule in prediction.rules[:RULES_SHOWN]:
+    """The rules' predictions as proposals; explained later, once kept (_explain)."""
+    return {
+        (p.head, p.relation, p.tail): {
+            "head": p.head,
+            "type": p.relation,
+            "tail": p.tail,
+            "score": p.score,
+            "method": "rules",
+            "explanation": [],
+            "support": [],
+        }
+        for p in kg_rules.predict(index, mined)
+    }
+
+
+def _explain(index: kg_rules.TripleIndex, mined: list[kg_rules.Rule], kept: list[dict]) -> None:
+    """The rules that fired for each kept proposal and the chains that fired them
+    (first in its explanation); its support: one chain of every rule that fired."""
+    for p in kept:
+        if "rules" not in p["method"]:
+            continue
+        prediction = kg_rules.Prediction(p["head"], p["type"], p["tail"], p["score"])
+        notes, support = [], []
+        for n, rule in enumerate(kg_rules.fired(index, mined, prediction)):
             chains = kg_rules.groundings(
-                index, rule, prediction.head, prediction.tail, CHAINS_SHOWN
+                index, rule, p["head"], p["tail"], CHAINS_SHOWN if n < RULES_SHOWN else 1
             )
             support += [[list(step) for step in chain] for chain in chains]
-            explanation.append(
-                {
-                    "kind": "rule",
-                    "rule": rule.text(),
-                    "confidence": round(rule.confidence, 4),
-                    "pca_confidence": round(rule.pca_confidence, 4),
-                    "support": rule.support,
-                    "chains": [[list(step) for step in chain] for chain in chains],
-                }
-            )
-        # Support: every chain of every rule that fired, not only those shown.
-        for rule in prediction.rules[RULES_SHOWN:]:
-            support += [
-                [list(step) for step in chain]
-                for chain in kg_rules.groundings(index, rule, prediction.head, prediction.tail, 1)
-            ]
-        key = (prediction.head, prediction.relation, prediction.tail)
-        found[key] = {
-            "head": prediction.head,
-            "type": prediction.relation,
-            "tail": prediction.tail,
-            "score": prediction.score,
-            "method": "rules",
-            "explanation": explanation,
-            "support": support,
-        }
-    return found
+            if n < RULES_SHOWN:
+                notes.append(
+                    {
+                        "kind": "rule",
+                        "rule": rule.text(),
+                        "confidence": round(rule.confidence, 4),
+                        "pca_confidence": round(rule.pca_confidence, 4),
+                        "support": rule.support,
+                        "chains": [[list(step) for step in chain] for chain in chains],
+                    }
+                )
+        p["explanation"] = notes + p["explanation"]
+        p["support"] = support
 
 
 def _from_embeddings(graph, index, triples, proposals: dict, s: InferSettings) -> None:
@@ -133,30 +141,45 @@ def _from_embeddings(graph, index, triples, proposals: dict, s: InferSettings) -
         allowed = np.array([types.get(e) in tail_types for e in model.entities])
         if not heads or not allowed.any():
             continue
-        scores = model.tail_scores(heads, relation)
-        scores[:, ~allowed] = -np.inf
-        probs = np.exp(scores - scores.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
-        for row, head in enumerate(heads):
-            order = np.argsort(-probs[row])
-            for rank, col in enumerate(order[:3], 1):
-                tail = int(columns[col])
-                key = (head, relation, tail)
-                if key in known or head == tail:
-                    continue
-                p = float(probs[row, col])
-                note = {
-                    "kind": "embedding",
-                    "model": model.settings.model,
-                    "probability": round(p, 4),
-                    "rank": rank,
-                    "of": int(allowed.sum()),
-                }
-                if key in proposals:
+        column_of = {e: i for i, e in enumerate(model.entities)}
+        of = int(allowed.sum())
+        ruled: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
+        for key in proposals:
+            if key[1] == relation and key[2] in column_of:
+                ruled[key[0]].append(key)
+        for start in range(0, len(heads), EMBEDDING_BATCH):  # memory: a batch × entities
+            batch = heads[start : start + EMBEDDING_BATCH]
+            scores = model.tail_scores(batch, relation)
+            scores[:, ~allowed] = -np.inf
+            probs = np.exp(scores - scores.max(axis=1, keepdims=True))
+            probs /= probs.sum(axis=1, keepdims=True)
+            for row, head in enumerate(batch):
+                line = probs[row]
+
+                def note(p: float, line=line, of=of) -> dict:
+                    return {
+                        "kind": "embedding",
+                        "model": model.settings.model,
+                        "probability": round(p, 4),
+                        "rank": int((line > p).sum()) + 1,
+                        "of": of,
+                    }
+
+                # The rules' proposals get the model's opinion of exactly their pair.
+                for key in ruled.get(head, ()):
+                    p = float(line[column_of[key[2]]])
                     proposals[key]["score"] += s.embedding_weight * p
                     proposals[key]["method"] = "rules+embeddings"
-                    proposals[key]["explanation"].append(note)
-                elif s.method == "embeddings" or rank == 1:
+                    proposals[key]["explanation"].append(note(p))
+                # And the model's own best candidates (its top one, when rules lead).
+                top = 3 if s.method == "embeddings" else 1
+                best = np.argpartition(-line, min(top, len(line) - 1))[:top]
+                for col in best[np.argsort(-line[best])]:
+                    tail = int(columns[col])
+                    key = (head, relation, tail)
+                    if key in known or key in proposals or head == tail or not allowed[col]:
+                        continue
+                    p = float(line[col])
                     weight = 1.0 if s.method == "embeddings" else s.embedding_weight
                     proposals[key] = {
                         "head": head,
@@ -164,7 +187,7 @@ def _from_embeddings(graph, index, triples, proposals: dict, s: InferSettings) -
                         "tail": tail,
                         "score": weight * p,
                         "method": "embeddings",
-                        "explanation": [note],
+                        "explanation": [note(p)],
                         "support": [],
                     }
 

@@ -2,10 +2,12 @@
 
 An optional extra (``pip install -e ".[reason]"``): rules (kg/rules.py) explain
 themselves; embeddings rank every candidate, including pairs no rule reaches,
-but explain only as "the model ranks it". ComplEx (Trouillon et al., 2016)
-trained under the local closed-world assumption with a softmax cross-entropy
-over all tails (Lacroix et al., 2018; Ruffinelli et al., 2020) is a strong,
-small, CPU-friendly default.
+but explain only as "the model ranks it". RotatE (Sun et al., 2019) trained
+under the local closed-world assumption with a softmax cross-entropy over all
+tails (Ruffinelli et al., 2020) is the default: on UMLS's validation split,
+60 epochs of 200 dimensions on two CPU cores reached MRR 0.82 where DistMult
+reached 0.65 and ComplEx, with PyKEEN's defaults, 0.19
+(benchmarks/link_prediction.py measures the test split).
 """
 
 from __future__ import annotations
@@ -42,9 +44,9 @@ def require() -> None:
 class EmbeddingSettings:
     """How the embedding model is trained."""
 
-    model: str = "ComplEx"
-    dim: int = 128
-    epochs: int = 200
+    model: str = "RotatE"
+    dim: int = 200
+    epochs: int = 100
     batch_size: int = 256
     lr: float = 0.01
     seed: int = 0

@@ -205,6 +205,16 @@ def stats_view(stats: dict, compact: bool = False) -> Group:
         ]
     else:
         parts = [stats_line(stats)]
+    decided = stats.get("decisions") or {}
+    if any(decided.values()):
+        parts.append(
+            Text(
+                f"{decided.get('inferred', 0)} inferred (kg infer --list) · "
+                f"{decided.get('accepted', 0)} accepted · {decided.get('rejected', 0)} rejected · "
+                f"{decided.get('merges', 0)} merges",
+                style="dim" if compact else "",
+            )
+        )
     for key, title in (("entities_by_type", "entity type"), ("relations_by_type", "relation type")):
         by_type = stats.get(key) or {}
         if not by_type:

@@ -85,16 +85,30 @@ class TripleIndex:
         self.position = {e: i for i, e in enumerate(self.entities)}
         self.relations = sorted({r for _, r, _ in triples})
         n = len(self.entities)
+        by_relation: dict[str, set[tuple[int, int]]] = {r: set() for r in self.relations}
+        for h, r, t in triples:
+            by_relation[r].add((self.position[h], self.position[t]))
         self.matrix: dict[str, sp.csr_matrix] = {}
-        for relation in self.relations:
-            pairs = {(self.position[h], self.position[t]) for h, r, t in triples if r == relation}
-            rows, cols = zip(*pairs) if pairs else ((), ())
+        for relation, pairs in by_relation.items():
+            rows, cols = zip(*sorted(pairs)) if pairs else ((), ())
             m = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
             self.matrix[relation] = m
+        self._transposed: dict[str, sp.csr_matrix] = {}
 
     def step(self, atom: Atom) -> sp.csr_matrix:
-        m = self.matrix[atom.relation]
-        return m if atom.forward else m.T.tocsr()
+        if atom.forward:
+            return self.matrix[atom.relation]
+        if atom.relation not in self._transposed:
+            self._transposed[atom.relation] = self.matrix[atom.relation].T.tocsr()
+        return self._transposed[atom.relation]
+
+    def chain_size(self, body: tuple[Atom, ...]) -> int:
+        """An upper bound of the pairs the chain joins, without building it (for a
+        two-step chain: Σ over middle entities of in-degree × out-degree)."""
+        if len(body) == 1:
+            return int(self.step(body[0]).nnz)
+        first, second = self.step(body[0]), self.step(body[1])
+        return int(first.getnnz(axis=0).astype(np.int64) @ second.getnnz(axis=1).astype(np.int64))
 
     def chain(self, body: tuple[Atom, ...]) -> sp.csr_matrix:
         """0/1 matrix of the (X, Y) pairs the chain joins, X ≠ Y."""
@@ -130,19 +144,36 @@ def mine_rules(
         return []
     n = len(index.entities)
     heads = index.relations
-    # One row per (X, Y) pair that some head relation holds for: which relations.
-    stacked = sp.vstack([index.matrix[r].reshape(1, n * n) for r in heads]).T.tocsr()
-    has_out = np.vstack([np.asarray(index.matrix[r].sum(axis=1)).ravel() > 0 for r in heads])
+    # Every head fact as one number (x * n + y), sorted, with its relation: a chain's
+    # pairs are matched against them by binary search (memory: the facts, not n²).
+    flat_parts, rel_parts = [], []
+    for j, r in enumerate(heads):
+        coo = index.matrix[r].tocoo()
+        flat_parts.append(coo.row.astype(np.int64) * n + coo.col)
+        rel_parts.append(np.full(coo.nnz, j))
+    flat_all = np.concatenate(flat_parts)
+    order = np.argsort(flat_all, kind="stable")
+    flat_sorted, rel_sorted = flat_all[order], np.concatenate(rel_parts)[order]
+    has_out = np.vstack([index.matrix[r].getnnz(axis=1) > 0 for r in heads]).astype(np.int64)
     rules = []
     for body in _bodies(heads, max_length):
+        if index.chain_size(body) > MAX_BODY_PAIRS:
+            continue  # through a hub: everything predicts everything
         chain = index.chain(body)
-        if chain.nnz == 0 or chain.nnz > MAX_BODY_PAIRS:
+        if chain.nnz == 0:
             continue
         coo = chain.tocoo()
         flat = coo.row.astype(np.int64) * n + coo.col
-        support = np.asarray(stacked[flat].sum(axis=0)).ravel()
+        lo = np.asarray(np.searchsorted(flat_sorted, flat, side="left"))
+        hi = np.asarray(np.searchsorted(flat_sorted, flat, side="right"))
+        hits = hi > lo
+        counts = (hi - lo)[hits]
+        starts = lo[hits]
+        # Every matched (pair, relation): start + 0..count-1 for each matched pair.
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        support = np.bincount(rel_sorted[np.repeat(starts, counts) + offsets], minlength=len(heads))
         per_x = np.bincount(coo.row, minlength=n)
-        pca = has_out.astype(np.int64) @ per_x
+        pca = has_out @ per_x
         for j, head in enumerate(heads):
             if body == (Atom(head, True),) or support[j] < min_support:
                 continue  # r(X, Y) ⇒ r(X, Y) says nothing
@@ -155,13 +186,12 @@ def mine_rules(
 
 @dataclass
 class Prediction:
-    """A triple the rules propose, its score and the rules that fired."""
+    """A triple the rules propose and its score; ``fired`` tells which rules."""
 
     head: int
     relation: str
     tail: int
     score: float
-    rules: list[Rule]
 
 
 DENSE_CELLS = 20_000_000  # relations x entities²: below this, scores are dense arrays
@@ -214,26 +244,34 @@ def score_matrices(index: TripleIndex, rules: list[Rule], shrink: float = 5.0) -
 def predict(
     index: TripleIndex, rules: list[Rule], shrink: float = 5.0, min_score: float = 0.0
 ) -> list[Prediction]:
-    """Triples the rules predict that the index does not hold, best first, each
-    with the rules that fired for it (strongest first)."""
-    by_head: dict[str, list[Rule]] = {}
-    for rule in rules:
-        by_head.setdefault(rule.head, []).append(rule)
-    chains = {rule: index.chain(rule.body) for rule in rules}
+    """Triples the rules predict that the index does not hold, best first."""
     found = []
     for relation, scores in score_matrices(index, rules, shrink).items():
-        known = index.matrix[relation]
         coo = sp.coo_matrix(scores)
-        for x, y, s in zip(coo.row, coo.col, coo.data):
-            if s < min_score or s <= 0 or known[x, y]:
-                continue
-            fired = [r for r in by_head[relation] if chains[r][x, y]]
-            fired.sort(key=lambda r: -r.weight(shrink))
-            found.append(
-                Prediction(index.entities[x], relation, index.entities[y], float(s), fired)
-            )
+        known = index.matrix[relation]
+        keep = coo.data > max(min_score, 0.0)
+        rows, cols, data = coo.row[keep], coo.col[keep], coo.data[keep]
+        held = np.asarray(known[rows, cols]).ravel() > 0 if len(rows) else np.zeros(0, bool)
+        found += [
+            Prediction(index.entities[x], relation, index.entities[y], float(v))
+            for x, y, v in zip(rows[~held], cols[~held], data[~held])
+        ]
     found.sort(key=lambda p: (-p.score, p.relation, p.head, p.tail))
     return found
+
+
+def fired(
+    index: TripleIndex, rules: list[Rule], prediction: Prediction, shrink: float = 5.0
+) -> list[Rule]:
+    """The rules that predict ``prediction``, strongest first (asked only for the
+    predictions kept: a chain is walked per rule, not a matrix built)."""
+    found = [
+        r
+        for r in rules
+        if r.head == prediction.relation
+        and groundings(index, r, prediction.head, prediction.tail, limit=1)
+    ]
+    return sorted(found, key=lambda r: -r.weight(shrink))
 
 
 def groundings(
@@ -249,8 +287,10 @@ def groundings(
 
     if len(rule.body) == 1:
         return [[fact(rule.body[0], x, y)]] if index.step(rule.body[0])[x, y] else []
-    first, second = index.step(rule.body[0]), index.step(rule.body[1])
-    middles = np.intersect1d(first[x].indices, second[:, y].tocoo().row)
+    first, back = rule.body[0], rule.body[1]
+    # Column y of the second step is row y of the step walked the other way.
+    into_y = index.step(Atom(back.relation, not back.forward))
+    middles = np.intersect1d(index.step(first)[x].indices, into_y[y].indices)
     return [
         [fact(rule.body[0], x, int(z)), fact(rule.body[1], int(z), y)]
         for z in middles[:limit]

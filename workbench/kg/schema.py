@@ -30,7 +30,7 @@ CREATE TABLE merges (
     UNIQUE (from_key, from_type)
 );
 CREATE TABLE inferred (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a number once listed means one triple
     head_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
     tail_id INTEGER NOT NULL REFERENCES entities(id) ON DELETE CASCADE,
     type TEXT NOT NULL,
@@ -41,6 +41,18 @@ CREATE TABLE inferred (
     time TEXT NOT NULL,
     UNIQUE (head_id, type, tail_id)
 );
+-- Evidence whose two ends a merge made one entity: out of the relations (a
+-- thing is not related to itself), kept so that a split can give it back.
+CREATE TABLE folded (
+    id INTEGER PRIMARY KEY,
+    sentence_id INTEGER NOT NULL REFERENCES sentences(id) ON DELETE CASCADE,
+    head_mention_id INTEGER NOT NULL REFERENCES mentions(id) ON DELETE CASCADE,
+    tail_mention_id INTEGER NOT NULL REFERENCES mentions(id) ON DELETE CASCADE,
+    type TEXT NOT NULL,
+    score REAL NOT NULL
+);
+CREATE INDEX folded_head ON folded(head_mention_id);
+CREATE INDEX folded_tail ON folded(tail_mention_id);
 CREATE TABLE judgements (
     id INTEGER PRIMARY KEY,
     head_key TEXT NOT NULL,
@@ -261,6 +273,8 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
     (the type its entity had, which was the mention's until merges existed)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
+        # Another process may have upgraded the file while this one waited for the lock.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version < 2:
             conn.execute("ALTER TABLE mentions ADD COLUMN type TEXT")
             conn.execute(

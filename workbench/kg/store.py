@@ -30,23 +30,13 @@ from workbench.kg import profiles
 from workbench.kg.decisions import GraphDecisions
 from workbench.kg.normalize import canonical_key, normalize_name, surface_form
 from workbench.kg.schema import connect
+from workbench.kg.sql import chunks as _chunks
+from workbench.kg.sql import marks as _marks
 
-# SQLite allows many more bound parameters, but chunks keep statements small.
-_CHUNK = 500
 _WORDS = re.compile(r"\w+")
 _POSSESSIVE = re.compile(r"(\w)['’]s\b")
 _MAX_QUERY_WORDS = 16
 _EVIDENCE_SHOWN = 5  # per relation in entity(); "count" tells how many there are
-
-
-def _chunks(items: Iterable, size: int = _CHUNK) -> Iterator[list]:
-    items = list(items)
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _marks(items: list) -> str:
-    return ",".join("?" * len(items))
 
 
 def _brief(row, prefix: str = "") -> dict:
@@ -203,14 +193,22 @@ class Graph(GraphDecisions):
         return True
 
     def documents_from(self, source_prefix: str | None) -> list[str]:
-        """Keys of the documents whose source starts with ``source_prefix``."""
+        """Keys of the documents whose source (as a resolved path) starts with
+        ``source_prefix`` (kg.corpus.corpus_prefix: resolved too, so "." and the
+        folder's full path are one corpus)."""
         if not source_prefix:
             return []
-        return [
-            r[0]
-            for r in self._q("SELECT doc_key, source FROM documents ORDER BY doc_key")
-            if r[1].startswith(source_prefix)
-        ]
+        found = []
+        for key, source in self._q("SELECT doc_key, source FROM documents ORDER BY doc_key"):
+            path, colon, line = source.rpartition(":")
+            where = (
+                f"{Path(path).resolve()}:{line}"
+                if colon and line.isdigit()
+                else str(Path(source).resolve())
+            )
+            if where.startswith(source_prefix):
+                found.append(key)
+        return found
 
     def find_document(self, ref: str) -> str:
         """A document as people name it (its key, or the file it was read from)
@@ -233,8 +231,10 @@ class Graph(GraphDecisions):
             raise WorkbenchError(f"no document {ref!r} in {self.path}{hint}")
         return row[0]
 
-    def remove_document(self, doc_key: str) -> bool:
-        """Remove a document and whatever only it supported; False when absent."""
+    def remove_document(self, doc_key: str, withdraw: bool = True) -> bool:
+        """Remove a document and whatever only it supported; False when absent.
+        ``withdraw``: also withdraw the proposals that lost their support (a
+        caller removing many documents does that once, after the last)."""
         row = self._conn.execute(
             "SELECT id FROM documents WHERE doc_key = ?", (doc_key,)
         ).fetchone()
@@ -247,7 +247,8 @@ class Graph(GraphDecisions):
             conn.execute("DELETE FROM documents WHERE id = ?", (row[0],))
             self._refresh_relations(touched_relations)
             self._refresh_entities(touched_entities)
-            self.withdraw_unsupported()
+            if withdraw:
+                self.withdraw_unsupported()
         return True
 
     def _clear_document(self, doc_id: int, entities: set[int], relations: set[int]) -> None:
@@ -325,7 +326,20 @@ class Graph(GraphDecisions):
                     continue
                 (head_mention, head_id), (tail_mention, tail_id) = head_pair, tail_pair
                 if head_id == tail_id:
-                    continue  # "X is part of X": a self-loop says nothing and clutters paths
+                    # "X is part of X" says nothing and clutters paths; kept folded, as a
+                    # merge keeps it, so a split of a merged name gives it back.
+                    conn.execute(
+                        "INSERT INTO folded(sentence_id, head_mention_id, tail_mention_id, "
+                        "type, score) VALUES (?, ?, ?, ?, ?)",
+                        (
+                            sentence_id,
+                            head_mention,
+                            tail_mention,
+                            str(rel["type"]),
+                            float(rel.get("score", 1.0)),
+                        ),
+                    )
+                    continue
                 score = float(rel.get("score", 1.0))
                 conn.execute(
                     "INSERT INTO relations(head_id, tail_id, type, score, count) "
@@ -1011,6 +1025,17 @@ class Graph(GraphDecisions):
             "top_entities": [summaries[i] for i in top],
             "builds": builds,
             "embedded": count("embeddings"),
+            # Kept apart from the counts above: reasoning's proposals, people's decisions.
+            "decisions": {
+                "inferred": count("inferred"),
+                "accepted": self._conn.execute(
+                    "SELECT count(*) FROM judgements WHERE verdict = 'accepted'"
+                ).fetchone()[0],
+                "rejected": self._conn.execute(
+                    "SELECT count(*) FROM judgements WHERE verdict = 'rejected'"
+                ).fetchone()[0],
+                "merges": count("merges"),
+            },
             "path": str(self.path),
             "size_bytes": size,
         }

@@ -713,8 +713,10 @@ class GraphScreen(Screen):
             try:
                 from workbench.kg.embed import Embedder
 
+                # The model the graph's vectors came from (the bundled MiniLM by default).
+                models = self.graph_query(lambda g: g.embedding_models())
                 with LOAD_LOCK:
-                    self.embedder = Embedder()
+                    self.embedder = Embedder(models[0] if models else "minilm")
             except Exception as exc:  # noqa: BLE001 - shown in place
                 self.app.call_from_thread(self._status, f"cannot load the encoder: {exc}", True)
                 return
@@ -840,7 +842,11 @@ class GraphScreen(Screen):
                 return
         argv = ["kg", "build", "--ner", ner, "--corpus", corpus, "--graph", str(self.path)]
         argv += ["--relations", relations] if relations else []
-        self.building = LaunchedProcess([*argv, "--events"])
+        try:
+            self.building = LaunchedProcess([*argv, "--events"])
+        except OSError as exc:
+            self._status(f"cannot start the build: {exc}", error=True)
+            return
         self.query_one("#build-progress", ProgressBar).update(total=None, progress=0)
         self.query_one("#build-log", Static).update(Text("workbench " + " ".join(argv)))
         self._status(Text("building… (loading the models)", style="dim"))

@@ -3,6 +3,7 @@ splits, documents removed, and the schema upgrade — on hand-made graphs."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -351,3 +352,25 @@ def test_proposal_numbers_are_never_reused(tmp_path):
         assert second != first  # `kg accept FIRST` from an old listing cannot hit another triple
         with pytest.raises(WorkbenchError, match=f"no inferred triple #{first}"):
             graph.judge(first, "accepted")
+
+
+def test_the_jsonl_export_keeps_the_three_kinds_apart(tmp_path):
+    from workbench.kg.export import export_graph
+
+    with world_graph(tmp_path / "g.sqlite") as graph:
+        add(graph, fact_documents([("Fay", "works_for", "Acme")], prefix="fay"))
+        run_inference(graph)
+        eve = next(p for p in graph.inferred() if p["head"]["name"] == "Eve")
+        graph.judge(eve["id"], "accepted")
+        export_graph(graph, "jsonl", tmp_path / "g.jsonl")
+    lines = [json.loads(line) for line in (tmp_path / "g.jsonl").read_text().splitlines()]
+    kinds = [line["kind"] for line in lines]
+    assert kinds.count("relation") == len(WORLD) + 1  # extracted only
+    accepted = [line for line in lines if line["kind"] == "accepted"]
+    inferred = [line for line in lines if line["kind"] == "inferred"]
+    names = {line["id"]: line["name"] for line in lines if line["kind"] == "entity"}
+    assert [(names[a["head"]], a["type"], names[a["tail"]]) for a in accepted] == [
+        ("Eve", "lives_in", "Rome")
+    ]
+    assert [(names[p["head"]], names[p["tail"]]) for p in inferred] == [("Fay", "Oslo")]
+    assert inferred[0]["explanation"][0]["rule"] == LIVES

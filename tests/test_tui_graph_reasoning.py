@@ -98,18 +98,20 @@ def test_merge_candidates_are_reviewed_and_merged(tmp_path):
             listing = screen.query_one("#merge-list", OptionList)
             await wait_for(pilot, lambda: listing.option_count > 0, what="candidates")
             first = listing.get_option_at_index(0).prompt.plain
-            # The entity with fewer mentions goes into the one with more.
-            assert first.startswith("Acme Group #") and "→ Acme #" in first
+            # The shorter name goes into the fuller one, though it has more mentions.
+            assert first.startswith("Acme #") and "→ Acme Group #" in first
             assert "every word of 'Acme' is in 'Acme Group'" in first
             await pilot.press("enter")
             await wait_for(
                 pilot,
-                lambda: "merged Acme Group" in text_of(screen.query_one("#graph-status")),
+                lambda: "merged Acme #" in text_of(screen.query_one("#graph-status")),
                 what="merged",
             )
         with Graph.open(graph) as g:
-            assert g.resolve("Acme Group")["name"] == "Acme"
-            assert g.merges()[0]["from"] == "acme group"
+            merged = g.resolve("Acme")
+            assert g.resolve("Acme Group")["id"] == merged["id"]
+            assert merged["name"] == "Acme"  # the most frequent form names it
+            assert g.merges()[0]["from"] == "acme"
 
     asyncio.run(scenario())
 

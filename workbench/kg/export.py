@@ -69,6 +69,14 @@ def _write_jsonl(graph, f: TextIO) -> None:
         f.write(json.dumps({"kind": "entity", **entity}, ensure_ascii=False) + "\n")
     for relation in graph.iter_relations():
         f.write(json.dumps({"kind": "relation", **relation}, ensure_ascii=False) + "\n")
+    # Kept apart from the extracted relations, as in the graph: what people accepted,
+    # what reasoning proposes (entity ids as above, each with its explanation).
+    for fact in graph.accepted():
+        line = {**fact, "head": fact["head"]["id"], "tail": fact["tail"]["id"]}
+        f.write(json.dumps({"kind": "accepted", **line}, ensure_ascii=False) + "\n")
+    for p in graph.inferred():
+        line = {**p, "head": p["head"]["id"], "tail": p["tail"]["id"]}
+        f.write(json.dumps({"kind": "inferred", **line}, ensure_ascii=False) + "\n")
 
 
 def _write_nodes_csv(graph, f: TextIO) -> None:

@@ -9,7 +9,8 @@ Three signals, each said in the candidate's reason so a person can judge it:
 - **meaning**: their profile embeddings (what the graph says about each) are
   close, when the graph has embeddings.
 
-The smaller entity (fewer mentions) is proposed to merge into the larger.
+A name inside another is proposed to merge into the fuller name; otherwise the
+entity with fewer mentions into the one with more.
 """
 
 from __future__ import annotations
@@ -62,11 +63,16 @@ def merge_candidates(graph, limit: int = 50, min_score: float = 0.5) -> list[dic
             supersets[a if wa < wb else b] += 1
     found = []
     for a, b in pairs:
-        small, large = sorted((a, b), key=lambda i: (by_id[i]["mentions"], len(keys[i]), -i))
+        # A name inside another goes into the fuller one ("One" is not what "Atlas One"
+        # should become); otherwise the entity with fewer mentions goes.
+        if words[a] and words[b] and (words[a] < words[b] or words[b] < words[a]):
+            small, large = (a, b) if words[a] < words[b] else (b, a)
+        else:
+            small, large = sorted((a, b), key=lambda i: (by_id[i]["mentions"], len(keys[i]), -i))
         reasons, score = [], 0.0
         ws, wl = words[small], words[large]
-        if ws and wl and (ws < wl or wl < ws):
-            short, long = (small, large) if ws < wl else (large, small)
+        if ws and ws < wl:
+            short, long = small, large
             ambiguous = supersets[short] > 1
             score = max(score, 0.6 if ambiguous else 0.9)
             reasons.append(

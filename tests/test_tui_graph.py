@@ -313,6 +313,10 @@ def test_readable_at_80x24(tmp_path):
             assert results.width >= 28 and tree.x >= results.right
             assert tree.height >= 5 and mentions.height >= 5 and mentions.bottom <= 23
             assert tree.width >= 40
+            # Every key of the footer fits, Quit included.
+            footer = list(screen.query("FooterKey"))
+            assert footer and all(key.region.right <= 80 for key in footer)
+            assert {"q", "?", "m", "b", "p"} <= footer_keys(pilot.app)
             await pilot.press("p")
             assert screen.query_one("#path-to").region.width >= 15
 

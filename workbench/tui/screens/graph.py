@@ -87,7 +87,9 @@ class GraphScreen(Screen):
 
     BINDINGS = [
         Binding("ctrl+t", "toggle_meaning", "By meaning"),
-        Binding("slash", "focus_search", "Search", key_display="/"),
+        # Search and Back work but stay off the footer (the search box is in sight, and
+        # Escape goes back too), so the footer keeps q Quit at 80 columns.
+        Binding("slash", "focus_search", "Search", key_display="/", show=False),
         Binding("p", "path", "Path"),
         Binding("question_mark", "ask", "Ask", key_display="?"),
         Binding("m", "merges", "Merges"),
@@ -95,7 +97,7 @@ class GraphScreen(Screen):
         Binding("s", "stats", "Stats"),
         Binding("a", "judge('accepted')", "Accept", show=False),
         Binding("x", "judge('rejected')", "Reject", show=False),
-        Binding("backspace", "back", "Back"),
+        Binding("backspace", "back", "Back", show=False),
         Binding("escape", "escape", "Back", show=False),
         Binding("down", "focus_results", show=False),
     ]

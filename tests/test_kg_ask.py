@@ -11,7 +11,7 @@ from kg_graphs import WORLD, add, fact_documents
 from workbench.cli import main
 from workbench.kg.ask import ask
 from workbench.kg.embed import Embedder
-from workbench.kg.infer import run_inference
+from workbench.kg.infer import InferSettings, run_inference
 from workbench.kg.store import Graph
 
 
@@ -80,7 +80,7 @@ def test_it_says_when_it_does_not_know(graph_file, embedder):
             ("Where does Zoltan Kaminski live?", "no entity"),
             ("When was Ann born?", "date"),
             ("How many people does Acme employ?", "number"),
-            ("Where does Eve live?", "holds no lives in"),
+            ("Where does Eve live?", "nothing in the graph fits Eve —lives_in→ ?"),
         ):
             reply = ask(graph, question, embedder)
             assert not reply.known and why in reply.reason, (question, reply.reason)
@@ -153,3 +153,51 @@ def test_infer_accept_reject_merge_split_remove_through_the_cli(capsys, graph_fi
     for bad in ("1.5", "nan", "-0.1"):
         code, out, err = kg(capsys, "infer", "--min-confidence", bad, "--graph", graph_file)
         assert code == 2 and "--min-confidence" in err and "between 0 and 1" in err
+
+
+def test_merges_and_judgements_say_what_they_refuse(capsys, tmp_path):
+    path = tmp_path / "g.sqlite"
+    with Graph.open(path) as graph:
+        add(graph, fact_documents(WORLD + [("Rome", "works_for", "Acme")], prefix="x"))
+    graph_file = str(path)
+    # Two entities named Rome (a PER, a LOC): a name that fits both is not guessed.
+    code, _, err = kg(capsys, "merge", "Rome", "Oslo", "--graph", graph_file)
+    assert code == 2 and "'Rome' names 2 entities" in err and "give an #id" in err
+    with Graph.open(path) as graph:
+        ann, oslo = graph.resolve("Ann"), graph.resolve("Oslo")
+    code, _, err = kg(capsys, "merge", "Ann", "Oslo", "--graph", graph_file)
+    assert code == 2 and "Ann is PER and Oslo is LOC" in err and "--any-type" in err
+    code, out, _ = kg(capsys, "merge", "Ann", "Oslo", "--any-type", "--graph", graph_file)
+    assert code == 0 and f"#{ann['id']} into Oslo (LOC) #{oslo['id']}" in out
+    code, _, err = kg(capsys, "merge", "Ann", "Oslo", "--any-type", "--graph", graph_file)
+    assert code == 2 and "one entity already" in err
+    kg(capsys, "split", "Oslo", "--graph", graph_file)
+    # A verdict given twice says so; --judged lists them.
+    kg(capsys, "infer", "--graph", graph_file)
+    code, out, _ = kg(capsys, "infer", "--list", "--json", "--graph", graph_file)
+    number = json.loads(out.splitlines()[0])["id"]
+    assert kg(capsys, "reject", str(number), "--graph", graph_file)[0] == 0
+    code, _, err = kg(capsys, "accept", str(number), "--graph", graph_file)
+    assert code == 2 and f"#{number} was rejected already" in err
+    code, out, _ = kg(capsys, "infer", "--judged", "--graph", graph_file)
+    assert code == 0 and out.startswith("rejected Eve (PER) —lives_in→ Rome (LOC)")
+
+
+def test_a_chain_through_an_accepted_triple_says_so(tmp_path):
+    from workbench.kg.present import explanation_lines
+
+    with Graph.open(tmp_path / "g.sqlite") as graph:
+        add(graph, fact_documents(WORLD + [("Eve", "works_for", "Cato")], prefix="x"))
+        run_inference(graph)
+        eve = next(p for p in graph.inferred() if p["head"]["name"] == "Eve")
+        graph.judge(eve["id"], "accepted")  # Eve lives in Rome, a person says
+        run_inference(graph, InferSettings(min_score=0.0))
+        cato = next(p for p in graph.inferred() if p["head"]["name"] == "Cato")
+        lines = [" ".join(line.plain.split()) for line in explanation_lines(cato["explanation"])]
+    # Cato is based in Rome because Eve works there and lives in Rome: the second
+    # step is a person's, not the text's, and the explanation says so.
+    assert any(
+        "Eve (PER) —works_for→ Cato (ORG) and Eve (PER) —lives_in→ Rome (LOC) "
+        "(accepted by a person)" in line
+        for line in lines
+    ), lines

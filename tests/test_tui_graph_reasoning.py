@@ -34,7 +34,7 @@ def test_an_inferred_relation_is_marked_explained_and_can_be_accepted(tmp_path):
             await open_entity(pilot, screen, "eve", "Eve")
             labels = tree_labels(screen)
             assert "inferred (a: accept · x: reject) (1)" in labels
-            assert "  —lives_in→ Rome LOC · 0.30 · inferred?" in labels
+            assert "  ? —lives_in→ Rome LOC · 0.30" in labels
             tree = screen.query_one("#entity-tree", Tree)
             leaf = next(n for n in tree.root.children[-1].children)
             tree.move_cursor(leaf)
@@ -138,7 +138,7 @@ def test_a_build_started_on_the_screen_is_followed_to_the_end(tmp_path, ner_reci
             await wait_for(pilot, lambda: screen.building is None, timeout=180, what="the build")
             status = text_of(screen.query_one("#graph-status"))
             assert "built" in status, status
-            assert "2 added" in text_of(screen.query_one("#build-log"))
+            assert "2 new, 0 replaced, 0 unchanged" in text_of(screen.query_one("#build-log"))
             bar = screen.query_one("#build-progress", ProgressBar)
             assert bar.progress == bar.total == 2
             await wait_for(pilot, lambda: (screen.stats or {}).get("documents") == 2, what="stats")
@@ -148,6 +148,6 @@ def test_a_build_started_on_the_screen_is_followed_to_the_end(tmp_path, ner_reci
             assert screen.query_one("#build-ner", Input).value == str(run)  # kept
             await pilot.press("enter")
             await wait_for(pilot, lambda: screen.building is None, timeout=180, what="again")
-            assert "0 added, 2 skipped" in text_of(screen.query_one("#build-log"))
+            assert "0 new, 0 replaced, 2 unchanged" in text_of(screen.query_one("#build-log"))
 
     asyncio.run(scenario())

@@ -289,6 +289,9 @@ def _kg_parser(sub) -> None:
     graph_option(infer)
     infer.add_argument("--list", action="store_true", help="show the stored proposals only")
     infer.add_argument(
+        "--judged", action="store_true", help="show what people accepted and rejected"
+    )
+    infer.add_argument(
         "--method",
         choices=("rules", "embeddings", "both"),
         default="rules",
@@ -319,6 +322,9 @@ def _kg_parser(sub) -> None:
     )
     merge.add_argument("a", metavar="A", help="#id or name: the entity that goes")
     merge.add_argument("b", metavar="B", help="#id or name: the entity that stays")
+    merge.add_argument(
+        "--any-type", action="store_true", help="merge even when the two types differ"
+    )
     graph_option(merge)
 
     split = kg_sub.add_parser("split", help="undo merges into an entity")
@@ -874,6 +880,27 @@ def kg_infer(args, graph, console) -> int:
     from workbench.kg.present import inferred_view, rules_table
 
     _positive("--limit", args.limit)
+    if args.judged:
+        from rich.text import Text
+
+        from workbench.kg.present import triple_text
+
+        judged = graph.judgements()
+        if args.json:
+            for j in judged:
+                print(json.dumps(j, ensure_ascii=False))
+        for j in [] if args.json else judged:
+            console.print(
+                Text.assemble(
+                    f"{j['verdict']} ",
+                    triple_text(j["head"], j["type"], j["tail"]),
+                    f"  (#{j['proposal']}, {j['time']})",
+                ),
+                highlight=False,
+            )
+        if not judged and not args.json:
+            console.print("nothing accepted or rejected yet", highlight=False)
+        return 0
     if not args.list:
         from workbench.kg.infer import InferSettings, run_inference
 
@@ -959,8 +986,8 @@ def kg_candidates(args, graph, console) -> int:
 def kg_merge(args, graph, console) -> int:
     from workbench.kg.normalize import entity_label
 
-    a, b = graph.resolve(args.a), graph.resolve(args.b)
-    done = graph.merge(a["id"], b["id"])
+    a, b = _one_entity(graph, args.a), _one_entity(graph, args.b)
+    done = graph.merge(a["id"], b["id"], any_type=args.any_type)
     console.print(
         f"merged {entity_label(a['name'], a['type'])} #{a['id']} into "
         f"{entity_label(b['name'], b['type'])} #{b['id']} ({done['mentions']} mentions moved; "
@@ -971,10 +998,23 @@ def kg_merge(args, graph, console) -> int:
     return 0
 
 
+def _one_entity(graph, ref: str) -> dict:
+    """``resolve`` for a change: a name two entities share (Zara the person, Zara
+    the company) is refused, not guessed; an #id picks one."""
+    from workbench.kg.normalize import entity_label, normalize_name
+
+    if not ref.strip().startswith("#"):
+        named = graph.by_name(normalize_name(ref))
+        if len(named) > 1:
+            which = ", ".join(f"{entity_label(e['name'], e['type'])} #{e['id']}" for e in named)
+            raise WorkbenchError(f"{ref!r} names {len(named)} entities ({which}); give an #id")
+    return graph.resolve(ref)
+
+
 def kg_split(args, graph, console) -> int:
     from workbench.kg.normalize import entity_label
 
-    entity = graph.resolve(args.entity)
+    entity = _one_entity(graph, args.entity)
     for e in graph.split(entity["id"], args.name):
         console.print(
             f"split {entity_label(e['name'], e['type'])} #{e['id']} out of "

@@ -33,6 +33,8 @@ MAX_NGRAM = 6
 FLOOR = 0.45  # below this similarity no relation is meant (measured on the question set)
 TWO_HOP_MARGIN = 0.03  # a two-relation chain must beat the best single one by this
 RERANK_MARGIN = 0.1  # readings this close to the best may answer in its place
+WORD_BONUS = 0.05  # per relation of the chain the question's words name
+UNNAMED_FLOOR = 0.75  # a reading none of whose relations the question names needs this
 _TOKENS = re.compile(r"[\w’'.-]+")
 STOPWORDS = frozenset(
     re.findall(
@@ -211,6 +213,33 @@ def chains_from(graph, entity_type: str) -> list[tuple[list[Step], list[str]]]:
     return list(unique.values())
 
 
+def _base_form(words: str) -> str:
+    """``"lives in"`` -> ``"live in"``: the verb as a question asks it ("does X live in")."""
+    first, _, rest = words.partition(" ")
+    if first.endswith("s") and not first.endswith("ss") and len(first) > 3:
+        first = first[:-1]
+    return f"{first} {rest}".strip()
+
+
+def _stem(word: str) -> str:
+    """A crude stem, enough to see "make" in "makes" and "found" in "founded"."""
+    word = word.lower()
+    for suffix in ("ing", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word[:4]
+
+
+def _vocabulary(relation: str, phrasings) -> set[str]:
+    """Stems of the words a relation is named and written with in the documents."""
+    words = relation_words(relation).split()
+    for forward in (True, False):
+        for phrase in phrasings.get((relation, forward), []):
+            words += phrase.split()
+    return {_stem(w) for w in words if w.lower() not in STOPWORDS}
+
+
 def describe(chain: list[Step], types: list[str], phrasings) -> list[str]:
     """Sentences that say what the chain asks, to compare with the question."""
     x, answer = type_word(types[0]), type_word(types[-1])
@@ -219,7 +248,10 @@ def describe(chain: list[Step], types: list[str], phrasings) -> list[str]:
         step = chain[0]
         words = relation_words(step.relation)
         lines = (
-            [f"{wh} does the {x} {words}?", f"the {x} {words} which {answer}?"]
+            [
+                f"{wh} does the {x} {_base_form(words)}?",
+                f"the {x} {words} which {answer}?",
+            ]
             if step.forward
             else [f"{wh} {words} the {x}?", f"which {answer} {words} the {x}?"]
         )
@@ -253,7 +285,7 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
         )
         return reply
     phrasings = graph.relation_phrasings()
-    ranked: list[tuple[float, dict, list[Step], str]] = []
+    ranked: list[tuple[float, dict, list[Step], str, int]] = []
     options: list[tuple[dict, list[Step], str, list[str]]] = []
     for entity in entities:
         for chain, types in chains_from(graph, entity["type"]):
@@ -262,6 +294,14 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
         reply.entity = _brief(entities[0])
         reply.reason = f"the graph has no relations for a {entities[0]['type']}"
         return reply
+    asked = {
+        _stem(w)
+        for w in re.findall(r"\w+", _masked(question, entities))
+        if w.lower() not in STOPWORDS and not any(w.lower() in c for c, _ in TYPE_CUES.values())
+    }
+    vocabulary = {
+        r: _vocabulary(r, phrasings) for r in {s.relation for _, c, _, _ in options for s in c}
+    }
     texts = [d for *_, descriptions in options for d in descriptions]
     vectors = embedder.encode([_masked(question, entities)] + texts, batch_size=64)
     q, rest = vectors[0], vectors[1:]
@@ -272,21 +312,28 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
         score = float(np.max(sims)) + _cue_bonus(wanted, end)
         if len(chain) == 2:
             score -= TWO_HOP_MARGIN
-        ranked.append((score, entity, chain, end))
+        # Words of the question that name the chain's relations ("make" for makes).
+        named = sum(bool(vocabulary[s.relation] & asked) for s in chain)
+        score += WORD_BONUS * named
+        unnamed = len(chain) - named
+        ranked.append((score, entity, chain, end, unnamed))
     ranked.sort(key=lambda r: -r[0])
-    score, entity, chain, end = ranked[0]
+    score, entity, chain, end, unnamed = ranked[0]
     reply.entity, reply.chain, reply.similarity = _brief(entity), chain, score
-    if score < FLOOR:
+    # Near in meaning is not enough when the question's own words name none of the
+    # relations and something else is asked ("Where was she born?" is not "lives in").
+    content = bool(asked)
+    if score < FLOOR or (content and unnamed == len(chain) and score < UNNAMED_FLOOR):
         reply.reason = (
-            f"no relation of the graph is near the question (best: {_chain_words(chain)}, "
-            f"{score:.2f} < {FLOOR})"
+            f"no relation of the graph is near the question (the nearest reading, "
+            f"{_pattern(entity['name'], chain)}, scores {score:.2f})"
         )
         return reply
     # The best reading that leads somewhere, if it is nearly as good as the best and
     # uses its relation: "Which cities are in Portugal?" read the wrong way round
     # (Portugal located in?) gives way to the other direction, which answers.
     best_relations = {s.relation for s in ranked[0][2]}
-    for score, entity, chain, _end in ranked:
+    for score, entity, chain, _end, _unnamed in ranked:
         if score < ranked[0][0] - RERANK_MARGIN:
             break
         if not best_relations & {s.relation for s in chain}:
@@ -297,10 +344,10 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
             reply.answers = answers
             break
     if not reply.answers:
-        reply.reason = f"the graph holds no {_chain_words(reply.chain)} for {reply.entity['name']}"
+        reply.reason = f"nothing in the graph fits {_pattern(reply.entity['name'], reply.chain)}"
         return reply
     reply.confidence = min(1.0, max(0.0, score)) * max(a["confidence"] for a in reply.answers)
-    reply.reason = f"{reply.entity['name']} {_chain_words(reply.chain)}"
+    reply.reason = _pattern(reply.entity["name"], reply.chain)
     return reply
 
 
@@ -342,10 +389,11 @@ def _cue_bonus(wanted: str | None, end_type: str) -> float:
     return 0.1 if type_word(end_type) in fits else -0.1
 
 
-def _chain_words(chain: list[Step]) -> str:
-    return " → ".join(
-        relation_words(s.relation) if s.forward else f"is {relation_words(s.relation)} by"
-        for s in chain
+def _pattern(name: str, chain: list[Step]) -> str:
+    """``Osaka ←lives_in— ?`` / ``Fatima Iyer —works_for→ ? —based_in→ ?``: what was
+    asked, in the arrows `kg path` draws (the answer is the last ?)."""
+    return name + "".join(
+        f" —{s.relation}→ ?" if s.forward else f" ←{s.relation}— ?" for s in chain
     )
 
 

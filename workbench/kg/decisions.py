@@ -74,13 +74,22 @@ class GraphDecisions:
             key, type = row[0], row[1]
         return key, type
 
-    def merge(self, source_id: int, target_id: int) -> dict:
+    def merge(self, source_id: int, target_id: int, any_type: bool = False) -> dict:
         """Merge entity ``source_id`` into ``target_id``: its mentions, aliases and
-        relations move, and the decision is kept for every later build.
+        relations move, and the decision is kept for every later build. Entities
+        of two types merge only with ``any_type`` (a person is rarely a city).
         Returns {"from", "into", "mentions"} (entity briefs, mentions moved)."""
-        if source_id == target_id:
-            raise WorkbenchError(f"merge: #{source_id} is the same entity twice")
         source, target = self._entity_row(source_id), self._entity_row(target_id)
+        if source_id == target_id:
+            raise WorkbenchError(
+                f"merge: {source['name']} ({source['type']}) #{source_id} is one entity "
+                f"already (names merged into it lead to it)"
+            )
+        if source["type"] != target["type"] and not any_type:
+            raise WorkbenchError(
+                f"merge: {source['name']} is {source['type']} and {target['name']} is "
+                f"{target['type']}; merge entities of two types with --any-type"
+            )
         src_key, tgt_key = self._key_of(source_id), self._key_of(target_id)
         with self._write() as conn:
             # The source's own name, and every name merged into it, now lead to the target.
@@ -369,6 +378,11 @@ class GraphDecisions:
             raise WorkbenchError(f"verdict must be one of {', '.join(VERDICTS)}")
         found = [p for p in self.inferred() if p["id"] == inferred_id]
         if not found:
+            judged = self._conn.execute(
+                "SELECT verdict, time FROM judgements WHERE proposal = ?", (inferred_id,)
+            ).fetchone()
+            if judged is not None:
+                raise WorkbenchError(f"#{inferred_id} was {judged[0]} already ({judged[1]})")
             raise WorkbenchError(
                 f"no inferred triple #{inferred_id} in {self.path} "
                 f"(list them with workbench kg infer --list)"
@@ -378,7 +392,8 @@ class GraphDecisions:
         with self._write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO judgements(head_key, head_type, type, tail_key, "
-                "tail_type, verdict, explanation, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "tail_type, verdict, explanation, time, proposal) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     *head,
                     proposal["type"],
@@ -386,10 +401,27 @@ class GraphDecisions:
                     verdict,
                     json.dumps(proposal["explanation"], ensure_ascii=False),
                     _now(),
+                    inferred_id,
                 ),
             )
             conn.execute("DELETE FROM inferred WHERE id = ?", (inferred_id,))
         return {**proposal, "verdict": verdict}
+
+    def judgements(self) -> list[dict]:
+        """Every accept and reject, newest first, as the entities they are about now:
+        {"proposal","verdict","time","head","type","tail","explanation"}."""
+        return [
+            {
+                "proposal": row["proposal"],
+                "verdict": row["verdict"],
+                "time": row["time"],
+                "head": head,
+                "type": row["type"],
+                "tail": tail,
+                "explanation": json.loads(row["explanation"]),
+            }
+            for head, tail, row in reversed(list(self._judgements()))
+        ]
 
     def accepted(self, entity_id: int | None = None) -> list[dict]:
         """Triples a person accepted whose two entities are in the graph now:

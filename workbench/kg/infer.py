@@ -238,10 +238,16 @@ def _name_chains(graph, proposals: list[dict]) -> None:
         for e in (h, t)
     }
     briefs = graph.briefs(sorted(ids))
+    extracted = set(graph.triples(accepted=False))
     for p in proposals:
         for note in p["explanation"]:
             if "chains" in note:
+                # A step a person accepted (not extracted) says so, wherever it is shown.
                 note["chains"] = [
-                    [{"head": briefs[h], "type": r, "tail": briefs[t]} for h, r, t in chain]
+                    [
+                        {"head": briefs[h], "type": r, "tail": briefs[t]}
+                        | ({} if (h, r, t) in extracted else {"accepted": True})
+                        for h, r, t in chain
+                    ]
                     for chain in note["chains"]
                 ]

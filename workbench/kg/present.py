@@ -318,6 +318,8 @@ def explanation_lines(explanation: list[dict]) -> list[Text]:
                     if n:
                         text.append(" and ")
                     text.append_text(triple_text(step["head"], step["type"], step["tail"]))
+                    if step.get("accepted"):
+                        text.append(" (accepted by a person)")
                 lines.append(text)
         elif note.get("kind") == "embedding":
             lines.append(

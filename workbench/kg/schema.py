@@ -63,6 +63,7 @@ CREATE TABLE judgements (
     verdict TEXT NOT NULL,               -- accepted, rejected
     explanation TEXT NOT NULL,           -- JSON, as it was when judged
     time TEXT NOT NULL,
+    proposal INTEGER,                    -- the inferred triple's number when judged
     UNIQUE (head_key, head_type, type, tail_key, tail_type)
 );
 """

@@ -117,6 +117,7 @@ class GraphScreen(Screen):
         self._seen: tuple | None = None  # the graph file as last read: (size, mtime)
         self._inferred: dict[int, dict] = {}  # tree node id -> the proposal it shows
         self._candidates: list[dict] = []  # merge candidates, as listed
+        self._skipped: set[tuple[int, int]] = set()  # pairs skipped in this session
         self._mentions_text: Text = Text("")  # the entity's mentions, shown again after a why
         self._mentions_title = "mentions"
         self.building = None  # the kg build child process, while one runs
@@ -501,10 +502,11 @@ class GraphScreen(Screen):
             for fact in facts:
                 forward = fact["head"]["id"] == this
                 other = fact["tail"] if forward else fact["head"]
-                label = Text(step_arrow({"type": fact["type"], "forward": forward}) + " ")
+                label = Text("? " if inferred else "")
+                label.append(step_arrow({"type": fact["type"], "forward": forward}) + " ")
                 label.append(other["name"]).append(f" {other['type']}", style="dim")
                 if inferred:
-                    label.append(f" · {fact['score']:.2f} · inferred?", style="italic")
+                    label.append(f" · {fact['score']:.2f}", style="dim")
                 leaf = node.add_leaf(label, data=other["id"])
                 if inferred:
                     self._inferred[leaf.id] = fact
@@ -679,6 +681,7 @@ class GraphScreen(Screen):
         """Ask the graph a question in plain language."""
         self.query_one("#graph-detail", ContentSwitcher).current = "ask-pane"
         self.query_one("#ask-input", Input).focus()
+        self._status(Text("Enter asks · Escape closes", style="dim"))
         if not str(self.query_one("#answer", Static).content):
             self.query_one("#answer", Static).update(
                 Text(
@@ -739,6 +742,7 @@ class GraphScreen(Screen):
     def action_merges(self) -> None:
         """Review pairs that may be one entity; Enter merges, x skips."""
         self.query_one("#graph-detail", ContentSwitcher).current = "merge-pane"
+        self._status(Text("Enter merges · x skips · Escape closes", style="dim"))
         self.query_one("#merge-head", Static).update(
             Text("looking for entities that may be one…", style="dim")
         )
@@ -756,8 +760,12 @@ class GraphScreen(Screen):
         self._run(lambda g: merge_candidates(g, limit=100), self._show_candidates, "merges")
 
     def _show_candidates(self, candidates: list[dict]) -> None:
+        candidates = [
+            c for c in candidates if (c["from"]["id"], c["into"]["id"]) not in self._skipped
+        ]
         self._candidates = candidates
         listing = self.query_one("#merge-list", OptionList)
+        at = listing.highlighted or 0  # the cursor stays where it was, not back at the top
         listing.clear_options()
         for n, c in enumerate(candidates):
             text = Text(f"{c['from']['name']} #{c['from']['id']}", style="bold")
@@ -773,14 +781,15 @@ class GraphScreen(Screen):
         )
         self.query_one("#merge-head", Static).update(Text(head, style="dim"))
         if candidates:
-            listing.highlighted = 0
+            listing.highlighted = min(at, len(candidates) - 1)
 
     def _skip_candidate(self) -> None:
         listing = self.query_one("#merge-list", OptionList)
         if listing.highlighted is None or not self._candidates:
             return
         skipped = self._candidates[listing.highlighted]
-        self._show_candidates([c for c in self._candidates if c is not skipped])
+        self._skipped.add((skipped["from"]["id"], skipped["into"]["id"]))
+        self._show_candidates(self._candidates)
         self._status(f"skipped {skipped['from']['name']} → {skipped['into']['name']}")
 
     @on(OptionList.OptionSelected, "#merge-list")
@@ -818,6 +827,7 @@ class GraphScreen(Screen):
                 widget.value = str(value)
         self.query_one("#build-ner", Input).focus()
         if self.building is None:
+            self._status(Text("Enter builds · Escape closes (a build goes on)", style="dim"))
             self.query_one("#build-log", Static).update(
                 Text(
                     "Enter in any field starts the build (documents already in the graph "
@@ -873,9 +883,14 @@ class GraphScreen(Screen):
                     )
                 )
             elif isinstance(event, dict):
-                summary = ", ".join(
-                    f"{event[k]} {k}" for k in ("added", "skipped", "replaced", "removed")
-                )
+                # "added" counts replaced documents too: new ones are the rest.
+                counts = {
+                    "new": event["added"] - event["replaced"],
+                    "replaced": event["replaced"],
+                    "unchanged": event["skipped"],
+                    "removed": event["removed"],
+                }
+                summary = ", ".join(f"{n} {what}" for what, n in counts.items())
                 self.query_one("#build-log", Static).update(
                     Text(f"built in {event['seconds']:.1f} s: {summary} documents")
                 )

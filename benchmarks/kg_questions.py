@@ -82,6 +82,13 @@ def main() -> None:
     parser.add_argument("--graph", default="graph.sqlite")
     parser.add_argument("--oracle", action="store_true", help="ask a graph of the facts alone")
     parser.add_argument("--show", type=int, default=20, help="misses to print")
+    parser.add_argument(
+        "--merge",
+        type=float,
+        metavar="SCORE",
+        help="first merge (in a copy) every merge candidate scoring at least SCORE, "
+        "as a person accepting kg merge-candidates would",
+    )
     args = parser.parse_args()
 
     from workbench.kg.ask import ask
@@ -92,6 +99,22 @@ def main() -> None:
     if args.oracle:
         graph_path = Path(tempfile.mkdtemp()) / "oracle.sqlite"
         oracle_graph(graph_path)
+    merged = 0
+    if args.merge is not None:
+        import shutil
+
+        from workbench.kg.resolution import merge_candidates
+
+        copy = Path(tempfile.mkdtemp()) / graph_path.name
+        shutil.copy(graph_path, copy)
+        graph_path = copy
+        with Graph.open(graph_path, create=False) as graph:
+            while True:  # one at a time: a merge changes the candidates after it
+                found = [c for c in merge_candidates(graph) if c["score"] >= args.merge]
+                if not found:
+                    break
+                graph.merge(found[0]["from"]["id"], found[0]["into"]["id"])
+                merged += 1
     questions = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
     embedder = Embedder()
     right: Counter = Counter()
@@ -112,6 +135,8 @@ def main() -> None:
             if not ok:
                 misses.append((q, reply, got))
     print(f"graph: {'oracle (the facts alone)' if args.oracle else graph_path}")
+    if args.merge is not None:
+        print(f"{merged} merge candidates scoring at least {args.merge} merged first")
     print(f"{'kind':<14} {'right':>6} {'of':>4} {'accuracy':>9}")
     for kind in ("one-hop", "two-hop", "unanswerable"):
         print(f"{kind:<14} {right[kind]:>6} {total[kind]:>4} {right[kind] / total[kind]:>9.1%}")

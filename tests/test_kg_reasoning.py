@@ -270,10 +270,11 @@ def test_a_merge_survives_rebuilds_and_a_split_undoes_it(tmp_path):
 def test_merging_both_ends_of_a_relation_drops_it_cleanly(tmp_path):
     with kestrel_graph(tmp_path / "g.sqlite") as graph:
         jon, kestrel = graph.resolve("Jon Berg"), graph.resolve("Kestrel Group")
-        graph.merge(jon["id"], kestrel["id"])  # a silly merge; the graph must stay whole
+        graph.merge(jon["id"], kestrel["id"], any_type=True)  # silly; the graph must stay whole
         assert all(r["head"] != r["tail"] for r in graph.iter_relations(evidence=0))
         assert all(v == 0 for v in orphans(graph).values()), orphans(graph)
-        with pytest.raises(WorkbenchError, match="same entity"):
+        assert graph.resolve("Jon Berg")["name"] == "The Kestrel Group"  # B keeps its name
+        with pytest.raises(WorkbenchError, match="one entity already"):
             graph.merge(kestrel["id"], kestrel["id"])
 
 
@@ -317,7 +318,7 @@ def test_a_split_gives_back_relations_a_merge_folded(tmp_path):
         before = relation_names(graph)
         assert ("Jon Berg", "founded", "The Kestrel Group") in before
         jon, kestrel = graph.resolve("Jon Berg"), graph.resolve("Kestrel Group")
-        graph.merge(jon["id"], kestrel["id"])  # both ends of "founded" are one entity now
+        graph.merge(jon["id"], kestrel["id"], any_type=True)  # "founded"'s ends are one now
         assert not any(t == "founded" for _, t, _ in relation_names(graph))
         graph.split(kestrel["id"])
         assert relation_names(graph) == before
@@ -339,7 +340,7 @@ def test_judgements_follow_merges_and_splits(tmp_path):
             ("Eve", "Rome")
         ]
         # A merge that makes the two ends one: the judgement says nothing, and is not a loop.
-        graph.merge(graph.resolve("Eve")["id"], graph.resolve("Rome")["id"])
+        graph.merge(graph.resolve("Eve")["id"], graph.resolve("Rome")["id"], any_type=True)
         assert graph.accepted() == [] and all(h != t for h, _, t in graph.triples())
 
 

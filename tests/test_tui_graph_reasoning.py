@@ -110,7 +110,7 @@ def test_merge_candidates_are_reviewed_and_merged(tmp_path):
         with Graph.open(graph) as g:
             merged = g.resolve("Acme")
             assert g.resolve("Acme Group")["id"] == merged["id"]
-            assert merged["name"] == "Acme"  # the most frequent form names it
+            assert merged["name"] == "Acme Group"  # the entity merged into keeps its name
             assert g.merges()[0]["from"] == "acme"
 
     asyncio.run(scenario())

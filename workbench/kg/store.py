@@ -425,11 +425,17 @@ class Graph(GraphDecisions):
                         "INSERT INTO aliases(entity_id, text, count) VALUES (?, ?, ?)",
                         (entity_id, text, n),
                     )
-            # Most frequent form; ties go to the oldest alias so names do not flicker.
-            name = conn.execute(
-                "SELECT text FROM aliases WHERE entity_id = ? ORDER BY count DESC, id LIMIT 1",
-                (entity_id,),
-            ).fetchone()[0]
+            # Most frequent form of the entity's own name (a name merged into it does not
+            # rename it), then of any; ties go to the oldest alias so names do not flicker.
+            key = conn.execute("SELECT key FROM entities WHERE id = ?", (entity_id,)).fetchone()[0]
+            forms = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT text FROM aliases WHERE entity_id = ? ORDER BY count DESC, id",
+                    (entity_id,),
+                )
+            ]
+            name = next((f for f in forms if normalize_name(f) == key), forms[0])
             conn.execute(
                 "UPDATE entities SET name = ?, mentions = ? WHERE id = ?",
                 (name, sum(counts.values()), entity_id),

@@ -185,17 +185,19 @@ def _by_partial_name(graph, question: str, tokens) -> list[dict]:
     return found
 
 
-def _signatures(graph) -> dict[str, set[tuple[str, str]]]:
+def signatures(graph) -> dict[str, set[tuple[str, str]]]:
+    """relation -> the (head type, tail type) pairings the graph holds for it."""
     sig: dict[str, set[tuple[str, str]]] = {}
     for relation, head_type, tail_type in graph.relation_signatures():
         sig.setdefault(relation, set()).add((head_type, tail_type))
     return sig
 
 
-def chains_from(graph, entity_type: str) -> list[tuple[list[Step], list[str]]]:
-    """Every chain of one or two relations the graph's types allow from an
-    entity of ``entity_type``, with the types it passes (start, [middle,] end)."""
-    sig = _signatures(graph)
+def chains_from(
+    sig: dict[str, set[tuple[str, str]]], entity_type: str
+) -> list[tuple[list[Step], list[str]]]:
+    """Every chain of one or two relations the graph's types (``signatures``) allow
+    from an entity of ``entity_type``, with the types it passes (start, [middle,] end)."""
     steps: list[tuple[Step, str, str]] = []  # (step, from type, to type)
     for relation, pairs in sig.items():
         for head_type, tail_type in pairs:
@@ -276,7 +278,8 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
     if not entities:
         reply.reason = "no entity of the graph is named in the question"
         return reply
-    wanted = wanted_kind(_masked(question, entities))  # "Kestrel Group" asks for no group
+    masked = _masked(question, entities)  # "Where does the person live?"
+    wanted = wanted_kind(masked)  # "Kestrel Group" asks for no group
     if wanted in ("time", "quantity"):
         reply.entity = _brief(entities[0])
         reply.reason = (
@@ -284,11 +287,11 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
             f"the graph holds entities and the relations between them"
         )
         return reply
-    phrasings = graph.relation_phrasings()
+    phrasings, sig = graph.relation_phrasings(), signatures(graph)
     ranked: list[tuple[float, dict, list[Step], str, int]] = []
     options: list[tuple[dict, list[Step], str, list[str]]] = []
     for entity in entities:
-        for chain, types in chains_from(graph, entity["type"]):
+        for chain, types in chains_from(sig, entity["type"]):
             options.append((entity, chain, types[-1], describe(chain, types, phrasings)))
     if not options:
         reply.entity = _brief(entities[0])
@@ -296,14 +299,14 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
         return reply
     asked = {
         _stem(w)
-        for w in re.findall(r"\w+", _masked(question, entities))
+        for w in re.findall(r"\w+", masked)
         if w.lower() not in STOPWORDS and not any(w.lower() in c for c, _ in TYPE_CUES.values())
     }
     vocabulary = {
         r: _vocabulary(r, phrasings) for r in {s.relation for _, c, _, _ in options for s in c}
     }
     texts = [d for *_, descriptions in options for d in descriptions]
-    vectors = embedder.encode([_masked(question, entities)] + texts, batch_size=64)
+    vectors = embedder.encode([masked] + texts, batch_size=64)
     q, rest = vectors[0], vectors[1:]
     at = 0
     for entity, chain, end, descriptions in options:

@@ -11,8 +11,8 @@ proposals and adds pairs no rule reaches. Proposals go to the graph's
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,7 +38,6 @@ class InferSettings:
     embedding_weight: float = 0.2  # how much the embedding model's probability counts in "both"
     epochs: int = 100
     seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def functionality(index: kg_rules.TripleIndex) -> dict[str, float]:
@@ -64,9 +63,10 @@ def run_inference(graph, settings: InferSettings | None = None) -> dict[str, Any
     proposals: dict[tuple[int, str, int], dict] = {}
     if s.method in ("rules", "both"):
         proposals = _from_rules(index, mined)
+    types = graph.entity_types(index.entities)  # every entity reasoning can name
     if s.method in ("embeddings", "both"):
-        _from_embeddings(graph, index, triples, proposals, s)
-    _keep_signatures(graph, triples, proposals)
+        _from_embeddings(types, triples, proposals, s)
+    _keep_signatures(types, triples, proposals)
     _penalise_second_values(index, proposals)
     kept = sorted(
         (p for p in proposals.values() if p["score"] >= s.min_score),
@@ -122,14 +122,13 @@ def _explain(index: kg_rules.TripleIndex, mined: list[kg_rules.Rule], kept: list
         p["support"] = support
 
 
-def _from_embeddings(graph, index, triples, proposals: dict, s: InferSettings) -> None:
+def _from_embeddings(types: dict[int, str], triples, proposals: dict, s: InferSettings) -> None:
     """Score candidates of each relation's head and tail types with an
     embedding model; fold its probability into rule proposals ("both") or add
     its best candidates as proposals of their own."""
     from workbench.kg.linkpredict import Embeddings, EmbeddingSettings
 
     model = Embeddings(triples, EmbeddingSettings(epochs=s.epochs, seed=s.seed))
-    types = graph.entity_types(model.entities)
     columns = np.asarray(model.entities)
     ends: dict[str, tuple[set, set]] = defaultdict(lambda: (set(), set()))
     for h, r, t in triples:
@@ -192,17 +191,11 @@ def _from_embeddings(graph, index, triples, proposals: dict, s: InferSettings) -
                     }
 
 
-def _keep_signatures(graph, triples, proposals: dict) -> None:
+def _keep_signatures(types: dict[int, str], triples, proposals: dict) -> None:
     """Drop proposals whose pair of types the relation never joins in the graph
     (a rule through lives_in may chain a city to a person; lives_in goes the other way)."""
-    ids = sorted(
-        {e for h, _, t in triples for e in (h, t)}
-        | {k[0] for k in proposals}
-        | {k[2] for k in proposals}
-    )
-    types = graph.entity_types(ids)
-    seen = {(r, types.get(h), types.get(t)) for h, r, t in triples}
-    for key in [k for k in proposals if (k[1], types.get(k[0]), types.get(k[2])) not in seen]:
+    seen = {(r, types[h], types[t]) for h, r, t in triples}
+    for key in [k for k in proposals if (k[1], types[k[0]], types[k[2]]) not in seen]:
         del proposals[key]
 
 
@@ -210,13 +203,10 @@ def _penalise_second_values(index: kg_rules.TripleIndex, proposals: dict) -> Non
     """A relation nearly every head has once (lives_in) makes a second value
     for a head that has one unlikely: scale by 1 - functionality, and say so."""
     func = functionality(index)
-    has: Counter = Counter()
-    for r, m in index.matrix.items():
-        for row in np.flatnonzero(m.getnnz(axis=1)):
-            has[(index.entities[row], r)] += 1
+    values = {r: m.getnnz(axis=1) for r, m in index.matrix.items()}  # per head, per relation
     for p in proposals.values():
         f = func.get(p["type"], 0.0)
-        if has[(p["head"], p["type"])] and f > 0.5:
+        if f > 0.5 and values[p["type"]][index.position[p["head"]]]:
             p["score"] *= 1.0 - f
             p["explanation"].append(
                 {

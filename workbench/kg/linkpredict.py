@@ -113,12 +113,6 @@ class Embeddings:
         self.model.eval()
         self._torch = torch
 
-    def knows(self, entity: int) -> bool:
-        return entity in self._entity
-
-    def has_relation(self, relation: str) -> bool:
-        return relation in self._relation
-
     def _score(self, fixed: list[int], relation: str) -> np.ndarray:
         torch = self._torch
         r = self._relation[relation]

@@ -186,7 +186,7 @@ def mine_rules(
 
 @dataclass
 class Prediction:
-    """A triple the rules propose and its score; ``fired`` tells which rules."""
+    """A triple the rules propose and its score (``fired`` finds the rules behind it)."""
 
     head: int
     relation: str

@@ -905,11 +905,12 @@ class Graph(GraphDecisions):
         A step uses the graph's extracted relations and the triples people
         accepted; where a node has neither, reasoning's proposals (kind "inferred")."""
         start = self._entity_row(entity_id)
+        accepted = self.accepted()  # once, not once a node: each resolves names through merges
         frontier: dict[int, tuple[float, list[dict]]] = {entity_id: (1.0, [])}
         for relation, forward in chain:
             reached: dict[int, tuple[float, list[dict]]] = {}
             for node, (confidence, steps) in frontier.items():
-                for edge in self._edges_from(node, relation, forward):
+                for edge in self._edges_from(node, relation, forward, accepted):
                     if edge["other"] == entity_id:
                         continue
                     value = confidence * edge["confidence"]
@@ -957,8 +958,13 @@ class Graph(GraphDecisions):
             )
         return answers
 
-    def _edges_from(self, node: int, relation: str, forward: bool) -> list[dict]:
+    def _edges_from(
+        self, node: int, relation: str, forward: bool, accepted: list[dict]
+    ) -> list[dict]:
+        """``node``'s edges of ``relation`` one way: extracted ones and those of the
+        ``accepted`` triples; reasoning's proposals only where there are neither."""
         this, other = ("head_id", "tail_id") if forward else ("tail_id", "head_id")
+        near, far = ("head", "tail") if forward else ("tail", "head")
         edges = [
             {"other": r[0], "relation_id": r[1], "confidence": r[2], "kind": "extracted"}
             for r in self._q(
@@ -966,27 +972,22 @@ class Graph(GraphDecisions):
                 (node, relation),
             )
         ]
-        for fact in self.accepted(node):
-            if fact["type"] == relation and fact["head" if forward else "tail"]["id"] == node:
-                edges.append(
-                    {
-                        "other": fact["tail" if forward else "head"]["id"],
-                        "confidence": 1.0,
-                        "kind": "accepted",
-                        "explanation": fact["explanation"],
-                    }
-                )
+
+        def edges_of(facts: list[dict], kind: str) -> list[dict]:
+            return [
+                {
+                    "other": f[far]["id"],
+                    "confidence": f.get("score", 1.0),  # a person's accepted triple: 1
+                    "kind": kind,
+                    "explanation": f["explanation"],
+                }
+                for f in facts
+                if f["type"] == relation and f[near]["id"] == node
+            ]
+
+        edges += edges_of(accepted, "accepted")
         if not edges:
-            for p in self.inferred(entity_id=node):
-                if p["type"] == relation and p["head" if forward else "tail"]["id"] == node:
-                    edges.append(
-                        {
-                            "other": p["tail" if forward else "head"]["id"],
-                            "confidence": p["score"],
-                            "kind": "inferred",
-                            "explanation": p["explanation"],
-                        }
-                    )
+            edges = edges_of(self.inferred(entity_id=node), "inferred")
         return [{**e, "type": relation, "forward": forward} for e in edges]
 
     def stats(self) -> dict:

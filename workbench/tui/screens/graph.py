@@ -599,22 +599,31 @@ class GraphScreen(Screen):
     # -- paths ------------------------------------------------------------------------------
     def action_path(self) -> None:
         """Find chains between two entities; from the entity shown, when there is one."""
-        self.query_one("#graph-detail", ContentSwitcher).current = "path-pane"
         source = self.query_one("#path-from", Input)
         if self.current is not None:
             self._from_ref = (self.current_name, self.current)
             source.value = self.current_name
-            self.query_one("#path-to", Input).focus()
-        else:
-            source.focus()
-        if not str(self.query_one("#paths", Static).content):
-            self.query_one("#paths", Static).update(
-                Text(
-                    "Two entities (a name, or #id), Enter: the shortest chains between them. "
-                    "Escape closes.",
-                    style="dim",
-                )
-            )
+        self._open_pane(
+            "path-pane",
+            "#path-to" if self.current is not None else "#path-from",
+            intro=(
+                "#paths",
+                "Two entities (a name, or #id), Enter: the shortest chains between them. "
+                "Escape closes.",
+            ),
+        )
+
+    def _open_pane(
+        self, pane: str, focus: str, keys: str | None = None, intro: tuple[str, str] | None = None
+    ) -> None:
+        """Show a pane of the detail area and focus ``focus``; ``keys`` go to the status
+        line, ``intro`` (a Static's id and a text) fills that Static while it is empty."""
+        self.query_one("#graph-detail", ContentSwitcher).current = pane
+        self.query_one(focus).focus()
+        if keys:
+            self._status(Text(keys, style="dim"))
+        if intro and not str(self.query_one(intro[0], Static).content):
+            self.query_one(intro[0], Static).update(Text(intro[1], style="dim"))
 
     def _close_path(self) -> None:
         switcher = self.query_one("#graph-detail", ContentSwitcher)
@@ -679,18 +688,17 @@ class GraphScreen(Screen):
     # -- questions --------------------------------------------------------------------------
     def action_ask(self) -> None:
         """Ask the graph a question in plain language."""
-        self.query_one("#graph-detail", ContentSwitcher).current = "ask-pane"
-        self.query_one("#ask-input", Input).focus()
-        self._status(Text("Enter asks · Escape closes", style="dim"))
-        if not str(self.query_one("#answer", Static).content):
-            self.query_one("#answer", Static).update(
-                Text(
-                    "Questions about the entities in the graph: Where does … live? Who founded …? "
-                    "Which company makes …? The answer comes with its evidence sentences, or "
-                    "“I don't know” and why. Escape closes.",
-                    style="dim",
-                )
-            )
+        self._open_pane(
+            "ask-pane",
+            "#ask-input",
+            keys="Enter asks · Escape closes",
+            intro=(
+                "#answer",
+                "Questions about the entities in the graph: Where does … live? Who founded …? "
+                "Which company makes …? The answer comes with its evidence sentences, or "
+                "“I don't know” and why. Escape closes.",
+            ),
+        )
 
     @on(Input.Submitted, "#ask-input")
     def _ask_submitted(self, event: Input.Submitted) -> None:
@@ -741,12 +749,10 @@ class GraphScreen(Screen):
     # -- merges -----------------------------------------------------------------------------
     def action_merges(self) -> None:
         """Review pairs that may be one entity; Enter merges, x skips."""
-        self.query_one("#graph-detail", ContentSwitcher).current = "merge-pane"
-        self._status(Text("Enter merges · x skips · Escape closes", style="dim"))
+        self._open_pane("merge-pane", "#merge-list", keys="Enter merges · x skips · Escape closes")
         self.query_one("#merge-head", Static).update(
             Text("looking for entities that may be one…", style="dim")
         )
-        self.query_one("#merge-list", OptionList).focus()
         self.load_candidates()
 
     @work(thread=True, exclusive=True, group="merges")
@@ -815,7 +821,6 @@ class GraphScreen(Screen):
     def action_build(self) -> None:
         """Build (or update) this graph from a corpus in a child process, followed here;
         the fields start as the last build's."""
-        self.query_one("#graph-detail", ContentSwitcher).current = "build-pane"
         last = (self.stats or {}).get("builds") or [{}]
         for field, value in (
             ("#build-ner", last[-1].get("ner_run")),
@@ -825,17 +830,17 @@ class GraphScreen(Screen):
             widget = self.query_one(field, Input)
             if value and not widget.value:
                 widget.value = str(value)
-        self.query_one("#build-ner", Input).focus()
-        if self.building is None:
-            self._status(Text("Enter builds · Escape closes (a build goes on)", style="dim"))
-            self.query_one("#build-log", Static).update(
-                Text(
-                    "Enter in any field starts the build (documents already in the graph "
-                    "unchanged are skipped, changed ones replaced, deleted ones removed; "
-                    "people's merges and judgements stay). Escape closes; the build goes on.",
-                    style="dim",
-                )
-            )
+        self._open_pane(
+            "build-pane",
+            "#build-ner",
+            keys=None if self.building else "Enter builds · Escape closes (a build goes on)",
+            intro=(
+                "#build-log",
+                "Enter in any field starts the build (documents already in the graph "
+                "unchanged are skipped, changed ones replaced, deleted ones removed; "
+                "people's merges and judgements stay). Escape closes; the build goes on.",
+            ),
+        )
 
     @on(Input.Submitted, "#build-ner, #build-relations, #build-corpus")
     def _build_submitted(self, event: Input.Submitted) -> None:

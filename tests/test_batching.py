@@ -106,6 +106,55 @@ def test_evaluations_say_how_long_they_took(ner_recipe):
     assert evals and all(e.seconds is not None and e.seconds > 0 for e in evals)
 
 
+def test_inference_batches_are_capped_in_tokens_on_a_cpu():
+    from workbench.tasks.base import CPU_BATCH_TOKENS, batch_tokens, length_batches
+
+    lengths = sentence_lengths(500) + [300, 700]  # two rows past any sensible cap
+    features = [{"input_ids": [0] * n} for n in lengths]
+    plain = length_batches(features, 64)
+    capped = length_batches(features, 64, 1024)
+    for batches in (plain, capped):
+        assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+        assert all(len(b) <= 64 for b in batches)
+        flat = [lengths[i] for b in batches for i in b]
+        assert flat == sorted(flat)  # shortest first
+    # Every capped batch fits 1,024 tokens, padding included, but a longer row alone.
+    for b in capped:
+        assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 1024
+    assert [len(b) for b in capped[-2:]] == [1, 1]
+
+    def padded(batches):
+        return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+    assert padded(capped) < padded(plain)
+    assert all(len(b) == 64 for b in plain[:-1])  # what sharding across processes needs
+    assert batch_tokens(torch.device("cpu")) == CPU_BATCH_TOKENS
+    assert batch_tokens(torch.device("meta")) is None  # any accelerator: whole batches
+
+
+def test_a_cpu_evaluation_runs_token_capped_batches(ner_recipe, monkeypatch):
+    import workbench.engine.loop as loop
+
+    monkeypatch.setattr(loop, "batch_tokens", lambda device: 24)
+    engine = Engine(prepare(load_recipe(ner_recipe, ["train.eval_batch_size=64"])), lambda e: None)
+    engine.setup()
+    batches = list(engine.loaders["validation"])
+    shapes = [tuple(b["input_ids"].shape) for b in batches]
+    assert sum(rows for rows, _ in shapes) == len(engine.features["validation"])
+    assert len(batches) > 1 and all(rows == 1 or rows * width <= 24 for rows, width in shapes)
+    before = torch.get_rng_state()
+    capped = engine.evaluate("validation")
+    # Evaluating draws nothing from the global RNG: the training after it is the same.
+    assert torch.equal(torch.get_rng_state(), before)
+    monkeypatch.setattr(loop, "batch_tokens", lambda device: None)
+    engine._eval_loaders(64)
+    assert len(list(engine.loaders["validation"])) == 1
+    whole = engine.evaluate("validation")
+    assert capped["examples"] == whole["examples"] == len(engine.exp.splits["validation"])
+    assert capped["per_label"] == whole["per_label"]  # the same predictions, batched otherwise
+    assert abs(capped["metrics"]["loss"] - whole["metrics"]["loss"]) < 1e-5
+
+
 def predicted_together_and_alone(recipe, texts, max_length):
     from workbench.models import load_saved
 

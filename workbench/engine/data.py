@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from workbench.tasks.base import by_length
+from workbench.tasks.base import length_batches
 
 # Examples per length bucket, in batches (the Trainer's mega-batch of 50): big
 # enough that batches are nearly uniform in length, small enough that every
@@ -102,9 +102,21 @@ def train_loader(
     return loader, sampler
 
 
-def eval_loader(features: list[dict], batch_size: int, collate: Callable):
-    """An evaluation loader over the features sorted by length."""
-    ordered = [features[i] for i in by_length(features)]
+def eval_loader(
+    features: list[dict], batch_size: int, collate: Callable, max_tokens: int | None = None
+):
+    """An evaluation loader over the features in batches of similar length; with
+    ``max_tokens``, batches also capped at that many tokens (``length_batches``).
+    Without it every batch but the last holds ``batch_size`` rows, as Accelerate's
+    sharding across processes expects."""
+    batches = length_batches(features, batch_size, max_tokens)
+    # A generator of its own: a loader without one draws its seed from the global
+    # RNG, and an evaluation would change the dropout of the training after it.
+    if max_tokens is not None:
+        return DataLoader(
+            features, batch_sampler=batches, collate_fn=collate, generator=_generator(0)
+        )
+    ordered = [features[i] for batch in batches for i in batch]
     return DataLoader(
         ordered, batch_size=batch_size, shuffle=False, collate_fn=collate, generator=_generator(0)
     )

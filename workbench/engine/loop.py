@@ -54,7 +54,7 @@ from workbench.runs.events import (
 )
 from workbench.runs.files import replace_dir_atomic, write_json_atomic
 from workbench.runs.folder import MODEL
-from workbench.tasks.base import META_KEYS, collate_for
+from workbench.tasks.base import META_KEYS, batch_tokens, collate_for
 
 Emit = Callable[[Event], None]
 EVAL_SPLITS = ("validation", "test")
@@ -234,10 +234,13 @@ class Engine:
 
     def _eval_loaders(self, batch_size: int) -> None:
         # Prepared one by one: each process scores its shard, gather_for_metrics
-        # drops the duplicated tail of the last batch.
+        # drops the duplicated tail of the last batch (so batches are capped in
+        # tokens only in a single process).
+        single = self.acc.num_processes == 1
+        max_tokens = batch_tokens(self.acc.device) if single else None
         self.loaders = {
             split: self.acc.prepare_data_loader(
-                eval_loader(self.features[split], batch_size, self.collate)
+                eval_loader(self.features[split], batch_size, self.collate, max_tokens)
             )
             for split in EVAL_SPLITS
             if split in self.features

@@ -142,6 +142,12 @@ class ConsoleView:
             f"({event.epochs:.2f} epochs of {event.steps_per_epoch}), batch "
             f"{event.batch_size}{accumulation} | best by {event.metric}"
         )
+        if event.cached_features:
+            self._line(
+                f"tokenised features of {', '.join(event.cached_features)} read from the cache "
+                "(WORKBENCH_CACHE)",
+                style="dim",
+            )
         if self.live:
             self._start_progress()
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from workbench.engine.checkpoints import (
 )
 from workbench.engine.data import eval_loader, train_loader
 from workbench.engine.devices import device_memory_text, make_accelerator, memory_mb
+from workbench.engine.feature_cache import cached_features, feature_key
 from workbench.engine.loss import labelled, row_losses, summed_loss
 from workbench.engine.state import TrainState
 from workbench.engine.tuning import ADAPTER, apply_tuning, has_adapter, is_peft_model, merged_copy
@@ -176,12 +178,16 @@ class Engine:
             model.compile(dynamic=None)
         label2id = {label: i for i, label in enumerate(exp.labels)}
         max_length = self.recipe["model"]["max_length"]
-        self.features = {
-            split: exp.task.encode(
-                examples, exp.tokenizer, label2id, max_length, train=split == "train"
+        self.features, self.cached_splits = {}, []
+        for split, examples in exp.splits.items():
+            train_split = split == "train"
+            key = feature_key(exp.task, examples, exp.tokenizer, label2id, max_length, train_split)
+            encode = partial(
+                exp.task.encode, examples, exp.tokenizer, label2id, max_length, train=train_split
             )
-            for split, examples in exp.splits.items()
-        }
+            self.features[split], cached = cached_features(key, encode)
+            if cached:
+                self.cached_splits.append(split)
         self.saved = read_trainer_state(self.resume_from) if self.resume_from else None
         saved = TrainState.from_dict(self.saved["state"]) if self.saved else None
         micro = saved.micro_batch_size if saved else train["batch_size"]
@@ -328,6 +334,7 @@ class Engine:
             processes=acc.num_processes,
             examples={s: len(e) for s, e in exp.splits.items()},
             features={s: len(f) for s, f in self.features.items()},
+            cached_features=self.cached_splits,
             total_steps=state.total_steps,
             steps_per_epoch=self.steps_per_epoch,
             epochs=state.total_steps / self.steps_per_epoch,

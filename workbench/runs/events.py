@@ -145,6 +145,7 @@ class Start(Event):
     processes: int = 1
     examples: dict = field(default_factory=dict)
     features: dict = field(default_factory=dict)
+    cached_features: list = field(default_factory=list)  # splits read from the feature cache
     total_steps: int | None = None
     steps_per_epoch: int | None = None
     epochs: float | None = None

@@ -64,20 +64,44 @@ def test_the_key_covers_the_tokenizer_the_task_settings_and_the_labels(tiny_mode
     tokenizer = load_tokenizer(str(tiny_model))
     examples = [{"tokens": ["Jon", "visited", "Porto"], "entities": [], "relations": []}]
 
-    def key(**changes):
-        return feature_cache.feature_key(
-            task, examples, tokenizer, changes.get("labels", {"no_relation": 0}), 32, True
-        )
+    def key(labels=None, train=True, rows=examples):
+        cache = feature_cache.FeatureCache(task, tokenizer)
+        return cache.key(rows, labels or {"no_relation": 0}, 32, train)
 
     base = key()
-    assert key() == base
+    assert key() == base and len(base) == 64
     assert key(labels={"no_relation": 0, "lives_in": 1}) != base
+    assert key(train=False) != base
+    assert key(rows=[{**examples[0], "tokens": ["Jon", "visited", "Braga"]}]) != base
+    assert key(rows=[{**examples[0], "line": 7}]) == base  # where it was read is not content
     task.negative_ratio = 2.0
     assert key() != base
     task.negative_ratio = None
     assert key() == base
+    tokenizer.model_input_names = ["input_ids", "attention_mask"]
+    assert key() != base  # the features would lose token_type_ids
     tokenizer.add_tokens(["<e:PER>"])
     assert key() != base
+
+
+def test_a_tokenizer_that_cannot_be_written_down_is_simply_not_cached(tiny_model, cache):
+    from tokenizers import pre_tokenizers
+
+    from workbench.models import load_tokenizer
+
+    class Whole:
+        def pre_tokenize(self, pretok):
+            pretok.split(lambda i, piece: [piece])
+
+    task = get_task("classification")
+    tokenizer = load_tokenizer(str(tiny_model))
+    tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.PreTokenizer.custom(Whole())
+    examples = [{"text": "fine", "label": "positive"}]
+    fc = feature_cache.FeatureCache(task, tokenizer)
+    assert fc.key(examples, {"positive": 0}, 16, True) is None
+    features, cached = fc.features(examples, {"positive": 0}, 16, True, lambda: [{"x": 1}])
+    assert (features, cached) == ([{"x": 1}], False)
+    assert not cache.exists()
 
 
 def test_the_key_does_not_depend_on_the_process(tiny_model, tmp_path):
@@ -85,14 +109,13 @@ def test_the_key_does_not_depend_on_the_process(tiny_model, tmp_path):
     # processes, so the key must not follow a set's iteration order.
     script = tmp_path / "key.py"
     script.write_text(
-        "import sys\n"
-        "from workbench.engine.feature_cache import feature_key\n"
+        "from workbench.engine.feature_cache import FeatureCache\n"
         "from workbench.models import load_tokenizer\n"
         "from workbench.tasks import get_task\n"
         "task = get_task('relation')\n"
         "task.type_pairs = {(a, b) for a in ('PER', 'ORG', 'LOC', 'GPE') for b in ('LOC', 'ORG')}\n"
         f"tok = load_tokenizer({str(tiny_model)!r})\n"
-        "print(feature_key(task, [{'tokens': ['a']}], tok, {'x': 0}, 32, True))\n",
+        "print(FeatureCache(task, tok).key([{'tokens': ['a']}], {'x': 0}, 32, True))\n",
         encoding="utf-8",
     )
     keys = {
@@ -122,6 +145,16 @@ def test_a_damaged_entry_is_a_miss_and_is_written_again(ner_recipe, cache):
     assert start_of(second).cached_features == ["test"]  # validation's fresh entry
     assert evals_of(second) == evals_of(first)
     assert start_of(train_run(ner_recipe)).cached_features == ["train", "validation", "test"]
+
+
+def test_an_entry_that_cannot_be_written_is_only_a_miss(ner_recipe, tmp_path, monkeypatch):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would be", encoding="utf-8")
+    monkeypatch.setenv("WORKBENCH_CACHE", str(blocked))
+    monkeypatch.setattr(feature_cache, "MIN_SECONDS", 0.0)
+    run_dir = train_run(ner_recipe)
+    assert start_of(run_dir).cached_features == []
+    assert not list(tmp_path.rglob("*.tmp"))
 
 
 def test_fast_encodings_leave_no_file(ner_recipe, tmp_path, monkeypatch):

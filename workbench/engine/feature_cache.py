@@ -1,19 +1,22 @@
 """Tokenised features kept across runs of the same data, tokenizer and settings.
 
-Tokenising IMDb's 25,000 training reviews at 512 tokens takes 20 s on two CPU
-cores, longer than an epoch of MiniLM on a GPU; every run of a sweep over the
-same data would pay it again. A split whose encoding took at least
+Tokenising IMDb's 25,000 training reviews at 512 tokens takes 18-20 s on two
+CPU cores, longer than an epoch of MiniLM on a GPU; every run of a sweep over
+the same data would pay it again. A split whose encoding took at least
 ``MIN_SECONDS`` is written to ``$WORKBENCH_CACHE/features`` (default
-``~/.cache/workbench``; ``WORKBENCH_CACHE=off`` turns the cache off), under a key
-made of everything the features depend on: the examples themselves, the
-tokenizer's full definition (vocabulary, normaliser, added tokens), the task's
-settings, labels, ``max_length``, the source of the task code and the library
-versions. A changed file, recipe or workbench version makes a new key, never a
-stale hit. Nothing expires: delete the folder to reclaim the space.
+``~/.cache/workbench/features``; ``WORKBENCH_CACHE=off`` turns the cache off),
+under a key made of what the features are computed from: the examples, the
+tokenizer's definition (vocabulary, normaliser, added tokens, the inputs it
+returns, whether it splits special tokens), the task's settings, labels,
+``max_length``, the ``train`` flag, the source of the task code and the
+tokenizers/transformers versions. A changed file, recipe or task code makes a
+new key rather than a stale hit. Nothing expires: delete the folder to reclaim
+the space. Entries are pickles: keep the folder one only you can write to.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -53,11 +56,15 @@ def _canonical(value):
 
 
 def _tokenizer_fingerprint(tokenizer) -> str | None:
-    """The fast tokenizer's whole definition; None for a slow one (not cached)."""
+    """The fast tokenizer's definition; None when it has none to give (a slow
+    tokenizer, or a custom Python component that cannot be serialised)."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         return None
-    definition = json.loads(backend.to_str())
+    try:
+        definition = json.loads(backend.to_str())
+    except Exception:  # noqa: BLE001 - e.g. "Custom PreTokenizer cannot be serialized"
+        return None
     # Set by each call from its own arguments (which the code and max_length fix):
     # left in, the key would depend on whether the tokenizer had been called yet.
     definition.pop("truncation", None)
@@ -67,9 +74,12 @@ def _tokenizer_fingerprint(tokenizer) -> str | None:
             type(tokenizer).__name__,
             definition,
             _canonical(tokenizer.special_tokens_map),
+            list(tokenizer.model_input_names),  # which of attention_mask, token_type_ids
+            getattr(tokenizer, "split_special_tokens", None),
             tokenizer.padding_side,
             tokenizer.truncation_side,
-        ]
+        ],
+        sort_keys=True,
     )
 
 
@@ -83,51 +93,91 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def feature_key(task, examples: list[dict], tokenizer, label2id, max_length, train) -> str | None:
-    """The cache key of one split's features, or None when they cannot be cached."""
-    tokenizer_part = _tokenizer_fingerprint(tokenizer)
-    if tokenizer_part is None:
+class FeatureCache:
+    """One run's view of the cache: the parts of the key every split shares
+    (tokenizer, task settings, code), computed once and only when the cache is on."""
+
+    def __init__(self, task, tokenizer):
+        self.task = task
+        self.folder = cache_dir()
+        self.base: str | None = None
+        if self.folder is None:
+            return
+        tokenizer_part = _tokenizer_fingerprint(tokenizer)
+        if tokenizer_part is None:
+            self.folder = None
+            return
+        settings = json.dumps([FORMAT, task.name, _canonical(vars(task))], sort_keys=True)
+        self.base = hashlib.sha256(
+            "\0".join((settings, tokenizer_part, _code_fingerprint())).encode()
+        ).hexdigest()
+
+    def key(self, examples: list[dict], label2id: dict, max_length: int, train: bool) -> str | None:
+        """The key of one split's features, or None when the cache is off."""
+        if self.base is None:
+            return None
+        digest = hashlib.sha256(self.base.encode())
+        digest.update(json.dumps([label2id, max_length, train], sort_keys=True).encode())
+        for example in examples:
+            # "line" only says where an example was read: an added comment line
+            # in the file must not re-tokenise it all.
+            content = {k: v for k, v in example.items() if k != "line"}
+            digest.update(json.dumps(content, sort_keys=True, default=repr).encode())
+            digest.update(b"\n")
+        return digest.hexdigest()
+
+    def features(
+        self,
+        examples: list[dict],
+        label2id: dict,
+        max_length: int,
+        train: bool,
+        encode: Callable[[], list[dict]],
+    ) -> tuple[list[dict], bool]:
+        """``encode()``'s features, read back when an earlier run left them;
+        written when encoding took ``MIN_SECONDS`` or more. Returns the features
+        and whether they came from the cache. The cache is best effort: an entry
+        that cannot be read or written is only a miss."""
+        key = self.key(examples, label2id, max_length, train)
+        path = self.folder / f"{key}.pkl" if self.folder is not None and key else None
+        if path is not None:
+            found = _read(path)
+            if found is not None:
+                return found, True
+        began = time.perf_counter()
+        features = encode()
+        if path is not None and time.perf_counter() - began >= MIN_SECONDS:
+            _write(path, features)
+        return features, False
+
+
+def _read(path: Path) -> list[dict] | None:
+    try:
+        with path.open("rb") as handle:
+            return pickle.load(handle)
+    except FileNotFoundError:
         return None
-    digest = hashlib.sha256()
-    settings = [FORMAT, task.name, _canonical(vars(task)), label2id, max_length, train]
-    for part in (json.dumps(settings, sort_keys=True), tokenizer_part, _code_fingerprint()):
-        digest.update(part.encode())
-        digest.update(b"\0")
-    for example in examples:
-        digest.update(json.dumps(example, sort_keys=True, default=repr).encode())
-        digest.update(b"\n")
-    return digest.hexdigest()
-
-
-def cached_features(key: str | None, encode: Callable[[], list[dict]]) -> tuple[list[dict], bool]:
-    """``encode()``'s features, read from the cache when an earlier run left them
-    under ``key``; written there when encoding took ``MIN_SECONDS`` or more.
-    Returns the features and whether they came from the cache."""
-    folder = cache_dir()
-    path = folder / f"{key}.pkl" if folder is not None and key is not None else None
-    if path is not None and path.is_file():
-        try:
-            with path.open("rb") as handle:
-                return pickle.load(handle), True
-        except Exception:  # noqa: BLE001 - a damaged entry is only a miss
-            path.unlink(missing_ok=True)
-    began = time.perf_counter()
-    features = encode()
-    if path is not None and time.perf_counter() - began >= MIN_SECONDS:
-        _write(path, features)
-    return features, False
+    except Exception:  # noqa: BLE001 - damaged, unreadable: a miss
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
 
 
 def _write(path: Path, features: list[dict]) -> None:
-    """Atomically (several processes may write the same entry); a cache that
-    cannot be written is skipped, not an error."""
+    """Atomically (several processes may write the same entry), readable by
+    others who share the folder; never an error for the run."""
     written = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
             written = handle.name
             pickle.dump(features, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.chmod(written, 0o644)
         os.replace(written, path)
-    except OSError:
+        written = None
+    except Exception:  # noqa: BLE001 - a full disk or a read-only folder: no entry
+        pass
+    finally:
         if written is not None:
-            Path(written).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(written)

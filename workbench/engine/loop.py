@@ -36,7 +36,7 @@ from workbench.engine.checkpoints import (
 )
 from workbench.engine.data import eval_loader, train_loader
 from workbench.engine.devices import device_memory_text, make_accelerator, memory_mb
-from workbench.engine.feature_cache import cached_features, feature_key
+from workbench.engine.feature_cache import FeatureCache
 from workbench.engine.loss import labelled, row_losses, summed_loss
 from workbench.engine.state import TrainState
 from workbench.engine.tuning import ADAPTER, apply_tuning, has_adapter, is_peft_model, merged_copy
@@ -178,14 +178,16 @@ class Engine:
             model.compile(dynamic=None)
         label2id = {label: i for i, label in enumerate(exp.labels)}
         max_length = self.recipe["model"]["max_length"]
+        cache = FeatureCache(exp.task, exp.tokenizer)
         self.features, self.cached_splits = {}, []
         for split, examples in exp.splits.items():
             train_split = split == "train"
-            key = feature_key(exp.task, examples, exp.tokenizer, label2id, max_length, train_split)
             encode = partial(
                 exp.task.encode, examples, exp.tokenizer, label2id, max_length, train=train_split
             )
-            self.features[split], cached = cached_features(key, encode)
+            self.features[split], cached = cache.features(
+                examples, label2id, max_length, train_split, encode
+            )
             if cached:
                 self.cached_splits.append(split)
         self.saved = read_trainer_state(self.resume_from) if self.resume_from else None
@@ -665,7 +667,10 @@ class Engine:
     def _eval_out_of_memory(self, shape: tuple[int, int]) -> None:
         s = self.state
         faults.free_device_memory()
-        why_not = self._why_not_halve(s.eval_batch_size, even=False)
+        # Halve the batch that failed: a token-capped one may hold fewer rows than
+        # eval_batch_size, and halving that alone would give it back unchanged.
+        rows = min(s.eval_batch_size, shape[0])
+        why_not = self._why_not_halve(rows, even=False)
         if why_not is not None:
             raise WorkbenchError(
                 faults.out_of_memory_message(
@@ -676,7 +681,7 @@ class Engine:
                     why_not=why_not,
                 )
             )
-        s.eval_batch_size //= 2
+        s.eval_batch_size = rows // 2
         self._eval_loaders(s.eval_batch_size)
         self._adjusted(f"out of memory evaluating {shape[0]} x {shape[1]} tokens")
 

@@ -177,3 +177,18 @@ def test_the_console_says_when_features_came_from_the_cache(ner_recipe, cache):
     assert "tokenised features of train, validation, test read from the cache" in result.stdout
     latest = max((ner_recipe.parent / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
     assert start_of(latest).cached_features == ["train", "validation", "test"]
+
+
+def test_the_cache_command_shows_and_clears_the_entries(ner_recipe, cache, capsys, monkeypatch):
+    from workbench.cli import main
+
+    train_run(ner_recipe)
+    assert main(["cache"]) == 0
+    assert capsys.readouterr().out.startswith(f"{cache}: 2 entries, ")
+    assert main(["cache", "--clear"]) == 0
+    assert f"{cache}: deleted 2 entries" in capsys.readouterr().out
+    assert not list(cache.iterdir())
+    assert start_of(train_run(ner_recipe)).cached_features == ["test"]  # written afresh
+    monkeypatch.setenv("WORKBENCH_CACHE", "off")
+    assert main(["cache"]) == 0
+    assert "the feature cache is off" in capsys.readouterr().out

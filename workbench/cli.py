@@ -193,6 +193,13 @@ def _parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list run folders")
     runs.add_argument("--dir", default="runs", help="runs folder (default: runs)")
     runs.add_argument("--json", action="store_true", help="one JSON object a line")
+    cache = sub.add_parser(
+        "cache",
+        help="the tokenised-feature cache: where, how big; --clear empties it",
+        description="Tokenised features kept across runs (WORKBENCH_CACHE=DIR moves "
+        "the cache, WORKBENCH_CACHE=off turns it off).",
+    )
+    cache.add_argument("--clear", action="store_true", help="delete every entry")
     _kg_parser(sub)
     return parser
 
@@ -661,6 +668,27 @@ def runs_table(rows: list[dict], width: int):
     return table
 
 
+def cmd_cache(args) -> int:
+    from workbench.engine import feature_cache
+
+    folder = feature_cache.cache_dir()
+    if folder is None:
+        print("the feature cache is off (WORKBENCH_CACHE=off)")
+        return 0
+    if args.clear:
+        count, size = feature_cache.clear()
+        print(f"{folder}: deleted {_entries_text(count)}, {size / 2**20:,.1f} MiB")
+        return 0
+    found = feature_cache.entries()
+    size = sum(p.stat().st_size for p in found)
+    print(f"{folder}: {_entries_text(len(found))}, {size / 2**20:,.1f} MiB")
+    return 0
+
+
+def _entries_text(count: int) -> str:
+    return f"{count:,} entr{'y' if count == 1 else 'ies'}"
+
+
 def cmd_tui(args) -> int:
     from workbench.tui.app import WorkbenchApp
 
@@ -1075,6 +1103,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "export": cmd_export,
     "runs": cmd_runs,
+    "cache": cmd_cache,
     "tui": cmd_tui,
     "annotate": cmd_annotate,
 }

@@ -98,7 +98,6 @@ class FeatureCache:
     (tokenizer, task settings, code), computed once and only when the cache is on."""
 
     def __init__(self, task, tokenizer):
-        self.task = task
         self.folder = cache_dir()
         self.base: str | None = None
         if self.folder is None:
@@ -139,14 +138,15 @@ class FeatureCache:
         and whether they came from the cache. The cache is best effort: an entry
         that cannot be read or written is only a miss."""
         key = self.key(examples, label2id, max_length, train)
-        path = self.folder / f"{key}.pkl" if self.folder is not None and key else None
-        if path is not None:
-            found = _read(path)
-            if found is not None:
-                return found, True
+        if key is None or self.folder is None:
+            return encode(), False
+        path = self.folder / f"{key}.pkl"
+        found = _read(path)
+        if found is not None:
+            return found, True
         began = time.perf_counter()
         features = encode()
-        if path is not None and time.perf_counter() - began >= MIN_SECONDS:
+        if time.perf_counter() - began >= MIN_SECONDS:
             _write(path, features)
         return features, False
 
@@ -181,3 +181,22 @@ def _write(path: Path, features: list[dict]) -> None:
         if written is not None:
             with contextlib.suppress(OSError):
                 os.unlink(written)
+
+
+def entries() -> list[Path]:
+    """The cache's entries (and temp files a killed writer left), or none when off."""
+    folder = cache_dir()
+    if folder is None or not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in (".pkl", ".tmp"))
+
+
+def clear() -> tuple[int, int]:
+    """Delete every entry: how many, and how many bytes."""
+    count = size = 0
+    for path in entries():
+        with contextlib.suppress(OSError):
+            size += path.stat().st_size
+            path.unlink()
+            count += 1
+    return count, size

@@ -152,3 +152,8 @@ WORLD = [
     ("Cid", "lives_in", "Paris"),
     ("Dan", "lives_in", "Rome"),
 ]
+
+
+def proposal_about(graph: Graph, head: str) -> dict:
+    """The first inferred triple whose head is named ``head``."""
+    return next(p for p in graph.inferred() if p["head"]["name"] == head)

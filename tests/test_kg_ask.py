@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from kg_graphs import WORLD, add, fact_documents
+from kg_graphs import WORLD, add, fact_documents, proposal_about
 from workbench.cli import main
 from workbench.kg.ask import ask
 from workbench.kg.embed import Embedder
@@ -189,10 +189,10 @@ def test_a_chain_through_an_accepted_triple_says_so(tmp_path):
     with Graph.open(tmp_path / "g.sqlite") as graph:
         add(graph, fact_documents(WORLD + [("Eve", "works_for", "Cato")], prefix="x"))
         run_inference(graph)
-        eve = next(p for p in graph.inferred() if p["head"]["name"] == "Eve")
+        eve = proposal_about(graph, "Eve")
         graph.judge(eve["id"], "accepted")  # Eve lives in Rome, a person says
         run_inference(graph, InferSettings(min_score=0.0))
-        cato = next(p for p in graph.inferred() if p["head"]["name"] == "Cato")
+        cato = proposal_about(graph, "Cato")
         lines = [" ".join(line.plain.split()) for line in explanation_lines(cato["explanation"])]
     # Cato is based in Rome because Eve works there and lives in Rome: the second
     # step is a person's, not the text's, and the explanation says so.

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from kg_graphs import WORLD, add, fact_documents, kestrel_graph, sentence
+from kg_graphs import WORLD, add, fact_documents, kestrel_graph, proposal_about, sentence
 from workbench.errors import WorkbenchError
 from workbench.kg import rules as kg_rules
 from workbench.kg.infer import InferSettings, run_inference
@@ -329,7 +329,7 @@ def test_judgements_follow_merges_and_splits(tmp_path):
     with world_graph(tmp_path / "g.sqlite") as graph:
         add(graph, fact_documents([("Evie", "works_for", "Bolt")], prefix="evie"))
         run_inference(graph)
-        eve = next(p for p in graph.inferred() if p["head"]["name"] == "Eve")
+        eve = proposal_about(graph, "Eve")
         graph.judge(eve["id"], "accepted")
         graph.merge(graph.resolve("Eve")["id"], graph.resolve("Evie")["id"])
         assert [(a["head"]["name"], a["tail"]["name"]) for a in graph.accepted()] == [
@@ -361,7 +361,7 @@ def test_the_jsonl_export_keeps_the_three_kinds_apart(tmp_path):
     with world_graph(tmp_path / "g.sqlite") as graph:
         add(graph, fact_documents([("Fay", "works_for", "Acme")], prefix="fay"))
         run_inference(graph)
-        eve = next(p for p in graph.inferred() if p["head"]["name"] == "Eve")
+        eve = proposal_about(graph, "Eve")
         graph.judge(eve["id"], "accepted")
         export_graph(graph, "jsonl", tmp_path / "g.jsonl")
     lines = [json.loads(line) for line in (tmp_path / "g.jsonl").read_text().splitlines()]

@@ -24,6 +24,7 @@ import pickle
 import tempfile
 import time
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 
 # Below this, reading the file back saves nothing worth a file on disk.
@@ -94,20 +95,22 @@ def _code_fingerprint() -> str:
 
 
 class FeatureCache:
-    """One run's view of the cache: the parts of the key every split shares
-    (tokenizer, task settings, code), computed once and only when the cache is on."""
+    """One run's view of the cache. The parts of the key every split shares
+    (tokenizer, task settings, code) are computed once, and only when a key is
+    needed: a run with nothing cached and nothing slow to encode hashes nothing."""
 
     def __init__(self, task, tokenizer):
         self.folder = cache_dir()
-        self.base: str | None = None
-        if self.folder is None:
-            return
-        tokenizer_part = _tokenizer_fingerprint(tokenizer)
-        if tokenizer_part is None:
-            self.folder = None
-            return
-        settings = json.dumps([FORMAT, task.name, _canonical(vars(task))], sort_keys=True)
-        self.base = hashlib.sha256(
+        self.task, self.tokenizer = task, tokenizer
+
+    @cached_property
+    def base(self) -> str | None:
+        """The shared part of every key; None when the tokenizer cannot be written down."""
+        tokenizer_part = _tokenizer_fingerprint(self.tokenizer)
+        if self.folder is None or tokenizer_part is None:
+            return None
+        settings = json.dumps([FORMAT, self.task.name, _canonical(vars(self.task))], sort_keys=True)
+        return hashlib.sha256(
             "\0".join((settings, tokenizer_part, _code_fingerprint())).encode()
         ).hexdigest()
 
@@ -137,17 +140,20 @@ class FeatureCache:
         written when encoding took ``MIN_SECONDS`` or more. Returns the features
         and whether they came from the cache. The cache is best effort: an entry
         that cannot be read or written is only a miss."""
-        key = self.key(examples, label2id, max_length, train)
-        if key is None or self.folder is None:
+        if self.folder is None:
             return encode(), False
-        path = self.folder / f"{key}.pkl"
-        found = _read(path)
-        if found is not None:
-            return found, True
+        key = None
+        if next(self.folder.glob("*.pkl"), None) is not None:
+            key = self.key(examples, label2id, max_length, train)
+            found = _read(self.folder / f"{key}.pkl") if key else None
+            if found is not None:
+                return found, True
         began = time.perf_counter()
         features = encode()
         if time.perf_counter() - began >= MIN_SECONDS:
-            _write(path, features)
+            key = key or self.key(examples, label2id, max_length, train)
+            if key:
+                _write(self.folder / f"{key}.pkl", features)
         return features, False
 
 

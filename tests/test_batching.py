@@ -9,7 +9,8 @@ import random
 import pytest
 import torch
 
-from workbench.engine.data import EpochSampler, train_loader
+from conftest import write
+from workbench.engine.data import EpochSampler, length_split, train_loader
 from workbench.engine.loop import Engine
 from workbench.experiment import prepare
 from workbench.recipe import load_recipe
@@ -29,37 +30,53 @@ def sentence_lengths(count: int = 1000, seed: int = 0) -> list[int]:
     return [max(3, min(128, int(rng.lognormvariate(3.0, 0.7)))) for _ in range(count)]
 
 
-def test_length_grouped_batches_cut_padding_and_keep_every_example():
+def groups(order: list[int], size: int) -> list[set[int]]:
+    return [set(order[i : i + size]) for i in range(0, len(order), size)]
+
+
+def test_length_sorted_steps_cut_padding_and_train_the_same_examples_together():
     lengths = sentence_lengths()
-    grouped = EpochSampler(len(lengths), seed=3, lengths=lengths, batch_size=16)
-    plain = EpochSampler(len(lengths), seed=3)
-    order = list(grouped)
-    assert sorted(order) == list(range(len(lengths)))  # every example once an epoch
+    grouped = list(EpochSampler(len(lengths), seed=3, lengths=lengths, group_size=32))
+    plain = list(EpochSampler(len(lengths), seed=3))
+    assert sorted(grouped) == list(range(len(lengths)))  # every example once an epoch
+    # Each optimizer step (32 examples) trains the examples random batches would:
+    # no step of nothing but short lines, which bucketing whole batches made.
+    assert groups(grouped, 32) == groups(plain, 32)
+    # ...run as micro-batches of 8 that carry far less padding.
     real = sum(lengths)
-    assert padded_tokens(order, lengths, 16) < 1.1 * real
-    assert padded_tokens(list(plain), lengths, 16) > 1.5 * real
-    # Long and short batches are mixed through the epoch, not sorted end to end.
-    maxima = [max(lengths[i] for i in order[k : k + 16]) for k in range(0, len(order) - 8, 16)]
-    assert maxima != sorted(maxima) and maxima != sorted(maxima, reverse=True)
-    first_half = maxima[: len(maxima) // 2]
-    assert max(first_half) > 2 * min(first_half)
+    assert padded_tokens(grouped, lengths, 8) < 1.6 * real
+    assert padded_tokens(plain, lengths, 8) > 2 * real
+    assert padded_tokens(plain, lengths, 32) > 3 * real
 
 
 def test_length_grouped_order_depends_on_seed_and_epoch_alone():
-    lengths = sentence_lengths(203)  # not a multiple of the batch: one short batch
-    sampler = EpochSampler(len(lengths), seed=5, lengths=lengths, batch_size=8)
+    lengths = sentence_lengths(203)  # not a multiple of the group: one short group
+    sampler = EpochSampler(len(lengths), seed=5, lengths=lengths, group_size=8)
     first = list(sampler)
     assert list(EpochSampler(len(lengths), 5, lengths, 8)) == first  # a resumed run's order
     sampler.use_epoch(1)
     assert list(sampler) != first
     assert list(EpochSampler(len(lengths), 6, lengths, 8)) != first
-    # Each batch of 8 is one length group, longest first; the short batch comes last,
-    # so batch boundaries are the same for everyone.
+    # Each group of 8 is sorted longest first; the short group comes last, so group
+    # boundaries are the same for everyone.
     for start in range(0, 200, 8):
-        batch = [lengths[i] for i in first[start : start + 8]]
-        assert batch == sorted(batch, reverse=True)
-    # 203 examples make one bucket: the short batch holds its three shortest.
-    assert sorted(lengths[i] for i in first[200:]) == sorted(lengths)[:3]
+        group = [lengths[i] for i in first[start : start + 8]]
+        assert group == sorted(group, reverse=True)
+    assert set(first[200:]) == set(list(EpochSampler(len(lengths), 5))[200:])
+
+
+def test_batches_split_only_where_padding_costs_more_than_a_call():
+    sentences = sentence_lengths(2000)
+    # On a CPU a call costs ~80 tokens: random batches of long-tailed sentences
+    # split into micro-batches of 4-8, but a batch of 4 is not worth splitting...
+    assert length_split(sentences, 32, "cpu") == 4
+    assert length_split(sentences, 16, "cpu") == 4
+    assert length_split(sentences, 4, "cpu") == 1
+    # ...examples of one length have no padding to save...
+    assert length_split([40] * 2000, 32, "cpu") == 1
+    # ...and a GPU's calls cost more than short sentences' padding.
+    assert length_split(sentences, 32, "cuda") == 1
+    assert length_split([5] * 1900 + [512] * 100, 256, "cuda") > 1
 
 
 def test_halving_the_micro_batch_keeps_the_epoch_order():
@@ -81,23 +98,46 @@ def test_halving_the_micro_batch_keeps_the_epoch_order():
     assert sorted(order(16)) == list(range(300))
 
 
-def test_a_run_trains_on_length_grouped_batches(ner_recipe):
-    def batches_of(overrides):
+def test_a_run_trains_each_batch_as_length_sorted_micro_batches(tmp_path, tiny_model):
+    from test_accumulation import SENTENCES, conll
+
+    write(tmp_path / "train.conll", conll(SENTENCES * 4))  # 32 sentences
+    recipe = write(
+        tmp_path / "r.toml",
+        f"""
+task = "ner"
+[model]
+name = "{tiny_model}"
+[data]
+train = "train.conll"
+[train]
+batch_size = 16
+""",
+    )
+
+    def steps(group_by_length: bool):
         engine = Engine(
-            prepare(load_recipe(ner_recipe, ["train.batch_size=2", *overrides])), lambda event: None
+            prepare(load_recipe(recipe, [f"train.group_by_length={str(group_by_length).lower()}"])),
+            lambda event: None,
         )
         engine.setup()
         engine.sampler.use_epoch(0)
-        lengths = sorted(len(f["input_ids"]) for f in engine.features["train"])
-        return list(engine.train_loader), lengths
+        batches = list(engine.train_loader)
+        per_step = engine.state.gradient_accumulation
+        examples = [
+            sorted(i for b in batches[k : k + per_step] for i in b["example"].tolist())
+            for k in range(0, len(batches), per_step)
+        ]
+        return engine, batches, examples
 
-    for seed in range(4):
-        batches, lengths = batches_of([f"train.seed={seed}"])
-        assert sorted(i for b in batches for i in b["example"].tolist()) == [0, 1, 2]
-        # The two longest sentences share a batch, the shortest is alone: the least padding.
-        assert sorted(b["input_ids"].numel() for b in batches) == sorted(
-            [lengths[0], 2 * lengths[2]]
-        )
+    grouped, micro, grouped_steps = steps(True)
+    plain, whole, plain_steps = steps(False)
+    # On a CPU a batch of 16 runs as two micro-batches of 8, one optimizer step.
+    assert (grouped.state.micro_batch_size, grouped.state.gradient_accumulation) == (8, 2)
+    assert (plain.state.micro_batch_size, plain.state.gradient_accumulation) == (16, 1)
+    assert grouped.steps_per_epoch == plain.steps_per_epoch == 2
+    assert grouped_steps == plain_steps  # the same examples train together
+    assert sum(b["input_ids"].numel() for b in micro) < sum(b["input_ids"].numel() for b in whole)
 
 
 def test_evaluations_say_how_long_they_took(ner_recipe):

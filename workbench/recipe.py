@@ -102,8 +102,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "group_by_length": Key(
             bool,
             True,
-            help="batches of similar length (shuffled length buckets): "
-            "far less padding, same examples per epoch",
+            help="run each batch as micro-batches of similar length: far less padding, "
+            "the same examples and update as the whole batch",
         ),
         "learning_rate": Key(float, 5e-5, min=0.0, max=1.0),
         # Defaults follow transformers.TrainingArguments, so a recipe that sets only

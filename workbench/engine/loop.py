@@ -34,7 +34,7 @@ from workbench.engine.checkpoints import (
     read_trainer_state,
     save_checkpoint,
 )
-from workbench.engine.data import eval_loader, train_loader
+from workbench.engine.data import eval_loader, length_split, train_loader
 from workbench.engine.devices import device_memory_text, make_accelerator, memory_mb
 from workbench.engine.feature_cache import FeatureCache
 from workbench.engine.loss import labelled, row_losses, summed_loss
@@ -192,8 +192,21 @@ class Engine:
                 self.cached_splits.append(split)
         self.saved = read_trainer_state(self.resume_from) if self.resume_from else None
         saved = TrainState.from_dict(self.saved["state"]) if self.saved else None
-        micro = saved.micro_batch_size if saved else train["batch_size"]
-        accumulation = saved.gradient_accumulation if saved else train["gradient_accumulation"]
+        # Grouped by length, a batch runs as length-sorted micro-batches whose
+        # gradients add up to the whole batch's (engine/data.py says why).
+        parts = 1
+        if train["group_by_length"] and saved is None:
+            parts = length_split(
+                [len(f["input_ids"]) for f in self.features["train"]],
+                train["batch_size"],
+                acc.device.type,
+                train["seed"],
+                train["batch_size"] * train["gradient_accumulation"],
+            )
+        micro = saved.micro_batch_size if saved else train["batch_size"] // parts
+        accumulation = (
+            saved.gradient_accumulation if saved else train["gradient_accumulation"] * parts
+        )
         self.train_loader, self.sampler = self._train_loader(micro, micro * accumulation)
         self.steps_per_epoch = max(1, math.ceil(len(self.train_loader) / accumulation))
         total_steps = train["max_steps"] or max(

@@ -71,15 +71,15 @@ okay I guess,neutral
 """
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    """A 2-layer random BERT saved with the bundled MiniLM tokenizer."""
+def save_tiny_bert(folder: Path, seed: int | None = None) -> Path:
+    """A 2-layer random BERT saved with the bundled MiniLM tokenizer; with
+    ``seed``, the same weights in every session (torch's RNG left as it was)."""
+    import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     from workbench.models import quiet_transformers, resolve_model
 
     quiet_transformers()
-    folder = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("minilm"))
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
@@ -89,9 +89,19 @@ def tiny_model(tmp_path_factory) -> Path:
         intermediate_size=64,
         max_position_embeddings=128,
     )
+    state = torch.random.get_rng_state()
+    if seed is not None:
+        torch.manual_seed(seed)
     BertModel(config).save_pretrained(folder)
+    torch.random.set_rng_state(state)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A 2-layer random BERT saved with the bundled MiniLM tokenizer."""
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 def write(path: Path, text: str) -> Path:

@@ -218,6 +218,17 @@ ROWS = [
 ]
 
 
+def interleaved(task: str, seeds: list[int], tmp: Path):
+    """(seed, side, a fresh folder) in the order A B, B A, ... so both sides meet
+    the same machine state."""
+    for i, seed in enumerate(seeds):
+        order = ("workbench", "Trainer") if i % 2 == 0 else ("Trainer", "workbench")
+        for side in order:
+            out = tmp / f"{task}-{side}-{seed}"
+            out.mkdir()
+            yield seed, side, out
+
+
 def bench_task(task: str, seeds: list[int], settings: list[str], tmp: Path) -> None:
     budget = BUDGETS[task]
     shared = [SHARED / p for p in budget["shared"]]
@@ -230,23 +241,19 @@ def bench_task(task: str, seeds: list[int], settings: list[str], tmp: Path) -> N
     recipe = recipe_for(task, train, dev, budget, seeds[0], tmp, [])
     tokens = mean_tokens(task, train, budget, recipe)
     sides: dict[str, list[dict]] = {"workbench": [], "Trainer": []}
-    for i, seed in enumerate(seeds):
-        order = ("workbench", "Trainer") if i % 2 == 0 else ("Trainer", "workbench")
-        for side in order:
-            out = tmp / f"{task}-{side}-{seed}"
-            out.mkdir()
-            result = (
-                workbench_side(task, train, dev, budget, seed, out, settings)
-                if side == "workbench"
-                else trainer_side(task, train, dev, budget, seed, out, recipe)
-            )
-            result["tokens_per_s"] = result["train_samples_per_s"] * tokens
-            sides[side].append(result)
-            print(
-                f"  {task} seed {seed} {side:9s} "
-                + "  ".join(f"{key} {result[key]:.4g}" for _label, key, _up in ROWS),
-                flush=True,
-            )
+    for seed, side, out in interleaved(task, seeds, tmp):
+        result = (
+            workbench_side(task, train, dev, budget, seed, out, settings)
+            if side == "workbench"
+            else trainer_side(task, train, dev, budget, seed, out, recipe)
+        )
+        result["tokens_per_s"] = result["train_samples_per_s"] * tokens
+        sides[side].append(result)
+        print(
+            f"  {task} seed {seed} {side:9s} "
+            + "  ".join(f"{key} {result[key]:.4g}" for _label, key, _up in ROWS),
+            flush=True,
+        )
     print(
         f"\n{task}: {train.parent.name}, up to {budget['train_n']} train / {budget['dev_n']} "
         f"dev examples, {budget['steps']} steps of {budget['batch']}, lr {budget['lr']}, "
@@ -270,10 +277,8 @@ def bench_task(task: str, seeds: list[int], settings: list[str], tmp: Path) -> N
     print()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", default=list(BUDGETS), choices=list(BUDGETS))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+def add_settings(parser: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE`` (repeatable): recipe settings for workbench's side."""
     parser.add_argument(
         "--set",
         dest="settings",
@@ -281,6 +286,13 @@ def main() -> int:
         default=[],
         help="a workbench recipe setting for its side (repeatable)",
     )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=list(BUDGETS), choices=list(BUDGETS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    add_settings(parser)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:

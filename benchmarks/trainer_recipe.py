@@ -22,14 +22,22 @@ def main() -> int:
     for name, kind in (
         ("--train-n", int),
         ("--dev-n", int),
-        ("--steps", int),
         ("--batch", int),
-        ("--eval-batch", int),
         ("--lr", float),
         ("--seed", int),
         ("--max-length", int),
     ):
-        parser.add_argument(name, type=kind, required=name != "--eval-batch")
+        parser.add_argument(name, type=kind, required=True)
+    budget = parser.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--steps", type=int, help="a budget in optimizer steps")
+    budget.add_argument("--epochs", type=float, help="a budget in epochs (the schedule's end)")
+    parser.add_argument("--eval-batch", type=int)
+    parser.add_argument("--warmup-ratio", type=float, default=0.0)
+    parser.add_argument("--test", help="a test file, scored once after training")
+    parser.add_argument("--test-n", type=int)
+    parser.add_argument(
+        "--evaluations", type=int, default=2, help="dev evaluations (the first pays imports)"
+    )
     parser.add_argument("--data", default="{}", help="the recipe's [data] table as JSON")
     parser.add_argument("--model", default="minilm", help="model folder (default: bundled MiniLM)")
     parser.add_argument("--bf16", action="store_true", help="bf16 mixed precision (GPU)")
@@ -57,12 +65,15 @@ def main() -> int:
     kind = "tokens" if args.task == "ner" else "text"
     train = read_examples(args.train, data, kind)[: args.train_n]
     dev = read_examples(args.dev, data, kind)[: args.dev_n]
+    test = read_examples(args.test, data, kind)[: args.test_n] if args.test else []
     path = resolve_model(args.model)
     tokenizer = AutoTokenizer.from_pretrained(path)
     if args.task == "ner":
-        labels = sorted({t for e in train + dev for t in e["tags"]}, key=lambda t: (t != "O", t))
+        labels = sorted(
+            {t for e in train + dev + test for t in e["tags"]}, key=lambda t: (t != "O", t)
+        )
     else:
-        labels = sorted({e["label"] for e in train + dev})
+        labels = sorted({e["label"] for e in train + dev + test})
     label2id = {label: i for i, label in enumerate(labels)}
 
     def encode(examples):
@@ -117,7 +128,9 @@ def main() -> int:
     )
     training = TrainingArguments(
         output_dir=args.out,
-        max_steps=args.steps,
+        max_steps=args.steps or -1,
+        num_train_epochs=args.epochs or 3.0,
+        warmup_steps=args.warmup_ratio,  # a float under 1 is a ratio (Transformers 5)
         per_device_train_batch_size=args.batch,
         per_device_eval_batch_size=args.eval_batch or args.batch,
         learning_rate=args.lr,
@@ -138,11 +151,13 @@ def main() -> int:
     )
     trained = trainer.train().metrics
     first = trainer.evaluate()  # pays importing the metric's library
-    evaluated = trainer.evaluate()
+    evaluated = trainer.evaluate() if args.evaluations > 1 else first
     metric = "f1" if args.task == "ner" else "accuracy"
+    tested = trainer.evaluate(encode(test), metric_key_prefix="test") if test else {}
     print(
         json.dumps(
             {
+                "test_value": tested.get(f"test_{metric}"),
                 "train_samples_per_s": trained["train_samples_per_second"],
                 "train_seconds": trained["train_runtime"],
                 "first_eval_sentences_per_s": first["eval_samples_per_second"],

@@ -41,13 +41,13 @@ TASKS = {
     "ner": dict(
         recipe="recipes/conll2003-ner.toml",
         files=("conll2003/train.txt", "conll2003/dev.txt", "conll2003/test.txt"),
-        train_n=2000,
+        train_n=1000,
         metric="f1",
     ),
     "classification": dict(
         recipe="recipes/sst2-sentiment.toml",
         files=("sst2/train.tsv", None, "sst2/dev.tsv"),
-        train_n=4000,
+        train_n=2000,
         metric="accuracy",
     ),
 }

@@ -39,9 +39,9 @@ PINNED = {
         "metric": 0.8489,
     },
     "classification": {
-        "step_losses": [1.0996, 1.0986, 0.9463, 0.7366, 0.6878],
-        "dev_loss": 0.644,
-        "metric": 0.67,
+        "step_losses": [1.0996, 1.0954, 0.9163, 0.7229, 0.6713],
+        "dev_loss": 0.6372,
+        "metric": 0.91,
     },
 }
 # Steps and learning rate: enough for the tiny model to learn (a few seconds each).

@@ -69,7 +69,7 @@ def test_training_on_the_decisions_starts_from_the_run_and_learns_them(ner_recip
 
     recipe_path = taught_recipe(run_dir, decisions)
     assert recipe_path == folder / "annotations" / "fixed-taught.toml"  # named after the file
-    recipe = load_recipe(recipe_path, ["train.epochs=12"])
+    recipe = load_recipe(recipe_path, ["train.epochs=30"])
     assert recipe["model"]["name"] == str(run_dir.resolve())
     assert recipe["data"]["extra_train"] == [str(decisions.resolve())]
     experiment = prepare(recipe)

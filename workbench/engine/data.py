@@ -45,7 +45,7 @@ def length_split(
     def cost(parts: int) -> int:
         rows = batch_size // parts
         return sum(
-            call + len(w[i : i + rows]) * lengths[w[i]]  # sorted longest first
+            call + min(rows, len(w) - i) * lengths[w[i]]  # sorted: w[i] is the longest
             for w in windows
             for i in range(0, len(w), rows)
         )

@@ -130,7 +130,7 @@ class ConsoleView:
         examples = ", ".join(f"{k} {v}" for k, v in event.examples.items())
         processes = f" x {event.processes} processes" if event.processes > 1 else ""
         accumulation = (
-            f" ({event.micro_batch_size}{processes} x {event.gradient_accumulation} accumulated)"
+            f" ({event.gradient_accumulation} micro-batches of {event.micro_batch_size}{processes})"
             if (event.gradient_accumulation or 1) > 1 or processes
             else ""
         )

@@ -1,8 +1,9 @@
-"""What a training step is made of, under three batchings of the same epoch:
+"""What a training step is made of, under four batchings of the same epoch:
 random batches, the retired length buckets (the Trainer's ``group_by_length``:
 buckets of 50 batches sorted by length), and today's ``train.group_by_length``
-(each random batch sorted and run as micro-batches). No training: it reads the
-data, tokenises it and counts (issue 24's explanation of the lost F1).
+(each random batch packed into shared rows, or where packing does not fit
+sorted and run as micro-batches). No training: it reads the data, tokenises it
+and counts (issue 24's explanation of the lost F1).
 
     python benchmarks/batch_composition.py [--train PATH] [--batch 32] [--seed 42]
 
@@ -11,7 +12,7 @@ steps whose median sentence has five words or fewer, the share of the gradient
 that sentences of five words or fewer draw when each step's loss is its mean
 over its words (their share of the words beside it), how much an entity
 mention weighs against an average word, and padded / real tokens of the
-micro-batches run.
+rows run.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def main() -> int:
 
     from workbench.data.conll import read_conll
     from workbench.engine.data import EpochSampler, length_split
+    from workbench.engine.packing import pack_rows
     from workbench.models import load_tokenizer
 
     sentences = read_conll(args.train)
@@ -72,10 +74,11 @@ def main() -> int:
     batchings = {
         "random batches": (steps_of(list(EpochSampler(size, args.seed))), 1),
         "length buckets (retired)": bucketed(size, args.seed, lengths, batch),
-        f"sorted steps, {parts} micro-batches (now)": (
+        f"sorted steps, {parts} micro-batches": (
             steps_of(list(EpochSampler(size, args.seed, lengths, batch))),
             parts,
         ),
+        "packed rows (now)": (steps_of(list(EpochSampler(size, args.seed))), None),
     }
     print(
         f"{args.train}: {size} sentences, {sum(words)} words; batch {batch}, seed {args.seed}; "
@@ -92,6 +95,9 @@ def main() -> int:
                 all_weight += words[i] * weight
                 short_weight += words[i] * weight if words[i] <= 5 else 0.0
                 mention_weight += mentions[i] * weight
+            if parts is None:  # rows as long as the step's longest sentence
+                padded += len(pack_rows([lengths[i] for i in step])) * max(lengths[i] for i in step)
+                continue
             ordered = sorted(step, key=lengths.__getitem__, reverse=True) if parts > 1 else step
             rows = -(-len(step) // parts)
             for k in range(0, len(ordered), rows):

@@ -7,7 +7,8 @@ run_glue.py recipe with Trainer defaults), each a process of its own,
 interleaved (A B, B A, ...) over the seeds, so both sides meet the same machine
 state. Printed per run and as means with ratios (workbench / Trainer):
 
-- training samples/s (the engine's step events / the Trainer's train metrics),
+- training samples/s (the engine's step events, the half-way evaluation left out /
+  the Trainer's train metrics),
   and real (unpadded) tokens/s: samples/s x the mean tokens of a training example;
 - evaluation sentences/s: forward passes and scoring of the dev sentences, each
   side evaluating twice: the first evaluation of a process also pays importing
@@ -165,9 +166,14 @@ def workbench_side(task, train, dev, budget, seed, out: Path, settings) -> dict:
     steps = [e for e in events if e.type == "step"]
     evals = [e for e in events if e.type == "eval"]
     start = next(e for e in events if e.type == "start")
-    samples = steps[-1].step * start.batch_size
+    # Training time without the half-way evaluation (the Trainer's holds none):
+    # each step event's rates cover the time since the one before, less pauses.
+    seconds = [
+        (e.step - before) / e.steps_per_s for e, before in zip(steps, [0] + [e.step for e in steps])
+    ]
+    samples = sum(e.samples_per_s * t for e, t in zip(steps, seconds))
     return {
-        "train_samples_per_s": samples / steps[-1].elapsed_s,
+        "train_samples_per_s": samples / sum(seconds),
         "first_eval_sentences_per_s": start.examples["validation"] / evals[0].seconds,
         "eval_sentences_per_s": start.examples["validation"] / evals[-1].seconds,
         "value": evals[-1].value,

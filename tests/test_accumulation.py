@@ -112,3 +112,16 @@ def test_four_micro_batches_accumulated_equal_one_batch(engine):
         # Averaging each micro-batch's mean weighs short sentences' words more: not the same.
         naive = averaged_means(engine, micro)
         assert any(not torch.allclose(naive[n], whole[n], rtol=1e-3, atol=1e-5) for n in whole)
+
+
+@pytest.mark.parametrize("engine", ["ner", "classification"], indirect=True)
+def test_a_packed_batch_gives_the_gradients_of_the_padded_one(engine):
+    features = engine.features["train"]
+    assert engine.packed
+    packed = engine.train_collate(features)
+    padded = engine.collate(features)
+    assert packed["input_ids"].numel() < padded["input_ids"].numel() * 0.7
+    whole, packed_grads = gradients(engine, [padded]), gradients(engine, [packed])
+    assert whole.keys() == packed_grads.keys() and len(whole) > 10
+    for name in whole:
+        torch.testing.assert_close(packed_grads[name], whole[name], rtol=1e-4, atol=1e-6, msg=name)

@@ -9,7 +9,6 @@ import random
 import pytest
 import torch
 
-from conftest import write
 from workbench.engine.data import EpochSampler, length_split, train_loader
 from workbench.engine.loop import Engine
 from workbench.experiment import prepare
@@ -96,48 +95,6 @@ def test_halving_the_micro_batch_keeps_the_epoch_order():
 
     assert order(16) == order(8) == order(4)
     assert sorted(order(16)) == list(range(300))
-
-
-def test_a_run_trains_each_batch_as_length_sorted_micro_batches(tmp_path, tiny_model):
-    from test_accumulation import SENTENCES, conll
-
-    write(tmp_path / "train.conll", conll(SENTENCES * 4))  # 32 sentences
-    recipe = write(
-        tmp_path / "r.toml",
-        f"""
-task = "ner"
-[model]
-name = "{tiny_model}"
-[data]
-train = "train.conll"
-[train]
-batch_size = 16
-""",
-    )
-
-    def steps(group_by_length: bool):
-        engine = Engine(
-            prepare(load_recipe(recipe, [f"train.group_by_length={str(group_by_length).lower()}"])),
-            lambda event: None,
-        )
-        engine.setup()
-        engine.sampler.use_epoch(0)
-        batches = list(engine.train_loader)
-        per_step = engine.state.gradient_accumulation
-        examples = [
-            sorted(i for b in batches[k : k + per_step] for i in b["example"].tolist())
-            for k in range(0, len(batches), per_step)
-        ]
-        return engine, batches, examples
-
-    grouped, micro, grouped_steps = steps(True)
-    plain, whole, plain_steps = steps(False)
-    # On a CPU a batch of 16 runs as two micro-batches of 8, one optimizer step.
-    assert (grouped.state.micro_batch_size, grouped.state.gradient_accumulation) == (8, 2)
-    assert (plain.state.micro_batch_size, plain.state.gradient_accumulation) == (16, 1)
-    assert grouped.steps_per_epoch == plain.steps_per_epoch == 2
-    assert grouped_steps == plain_steps  # the same examples train together
-    assert sum(b["input_ids"].numel() for b in micro) < sum(b["input_ids"].numel() for b in whole)
 
 
 def test_evaluations_say_how_long_they_took(ner_recipe):

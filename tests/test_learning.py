@@ -31,12 +31,16 @@ from workbench.runs.folder import read_events
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 
-# Measured when steps became random batches run as length-sorted micro-batches.
+# Measured when steps became random batches run as length-sorted micro-batches;
+# NER re-measured when its batches became packed rows (the same examples and
+# gradient, other dropout draws: CoNLL-2003 over five seeds went from 87.21 / 83.13
+# to 87.38 / 83.13 dev / test F1; here the sorted micro-batches gave losses
+# 1.748, 1.2701, 0.9263, 0.6347, 0.509, dev loss 0.4784, F1 0.8489).
 PINNED = {
     "ner": {
-        "step_losses": [1.748, 1.2701, 0.9263, 0.6347, 0.509],
-        "dev_loss": 0.4784,
-        "metric": 0.8489,
+        "step_losses": [1.7479, 1.2646, 0.9034, 0.6107, 0.4964],
+        "dev_loss": 0.4697,
+        "metric": 0.843,
     },
     "classification": {
         "step_losses": [1.0996, 1.0954, 0.9163, 0.7229, 0.6713],

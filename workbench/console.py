@@ -134,13 +134,14 @@ class ConsoleView:
             if (event.gradient_accumulation or 1) > 1 or processes
             else ""
         )
+        packed = ", examples packed into shared rows" if event.packed else ""
         params = parameters_text(event.tuning, event.trainable_params, event.total_params)
         self._line(
             f"{event.recipe}: {event.task} on {event.model}"
             f"{f' ({params})' if params else ''} | {event.device}, "
             f"precision {precision_name(event.precision)} | {examples} | {self.total} steps "
             f"({event.epochs:.2f} epochs of {event.steps_per_epoch}), batch "
-            f"{event.batch_size}{accumulation} | best by {event.metric}"
+            f"{event.batch_size}{accumulation}{packed} | best by {event.metric}"
         )
         if event.cached_features:
             self._line(

@@ -102,8 +102,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "group_by_length": Key(
             bool,
             True,
-            help="run each batch as micro-batches of similar length: far less padding, "
-            "the same examples and update as the whole batch",
+            help="less padding, the same examples and update as the whole batch: on a "
+            "CPU a NER batch's sentences packed into shared rows, else the batch run "
+            "as micro-batches of similar length",
         ),
         "learning_rate": Key(float, 5e-5, min=0.0, max=1.0),
         # Defaults follow transformers.TrainingArguments, so a recipe that sets only

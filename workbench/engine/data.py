@@ -4,10 +4,11 @@ Training order depends only on the seed and the epoch number, so a run resumed
 mid-epoch sees the batches an uninterrupted one would: the epoch's permutation
 is drawn again and the batches already trained on are skipped. With
 ``train.group_by_length`` each optimizer step's examples (a run of the
-permutation, as without it) are sorted by length, and the engine runs them as
-micro-batches of similar length whose gradients add up to the whole batch's:
-random batches of sentences carry about twice their own tokens in padding, and
-on a CPU every padded token costs as much as a real one. Sorting whole buckets
+permutation, as without it) are sorted by length: random batches of sentences
+carry about twice their own tokens in padding, and on a CPU every padded token
+costs as much as a real one. Where it can, the engine packs a batch's
+sentences into shared rows (engine/packing.py); elsewhere it runs them as
+micro-batches of similar length whose gradients add up to the whole batch's. Sorting whole buckets
 of batches instead (the Trainer's ``group_by_length``) also cuts the padding,
 but makes batches of nothing but short lines: on CoNLL-2003 it cost 1.3 dev F1.
 Evaluation batches are sorted by length; scorers reorder by example id.

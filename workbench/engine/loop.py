@@ -38,6 +38,12 @@ from workbench.engine.data import eval_loader, length_split, train_loader
 from workbench.engine.devices import device_memory_text, make_accelerator, memory_mb
 from workbench.engine.feature_cache import FeatureCache
 from workbench.engine.loss import labelled, row_losses, summed_loss
+from workbench.engine.packing import (
+    encoder_of,
+    first_tokens_only,
+    packed_collate,
+    packing_offset,
+)
 from workbench.engine.state import TrainState
 from workbench.engine.tuning import ADAPTER, apply_tuning, has_adapter, is_peft_model, merged_copy
 from workbench.errors import WorkbenchError
@@ -80,6 +86,11 @@ def _model_inputs(batch: dict) -> dict:
     """What the model takes from a batch: not the labels (the engine computes the
     loss) nor where the rows came from."""
     return {k: v for k, v in batch.items() if k not in META_KEYS and k != "labels"}
+
+
+def examples_in(batch: dict) -> int:
+    """The examples a batch holds: a packed row holds several, one per ``example``."""
+    return len(batch["example"]) if "example" in batch else int(batch["input_ids"].shape[0])
 
 
 def _lower_is_better(metric: str) -> bool:
@@ -192,10 +203,20 @@ class Engine:
                 self.cached_splits.append(split)
         self.saved = read_trainer_state(self.resume_from) if self.resume_from else None
         saved = TrainState.from_dict(self.saved["state"]) if self.saved else None
-        # Grouped by length, a batch runs as length-sorted micro-batches whose
-        # gradients add up to the whole batch's (engine/data.py says why).
+        # Grouped by length, a batch is packed into rows (engine/packing.py), or
+        # runs as length-sorted micro-batches whose gradients add up to the whole
+        # batch's (engine/data.py says why).
+        self.train_collate, self.packed = self.collate, False
+        self.encoder = encoder_of(model)
+        if train["group_by_length"] and self._may_pack():
+            first = exp.task.packing == "first_token"
+            pad = exp.tokenizer.pad_token_id
+            offset = packing_offset(model, self.features["train"], self.collate, pad, first)
+            if offset is not None:
+                self.packed = True
+                self.train_collate = packed_collate(pad, offset, first)
         parts = 1
-        if train["group_by_length"] and saved is None:
+        if train["group_by_length"] and saved is None and not self.packed:
             parts = length_split(
                 [len(f["input_ids"]) for f in self.features["train"]],
                 train["batch_size"],
@@ -232,6 +253,16 @@ class Engine:
         self.watch = faults.NonFiniteWatch(acc.device)
         self.vote = faults.StopVote(self.stop, acc)
 
+    def _may_pack(self) -> bool:
+        """Packing pays where a padded token costs as much as a real one (a CPU;
+        on a GPU it is not yet measured), for tasks whose heads can read a packed
+        row, on a model not compiled (a mask per batch shape would recompile)."""
+        return (
+            self.acc.device.type == "cpu"
+            and self.exp.task.packing is not None
+            and not self.train["compile"]
+        )
+
     def _check_max_length(self, model) -> None:
         positions = getattr(model.config, "max_position_embeddings", None)
         wanted = self.recipe["model"]["max_length"]
@@ -246,7 +277,7 @@ class Engine:
             self.features["train"],
             batch_size,
             self.train["seed"],
-            self.collate,
+            self.train_collate,
             self.train["group_by_length"],
             workers=self.acc.device.type == "cuda",
             group_size=group_size,
@@ -357,6 +388,7 @@ class Engine:
             batch_size=state.effective_batch * acc.num_processes,
             micro_batch_size=state.micro_batch_size,
             gradient_accumulation=state.gradient_accumulation,
+            packed=self.packed,
             checkpoint_every=self.train["checkpoint_every"],
             tuning=self.tuned.method,
             trainable_params=self.tuned.trainable,
@@ -435,9 +467,7 @@ class Engine:
         self.watch.observe(mean, self.state.step + 1)
         if self.grad_norm is not None:  # NaN gradients make NaN weights, whatever the loss
             self.watch.observe(self.grad_norm, self.state.step + 1)
-        self.state.samples += (
-            sum(int(b["input_ids"].shape[0]) for b in window) * self.acc.num_processes
-        )
+        self.state.samples += sum(examples_in(b) for b in window) * self.acc.num_processes
 
     def backward_window(self, window: list[dict]):
         """Gradients of a window of micro-batches, as one batch of them would give.
@@ -459,7 +489,9 @@ class Engine:
             inputs = _model_inputs(batch)
             last = index == len(window) - 1
             with nullcontext() if last else acc.no_sync(model):
-                loss = summed_loss(model(**inputs).logits, batch["labels"])
+                with first_tokens_only(self.encoder, batch):
+                    logits = model(**inputs).logits
+                loss = summed_loss(logits, batch["labels"])
                 acc.backward(loss * scale)
             window_loss += loss.detach()
         return window_loss / count

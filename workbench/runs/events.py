@@ -153,6 +153,7 @@ class Start(Event):
     batch_size: int | None = None  # the effective batch: micro-batch x processes x accumulation
     micro_batch_size: int | None = None
     gradient_accumulation: int | None = None
+    packed: bool = False  # several short examples share a padded row (engine/packing.py)
     checkpoint_every: int | None = None
     tuning: str | None = None  # [peft] method: full, lora, bitfit, freeze
     trainable_params: int | None = None

@@ -15,7 +15,7 @@ from workbench.errors import WorkbenchError, where
 # Feature keys that say where a row came from; never fed to the model.
 # ``example`` indexes the input example, ``window`` orders the windows of a long one
 # (a list in a row holding several relation pairs: each pair's candidate index, -1 padded).
-META_KEYS = ("example", "window")
+META_KEYS = ("example", "window", "first_tokens")
 
 
 class Scorer(Protocol):
@@ -35,6 +35,10 @@ class Task:
     kind: str  # "tokens", "text" or "spans": which data readers feed it
     default_metric: str
     metrics: tuple[str, ...]  # what a report holds, usable as eval.metric
+    # How a training row can hold several examples (engine/packing.py): "tokens"
+    # (logits and labels one per token, the loss a sum over tokens), "first_token"
+    # (the head reads each row's first token); None: it cannot.
+    packing: str | None = None
 
     def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]:
         raise NotImplementedError

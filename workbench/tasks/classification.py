@@ -23,6 +23,7 @@ class ClassificationTask(Task):
     kind = "text"
     default_metric = "accuracy"
     metrics = ("accuracy", "macro_f1", "weighted_f1", "loss")
+    packing = "first_token"
 
     def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]:
         """The class list: ``data.labels`` as given, or the training labels sorted."""

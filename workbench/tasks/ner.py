@@ -103,6 +103,7 @@ class NerTask(Task):
     kind = "tokens"
     default_metric = "f1"
     metrics = ("f1", "precision", "recall", "macro_f1", "accuracy", "loss")
+    packing = "tokens"
 
     def labels_from(self, examples: list[dict], given: list[str] | None) -> list[str]:
         """The BIO label list: from ``data.labels`` (types or full tags) or the data."""

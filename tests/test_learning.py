@@ -32,10 +32,13 @@ from workbench.runs.folder import read_events
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 
 # Measured when steps became random batches run as length-sorted micro-batches;
-# NER re-measured when its batches became packed rows (the same examples and
+# both re-measured when batches became packed rows (the same examples and
 # gradient, other dropout draws: CoNLL-2003 over five seeds went from 87.21 / 83.13
-# to 87.38 / 83.13 dev / test F1; here the sorted micro-batches gave losses
-# 1.748, 1.2701, 0.9263, 0.6347, 0.509, dev loss 0.4784, F1 0.8489).
+# to 87.38 / 83.13 dev / test F1). Sorted micro-batches had given NER losses
+# 1.748, 1.2701, 0.9263, 0.6347, 0.509, dev loss 0.4784, F1 0.8489; classification
+# losses 1.0996, 1.0954, 0.9163, 0.7229, 0.6713, dev loss 0.6372, accuracy 0.91.
+# The classifier is at a tipping point after 150 steps (a dev loss 0.015 higher
+# turns 0.91 into 0.67 accuracy on 100 texts): its losses are the finer check.
 PINNED = {
     "ner": {
         "step_losses": [1.7479, 1.2646, 0.9034, 0.6107, 0.4964],
@@ -43,9 +46,9 @@ PINNED = {
         "metric": 0.843,
     },
     "classification": {
-        "step_losses": [1.0996, 1.0954, 0.9163, 0.7229, 0.6713],
-        "dev_loss": 0.6372,
-        "metric": 0.91,
+        "step_losses": [1.0992, 1.0943, 0.9093, 0.7263, 0.6715],
+        "dev_loss": 0.6524,
+        "metric": 0.67,
     },
 }
 # Steps and learning rate: enough for the tiny model to learn (a few seconds each).

@@ -3,7 +3,7 @@
 A random batch of CoNLL-2003 sentences carries more padding than words (its
 longest sentence sets every row's length), and on a CPU a padded token costs
 as much as a real one. Sorting the batch into micro-batches cuts the padding
-but pays a forward and backward call per micro-batch (about 34 ms of fixed
+but pays a forward and backward call per micro-batch (about 31 ms of fixed
 work each for MiniLM, most of it the embedding matrix's gradient). Packing
 does both: the batch's sentences are laid first-fit, longest first, into rows
 as long as its longest sentence, with an attention mask that lets a token see

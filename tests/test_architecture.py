@@ -1,5 +1,5 @@
 """The house rules, as tests: who may import whom, and who may print. The layout
-(README, "Layout") holds only while something checks it; this does, on
+(docs/architecture.md, "Layout") holds only while something checks it; this does, on
 every `.ci/run`. Each rule reads the package's source with ``ast``: nothing is
 imported, so a rule holds whatever is installed."""
 

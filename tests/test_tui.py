@@ -532,3 +532,29 @@ def test_the_eta_counts_down_between_step_events(tmp_path, monkeypatch):
     clock[0] += 100
     assert screen._eta(step) == 0.0  # never below zero
     assert screen._eta(Step(step=25, eta_s=50.0)) == 50.0  # a new event starts afresh
+
+
+def test_predict_chooses_the_run_however_its_folder_is_spelled(tmp_path, monkeypatch):
+    # A run launched from the workbench reports its folder as the child printed it
+    # (runs/NAME, relative to the child's folder), the list holds absolute paths.
+    from textual.widgets import Select
+
+    runs = tmp_path / "runs"
+    older = write_run(runs, "20260101-000000-older")
+    write_run(runs, "20260101-000001-newer")
+    for run in runs.iterdir():
+        (run / "model").mkdir()
+        (run / "model" / "config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+
+    async def scenario():
+        app = app_for(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            app.open_predict(Path("runs") / older.name)
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, PredictScreen)
+            assert screen.query_one("#model-select", Select).value == str(older)
+            assert "no saved model" not in text_of(screen.query_one("#model-status"))
+
+    asyncio.run(scenario())

@@ -66,6 +66,7 @@ class PredictScreen(Screen):
         super().__init__()
         self.loaded: tuple | None = None  # (task, model, tokenizer, meta)
         self.loaded_from: Path | None = None
+        self.model_paths: list[str] = []  # the model list's runs, as it holds them
         self.loading: Path | None = None  # the model being loaded, if any
         self._pending = None
 
@@ -86,6 +87,7 @@ class PredictScreen(Screen):
     def action_reload_models(self) -> None:
         runs = runs_with_models(Path(self.app.runs_dir))
         select = self.query_one("#model-select", Select)
+        self.model_paths = [str(run.path) for run in runs]
         select.set_options([(model_label(run), str(run.path)) for run in runs])
         if not runs:
             self._status(
@@ -101,10 +103,14 @@ class PredictScreen(Screen):
         """Select ``run_dir``'s model (from another screen)."""
         self.action_reload_models()
         select = self.query_one("#model-select", Select)
-        try:
-            select.value = str(run_dir)
-        except Exception:  # noqa: BLE001 - not in the list (no model saved)
+        # The list holds the runs folder's paths; a run launched here reports its
+        # folder as the child printed it (runs/NAME): compare where they lead.
+        wanted = run_dir.resolve()
+        match = next((p for p in self.model_paths if Path(p).resolve() == wanted), None)
+        if match is None:  # not in the list: no model saved
             self._status(f"{run_dir.name} has no saved model.", error=True)
+        else:
+            select.value = match
 
     def _status(self, text: str, error: bool = False) -> None:
         widget = self.query_one("#model-status", Static)

@@ -7,44 +7,10 @@ import pytest
 import torch
 
 from conftest import write
+from sentences import SENTENCES, conll
 from workbench.engine.loop import Engine
 from workbench.experiment import prepare
 from workbench.recipe import load_recipe
-
-# Eight sentences of very different lengths: micro-batches hold different numbers of
-# labelled words, which is where averaging per micro-batch goes wrong.
-SENTENCES = [
-    "Jon visited Lisbon .",
-    "Maria Lindqvist of Kestrel Analytics met Jon Berg in Porto and then flew home to Oslo .",
-    "Nordwind opened .",
-    "Kestrel Analytics hired Maria .",
-    "Aiko Sato , who lives in Lisbon , founded Nordwind Labs with Jon Berg last year .",
-    "Porto .",
-    "Jon Berg and Maria Rossi visited Oslo , Porto and Lisbon .",
-    "Nordwind Labs is based in Oslo .",
-]
-TAGS = {
-    "Jon": "B-PER",
-    "Maria": "B-PER",
-    "Aiko": "B-PER",
-    "Lindqvist": "I-PER",
-    "Sato": "I-PER",
-    "Berg": "I-PER",
-    "Rossi": "I-PER",
-    "Lisbon": "B-LOC",
-    "Porto": "B-LOC",
-    "Oslo": "B-LOC",
-    "Kestrel": "B-ORG",
-    "Analytics": "I-ORG",
-    "Nordwind": "B-ORG",
-    "Labs": "I-ORG",
-}
-
-
-def conll(sentences: list[str]) -> str:
-    return "\n".join(
-        "\n".join(f"{w} {TAGS.get(w, 'O')}" for w in s.split()) + "\n" for s in sentences
-    )
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import write
-from test_accumulation import SENTENCES, conll
+from sentences import SENTENCES, conll
 from test_resume import wait_for_event
 from workbench.cli import main
 from workbench.evaluate import evaluate_saved

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import save_tiny_bert, write
-from test_accumulation import SENTENCES, conll
+from sentences import SENTENCES, conll
 from workbench.engine.loop import Engine
 from workbench.engine.packing import pack_rows, packed_collate, packing_offset
 from workbench.experiment import prepare

@@ -27,15 +27,13 @@ attention builds a mask of its own).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 
-from workbench.tasks.base import META_KEYS
+from workbench.tasks.base import META_KEYS, pad_value
 
-# The labels' and the input ids' padding; every other list is padded with 0.
-_FILL = {"labels": -100}
 # Features checked packed against alone: a few, so the check costs one small call.
 _CHECKED = 4
 _TOLERANCE = 1e-4
@@ -80,18 +78,16 @@ def packed_collate(
         lists = [k for k, v in features[0].items() if isinstance(v, list) and k != "attention_mask"]
         batch: dict[str, Any] = {}
         for key in lists:
-            fill = pad_id if key == "input_ids" else _FILL.get(key, 0)
+            fill = pad_value(key, pad_id)
             batch[key] = torch.tensor(
-                [_laid(row, [features[i][key] for i in row], width, fill) for row in rows]
+                [_laid([features[i][key] for i in row], width, fill) for row in rows]
             )
         segment = torch.tensor(
-            [_laid(row, [[k] * lengths[i] for k, i in enumerate(row)], width, -1) for row in rows]
+            [_laid([[k] * lengths[i] for k, i in enumerate(row)], width, -1) for row in rows]
         )
         batch["attention_mask"] = (segment[:, :, None] == segment[:, None, :]).unsqueeze(1)
         batch["position_ids"] = (
-            torch.tensor(
-                [_laid(row, [list(range(lengths[i])) for i in row], width, 0) for row in rows]
-            )
+            torch.tensor([_laid([list(range(lengths[i])) for i in row], width, 0) for row in rows])
             + offset
         )
         for key in features[0]:
@@ -110,7 +106,7 @@ def packed_collate(
     return collate
 
 
-def _laid(row: list[int], parts: list[list], width: int, fill) -> list:
+def _laid(parts: list[list], width: int, fill) -> list:
     laid = [x for part in parts for x in part]
     return laid + [fill] * (width - len(laid))
 
@@ -136,8 +132,7 @@ def first_tokens_only(encoder, batch: dict) -> Iterator[None]:
     sentence of the row. A batch without them runs as it is."""
     starts = batch.get("first_tokens")
     if starts is None or encoder is None:
-        with nullcontext():
-            yield
+        yield
         return
 
     def cut(module, args, output):

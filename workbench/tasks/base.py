@@ -138,6 +138,13 @@ def _label_line(path: str, start: int | None, name: str, count: int) -> int | No
     return start
 
 
+def pad_value(key: str, pad_id: int) -> int:
+    """What pads a feature's list ``key``: the tokenizer's pad id for the input
+    ids, -100 (ignored by the loss) for labels, -1 for where a row came from, 0
+    for masks and token types."""
+    return -1 if key in META_KEYS else {"input_ids": pad_id, "labels": -100}.get(key, 0)
+
+
 def make_collate(
     pad_id: int, multiple: int = 1, limit: int | None = None
 ) -> Callable[[list[dict]], dict]:
@@ -156,7 +163,7 @@ def make_collate(
                 continue
             longest = max(len(f[key]) for f in features)
             longest = max(longest, min(-(-longest // multiple) * multiple, limit or 1 << 30))
-            fill = -1 if key in META_KEYS else {"input_ids": pad_id, "labels": -100}.get(key, 0)
+            fill = pad_value(key, pad_id)
             batch[key] = torch.tensor([f[key] + [fill] * (longest - len(f[key])) for f in features])
         return batch
 

@@ -36,7 +36,7 @@ from workbench.annotate.pool import Item, order, propose
 from workbench.data import read_examples
 from workbench.evaluate import evaluate_saved
 from workbench.experiment import prepare
-from workbench.models import load_saved
+from workbench.models.saved import load_saved
 from workbench.recipe import SCHEMA, load_recipe
 from workbench.runner import run_experiment
 

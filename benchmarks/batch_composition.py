@@ -55,7 +55,7 @@ def main() -> int:
     from workbench.data.conll import read_conll
     from workbench.engine.data import EpochSampler, length_split
     from workbench.engine.packing import pack_rows
-    from workbench.models import load_tokenizer
+    from workbench.models.pretrained import load_tokenizer
 
     sentences = read_conll(args.train)
     tokenizer = load_tokenizer("minilm")

@@ -34,7 +34,7 @@ def main() -> int:
     import torch
     from transformers import AutoModelForTokenClassification
 
-    from workbench.models import quiet_transformers, resolve_model
+    from workbench.models.pretrained import quiet_transformers, resolve_model
 
     quiet_transformers()
     if args.threads:

@@ -221,7 +221,7 @@ def main() -> int:
         print("no CUDA GPU here: nothing to measure")
         return 0
     if args.tokenizer is None:
-        from workbench.models import resolve_model
+        from workbench.models.pretrained import resolve_model
 
         args.tokenizer = resolve_model("minilm")
     lines: list[str] = []
@@ -328,9 +328,10 @@ def main() -> int:
 
         # Prediction throughput of a trained model: the one inference path.
         if ours:
-            from workbench.models import load_saved
+            from workbench.models.saved import load_saved
 
-            task, model_, tok, _meta = load_saved(Path(ours["run_dir"]) / "model")
+            saved = load_saved(Path(ours["run_dir"]) / "model")
+            task, model_, tok = saved.task, saved.model, saved.tokenizer
             model_.to("cuda" if torch.cuda.is_available() else "cpu")
             sample = texts[: args.predict]
             task.predict(model_, tok, sample[:256], 256, batch_size=256)  # warm-up

@@ -75,9 +75,10 @@ def main() -> int:
     args = parser.parse_args()
     import torch
 
-    from workbench.models import load_saved
+    from workbench.models.saved import load_saved
 
-    task, model, tokenizer, meta = load_saved(args.run)
+    saved = load_saved(args.run)
+    task, model, tokenizer, meta = saved.task, saved.model, saved.tokenizer, saved.meta
     max_length = meta.get("max_length", 128)
     texts, source = sentences(args.sentences)
     print(

@@ -28,7 +28,7 @@ PHASES = [
         "evaluation: scoring (decode + seqeval / sklearn)",
         ("scorer", ".add (workbench/tasks", "result (workbench/tasks"),
     ),
-    ("evaluation: forward", ("evaluate (workbench/engine/loop.py",)),
+    ("evaluation: forward", ("evaluate_batches (workbench/engine/evaluation.py",)),
     ("training: backward", ("backward (torch/", "_engine_run_backward")),
     ("training: forward + loss", ("backward_window (workbench",)),
     ("training: optimizer, clipping, zero_grad", ("train_step (workbench",)),
@@ -36,7 +36,7 @@ PHASES = [
         "training: batching (sampler, collate)",
         ("collate (workbench", "__next__ (torch/utils/data", "skip_first_batches"),
     ),
-    ("checkpoints and saving the model", ("save_checkpoint", "_save_model", "save_model")),
+    ("checkpoints and saving the model", ("save_checkpoint", "save_trained", "save_model")),
     ("tokenising", ("encode (workbench/tasks",)),
     (
         "loading model and tokenizer",

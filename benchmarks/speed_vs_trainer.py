@@ -92,7 +92,7 @@ def run_process(command: list[str], cwd: Path) -> tuple[str, float, float]:
 def mean_tokens(task: str, train: Path, budget: dict, recipe) -> float:
     """Real tokens per training example, as the bundled tokenizer counts them."""
     from workbench.data import read_examples
-    from workbench.models import load_tokenizer
+    from workbench.models.pretrained import load_tokenizer
 
     tokenizer = load_tokenizer("minilm")
     kind = "tokens" if task == "ner" else "text"

@@ -57,7 +57,7 @@ def main() -> int:
     )
 
     from workbench.data import read_examples
-    from workbench.models import quiet_transformers, resolve_model
+    from workbench.models.pretrained import quiet_transformers, resolve_model
     from workbench.recipe import SCHEMA
 
     quiet_transformers()

@@ -78,7 +78,7 @@ def save_tiny_bert(folder: Path, seed: int | None = None, deberta: bool = False)
     import torch
     import transformers
 
-    from workbench.models import quiet_transformers, resolve_model
+    from workbench.models.pretrained import quiet_transformers, resolve_model
 
     quiet_transformers()
     tokenizer = transformers.AutoTokenizer.from_pretrained(resolve_model("minilm"))

@@ -36,40 +36,44 @@ max_length = 64
     )
     engine = Engine(prepare(load_recipe(recipe)), emit=lambda event: None)
     engine.setup()
-    engine.model.eval()  # no dropout: the same examples must give the same gradients
+    engine.prepared.model.eval()  # no dropout: the same examples must give the same gradients
     return engine
 
 
 def gradients(engine, batches) -> dict[str, torch.Tensor]:
-    engine.optimizer.zero_grad(set_to_none=True)
+    engine.prepared.optimizer.zero_grad(set_to_none=True)
     engine.backward_window(batches)
-    grads = {n: p.grad.clone() for n, p in engine.model.named_parameters() if p.grad is not None}
-    engine.optimizer.zero_grad(set_to_none=True)
+    grads = {
+        n: p.grad.clone() for n, p in engine.prepared.model.named_parameters() if p.grad is not None
+    }
+    engine.prepared.optimizer.zero_grad(set_to_none=True)
     return grads
 
 
 def averaged_means(engine, batches) -> dict[str, torch.Tensor]:
     """What averaging each micro-batch's own mean loss would give (the old way)."""
-    engine.optimizer.zero_grad(set_to_none=True)
+    engine.prepared.optimizer.zero_grad(set_to_none=True)
     for batch in batches:
         inputs = {k: v for k, v in batch.items() if k not in ("labels", "example", "window")}
-        logits = engine.model(**inputs).logits
+        logits = engine.prepared.model(**inputs).logits
         loss = torch.nn.functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=-100
         )
         (loss / len(batches)).backward()
-    grads = {n: p.grad.clone() for n, p in engine.model.named_parameters() if p.grad is not None}
-    engine.optimizer.zero_grad(set_to_none=True)
+    grads = {
+        n: p.grad.clone() for n, p in engine.prepared.model.named_parameters() if p.grad is not None
+    }
+    engine.prepared.optimizer.zero_grad(set_to_none=True)
     return grads
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", ["ner", "classification"], indirect=True)
 def test_four_micro_batches_accumulated_equal_one_batch(engine):
-    features = engine.features["train"]
+    features = engine.prepared.features["train"]
     assert len(features) == 8
-    whole = gradients(engine, [engine.collate(features)])
-    micro = [engine.collate(features[i : i + 2]) for i in range(0, 8, 2)]
+    whole = gradients(engine, [engine.prepared.collate(features)])
+    micro = [engine.prepared.collate(features[i : i + 2]) for i in range(0, 8, 2)]
     accumulated = gradients(engine, micro)
     assert whole.keys() == accumulated.keys() and len(whole) > 10
     for name in whole:
@@ -82,10 +86,10 @@ def test_four_micro_batches_accumulated_equal_one_batch(engine):
 
 @pytest.mark.parametrize("engine", ["ner", "classification"], indirect=True)
 def test_a_packed_batch_gives_the_gradients_of_the_padded_one(engine):
-    features = engine.features["train"]
-    assert engine.packed
-    packed = engine.train_collate(features)
-    padded = engine.collate(features)
+    features = engine.prepared.features["train"]
+    assert engine.prepared.packed
+    packed = engine.prepared.train_collate(features)
+    padded = engine.prepared.collate(features)
     assert packed["input_ids"].numel() < padded["input_ids"].numel() * 0.7
     whole, packed_grads = gradients(engine, [padded]), gradients(engine, [packed])
     assert whole.keys() == packed_grads.keys() and len(whole) > 10

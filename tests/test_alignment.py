@@ -16,7 +16,7 @@ L2I = {label: i for i, label in enumerate(LABELS)}
 def tokenizer():
     from transformers import AutoTokenizer
 
-    from workbench.models import resolve_model
+    from workbench.models.pretrained import resolve_model
 
     return AutoTokenizer.from_pretrained(resolve_model("minilm"))
 

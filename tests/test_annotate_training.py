@@ -22,7 +22,7 @@ from workbench.data import read_examples
 from workbench.evaluate import evaluate_saved
 from workbench.experiment import prepare
 from workbench.kg.corpus import read_corpus
-from workbench.models import load_saved
+from workbench.models.saved import load_saved
 from workbench.recipe import SCHEMA, load_recipe
 from workbench.runner import run_experiment
 
@@ -73,7 +73,7 @@ def test_training_on_the_decisions_starts_from_the_run_and_learns_them(ner_recip
     assert recipe["model"]["name"] == str(run_dir.resolve())
     assert recipe["data"]["extra_train"] == [str(decisions.resolve())]
     experiment = prepare(recipe)
-    _, _, _, base_meta = load_saved(run_dir)
+    base_meta = load_saved(run_dir).meta
     assert experiment.labels == base_meta["labels"]  # the run's head, kept
     assert len(experiment.splits["train"]) == 3 + len(TAUGHT)
 

@@ -182,6 +182,22 @@ def test_the_layers_below_the_front_ends_never_print():
             "workbench.engine",
             ("workbench.runner", "workbench.kg", "workbench.deploy", "workbench.annotate"),
         ),
+        # Models (pretrained encoders, tuning methods, the saved folder and its ONNX form)
+        # are read alike by everyone above them and depend on none of them.
+        (
+            "workbench.models",
+            (
+                "workbench.engine",
+                "workbench.runner",
+                "workbench.experiment",
+                "workbench.evaluate",
+                "workbench.deploy",
+                "workbench.kg",
+                "workbench.annotate",
+            ),
+        ),
+        # A prepared experiment is what the engine trains: it knows nothing of training.
+        ("workbench.experiment", ("workbench.engine", "workbench.runner", "workbench.deploy")),
         # The graph is built from saved models, never from training.
         ("workbench.kg", ("workbench.engine", "workbench.runner", "workbench.annotate")),
         # Annotation proposes with saved models and writes recipes; runs are launched
@@ -256,3 +272,82 @@ def test_the_core_type_checks():
         cwd=PACKAGE.parent,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Each module's imports of other workbench modules, at any depth, as edges to the
+    most specific module named (``from a.b import c`` is an edge to ``a.b.c`` when that
+    is a module, else to ``a.b``), so a package's ``__init__`` is not a step of every
+    path through it."""
+    found = {m.name: m for m in modules()}
+    edges: dict[str, set[str]] = {}
+    for m in found.values():
+        targets: set[str] = set()
+        for name in m.imports():
+            if name in found and name != m.name:
+                targets.add(name)
+        # drop a package when one of its modules is named by the same import
+        edges[m.name] = {
+            t for t in targets if not any(o.startswith(t + ".") and o in targets for o in targets)
+        }
+    return edges
+
+
+def circles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles: strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in edges.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                group.append(top)
+                if top == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_circles_are_found_where_there_are_some():
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_module_imports_itself_back_through_others():
+    """Imports inside functions count: a circle hidden in a function is still one."""
+    assert circles(module_graph()) == []
+
+
+# A file past this holds more than one job; the engine's loop is held to less.
+MAX_LINES = 600
+MAX_LINES_OF = {"workbench/engine/loop.py": 450}
+
+
+def test_no_file_grows_past_its_size():
+    too_long = []
+    for m in modules():
+        where = str(m.path.relative_to(PACKAGE.parent))
+        lines = len(m.path.read_text(encoding="utf-8").splitlines())
+        if lines > MAX_LINES_OF.get(where, MAX_LINES):
+            too_long.append(f"{where}: {lines} lines")
+    assert too_long == []

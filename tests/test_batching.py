@@ -130,22 +130,23 @@ def test_inference_batches_are_capped_in_tokens_on_a_cpu():
 
 
 def test_a_cpu_evaluation_runs_token_capped_batches(ner_recipe, monkeypatch):
-    import workbench.engine.loop as loop
+    import workbench.engine.prepare as engine_prepare
 
-    monkeypatch.setattr(loop, "batch_tokens", lambda device: 24)
+    monkeypatch.setattr(engine_prepare, "batch_tokens", lambda device: 24)
     engine = Engine(prepare(load_recipe(ner_recipe, ["train.eval_batch_size=64"])), lambda e: None)
     engine.setup()
-    batches = list(engine.loaders["validation"])
+    batches = list(engine.prepared.loaders["validation"])
     shapes = [tuple(b["input_ids"].shape) for b in batches]
-    assert sum(rows for rows, _ in shapes) == len(engine.features["validation"])
+    assert sum(rows for rows, _ in shapes) == len(engine.prepared.features["validation"])
     assert len(batches) > 1 and all(rows == 1 or rows * width <= 24 for rows, width in shapes)
     before = torch.get_rng_state()
     capped = engine.evaluate("validation")
     # Evaluating draws nothing from the global RNG: the training after it is the same.
     assert torch.equal(torch.get_rng_state(), before)
-    monkeypatch.setattr(loop, "batch_tokens", lambda device: None)
-    engine._eval_loaders(64)
-    assert len(list(engine.loaders["validation"])) == 1
+    monkeypatch.setattr(engine_prepare, "batch_tokens", lambda device: None)
+    engine.prepared.state.eval_batch_size = 64
+    engine.prepared.build_eval_loaders()
+    assert len(list(engine.prepared.loaders["validation"])) == 1
     whole = engine.evaluate("validation")
     assert capped["examples"] == whole["examples"] == len(engine.exp.splits["validation"])
     assert capped["per_label"] == whole["per_label"]  # the same predictions, batched otherwise
@@ -153,10 +154,11 @@ def test_a_cpu_evaluation_runs_token_capped_batches(ner_recipe, monkeypatch):
 
 
 def predicted_together_and_alone(recipe, texts, max_length):
-    from workbench.models import load_saved
+    from workbench.models.saved import load_saved
 
     run_dir, _ = run_experiment(prepare(load_recipe(recipe)))
-    task, model, tokenizer, _meta = load_saved(run_dir / "model")
+    saved = load_saved(run_dir / "model")
+    task, model, tokenizer = saved.task, saved.model, saved.tokenizer
     together = task.predict(model, tokenizer, texts, max_length, batch_size=3)
     alone = [task.predict(model, tokenizer, [t], max_length, batch_size=1)[0] for t in texts]
     assert [r["text"] for r in together] == texts
@@ -165,7 +167,7 @@ def predicted_together_and_alone(recipe, texts, max_length):
 
 def test_predictions_come_back_in_the_order_asked(classification_recipe):
     from workbench.evaluate import encode_for, score_features
-    from workbench.models import load_saved
+    from workbench.models.saved import load_saved
 
     # Lengths deliberately out of order: the batches run shortest first.
     texts = [
@@ -182,9 +184,10 @@ def test_predictions_come_back_in_the_order_asked(classification_recipe):
 
     # workbench eval's per-position predictions (compared between two models) too.
     run_dir = next((classification_recipe.parent / "runs").iterdir())
-    task, model, tokenizer, meta = load_saved(run_dir / "model")
+    saved = load_saved(run_dir / "model")
+    task, model, tokenizer = saved.task, saved.model, saved.tokenizer
     examples = [{"text": t, "text_pair": None, "label": "positive"} for t in texts]
-    features, id2label = encode_for(task, model, tokenizer, meta, examples, "test")
+    features, id2label = encode_for(saved, examples, "test")
     _report, batched = score_features(task, model, tokenizer, examples, features, id2label, 3)
     one_by_one = [
         score_features(task, model, tokenizer, examples, [f], id2label, 1)[1] for f in features

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import relation_line, train_run
 from workbench.cli import main
-from workbench.models import load_saved
+from workbench.models.saved import load_saved
 
 pytest.importorskip("onnxruntime")
 
@@ -27,11 +27,10 @@ def trained(recipe, *settings: str):
 
 
 def same_predictions(original, exported, texts: list[str]) -> None:
-    task, model, tokenizer, meta = load_saved(original)
-    _, onnx_model, onnx_tokenizer, onnx_meta = load_saved(exported)
-    assert onnx_meta["format"] == "onnx"
-    ours = task.predict(model, tokenizer, texts, meta["max_length"])
-    theirs = task.predict(onnx_model, onnx_tokenizer, texts, onnx_meta["max_length"])
+    model, onnx = load_saved(original), load_saved(exported)
+    assert onnx.meta["format"] == "onnx"
+    ours = model.task.predict(model.model, model.tokenizer, texts, model.meta["max_length"])
+    theirs = model.task.predict(onnx.model, onnx.tokenizer, texts, onnx.meta["max_length"])
     assert rounded(ours) == rounded(theirs)
 
 
@@ -98,7 +97,8 @@ print(labels[str(int(logits.argmax(-1)[0]))])
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    task, model, tokenizer, _meta = load_saved(folder)
+    saved = load_saved(folder)
+    task, model, tokenizer = saved.task, saved.model, saved.tokenizer
     [prediction] = task.predict(model, tokenizer, ["love it"], 32)
     assert done.stdout.strip() == prediction["label"]
 

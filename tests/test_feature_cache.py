@@ -58,7 +58,7 @@ def test_what_changes_the_features_misses(ner_recipe, cache):
 
 
 def test_the_key_covers_the_tokenizer_the_task_settings_and_the_labels(tiny_model):
-    from workbench.models import load_tokenizer
+    from workbench.models.pretrained import load_tokenizer
 
     task = get_task("relation")
     tokenizer = load_tokenizer(str(tiny_model))
@@ -87,7 +87,7 @@ def test_the_key_covers_the_tokenizer_the_task_settings_and_the_labels(tiny_mode
 def test_a_tokenizer_that_cannot_be_written_down_is_simply_not_cached(tiny_model, cache):
     from tokenizers import pre_tokenizers
 
-    from workbench.models import load_tokenizer
+    from workbench.models.pretrained import load_tokenizer
 
     class Whole:
         def pre_tokenize(self, pretok):

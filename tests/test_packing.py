@@ -126,17 +126,18 @@ def test_a_packed_batch_gives_each_sentence_its_own_logits():
 
 
 def steps_of(recipe, settings: list[str]):
-    """The engine set up, and which examples each optimizer step of epoch 0 holds."""
+    """What the engine prepared, its batches, and which examples each optimizer step
+    of epoch 0 holds."""
     engine = Engine(prepare(load_recipe(recipe, settings)), lambda event: None)
     engine.setup()
-    engine.sampler.use_epoch(0)
-    batches = list(engine.train_loader)
-    per_step = engine.state.gradient_accumulation
+    engine.prepared.sampler.use_epoch(0)
+    batches = list(engine.prepared.train_loader)
+    per_step = engine.prepared.state.gradient_accumulation
     examples = [
         sorted(i for b in batches[k : k + per_step] for i in b["example"].tolist())
         for k in range(0, len(batches), per_step)
     ]
-    return engine, batches, examples
+    return engine.prepared, batches, examples
 
 
 @pytest.fixture

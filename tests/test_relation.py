@@ -13,7 +13,7 @@ from conftest import RELATION_LINES, relation_line, write
 from workbench.cli import main
 from workbench.data import read_examples
 from workbench.errors import WorkbenchError
-from workbench.models import load_tokenizer
+from workbench.models.pretrained import load_tokenizer
 from workbench.recipe import SCHEMA, load_recipe
 from workbench.tasks.relation import (
     RelationTask,
@@ -495,7 +495,7 @@ def test_shared_model_scores_each_pair_as_if_alone(tmp_path, tokenizer, tiny_mod
 def test_shared_predictions_come_back_for_the_pairs_asked(relation_recipe, tmp_path):
     """``predict_pairs`` (kg build's path) gives each sentence the same relations in
     a batch of many sentences as alone, long sentences included."""
-    from workbench.models import load_saved
+    from workbench.models.saved import load_saved
 
     assert (
         main(
@@ -514,7 +514,8 @@ def test_shared_predictions_come_back_for_the_pairs_asked(relation_recipe, tmp_p
         == 0
     )
     run = next((tmp_path / "runs").iterdir())
-    task, model, tok, _meta = load_saved(run)
+    saved = load_saved(run)
+    task, model, tok = saved.task, saved.model, saved.tokenizer
     assert type(model).__name__ == "SharedRelationModel" and task.shared
     filler = " ".join(["and"] * 40)
     texts = [

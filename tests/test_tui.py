@@ -271,10 +271,10 @@ def test_compare_two_runs(ner_recipe):
 
 def model_says(run_dir: Path, *texts: str) -> list[dict]:
     """The run's model on ``texts``, loaded and run here as `workbench predict` does."""
-    from workbench.models import load_saved, saved_max_length
+    from workbench.models.saved import load_saved
 
-    task, model, tokenizer, meta = load_saved(run_dir)
-    return task.predict(model, tokenizer, list(texts), saved_max_length(meta))
+    saved = load_saved(run_dir)
+    return saved.task.predict(saved.model, saved.tokenizer, list(texts), saved.max_length)
 
 
 async def predict_screen(pilot, app, run_dir: Path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 import workbench.annotate.pool as pool
 from conftest import app_for, footer_keys, text_of, wait_for, write
 from workbench.annotate.decisions import DecisionLog
+from workbench.models.saved import SavedModel
 from workbench.tui.screens.annotate import AnnotateScreen
 
 SIZE = (100, 30)
@@ -28,7 +30,9 @@ def fake_loaded():
     labels = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
     task = SimpleNamespace(name="ner")
     model = SimpleNamespace(config=SimpleNamespace(id2label=dict(enumerate(labels))))
-    return task, model, None, {"labels": labels}
+    return SavedModel(
+        task=task, model=model, tokenizer=None, meta={"labels": labels}, folder=Path()
+    )
 
 
 def fake_propose(items, loaded, batch_size=32):
@@ -48,7 +52,7 @@ def project(tmp_path, monkeypatch):
     for name, text in CORPUS.items():
         write(tmp_path / "corpus" / name, text)
     (tmp_path / "runs" / "20261130-120000-demo-ner" / "model").mkdir(parents=True)
-    monkeypatch.setattr("workbench.models.load_saved", lambda path: fake_loaded())
+    monkeypatch.setattr(pool, "load_saved", lambda path: fake_loaded())
     monkeypatch.setattr(pool, "propose", fake_propose)
     return tmp_path
 

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from conftest import train_run
 from workbench.cli import main
 from workbench.experiment import prepare
-from workbench.models import load_saved
+from workbench.models.saved import load_saved
 from workbench.recipe import load_recipe
 from workbench.runner import run_experiment
 from workbench.runs.events import Resumed, Start, Step
@@ -82,7 +82,8 @@ def test_a_lora_run_reloads_merged_and_as_adapter_with_the_same_predictions(ner_
     run, _, _ = trained(ner_recipe, "peft.method=lora", "train.learning_rate=0.01")
     outputs = []
     for folder in (run, run / "model" / "adapter"):
-        task, model, tokenizer, meta = load_saved(folder)
+        saved = load_saved(folder)
+        task, model, tokenizer, meta = saved.task, saved.model, saved.tokenizer, saved.meta
         assert meta["peft"] == "lora"
         features = task.encode(
             [{"tokens": t.split(), "tags": ["O"] * len(t.split())} for t in TEXTS],
@@ -136,7 +137,8 @@ def test_relation_markers_train_under_every_method(relation_recipe, tiny_model):
             )
         )
         assert end.status == "completed", (method, end.error)
-        task, model, tokenizer, _ = load_saved(run)
+        saved = load_saved(run)
+        task, model, tokenizer = saved.task, saved.model, saved.tokenizer
         rows = model.get_input_embeddings().weight.detach()
         markers = tokenizer.convert_tokens_to_ids(task.added_tokens())
         assert not torch.allclose(rows[markers[0]], rows[markers[1]]), method

@@ -8,7 +8,8 @@ from typing import Any
 
 from workbench.data import read_examples
 from workbench.errors import WorkbenchError
-from workbench.models import load_saved, model_dir_of, saved_max_length
+from workbench.models.folder import model_dir_of
+from workbench.models.saved import SavedModel, load_saved
 from workbench.recipe import SCHEMA, load_recipe
 from workbench.runs.folder import RECIPE
 from workbench.tasks.base import batched_probabilities, check_labels
@@ -42,38 +43,40 @@ def evaluate_saved(
     end to end: strict triples over the entities the NER model finds."""
     if ner is not None:
         model_dir_of(ner)
-    (task, model, tokenizer, meta), examples = load_with_data(model_or_run, data_path, **overrides)
+    saved, examples = load_with_data(model_or_run, data_path, **overrides)
     if ner is not None:
-        return task.name, _end_to_end(
-            ner, (task, model, tokenizer, meta), examples, data_path, batch_size
-        )
-    features, id2label = encode_for(task, model, tokenizer, meta, examples, data_path)
-    report, _ = score_features(task, model, tokenizer, examples, features, id2label, batch_size)
+        return saved.task.name, _end_to_end(ner, saved, examples, data_path, batch_size)
+    features, id2label = encode_for(saved, examples, data_path)
+    report, _ = score_features(
+        saved.task, saved.model, saved.tokenizer, examples, features, id2label, batch_size
+    )
     report["split"] = str(data_path)
-    return task.name, report
+    return saved.task.name, report
 
 
-def load_with_data(model_or_run: str | Path, data_path: str | Path, **overrides) -> tuple:
-    """A saved model and a data file read as its run's recipe reads data:
-    ``((task, model, tokenizer, meta), examples)``."""
+def load_with_data(
+    model_or_run: str | Path, data_path: str | Path, **overrides
+) -> tuple[SavedModel, list[dict]]:
+    """A saved model and a data file read as its run's recipe reads data."""
     model_dir_of(model_or_run)  # a missing model is named before a missing data file
     if not Path(data_path).is_file():
         raise WorkbenchError(f"{data_path}: data file not found")
-    loaded = load_saved(model_or_run)
+    saved = load_saved(model_or_run)
     settings = data_settings(model_or_run, overrides)
-    return loaded, read_examples(str(data_path), settings, loaded[0].kind)
+    return saved, read_examples(str(data_path), settings, saved.task.kind)
 
 
-def encode_for(task, model, tokenizer, meta: dict, examples: list[dict], data_path) -> tuple:
+def encode_for(saved: SavedModel, examples: list[dict], data_path) -> tuple:
     """Examples encoded for a saved model, their labels checked against the model's:
     ``(features, id2label)``."""
-    id2label = {int(k): v for k, v in model.config.id2label.items()}
+    task = saved.task
+    id2label = {int(k): v for k, v in saved.model.config.id2label.items()}
     labels = [id2label[i] for i in range(len(id2label))]
     check_labels(
         task, examples, labels, data_path, f"the model's labels ({', '.join(labels)})", hint=False
     )
     label2id = {label: i for i, label in enumerate(labels)}
-    return task.encode(examples, tokenizer, label2id, saved_max_length(meta)), id2label
+    return task.encode(examples, saved.tokenizer, label2id, saved.max_length), id2label
 
 
 def score_features(
@@ -99,22 +102,24 @@ def score_features(
     return scorer.result(), torch.cat(predicted) if predicted else torch.zeros(0)
 
 
-def _end_to_end(ner_path, relation, examples: list[dict], data_path, batch_size: int) -> dict:
+def _end_to_end(
+    ner_path, relation: SavedModel, examples: list[dict], data_path, batch_size: int
+) -> dict:
     from workbench.tasks.relation import end_to_end
 
-    task, model, tokenizer, meta = relation
-    if task.name != "relation":
+    if relation.task.name != "relation":
         raise WorkbenchError(
-            f"--ner scores a relation model with an NER model; this model's task is {task.name}"
+            f"--ner scores a relation model with an NER model; "
+            f"this model's task is {relation.task.name}"
         )
-    ner_task, ner_model, ner_tokenizer, ner_meta = load_saved(ner_path)
-    if ner_task.name != "ner":
-        raise WorkbenchError(f"{ner_path}: not an NER model (task {ner_task.name})")
+    ner = load_saved(ner_path)
+    if ner.task.name != "ner":
+        raise WorkbenchError(f"{ner_path}: not an NER model (task {ner.task.name})")
     report = end_to_end(
-        (ner_task, ner_model, ner_tokenizer),
-        (task, model, tokenizer),
+        (ner.task, ner.model, ner.tokenizer),
+        (relation.task, relation.model, relation.tokenizer),
         examples,
-        (saved_max_length(ner_meta), saved_max_length(meta)),
+        (ner.max_length, relation.max_length),
         batch_size,
     )
     report["split"] = f"{data_path} (end to end with {ner_path})"

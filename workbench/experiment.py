@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.data import read_examples
-from workbench.engine.tuning import check_tuning
 from workbench.errors import WorkbenchError
-from workbench.models import load_tokenizer, trained_labels
+from workbench.models.pretrained import load_tokenizer, trained_labels
+from workbench.models.tuning import check_tuning
 from workbench.recipe import Recipe, did_you_mean
 from workbench.tasks import get_task
 from workbench.tasks.base import Task, check_labels

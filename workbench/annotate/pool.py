@@ -25,10 +25,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.kg.corpus import Document, read_corpus, split_sentences
+from workbench.models.saved import SavedModel, load_saved
 from workbench.tasks.ner import split_words
 
 ORDERS = ("uncertain", "random")
@@ -94,13 +94,10 @@ def iter_items(documents: list[Document], task: str) -> Iterator[Item]:
                 yield item
 
 
-def propose(items: list[Item], loaded, batch_size: int = 32) -> None:
-    """Fill in each item's proposal and confidence with a loaded model
-    (``models.load_saved``'s ``(task, model, tokenizer, meta)``)."""
-    from workbench.models import saved_max_length
-
-    task, model, tokenizer, meta = loaded
-    max_length = saved_max_length(meta)
+def propose(items: list[Item], loaded: SavedModel, batch_size: int = 32) -> None:
+    """Fill in each item's proposal and confidence with a loaded model."""
+    task, model, tokenizer = loaded.task, loaded.model, loaded.tokenizer
+    max_length = loaded.max_length
     if task.name == "ner":
         id2label = model.config.id2label
         rows = task.word_probabilities(
@@ -176,21 +173,19 @@ def build_queue(
     skip: set[str] | frozenset[str] = frozenset(),
     limit: int | None = None,
     batch_size: int = 32,
-    loaded: Any = None,
+    loaded: SavedModel | None = None,
     say: Callable[[str], None] | None = None,
-) -> tuple[Any, list[Item]]:
+) -> tuple[SavedModel, list[Item]]:
     """Load the model (unless ``loaded``), read the corpus (unless it is given as its
     documents), propose and order:
     ``(loaded model, queue)``, without the items whose key is in ``skip`` (decided
     before). ``limit`` caps how many undecided items are read, in corpus order,
     before ordering (a quick start on a large corpus)."""
-    from workbench.models import load_saved
-
     if how not in ORDERS:
         raise WorkbenchError(f"order {how!r}: choose one of {', '.join(ORDERS)}")
     if loaded is None:
         loaded = load_saved(model_path)
-    task_name = loaded[0].name
+    task_name = loaded.task.name
     if task_name not in TASKS:
         raise WorkbenchError(
             f"{model_path}: a {task_name} model; annotate takes NER and classification models"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
-from workbench.models import has_whole_model
+from workbench.models.folder import has_whole_model
 from workbench.recipe import load_recipe
 from workbench.runs.files import write_text_atomic
 from workbench.runs.folder import RECIPE

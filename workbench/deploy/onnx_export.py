@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import statistics
 import time
@@ -28,7 +27,7 @@ from typing import Any
 import torch
 
 from workbench.errors import WorkbenchError, first_line
-from workbench.models import META_FILE, ONNX_FILE, saved_task
+from workbench.models.folder import ONNX_FILE, read_meta, saved_task, write_meta
 from workbench.runs.files import (
     replace_dir_atomic,
     write_json_atomic,
@@ -83,8 +82,9 @@ def export_onnx(
     out = Path(out).expanduser() if out else default_out(source, quantize)
     _check_out(out, folder)
     say(f"loading {folder}")
-    (task, model, tokenizer, meta), examples = load_with_data(source, data_path)
-    features, id2label = encode_for(task, model, tokenizer, meta, examples, str(data_path))
+    saved, examples = load_with_data(source, data_path)
+    task, model, tokenizer, meta = saved.task, saved.model, saved.tokenizer, saved.meta
+    features, id2label = encode_for(saved, examples, str(data_path))
     if not features:
         raise WorkbenchError(f"{data_path}: no examples to export and check with")
 
@@ -98,8 +98,8 @@ def export_onnx(
             raise WorkbenchError(f"cannot export {folder} to ONNX: {first_line(exc)}") from None
         model.config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        write_json_atomic(
-            tmp / META_FILE,
+        write_meta(
+            tmp,
             {
                 **meta,
                 "format": "onnx",
@@ -150,7 +150,7 @@ def _check_out(out: Path, folder: Path) -> None:
         raise WorkbenchError(f"--out {out}: holds the model being exported; choose another folder")
     if out.exists() and not (out.is_dir() and not any(out.iterdir())):
         try:
-            earlier = json.loads((out / META_FILE).read_text(encoding="utf-8"))
+            earlier = read_meta(out)
         except (OSError, ValueError):
             earlier = {}
         if not isinstance(earlier, dict) or earlier.get("format") != "onnx":
@@ -285,8 +285,8 @@ def check_export(
 ) -> dict[str, Any]:
     """The export against the original: label agreement at every scored position,
     the metric before and after, one-sentence latency and batch throughput on CPU."""
-    from workbench.deploy.onnx_runtime import OnnxModel
     from workbench.evaluate import score_features
+    from workbench.models.onnx import OnnxModel
 
     exported = OnnxModel(out)
     sides = {"pytorch": model.cpu().eval(), "onnx": exported}

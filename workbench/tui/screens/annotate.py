@@ -22,6 +22,7 @@ from workbench.annotate.pool import ORDERS, TASKS, build_queue, propose
 from workbench.annotate.session import Session
 from workbench.annotate.setup import default_out, recipe_columns, run_folder_of
 from workbench.errors import WorkbenchError
+from workbench.models.saved import SavedModel
 from workbench.runs.events import Status
 from workbench.tasks.ner import entity_types
 from workbench.tui.screens.confirm import ConfirmScreen
@@ -98,7 +99,7 @@ class AnnotateScreen(Screen):
         super().__init__()
         self.session: Session | None = None
         self.run_dir: Path | None = None
-        self.loaded = None  # (task, model, tokenizer, meta), kept between sessions
+        self.loaded: SavedModel | None = None  # kept between sessions
         self.loaded_from: Path | None = None
         self.busy = False
         self.limit: int | None = None
@@ -168,7 +169,7 @@ class AnnotateScreen(Screen):
 
     def _latest_run(self) -> str | None:
         """The newest completed run whose model annotate can use."""
-        from workbench.models import has_whole_model, saved_task
+        from workbench.models.folder import has_whole_model, saved_task
 
         for run in runs_with_models(Path(self.app.runs_dir)):
             # A whole model: a LoRA adapter's run cannot be trained on from here.
@@ -288,7 +289,7 @@ class AnnotateScreen(Screen):
 
     def start(self) -> None:
         """Resolve the form, then load the model and read the corpus in a thread."""
-        from workbench.models import find_model_run
+        from workbench.models.folder import find_model_run
 
         if self.busy:
             return
@@ -355,9 +356,11 @@ class AnnotateScreen(Screen):
         self._status(message, error=True)
         self.query_one("#annotate-model", Input).focus()
 
-    def _started(self, run_dir: Path, loaded, queue, log: DecisionLog, columns: dict) -> None:
+    def _started(
+        self, run_dir: Path, loaded: SavedModel, queue, log: DecisionLog, columns: dict
+    ) -> None:
         self.busy = False
-        task, model, _tokenizer, meta = loaded
+        task, model, meta = loaded.task, loaded.model, loaded.meta
         logged = log.task()
         if logged is not None and logged != task.name:
             self._status(

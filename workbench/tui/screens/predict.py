@@ -22,7 +22,8 @@ from textual.widgets import Footer, Input, Select, Static
 from textual.worker import get_current_worker
 
 from workbench.errors import WorkbenchError
-from workbench.models import has_saved_model, saved_max_length
+from workbench.models.folder import has_saved_model
+from workbench.models.saved import SavedModel, load_saved
 from workbench.runs.events import Status
 from workbench.runs.index import RunSummary, list_runs
 from workbench.tui.format import best_text
@@ -64,7 +65,7 @@ class PredictScreen(Screen):
 
     def __init__(self):
         super().__init__()
-        self.loaded: tuple | None = None  # (task, model, tokenizer, meta)
+        self.loaded: SavedModel | None = None
         self.loaded_from: Path | None = None
         self.model_paths: list[str] = []  # the model list's runs, as it holds them
         self.loading: Path | None = None  # the model being loaded, if any
@@ -132,8 +133,6 @@ class PredictScreen(Screen):
 
     @work(thread=True, exclusive=True, group="load")
     def load_model(self, path: Path) -> None:
-        from workbench.models import load_saved
-
         started = time.perf_counter()
         try:
             with LOAD_LOCK:  # one load at a time: transformers' lazy imports are not thread-safe
@@ -155,11 +154,11 @@ class PredictScreen(Screen):
             self.loading = None
         self._status(message, error=True)
 
-    def _loaded(self, path: Path, loaded: tuple, seconds: float) -> None:
+    def _loaded(self, path: Path, loaded: SavedModel, seconds: float) -> None:
         if path != self.loading:  # another model was chosen meanwhile
             return
         self.loaded, self.loaded_from, self.loading = loaded, path, None
-        task, _model, _tok, meta = loaded
+        task, meta = loaded.task, loaded.meta
         labels = meta.get("labels") or []
         kinds = (
             sorted({lab.split("-", 1)[-1] for lab in labels if lab != "O"})
@@ -203,10 +202,11 @@ class PredictScreen(Screen):
             if self.loading is None:
                 self.app.call_from_thread(self._status, "Choose a model first.", True)
             return
-        task, model, tokenizer, meta = self.loaded
+        loaded = self.loaded
+        task = loaded.task
         started = time.perf_counter()
         try:
-            result = task.predict(model, tokenizer, [text], saved_max_length(meta))[0]
+            result = task.predict(loaded.model, loaded.tokenizer, [text], loaded.max_length)[0]
         except Exception as exc:  # noqa: BLE001 - shown in place; the app goes on
             self.app.call_from_thread(self._show_error, f"prediction failed: {exc}")
             return

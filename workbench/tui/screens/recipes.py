@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Static
 
 from workbench.errors import WorkbenchError
-from workbench.models import looks_like_path
+from workbench.models.pretrained import looks_like_path
 from workbench.recipe import check_override, load_recipe
 from workbench.tui.recipes_index import OVERRIDES, RecipeEntry, find_recipes
 from workbench.tui.screens.confirm import ConfirmScreen

@@ -22,8 +22,6 @@ from torch import nn
 
 from workbench.errors import WorkbenchError
 
-ADAPTER = "adapter"  # the LoRA adapter's folder inside the saved model folder
-
 # Numbered encoder blocks in parameter names: encoder.layer.3., transformer.layer.3., layers.3.
 _BLOCK = re.compile(r"(?:^|\.)(?:layer|layers|block|blocks|h)\.(\d+)\.")
 
@@ -160,7 +158,7 @@ def check_tuning(settings: dict[str, Any], model_name: str) -> None:
     import torch
     from transformers import AutoConfig, AutoModel
 
-    from workbench.models import from_pretrained
+    from workbench.models.pretrained import from_pretrained
 
     config = from_pretrained(AutoConfig, model_name, "the model configuration")
     if settings["method"] == "freeze":

@@ -1,4 +1,4 @@
-"""An exported ONNX model behind the small surface the task adapters use
+"""The ONNX form of a saved model: an export behind the small surface the task adapters use
 (``model(**inputs).logits``, ``.config``, ``.eval()``, ``.to()``), so every
 inference path runs an export unchanged."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from workbench.models import ONNX_FILE
+from workbench.models.folder import ONNX_FILE
 
 
 class OnnxModel:

@@ -15,14 +15,8 @@ from workbench.data import read_examples
 from workbench.errors import WorkbenchError
 from workbench.models.pretrained import load_tokenizer
 from workbench.recipe import SCHEMA, load_recipe
-from workbench.tasks.relation import (
-    RelationTask,
-    end_to_end,
-    keep_words,
-    map_type,
-    parse_marked,
-    triple_report,
-)
+from workbench.tasks.relation import RelationTask, keep_words, map_type, parse_marked
+from workbench.tasks.relation_scores import end_to_end, triple_report
 
 DATA = {key: spec.default for key, spec in SCHEMA["data"].items()}
 

@@ -105,7 +105,7 @@ def score_features(
 def _end_to_end(
     ner_path, relation: SavedModel, examples: list[dict], data_path, batch_size: int
 ) -> dict:
-    from workbench.tasks.relation import end_to_end
+    from workbench.tasks.relation_scores import end_to_end
 
     if relation.task.name != "relation":
         raise WorkbenchError(

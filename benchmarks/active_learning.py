@@ -37,8 +37,9 @@ from workbench.data import read_examples
 from workbench.evaluate import evaluate_saved
 from workbench.experiment import prepare
 from workbench.models.saved import load_saved
-from workbench.recipe import SCHEMA, load_recipe
+from workbench.recipe import load_recipe
 from workbench.runner import run_experiment
+from workbench.settings import SCHEMA
 
 DATA = {key: spec.default for key, spec in SCHEMA["data"].items()}
 WNUT_TO_CONLL = "person=PER,location=LOC,corporation=ORG,group=ORG,product=MISC,creative-work=MISC"

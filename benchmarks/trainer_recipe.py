@@ -58,7 +58,7 @@ def main() -> int:
 
     from workbench.data import read_examples
     from workbench.models.pretrained import quiet_transformers, resolve_model
-    from workbench.recipe import SCHEMA
+    from workbench.settings import SCHEMA
 
     quiet_transformers()
     data = {**{key: spec.default for key, spec in SCHEMA["data"].items()}, **json.loads(args.data)}

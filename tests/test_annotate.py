@@ -20,7 +20,7 @@ from workbench.annotate.session import Session
 from workbench.data import read_examples
 from workbench.errors import WorkbenchError
 from workbench.kg.corpus import read_corpus
-from workbench.recipe import SCHEMA
+from workbench.settings import SCHEMA
 from workbench.tasks.ner import entity_types, split_words
 
 DEFAULTS = {key: spec.default for key, spec in SCHEMA["data"].items()}

@@ -23,8 +23,9 @@ from workbench.evaluate import evaluate_saved
 from workbench.experiment import prepare
 from workbench.kg.corpus import read_corpus
 from workbench.models.saved import load_saved
-from workbench.recipe import SCHEMA, load_recipe
+from workbench.recipe import load_recipe
 from workbench.runner import run_experiment
+from workbench.settings import SCHEMA
 
 pytestmark = pytest.mark.slow
 

@@ -233,7 +233,7 @@ def test_the_code_is_ruff_clean(command):
 
 
 def test_one_task_registry_feeds_recipes_loading_and_the_engine():
-    from workbench.recipe import SCHEMA
+    from workbench.settings import SCHEMA
     from workbench.tasks import ARCHITECTURE_SUFFIXES, REGISTRY, get_task
     from workbench.tasks.base import Task
 

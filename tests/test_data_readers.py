@@ -11,7 +11,7 @@ from conftest import write
 from workbench.data import read_examples
 from workbench.data.schemes import detect_scheme, to_bio
 from workbench.errors import WorkbenchError
-from workbench.recipe import SCHEMA
+from workbench.settings import SCHEMA
 
 DEFAULTS = {key: spec.default for key, spec in SCHEMA["data"].items()}
 

@@ -8,7 +8,7 @@ import pytest
 
 from workbench.data import read_examples
 from workbench.errors import WorkbenchError
-from workbench.recipe import SCHEMA
+from workbench.settings import SCHEMA
 
 DEFAULTS = {key: spec.default for key, spec in SCHEMA["data"].items()}
 

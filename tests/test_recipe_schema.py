@@ -43,6 +43,10 @@ def test_defaults_and_paths_relative_to_the_recipe(recipe, monkeypatch, tmp_path
     assert loaded["train"]["batch_size"] == 8
     assert loaded["train"]["learning_rate"] == 5e-5
     assert loaded["model"]["name"] == "minilm"
+    # the same values, typed: each section as its settings class
+    assert loaded.train.batch_size == 8 and loaded.train.learning_rate == 5e-5
+    assert loaded.model.name == "minilm" and loaded.model.max_length == 128
+    assert loaded.peft.method == "full" and loaded.output.save_model is True
     assert loaded.name == "r"
 
 
@@ -184,3 +188,22 @@ def test_keys_that_change_nothing_are_warned_about_with_their_line(recipe):
     assert load_recipe(recipe, ["peft.method=lora", "task=relation"]).warnings == []
     recipe.write_text(BASE)  # defaults alone never warn
     assert load_recipe(recipe).warnings == []
+
+
+def test_each_settings_field_is_typed_as_its_schema_key_checks():
+    """The dataclasses a type checker reads and the schema loading validates with are
+    one declaration: a field's annotation names the type its Key accepts."""
+    from dataclasses import fields
+
+    from workbench.settings import SCHEMA, SECTIONS
+
+    names = {str: "str", int: "int", float: "float", bool: "bool", list: "list"}
+    for section, cls in SECTIONS.items():
+        assert [f.name for f in fields(cls)] == list(SCHEMA[section])
+        for f in fields(cls):
+            spec = SCHEMA[section][f.name]
+            wanted = "float" if spec.type == (int, float) else names[spec.type]
+            if spec.default is None:
+                wanted += " | None"
+            assert f.type == wanted, f"{section}.{f.name}: {f.type} != {wanted}"
+            assert f.default == spec.default

@@ -14,7 +14,8 @@ from workbench.cli import main
 from workbench.data import read_examples
 from workbench.errors import WorkbenchError
 from workbench.models.pretrained import load_tokenizer
-from workbench.recipe import SCHEMA, load_recipe
+from workbench.recipe import load_recipe
+from workbench.settings import SCHEMA, RelationSettings, TrainSettings
 from workbench.tasks.relation import RelationTask, keep_words, map_type, parse_marked
 from workbench.tasks.relation_scores import end_to_end, triple_report
 
@@ -25,17 +26,7 @@ def configured(tmp_path, lines=RELATION_LINES, **relation) -> tuple[RelationTask
     path = write(tmp_path / "rel.jsonl", "\n".join(lines) + "\n")
     examples = read_examples(str(path), DATA, "spans")
     task = RelationTask()
-    recipe = {
-        "relation": {
-            "none_label": "no_relation",
-            "markers": "typed",
-            "encoding": "pairs",
-            "negative_ratio": None,
-            "type_pairs": True,
-            **relation,
-        },
-        "train": {"seed": 1},
-    }
+    recipe = SimpleNamespace(relation=RelationSettings(**relation), train=TrainSettings(seed=1))
     task.configure(recipe, {"train": examples})
     return task, examples
 

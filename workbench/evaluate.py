@@ -10,8 +10,9 @@ from workbench.data import read_examples
 from workbench.errors import WorkbenchError
 from workbench.models.folder import model_dir_of
 from workbench.models.saved import SavedModel, load_saved
-from workbench.recipe import SCHEMA, load_recipe
+from workbench.recipe import load_recipe
 from workbench.runs.folder import RECIPE
+from workbench.settings import SCHEMA
 from workbench.tasks.base import batched_probabilities, check_labels
 
 

@@ -35,7 +35,7 @@ class Experiment:
 
     @property
     def metric(self) -> str:
-        return self.recipe["eval"]["metric"] or self.task.default_metric
+        return self.recipe.eval.metric or self.task.default_metric
 
     def fingerprint(self) -> dict[str, str]:
         """A short hash of each split's examples and of the labels: a resumed run
@@ -65,8 +65,9 @@ def prepare(recipe: Recipe) -> Experiment:
     """Read every split, build the label list, check the other splits against it,
     and load the model's tokenizer (which also proves the model can be found)."""
     task = get_task(recipe.task)
-    data = recipe["data"]
-    metric = recipe["eval"]["metric"]
+    data = recipe.data
+    columns = recipe["data"]  # the readers take the [data] mapping; splits by name
+    metric = recipe.eval.metric
     if metric is not None and metric not in task.metrics:
         raise WorkbenchError(
             f"{recipe.where('eval', 'metric')}: eval.metric {metric!r} is not one of "
@@ -74,36 +75,36 @@ def prepare(recipe: Recipe) -> Experiment:
         )
     splits: dict[str, list[dict]] = {}
     for split in SPLITS:
-        if data[split]:
-            examples = read_examples(data[split], data, task.kind)
-            limit = data["max_train_samples"] if split == "train" else data["max_eval_samples"]
-            splits[split] = subsample(examples, limit, data["sample"], recipe["train"]["seed"])
+        if columns[split]:
+            examples = read_examples(columns[split], columns, task.kind)
+            limit = data.max_train_samples if split == "train" else data.max_eval_samples
+            splits[split] = subsample(examples, limit, data.sample, recipe.train.seed)
     extra = [
-        (path, read_examples(path, {**data, "format": "auto"}, task.kind))
-        for path in data["extra_train"] or []
+        (path, read_examples(path, {**columns, "format": "auto"}, task.kind))
+        for path in data.extra_train or []
     ]
-    train_parts = [(data["train"], splits["train"]), *extra]
+    train_parts = [(data.train, splits["train"]), *extra]
     splits["train"] = [example for _path, part in train_parts for example in part]
     task.configure(recipe, splits)
     # A model this workbench trained keeps its labels (so its head and what it
     # learned) unless data.labels says otherwise.
-    trained = None if data["labels"] else trained_labels(recipe["model"]["name"], task.name)
-    given = data["labels"] or trained
+    trained = None if data.labels else trained_labels(recipe.model.name, task.name)
+    given = data.labels or trained
     labels = task.labels_from(splits["train"], given)
     if len(labels) < 2:
-        raise WorkbenchError(f"{data['train']}: training data has fewer than two labels")
-    if data["labels"]:
+        raise WorkbenchError(f"{data.train}: training data has fewer than two labels")
+    if data.labels:
         source = "data.labels"
     elif trained:
-        source = f"the labels of model {recipe['model']['name']}"
+        source = f"the labels of model {recipe.model.name}"
     else:
         source = "the training data"
-    checked = [(data[split], examples) for split, examples in splits.items() if split != "train"]
+    checked = [(columns[split], examples) for split, examples in splits.items() if split != "train"]
     for path, examples in (train_parts if given else []) + checked:
         check_labels(task, examples, labels, path, source)
-    tokenizer = load_tokenizer(recipe["model"]["name"])
+    tokenizer = load_tokenizer(recipe.model.name)
     try:
-        check_tuning(recipe["peft"], recipe["model"]["name"])
+        check_tuning(recipe.peft, recipe.model.name)
     except WorkbenchError as exc:  # "peft.KEY: ..." is blamed on that key's line
         key = re.match(r"peft\.(\w+)", str(exc))
         raise WorkbenchError(

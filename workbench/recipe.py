@@ -1,6 +1,6 @@
-"""TOML recipes: the schema, loading, validation and ``--set`` overrides.
+"""TOML recipes: loading, validation and ``--set`` overrides.
 
-A recipe is one experiment. Every key is declared in ``SCHEMA`` with its type,
+A recipe is one experiment. Every key is declared in ``settings`` with its type,
 default and allowed range, so that a typo, a wrong type or a value out of range
 is an error that names the key, the file and (where the TOML has it) the line.
 """
@@ -22,203 +22,18 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 from workbench.errors import WorkbenchError, where
-from workbench.tasks import TASK_NAMES
-
-TASKS = TASK_NAMES  # from the task registry
-
-
-@dataclass(frozen=True)
-class Key:
-    """One recipe key: its type, default and the values it may take."""
-
-    type: type | tuple[type, ...]
-    default: Any = None
-    choices: tuple | None = None
-    min: float | None = None
-    max: float | None = None
-    path: bool = False  # a file path, resolved relative to the recipe
-    maybe_path: bool = False  # a path when it looks like one ("./x", "/x", "~/x"), else a name
-    help: str = ""
-
-
-# Section -> key -> Key. Top-level keys live under "".
-SCHEMA: dict[str, dict[str, Key]] = {
-    "": {
-        "task": Key(str, None, choices=TASKS, help=" or ".join(TASKS)),
-        "name": Key(str, None, help="a short name for runs of this recipe"),
-        "description": Key(str, "", help="free text"),
-    },
-    "model": {
-        "name": Key(
-            str, "minilm", maybe_path=True, help="'minilm' (bundled), a local folder or a hub id"
-        ),
-        "max_length": Key(int, 128, min=8, max=8192, help="tokens per window"),
-    },
-    "data": {
-        "train": Key(str, None, path=True, help="file, or hf:DATASET@SPLIT"),
-        "validation": Key(str, None, path=True),
-        "test": Key(str, None, path=True),
-        "extra_train": Key(
-            list,
-            None,
-            path=True,
-            help="more training files, each read in the format its name says (e.g. the "
-            "corrections `workbench annotate` writes), added to data.train",
-        ),
-        "format": Key(str, "auto", choices=("auto", "conll", "jsonl", "csv", "tsv", "hf")),
-        "tag_scheme": Key(str, "auto", choices=("auto", "bio", "iob1", "bioes", "bmes")),
-        "labels": Key(list, None, help="the full label list; otherwise taken from training data"),
-        "tokens_column": Key(str, "tokens"),
-        "tags_column": Key(str, "tags"),
-        "text_column": Key(str, "text"),
-        "text_pair_column": Key(str, None),
-        "label_column": Key(str, "label"),
-        "entities_column": Key(
-            str,
-            "entities",
-            help="entity spans {type, start, end} (token offsets, end "
-            "exclusive): relation data, or NER data without tags",
-        ),
-        "relations_column": Key(
-            str, "relations", help="relations {type, head, tail} indexing the entities"
-        ),
-        "header": Key(str, "auto", choices=("auto", "yes", "no")),
-        "hf_config": Key(str, None, help="configuration name of a hub dataset"),
-        "max_train_samples": Key(int, None, min=1),
-        "max_eval_samples": Key(int, None, min=1),
-        "sample": Key(
-            str,
-            "first",
-            choices=("first", "random"),
-            help="which examples max_*_samples keeps: the first, or a seeded random "
-            "subset (for files sorted by label)",
-        ),
-    },
-    "train": {
-        "epochs": Key((int, float), 3, min=0.01, max=10_000),
-        "max_steps": Key(int, None, min=1, help="stop after this many optimizer steps"),
-        "batch_size": Key(int, 16, min=1, max=65_536),
-        "eval_batch_size": Key(int, 64, min=1, max=65_536),
-        "group_by_length": Key(
-            bool,
-            True,
-            help="less padding, the same examples and update as the whole batch: on a "
-            "CPU a NER batch's sentences packed into shared rows, else the batch run "
-            "as micro-batches of similar length",
-        ),
-        "learning_rate": Key(float, 5e-5, min=0.0, max=1.0),
-        # Defaults follow transformers.TrainingArguments, so a recipe that sets only
-        # the budget matches a Trainer run with the same budget.
-        "weight_decay": Key(float, 0.0, min=0.0, max=1.0),
-        "scheduler": Key(str, "linear", choices=("linear", "cosine", "constant")),
-        "warmup_ratio": Key(float, 0.0, min=0.0, max=1.0),
-        "gradient_accumulation": Key(int, 1, min=1, max=4096),
-        "max_grad_norm": Key(float, 1.0, min=0.0),
-        "precision": Key(str, "auto", choices=("auto", "fp32", "bf16", "fp16")),
-        "seed": Key(int, 42, min=0),
-        "log_every": Key(int, 10, min=1, help="steps between step events"),
-        "checkpoint_every": Key(
-            int,
-            None,
-            min=1,
-            help="optimizer steps between resumable checkpoints; unset: "
-            "only when the run is stopped",
-        ),
-        "keep_checkpoints": Key(int, 2, min=1, max=1000, help="checkpoints kept (the latest)"),
-        "auto_batch": Key(
-            bool,
-            False,
-            help="on running out of GPU memory, halve the micro-batch and double "
-            "gradient accumulation (same effective batch) and go on",
-        ),
-        "compile": Key(
-            bool,
-            False,
-            help="torch.compile the model (minutes of compiling first; pays off on long GPU runs)",
-        ),
-        "deterministic": Key(
-            bool,
-            False,
-            help="deterministic algorithms only (slower on a GPU): the same "
-            "seed gives the same run, resumed or not",
-        ),
-    },
-    "eval": {
-        "every": Key(str, "epoch", choices=("epoch", "steps")),
-        "steps": Key(int, 200, min=1, help="steps between evaluations when every = 'steps'"),
-        "metric": Key(str, None, help="metric that picks the best model"),
-        "patience": Key(
-            int, 0, min=0, help="evaluations without improvement before stopping; 0 = off"
-        ),
-    },
-    "relation": {
-        "negative_ratio": Key(
-            (int, float),
-            None,
-            min=0.0,
-            help="no_relation pairs kept per related pair in training "
-            "(seeded sample); unset keeps every pair",
-        ),
-        "type_pairs": Key(
-            bool,
-            True,
-            help="only entity-type pairs that have a relation in training "
-            "are candidates (in training, evaluation and prediction)",
-        ),
-        "encoding": Key(
-            str,
-            "pairs",
-            choices=("pairs", "shared"),
-            help="one encoder pass per candidate pair, head and tail marked "
-            "(pairs), or one pass per sentence with every entity marked, "
-            "all its pairs read from it (shared: several times faster "
-            "where sentences hold many pairs)",
-        ),
-        "markers": Key(
-            str,
-            "typed",
-            choices=("typed", "plain"),
-            help="entity markers carry the entity type (<h:PER>) or not (<h>)",
-        ),
-        "none_label": Key(str, "no_relation", help="the label of a pair with no relation"),
-    },
-    "peft": {
-        "method": Key(
-            str,
-            "full",
-            choices=("full", "lora", "bitfit", "freeze"),
-            help="which parameters train: all, LoRA adapters, biases only, or all "
-            "but the embeddings and the lowest peft.layers layers; the task "
-            "head always trains",
-        ),
-        "r": Key(int, 8, min=1, max=4096, help="LoRA rank"),
-        "alpha": Key((int, float), 16, min=0.0, help="LoRA scaling (alpha / r)"),
-        "dropout": Key(float, 0.1, min=0.0, max=1.0, help="dropout on the LoRA input"),
-        "target_modules": Key(
-            list,
-            None,
-            help="linear layers LoRA adapts, by name (query, value...); "
-            "unset: PEFT's default for the architecture",
-        ),
-        "layers": Key(int, 3, min=0, help="freeze: how many of the lowest layers are frozen"),
-        "merge": Key(
-            bool,
-            True,
-            help="LoRA: save the model with the adapter merged in (loads with "
-            "transformers alone) beside the adapter; false saves the adapter "
-            "only",
-        ),
-    },
-    "output": {
-        "dir": Key(
-            str,
-            "runs",
-            path=True,
-            help="folder that holds run folders (unset: runs/ in the current folder)",
-        ),
-        "save_model": Key(bool, True),
-    },
-}
+from workbench.settings import (
+    SCHEMA,
+    TASKS,
+    DataSettings,
+    EvalSettings,
+    Key,
+    ModelSettings,
+    OutputSettings,
+    PeftSettings,
+    RelationSettings,
+    TrainSettings,
+)
 
 
 @dataclass
@@ -233,6 +48,35 @@ class Recipe:
 
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.values[section]
+
+    # Each section as its typed settings (workbench/settings.py), read as attributes.
+    @property
+    def model(self) -> ModelSettings:
+        return ModelSettings(**self.values["model"])
+
+    @property
+    def data(self) -> DataSettings:
+        return DataSettings(**self.values["data"])
+
+    @property
+    def train(self) -> TrainSettings:
+        return TrainSettings(**self.values["train"])
+
+    @property
+    def eval(self) -> EvalSettings:
+        return EvalSettings(**self.values["eval"])
+
+    @property
+    def relation(self) -> RelationSettings:
+        return RelationSettings(**self.values["relation"])
+
+    @property
+    def peft(self) -> PeftSettings:
+        return PeftSettings(**self.values["peft"])
+
+    @property
+    def output(self) -> OutputSettings:
+        return OutputSettings(**self.values["output"])
 
     @property
     def task(self) -> str:

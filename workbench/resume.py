@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.recipe import SCHEMA, Recipe, flatten, load_recipe
+from workbench.recipe import Recipe, flatten, load_recipe
 from workbench.runs.events import Status
 from workbench.runs.folder import EVENTS, RECIPE, latest_checkpoint
+from workbench.settings import SCHEMA
 
 # Keys a resumed run may change: how it runs, not what it learns.
 RESUME_KEYS = (

@@ -72,9 +72,7 @@ def _open_run_folder(
     if main:
         recipe = experiment.recipe
         try:
-            run_dir = (
-                resume.run_dir if resume else create_run_dir(recipe["output"]["dir"], recipe.name)
-            )
+            run_dir = resume.run_dir if resume else create_run_dir(recipe.output.dir, recipe.name)
             lock = RunLock(run_dir)
             if not lock.acquire():
                 raise WorkbenchError(
@@ -96,7 +94,7 @@ def _open_run_folder(
         except OSError as exc:
             made = (
                 None,
-                f"{exc.filename or recipe['output']['dir']}: cannot write the run "
+                f"{exc.filename or recipe.output.dir}: cannot write the run "
                 f"folder ({exc.strerror or exc})",
             )
         if made[1] is not None and lock is not None:

@@ -41,8 +41,8 @@ def recipe_columns(run_dir: str | Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     recipe = load_recipe(path, check_files=False)
-    data = recipe["data"]
-    if data["text_pair_column"]:
+    data = recipe["data"]  # read by column name
+    if recipe.data.text_pair_column:
         raise WorkbenchError(
             f"{path}: a text-pair classifier (data.text_pair_column); annotate shows one "
             f"text at a time"

@@ -5,16 +5,15 @@ be halved, fail with one sentence of advice."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from workbench.engine import faults
 from workbench.engine.devices import device_memory_text
 from workbench.engine.prepare import Prepared
 from workbench.errors import WorkbenchError
 from workbench.runs.events import BatchAdjusted
+from workbench.settings import TrainSettings
 
 
-def halve_micro_batch(p: Prepared, train: dict[str, Any], shape: tuple[int, int]) -> BatchAdjusted:
+def halve_micro_batch(p: Prepared, train: TrainSettings, shape: tuple[int, int]) -> BatchAdjusted:
     """After a training step ran out of memory with a micro-batch of ``shape``."""
     s = p.state
     p.optimizer.zero_grad(set_to_none=True)
@@ -26,7 +25,7 @@ def halve_micro_batch(p: Prepared, train: dict[str, Any], shape: tuple[int, int]
     return _adjusted(p, f"out of memory with a micro-batch of {shape[0]} x {shape[1]} tokens")
 
 
-def halve_eval_batch(p: Prepared, train: dict[str, Any], shape: tuple[int, int]) -> BatchAdjusted:
+def halve_eval_batch(p: Prepared, train: TrainSettings, shape: tuple[int, int]) -> BatchAdjusted:
     """After an evaluation batch of ``shape`` ran out of memory."""
     s = p.state
     faults.free_device_memory()
@@ -40,10 +39,10 @@ def halve_eval_batch(p: Prepared, train: dict[str, Any], shape: tuple[int, int])
 
 
 def _may_halve(
-    p: Prepared, train: dict[str, Any], shape: tuple[int, int], size: int, evaluating: bool
+    p: Prepared, train: TrainSettings, shape: tuple[int, int], size: int, evaluating: bool
 ) -> None:
     """Fail with advice unless a batch of ``size`` may be halved."""
-    why_not = why_not_halve(size, not evaluating, train["auto_batch"], p.acc.num_processes)
+    why_not = why_not_halve(size, not evaluating, train.auto_batch, p.acc.num_processes)
     if why_not is not None:
         step = p.state.step + (0 if evaluating else 1)
         raise WorkbenchError(

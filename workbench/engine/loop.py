@@ -77,13 +77,13 @@ class Engine:
     ):
         self.exp = experiment
         self.recipe = experiment.recipe
-        self.train = experiment.recipe["train"]
+        self.train = experiment.recipe.train
         self.emit = emit
         self.run_dir = Path(run_dir) if run_dir else None
         self.stop = stop or threading.Event()
         self.resume_from = Path(resume_from) if resume_from else None
         self.metric = experiment.metric
-        self.save = self.recipe["output"]["save_model"] and self.run_dir is not None
+        self.save = self.recipe.output.save_model and self.run_dir is not None
         self.prepared: Prepared  # set by setup()
         self.done = self.stopped = self.early_stopped = False
         self.best_report: dict | None = None
@@ -98,7 +98,7 @@ class Engine:
         """Everything ``prepare`` makes; a resumed run's state restored."""
         p = self.prepared = prepare(self.exp, self.resume_from, self.stop)
         if p.acc.is_main_process and self.run_dir is not None and self.resume_from is None:
-            keep = self.train["keep_checkpoints"] if self.train["checkpoint_every"] else 1
+            keep = self.train.keep_checkpoints if self.train.checkpoint_every else 1
             faults.check_disk_space(self.run_dir, p.tuned.total, keep)
         if self.resume_from is not None:
             self._restore()
@@ -112,7 +112,7 @@ class Engine:
         # A model saved after the checkpoint is from steps this run will do again.
         saved = saved_step(self.run_dir)
         self.model_step = saved if saved is not None and saved <= p.state.step else None
-        patience = self.recipe["eval"]["patience"]
+        patience = self.recipe.eval.patience
         if patience > 0 and p.state.bad_evals >= patience:  # it had stopped early
             self.early_stopped = self.done = True
         # Each process's share of the loss summed since the last logged step.
@@ -120,7 +120,7 @@ class Engine:
         if any(
             o.split("=", 1)[0].strip() == "train.eval_batch_size" for o in self.recipe.overrides
         ):  # --set on resume wins over the checkpoint
-            p.state.eval_batch_size = self.train["eval_batch_size"]
+            p.state.eval_batch_size = self.train.eval_batch_size
             p.build_eval_loaders()
         if p.state.best_step == p.state.step:
             self._keep_best()  # the checkpoint's own weights are the best
@@ -198,10 +198,8 @@ class Engine:
         """One optimizer step over an accumulation window of micro-batches."""
         p = self.prepared
         mean = self.backward_window(window)
-        if self.train["max_grad_norm"] > 0:
-            self.grad_norm = p.acc.clip_grad_norm_(
-                p.model.parameters(), self.train["max_grad_norm"]
-            )
+        if self.train.max_grad_norm > 0:
+            self.grad_norm = p.acc.clip_grad_norm_(p.model.parameters(), self.train.max_grad_norm)
         p.optimizer.step()
         if not p.optimizer.step_was_skipped:  # fp16 skips steps with inf gradients
             p.scheduler.step()
@@ -240,13 +238,13 @@ class Engine:
 
     def _after_step(self, end_of_epoch: bool) -> None:
         """Log, evaluate, stop and checkpoint, as due after an optimizer step."""
-        s, train, every = self.prepared.state, self.train, self.recipe["eval"]
+        s, train, every = self.prepared.state, self.train, self.recipe.eval
         s.step += 1
-        if s.step % train["log_every"] == 0 or s.step == s.total_steps:
+        if s.step % train.log_every == 0 or s.step == s.total_steps:
             self._log()
         if "validation" in self.prepared.features and (
-            (every["every"] == "steps" and s.step % every["steps"] == 0)
-            or (every["every"] == "epoch" and end_of_epoch)
+            (every.every == "steps" and s.step % every.steps == 0)
+            or (every.every == "epoch" and end_of_epoch)
         ):
             self._validate()
         if s.step >= s.total_steps:
@@ -254,7 +252,7 @@ class Engine:
         stop = self.prepared.vote.poll()  # every step, in every process, whatever else happened
         if stop and not self.done:
             self.stopped = self.done = True
-        if self.stopped or (train["checkpoint_every"] and s.step % train["checkpoint_every"] == 0):
+        if self.stopped or (train.checkpoint_every and s.step % train.checkpoint_every == 0):
             self._checkpoint()
 
     def _summed_loss(self) -> torch.Tensor:
@@ -345,7 +343,7 @@ class Engine:
         if improved and self.save:
             with self.timing.not_training():
                 self._save_model(s.step, value)
-        patience = self.recipe["eval"]["patience"]
+        patience = self.recipe.eval.patience
         if patience > 0 and s.bad_evals >= patience:
             self.early_stopped = self.done = True
 
@@ -402,7 +400,7 @@ class Engine:
         best = self.best_weights if s.best_step not in (None, s.step) else None
         with self.timing.not_training():
             path, kept = save_checkpoint(
-                p.acc, self.run_dir, saved, extra, self.train["keep_checkpoints"], best
+                p.acc, self.run_dir, saved, extra, self.train.keep_checkpoints, best
             )
         self.emit(Checkpoint(step=s.step, epoch=self._epoch(), path=path, kept=kept))
 

@@ -32,6 +32,7 @@ from workbench.errors import WorkbenchError
 from workbench.experiment import Experiment
 from workbench.models.pretrained import load_for_training
 from workbench.models.tuning import Tuned, apply_tuning
+from workbench.settings import ModelSettings, TrainSettings
 from workbench.tasks.base import batch_tokens, collate_for
 
 EVAL_SPLITS = ("validation", "test")
@@ -64,14 +65,14 @@ class Prepared:
     sampler: EpochSampler | None = None
     loaders: dict[str, Any] | None = None  # evaluation loaders per split
 
-    def build_train_loader(self, train: dict[str, Any]) -> None:
+    def build_train_loader(self, train: TrainSettings) -> None:
         """The training loader for the state's micro-batch (again after auto_batch)."""
         loader, self.sampler = train_loader(
             self.features["train"],
             self.state.micro_batch_size,
-            train["seed"],
+            train.seed,
             self.train_collate,
-            train["group_by_length"],
+            train.group_by_length,
             workers=self.acc.device.type == "cuda",
             group_size=self.state.effective_batch,
         )
@@ -100,7 +101,7 @@ class Prepared:
         return dict(
             task=exp.task.name,
             recipe=recipe.name,
-            model=recipe["model"]["name"],
+            model=recipe.model.name,
             labels=exp.labels,
             device=str(acc.device),
             precision=acc.mixed_precision,
@@ -116,7 +117,7 @@ class Prepared:
             micro_batch_size=state.micro_batch_size,
             gradient_accumulation=state.gradient_accumulation,
             packed=self.packed,
-            checkpoint_every=recipe["train"]["checkpoint_every"],
+            checkpoint_every=recipe.train.checkpoint_every,
             tuning=self.tuned.method,
             trainable_params=self.tuned.trainable,
             total_params=self.tuned.total,
@@ -130,24 +131,24 @@ def prepare(
     restored into them: ``checkpoint``); ``stop`` is the flag a person sets."""
     from accelerate.utils import set_seed
 
-    recipe, train = exp.recipe, exp.recipe["train"]
-    acc = make_accelerator(train["precision"])
-    if train["deterministic"]:  # cuBLAS needs this before its first handle
+    recipe, train = exp.recipe, exp.recipe.train
+    acc = make_accelerator(train.precision)
+    if train.deterministic:  # cuBLAS needs this before its first handle
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    set_seed(train["seed"], deterministic=train["deterministic"])
-    if not train["deterministic"]:  # a setting of the process: undo an earlier run's
+    set_seed(train.seed, deterministic=train.deterministic)
+    if not train.deterministic:  # a setting of the process: undo an earlier run's
         torch.use_deterministic_algorithms(False)
-    model = load_for_training(exp.task, recipe["model"]["name"], exp.labels, exp.tokenizer)
-    _check_max_length(model, recipe["model"])
+    model = load_for_training(exp.task, recipe.model.name, exp.labels, exp.tokenizer)
+    _check_max_length(model, recipe.model)
     collate = collate_for(model, exp.tokenizer, acc.device)
     tuned = apply_tuning(
         model,
-        recipe["peft"],
-        recipe["model"]["name"],
+        recipe.peft,
+        recipe.model.name,
         exp.tokenizer.convert_tokens_to_ids(exp.task.added_tokens()),
     )
     model = tuned.model
-    if train["compile"]:  # in place: parameter names, saving and unwrapping unchanged
+    if train.compile:  # in place: parameter names, saving and unwrapping unchanged
         model.compile(dynamic=None)
     features, cached_splits = _encode(exp)
     checkpoint = read_trainer_state(resume_from) if resume_from else None
@@ -156,29 +157,29 @@ def prepare(
     # runs as length-sorted micro-batches whose gradients add up to the whole
     # batch's (engine/data.py says why).
     train_collate, packed = collate, False
-    if train["group_by_length"] and _may_pack(acc, exp, train):
+    if train.group_by_length and _may_pack(acc, exp, train):
         first = exp.task.packing == "first_token"
         pad = exp.tokenizer.pad_token_id
         offset = packing_offset(model, features["train"], collate, pad, first)
         if offset is not None:
             packed, train_collate = True, packed_collate(pad, offset, first)
     parts = 1
-    if train["group_by_length"] and saved is None and not packed:
+    if train.group_by_length and saved is None and not packed:
         parts = length_split(
             [len(f["input_ids"]) for f in features["train"]],
-            train["batch_size"],
+            train.batch_size,
             acc.device.type,
-            train["seed"],
-            train["batch_size"] * train["gradient_accumulation"],
+            train.seed,
+            train.batch_size * train.gradient_accumulation,
         )
-    micro = saved.micro_batch_size if saved else train["batch_size"] // parts
-    accumulation = saved.gradient_accumulation if saved else train["gradient_accumulation"] * parts
+    micro = saved.micro_batch_size if saved else train.batch_size // parts
+    accumulation = saved.gradient_accumulation if saved else train.gradient_accumulation * parts
     # The state is made before the loader: its micro-batch and accumulation size it.
     fresh = TrainState(
         total_steps=0,
         micro_batch_size=micro,
         gradient_accumulation=accumulation,
-        eval_batch_size=train["eval_batch_size"],
+        eval_batch_size=train.eval_batch_size,
     )
     prepared = Prepared(
         acc=acc,
@@ -203,8 +204,8 @@ def prepare(
     prepared.build_train_loader(train)
     prepared.steps_per_epoch = max(1, math.ceil(len(prepared.train_loader) / accumulation))
     if saved is None:
-        fresh.total_steps = train["max_steps"] or max(
-            1, math.ceil(train["epochs"] * prepared.steps_per_epoch)
+        fresh.total_steps = train.max_steps or max(
+            1, math.ceil(train.epochs * prepared.steps_per_epoch)
         )
     optimizer = _optimizer(model, acc, train)
     prepared.scheduler = _scheduler(optimizer, prepared.state.total_steps, train)
@@ -218,7 +219,7 @@ def _encode(exp: Experiment) -> tuple[dict[str, list[dict]], list[str]]:
     """Every split encoded (from the feature cache where it holds them), and the
     splits that came from the cache."""
     label2id = {label: i for i, label in enumerate(exp.labels)}
-    max_length = exp.recipe["model"]["max_length"]
+    max_length = exp.recipe.model.max_length
     cache = FeatureCache(exp.task, exp.tokenizer)
     features, cached_splits = {}, []
     for split, examples in exp.splits.items():
@@ -234,24 +235,24 @@ def _encode(exp: Experiment) -> tuple[dict[str, list[dict]], list[str]]:
     return features, cached_splits
 
 
-def _may_pack(acc, exp: Experiment, train: dict[str, Any]) -> bool:
+def _may_pack(acc, exp: Experiment, train: TrainSettings) -> bool:
     """Packing pays where a padded token costs as much as a real one (a CPU;
     on a GPU it is not yet measured), for tasks whose heads can read a packed
     row, on a model not compiled (a mask per batch shape would recompile)."""
-    return acc.device.type == "cpu" and exp.task.packing is not None and not train["compile"]
+    return acc.device.type == "cpu" and exp.task.packing is not None and not train.compile
 
 
-def _check_max_length(model, settings: dict[str, Any]) -> None:
+def _check_max_length(model, settings: ModelSettings) -> None:
     positions = getattr(model.config, "max_position_embeddings", None)
-    wanted = settings["max_length"]
+    wanted = settings.max_length
     if positions and wanted > positions:
         raise WorkbenchError(
             f"model.max_length {wanted} is more than the {positions} "
-            f"positions model {settings['name']!r} has"
+            f"positions model {settings.name!r} has"
         )
 
 
-def _optimizer(model, acc, train: dict[str, Any]):
+def _optimizer(model, acc, train: TrainSettings):
     decay: list[torch.nn.Parameter] = []
     no_decay: list[torch.nn.Parameter] = []
     for name, param in model.named_parameters():
@@ -260,7 +261,7 @@ def _optimizer(model, acc, train: dict[str, Any]):
         # The usual exemption: biases and normalisation weights are not decayed.
         (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
     groups = [
-        {"params": decay, "weight_decay": train["weight_decay"]},
+        {"params": decay, "weight_decay": train.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
     # Fused AdamW (one kernel for all parameters) is 7x faster than the
@@ -268,18 +269,18 @@ def _optimizer(model, acc, train: dict[str, Any]):
     # Not under fp16: Accelerate cannot tell when the fused kernel skipped an
     # overflowed step, and would advance the schedule anyway.
     fused = acc.device.type in ("cpu", "cuda") and acc.mixed_precision != "fp16"
-    return torch.optim.AdamW(groups, lr=train["learning_rate"], fused=fused or None)
+    return torch.optim.AdamW(groups, lr=train.learning_rate, fused=fused or None)
 
 
-def _scheduler(optimizer, total_steps: int, train: dict[str, Any]):
+def _scheduler(optimizer, total_steps: int, train: TrainSettings):
     # Stepped by the engine once per optimizer step (not prepared: Accelerate's
     # wrapper would step it once per process).
     from transformers import get_scheduler
 
-    name = train["scheduler"]
+    name = train.scheduler
     return get_scheduler(
         "constant_with_warmup" if name == "constant" else name,
         optimizer,
-        num_warmup_steps=int(train["warmup_ratio"] * total_steps),
+        num_warmup_steps=int(train.warmup_ratio * total_steps),
         num_training_steps=total_steps,
     )

@@ -31,9 +31,9 @@ def save_trained(
         meta = training_meta(
             task=exp.task.name,
             labels=exp.labels,
-            max_length=recipe["model"]["max_length"],
+            max_length=recipe.model.max_length,
             recipe=recipe.name,
-            base_model=recipe["model"]["name"],
+            base_model=recipe.model.name,
             task_meta=exp.task.meta(),
             peft=p.tuned.method,
             step=step,
@@ -43,7 +43,7 @@ def save_trained(
         target = run_dir / MODEL
         unwrapped = p.acc.unwrap_model(p.model)
         try:
-            save_model(unwrapped, exp.tokenizer, target, meta, recipe["peft"]["merge"])
+            save_model(unwrapped, exp.tokenizer, target, meta, recipe.peft.merge)
         except OSError as exc:
             raise WorkbenchError(
                 f"cannot save the model to {target}: {exc.strerror or exc}"

@@ -135,9 +135,9 @@ def saved_task(path: str | Path) -> tuple[Path, str, dict]:
 def saved_max_length(meta: dict) -> int:
     """The tokens a window a saved model was trained with (``workbench.json``), the
     length every reader of it uses; the recipe's default for a model saved without."""
-    from workbench.recipe import SCHEMA
+    from workbench.settings import ModelSettings
 
-    return int(meta.get("max_length") or SCHEMA["model"]["max_length"].default)
+    return int(meta.get("max_length") or ModelSettings().max_length)
 
 
 def saved_step(run_dir: Path | None) -> int | None:

@@ -21,6 +21,7 @@ from typing import Any
 from torch import nn
 
 from workbench.errors import WorkbenchError
+from workbench.settings import PeftSettings
 
 # Numbered encoder blocks in parameter names: encoder.layer.3., transformer.layer.3., layers.3.
 _BLOCK = re.compile(r"(?:^|\.)(?:layer|layers|block|blocks|h)\.(\d+)\.")
@@ -37,12 +38,12 @@ class Tuned:
 
 
 def apply_tuning(
-    model, settings: dict[str, Any], model_name: str, new_tokens: list[int] | None = None
+    model, settings: PeftSettings, model_name: str, new_tokens: list[int] | None = None
 ) -> Tuned:
     """Prepare ``model`` for the ``[peft]`` section ``settings``. ``new_tokens`` are
     embedding rows the task added: they train whatever the method (frozen, a
     marker would stay the mean of the vocabulary)."""
-    method = settings["method"]
+    method = settings.method
     new_tokens = sorted(new_tokens or [])
     if method == "lora":
         model = _lora(model, settings, model_name, new_tokens)
@@ -53,7 +54,7 @@ def apply_tuning(
             with _quiet_peft():
                 model = get_peft_model(model, TrainableTokensConfig(token_indices=new_tokens))
         base = _base_prefix(model)
-        keep = _bias if method == "bitfit" else _above(settings["layers"], model, model_name)
+        keep = _bias if method == "bitfit" else _above(settings.layers, model, model_name)
         kept = 0
         for name, param in _unwrapped(model).named_parameters():
             if "trainable_tokens" in name:
@@ -67,7 +68,7 @@ def apply_tuning(
             )
         if (
             method == "freeze"
-            and settings["layers"]
+            and settings.layers
             and not any(_BLOCK.search(name) for name, _ in _unwrapped(model).named_parameters())
         ):
             raise WorkbenchError(
@@ -133,15 +134,15 @@ def _quiet_peft():
 
 
 # -- methods -----------------------------------------------------------------------------
-def _lora(model, settings: dict[str, Any], model_name: str, new_tokens: list[int]):
+def _lora(model, settings: PeftSettings, model_name: str, new_tokens: list[int]):
     from peft import LoraConfig, get_peft_model
 
     encoder = getattr(_unwrapped(model), _base_prefix(model))
     targets = lora_targets(settings, encoder, model_name)
     config = LoraConfig(
-        r=settings["r"],
-        lora_alpha=settings["alpha"],
-        lora_dropout=settings["dropout"],
+        r=settings.r,
+        lora_alpha=settings.alpha,
+        lora_dropout=settings.dropout,
         target_modules=targets,
         modules_to_save=_head_modules(model),
         trainable_token_indices=new_tokens or None,
@@ -150,10 +151,10 @@ def _lora(model, settings: dict[str, Any], model_name: str, new_tokens: list[int
         return get_peft_model(model, config)
 
 
-def check_tuning(settings: dict[str, Any], model_name: str) -> None:
+def check_tuning(settings: PeftSettings, model_name: str) -> None:
     """Check a ``[peft]`` section against the model's architecture before any
     weights load (the encoder is built on the meta device)."""
-    if settings["method"] not in ("lora", "freeze"):
+    if settings.method not in ("lora", "freeze"):
         return
     import torch
     from transformers import AutoConfig, AutoModel
@@ -161,15 +162,15 @@ def check_tuning(settings: dict[str, Any], model_name: str) -> None:
     from workbench.models.pretrained import from_pretrained
 
     config = from_pretrained(AutoConfig, model_name, "the model configuration")
-    if settings["method"] == "freeze":
-        _check_layers(settings["layers"], config, model_name)
+    if settings.method == "freeze":
+        _check_layers(settings.layers, config, model_name)
         return
     with torch.device("meta"):
         encoder = AutoModel.from_config(config)
     lora_targets(settings, encoder, model_name)
 
 
-def lora_targets(settings: dict[str, Any], encoder, model_name: str) -> list[str]:
+def lora_targets(settings: PeftSettings, encoder, model_name: str) -> list[str]:
     """The linear layers LoRA adapts: ``peft.target_modules`` checked against the
     encoder's, or PEFT's default for the architecture."""
     from peft.utils import (
@@ -183,7 +184,7 @@ def lora_targets(settings: dict[str, Any], encoder, model_name: str) -> list[str
             if isinstance(module, nn.Linear)
         }
     )
-    targets = settings["target_modules"]
+    targets = settings.target_modules
     if targets == []:
         raise WorkbenchError(
             f"peft.target_modules: empty; name some of the linear layers of "

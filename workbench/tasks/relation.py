@@ -111,17 +111,17 @@ class RelationTask(Task):
     def configure(self, recipe, splits: dict[str, list[dict]]) -> None:
         """Take the [relation] settings; entity types from every split, candidate
         type pairs from the training relations."""
-        settings = recipe["relation"]
-        self.none_label = settings["none_label"]
-        self.typed = settings["markers"] == "typed"
-        self.encoding = settings["encoding"]
-        self.negative_ratio = settings["negative_ratio"]
-        self.seed = recipe["train"]["seed"]
+        settings = recipe.relation
+        self.none_label = settings.none_label
+        self.typed = settings.markers == "typed"
+        self.encoding = settings.encoding
+        self.negative_ratio = settings.negative_ratio
+        self.seed = recipe.train.seed
         self.entity_types = sorted(
             {e["type"] for examples in splits.values() for ex in examples for e in ex["entities"]}
         )
         self.type_pairs = None
-        if settings["type_pairs"]:
+        if settings.type_pairs:
             self.type_pairs = {
                 (ex["entities"][r["head"]]["type"], ex["entities"][r["tail"]]["type"])
                 for ex in splits["train"]

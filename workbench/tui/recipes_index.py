@@ -50,7 +50,7 @@ def describe(path: Path) -> RecipeEntry:
         recipe = load_recipe(path, check_files=False)
     except WorkbenchError as exc:
         return RecipeEntry(path=path, name=path.stem, error=str(exc))
-    data = recipe["data"]
+    data = recipe["data"]  # the splits by name
     splits = " / ".join(_short(data[s]) for s in ("train", "validation", "test") if data[s])
     missing = next(
         (
@@ -60,8 +60,8 @@ def describe(path: Path) -> RecipeEntry:
         ),
         None,
     )
-    method = recipe["peft"]["method"]
-    model = recipe["model"]["name"] + (f" + {TUNING_NAMES[method]}" if method != "full" else "")
+    method = recipe.peft.method
+    model = recipe.model.name + (f" + {TUNING_NAMES[method]}" if method != "full" else "")
     return RecipeEntry(
         path=path,
         name=recipe.name,

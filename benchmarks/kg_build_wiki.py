@@ -108,8 +108,8 @@ def main() -> None:
         f"graph unchanged: {unchanged}"
     )
     with Graph.open(graph_path, create=False) as graph:
-        names = {e["id"]: f"{e['name']} ({e['type']})" for e in graph.iter_entities()}
-        relations = list(graph.iter_relations(evidence=1))
+        names = {e["id"]: f"{e['name']} ({e['type']})" for e in graph.queries.iter_entities()}
+        relations = list(graph.queries.iter_relations(evidence=1))
         for relation in random.Random(0).sample(relations, min(args.sample, len(relations))):
             evidence = relation["evidence"][0]["sentence"] if relation["evidence"] else ""
             console.print(

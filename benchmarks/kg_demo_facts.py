@@ -34,10 +34,10 @@ def main() -> None:
         for f in json.loads(FACTS.read_text(encoding="utf-8"))
     }
     with Graph.open(args.graph, create=False) as graph:
-        names = {e["id"]: e["name"] for e in graph.iter_entities()}
+        names = {e["id"]: e["name"] for e in graph.queries.iter_entities()}
         found = {
             (key(names[r["head"]]), r["type"], key(names[r["tail"]]))
-            for r in graph.iter_relations(evidence=0)
+            for r in graph.queries.iter_relations(evidence=0)
         }
     tp, fp, fn = Counter(), Counter(), Counter()
     for triple in found:

@@ -42,18 +42,20 @@ def one_seed(graph_path: Path, seed: int, share: float) -> dict:
     copy = folder / "hidden.sqlite"
     shutil.copy(graph_path, copy)
     with Graph.open(copy) as graph:
-        keys = graph.entity_keys()
+        keys = graph.queries.entity_keys()
         held = {}
-        for r in graph.iter_relations(evidence=0):
+        for r in graph.queries.iter_relations(evidence=0):
             triple = (keys[r["head"]], r["type"], keys[r["tail"]])
             if triple in gold:
                 held[triple] = r["id"]
         rng = random.Random(seed)
         hidden = set(rng.sample(sorted(held), round(share * len(held))))
         with graph.transaction() as g:
-            g._conn.executemany("DELETE FROM relations WHERE id = ?", [(held[t],) for t in hidden])
+            g.core.conn.executemany(
+                "DELETE FROM relations WHERE id = ?", [(held[t],) for t in hidden]
+            )
         run_inference(graph, InferSettings(min_score=0.0, limit=10_000))
-        proposals = graph.inferred()
+        proposals = graph.decisions.inferred()
     shutil.rmtree(folder)
     ranked = []
     for p in proposals:

@@ -57,7 +57,7 @@ def oracle_graph(path: Path) -> None:
 
     facts = json.loads(FACTS.read_text(encoding="utf-8"))
     with Graph.open(path) as graph:
-        build = graph.begin_build("oracle", "oracle", "corpus_facts.json", {})
+        build = graph.ingest.begin_build("oracle", "oracle", "corpus_facts.json", {})
         for n, f in enumerate(facts):
             ht, tt = TYPES[f["type"]]
             text = PHRASES[f["type"]].format(h=f["head"], t=f["tail"])
@@ -71,10 +71,10 @@ def oracle_graph(path: Path) -> None:
                 ],
                 "relations": [{"head": 0, "tail": 1, "type": f["type"], "score": 1.0}],
             }
-            graph.add_document(f"fact-{n}", "corpus_facts.json", str(n), [sentence], build)
+            graph.ingest.add_document(f"fact-{n}", "corpus_facts.json", str(n), [sentence], build)
         from workbench.kg.embed import Embedder
 
-        graph.refresh_embeddings(Embedder())
+        graph.vectors.refresh_embeddings(Embedder())
 
 
 def main() -> None:
@@ -113,7 +113,7 @@ def main() -> None:
                 found = [c for c in merge_candidates(graph) if c["score"] >= args.merge]
                 if not found:
                     break
-                graph.merge(found[0]["from"]["id"], found[0]["into"]["id"])
+                graph.decisions.merge(found[0]["from"]["id"], found[0]["into"]["id"])
                 merged += 1
     questions = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
     embedder = Embedder()

@@ -301,18 +301,18 @@ def main() -> int:
             from workbench.kg.store import Graph
 
             with Graph.open("graph.sqlite", create=False) as opened:
-                top = opened.stats()["top_entities"]
+                top = opened.queries.stats()["top_entities"]
                 if not top:
                     print(f"{graph} has no entities: no Graph screen pictures", flush=True)
                     return
                 # A chain of more than one relation shows more than the entity's tree does.
-                near = {n["other"]["id"] for n in opened.neighbours(top[0]["id"])}
+                near = {n["other"]["id"] for n in opened.queries.neighbours(top[0]["id"])}
                 far = [e for e in top[1:] if e["id"] not in near] or top[1:]
                 # Reasoning's proposals, in this copy of the graph, for their picture.
                 from workbench.kg.infer import run_inference
 
                 run_inference(opened)
-                proposals = opened.inferred(limit=1)
+                proposals = opened.decisions.inferred(limit=1)
 
             async def inferred(pilot):
                 screen = pilot.app.screen

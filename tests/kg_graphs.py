@@ -1,5 +1,5 @@
 """Hand-made sentence records and small graphs for the knowledge-graph tests
-(what kg/build.py would hand Graph.add_document, without any model)."""
+(what kg/build.py would hand graph.ingest.add_document, without any model)."""
 
 from __future__ import annotations
 
@@ -36,12 +36,12 @@ def sha(sentences: list[dict]) -> str:
 def add(graph: Graph, documents: dict[str, list[dict]], build_id: int | None = None) -> int:
     """Add documents in one build; returns how many were stored."""
     if build_id is None:
-        build_id = graph.begin_build("runs/ner", "runs/rel", "corpus/", {"threshold": 0.5})
+        build_id = graph.ingest.begin_build("runs/ner", "runs/rel", "corpus/", {"threshold": 0.5})
     added = sum(
-        graph.add_document(key, f"corpus/{key}", sha(sents), sents, build_id)
+        graph.ingest.add_document(key, f"corpus/{key}", sha(sents), sents, build_id)
         for key, sents in documents.items()
     )
-    graph.finish_build(
+    graph.ingest.finish_build(
         build_id, added, len(documents) - added, sum(len(s) for s in documents.values())
     )
     return added
@@ -156,4 +156,4 @@ WORLD = [
 
 def proposal_about(graph: Graph, head: str) -> dict:
     """The first inferred triple whose head is named ``head``."""
-    return next(p for p in graph.inferred() if p["head"]["name"] == head)
+    return next(p for p in graph.decisions.inferred() if p["head"]["name"] == head)

@@ -108,7 +108,7 @@ def test_hostile_questions_get_an_answer_or_a_clear_line(capsys, graph_file, que
     code, out, err = kg(capsys, "ask", question, "--graph", graph_file, "--json")
     assert code == 0 and "known" in json.loads(out)
     with Graph.open(graph_file) as graph:
-        assert graph.stats()["entities"] == 10  # nothing was run as SQL
+        assert graph.queries.stats()["entities"] == 10  # nothing was run as SQL
 
 
 @pytest.mark.parametrize(
@@ -164,7 +164,7 @@ def test_merges_and_judgements_say_what_they_refuse(capsys, tmp_path):
     code, _, err = kg(capsys, "merge", "Rome", "Oslo", "--graph", graph_file)
     assert code == 2 and "'Rome' names 2 entities" in err and "give an #id" in err
     with Graph.open(path) as graph:
-        ann, oslo = graph.resolve("Ann"), graph.resolve("Oslo")
+        ann, oslo = graph.queries.resolve("Ann"), graph.queries.resolve("Oslo")
     code, _, err = kg(capsys, "merge", "Ann", "Oslo", "--graph", graph_file)
     assert code == 2 and "Ann is PER and Oslo is LOC" in err and "--any-type" in err
     code, out, _ = kg(capsys, "merge", "Ann", "Oslo", "--any-type", "--graph", graph_file)
@@ -190,7 +190,7 @@ def test_a_chain_through_an_accepted_triple_says_so(tmp_path):
         add(graph, fact_documents(WORLD + [("Eve", "works_for", "Cato")], prefix="x"))
         run_inference(graph)
         eve = proposal_about(graph, "Eve")
-        graph.judge(eve["id"], "accepted")  # Eve lives in Rome, a person says
+        graph.decisions.judge(eve["id"], "accepted")  # Eve lives in Rome, a person says
         run_inference(graph, InferSettings(min_score=0.0))
         cato = proposal_about(graph, "Cato")
         lines = [" ".join(line.plain.split()) for line in explanation_lines(cato["explanation"])]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -17,6 +18,7 @@ from workbench.errors import WorkbenchError
 from workbench.kg import build as kg_build
 from workbench.kg.corpus import read_corpus, split_sentences
 from workbench.kg.store import Graph
+from workbench.models.saved import SavedModel
 
 TYPES = {
     "Maria": "PER",
@@ -71,7 +73,12 @@ def fake_relations(items):
 def fake_models(monkeypatch):
     ner = SimpleNamespace(predict_tokens=lambda m, t, sentences, *a: fake_ner(sentences))
     rel = SimpleNamespace(predict_pairs=lambda m, t, items, *a: fake_relations(items))
-    models = {"ner": (ner, None, None, 128), "relation": (rel, None, None, 128)}
+    models = {
+        name: SavedModel(
+            task=task, model=None, tokenizer=None, meta={"max_length": 128}, folder=Path()
+        )
+        for name, task in (("ner", ner), ("relation", rel))
+    }
     monkeypatch.setattr(kg_build, "load_models", lambda ner, relations, device: models)
     monkeypatch.setattr(kg_build, "check_models", lambda ner, relations: None)
     monkeypatch.setattr(kg_build, "fingerprint", lambda ner, rel, threshold: str(threshold))
@@ -167,12 +174,12 @@ def test_build_stores_entities_mentions_and_relations_over_the_threshold(tmp_pat
     assert summary["added"] == 2 and summary["sentences"] == 5
     assert [(e.done, e.total) for e in heard] == [(0, 2), (2, 2)]
     with Graph.open(tmp_path / "g.sqlite", create=False) as graph:
-        stats = graph.stats()
+        stats = graph.queries.stats()
         assert stats["entities"] == 7  # Maria Rossi, Kestrel Bank, Porto, Jon Berg, Oslo, ...
         assert stats["relations_by_type"] == {"works_for": 2}  # based_in scored 0.4 < 0.5
         # the build's own counts use the graph's words for the same things
         assert (summary["mentions"], summary["evidence"]) == (stats["mentions"], stats["evidence"])
-        jon = graph.entity(graph.resolve("Jon Berg")["id"])
+        jon = graph.queries.entity(graph.queries.resolve("Jon Berg")["id"])
         assert [m["document"] for m in jon["mentions"]] == ["corpus/a.txt", "corpus/b.txt"]
         mention = jon["mentions"][0]
         assert mention["sentence"][mention["start"] : mention["end"]] == "Jon Berg"
@@ -181,8 +188,8 @@ def test_build_stores_entities_mentions_and_relations_over_the_threshold(tmp_pat
     again = build(tmp_path, threshold=0.3)
     assert again["replaced"] == 2 and again["skipped"] == 0
     with Graph.open(tmp_path / "g.sqlite", create=False) as graph:
-        assert graph.stats()["relations_by_type"] == {"based_in": 2, "works_for": 2}
-        assert graph.stats()["documents"] == 2
+        assert graph.queries.stats()["relations_by_type"] == {"based_in": 2, "works_for": 2}
+        assert graph.queries.stats()["documents"] == 2
 
 
 def test_rebuilding_the_same_documents_changes_nothing_and_new_ones_only_add(
@@ -214,9 +221,9 @@ def test_a_changed_document_is_replaced_not_duplicated(tmp_path, fake_models):
     summary = build(tmp_path)
     assert summary["replaced"] == 1
     with Graph.open(tmp_path / "g.sqlite", create=False) as graph:
-        names = {e["name"] for e in graph.iter_entities()}
+        names = {e["name"] for e in graph.queries.iter_entities()}
         assert "Nordwind" not in names and "Lisbon" not in names  # only b.txt had them
-        jon = graph.entity(graph.resolve("Jon Berg")["id"])
+        jon = graph.queries.entity(graph.queries.resolve("Jon Berg")["id"])
         assert [r["other"]["name"] for r in jon["outgoing"]] == ["Kestrel Bank"]
 
 
@@ -278,10 +285,10 @@ def test_a_document_deleted_from_the_corpus_leaves_the_graph(tmp_path, fake_mode
     summary = build(tmp_path)
     assert summary["removed"] == 1 and summary["skipped"] == 1
     with Graph.open(tmp_path / "g.sqlite", create=False) as graph:
-        names = {e["name"] for e in graph.iter_entities()}
+        names = {e["name"] for e in graph.queries.iter_entities()}
         assert "Nordwind" not in names and "Lisbon" not in names
         assert "Jon Berg" in names  # a.txt names him too
-        assert graph.stats()["documents"] == 1
+        assert graph.queries.stats()["documents"] == 1
     # Another corpus built into the same graph is not "deleted" by this one's build.
     other = tmp_path / "other"
     write(other / "c.txt", "Maria Rossi visited Geneva.")
@@ -295,13 +302,15 @@ def test_a_merge_survives_a_rebuild_of_the_changed_document(tmp_path, fake_model
     corpus(tmp_path, {**DOCS, "b.txt": "Jon works for Nordwind."})
     build(tmp_path)
     with Graph.open(tmp_path / "g.sqlite", create=False) as graph:
-        graph.merge(graph.resolve("Jon")["id"], graph.resolve("Jon Berg")["id"])
+        graph.decisions.merge(
+            graph.queries.resolve("Jon")["id"], graph.queries.resolve("Jon Berg")["id"]
+        )
     corpus(tmp_path, {"b.txt": "Jon works for Nordwind, in Lisbon."})  # changed: re-read
     assert build(tmp_path)["replaced"] == 1
     with Graph.open(tmp_path / "g.sqlite", create=False) as graph:
-        names = {e["name"] for e in graph.iter_entities()}
+        names = {e["name"] for e in graph.queries.iter_entities()}
         assert "Jon" not in names  # the new mention joined the merged entity
-        jon = graph.entity(graph.resolve("Jon Berg")["id"])
+        jon = graph.queries.entity(graph.queries.resolve("Jon Berg")["id"])
         assert {a["text"] for a in jon["aliases"]} == {"Jon Berg", "Jon"}
         assert [r["other"]["name"] for r in jon["outgoing"]] == ["Nordwind"]
 

@@ -124,7 +124,7 @@ def test_semantic_search(capsys, graph_file, monkeypatch):
 
     monkeypatch.setattr(workbench.kg.embed, "Embedder", FakeEmbedder)
     with Graph.open(graph_file) as g:
-        g.refresh_embeddings(FakeEmbedder("word-counter"))
+        g.vectors.refresh_embeddings(FakeEmbedder("word-counter"))
     code, out, _ = kg(
         capsys, "search", "paint", "--semantic", "--graph", graph_file, "--json", "--limit", "3"
     )

@@ -26,12 +26,12 @@ def world_graph(path) -> Graph:
 
 
 def names(graph) -> dict[int, str]:
-    return {e["id"]: e["name"] for e in graph.iter_entities()}
+    return {e["id"]: e["name"] for e in graph.queries.iter_entities()}
 
 
 def orphans(graph) -> dict[str, int]:
     """Rows that nothing supports any more: each count must be 0."""
-    q = graph._conn.execute
+    q = graph.core.conn.execute
     return {
         "entities without mentions": q(
             "SELECT count(*) FROM entities e WHERE NOT EXISTS "
@@ -100,10 +100,10 @@ def test_rules_predict_the_missing_triple_with_the_chain_that_fired():
 
 def test_infer_stores_proposals_apart_from_evidence(tmp_path):
     with world_graph(tmp_path / "g.sqlite") as graph:
-        before = graph.stats()
+        before = graph.queries.stats()
         result = run_inference(graph)
         assert result["proposed"] >= 1
-        top = graph.inferred()[0]
+        top = graph.decisions.inferred()[0]
         assert (top["head"]["name"], top["type"], top["tail"]["name"]) == (
             "Eve",
             "lives_in",
@@ -115,9 +115,11 @@ def test_infer_stores_proposals_apart_from_evidence(tmp_path):
         assert steps == [("Eve", "works_for", "Bolt"), ("Bolt", "based_in", "Rome")]
         # Cid already lives somewhere and lives_in holds once a head: no second home for him.
         assert not [
-            p for p in graph.inferred() if p["head"]["name"] == "Cid" and p["type"] == "lives_in"
+            p
+            for p in graph.decisions.inferred()
+            if p["head"]["name"] == "Cid" and p["type"] == "lives_in"
         ]
-        after = graph.stats()
+        after = graph.queries.stats()
         for key in ("relations", "evidence", "entities", "mentions"):
             assert after[key] == before[key]  # never mixed into what was extracted
 
@@ -126,14 +128,16 @@ def test_judgements_survive_a_rebuild_and_rejected_triples_stay_away(tmp_path):
     with world_graph(tmp_path / "g.sqlite") as graph:
         add(graph, fact_documents([("Fay", "works_for", "Acme")], prefix="fay"))
         run_inference(graph)
-        proposed = {(p["head"]["name"], p["type"], p["tail"]["name"]): p for p in graph.inferred()}
-        graph.judge(proposed[("Eve", "lives_in", "Rome")]["id"], "accepted")
-        graph.judge(proposed[("Fay", "lives_in", "Oslo")]["id"], "rejected")
-        assert graph.inferred() == []
+        proposed = {
+            (p["head"]["name"], p["type"], p["tail"]["name"]): p for p in graph.decisions.inferred()
+        }
+        graph.decisions.judge(proposed[("Eve", "lives_in", "Rome")]["id"], "accepted")
+        graph.decisions.judge(proposed[("Fay", "lives_in", "Oslo")]["id"], "rejected")
+        assert graph.decisions.inferred() == []
         # A rebuild: Eve's only document goes (Eve with it), then comes back changed,
         # so her entity row is a new one.
-        graph.remove_document("f04.txt")
-        assert not graph.accepted()
+        graph.ingest.remove_document("f04.txt")
+        assert not graph.decisions.accepted()
         add(
             graph,
             {
@@ -146,26 +150,30 @@ def test_judgements_survive_a_rebuild_and_rejected_triples_stay_away(tmp_path):
                 ]
             },
         )
-        accepted = graph.accepted()  # the judgement is by name, not row id
+        accepted = graph.decisions.accepted()  # the judgement is by name, not row id
         assert [(a["head"]["name"], a["type"], a["tail"]["name"]) for a in accepted] == [
             ("Eve", "lives_in", "Rome")
         ]
         assert accepted[0]["explanation"][0]["rule"] == LIVES  # the why, as it was judged
         run_inference(graph)
-        again = {(p["head"]["name"], p["type"], p["tail"]["name"]) for p in graph.inferred()}
+        again = {
+            (p["head"]["name"], p["type"], p["tail"]["name"]) for p in graph.decisions.inferred()
+        }
         assert ("Eve", "lives_in", "Rome") not in again  # a person's fact now, not a guess
         assert ("Fay", "lives_in", "Oslo") not in again  # rejected: not proposed again
         with pytest.raises(WorkbenchError, match="no inferred triple #999"):
-            graph.judge(999, "accepted")
+            graph.decisions.judge(999, "accepted")
 
 
 def test_a_proposal_whose_support_disappears_is_withdrawn(tmp_path):
     with world_graph(tmp_path / "g.sqlite") as graph:
         run_inference(graph)
-        assert ("Eve", "Rome") in {(p["head"]["name"], p["tail"]["name"]) for p in graph.inferred()}
-        graph.remove_document("f06.txt")  # "Bolt based in Rome.": the chain breaks
+        assert ("Eve", "Rome") in {
+            (p["head"]["name"], p["tail"]["name"]) for p in graph.decisions.inferred()
+        }
+        graph.ingest.remove_document("f06.txt")  # "Bolt based in Rome.": the chain breaks
         assert ("Eve", "Rome") not in {
-            (p["head"]["name"], p["tail"]["name"]) for p in graph.inferred()
+            (p["head"]["name"], p["tail"]["name"]) for p in graph.decisions.inferred()
         }
         assert all(v == 0 for v in orphans(graph).values()), orphans(graph)
 
@@ -174,10 +182,12 @@ def test_embeddings_rank_candidates_when_pykeen_is_installed(tmp_path):
     pytest.importorskip("pykeen")
     with world_graph(tmp_path / "g.sqlite") as graph:
         result = run_inference(graph, InferSettings(method="both", epochs=20, min_score=0.0))
-        methods = {p["method"] for p in graph.inferred()}
+        methods = {p["method"] for p in graph.decisions.inferred()}
         assert result["proposed"] >= 1 and methods & {"rules+embeddings", "embeddings"}
         eve = [
-            p for p in graph.inferred() if (p["head"]["name"], p["tail"]["name"]) == ("Eve", "Rome")
+            p
+            for p in graph.decisions.inferred()
+            if (p["head"]["name"], p["tail"]["name"]) == ("Eve", "Rome")
         ]
         kinds = {note["kind"] for note in eve[0]["explanation"]}
         assert "rule" in kinds  # the rule's explanation stays, the model adds its opinion
@@ -200,7 +210,9 @@ def kestrel_bits() -> dict:
 
 def relation_names(graph) -> set[tuple[str, str, str]]:
     n = names(graph)
-    return {(n[r["head"]], r["type"], n[r["tail"]]) for r in graph.iter_relations(evidence=0)}
+    return {
+        (n[r["head"]], r["type"], n[r["tail"]]) for r in graph.queries.iter_relations(evidence=0)
+    }
 
 
 def test_merge_candidates_find_short_names_titles_and_spellings(tmp_path):
@@ -232,12 +244,12 @@ def test_merge_candidates_find_short_names_titles_and_spellings(tmp_path):
 def test_a_merge_survives_rebuilds_and_a_split_undoes_it(tmp_path):
     with kestrel_graph(tmp_path / "g.sqlite") as graph:
         add(graph, kestrel_bits())
-        small, big = graph.resolve("Kestrel"), graph.resolve("Kestrel Group")
+        small, big = graph.queries.resolve("Kestrel"), graph.queries.resolve("Kestrel Group")
         assert small["id"] != big["id"]
-        graph.merge(small["id"], big["id"])
+        graph.decisions.merge(small["id"], big["id"])
         assert ("Jon Berg", "works_for", "The Kestrel Group") in relation_names(graph)
         assert (
-            graph.resolve("Kestrel")["id"] == big["id"]
+            graph.queries.resolve("Kestrel")["id"] == big["id"]
         )  # the name now leads to the merged entity
         assert all(v == 0 for v in orphans(graph).values()), orphans(graph)
         # A rebuild of the document that says "Kestrel": the mention joins the merged entity.
@@ -253,40 +265,42 @@ def test_a_merge_survives_rebuilds_and_a_split_undoes_it(tmp_path):
                 ]
             },
         )
-        assert [e for e in graph.iter_entities() if e["name"] == "Kestrel"] == []
+        assert [e for e in graph.queries.iter_entities() if e["name"] == "Kestrel"] == []
         assert ("Jon Berg", "works_for", "The Kestrel Group") in relation_names(graph)
-        assert graph.merges()[0]["from"] == "kestrel"
+        assert graph.decisions.merges()[0]["from"] == "kestrel"
         # Undo: the name gets its own entity back, with its relation.
-        split = graph.split(big["id"], "Kestrel")
+        split = graph.decisions.split(big["id"], "Kestrel")
         assert [e["name"] for e in split] == ["Kestrel"]
         assert ("Jon Berg", "works_for", "Kestrel") in relation_names(graph)
         assert ("Jon Berg", "works_for", "The Kestrel Group") not in relation_names(graph)
-        assert graph.merges() == []
+        assert graph.decisions.merges() == []
         assert all(v == 0 for v in orphans(graph).values()), orphans(graph)
         with pytest.raises(WorkbenchError, match="nothing was merged"):
-            graph.split(big["id"])
+            graph.decisions.split(big["id"])
 
 
 def test_merging_both_ends_of_a_relation_drops_it_cleanly(tmp_path):
     with kestrel_graph(tmp_path / "g.sqlite") as graph:
-        jon, kestrel = graph.resolve("Jon Berg"), graph.resolve("Kestrel Group")
-        graph.merge(jon["id"], kestrel["id"], any_type=True)  # silly; the graph must stay whole
-        assert all(r["head"] != r["tail"] for r in graph.iter_relations(evidence=0))
+        jon, kestrel = graph.queries.resolve("Jon Berg"), graph.queries.resolve("Kestrel Group")
+        graph.decisions.merge(
+            jon["id"], kestrel["id"], any_type=True
+        )  # silly; the graph must stay whole
+        assert all(r["head"] != r["tail"] for r in graph.queries.iter_relations(evidence=0))
         assert all(v == 0 for v in orphans(graph).values()), orphans(graph)
-        assert graph.resolve("Jon Berg")["name"] == "The Kestrel Group"  # B keeps its name
+        assert graph.queries.resolve("Jon Berg")["name"] == "The Kestrel Group"  # B keeps its name
         with pytest.raises(WorkbenchError, match="one entity already"):
-            graph.merge(kestrel["id"], kestrel["id"])
+            graph.decisions.merge(kestrel["id"], kestrel["id"])
 
 
 def test_removing_a_document_leaves_no_orphan(tmp_path):
     with kestrel_graph(tmp_path / "g.sqlite") as graph:
         add(graph, kestrel_bits())
-        graph.remove_document("b.txt")
+        graph.ingest.remove_document("b.txt")
         assert all(v == 0 for v in orphans(graph).values()), orphans(graph)
         assert "Jordan" not in names(graph).values()  # only b.txt named Jordan
-        assert graph.find_document("corpus/a.txt") == "a.txt"  # by source file too
+        assert graph.ingest.find_document("corpus/a.txt") == "a.txt"  # by source file too
         with pytest.raises(WorkbenchError, match="no document 'b.txt'"):
-            graph.find_document("b.txt")
+            graph.ingest.find_document("b.txt")
 
 
 # ------------------------------------------------------------------ the schema
@@ -304,23 +318,25 @@ def test_a_version_1_graph_is_upgraded_in_place(tmp_path):
     conn.commit()
     conn.close()
     with Graph.open(path) as graph:
-        assert graph._conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        types = {r[0] for r in graph._conn.execute("SELECT type FROM mentions")}
+        assert graph.core.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        types = {r[0] for r in graph.core.conn.execute("SELECT type FROM mentions")}
         assert types == {"PER", "ORG", "LOC"}  # filled from the entities
-        kestrel = graph.resolve("Kestrel Group")
+        kestrel = graph.queries.resolve("Kestrel Group")
         add(graph, kestrel_bits())
-        graph.merge(graph.resolve("Kestrel")["id"], kestrel["id"])
-        assert graph.merges()
+        graph.decisions.merge(graph.queries.resolve("Kestrel")["id"], kestrel["id"])
+        assert graph.decisions.merges()
 
 
 def test_a_split_gives_back_relations_a_merge_folded(tmp_path):
     with kestrel_graph(tmp_path / "g.sqlite") as graph:
         before = relation_names(graph)
         assert ("Jon Berg", "founded", "The Kestrel Group") in before
-        jon, kestrel = graph.resolve("Jon Berg"), graph.resolve("Kestrel Group")
-        graph.merge(jon["id"], kestrel["id"], any_type=True)  # "founded"'s ends are one now
+        jon, kestrel = graph.queries.resolve("Jon Berg"), graph.queries.resolve("Kestrel Group")
+        graph.decisions.merge(
+            jon["id"], kestrel["id"], any_type=True
+        )  # "founded"'s ends are one now
         assert not any(t == "founded" for _, t, _ in relation_names(graph))
-        graph.split(kestrel["id"])
+        graph.decisions.split(kestrel["id"])
         assert relation_names(graph) == before
         assert all(v == 0 for v in orphans(graph).values()), orphans(graph)
 
@@ -330,29 +346,35 @@ def test_judgements_follow_merges_and_splits(tmp_path):
         add(graph, fact_documents([("Evie", "works_for", "Bolt")], prefix="evie"))
         run_inference(graph)
         eve = proposal_about(graph, "Eve")
-        graph.judge(eve["id"], "accepted")
-        graph.merge(graph.resolve("Eve")["id"], graph.resolve("Evie")["id"])
-        assert [(a["head"]["name"], a["tail"]["name"]) for a in graph.accepted()] == [
+        graph.decisions.judge(eve["id"], "accepted")
+        graph.decisions.merge(
+            graph.queries.resolve("Eve")["id"], graph.queries.resolve("Evie")["id"]
+        )
+        assert [(a["head"]["name"], a["tail"]["name"]) for a in graph.decisions.accepted()] == [
             ("Evie", "Rome")
         ]
-        graph.split(graph.resolve("Evie")["id"])
-        assert [(a["head"]["name"], a["tail"]["name"]) for a in graph.accepted()] == [
+        graph.decisions.split(graph.queries.resolve("Evie")["id"])
+        assert [(a["head"]["name"], a["tail"]["name"]) for a in graph.decisions.accepted()] == [
             ("Eve", "Rome")
         ]
         # A merge that makes the two ends one: the judgement says nothing, and is not a loop.
-        graph.merge(graph.resolve("Eve")["id"], graph.resolve("Rome")["id"], any_type=True)
-        assert graph.accepted() == [] and all(h != t for h, _, t in graph.triples())
+        graph.decisions.merge(
+            graph.queries.resolve("Eve")["id"], graph.queries.resolve("Rome")["id"], any_type=True
+        )
+        assert graph.decisions.accepted() == [] and all(
+            h != t for h, _, t in graph.decisions.triples()
+        )
 
 
 def test_proposal_numbers_are_never_reused(tmp_path):
     with world_graph(tmp_path / "g.sqlite") as graph:
         run_inference(graph)
-        first = graph.inferred()[0]["id"]
+        first = graph.decisions.inferred()[0]["id"]
         run_inference(graph)
-        second = graph.inferred()[0]["id"]
+        second = graph.decisions.inferred()[0]["id"]
         assert second != first  # `kg accept FIRST` from an old listing cannot hit another triple
         with pytest.raises(WorkbenchError, match=f"no inferred triple #{first}"):
-            graph.judge(first, "accepted")
+            graph.decisions.judge(first, "accepted")
 
 
 def test_the_jsonl_export_keeps_the_three_kinds_apart(tmp_path):
@@ -362,7 +384,7 @@ def test_the_jsonl_export_keeps_the_three_kinds_apart(tmp_path):
         add(graph, fact_documents([("Fay", "works_for", "Acme")], prefix="fay"))
         run_inference(graph)
         eve = proposal_about(graph, "Eve")
-        graph.judge(eve["id"], "accepted")
+        graph.decisions.judge(eve["id"], "accepted")
         export_graph(graph, "jsonl", tmp_path / "g.jsonl")
     lines = [json.loads(line) for line in (tmp_path / "g.jsonl").read_text().splitlines()]
     kinds = [line["kind"] for line in lines]

@@ -49,7 +49,7 @@ def rows(graph: Graph) -> dict:
 
 
 def content_stats(graph: Graph) -> dict:
-    stats = graph.stats()
+    stats = graph.queries.stats()
     return {k: v for k, v in stats.items() if k not in ("builds", "size_bytes")}
 
 
@@ -125,13 +125,13 @@ def test_surface_forms_keep_case_and_abbreviations():
 
 
 def test_one_entity_per_key_and_type(graph):
-    kestrel = graph.search("kestrel group")
+    kestrel = graph.queries.search("kestrel group")
     assert [(h["name"], h["type"], h["mentions"]) for h in kestrel] == [
         ("The Kestrel Group", "ORG", 3)
     ]
-    aliases = {a["text"]: a["count"] for a in graph.entity(kestrel[0]["id"])["aliases"]}
+    aliases = {a["text"]: a["count"] for a in graph.queries.entity(kestrel[0]["id"])["aliases"]}
     assert aliases == {"The Kestrel Group": 1, "Kestrel Group": 1, "kestrel group": 1}
-    jordans = graph.search("jordan")
+    jordans = graph.queries.search("jordan")
     assert sorted((h["type"], h["mentions"]) for h in jordans) == [("LOC", 1), ("PER", 2)]
 
 
@@ -147,7 +147,7 @@ def test_display_name_is_the_most_frequent_form(tmp_path):
                 ]
             },
         )
-        assert g.resolve("kestrel")["name"] == "Kestrel Group"
+        assert g.queries.resolve("kestrel")["name"] == "Kestrel Group"
 
 
 def test_spans_that_normalise_to_nothing_and_self_loops_are_skipped(tmp_path):
@@ -164,7 +164,7 @@ def test_spans_that_normalise_to_nothing_and_self_loops_are_skipped(tmp_path):
                 ]
             },
         )
-        stats = g.stats()
+        stats = g.queries.stats()
         assert (stats["entities"], stats["mentions"], stats["relations"]) == (1, 2, 0)
         assert_consistent(g)
 
@@ -174,35 +174,37 @@ def test_spans_that_normalise_to_nothing_and_self_loops_are_skipped(tmp_path):
 
 def test_adding_the_same_documents_twice_changes_nothing(graph):
     before, before_rows = content_stats(graph), rows(graph)
-    build = graph.begin_build("runs/ner", None, "corpus/", {})
-    assert [graph.add_document(k, f"corpus/{k}", sha(s), s, build) for k, s in KESTREL.items()] == [
+    build = graph.ingest.begin_build("runs/ner", None, "corpus/", {})
+    assert [
+        graph.ingest.add_document(k, f"corpus/{k}", sha(s), s, build) for k, s in KESTREL.items()
+    ] == [
         False,
         False,
     ]
-    assert graph.document_state("a.txt", sha(KESTREL["a.txt"])) == "same"
+    assert graph.ingest.document_state("a.txt", sha(KESTREL["a.txt"])) == "same"
     assert content_stats(graph) == before and rows(graph) == before_rows
 
 
 def test_new_documents_only_add(graph):
-    before = {e["id"]: e for e in graph.iter_entities()}
-    before_relations = {r["id"]: r for r in graph.iter_relations()}
-    assert graph.document_state("c.txt", "x") == "new"
+    before = {e["id"]: e for e in graph.queries.iter_entities()}
+    before_relations = {r["id"]: r for r in graph.queries.iter_relations()}
+    assert graph.ingest.document_state("c.txt", "x") == "new"
     assert add(graph, NORDWIND) == 1
-    after = {e["id"]: e for e in graph.iter_entities()}
+    after = {e["id"]: e for e in graph.queries.iter_entities()}
     for entity_id, entity in before.items():
         assert after[entity_id]["name"] == entity["name"]
         assert after[entity_id]["mentions"] >= entity["mentions"]
-    assert set(after) - set(before) == {graph.resolve("Nordwind")["id"]}
-    lisbon = graph.resolve("Lisbon")["id"]
+    assert set(after) - set(before) == {graph.queries.resolve("Nordwind")["id"]}
+    lisbon = graph.queries.resolve("Lisbon")["id"]
     assert after[lisbon]["mentions"] == before[lisbon]["mentions"] + 1
-    relations = {r["id"]: r for r in graph.iter_relations()}
+    relations = {r["id"]: r for r in graph.queries.iter_relations()}
     assert set(before_relations) < set(relations)
     assert_consistent(graph)
 
 
 def test_a_changed_document_is_replaced_without_orphans(graph):
     add(graph, NORDWIND)
-    jon = graph.resolve("Jon Berg")["id"]
+    jon = graph.queries.resolve("Jon Berg")["id"]
     changed = [
         sentence(
             "Jon Berg moved to Porto.",
@@ -210,57 +212,57 @@ def test_a_changed_document_is_replaced_without_orphans(graph):
             [(0, "lives_in", 1)],
         )
     ]
-    assert graph.document_state("b.txt", sha(changed)) == "changed"
+    assert graph.ingest.document_state("b.txt", sha(changed)) == "changed"
     add(graph, {"b.txt": changed})
     assert_consistent(graph)
     # Jordan (both types) lived only in the old b.txt; Jon Berg survives with one mention.
     with pytest.raises(WorkbenchError):
-        graph.resolve("Jordan")
-    assert graph.search("jordan") == []
-    assert graph.resolve("Jon Berg")["id"] == jon
-    detail = graph.entity(jon)
+        graph.queries.resolve("Jordan")
+    assert graph.queries.search("jordan") == []
+    assert graph.queries.resolve("Jon Berg")["id"] == jon
+    detail = graph.queries.entity(jon)
     assert detail["mentions_total"] == 1
     assert [(r["type"], r["other"]["name"]) for r in detail["outgoing"]] == [("lives_in", "Porto")]
-    kestrel = graph.entity(graph.resolve("kestrel")["id"])
+    kestrel = graph.queries.entity(graph.queries.resolve("kestrel")["id"])
     assert {a["text"] for a in kestrel["aliases"]} == {"The Kestrel Group", "Kestrel Group"}
     assert [r["type"] for r in kestrel["incoming"]] == ["works_for"]
-    assert graph.search("kestrel group")[0]["match"] != "kestrel group"
+    assert graph.queries.search("kestrel group")[0]["match"] != "kestrel group"
     # The Kestrel based_in Lisbon relation lost one of its two evidence sentences.
     based = [r for r in kestrel["outgoing"] if r["type"] == "based_in"]
     assert based[0]["count"] == 1
-    assert graph.stats()["documents"] == 3
+    assert graph.queries.stats()["documents"] == 3
 
 
 def test_removing_a_document_removes_what_only_it_supported(graph):
     add(graph, NORDWIND)
-    assert graph.remove_document("c.txt") and not graph.remove_document("c.txt")
+    assert graph.ingest.remove_document("c.txt") and not graph.ingest.remove_document("c.txt")
     with pytest.raises(WorkbenchError):
-        graph.resolve("#99")
-    assert graph.search("nordwind") == []
-    assert graph.resolve("Lisbon")["name"] == "Lisbon"
+        graph.queries.resolve("#99")
+    assert graph.queries.search("nordwind") == []
+    assert graph.queries.resolve("Lisbon")["name"] == "Lisbon"
     assert_consistent(graph)
 
 
 def test_a_malformed_record_stores_nothing(graph):
     before = rows(graph)
     bad = [sentence("Ana met Bo.", [("Ana", "PER"), ("Bo", "PER")], [(0, "met", 5)])]
-    build = graph.begin_build("ner", None, "c", {})
+    build = graph.ingest.begin_build("ner", None, "c", {})
     with pytest.raises(WorkbenchError, match="d.txt: sentence 0"):
-        graph.add_document("d.txt", "d.txt", "s", bad, build)
-    assert rows(graph) == before and graph.document_state("d.txt", "s") == "new"
+        graph.ingest.add_document("d.txt", "d.txt", "s", bad, build)
+    assert rows(graph) == before and graph.ingest.document_state("d.txt", "s") == "new"
 
 
 def test_a_transaction_groups_documents_and_fails_as_one(tmp_path):
     with Graph.open(tmp_path / "g.sqlite") as g:
         with g.transaction():
             add(g, CHAIN)
-        assert g.stats()["documents"] == 1
+        assert g.queries.stats()["documents"] == 1
         bad = [sentence("Ana met Bo.", [("Ana", "PER"), ("Bo", "PER")], [(0, "met", 5)])]
         with pytest.raises(WorkbenchError), g.transaction():
             add(g, NORDWIND)
-            g.add_document("d.txt", "d.txt", "s", bad, 1)
-        assert g.document_state("c.txt", sha(NORDWIND["c.txt"])) == "new"
-        assert g.stats()["documents"] == 1 and len(g.stats()["builds"]) == 1
+            g.ingest.add_document("d.txt", "d.txt", "s", bad, 1)
+        assert g.ingest.document_state("c.txt", sha(NORDWIND["c.txt"])) == "new"
+        assert g.queries.stats()["documents"] == 1 and len(g.queries.stats()["builds"]) == 1
         assert_consistent(g)
 
 
@@ -286,7 +288,7 @@ def test_opening_files_that_are_not_graphs(tmp_path):
 
 
 def test_file_settings(graph):
-    conn = graph._conn
+    conn = graph.core.conn
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
@@ -298,16 +300,16 @@ def test_file_settings(graph):
 
 
 def test_search_by_name_prefix_alias_and_type(graph):
-    assert graph.search("Maria Rossi")[0]["name"] == "Maria Rossi"
-    assert graph.search("ross")[0]["name"] == "Maria Rossi"  # word prefix
-    assert graph.search("Kestrel's")[0]["name"] == "The Kestrel Group"  # possessive
-    hit = graph.search("kestrel gr")[0]
+    assert graph.queries.search("Maria Rossi")[0]["name"] == "Maria Rossi"
+    assert graph.queries.search("ross")[0]["name"] == "Maria Rossi"  # word prefix
+    assert graph.queries.search("Kestrel's")[0]["name"] == "The Kestrel Group"  # possessive
+    hit = graph.queries.search("kestrel gr")[0]
     assert hit["type"] == "ORG" and hit["mentions"] == 3 and hit["relations"] == 3
-    assert [h["type"] for h in graph.search("jordan", type="loc")] == ["LOC"]
-    assert graph.search("lisbon", type="PER") == []
+    assert [h["type"] for h in graph.queries.search("jordan", type="loc")] == ["LOC"]
+    assert graph.queries.search("lisbon", type="PER") == []
     # No name holds every word: any word will do.
-    assert {h["name"] for h in graph.search("maria lisbon")} == {"Maria Rossi", "Lisbon"}
-    assert len(graph.search("j")) == 3 and len(graph.search("j", limit=1)) == 1
+    assert {h["name"] for h in graph.queries.search("maria lisbon")} == {"Maria Rossi", "Lisbon"}
+    assert len(graph.queries.search("j")) == 3 and len(graph.queries.search("j", limit=1)) == 1
 
 
 def test_exact_names_come_first(tmp_path):
@@ -327,7 +329,7 @@ def test_exact_names_come_first(tmp_path):
                 ]
             },
         )
-        assert g.search("kestrel")[0]["name"] == "Kestrel"
+        assert g.queries.search("kestrel")[0]["name"] == "Kestrel"
 
 
 NASTY = [
@@ -362,39 +364,39 @@ NASTY = [
 @pytest.mark.parametrize("text", NASTY, ids=[f"nasty{i}" for i in range(len(NASTY))])
 def test_nasty_search_text_never_reaches_sql(graph, text):
     try:
-        hits = graph.search(text)
+        hits = graph.queries.search(text)
     except WorkbenchError as exc:
         assert "search" in str(exc)
     else:
         assert isinstance(hits, list)
-    assert graph.stats()["entities"] == 6  # DROP TABLE did nothing
+    assert graph.queries.stats()["entities"] == 6  # DROP TABLE did nothing
 
 
 def test_nothing_to_search_for(graph):
     with pytest.raises(WorkbenchError, match=r"nothing to search for in '\(\)'"):
-        graph.search("()")
+        graph.queries.search("()")
     with pytest.raises(WorkbenchError, match="limit"):
-        graph.search("kestrel", limit=0)
+        graph.queries.search("kestrel", limit=0)
 
 
 def test_resolve(graph):
-    maria = graph.search("maria")[0]
-    assert graph.resolve(f"#{maria['id']}") == {k: maria[k] for k in ("id", "name", "type")}
-    assert graph.resolve(str(maria["id"]))["id"] == maria["id"]
-    assert graph.resolve("KESTREL GROUP'S")["name"] == "The Kestrel Group"
-    assert graph.resolve("Jordan")["type"] == "PER"  # two mentions beat one
-    assert graph.resolve("berg")["name"] == "Jon Berg"  # falls back to search
+    maria = graph.queries.search("maria")[0]
+    assert graph.queries.resolve(f"#{maria['id']}") == {k: maria[k] for k in ("id", "name", "type")}
+    assert graph.queries.resolve(str(maria["id"]))["id"] == maria["id"]
+    assert graph.queries.resolve("KESTREL GROUP'S")["name"] == "The Kestrel Group"
+    assert graph.queries.resolve("Jordan")["type"] == "PER"  # two mentions beat one
+    assert graph.queries.resolve("berg")["name"] == "Jon Berg"  # falls back to search
     for ref in ("#999", "Atlantis", "()"):
         with pytest.raises(WorkbenchError, match="no entity"):
-            graph.resolve(ref)
+            graph.queries.resolve(ref)
 
 
 # ---------------------------------------------------------------------- detail
 
 
 def test_entity_detail(graph):
-    kestrel = graph.resolve("kestrel")["id"]
-    detail = graph.entity(kestrel)
+    kestrel = graph.queries.resolve("kestrel")["id"]
+    detail = graph.queries.entity(kestrel)
     assert (detail["name"], detail["type"], detail["mentions_total"]) == (
         "The Kestrel Group",
         "ORG",
@@ -414,20 +416,22 @@ def test_entity_detail(graph):
     for m in detail["mentions"]:
         assert m["sentence"][m["start"] : m["end"]] == m["text"]
     assert [m["document"] for m in detail["mentions"]] == ["a.txt", "a.txt", "b.txt"]
-    assert len(graph.entity(kestrel, mentions=1)["mentions"]) == 1
+    assert len(graph.queries.entity(kestrel, mentions=1)["mentions"]) == 1
     with pytest.raises(WorkbenchError, match="#999"):
-        graph.entity(999)
+        graph.queries.entity(999)
 
 
 def test_neighbours(graph):
-    kestrel = graph.resolve("kestrel")["id"]
-    seen = {(n["type"], n["forward"], n["other"]["name"]) for n in graph.neighbours(kestrel)}
+    kestrel = graph.queries.resolve("kestrel")["id"]
+    seen = {
+        (n["type"], n["forward"], n["other"]["name"]) for n in graph.queries.neighbours(kestrel)
+    }
     assert seen == {
         ("based_in", True, "Lisbon"),
         ("works_for", False, "Maria Rossi"),
         ("founded", False, "Jon Berg"),
     }
-    assert graph.neighbours(kestrel)[0]["count"] == 2  # strongest first
+    assert graph.queries.neighbours(kestrel)[0]["count"] == 2  # strongest first
 
 
 # ----------------------------------------------------------------------- paths
@@ -446,17 +450,17 @@ def names(chain) -> list[str]:
 
 def test_paths_find_every_shortest_chain(chain_graph):
     g = chain_graph
-    ana, cora, dax, fay = (g.resolve(n)["id"] for n in ("Ana", "Cora", "Dax", "Fay"))
-    chains = g.paths(ana, cora)
+    ana, cora, dax, fay = (g.queries.resolve(n)["id"] for n in ("Ana", "Cora", "Dax", "Fay"))
+    chains = g.queries.paths(ana, cora)
     assert sorted(names(c) for c in chains) == [["Ana", "Beta", "Cora"], ["Ana", "Eton", "Cora"]]
     assert all(step["forward"] for c in chains for step in c)
-    assert len(g.paths(ana, cora, limit=1)) == 1
+    assert len(g.queries.paths(ana, cora, limit=1)) == 1
 
 
 def test_paths_walk_relations_backwards(chain_graph):
     g = chain_graph
-    ana, dax = g.resolve("Ana")["id"], g.resolve("Dax")["id"]
-    chains = g.paths(ana, dax)
+    ana, dax = g.queries.resolve("Ana")["id"], g.queries.resolve("Dax")["id"]
+    chains = g.queries.paths(ana, dax)
     assert len(chains) == 2 and all(len(c) == 3 for c in chains)
     last = chains[0][-1]
     assert (last["from"]["name"], last["type"], last["to"]["name"], last["forward"]) == (
@@ -465,18 +469,18 @@ def test_paths_walk_relations_backwards(chain_graph):
         "Dax",
         False,
     )
-    back = g.paths(dax, ana)
+    back = g.queries.paths(dax, ana)
     # Dax -lives_in-> Cora is walked forwards, then Ana's relation backwards.
     assert back[0][0]["forward"] is True and back[0][-1]["forward"] is False
-    assert g.paths(ana, dax, max_hops=2) == []
+    assert g.queries.paths(ana, dax, max_hops=2) == []
 
 
 def test_paths_between_unconnected_or_equal_entities(chain_graph):
     g = chain_graph
-    ana, fay = g.resolve("Ana")["id"], g.resolve("Fay")["id"]
-    assert g.paths(ana, fay, max_hops=10) == [] and g.paths(ana, ana) == []
+    ana, fay = g.queries.resolve("Ana")["id"], g.queries.resolve("Fay")["id"]
+    assert g.queries.paths(ana, fay, max_hops=10) == [] and g.queries.paths(ana, ana) == []
     with pytest.raises(WorkbenchError):
-        g.paths(ana, 999)
+        g.queries.paths(ana, 999)
 
 
 def test_bidirectional_search_agrees_with_networkx():
@@ -505,7 +509,7 @@ def test_bidirectional_search_agrees_with_networkx():
 
 
 def test_stats(graph):
-    stats = graph.stats()
+    stats = graph.queries.stats()
     assert {
         k: stats[k]
         for k in ("documents", "sentences", "entities", "mentions", "relations", "evidence")
@@ -564,7 +568,7 @@ def test_export_graphml_reloads(graph, tmp_path):
     [out] = export_graph(graph, "graphml", tmp_path / "g.graphml")
     g = nx.read_graphml(out)
     assert (g.number_of_nodes(), g.number_of_edges()) == (6, 4)
-    kestrel = str(graph.resolve("kestrel")["id"])
+    kestrel = str(graph.queries.resolve("kestrel")["id"])
     assert g.nodes[kestrel] == {"name": "The Kestrel Group", "type": "ORG", "mentions": 3}
     edge = next(d for _, _, d in g.out_edges(kestrel, data=True) if d["type"] == "based_in")
     assert edge["count"] == 2 and edge["score"] == pytest.approx(0.8)
@@ -608,27 +612,31 @@ def test_profiles_describe_relations_in_words():
 
 def test_refresh_embeds_only_changed_profiles(graph):
     encoder = WordCounter()
-    assert graph.refresh_embeddings(encoder) == 6
+    assert graph.vectors.refresh_embeddings(encoder) == 6
     kestrel_profile = next(t for t in encoder.seen if t.startswith("The Kestrel Group"))
     assert "based in Lisbon" in kestrel_profile and "Maria Rossi works for it" in kestrel_profile
-    assert graph.refresh_embeddings(encoder) == 0
+    assert graph.vectors.refresh_embeddings(encoder) == 0
     add(graph, NORDWIND)  # a new entity, and Lisbon gains a relation
     encoder.seen.clear()
-    assert graph.refresh_embeddings(encoder) == 2
+    assert graph.vectors.refresh_embeddings(encoder) == 2
     assert sorted(t.split(" (")[0] for t in encoder.seen) == ["Lisbon", "Nordwind"]
-    assert graph.stats()["embedded"] == 7 and graph.embedding_models() == ["word-counter"]
-    hits = graph.search_semantic("lisbon", encoder)
+    assert graph.queries.stats()["embedded"] == 7 and graph.vectors.embedding_models() == [
+        "word-counter"
+    ]
+    hits = graph.vectors.search_semantic("lisbon", encoder)
     scores = [h["score"] for h in hits]
     assert scores == sorted(scores, reverse=True) and 0 < scores[0] <= 1.0001
-    assert len(graph.search_semantic("lisbon", encoder, limit=3)) == 3
-    assert [h["type"] for h in graph.search_semantic("x", encoder, type="PER")] == ["PER"] * 3
+    assert len(graph.vectors.search_semantic("lisbon", encoder, limit=3)) == 3
+    assert [h["type"] for h in graph.vectors.search_semantic("x", encoder, type="PER")] == [
+        "PER"
+    ] * 3
 
 
 def test_semantic_search_needs_embeddings(graph):
     with pytest.raises(WorkbenchError, match="no entity embeddings"):
-        graph.search_semantic("a bank", WordCounter())
+        graph.vectors.search_semantic("a bank", WordCounter())
     with pytest.raises(WorkbenchError, match="nothing to search for"):
-        graph.search_semantic("  ", WordCounter())
+        graph.vectors.search_semantic("  ", WordCounter())
 
 
 @pytest.fixture(scope="module")
@@ -664,7 +672,7 @@ def test_semantic_search_with_minilm(tmp_path, minilm):
                 ]
             },
         )
-        assert g.refresh_embeddings(minilm) == 3
-        assert g.search_semantic("a bank", minilm)[0]["name"] == "Harbour Savings"
-        assert g.search_semantic("an artist", minilm)[0]["name"] == "Maria Rossi"
-        assert g.search_semantic("a town by a river", minilm)[0]["name"] == "Porto"
+        assert g.vectors.refresh_embeddings(minilm) == 3
+        assert g.vectors.search_semantic("a bank", minilm)[0]["name"] == "Harbour Savings"
+        assert g.vectors.search_semantic("an artist", minilm)[0]["name"] == "Maria Rossi"
+        assert g.vectors.search_semantic("a town by a river", minilm)[0]["name"] == "Porto"

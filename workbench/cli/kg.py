@@ -197,7 +197,7 @@ def kg_search(args, graph, console) -> int:
 
     positive("--limit", args.limit)
     if args.semantic:
-        models = graph.embedding_models()
+        models = graph.vectors.embedding_models()
         if not models:
             raise WorkbenchError(
                 f"{graph.path}: no entity embeddings; run workbench kg build "
@@ -205,11 +205,11 @@ def kg_search(args, graph, console) -> int:
             )
         from workbench.kg.embed import Embedder
 
-        hits = graph.search_semantic(
+        hits = graph.vectors.search_semantic(
             args.text, Embedder(models[0]), limit=args.limit, type=args.type
         )
     else:
-        hits = graph.search(args.text, limit=args.limit, type=args.type)
+        hits = graph.queries.search(args.text, limit=args.limit, type=args.type)
     if args.json:
         for hit in hits:
             print(json.dumps(hit, ensure_ascii=False))
@@ -225,7 +225,7 @@ def kg_show(args, graph, console) -> int:
 
     if args.mentions < 0:
         raise WorkbenchError("--mentions must be 0 or more")
-    detail = graph.entity(graph.resolve(args.entity)["id"], mentions=args.mentions)
+    detail = graph.queries.entity(graph.queries.resolve(args.entity)["id"], mentions=args.mentions)
     return _show(args, console, detail, entity_view)
 
 
@@ -237,10 +237,10 @@ def kg_path(args, graph, console) -> int:
 
     positive("--max-hops", args.max_hops)
     positive("--limit", args.limit)
-    a, b = graph.resolve(args.a), graph.resolve(args.b)
+    a, b = graph.queries.resolve(args.a), graph.queries.resolve(args.b)
     if a["id"] == b["id"]:
         raise WorkbenchError(f"path: {args.a!r} and {args.b!r} are the same entity (#{a['id']})")
-    chains = graph.paths(a["id"], b["id"], max_hops=args.max_hops, limit=args.limit)
+    chains = graph.queries.paths(a["id"], b["id"], max_hops=args.max_hops, limit=args.limit)
     if args.json:
         for chain in chains:
             print(json.dumps(chain, ensure_ascii=False))
@@ -259,7 +259,7 @@ def kg_path(args, graph, console) -> int:
 def kg_stats(args, graph, console) -> int:
     from workbench.kg.present import stats_view
 
-    return _show(args, console, graph.stats(), stats_view)
+    return _show(args, console, graph.queries.stats(), stats_view)
 
 
 def kg_export(args, graph, console) -> int:
@@ -277,6 +277,6 @@ def kg_ask(args, graph, console) -> int:
     from workbench.kg.present import answer_view
 
     check_question(args.question)  # an empty or huge question: one line, before the encoder loads
-    models = graph.embedding_models()
+    models = graph.vectors.embedding_models()
     reply = ask(graph, args.question, Embedder(models[0] if models else "minilm")).to_dict()
     return _show(args, console, reply, answer_view)

@@ -89,7 +89,7 @@ def kg_infer(args, graph, console) -> int:
 
         from workbench.kg.present import triple_text
 
-        judged = graph.judgements()
+        judged = graph.decisions.judgements()
         if args.json:
             for j in judged:
                 print(json.dumps(j, ensure_ascii=False))
@@ -136,7 +136,7 @@ def kg_infer(args, graph, console) -> int:
             )
             if args.rules and result["rules"]:
                 console.print(rules_table(result["rules"]))
-    proposals = graph.inferred(limit=args.limit)
+    proposals = graph.decisions.inferred(limit=args.limit)
     if args.json:
         for p in proposals:
             print(json.dumps(p, ensure_ascii=False))
@@ -158,7 +158,7 @@ def _kg_judge(verdict: str):
         from workbench.kg.present import triple_text
 
         for number in args.ids:
-            p = graph.judge(number, verdict)
+            p = graph.decisions.judge(number, verdict)
             console.print(
                 Text.assemble(
                     f"{verdict} #{number}: ", triple_text(p["head"], p["type"], p["tail"])
@@ -191,7 +191,7 @@ def kg_merge(args, graph, console) -> int:
     from workbench.kg.normalize import entity_label
 
     a, b = _one_entity(graph, args.a), _one_entity(graph, args.b)
-    done = graph.merge(a["id"], b["id"], any_type=args.any_type)
+    done = graph.decisions.merge(a["id"], b["id"], any_type=args.any_type)
     console.print(
         f"merged {entity_label(a['name'], a['type'])} #{a['id']} into "
         f"{entity_label(b['name'], b['type'])} #{b['id']} ({done['mentions']} mentions moved; "
@@ -208,18 +208,18 @@ def _one_entity(graph, ref: str) -> dict:
     from workbench.kg.normalize import entity_label, normalize_name
 
     if not ref.strip().startswith("#"):
-        named = graph.by_name(normalize_name(ref))
+        named = graph.queries.by_name(normalize_name(ref))
         if len(named) > 1:
             which = ", ".join(f"{entity_label(e['name'], e['type'])} #{e['id']}" for e in named)
             raise WorkbenchError(f"{ref!r} names {len(named)} entities ({which}); give an #id")
-    return graph.resolve(ref)
+    return graph.queries.resolve(ref)
 
 
 def kg_split(args, graph, console) -> int:
     from workbench.kg.normalize import entity_label
 
     entity = _one_entity(graph, args.entity)
-    for e in graph.split(entity["id"], args.name):
+    for e in graph.decisions.split(entity["id"], args.name):
         console.print(
             f"split {entity_label(e['name'], e['type'])} #{e['id']} out of "
             f"{entity_label(entity['name'], entity['type'])}",
@@ -230,11 +230,11 @@ def kg_split(args, graph, console) -> int:
 
 
 def kg_remove(args, graph, console) -> int:
-    keys = [graph.find_document(ref) for ref in args.documents]  # every name checked first
+    keys = [graph.ingest.find_document(ref) for ref in args.documents]  # every name checked first
     with graph.transaction():
         for key in keys:
-            graph.remove_document(key, withdraw=False)
-        graph.withdraw_unsupported()  # once, not once a document: it reads every relation
+            graph.ingest.remove_document(key, withdraw=False)
+        graph.decisions.withdraw_unsupported()  # once, not once a document: it reads every relation
     for key in keys:
         console.print(f"removed {key}", highlight=False, markup=False)
     console.print(

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import WorkbenchError
+from workbench.kg import ask_support
 from workbench.kg.normalize import normalize_name, relation_words
 
 MAX_QUESTION = 1000  # characters
@@ -141,7 +142,7 @@ def find_entities(graph, question: str) -> list[dict]:
             if all(_stopword(w) for w in words):
                 continue
             text = question[tokens[i][0] : tokens[i + n - 1][1]]
-            hits = graph.by_name(normalize_name(text))
+            hits = graph.queries.by_name(normalize_name(text))
             if not hits:
                 continue
             for hit in hits:
@@ -176,7 +177,7 @@ def _by_partial_name(graph, question: str, tokens) -> list[dict]:
         text = question[run[0][0] : run[-1][1]]
         wanted = set(re.findall(r"\w+", normalize_name(text)))
         try:
-            hits = graph.search(text, limit=5)
+            hits = graph.queries.search(text, limit=5)
         except WorkbenchError:
             continue
         hits = [h for h in hits if wanted <= set(re.findall(r"\w+", normalize_name(h["match"])))]
@@ -188,7 +189,7 @@ def _by_partial_name(graph, question: str, tokens) -> list[dict]:
 def signatures(graph) -> dict[str, set[tuple[str, str]]]:
     """relation -> the (head type, tail type) pairings the graph holds for it."""
     sig: dict[str, set[tuple[str, str]]] = {}
-    for relation, head_type, tail_type in graph.relation_signatures():
+    for relation, head_type, tail_type in ask_support.relation_signatures(graph):
         sig.setdefault(relation, set()).add((head_type, tail_type))
     return sig
 
@@ -287,7 +288,7 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
             f"the graph holds entities and the relations between them"
         )
         return reply
-    phrasings, sig = graph.relation_phrasings(), signatures(graph)
+    phrasings, sig = ask_support.relation_phrasings(graph), signatures(graph)
     ranked: list[tuple[float, dict, list[Step], str, int]] = []
     options: list[tuple[dict, list[Step], str, list[str]]] = []
     for entity in entities:
@@ -341,7 +342,9 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
             break
         if not best_relations & {s.relation for s in chain}:
             continue  # another relation altogether is another question, not another reading
-        answers = graph.follow(entity["id"], [(s.relation, s.forward) for s in chain], limit)
+        answers = ask_support.follow(
+            graph, entity["id"], [(s.relation, s.forward) for s in chain], limit
+        )
         if answers:
             reply.entity, reply.chain, reply.similarity = _brief(entity), chain, score
             reply.answers = answers

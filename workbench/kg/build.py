@@ -17,6 +17,8 @@ from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.kg.corpus import Document, corpus_prefix, read_corpus, split_sentences
+from workbench.models.folder import saved_task
+from workbench.models.saved import SavedModel, load_saved
 from workbench.tasks.ner import char_spans, split_words
 
 DOCS_PER_CHUNK = 16
@@ -34,8 +36,6 @@ def _device(choice: str):
 
 def check_models(ner: str | Path, relations: str | Path | None) -> None:
     """Each model folder exists and is the task it is given as (without loading it)."""
-    from workbench.models import saved_task
-
     for option, path, wanted in (("--ner", ner, "ner"), ("--relations", relations, "relation")):
         if path is not None:
             _folder, task, _meta = saved_task(path)
@@ -51,8 +51,6 @@ def fingerprint(ner: str | Path, relations: str | Path | None, threshold: float)
     import hashlib
     import json
 
-    from workbench.models import saved_task
-
     parts: dict[str, Any] = {"threshold": threshold}
     for name, path in (("ner", ner), ("relations", relations)):
         if path is None:
@@ -67,42 +65,42 @@ def fingerprint(ner: str | Path, relations: str | Path | None, threshold: float)
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def load_models(ner: str | Path, relations: str | Path | None, device) -> dict[str, Any]:
+def load_models(ner: str | Path, relations: str | Path | None, device) -> dict[str, SavedModel]:
     """Load the NER model and the optional relation model onto ``device``."""
-    from workbench.models import load_saved, saved_max_length
-
-    task, model, tokenizer, meta = load_saved(ner)
-    models = {"ner": (task, model.to(device), tokenizer, saved_max_length(meta))}
+    models = {"ner": load_saved(ner)}
     if relations is not None:
-        task, model, tokenizer, meta = load_saved(relations)
-        models["relation"] = (task, model.to(device), tokenizer, saved_max_length(meta))
+        models["relation"] = load_saved(relations)
+    for saved in models.values():
+        saved.model = saved.model.to(device)
     return models
 
 
 def analyse(
-    documents: list[Document], models: dict[str, Any], threshold: float, batch_size: int
+    documents: list[Document], models: dict[str, SavedModel], threshold: float, batch_size: int
 ) -> list[list[dict]]:
     """Sentences of each document with their entities and relations, in the shape
-    ``Graph.add_document`` takes (entity offsets inside the sentence text)."""
+    ``graph.ingest.add_document`` takes (entity offsets inside the sentence text)."""
     sentences: list[tuple[int, str, int, list]] = []  # (doc index, text, start, words)
     for index, doc in enumerate(documents):
         for start, end in split_sentences(doc.text):
             text = doc.text[start:end]
             sentences.append((index, text, start, split_words(text)))
-    ner_task, ner_model, ner_tokenizer, ner_length = models["ner"]
-    found = ner_task.predict_tokens(
-        ner_model,
-        ner_tokenizer,
+    ner = models["ner"]
+    found = ner.task.predict_tokens(
+        ner.model,
+        ner.tokenizer,
         [[w for w, _, _ in words] for *_, words in sentences],
-        ner_length,
+        ner.max_length,
         batch_size,
     )
     relations: list[list[dict]] = [[] for _ in sentences]
     if "relation" in models:
-        rel_task, rel_model, rel_tokenizer, rel_length = models["relation"]
+        rel = models["relation"]
         todo = [i for i, entities in enumerate(found) if len(entities) > 1]
         items = [{"tokens": [w for w, _, _ in sentences[i][3]], "entities": found[i]} for i in todo]
-        predicted = rel_task.predict_pairs(rel_model, rel_tokenizer, items, rel_length, batch_size)
+        predicted = rel.task.predict_pairs(
+            rel.model, rel.tokenizer, items, rel.max_length, batch_size
+        )
         for i, rels in zip(todo, predicted):
             relations[i] = [r for r in rels if r["score"] >= threshold]
     out: list[list[dict]] = [[] for _ in documents]
@@ -209,10 +207,10 @@ def build_graph(
     }
     started = time.perf_counter()
     with Graph.open(graph_path) as graph:
-        states = [graph.document_state(d.key, shas[d.key]) for d in documents]
+        states = [graph.ingest.document_state(d.key, shas[d.key]) for d in documents]
         # Nothing new to read: the models are not even loaded.
         models = load_models(ner, relations, target) if any(s != "same" for s in states) else None
-        build_id = graph.begin_build(
+        build_id = graph.ingest.begin_build(
             ner_run=str(ner),
             relation_run=str(relations) if relations else None,
             corpus=str(corpus),
@@ -222,8 +220,8 @@ def build_graph(
         # gone from the JSONL file) leaves the graph: its mentions, evidence and
         # whatever only it supported.
         present = {d.key for d in documents}
-        for key in graph.documents_from(corpus_prefix(corpus)):
-            if key not in present and graph.remove_document(key, withdraw=False):
+        for key in graph.ingest.documents_from(corpus_prefix(corpus)):
+            if key not in present and graph.ingest.remove_document(key, withdraw=False):
                 summary["removed"] += 1
         if progress is not None:  # the bar shows from the start, before the first chunk
             progress(BuildProgress(done=0, total=len(documents), seconds=0.0))
@@ -236,7 +234,7 @@ def build_graph(
             analysed_docs = analyse(todo, models, threshold, batch_size) if todo and models else []
             with graph.transaction():  # one commit a chunk; a crash loses only this chunk
                 for doc, sentences in zip(todo, analysed_docs):
-                    if not graph.add_document(
+                    if not graph.ingest.add_document(
                         doc.key, doc.source, shas[doc.key], sentences, build_id
                     ):
                         continue  # the same document twice in one corpus
@@ -257,22 +255,22 @@ def build_graph(
         if (
             summary["replaced"] or summary["removed"]
         ):  # once a build, not once a document: it reads every relation
-            summary["withdrawn"] = graph.withdraw_unsupported()
-        graph.finish_build(
+            summary["withdrawn"] = graph.decisions.withdraw_unsupported()
+        graph.ingest.finish_build(
             build_id,
             documents_added=summary["added"],
             documents_skipped=summary["skipped"],
             sentences=summary["sentences"],
         )
         summary["embedded"] = 0
-        stats = graph.stats()
+        stats = graph.queries.stats()
         # Profiles change only with documents: an unchanged, fully embedded graph
         # needs no encoder.
         if embeddings and (summary["added"] or stats["embedded"] < stats["entities"]):
             from workbench.kg.embed import Embedder
 
-            summary["embedded"] = graph.refresh_embeddings(Embedder(device=target))
-            stats = graph.stats()
+            summary["embedded"] = graph.vectors.refresh_embeddings(Embedder(device=target))
+            stats = graph.queries.stats()
         summary["stats"] = stats
     summary["seconds"] = time.perf_counter() - started
     summary["analyse_seconds"] = analysed

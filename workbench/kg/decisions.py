@@ -1,11 +1,13 @@
 """What people decide about a graph, and what reasoning proposes to it.
 
-A mixin of store.Graph over the tables schema.DECISIONS creates:
+``graph.decisions`` (class Decisions) over the tables schema.DECISIONS creates:
 
 - **merges**: "these two names are one entity". Recorded by name (entity key and
   type), so when a rebuild deletes and re-creates entities, the next mention of
   the merged name goes straight to the entity it was merged into; a split takes
-  the decision back and moves the name's mentions out again.
+  the decision back and moves the name's mentions out again. (Reading a name
+  through the merges, GraphCore.merged_into, is in core.py: every ingested
+  mention needs it too.)
 - **inferred**: triples reasoning proposed (kg/infer.py), each with its score,
   its explanation and the extracted facts it rests on; never counted as
   evidence. Proposals whose support is gone are withdrawn after every change.
@@ -18,16 +20,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager
 from datetime import datetime, timezone
-from pathlib import Path
 
 from workbench.errors import WorkbenchError
+from workbench.kg.core import GraphCore
 from workbench.kg.normalize import normalize_name, surface_form
 from workbench.kg.sql import chunks as _chunks
 from workbench.kg.sql import marks as _marks
 
-_MAX_CHAIN = 32  # merge records are kept flat; this only guards a hand-edited file
 VERDICTS = ("accepted", "rejected")
 
 
@@ -38,48 +38,20 @@ def _now() -> str:
 Triple = tuple[int, str, int]
 
 
-class GraphDecisions:
-    """Merges, splits, proposals and judgements (mixed into store.Graph)."""
+class Decisions:
+    """Merges, splits, proposals and judgements: ``graph.decisions``."""
 
-    path: Path
-    _conn: sqlite3.Connection
-
-    # Provided by store.Graph.
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError
-
-    def _entity_id(self, key: str, type: str, surface: str) -> int:
-        raise NotImplementedError
-
-    def _refresh_relations(self, relation_ids: set[int]) -> None:
-        raise NotImplementedError
-
-    def _refresh_entities(self, entity_ids: set[int]) -> None:
-        raise NotImplementedError
-
-    def _entity_row(self, entity_id: int) -> sqlite3.Row:
-        raise NotImplementedError
+    def __init__(self, core: GraphCore):
+        self.core = core
 
     # ------------------------------------------------------------------ merges
-
-    def merged_into(self, key: str, type: str) -> tuple[str, str]:
-        """The (key, type) a name resolves to after people's merges (itself if none)."""
-        for _ in range(_MAX_CHAIN):
-            row = self._conn.execute(
-                "SELECT into_key, into_type FROM merges WHERE from_key = ? AND from_type = ?",
-                (key, type),
-            ).fetchone()
-            if row is None:
-                break
-            key, type = row[0], row[1]
-        return key, type
 
     def merge(self, source_id: int, target_id: int, any_type: bool = False) -> dict:
         """Merge entity ``source_id`` into ``target_id``: its mentions, aliases and
         relations move, and the decision is kept for every later build. Entities
         of two types merge only with ``any_type`` (a person is rarely a city).
         Returns {"from", "into", "mentions"} (entity briefs, mentions moved)."""
-        source, target = self._entity_row(source_id), self._entity_row(target_id)
+        source, target = self.core.entity_row(source_id), self.core.entity_row(target_id)
         if source_id == target_id:
             raise WorkbenchError(
                 f"merge: {source['name']} ({source['type']}) #{source_id} is one entity "
@@ -91,7 +63,7 @@ class GraphDecisions:
                 f"{target['type']}; merge entities of two types with --any-type"
             )
         src_key, tgt_key = self._key_of(source_id), self._key_of(target_id)
-        with self._write() as conn:
+        with self.core.write() as conn:
             # The source's own name, and every name merged into it, now lead to the target.
             conn.execute(
                 "UPDATE merges SET into_key = ?, into_type = ? "
@@ -137,7 +109,7 @@ class GraphDecisions:
                 "into_type": r["into_type"],
                 "time": r["time"],
             }
-            for r in self._conn.execute(sql + " ORDER BY id DESC", args).fetchall()
+            for r in self.core.conn.execute(sql + " ORDER BY id DESC", args).fetchall()
         ]
 
     def split(self, entity_id: int, name: str | None = None) -> list[dict]:
@@ -157,7 +129,7 @@ class GraphDecisions:
                 )
         if not decisions:
             raise WorkbenchError(f"split: nothing was merged into #{entity_id}")
-        with self._write() as conn:
+        with self.core.write() as conn:
             conn.executemany("DELETE FROM merges WHERE id = ?", [(d["id"],) for d in decisions])
             mentions = [
                 r[0]
@@ -167,8 +139,8 @@ class GraphDecisions:
             self.withdraw_unsupported()
         found = []
         for d in decisions:
-            key, type = self.merged_into(d["from"], d["from_type"])
-            row = self._conn.execute(
+            key, type = self.core.merged_into(d["from"], d["from_type"])
+            row = self.core.conn.execute(
                 "SELECT id, name, type FROM entities WHERE key = ? AND type = ?", (key, type)
             ).fetchone()
             if row is not None and (key, type) != target_key:
@@ -176,11 +148,11 @@ class GraphDecisions:
         return found
 
     def _key_of(self, entity_id: int) -> tuple[str, str]:
-        row = self._conn.execute(
+        row = self.core.conn.execute(
             "SELECT key, type FROM entities WHERE id = ?", (entity_id,)
         ).fetchone()
         if row is None:
-            raise WorkbenchError(f"no entity #{entity_id} in {self.path}")
+            raise WorkbenchError(f"no entity #{entity_id} in {self.core.path}")
         return row[0], row[1]
 
     def _rehome(self, mention_ids: list[int]) -> int:
@@ -188,7 +160,7 @@ class GraphDecisions:
         then regroup the evidence that cites it; returns how many moved. Evidence
         whose ends become one entity is folded away (kept for a split), and folded
         evidence whose ends are two entities again comes back."""
-        conn = self._conn
+        conn = self.core.conn
         touched_entities: set[int] = set()
         moved: list[int] = []
         for chunk in _chunks(mention_ids):
@@ -197,7 +169,7 @@ class GraphDecisions:
                 f"WHERE id IN ({_marks(chunk)})",
                 chunk,
             ).fetchall():
-                owner = self._entity_id(normalize_name(text), type, surface_form(text))
+                owner = self.core.entity_id(normalize_name(text), type, surface_form(text))
                 if owner != entity_id:
                     conn.execute(
                         "UPDATE mentions SET entity_id = ? WHERE id = ?", (owner, mention_id)
@@ -249,19 +221,19 @@ class GraphDecisions:
                 )
                 conn.execute("DELETE FROM folded WHERE id = ?", (fold_id,))
                 touched_relations.add(relation_id)
-        self._refresh_relations(touched_relations)
-        self._refresh_entities(touched_entities)
+        self.core.refresh_relations(touched_relations)
+        self.core.refresh_entities(touched_entities)
         return len(moved)
 
     def _relation_id(self, head: int, type: str, tail: int) -> int:
         """The relation row (head, type, tail), created empty when missing (its
         count and score come from its evidence in _refresh_relations)."""
-        self._conn.execute(
+        self.core.conn.execute(
             "INSERT INTO relations(head_id, tail_id, type, score, count) "
             "VALUES (?, ?, ?, 0, 0) ON CONFLICT DO NOTHING",
             (head, tail, type),
         )
-        return self._conn.execute(
+        return self.core.conn.execute(
             "SELECT id FROM relations WHERE head_id = ? AND type = ? AND tail_id = ?",
             (head, type, tail),
         ).fetchone()[0]
@@ -273,7 +245,7 @@ class GraphDecisions:
         person accepted (when ``accepted``): what reasoning reasons from."""
         found = [
             (r[0], r[1], r[2])
-            for r in self._conn.execute("SELECT head_id, type, tail_id FROM relations")
+            for r in self.core.conn.execute("SELECT head_id, type, tail_id FROM relations")
         ]
         if accepted:
             found += [(f["head"]["id"], f["type"], f["tail"]["id"]) for f in self.accepted()]
@@ -303,7 +275,7 @@ class GraphDecisions:
                     _now(),
                 )
             )
-        with self._write() as conn:
+        with self.core.write() as conn:
             conn.execute("DELETE FROM inferred")
             conn.executemany(
                 "INSERT OR REPLACE INTO inferred(head_id, tail_id, type, score, method, "
@@ -322,11 +294,11 @@ class GraphDecisions:
         if verdict is not None:
             sql += " WHERE verdict = ?"
             args = (verdict,)
-        for row in self._conn.execute(sql + " ORDER BY id", args).fetchall():
+        for row in self.core.conn.execute(sql + " ORDER BY id", args).fetchall():
             ends = []
             for end in ("head", "tail"):
-                key, type = self.merged_into(row[f"{end}_key"], row[f"{end}_type"])
-                found = self._conn.execute(
+                key, type = self.core.merged_into(row[f"{end}_key"], row[f"{end}_type"])
+                found = self.core.conn.execute(
                     "SELECT id, name, type FROM entities WHERE key = ? AND type = ?", (key, type)
                 ).fetchone()
                 if found is None:
@@ -368,7 +340,7 @@ class GraphDecisions:
                 "explanation": json.loads(r["explanation"]),
                 "support": json.loads(r["support"]),
             }
-            for r in self._conn.execute(sql, args).fetchall()
+            for r in self.core.conn.execute(sql, args).fetchall()
         ]
 
     def judge(self, inferred_id: int, verdict: str) -> dict:
@@ -378,18 +350,18 @@ class GraphDecisions:
             raise WorkbenchError(f"verdict must be one of {', '.join(VERDICTS)}")
         found = [p for p in self.inferred() if p["id"] == inferred_id]
         if not found:
-            judged = self._conn.execute(
+            judged = self.core.conn.execute(
                 "SELECT verdict, time FROM judgements WHERE proposal = ?", (inferred_id,)
             ).fetchone()
             if judged is not None:
                 raise WorkbenchError(f"#{inferred_id} was {judged[0]} already ({judged[1]})")
             raise WorkbenchError(
-                f"no inferred triple #{inferred_id} in {self.path} "
+                f"no inferred triple #{inferred_id} in {self.core.path} "
                 f"(list them with workbench kg infer --list)"
             )
         proposal = found[0]
         head, tail = self._key_of(proposal["head"]["id"]), self._key_of(proposal["tail"]["id"])
-        with self._write() as conn:
+        with self.core.write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO judgements(head_key, head_type, type, tail_key, "
                 "tail_type, verdict, explanation, time, proposal) "
@@ -444,7 +416,7 @@ class GraphDecisions:
         embeddings alone rests on its two entities, which cascade). Returns how many."""
         known = set(self.triples())
         gone = []
-        for r in self._conn.execute(
+        for r in self.core.conn.execute(
             "SELECT id, head_id, type, tail_id, support FROM inferred"
         ).fetchall():
             chains = json.loads(r["support"])
@@ -453,6 +425,6 @@ class GraphDecisions:
             ):
                 gone.append((r["id"],))
         if gone:
-            with self._write() as conn:
+            with self.core.write() as conn:
                 conn.executemany("DELETE FROM inferred WHERE id = ?", gone)
         return len(gone)

@@ -32,7 +32,7 @@ class Embedder:
         import torch
         from transformers import AutoModel
 
-        from workbench.models import from_pretrained, load_tokenizer
+        from workbench.models.pretrained import from_pretrained, load_tokenizer
 
         self._name = model
         self.max_length = max_length

@@ -65,16 +65,16 @@ def export_graph(graph, fmt: str, out: Path | str) -> list[Path]:
 
 
 def _write_jsonl(graph, f: TextIO) -> None:
-    for entity in graph.iter_entities():
+    for entity in graph.queries.iter_entities():
         f.write(json.dumps({"kind": "entity", **entity}, ensure_ascii=False) + "\n")
-    for relation in graph.iter_relations():
+    for relation in graph.queries.iter_relations():
         f.write(json.dumps({"kind": "relation", **relation}, ensure_ascii=False) + "\n")
     # Kept apart from the extracted relations, as in the graph: what people accepted,
     # what reasoning proposes (entity ids as above, each with its explanation).
-    for fact in graph.accepted():
+    for fact in graph.decisions.accepted():
         line = {**fact, "head": fact["head"]["id"], "tail": fact["tail"]["id"]}
         f.write(json.dumps({"kind": "accepted", **line}, ensure_ascii=False) + "\n")
-    for p in graph.inferred():
+    for p in graph.decisions.inferred():
         line = {**p, "head": p["head"]["id"], "tail": p["tail"]["id"]}
         f.write(json.dumps({"kind": "inferred", **line}, ensure_ascii=False) + "\n")
 
@@ -82,7 +82,7 @@ def _write_jsonl(graph, f: TextIO) -> None:
 def _write_nodes_csv(graph, f: TextIO) -> None:
     rows = csv.writer(f)
     rows.writerow(["id:ID", "name", ":LABEL", "mentions:int", "aliases"])
-    for e in graph.iter_entities():
+    for e in graph.queries.iter_entities():
         # ';' is neo4j-admin's default array delimiter, should aliases
         # be imported as an array (aliases:string[]).
         rows.writerow(
@@ -99,7 +99,7 @@ def _write_nodes_csv(graph, f: TextIO) -> None:
 def _write_relationships_csv(graph, f: TextIO) -> None:
     rows = csv.writer(f)
     rows.writerow([":START_ID", ":END_ID", ":TYPE", "score:float", "count:int", "evidence"])
-    for r in graph.iter_relations(evidence=CSV_EVIDENCE):
+    for r in graph.queries.iter_relations(evidence=CSV_EVIDENCE):
         rows.writerow(
             [
                 r["head"],
@@ -116,9 +116,9 @@ def _write_graphml(graph, f: TextIO) -> None:
     import networkx as nx
 
     g = nx.MultiDiGraph()
-    for e in graph.iter_entities():
+    for e in graph.queries.iter_entities():
         g.add_node(str(e["id"]), name=e["name"], type=e["type"], mentions=int(e["mentions"]))
-    for r in graph.iter_relations(evidence=0):
+    for r in graph.queries.iter_relations(evidence=0):
         g.add_edge(
             str(r["head"]),
             str(r["tail"]),

@@ -55,7 +55,7 @@ def run_inference(graph, settings: InferSettings | None = None) -> dict[str, Any
     s = settings or InferSettings()
     if s.method not in METHODS:
         raise WorkbenchError(f"--method {s.method}: choose one of {', '.join(METHODS)}")
-    triples = graph.triples()
+    triples = graph.decisions.triples()
     if not triples:
         raise WorkbenchError(f"{graph.path}: the graph holds no relations to reason from")
     index = kg_rules.TripleIndex(triples)
@@ -63,7 +63,7 @@ def run_inference(graph, settings: InferSettings | None = None) -> dict[str, Any
     proposals: dict[tuple[int, str, int], dict] = {}
     if s.method in ("rules", "both"):
         proposals = _from_rules(index, mined)
-    types = graph.entity_types(index.entities)  # every entity reasoning can name
+    types = graph.queries.entity_types(index.entities)  # every entity reasoning can name
     if s.method in ("embeddings", "both"):
         _from_embeddings(types, triples, proposals, s)
     _keep_signatures(types, triples, proposals)
@@ -74,7 +74,7 @@ def run_inference(graph, settings: InferSettings | None = None) -> dict[str, Any
     )[: s.limit]
     _explain(index, mined, kept)
     _name_chains(graph, kept)
-    stored = graph.replace_inferred(kept)
+    stored = graph.decisions.replace_inferred(kept)
     return {"rules": mined, "proposed": stored, "facts": len(triples), "method": s.method}
 
 
@@ -227,8 +227,8 @@ def _name_chains(graph, proposals: list[dict]) -> None:
         for h, _, t in chain
         for e in (h, t)
     }
-    briefs = graph.briefs(sorted(ids))
-    extracted = set(graph.triples(accepted=False))
+    briefs = graph.queries.briefs(sorted(ids))
+    extracted = set(graph.decisions.triples(accepted=False))
     for p in proposals:
         for note in p["explanation"]:
             if "chains" in note:

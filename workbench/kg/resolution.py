@@ -35,8 +35,8 @@ def name_words(key: str) -> frozenset[str]:
 def merge_candidates(graph, limit: int = 50, min_score: float = 0.5) -> list[dict]:
     """Candidate pairs, best first: {"from","into" (entity summaries),"score",
     "reasons": [str]}; ``from`` would merge into ``into``."""
-    entities = list(graph.iter_entities())
-    keys = graph.entity_keys()
+    entities = list(graph.queries.iter_entities())
+    keys = graph.queries.entity_keys()
     by_id = {e["id"]: e for e in entities}
     words = {i: name_words(k) for i, k in keys.items()}
     blocks: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -105,7 +105,7 @@ def merge_candidates(graph, limit: int = 50, min_score: float = 0.5) -> list[dic
 
 
 def _vectors(graph, ids: list[int]) -> dict[int, np.ndarray] | None:
-    models = graph.embedding_models()
+    models = graph.vectors.embedding_models()
     if not models:
         return None
-    return graph.entity_vectors(models[0], ids)
+    return graph.vectors.entity_vectors(models[0], ids)

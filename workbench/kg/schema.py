@@ -2,7 +2,7 @@
 
 Derived numbers (an entity's mention count and display name, a relation's
 count and score, alias counts) are stored rather than computed per query, so
-lists sort by them with an index; store.Graph recomputes them for every
+lists sort by them with an index; core.GraphCore recomputes them for every
 entity and relation a document touches, which keeps them right when a
 document is replaced.
 """
@@ -198,7 +198,7 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
             ) from None
     elif path.is_dir():
         raise WorkbenchError(f"{path}: a folder, not a graph file")
-    # Autocommit mode: store.Graph opens its own transactions (BEGIN IMMEDIATE),
+    # Autocommit mode: core.GraphCore opens its own transactions (BEGIN IMMEDIATE),
     # so a reader never holds a lock longer than one query.
     # check_same_thread=False lets the TUI query from a worker thread; one
     # Graph is still meant to be used by one thread at a time.

@@ -1,18 +1,20 @@
 """The Graph screen driven with Textual's Pilot: search, entity detail, hops and
-back, paths, a missing graph, hostile search text, a small terminal, and (once)
-search by meaning with the bundled encoder."""
+back, paths, a missing graph, hostile search text, a small terminal, (once)
+search by meaning with the bundled encoder, and the build pane's fields (Tab
+between them, the focus after a failed build)."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
-from textual.widgets import Input, OptionList, Static, Tree
+from textual.widgets import Input, OptionList, ProgressBar, Static, Tree
 
 from conftest import app_for, footer_keys, text_of, wait_for
 from workbench.tui.screens.graph import GraphScreen
 
 SIZE = (100, 30)
+FIELDS = ("ner", "relations", "corpus")  # the build pane's, in order
 
 # (document, sentence, [(entity text, type)], [(head index, relation, tail index)])
 SENTENCES = [
@@ -48,7 +50,7 @@ def build_graph(path: Path, embedder=None) -> Path:
     from workbench.kg.store import Graph
 
     with Graph.open(path) as graph:
-        build = graph.begin_build("ner-run", "relation-run", "news", {})
+        build = graph.ingest.begin_build("ner-run", "relation-run", "news", {})
         documents: dict[str, list[dict]] = {}
         for document, text, entities, relations in SENTENCES:
             sentences = documents.setdefault(document, [])
@@ -73,10 +75,10 @@ def build_graph(path: Path, embedder=None) -> Path:
                 }
             )
         for document, sentences in documents.items():
-            graph.add_document(document, document, f"sha-{document}", sentences, build)
-        graph.finish_build(build, len(documents), 0, len(SENTENCES))
+            graph.ingest.add_document(document, document, f"sha-{document}", sentences, build)
+        graph.ingest.finish_build(build, len(documents), 0, len(SENTENCES))
         if embedder is not None:
-            graph.refresh_embeddings(embedder)
+            graph.vectors.refresh_embeddings(embedder)
     return path
 
 
@@ -345,5 +347,138 @@ def test_search_by_meaning_with_the_bundled_encoder(tmp_path):
             assert "by meaning" in text_of(screen.query_one("#graph-title"))
             shown = [line for line in shown if line]
             assert shown[0] == "loading encoder…" and shown[1].startswith("encoder loaded")
+
+    asyncio.run(scenario())
+
+
+async def open_build_pane(pilot, exists: bool = True) -> GraphScreen:
+    """The Graph screen's build pane, its NER field focused."""
+    screen = await open_graph(pilot, exists=exists)
+    await pilot.press("escape", "b")  # out of the search box, then b
+    await wait_for(pilot, lambda: screen.query_one("#graph-detail").current == "build-pane")
+    await wait_for(pilot, lambda: pilot.app.focused is screen.query_one("#build-ner"))
+    return screen
+
+
+def test_tab_moves_between_the_build_fields_and_stays_in_the_pane(tmp_path):
+    graph = build_graph(tmp_path / "graph.sqlite")
+
+    async def scenario():
+        async with app_for(tmp_path, graph_path=graph).run_test(size=SIZE) as pilot:
+            screen = await open_build_pane(pilot)
+            fields = [screen.query_one(f"#build-{name}", Input) for name in FIELDS]
+            for field in fields:  # start empty, so typing shows where the keys went
+                field.value = ""
+            await pilot.press(*"my-ner", "tab")
+            assert pilot.app.focused is fields[1]
+            await pilot.press("tab")
+            assert pilot.app.focused is fields[2]
+            await pilot.press(*"corpus/", "tab")  # past the last field: the first again,
+            assert pilot.app.focused is fields[0]  # not the log below nor the search box
+            await pilot.press("shift+tab")
+            assert pilot.app.focused is fields[2]
+            assert [field.value for field in fields] == ["my-ner", "", "corpus/"]
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_build_keeps_the_focus_on_the_field_at_fault(tmp_path):
+    """Real `kg build` child processes that fail before loading a model: an unknown
+    NER run, then a missing corpus (the NER "run" a folder with a model's config)."""
+    graph = build_graph(tmp_path / "graph.sqlite")
+    model = tmp_path / "ner-model"
+    model.mkdir()
+    (model / "config.json").write_text('{"architectures": ["BertForTokenClassification"]}')
+
+    async def scenario():
+        async with app_for(tmp_path, graph_path=graph).run_test(size=SIZE) as pilot:
+            screen = await open_build_pane(pilot)
+            status = screen.query_one("#graph-status")
+            for fault, wrong, values in (
+                ("ner", "no-such-run", ["no-such-run", "", str(tmp_path)]),
+                ("corpus", str(tmp_path / "nothing"), [str(model), "", str(tmp_path / "nothing")]),
+            ):
+                fields = [screen.query_one(f"#build-{name}", Input) for name in FIELDS]
+                for field, value in zip(fields, values):
+                    field.value = value
+                (fields[0] if fault == "corpus" else fields[2]).focus()  # Enter elsewhere
+                await pilot.press("enter")
+                await wait_for(pilot, lambda: screen.building is not None, what="started")
+                await wait_for(pilot, lambda: screen.building is None, 60, "the build's end")
+                await wait_for(pilot, lambda: "the build failed" in text_of(status))
+                assert wrong in text_of(status)
+                assert screen.query_one("#graph-detail").current == "build-pane"
+                fault_field = screen.query_one(f"#build-{fault}")
+                await wait_for(pilot, lambda f=fault_field: pilot.app.focused is f, 5, fault)
+
+    asyncio.run(scenario())
+
+
+def test_a_build_with_a_field_missing_focuses_that_field(tmp_path):
+    async def scenario():
+        missing = tmp_path / "nothing.sqlite"
+        async with app_for(tmp_path, graph_path=missing).run_test(size=SIZE) as pilot:
+            screen = await open_build_pane(pilot, exists=False)
+            await pilot.press(*"some-ner", "enter")  # no corpus given
+            assert "corpus: needed for a build" in text_of(screen.query_one("#graph-status"))
+            assert pilot.app.focused is screen.query_one("#build-corpus")
+            assert screen.building is None
+
+    asyncio.run(scenario())
+
+
+def test_a_build_is_followed_to_its_summary(tmp_path, monkeypatch):
+    """The build pane with a stand-in for the `kg build --events` child (the real one
+    is test_tui_graph_reasoning's slow test): its progress, its summary, then the
+    statistics read again."""
+    import json
+
+    from workbench.kg.build import BuildProgress, end_event
+
+    graph = build_graph(tmp_path / "graph.sqlite")
+    started: list[list[str]] = []
+
+    class FinishedBuild:
+        returncode = 0
+
+        def __init__(self, argv: list[str]):
+            started.append(argv)
+            summary = {"added": 3, "replaced": 1, "skipped": 2, "removed": 0, "seconds": 1.5}
+            self.lines = [
+                json.dumps(BuildProgress(2, 4, 1.0).event()),
+                json.dumps(BuildProgress(4, 4, 1.5).event()),
+                json.dumps(end_event(summary)),
+            ]
+
+        def read_output(self) -> list[str]:
+            lines, self.lines = self.lines, []
+            return lines
+
+        def error(self) -> None:
+            return None
+
+    monkeypatch.setattr("workbench.runs.launch.LaunchedProcess", FinishedBuild)
+
+    async def scenario():
+        async with app_for(tmp_path, graph_path=graph).run_test(size=SIZE) as pilot:
+            screen = await open_build_pane(pilot)
+            # The fields start as the last build's.
+            values = [screen.query_one(f"#build-{name}", Input).value for name in FIELDS]
+            assert values == ["ner-run", "relation-run", "news"]
+            screen.stats = None
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: screen.stats is not None, 10, "the statistics")
+            assert started == [
+                ["kg", "build", "--ner", "ner-run", "--corpus", "news", "--graph", str(graph)]
+                + ["--relations", "relation-run", "--events"]
+            ]
+            assert screen.building is None
+            log = text_of(screen.query_one("#build-log"))
+            assert "built in 1.5 s: 2 new, 1 replaced, 2 unchanged, 0 removed documents" in log
+            bar = screen.query_one("#build-progress", ProgressBar)
+            assert bar.progress == bar.total == 4
+            status = text_of(screen.query_one("#graph-status"))
+            assert "built; the statistics are read again" in status
+            assert pilot.app.focused is screen.query_one("#build-ner")  # still in the pane
 
     asyncio.run(scenario())

@@ -54,7 +54,7 @@ def test_an_inferred_relation_is_marked_explained_and_can_be_accepted(tmp_path):
             )
             assert not any(label.startswith("inferred") for label in tree_labels(screen))
         with Graph.open(graph) as g:
-            assert [(a["head"]["name"], a["tail"]["name"]) for a in g.accepted()] == [
+            assert [(a["head"]["name"], a["tail"]["name"]) for a in g.decisions.accepted()] == [
                 ("Eve", "Rome")
             ]
 
@@ -108,10 +108,10 @@ def test_merge_candidates_are_reviewed_and_merged(tmp_path):
                 what="merged",
             )
         with Graph.open(graph) as g:
-            merged = g.resolve("Acme")
-            assert g.resolve("Acme Group")["id"] == merged["id"]
+            merged = g.queries.resolve("Acme")
+            assert g.queries.resolve("Acme Group")["id"] == merged["id"]
             assert merged["name"] == "Acme Group"  # the entity merged into keeps its name
-            assert g.merges()[0]["from"] == "acme"
+            assert g.decisions.merges()[0]["from"] == "acme"
 
     asyncio.run(scenario())
 

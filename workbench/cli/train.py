@@ -36,15 +36,7 @@ def register(sub) -> None:
         metavar="N",
         help="train in N processes, one per GPU (starts torchrun)",
     )
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override recipe keys",
-    )
+    _set_option(run, help="override recipe keys")
     run.add_argument("--plain", action="store_true", help="line-based output even in a terminal")
     run.add_argument(
         "--quiet-reports",
@@ -55,14 +47,7 @@ def register(sub) -> None:
 
     validate = sub.add_parser("validate", help="check recipes and their data without training")
     validate.add_argument("recipes", nargs="+", metavar="RECIPE")
-    validate.add_argument(
-        "--set",
-        dest="overrides",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-    )
+    _set_option(validate)
     validate.set_defaults(handler=cmd_validate)
 
 
@@ -214,3 +199,16 @@ def _run_argv(args) -> list[str]:
     if args.quiet_reports:
         argv.append("--quiet-reports")
     return argv
+
+
+def _set_option(parser, help: str | None = None) -> None:
+    """``--set SECTION.KEY=VALUE ...``: recipe keys overridden (run and validate alike)."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help=help,
+    )

@@ -149,6 +149,7 @@ def test_a_graph_built_while_the_screen_is_open_shows_up(tmp_path):
         async with app_for(tmp_path, graph_path=later).run_test(size=SIZE) as pilot:
             screen = await open_graph(pilot, exists=False)
             assert "No graph at" in text_of(screen.query_one("#graph-stats"))
+            assert "no graph yet" in text_of(screen.query_one("#graph-status"))
             build_graph(later)  # `workbench kg build` in another terminal
             await wait_for(
                 pilot,
@@ -157,6 +158,7 @@ def test_a_graph_built_while_the_screen_is_open_shows_up(tmp_path):
                 "the new statistics",
             )
             assert "5 entities" in text_of(screen.query_one("#graph-title"))
+            assert "no graph yet" not in text_of(screen.query_one("#graph-status"))
             await pilot.press(*"porto")
             await wait_for(pilot, lambda: result_names(screen) == ["Porto"], what="a hit")
 

@@ -30,6 +30,7 @@ class StatsPane(VerticalScroll, GraphPane):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._seen: tuple | None = None  # the graph file as last read: (size, mtime)
+        self._said_missing = False  # the status line says there is no graph
 
     def compose(self) -> ComposeResult:
         yield Static("", id="graph-stats")
@@ -44,6 +45,7 @@ class StatsPane(VerticalScroll, GraphPane):
         if hint:
             self.query_one("#graph-stats", Static).update(Text(hint, style="bold"))
             self.say("no graph yet", error=True)
+            self._said_missing = True
             return
         self.load()
 
@@ -54,6 +56,9 @@ class StatsPane(VerticalScroll, GraphPane):
     def on_stats_pane_loaded(self, message: StatsPane.Loaded) -> None:
         # Not stopped: the screen shows the counts in its title too.
         self.query_one("#graph-stats", Static).update(stats_view(message.stats, compact=True))
+        if self._said_missing:  # a graph built since: "no graph yet" is no longer true
+            self._said_missing = False
+            self.say("")
 
     def _file_state(self) -> tuple | None:
         """The graph file and its write-ahead log as they are now (a build's commits

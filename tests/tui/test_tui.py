@@ -362,6 +362,9 @@ def test_bad_recipe_and_bad_override_are_shown_in_place(ner_recipe):
             table = screen.query_one("#recipe-table")
             assert [table.get_row_at(i)[0] for i in range(3)] == ["broken", "ner", "typo"]
             assert str(table.get_row_at(2)[1]) == "✖ error"
+            # It starts on the first recipe that runs here, not on the broken one.
+            assert table.cursor_row == 1 and screen.selected.name == "tiny-ner"
+            await pilot.press("up")
             summary = text_of(screen.query_one("#recipe-summary"))
             assert "train.epochs" in summary and "broken.toml:3" in summary
             await pilot.press("l")  # launching a broken recipe: an error, no run

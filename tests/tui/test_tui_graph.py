@@ -372,7 +372,14 @@ def test_a_build_is_followed_to_its_summary(tmp_path, monkeypatch):
             assert values == ["ner-run", "relation-run", "news"]
             screen.stats = None
             await pilot.press("enter")
-            await wait_for(pilot, lambda: screen.stats is not None, 10, "the statistics")
+
+            def read_again() -> bool:
+                # The build's summary, then the statistics read after it (the file
+                # watch may read them on its own before the build is done).
+                log = text_of(screen.query_one("#build-log"))
+                return "built in 1.5 s" in log and screen.stats is not None
+
+            await wait_for(pilot, read_again, 10, "the summary, then the statistics")
             assert started == [
                 ["kg", "build", "--ner", "ner-run", "--corpus", "news", "--graph", str(graph)]
                 + ["--relations", "relation-run", "--events"]

@@ -146,11 +146,12 @@ def find_run(
     if seen:
         seen += islice(of_recipe, max(0, 5 - len(seen)))  # for the message
         states = ", ".join(f"{run.name} {run.status}" for run in seen[:5])
-        which = "its newest run is no" if newest_only else "no"
-        raise WorkbenchError(
-            f"{text}: {which} {wanted} of this recipe in {runs_dir}/ "
-            f"({states}); name a run folder to use another"
+        what = (
+            f"the newest run of this recipe in {runs_dir}/ is not a {wanted}"
+            if newest_only
+            else f"no {wanted} of this recipe in {runs_dir}/"
         )
+        raise WorkbenchError(f"{text}: {what} ({states}); name a run folder to use another")
     raise WorkbenchError(
         f"{text}: no such file, and no run folder or recipe's run of that "
         f"name in {runs_dir}/ (names are looked up there; give a path "

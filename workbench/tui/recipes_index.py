@@ -36,6 +36,12 @@ class RecipeEntry:
     values: dict | None = None
     error: str | None = None
     warnings: list[str] = field(default_factory=list)  # keys given that change nothing
+    hub: bool = False  # a split comes from the hub (hf:...): it needs the network
+
+    @property
+    def runs_here(self) -> bool:
+        """Readable, with every data file on this machine: it runs offline."""
+        return self.error is None and not self.hub
 
 
 def _short(path: str | None) -> str:
@@ -71,6 +77,7 @@ def describe(path: Path) -> RecipeEntry:
         values=flatten(recipe.values),
         error=missing,
         warnings=recipe.warnings,
+        hub=any(str(data[s] or "").startswith("hf:") for s in ("train", "validation", "test")),
     )
 
 

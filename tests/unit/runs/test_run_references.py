@@ -50,7 +50,8 @@ def test_a_recipe_name_means_its_latest_completed_run(runs):
     assert find_run("demo-ner", runs)[0].name == "20261101-110000-demo-ner-1"
     assert find_run("20261101-110000-demo-ner", runs)[0].name == "20261101-110000-demo-ner"
     # --resume by recipe: only its newest run, never an older one behind it
-    with pytest.raises(WorkbenchError, match="its newest run is no resumable run"):
+    newest_not_resumable = r"the newest run of this recipe in .*runs/ is not a resumable run"
+    with pytest.raises(WorkbenchError, match=newest_not_resumable):
         find_run(
             "demo-ner",
             runs,

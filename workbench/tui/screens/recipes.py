@@ -74,6 +74,11 @@ class RecipesScreen(Screen):
         # Model and data are in the summary beside it: the list stays whole at 80 columns.
         table.add_columns("recipe", "task")
         self.action_reload()
+        # Start on a recipe that runs here (a bundled demo), not on the first name,
+        # which may need the network or files this machine lacks.
+        first = next((i for i, e in enumerate(self.entries) if e.runs_here), 0)
+        if first:
+            table.move_cursor(row=first)
         table.focus()
 
     def action_reload(self) -> None:

@@ -206,12 +206,12 @@ class _Logits(torch.nn.Module):
 def _export_graph(
     model, tokenizer, features: list[dict], target: Path, quantize: str | None
 ) -> None:
-    from workbench.tasks.base import META_KEYS, make_collate
+    from workbench.tasks.base import make_collate, model_inputs
 
     # Two rows of different lengths, so no dimension is taken for a constant.
     sample = sorted(features[:64], key=lambda f: len(f["input_ids"]))
     batch = make_collate(tokenizer.pad_token_id)([sample[0], sample[-1]])
-    inputs = {k: v for k, v in batch.items() if k not in META_KEYS and k != "labels"}
+    inputs = model_inputs(batch)
     unknown = sorted(set(inputs) - set(INPUTS))
     if unknown:
         raise WorkbenchError(f"cannot export a model that takes {', '.join(unknown)}")

@@ -10,13 +10,7 @@ from typing import Any
 import torch
 
 from workbench.engine.loss import row_losses
-from workbench.tasks.base import META_KEYS
-
-
-def model_inputs(batch: dict) -> dict:
-    """What the model takes from a batch: not the labels (the engine computes the
-    loss) nor where the rows came from."""
-    return {k: v for k, v in batch.items() if k not in META_KEYS and k != "labels"}
+from workbench.tasks.base import model_inputs
 
 
 def lower_is_better(metric: str) -> bool:

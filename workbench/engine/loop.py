@@ -30,7 +30,7 @@ from workbench.engine import faults
 from workbench.engine.auto_batch import halve_eval_batch, halve_micro_batch
 from workbench.engine.checkpoints import load_best_weights, load_checkpoint, save_checkpoint
 from workbench.engine.devices import memory_mb
-from workbench.engine.evaluation import evaluate_batches, lower_is_better, model_inputs
+from workbench.engine.evaluation import evaluate_batches, lower_is_better
 from workbench.engine.loss import labelled, summed_loss
 from workbench.engine.packing import first_tokens_only
 from workbench.engine.prepare import Prepared, prepare
@@ -39,6 +39,7 @@ from workbench.engine.timing import Timing
 from workbench.experiment import Experiment
 from workbench.models.folder import saved_step
 from workbench.runs.events import Checkpoint, Eval, Event, Resumed, Start, Status, Step
+from workbench.tasks.base import model_inputs
 
 Emit = Callable[[Event], None]
 
@@ -77,7 +78,9 @@ class Engine:
     ):
         self.exp = experiment
         self.recipe = experiment.recipe
+        # Each section's settings built once: _after_step reads them every step.
         self.train = experiment.recipe.train
+        self.every = experiment.recipe.eval
         self.emit = emit
         self.run_dir = Path(run_dir) if run_dir else None
         self.stop = stop or threading.Event()
@@ -112,7 +115,7 @@ class Engine:
         # A model saved after the checkpoint is from steps this run will do again.
         saved = saved_step(self.run_dir)
         self.model_step = saved if saved is not None and saved <= p.state.step else None
-        patience = self.recipe.eval.patience
+        patience = self.every.patience
         if patience > 0 and p.state.bad_evals >= patience:  # it had stopped early
             self.early_stopped = self.done = True
         # Each process's share of the loss summed since the last logged step.
@@ -238,7 +241,7 @@ class Engine:
 
     def _after_step(self, end_of_epoch: bool) -> None:
         """Log, evaluate, stop and checkpoint, as due after an optimizer step."""
-        s, train, every = self.prepared.state, self.train, self.recipe.eval
+        s, train, every = self.prepared.state, self.train, self.every
         s.step += 1
         if s.step % train.log_every == 0 or s.step == s.total_steps:
             self._log()
@@ -343,7 +346,7 @@ class Engine:
         if improved and self.save:
             with self.timing.not_training():
                 self._save_model(s.step, value)
-        patience = self.recipe.eval.patience
+        patience = self.every.patience
         if patience > 0 and s.bad_evals >= patience:
             self.early_stopped = self.done = True
 

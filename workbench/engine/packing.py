@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from workbench.tasks.base import META_KEYS, pad_value
+from workbench.tasks.base import model_inputs, pad_value
 
 # Features checked packed against alone: a few, so the check costs one small call.
 _CHECKED = 4
@@ -198,5 +198,5 @@ def packing_offset(
 
 
 def _logits(model, batch: dict, device) -> torch.Tensor:
-    inputs = {k: v.to(device) for k, v in batch.items() if k not in META_KEYS and k != "labels"}
+    inputs = {k: v.to(device) for k, v in model_inputs(batch).items()}
     return model(**inputs).logits.float().cpu()

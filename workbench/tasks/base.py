@@ -138,6 +138,12 @@ def _label_line(path: str, start: int | None, name: str, count: int) -> int | No
     return start
 
 
+def model_inputs(batch: dict) -> dict:
+    """What the model takes from a collated batch: not the labels (the caller
+    computes the loss) nor where the rows came from (``META_KEYS``)."""
+    return {k: v for k, v in batch.items() if k not in META_KEYS and k != "labels"}
+
+
 def pad_value(key: str, pad_id: int) -> int:
     """What pads a feature's list ``key``: the tokenizer's pad id for the input
     ids, -100 (ignored by the loss) for labels, -1 for where a row came from, 0
@@ -239,10 +245,6 @@ def batched_probabilities(model, tokenizer, features: list[dict], batch_size: in
     with torch.inference_mode(), autocast:
         for indices in length_batches(features, batch_size, batch_tokens(device)):
             batch = collate([features[i] for i in indices])
-            inputs = {
-                k: v.to(device, non_blocking=True)
-                for k, v in batch.items()
-                if k != "labels" and k not in META_KEYS
-            }
+            inputs = {k: v.to(device, non_blocking=True) for k, v in model_inputs(batch).items()}
             logits = model(**inputs).logits
             yield indices, batch, torch.softmax(logits.float(), dim=-1).cpu()

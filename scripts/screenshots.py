@@ -231,7 +231,7 @@ def main() -> int:
         async def run_all():
             app = WorkbenchApp(runs_dir="runs", recipes_dir="recipes")
             steps = [
-                ("recipes", await press("down")),
+                ("recipes", await press()),  # it starts on a recipe that runs here
                 ("run-live", await open_run(live_name)),
                 ("stop-confirm", await press("s")),
             ]

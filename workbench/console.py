@@ -143,6 +143,10 @@ class ConsoleView:
             f"({event.epochs:.2f} epochs of {event.steps_per_epoch}), batch "
             f"{event.batch_size}{accumulation}{packed} | best by {event.metric}"
         )
+        if event.vocabulary_added:
+            self._line(f"{event.vocabulary_added:,} tokens added to the vocabulary", style="dim")
+        for line in event.coverage_warnings:
+            self._line(f"warning: {line}", style="yellow")
         if event.cached_features:
             self._line(
                 f"tokenised features of {', '.join(event.cached_features)} read from the cache "

@@ -13,8 +13,10 @@ from typing import Any
 
 from workbench.data import read_examples
 from workbench.errors import WorkbenchError
+from workbench.models import vocabulary
 from workbench.models.pretrained import load_tokenizer, trained_labels
 from workbench.models.tuning import check_tuning
+from workbench.models.vocabulary import Coverage
 from workbench.recipe import Recipe, did_you_mean
 from workbench.tasks import get_task
 from workbench.tasks.base import Task, check_labels
@@ -31,11 +33,24 @@ class Experiment:
     labels: list[str]
     splits: dict[str, list[dict]] = field(default_factory=dict)
     tokenizer: Any = None  # a transformers tokenizer
+    # What the tokenizer reads of each split (after any vocabulary extension), and
+    # the tokens model.extend_vocabulary added for the training data.
+    coverage: dict[str, Coverage] = field(default_factory=dict)
+    added_vocabulary: list[str] = field(default_factory=list)
     _fingerprint: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def metric(self) -> str:
         return self.recipe.eval.metric or self.task.default_metric
+
+    def coverage_warnings(self) -> list[str]:
+        """One line per split whose words the tokenizer reads poorly."""
+        level = self.task.level  # "words" or "characters"
+        return [
+            line
+            for split, cov in self.coverage.items()
+            for line in vocabulary.warnings(cov, split, level)
+        ]
 
     def fingerprint(self) -> dict[str, str]:
         """A short hash of each split's examples and of the labels: a resumed run
@@ -111,4 +126,24 @@ def prepare(recipe: Recipe) -> Experiment:
             f"{recipe.where('peft', key.group(1) if key else 'method')}: {exc}"
         ) from None
     task.prepare_tokenizer(tokenizer)
-    return Experiment(recipe=recipe, task=task, labels=labels, splits=splits, tokenizer=tokenizer)
+    added: list[str] = []
+    if recipe.model.extend_vocabulary != "off":
+        train_words = (w for e in splits["train"] for w in task.words(e))
+        model = recipe.model
+        added = vocabulary.uncovered(
+            tokenizer, train_words, model.extend_vocabulary, model.vocabulary_min_count
+        )
+        vocabulary.extend(tokenizer, added)
+    coverage = {
+        split: vocabulary.coverage(tokenizer, (w for e in examples for w in task.words(e)))
+        for split, examples in splits.items()
+    }
+    return Experiment(
+        recipe=recipe,
+        task=task,
+        labels=labels,
+        splits=splits,
+        tokenizer=tokenizer,
+        coverage=coverage,
+        added_vocabulary=added,
+    )

@@ -53,6 +53,18 @@ class ModelSettings:
         str, "minilm", maybe_path=True, help="'minilm' (bundled), a local folder or a hub id"
     )
     max_length: int = key(int, 128, min=8, max=8192, help="tokens per window")
+    extend_vocabulary: str = key(
+        str,
+        "off",
+        choices=("off", "characters", "words"),
+        help="add what the tokenizer reads as unknown in the training data to its "
+        "vocabulary, with new embedding rows trained with the rest: each unknown "
+        "character (text in a script the model lacks, e.g. Chinese for the bundled "
+        "English MiniLM) or each unknown word whole",
+    )
+    vocabulary_min_count: int = key(
+        int, 1, min=1, help="extend_vocabulary adds what the training data holds this often"
+    )
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,15 @@ class TrainSettings:
         "as micro-batches of similar length",
     )
     learning_rate: float = key(float, 5e-5, min=0.0, max=1.0)
+    embedding_learning_rate: float | None = key(
+        float,
+        None,
+        min=0.0,
+        max=1.0,
+        help="the input embeddings' own learning rate (unset: learning_rate); new "
+        "tokens from model.extend_vocabulary start from nothing and learn faster "
+        "with a higher one",
+    )
     # Defaults follow transformers.TrainingArguments, so a recipe that sets only
     # the budget matches a Trainer run with the same budget.
     weight_decay: float = key(float, 0.0, min=0.0, max=1.0)

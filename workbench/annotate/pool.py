@@ -29,7 +29,7 @@ from pathlib import Path
 from workbench.errors import WorkbenchError
 from workbench.kg.corpus import Document, read_corpus, split_sentences
 from workbench.models.saved import SavedModel, load_saved
-from workbench.tasks.ner import split_words
+from workbench.tasks.words import splitter
 
 ORDERS = ("uncertain", "random")
 TASKS = ("ner", "classification")
@@ -67,19 +67,19 @@ def item_key(source: str, text: str) -> str:
     return f"{source}#{hashlib.sha1(text.encode('utf-8')).hexdigest()[:16]}"
 
 
-def make_item(source: str, number: int, text: str, task: str) -> Item:
-    """An unlabelled item: a sentence split into words (NER), or a whole text."""
-    return Item(
-        source=source, sentence=number, text=text, words=split_words(text) if task == "ner" else []
-    )
+def make_item(source: str, number: int, text: str, task: str, level: str = "words") -> Item:
+    """An unlabelled item: a sentence split into words (NER; one character a word
+    for a model trained on character-level data), or a whole text."""
+    words = splitter(level)(text) if task == "ner" else []
+    return Item(source=source, sentence=number, text=text, words=words)
 
 
-def corpus_items(documents: list[Document], task: str) -> list[Item]:
+def corpus_items(documents: list[Document], task: str, level: str = "words") -> list[Item]:
     """The items a corpus holds for ``task``, in corpus order, unlabelled."""
-    return list(iter_items(documents, task))
+    return list(iter_items(documents, task, level))
 
 
-def iter_items(documents: list[Document], task: str) -> Iterator[Item]:
+def iter_items(documents: list[Document], task: str, level: str = "words") -> Iterator[Item]:
     """``corpus_items`` made as they are asked for: a limited queue splits only
     what it takes."""
     for doc in documents:
@@ -89,7 +89,7 @@ def iter_items(documents: list[Document], task: str) -> Iterator[Item]:
                 yield make_item(doc.key, 0, text, task)
             continue
         for number, (start, end) in enumerate(split_sentences(doc.text)):
-            item = make_item(doc.key, number, doc.text[start:end], task)
+            item = make_item(doc.key, number, doc.text[start:end], task, level)
             if item.words:
                 yield item
 
@@ -191,7 +191,8 @@ def build_queue(
             f"{model_path}: a {task_name} model; annotate takes NER and classification models"
         )
     documents = corpus if isinstance(corpus, list) else read_corpus(corpus)
-    undecided = (i for i in iter_items(documents, task_name) if i.key not in skip)
+    level = loaded.task.level
+    undecided = (i for i in iter_items(documents, task_name, level) if i.key not in skip)
     items = list(islice(undecided, limit))
     if say is not None:
         say(f"reading {len(items)} {'sentences' if task_name == 'ner' else 'texts'} with the model")

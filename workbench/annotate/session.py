@@ -31,11 +31,13 @@ class Session:
         labels: list[str],
         columns: dict | None = None,
         repropose: Callable[[list[Item]], None] | None = None,
+        level: str = "words",
     ):
         self.queue = list(queue)
         self.log = log
         self.task = task
         self.labels = labels
+        self.level = level  # how a sentence is cut into words (tasks/words.py)
         self.columns = columns or {}
         # Asks the model again for a sentence an undo brings back from an earlier
         # session (its proposal was not kept): ``pool.propose`` with the loaded model.
@@ -174,7 +176,7 @@ class Session:
         if self.history and self.history[-1].key == item_key(source, text):
             item = self.history.pop()
         else:  # decided in an earlier session: rebuilt from its line
-            item = make_item(source, int(record.get("position") or 0), text, self.task)
+            item = make_item(source, int(record.get("position") or 0), text, self.task, self.level)
             item.confidence = float("nan")  # the model's proposal was not kept
             if self.repropose is not None:
                 self.repropose([item])

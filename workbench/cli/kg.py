@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from workbench.cli import kg_decisions
-from workbench.cli.common import graph_option, model_run, positive
+from workbench.cli.common import graph_option, model_run, positive, warn
 from workbench.errors import WorkbenchError
 
 
@@ -184,11 +184,15 @@ def kg_build(args) -> int:
         def emit(event) -> None:
             print(json.dumps(event.event()), flush=True)
 
-        print(json.dumps(end_event(build(emit) or {})), flush=True)
+        summary = build(emit) or {}
+        warn(summary.get("warnings", []))
+        print(json.dumps(end_event(summary)), flush=True)
         return 0
     with BuildBar(console) as bar:
         summary = build(bar)
-    console.print(build_view(summary or {}), highlight=False)
+    summary = summary or {}
+    warn(summary.pop("warnings", []))  # not one of the summary's figures
+    console.print(build_view(summary), highlight=False)
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from workbench.cli.common import model_run, positive
+from workbench.cli.common import model_run, positive, warn
 from workbench.errors import WorkbenchError
 
 
@@ -74,6 +74,11 @@ def cmd_predict(args) -> int:
     positive("--batch-size", args.batch_size)
     saved = load_saved(model_run(args.model))
     texts = _read_texts(args)
+    if not args.texts:  # a file on stdin: say when the model cannot read much of it
+        from workbench.models import vocabulary
+
+        cov = vocabulary.text_coverage(saved.tokenizer, texts, saved.task.split)
+        warn(vocabulary.warnings(cov, "input", saved.task.level))
     for start in range(0, len(texts), 256):  # stream output for long stdin inputs
         for result in saved.task.predict(
             saved.model,

@@ -67,7 +67,7 @@ def cmd_validate(args) -> int:
             print(f"{error_prefix()}{exc}", file=sys.stderr, flush=True)
             failed += 1
             continue
-        warn(exp.recipe.warnings)
+        warn(exp.recipe.warnings + exp.coverage_warnings())
         sizes = ", ".join(f"{k} {len(v)}" for k, v in exp.splits.items())
         console.print(
             f"[green]ok[/] {path}: {exp.task.name}, {len(exp.labels)} labels, {sizes}",

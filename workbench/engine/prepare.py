@@ -118,6 +118,9 @@ class Prepared:
             gradient_accumulation=state.gradient_accumulation,
             packed=self.packed,
             checkpoint_every=recipe.train.checkpoint_every,
+            coverage={split: cov.as_dict() for split, cov in exp.coverage.items()},
+            coverage_warnings=exp.coverage_warnings(),
+            vocabulary_added=len(exp.added_vocabulary),
             tuning=self.tuned.method,
             trainable_params=self.tuned.trainable,
             total_params=self.tuned.total,
@@ -145,7 +148,7 @@ def prepare(
         model,
         recipe.peft,
         recipe.model.name,
-        exp.tokenizer.convert_tokens_to_ids(exp.task.added_tokens()),
+        exp.tokenizer.convert_tokens_to_ids(exp.task.added_tokens() + exp.added_vocabulary),
     )
     model = tuned.model
     if train.compile:  # in place: parameter names, saving and unwrapping unchanged
@@ -255,8 +258,15 @@ def _check_max_length(model, settings: ModelSettings) -> None:
 def _optimizer(model, acc, train: TrainSettings):
     decay: list[torch.nn.Parameter] = []
     no_decay: list[torch.nn.Parameter] = []
+    embeddings: list[torch.nn.Parameter] = []
+    # With train.embedding_learning_rate the input embeddings are a group of their own.
+    own = train.embedding_learning_rate is not None
+    embedding_weight = model.get_input_embeddings().weight if own else None
     for name, param in model.named_parameters():
         if not param.requires_grad:
+            continue
+        if param is embedding_weight:
+            embeddings.append(param)
             continue
         # The usual exemption: biases and normalisation weights are not decayed.
         (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
@@ -264,6 +274,14 @@ def _optimizer(model, acc, train: TrainSettings):
         {"params": decay, "weight_decay": train.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
+    if embeddings:
+        groups.append(
+            {
+                "params": embeddings,
+                "weight_decay": train.weight_decay,
+                "lr": train.embedding_learning_rate,
+            }
+        )
     # Fused AdamW (one kernel for all parameters) is 7x faster than the
     # per-parameter loop on a CPU and the fastest on a GPU; the Trainer uses it too.
     # Not under fp16: Accelerate cannot tell when the fused kernel skipped an

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.kg.corpus import Document, corpus_prefix, read_corpus, split_sentences
+from workbench.models import vocabulary
 from workbench.models.folder import saved_task
 from workbench.models.saved import SavedModel, load_saved
-from workbench.tasks.ner import char_spans, split_words
+from workbench.tasks.ner import char_spans
 
 DOCS_PER_CHUNK = 16
 
@@ -75,17 +76,27 @@ def load_models(ner: str | Path, relations: str | Path | None, device) -> dict[s
     return models
 
 
+def corpus_coverage(saved: SavedModel, texts: Iterable[str]) -> dict[str, Any]:
+    """The share of the corpus's words the model's tokenizer reads as unknown, and a
+    warning when it is high (``coverage`` and ``warnings`` for the summary)."""
+    cov = vocabulary.text_coverage(saved.tokenizer, texts, saved.task.split)
+    return {
+        "coverage": cov.as_dict(),
+        "warnings": vocabulary.warnings(cov, "corpus", saved.task.level),
+    }
+
+
 def analyse(
     documents: list[Document], models: dict[str, SavedModel], threshold: float, batch_size: int
 ) -> list[list[dict]]:
     """Sentences of each document with their entities and relations, in the shape
     ``graph.ingest.add_document`` takes (entity offsets inside the sentence text)."""
     sentences: list[tuple[int, str, int, list]] = []  # (doc index, text, start, words)
+    ner = models["ner"]
     for index, doc in enumerate(documents):
         for start, end in split_sentences(doc.text):
             text = doc.text[start:end]
-            sentences.append((index, text, start, split_words(text)))
-    ner = models["ner"]
+            sentences.append((index, text, start, ner.task.split(text)))
     found = ner.task.predict_tokens(
         ner.model,
         ner.tokenizer,
@@ -149,6 +160,7 @@ def end_event(summary: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "kg_built",
         **{k: summary.get(k, 0) for k in keep + ("evidence", "embedded", "withdrawn")},
+        "warnings": summary.get("warnings", []),
         "seconds": round(summary.get("seconds", 0.0), 3),
     }
 
@@ -210,6 +222,9 @@ def build_graph(
         states = [graph.ingest.document_state(d.key, shas[d.key]) for d in documents]
         # Nothing new to read: the models are not even loaded.
         models = load_models(ner, relations, target) if any(s != "same" for s in states) else None
+        if models is not None:  # what the NER model can read of the new documents
+            todo_texts = (d.text for d, s in zip(documents, states) if s != "same")
+            summary.update(corpus_coverage(models["ner"], todo_texts))
         build_id = graph.ingest.begin_build(
             ner_run=str(ner),
             relation_run=str(relations) if relations else None,

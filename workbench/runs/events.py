@@ -158,6 +158,12 @@ class Start(Event):
     tuning: str | None = None  # [peft] method: full, lora, bitfit, freeze
     trainable_params: int | None = None
     total_params: int | None = None
+    # What the tokenizer reads of each split (models/vocabulary.py: words, unknown,
+    # share, examples...), a line per split it reads poorly, and how many tokens
+    # model.extend_vocabulary added.
+    coverage: dict = field(default_factory=dict)
+    coverage_warnings: list = field(default_factory=list)
+    vocabulary_added: int = 0
 
 
 @dataclass(kw_only=True)

@@ -11,6 +11,7 @@ from contextlib import nullcontext
 from typing import Any, Protocol
 
 from workbench.errors import WorkbenchError, where
+from workbench.tasks.words import splitter
 
 # Feature keys that say where a row came from; never fed to the model.
 # ``example`` indexes the input example, ``window`` orders the windows of a long one
@@ -68,6 +69,19 @@ class Task:
         """The class whose ``from_pretrained`` loads (and ``save_pretrained`` saves)
         this task's models: a transformers Auto* class or the task's own."""
         raise NotImplementedError
+
+    # How raw text is cut into words: "words", or "characters" for a model trained
+    # on character-level data (tasks/words.py).
+    level = "words"
+
+    def split(self, text: str) -> list[tuple[str, int, int]]:
+        """Raw text as ``(word, start, end)``, cut as the model's training data was."""
+        return splitter(self.level)(text)
+
+    def words(self, example: dict) -> list[str]:
+        """The words of one example as the tokenizer is given them (what the
+        vocabulary coverage counts)."""
+        return list(example.get("tokens") or [])
 
     # -- optional hooks ---------------------------------------------------------------
     def configure(self, recipe, splits: dict[str, list[dict]]) -> None:

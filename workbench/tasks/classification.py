@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.tasks.base import Task, batched_probabilities
+from workbench.tasks.words import split_words
 
 
 def _sort_key(label: str):
@@ -33,6 +34,15 @@ class ClassificationTask(Task):
 
     def example_labels(self, example: dict):
         return [example["label"]]
+
+    def words(self, example: dict) -> list[str]:
+        """The words of the text (and its pair), cut as raw text is."""
+        return [
+            word
+            for text in (example.get("text"), example.get("text_pair"))
+            if text
+            for word, _start, _end in split_words(text)
+        ]
 
     def encode(
         self,

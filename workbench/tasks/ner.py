@@ -8,22 +8,11 @@ windows at word boundaries rather than truncated.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from typing import Any
 
 from workbench.tasks.base import Task, batched_probabilities
-
-# Words for raw text at prediction time, as CoNLL-style corpora tokenize: each
-# CJK character alone (character-level sets such as Resume NER), abbreviations of
-# single capitals with their dots ("U.S.", and an initial "S." before a capitalised
-# word), runs of other letters/digits (with inner apostrophes, hyphens and dots),
-# single other characters.
-CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-WORD_RE = re.compile(
-    rf"[{CJK}]|\b(?:[A-Z]\.){{2,}}|\b[A-Z]\.(?=\s+[A-Z])"
-    rf"|(?:(?![{CJK}])\w)+(?:[-'’.](?:(?![{CJK}])\w)+)*|[^\w\s]"
-)
+from workbench.tasks.words import word_level
 
 
 def char_spans(
@@ -45,11 +34,6 @@ def char_spans(
             }
         )
     return spans
-
-
-def split_words(text: str) -> list[tuple[str, int, int]]:
-    """Split raw text into ``(word, start, end)`` with character offsets."""
-    return [(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(text)]
 
 
 def entity_types(labels: list[str]) -> list[str]:
@@ -115,6 +99,18 @@ class NerTask(Task):
 
     def example_labels(self, example: dict):
         return example["tags"]
+
+    def configure(self, recipe, splits: dict[str, list[dict]]) -> None:
+        """Character-level training data (one character a word) makes a model that
+        is given raw text one character a word too."""
+        if word_level(w for e in splits.get("train", []) for w in e["tokens"]) == "characters":
+            self.level = "characters"
+
+    def meta(self) -> dict:
+        return {"words": self.level} if self.level != "words" else {}
+
+    def from_meta(self, meta: dict) -> None:
+        self.level = meta.get("words", "words")
 
     def encode(
         self,
@@ -236,7 +232,7 @@ class NerTask(Task):
         self, model, tokenizer, texts: list[str], max_length: int, batch_size: int = 32
     ) -> list[dict]:
         """Entities with character spans, label and score for each raw text."""
-        words = [split_words(text) for text in texts]
+        words = [self.split(text) for text in texts]
         found = self.predict_tokens(
             model, tokenizer, [[w for w, _, _ in ws] for ws in words], max_length, batch_size
         )

@@ -23,8 +23,9 @@ from itertools import groupby
 from typing import Any
 
 from workbench.tasks.base import Task, batched_probabilities
-from workbench.tasks.ner import special_tokens_template, split_words
+from workbench.tasks.ner import special_tokens_template
 from workbench.tasks.relation_scores import RelationScorer
+from workbench.tasks.words import split_words
 
 PAIR_ROLES, SHARED_ROLES = ("h", "t"), ("e",)
 PAIR_KEYS = ("head_pos", "tail_pos", "between_start", "between_end")  # one list per row, shared

@@ -21,7 +21,8 @@ from workbench.data import read_examples
 from workbench.errors import WorkbenchError
 from workbench.kg.corpus import read_corpus
 from workbench.settings import SCHEMA
-from workbench.tasks.ner import entity_types, split_words
+from workbench.tasks.ner import entity_types
+from workbench.tasks.words import split_words
 
 DEFAULTS = {key: spec.default for key, spec in SCHEMA["data"].items()}
 

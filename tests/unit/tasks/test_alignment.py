@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from workbench.tasks.classification import ClassificationTask
-from workbench.tasks.ner import NerTask, spans, split_words
+from workbench.tasks.ner import NerTask, spans
+from workbench.tasks.words import split_words
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 L2I = {label: i for i, label in enumerate(LABELS)}

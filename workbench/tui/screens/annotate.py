@@ -22,6 +22,7 @@ from workbench.annotate.pool import ORDERS, TASKS, build_queue, propose
 from workbench.annotate.session import Session
 from workbench.annotate.setup import default_out, recipe_columns, run_folder_of
 from workbench.errors import WorkbenchError
+from workbench.models import vocabulary
 from workbench.models.saved import SavedModel
 from workbench.runs.events import Status
 from workbench.tasks.ner import entity_types
@@ -382,7 +383,13 @@ class AnnotateScreen(Screen):
             return
         self.run_dir = run_dir
         self.session = Session(
-            queue, log, task.name, labels, columns, repropose=lambda items: propose(items, loaded)
+            queue,
+            log,
+            task.name,
+            labels,
+            columns,
+            repropose=lambda items: propose(items, loaded),
+            level=task.level,
         )
         setup = self.query_one("#annotate-setup")
         # Disabled, not only hidden: focus coming back from a dialog must not land
@@ -393,6 +400,8 @@ class AnnotateScreen(Screen):
         self.refresh_bindings()
         done = sum(log.counts().values())
         repaired = " (its cut-off last line was removed)" if log.repaired else ""
+        cov = vocabulary.text_coverage(loaded.tokenizer, (i.text for i in queue), task.split)
+        blind = "".join(f" ⚠ {line}" for line in vocabulary.warnings(cov, "corpus", task.level))
         self._status(
             f"{len(queue)} to decide, {done} decided before in {log.path}{repaired}. "
             + (
@@ -400,6 +409,7 @@ class AnnotateScreen(Screen):
                 if self.query_one("#annotate-order", Select).value == "uncertain"
                 else "In random order."
             )
+            + blind
         )
         self._draw()
 

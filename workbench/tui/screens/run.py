@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, RichLog, Static
 
 from workbench.console import ConsoleView
+from workbench.models.vocabulary import short_warning
 from workbench.reports import metrics_line, parameters_text, precision_name, report_renderable
 from workbench.runs.events import Status
 from workbench.runs.follow import EventFollower, RunState
@@ -241,6 +242,9 @@ class RunScreen(Screen):
             title += f" · {Text(state.end.error).markup}"
         if state.damage_note:
             title += f" · [yellow]⚠ {escape(state.damage_note)}[/]"
+        blind = short_warning(start.coverage) if start else None
+        if blind:
+            title += f" · [yellow]⚠ {escape(blind)}[/]"
         if self._stop_requested and state.end is None:
             title += " · stopping after this step…"
         self.query_one("#run-title", Static).update(title)

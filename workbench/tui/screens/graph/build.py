@@ -135,9 +135,10 @@ class BuildPane(Vertical, GraphPane):
                     "removed": event["removed"],
                 }
                 summary = ", ".join(f"{n} {what}" for what, n in counts.items())
-                self.query_one("#build-log", Static).update(
-                    Text(f"built in {event['seconds']:.1f} s: {summary} documents")
-                )
+                log = Text(f"built in {event['seconds']:.1f} s: {summary} documents")
+                for warning in event.get("warnings") or []:  # e.g. text the model cannot read
+                    log.append(f"\n⚠ {warning}", style="yellow")
+                self.query_one("#build-log", Static).update(log)
         if build.returncode is None:
             return
         self._timer.stop()

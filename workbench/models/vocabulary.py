@@ -1,0 +1,149 @@
+"""What a tokenizer can read of some data, and how to teach it the rest.
+
+``coverage`` measures the share of words (or characters, in character-level
+data) that the tokenizer turns into its unknown token: a model cannot learn to
+label what it sees only as ``[UNK]`` (the bundled English MiniLM reads half of
+the characters of a Chinese corpus that way). ``uncovered`` lists what to add,
+and ``extend`` adds it as ordinary tokens; the model's embedding matrix then
+grows to match (``models.pretrained.load_for_training``: new rows start at the
+mean of the others) and the tokenizer is saved with the model, so everything
+that loads the model reads the new tokens unchanged.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+# Above this share of unknown words a run is warned: English corpora read by an
+# English WordPiece vocabulary stay far below it (CoNLL-2003 0.01%, WNUT-17
+# 0.3%, SST-2 0%), a corpus in a script the vocabulary lacks far above it.
+WARN_SHARE = 0.02
+EXAMPLES = 8  # unknown words a warning names, the most frequent first
+MODES = ("off", "characters", "words")
+
+
+@dataclass
+class Coverage:
+    """How much of one split the tokenizer reads: word occurrences and distinct
+    words, and those that contain the unknown token (most frequent first)."""
+
+    words: int = 0
+    unknown: int = 0
+    distinct: int = 0
+    unknown_counts: Counter = field(default_factory=Counter)
+
+    @property
+    def share(self) -> float:
+        """The share of word occurrences that become (or contain) the unknown token."""
+        return self.unknown / self.words if self.words else 0.0
+
+    @property
+    def examples(self) -> list[str]:
+        return [word for word, _ in self.unknown_counts.most_common(EXAMPLES)]
+
+    @property
+    def poor(self) -> bool:
+        return self.share > WARN_SHARE
+
+    def as_dict(self) -> dict:
+        """The figures events and reports carry (JSON)."""
+        return {
+            "words": self.words,
+            "unknown": self.unknown,
+            "share": round(self.share, 4),
+            "distinct": self.distinct,
+            "distinct_unknown": len(self.unknown_counts),
+            "examples": self.examples,
+        }
+
+
+def unknown_words(tokenizer, words: Iterable[str]) -> set[str]:
+    """The distinct ``words`` whose tokens include the tokenizer's unknown token."""
+    distinct = sorted(set(words))
+    unk = tokenizer.unk_token_id
+    if unk is None or not distinct:
+        return set()
+    ids = tokenizer(distinct, add_special_tokens=False)["input_ids"]
+    return {word for word, pieces in zip(distinct, ids) if unk in pieces}
+
+
+def coverage(tokenizer, words: Iterable[str]) -> Coverage:
+    """How many of ``words`` (occurrences, in order) the tokenizer reads as unknown."""
+    counts = Counter(word for word in words if word.strip())
+    unknown = unknown_words(tokenizer, counts)
+    return Coverage(
+        words=sum(counts.values()),
+        unknown=sum(counts[word] for word in unknown),
+        distinct=len(counts),
+        unknown_counts=Counter({word: counts[word] for word in unknown}),
+    )
+
+
+def text_coverage(tokenizer, texts: Iterable[str], split) -> Coverage:
+    """``coverage`` of raw texts, cut into words by ``split`` (a task's ``split``)."""
+    return coverage(tokenizer, (word for text in texts for word, _start, _end in split(text)))
+
+
+def uncovered(tokenizer, words: Iterable[str], mode: str, min_count: int = 1) -> list[str]:
+    """What to add so that ``words`` are read: in ``"words"`` mode each unknown
+    word whole; in ``"characters"`` mode each character that is unknown on its own
+    (the only way a character-level corpus, or a word holding one odd symbol, is
+    read). Only those seen ``min_count`` times or more; most frequent first."""
+    counts = Counter(word for word in words if word.strip())
+    unknown = unknown_words(tokenizer, counts)
+    if mode == "words":
+        found = Counter({word: counts[word] for word in unknown})
+    else:
+        chars: Counter = Counter()
+        for word in unknown:
+            for char in word:
+                if not char.isspace():
+                    chars[char] += counts[word]
+        blind = unknown_words(tokenizer, chars)
+        found = Counter({char: chars[char] for char in blind})
+    ranked = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [unit for unit, n in ranked if n >= min_count]
+
+
+def extend(tokenizer, units: list[str]) -> int:
+    """Add ``units`` to the tokenizer as ordinary tokens; how many were new."""
+    return tokenizer.add_tokens(units) if units else 0
+
+
+def short_warning(coverage: dict[str, dict]) -> str | None:
+    """A few words for a status line from a start event's ``coverage``: the worst
+    split read poorly, or None."""
+    poor = [(c.get("share", 0.0), split) for split, c in coverage.items() if isinstance(c, dict)]
+    poor = [(share, split) for share, split in poor if share > WARN_SHARE]
+    if not poor:
+        return None
+    share, split = max(poor)
+    return f"{split}: {share:.1%} unknown to the tokenizer (model.extend_vocabulary)"
+
+
+def warnings(cov: Coverage, split: str, unit: str = "words", extended: bool = False) -> list[str]:
+    """``warning`` for a poor coverage, else nothing."""
+    return [warning(cov, split, unit, extended)] if cov.poor else []
+
+
+def warning(cov: Coverage, split: str, unit: str = "words", extended: bool = False) -> str:
+    """One line for a coverage: the share of unknown ``unit`` ("words" or
+    "characters", a task's ``level``), some examples, what to do (``extended``:
+    the vocabulary was already extended from the training data)."""
+    shown = " ".join(cov.examples)
+    if extended:
+        return (
+            f"{split}: {cov.share:.1%} of the {unit} ({cov.unknown:,} of {cov.words:,}; "
+            f"{len(cov.unknown_counts):,} distinct) stay unknown to the model's tokenizer, "
+            f"e.g. {shown}: the training data, which extended the vocabulary, does not "
+            f"hold them"
+        )
+    return (
+        f"{split}: {cov.share:.1%} of the {unit} ({cov.unknown:,} of {cov.words:,}; "
+        f"{len(cov.unknown_counts):,} distinct) are unknown to the model's tokenizer, "
+        f"e.g. {shown}; the model cannot tell them apart. Use a model for this "
+        f"language (model.name, a hub id or local folder) or set "
+        f'model.extend_vocabulary = "characters" to add them'
+    )

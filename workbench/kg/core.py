@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
-from workbench.kg.normalize import normalize_name, surface_form
+from workbench.kg.normalize import display_form, normalize_name, surface_form
 from workbench.kg.sql import chunks, marks
 
 _MAX_CHAIN = 32  # merge records are kept flat; this only guards a hand-edited file
@@ -157,13 +157,16 @@ class GraphCore:
         conn = self.conn
         for entity_id in sorted(entity_ids):
             counts: Counter[str] = Counter()
+            shown: dict[str, str] = {}  # alias -> its first-seen display (width as written)
             # First-seen order, so a new alias gets a later id and ties keep the old name.
             for text, n in conn.execute(
                 "SELECT text, count(*) FROM mentions WHERE entity_id = ? "
                 "GROUP BY text ORDER BY min(id)",
                 (entity_id,),
             ):
-                counts[surface_form(text)] += n
+                surface = surface_form(text)
+                counts[surface] += n
+                shown.setdefault(surface, display_form(text))
             if not counts:
                 conn.execute("DELETE FROM entities WHERE id = ?", (entity_id,))
                 continue
@@ -195,6 +198,9 @@ class GraphCore:
                 )
             ]
             name = next((f for f in forms if normalize_name(f) == key), forms[0])
+            # Aliases are NFKC (search finds either width); the name keeps the width the
+            # first mention of that alias was written in ("华为（中国）", "ＩＢＭ").
+            name = shown.get(name, name)
             conn.execute(
                 "UPDATE entities SET name = ?, mentions = ? WHERE id = ?",
                 (name, sum(counts.values()), entity_id),

@@ -19,6 +19,7 @@ from pathlib import Path
 from workbench.data.jsonl import read_jsonl
 from workbench.data.text_files import open_text
 from workbench.errors import WorkbenchError, where
+from workbench.kg.normalize import UNSPACED
 
 TEXT_SUFFIXES = (".txt", ".md", ".text")
 
@@ -107,9 +108,19 @@ def _json_documents(path: Path) -> Iterator[Document]:
 
 
 # Sentence ends: . ! ? (and closing quotes/brackets) before whitespace and an
-# upper-case letter, digit or opening quote; not after common abbreviations or
-# single-letter initials ("J. R. R. Tolkien", "U.S. Army").
-_END = re.compile(r"""[.!?]["'”’)\]]*(?=\s+["'“‘(\[]?[A-Z0-9À-Ý])""")
+# upper-case letter, digit, opening quote or a letter of a script written
+# without spaces; not after common abbreviations or single-letter initials
+# ("J. R. R. Tolkien", "U.S. Army"). And Chinese/Japanese full-width ends
+# 。！？ (with any further ！？ and closing quotes/brackets), which need
+# neither a space nor a capital after them: "他来了。她走了！" is two sentences.
+_END = re.compile(
+    r"""[.!?]["'”’)\]]*(?=\s+["'“‘(\[「『（]?(?:[A-Z0-9À-Ý]|["""
+    + UNSPACED
+    + r"""]))|[。！？][！？!?]*["'”’)\]」』）》]*"""
+)
+# Where a sentence too long to keep whole (MAX_SENTENCE_CHARS) may be cut when
+# it has no space: after a full-width comma, enumeration comma, semicolon or colon.
+_CLAUSE_ENDS = "，、；："
 _ABBREVIATIONS = {
     "mr",
     "mrs",
@@ -167,7 +178,10 @@ MAX_SENTENCE_CHARS = 2000  # a "sentence" longer than this (a table, a list) is 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences in ``text``: lines (paragraphs) first, then
-    sentence ends inside each line; whitespace trimmed, empty pieces dropped."""
+    sentence ends inside each line (. ! ? before a space and a capital; 。！？
+    anywhere); whitespace trimmed, empty pieces dropped. A piece longer than
+    MAX_SENTENCE_CHARS is cut at its last space, or its last ，、；： (text
+    without spaces), or else at the limit."""
     spans: list[tuple[int, int]] = []
     for line in re.finditer(r"[^\n]+", text):
         start = line.start()
@@ -187,8 +201,13 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         while end > start and text[end - 1].isspace():
             end -= 1
         while end - start > MAX_SENTENCE_CHARS:
-            cut = text.rfind(" ", start, start + MAX_SENTENCE_CHARS)
-            cut = cut if cut > start else start + MAX_SENTENCE_CHARS
+            limit = start + MAX_SENTENCE_CHARS
+            cut = text.rfind(" ", start, limit)
+            # Text without spaces (Chinese): after the last clause punctuation
+            # in range, when that is later than any space.
+            clause = max(text.rfind(c, start, limit) for c in _CLAUSE_ENDS) + 1
+            cut = max(cut, clause)
+            cut = cut if cut > start else limit
             out.append((start, cut))
             start = cut + 1 if text[cut : cut + 1] == " " else cut
         if end > start:

@@ -7,26 +7,73 @@ two, the counts (stats), and every entity and relation for export.
 
 Search text never reaches FTS5 syntax as written: search() builds the MATCH
 expression from the text's word tokens, each quoted.
+
+Text in a script written without spaces (Chinese, Japanese, Thai...) is one
+FTS5 token per run of letters ("华为技术有限公司"), so a word prefix finds
+"华为" in it but never "技术". A query holding such letters is matched by
+substring instead: every word of it inside a name or alias (instr over the
+aliases, parameterised; a scan: about 10 ms per 100,000 aliases, 60 ms for
+670,000, measured on two busy cores).
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterator
 
 from workbench.errors import WorkbenchError
 from workbench.kg import paths as _paths
 from workbench.kg.core import GraphCore, brief, check_limit
 from workbench.kg.decisions import Decisions
-from workbench.kg.normalize import normalize_name
+from workbench.kg.normalize import UNSPACED, has_unspaced, normalize_name, surface_form
 from workbench.kg.sql import chunks as _chunks
 from workbench.kg.sql import marks as _marks
 
 _WORDS = re.compile(r"\w+")
+# Words of a query with unspaced letters: runs of those letters (\w would miss Thai
+# and Myanmar vowel signs) and runs of other word characters, so "IBM中国" is
+# two words, each looked for on its own.
+_UNSPACED_WORDS = re.compile(f"[{UNSPACED}]+|[^\\W{UNSPACED}]+")
 _POSSESSIVE = re.compile(r"(\w)['’]s\b")
 _MAX_QUERY_WORDS = 16
 _EVIDENCE_SHOWN = 5  # per relation in entity(); "count" tells how many there are
+
+
+def holds_words(name: str, key: str) -> bool:
+    """Whether ``name`` holds every word of ``key`` (a normalised name): as a
+    whole word, or as a substring where ``key`` has unspaced letters ("华为" in
+    "华为技术有限公司")."""
+    held = normalize_name(name)
+    if has_unspaced(key):
+        return all(word in held for word in _UNSPACED_WORDS.findall(key))
+    return set(_WORDS.findall(key)) <= set(_WORDS.findall(held))
+
+
+def _as_named(alias: str, name: str) -> str:
+    """An alias as people see it: the entity's own name in the width it is shown
+    in ("华为（中国）" for its NFKC alias "华为(中国)"); any other alias as stored."""
+    return name if alias != name and alias == surface_form(name) else alias
+
+
+def _needle(word: str) -> str:
+    """The longest run of ``word`` that SQLite's instr(lower(...)) compares as
+    casefold does: ASCII and letters without case ("" if none)."""
+    best, run = "", ""
+    for char in word:
+        if char.isascii() or char.lower() == char.upper() == char.casefold():
+            run += char
+            best = max(best, run, key=len)
+        else:
+            run = ""
+    return best
+
+
+def _column(needle: str) -> str:
+    """The alias text as instr() should see it for ``needle`` (lower-cased when
+    the needle has ASCII letters; SQLite's lower() folds only those)."""
+    return "lower(a.text)" if re.search("[a-z]", needle) else "a.text"
 
 
 class Queries:
@@ -60,11 +107,18 @@ class Queries:
     def search(self, text: str, limit: int = 20, type: str | None = None) -> list[dict]:
         """Entities whose name or an alias contains every word of ``text`` as a
         word prefix (any word, if none has all); exact names first, then FTS rank.
+        Text in a script written without spaces ("华为") is found anywhere in a
+        name instead ("华为技术有限公司", "中国华为"): _search_unspaced. Either
+        width finds a name: the query is NFKC, as aliases are.
 
         Result dicts: {"id","name","type","mentions","relations","match"}.
         """
         check_limit("search: limit", limit)
-        words = _WORDS.findall(_POSSESSIVE.sub(r"\1", text or ""))[:_MAX_QUERY_WORDS]
+        # NFKC as the aliases are: "ＩＢＭ" finds IBM, "华为（中国）" finds 华为(中国).
+        folded = unicodedata.normalize("NFKC", text or "")
+        if has_unspaced(folded):
+            return self._search_unspaced(text, folded, limit, type)
+        words = _WORDS.findall(_POSSESSIVE.sub(r"\1", folded))[:_MAX_QUERY_WORDS]
         if not words:
             raise WorkbenchError(
                 f"search: nothing to search for in '{text}' (give a word of a name)"
@@ -95,9 +149,69 @@ class Queries:
             rank = (not exact, row["rank"], -row["mentions"], row["entity_id"])
             if row["entity_id"] not in best or rank < best[row["entity_id"]][0]:
                 best[row["entity_id"]] = (rank, row["text"])
+        return self._hits(best, limit)
+
+    def _hits(self, best: dict[int, tuple], limit: int) -> list[dict]:
+        """entity id -> (rank, alias matched) as search's result dicts, best rank first."""
         ordered = sorted(best.items(), key=lambda item: item[1][0])[:limit]
         summaries = self.core.summaries([entity_id for entity_id, _ in ordered])
-        return [{**summaries[entity_id], "match": alias} for entity_id, (_, alias) in ordered]
+        return [
+            {**summaries[entity_id], "match": _as_named(alias, summaries[entity_id]["name"])}
+            for entity_id, (_, alias) in ordered
+        ]
+
+    def _search_unspaced(self, text: str, folded: str, limit: int, type: str | None) -> list[dict]:
+        """search() for a query with letters of a script written without spaces:
+        names and aliases holding every word of it as a substring (any word, if
+        none holds all); exact names first, then those the first word starts, then
+        earlier and shorter matches, then the most mentioned."""
+        words = list(dict.fromkeys(_UNSPACED_WORDS.findall(folded.casefold())))
+        words = words[:_MAX_QUERY_WORDS]
+        wanted = normalize_name(text)
+        type_sql, type_args = ("AND e.type = ? COLLATE NOCASE", [type]) if type else ("", [])
+        # SQL narrows by the part of each word instr() compares exactly (the
+        # exact test, casefolded, is made below on what comes back); a word with
+        # unspaced letters always has one.
+        needles = [n for n in map(_needle, words) if n]
+        tests = [f"instr({_column(n)}, ?) > 0" for n in needles]
+        rows: list = []
+        for joiner in (" AND ", " OR "):
+            if joiner == " OR " and len(words) < 2:
+                break
+            try:
+                rows = self.core.q(
+                    "SELECT a.entity_id, a.text, e.mentions FROM aliases a "
+                    "JOIN entities e ON e.id = a.entity_id "
+                    f"WHERE ({joiner.join(tests)}) {type_sql} "
+                    f"ORDER BY instr({_column(needles[0])}, ?), length(a.text), "
+                    "e.mentions DESC, a.entity_id LIMIT ?",
+                    [*needles, *type_args, needles[0], max(limit * 20, 200)],
+                )
+            except sqlite3.Error as exc:  # a safety net; every value is a parameter
+                raise WorkbenchError(f"search: cannot search for '{text}' ({exc})") from None
+            held = all if joiner == " AND " else any
+            rows = [
+                r
+                for r in rows
+                if held(w in unicodedata.normalize("NFKC", r["text"]).casefold() for w in words)
+            ]
+            if rows:
+                break
+        best: dict[int, tuple] = {}
+        for row in rows:
+            name = unicodedata.normalize("NFKC", row["text"]).casefold()
+            at = name.find(words[0])
+            rank = (
+                normalize_name(row["text"]) != wanted,
+                at != 0,
+                at if at >= 0 else len(name),
+                len(name),
+                -row["mentions"],
+                row["entity_id"],
+            )
+            if row["entity_id"] not in best or rank < best[row["entity_id"]][0]:
+                best[row["entity_id"]] = (rank, row["text"])
+        return self._hits(best, limit)
 
     def resolve(self, ref: str) -> dict:
         """An entity reference as people type it -> {"id","name","type"}:
@@ -123,9 +237,8 @@ class Queries:
             hits = self.search(ref, limit=5)
         except WorkbenchError:
             hits = []
-        words = set(re.findall(r"\w+", key))
         for hit in hits:
-            if words <= set(re.findall(r"\w+", normalize_name(hit["match"] or hit["name"]))):
+            if holds_words(hit["match"] or hit["name"], key):
                 return {k: hit[k] for k in ("id", "name", "type")}
         closest = "; closest: " + ", ".join(h["name"] for h in hits) if hits else ""
         raise WorkbenchError(f"no entity named '{ref}' in {self.core.path}{closest}")
@@ -165,7 +278,7 @@ class Queries:
         five evidence sentences each, and its first ``mentions`` mentions."""
         row = self.core.entity_row(entity_id)
         aliases = [
-            {"text": r["text"], "count": r["count"]}
+            {"text": _as_named(r["text"], row["name"]), "count": r["count"]}
             for r in self.core.q(
                 "SELECT text, count FROM aliases WHERE entity_id = ? ORDER BY count DESC, id",
                 (entity_id,),

@@ -18,7 +18,9 @@ from workbench.errors import WorkbenchError
 from workbench.kg import build as kg_build
 from workbench.kg.corpus import read_corpus, split_sentences
 from workbench.kg.store import Graph
+from workbench.models.pretrained import load_tokenizer
 from workbench.models.saved import SavedModel
+from workbench.tasks.words import split_words
 
 TYPES = {
     "Maria": "PER",
@@ -71,11 +73,16 @@ def fake_relations(items):
 
 @pytest.fixture
 def fake_models(monkeypatch):
-    ner = SimpleNamespace(predict_tokens=lambda m, t, sentences, *a: fake_ner(sentences))
+    ner = SimpleNamespace(
+        predict_tokens=lambda m, t, sentences, *a: fake_ner(sentences),
+        split=split_words,
+        level="words",
+    )
     rel = SimpleNamespace(predict_pairs=lambda m, t, items, *a: fake_relations(items))
+    tokenizer = load_tokenizer("minilm")  # the coverage of the corpus is measured with it
     models = {
         name: SavedModel(
-            task=task, model=None, tokenizer=None, meta={"max_length": 128}, folder=Path()
+            task=task, model=None, tokenizer=tokenizer, meta={"max_length": 128}, folder=Path()
         )
         for name, task in (("ner", ner), ("relation", rel))
     }
@@ -325,3 +332,14 @@ def test_build_progress_as_event_lines(tmp_path, fake_models):
     assert parsed[-3]["type"] == "kg_built" and parsed[-3]["added"] == 2
     assert parsed[-4].done == 2 and parsed[-4].total == 2
     assert parsed[-2:] == [None, None]
+
+
+def test_a_corpus_the_model_cannot_read_is_warned_about(tmp_path, fake_models, capsys):
+    corpus(tmp_path, {"zh.txt": "王伟是星河科技的首席执行官。星河科技总部位于深圳。"})
+    summary = build(tmp_path)
+    assert summary["coverage"]["share"] > 0.3  # the bundled MiniLM lacks most of these
+    [warning] = summary["warnings"]
+    assert warning.startswith("corpus: ") and "unknown to the model's tokenizer" in warning
+    assert kg_build.end_event(summary)["warnings"] == [warning]
+    corpus(tmp_path, DOCS)  # English text: nothing to say
+    assert build(tmp_path)["warnings"] == []

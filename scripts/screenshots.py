@@ -5,7 +5,7 @@
 The pictures show real content: runs of the bundled demo recipes (trained
 first when the runs folder has none: about four minutes on two CPU cores), a
 run in progress (the first half of a real run's events, replayed into a staging
-folder), a comparison of two demo-ner runs, and a real prediction; and, when
+folder), a comparison of two demo-ner runs, and real predictions (Chinese too); and, when
 the graph file exists (``workbench kg build``), the Graph screen: statistics,
 an inferred relation and why, a question answered, the merge review list,
 the entity with the most mentions, and a path from it to the second; and the
@@ -31,6 +31,8 @@ from workbench.runs.follow import load_state
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCE = "Maria Lindqvist joined Kestrel Analytics in Porto to launch the Nimbus X2."
 REVIEW = "The battery is fine but the screen scratches far too easily."
+# A company, a person and a product of the demo's kind, a date and a city, no spaces.
+CHINESE = "2024年3月，蓝海电子的首席执行官潘建华在杭州发布了新款星火耳机。"
 MARKED = (
     "[[Maria Lindqvist|PER]], who lives in [[Porto|LOC]], joined [[Kestrel Analytics|ORG]], "
     "the maker of the [[Nimbus X2|PRODUCT]]."
@@ -181,6 +183,7 @@ def main() -> int:
     sentiment = ensure_run(runs, "demo-sentiment", whole)
     relations = ensure_run(runs, "demo-relations", whole)
     lora = ensure_run(runs, "demo-ner-lora", whole)
+    chinese = ensure_run(runs, "demo-ner-zh", {"train.epochs": 4, "train.max_steps": None})
 
     from workbench.tui.app import WorkbenchApp
 
@@ -190,7 +193,7 @@ def main() -> int:
         os.symlink(ROOT / "recipes", project / "recipes")
         os.symlink(ROOT / "data", project / "data")
         (project / "runs").mkdir()
-        for run in (ner, ner_slow, sentiment, relations, lora):
+        for run in (ner, ner_slow, sentiment, relations, lora, chinese):
             os.symlink(run, project / "runs" / run.name)
         if graph.is_file():  # copied: SQLite writes its -wal/-shm files beside the name it opens
             shutil.copyfile(graph, project / "graph.sqlite")
@@ -222,7 +225,10 @@ def main() -> int:
                     lambda: screen.loaded is not None and screen.loaded_from.name == run.name,
                 )
                 await pilot.click("#predict-input")
-                await pilot.press("ctrl+l", *text)
+                if text.isascii():
+                    await pilot.press("ctrl+l", *text)
+                else:  # typed as an input method would hand it over: whole
+                    screen.query_one("#predict-input").value = text
                 await pilot.pause(2.0)
                 await pilot.press("escape")
 
@@ -252,6 +258,7 @@ def main() -> int:
                     sentiment.name,
                     relations.name,
                     lora.name,
+                    chinese.name,
                     stopped_name,
                 ],
                 reverse=True,
@@ -276,6 +283,7 @@ def main() -> int:
                 ("predict-ner", await predict(ner, SENTENCE)),
                 ("predict-sentiment", await predict(sentiment, REVIEW)),
                 ("predict-relations", await predict(relations, MARKED)),
+                ("predict-ner-zh", await predict(chinese, CHINESE)),
             ]
             await shoot(app, out, (width, height), steps)
 

@@ -160,3 +160,16 @@ dir = "{tmp_path / "runs"}"
     captured = capsys.readouterr()
     assert len(captured.out.splitlines()) == 2
     assert "warning: input: " in captured.err and "unknown to the model's tokenizer" in captured.err
+
+
+def test_lora_keeps_the_new_rows_trainable_and_saves_them(zh_recipe):
+    run = train_run(zh_recipe, "peft.method=lora")
+    start = start_of(run)
+    assert start.tuning == "lora" and start.vocabulary_added > 100
+    base = start_of(train_run(zh_recipe, "peft.method=lora", "model.extend_vocabulary=off"))
+    # The added rows train beside the adapter: more trainable parameters, by whole rows.
+    hidden = load_saved(run).model.config.hidden_size
+    extra = start.trainable_params - base.trainable_params
+    assert extra == start.vocabulary_added * hidden
+    saved = load_saved(run)  # the merged model: its embeddings hold the trained rows
+    assert len(saved.tokenizer) == saved.model.get_input_embeddings().num_embeddings

@@ -19,9 +19,9 @@ pytestmark = pytest.mark.slow
 
 def test_demo_recipes_validate(capsys):
     recipes = sorted(str(p) for p in (ROOT / "recipes").glob("demo-*.toml"))
-    assert len(recipes) == 4
+    assert len(recipes) == 5
     assert main(["validate", *recipes]) == 0
-    assert capsys.readouterr().out.count("ok ") == 4
+    assert capsys.readouterr().out.count("ok ") == 5
 
 
 def test_every_bundled_recipe_is_valid_apart_from_its_hub_data():

@@ -195,3 +195,60 @@ def test_graph_screen(project, snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(app(), terminal_size=SIZE, run_before=open_entity)
+
+
+ZH_SENTENCE = "王伟是星河科技的首席执行官，2024年在深圳发布了极光手机。"
+ZH_ENTITIES = [("王伟", "PER"), ("星河科技", "ORG"), ("深圳", "LOC"), ("极光手机", "PRODUCT")]
+
+
+def test_predict_screen_with_chinese_text(project, snap_compare, monkeypatch):
+    """Wide characters highlighted and tabled in place: what a character-level
+    model found (fixed here; the model's own offsets are tested in tests/e2e)."""
+    from types import SimpleNamespace
+
+    from workbench.models.saved import SavedModel
+    from workbench.tasks.ner import NerTask
+
+    run = write_run(Path("runs"), "20261123-090000-demo-ner-zh", recipe="demo-ner-zh")
+    (run / "model").mkdir()
+    (run / "model" / "config.json").write_text("{}")
+    task = NerTask()
+    task.level = "characters"
+
+    def predict(model, tokenizer, texts, max_length, batch_size=32):
+        entities = []
+        for name, label in ZH_ENTITIES:
+            start = texts[0].find(name)
+            if start >= 0:
+                entities.append(
+                    {
+                        "text": name,
+                        "label": label,
+                        "start": start,
+                        "end": start + len(name),
+                        "score": 0.97,
+                    }
+                )
+        return [{"text": texts[0], "entities": entities}]
+
+    task.predict = predict
+    labels = ["O"] + [f"{p}-{t}" for t in ("LOC", "ORG", "PER", "PRODUCT") for p in "BI"]
+    saved = SavedModel(task, None, None, {"labels": labels}, run / "model")
+    monkeypatch.setattr("workbench.tui.screens.predict.load_saved", lambda path: saved)
+    monkeypatch.setattr(  # "loaded in 0.0 s", "0 ms": the same picture on any machine
+        "workbench.tui.screens.predict.time", SimpleNamespace(perf_counter=lambda: 0.0)
+    )
+
+    async def predict_chinese(pilot):
+        from helpers.tui import text_of, wait_for
+
+        pilot.app.open_predict(run)
+        screen = pilot.app.screen
+        await wait_for(pilot, lambda: screen.loaded is not None, 10, "the model")
+        screen.query_one("#predict-input").value = ZH_SENTENCE
+        await wait_for(
+            pilot, lambda: " ms" in text_of(screen.query_one("#prediction")), 10, "a prediction"
+        )
+        await pilot.pause()
+
+    assert snap_compare(app(), terminal_size=SIZE, run_before=predict_chinese)

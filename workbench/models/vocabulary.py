@@ -16,9 +16,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-# Above this share of unknown words a run is warned: English corpora read by an
-# English WordPiece vocabulary stay far below it (CoNLL-2003 0.01%, WNUT-17
-# 0.3%, SST-2 0%), a corpus in a script the vocabulary lacks far above it.
+# Above this share of unknown words a run is warned: English corpora read by the
+# bundled English WordPiece vocabulary stay far below it (CoNLL-2003, WNUT-17,
+# SST-2 and IMDb training sets: 0 of 7.9M words), a Chinese one far above it
+# (Resume NER: 50.4% of the characters).
 WARN_SHARE = 0.02
 EXAMPLES = 8  # unknown words a warning names, the most frequent first
 MODES = ("off", "characters", "words")

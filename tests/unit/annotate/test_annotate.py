@@ -298,3 +298,27 @@ def test_a_saved_recipe_gives_its_columns(fixture, request, tmp_path):
     write(run / "recipe.toml", tomli_w.dumps(clash))
     with pytest.raises(WorkbenchError, match=f"data.{key} = 'source' is a key"):
         recipe_columns(run)
+
+
+def test_a_character_level_session_selects_characters(tmp_path):
+    """A model trained on character-level data (Chinese) is annotated character by
+    character, and the decision is read back as that data."""
+    from workbench.kg.corpus import Document
+    from workbench.tui.screens.annotate import sentence_text
+
+    text = "王伟在深圳工作。"
+    [chinese] = corpus_items([Document("doc.txt", "doc.txt", text)], "ner", "characters")
+    assert chinese.tokens == list(text)
+    path = tmp_path / "d.jsonl"
+    session = Session([chinese], DecisionLog(path), "ner", ["LOC", "PER"], level="characters")
+    session.move(1, extend=True)  # 王伟
+    session.mark("PER")
+    session.move(2)
+    session.move(1, extend=True)  # 深圳
+    session.mark("LOC")
+    assert sentence_text(session).plain == "[王伟]PER在[深圳]LOC工作。"
+    assert session.accept() == FIXED
+    data = {**DEFAULTS, "format": "jsonl"}
+    [example] = read_examples(str(path), data, "tokens")
+    assert example["tokens"] == list(text)
+    assert example["tags"] == ["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O", "O", "O"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.console import Group
 from rich.markup import escape
 from rich.text import Text
@@ -46,10 +47,12 @@ def sentence_text(session: Session) -> Text:
         return Text(item.text)
     low, high = session.selection
     show_cursor = session.anchor is None
+    # Words apart; characters (of a character-level model) as the text has them.
+    gap = "" if session.level == "characters" else " "
     for index, (word, _start, _end) in enumerate(item.words):
         entity = session.entity_at(index)
         if index:
-            text.append(" ")
+            text.append(gap)
         if entity is not None and entity["start"] == index:
             text.append("[", style="bold")
         style = ""
@@ -276,9 +279,12 @@ class AnnotateScreen(Screen):
         text = Text()
         proposed = {(e["type"], e["start"], e["end"]): e.get("score") for e in item.entities}
         for entity in session.entities:
-            words = " ".join(item.tokens[entity["start"] : entity["end"]])
+            gap = "" if session.level == "characters" else " "
+            words = gap.join(item.tokens[entity["start"] : entity["end"]])
             score = proposed.get((entity["type"], entity["start"], entity["end"]))
-            text.append(f"{entity['type']:<10}", style="bold")
+            # Padded by cells, not characters: a Chinese label is twice as wide.
+            label = entity["type"]
+            text.append(label + " " * max(0, 10 - cell_len(label)), style="bold")
             text.append(words)
             text.append(f"  {score:.2f}\n" if score is not None else "  (yours)\n", style="dim")
         return text

@@ -135,7 +135,7 @@ def prepare(recipe: Recipe) -> Experiment:
         )
         vocabulary.extend(tokenizer, added)
     coverage = {
-        split: vocabulary.coverage(tokenizer, (w for e in examples for w in task.words(e)))
+        split: vocabulary.split_coverage(tokenizer, examples, task.words, recipe.train.seed)
         for split, examples in splits.items()
     }
     return Experiment(

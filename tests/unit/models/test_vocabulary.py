@@ -67,3 +67,14 @@ def test_character_level_data_is_recognised():
     assert word_level(["Maria", "works", "at", "Acme", "."]) == "words"
     assert [w for w, _, _ in split_characters("高勇 在 1963年")] == list("高勇在1963年")
     assert split_characters("a b")[1] == ("b", 2, 3)
+
+
+def test_a_large_split_is_measured_on_a_seeded_sample(tokenizer):
+    examples = [{"tokens": ["the", "cat"] if i % 4 else ["勇"]} for i in range(2500)]
+    cov = vocabulary.split_coverage(tokenizer, examples, lambda e: e["tokens"], seed=7)
+    assert cov.sampled == (2000, 2500)
+    assert cov.share == pytest.approx(1 / 7, abs=0.03)  # 1 of 7 words is unknown
+    assert cov == vocabulary.split_coverage(tokenizer, examples, lambda e: e["tokens"], seed=7)
+    assert "(a sample of 2,000 of 2,500 examples)" in vocabulary.warning(cov, "train")
+    small = vocabulary.split_coverage(tokenizer, examples[:100], lambda e: e["tokens"])
+    assert small.sampled is None and small.words == 175

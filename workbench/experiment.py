@@ -46,10 +46,11 @@ class Experiment:
     def coverage_warnings(self) -> list[str]:
         """One line per split whose words the tokenizer reads poorly."""
         level = self.task.level  # "words" or "characters"
+        extended = self.recipe.model.extend_vocabulary != "off"
         return [
             line
             for split, cov in self.coverage.items()
-            for line in vocabulary.warnings(cov, split, level)
+            for line in vocabulary.warnings(cov, split, level, extended)
         ]
 
     def fingerprint(self) -> dict[str, str]:

@@ -58,6 +58,9 @@ def test_warning_names_share_examples_and_the_remedy(tokenizer):
     line = vocabulary.warning(cov, "train", "characters")
     assert "train: 66.7% of the characters" in line and "勇" in line
     assert 'extend_vocabulary = "characters"' in line
+    # Once extended, what is left is what the training data lacks: no advice to extend.
+    left = vocabulary.warning(cov, "test", "characters", extended=True)
+    assert "stay unknown" in left and "extend_vocabulary" not in left
     short = vocabulary.short_warning({"train": cov.as_dict(), "test": {"share": 0.0}})
     assert short is not None and short.startswith("train: 66.7%")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import subprocess
 import sys
 import time
@@ -559,5 +560,30 @@ def test_predict_chooses_the_run_however_its_folder_is_spelled(tmp_path, monkeyp
             assert isinstance(screen, PredictScreen)
             assert screen.query_one("#model-select", Select).value == str(older)
             assert "no saved model" not in text_of(screen.query_one("#model-status"))
+
+    asyncio.run(scenario())
+
+
+def test_a_run_on_data_its_tokenizer_cannot_read_says_so(tmp_path):
+    runs = tmp_path / "runs"
+    run = write_run(runs, "20260101-000000-zh")
+    events = run / "events.jsonl"
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    for event in lines:
+        if event["type"] == "start":  # as a run on Chinese text with an English model says
+            event["coverage"] = {"train": {"share": 0.504}, "test": {"share": 0.521}}
+    events.write_text("".join(json.dumps(e) + "\n" for e in lines))
+
+    async def scenario():
+        app = WorkbenchApp(runs_dir=runs, recipes_dir=tmp_path / "none")
+        async with app.run_test(size=SIZE) as pilot:
+            app.open_run(run)
+
+            def title() -> str:
+                found = app.screen.query("#run-title")
+                return text_of(found.first()) if found else ""
+
+            await wait_for(pilot, lambda: "zh" in title(), 10, "the run's title")
+            assert "⚠ test: 52.1% unknown to the tokenizer" in title()
 
     asyncio.run(scenario())

@@ -53,6 +53,25 @@ def test_demo_run_learns(tmp_path, recipe, metric, floor):
 
 
 @pytest.mark.slow
+def test_the_chinese_demo_learns_and_builds_a_searchable_graph(tmp_path, capsys):
+    """The bundled MiniLM taught the Chinese demo's characters: it learns, and its
+    graph of the Chinese stories finds a two-character city by name."""
+    args = ["run", str(ROOT / "recipes" / "demo-ner-zh.toml"), "--set", f"output.dir={tmp_path}"]
+    assert main(args) == 0
+    [run] = list(tmp_path.iterdir())
+    report = json.loads((run / "report.json").read_text())
+    assert report["reports"]["test"]["metrics"]["f1"] >= 0.8
+    graph = str(tmp_path / "zh.sqlite")
+    corpus = str(ROOT / "data" / "demo" / "zh" / "corpus")
+    capsys.readouterr()
+    assert main(["kg", "build", "--ner", str(run), "--corpus", corpus, "--graph", graph]) == 0
+    assert "warning" not in capsys.readouterr().err  # the taught model reads the corpus
+    assert main(["kg", "search", "深圳", "--graph", graph, "--json"]) == 0
+    found = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert found and found[0]["name"] == "深圳" and found[0]["type"] == "LOC"
+
+
+@pytest.mark.slow
 def test_demo_relations_learn_in_one_epoch(tmp_path, capsys):
     args = [
         "run",

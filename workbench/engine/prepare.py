@@ -141,7 +141,10 @@ def prepare(
     set_seed(train.seed, deterministic=train.deterministic)
     if not train.deterministic:  # a setting of the process: undo an earlier run's
         torch.use_deterministic_algorithms(False)
-    model = load_for_training(exp.task, recipe.model.name, exp.labels, exp.tokenizer)
+    new_vocabulary = exp.tokenizer.convert_tokens_to_ids(exp.added_vocabulary)
+    model = load_for_training(
+        exp.task, recipe.model.name, exp.labels, exp.tokenizer, new_vocabulary
+    )
     _check_max_length(model, recipe.model)
     collate = collate_for(model, exp.tokenizer, acc.device)
     tuned = apply_tuning(
@@ -259,13 +262,14 @@ def _optimizer(model, acc, train: TrainSettings):
     decay: list[torch.nn.Parameter] = []
     no_decay: list[torch.nn.Parameter] = []
     embeddings: list[torch.nn.Parameter] = []
-    # With train.embedding_learning_rate the input embeddings are a group of their own.
+    # With train.embedding_learning_rate the input embeddings are a group of their own:
+    # whatever of them trains (the whole matrix; under [peft], PEFT's rows for new tokens).
     own = train.embedding_learning_rate is not None
-    embedding_weight = model.get_input_embeddings().weight if own else None
+    embedding_ids = {id(p) for p in model.get_input_embeddings().parameters()} if own else set()
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        if param is embedding_weight:
+        if id(param) in embedding_ids:
             embeddings.append(param)
             continue
         # The usual exemption: biases and normalisation weights are not decayed.

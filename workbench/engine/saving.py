@@ -39,6 +39,7 @@ def save_trained(
             step=step,
             metric=exp.metric,
             value=value,
+            vocabulary_added=len(exp.added_vocabulary),
         )
         target = run_dir / MODEL
         unwrapped = p.acc.unwrap_model(p.model)

@@ -71,6 +71,14 @@ def load_models(ner: str | Path, relations: str | Path | None, device) -> dict[s
     models = {"ner": load_saved(ner)}
     if relations is not None:
         models["relation"] = load_saved(relations)
+        # The relation model reads the NER model's words: both must cut text alike.
+        levels = {name: saved.task.level for name, saved in models.items()}
+        if levels["ner"] != levels["relation"]:
+            raise WorkbenchError(
+                f"the NER model {ner} cuts text into {levels['ner']} and the relation "
+                f"model {relations} into {levels['relation']}; train them on data cut "
+                f"the same way"
+            )
     for saved in models.values():
         saved.model = saved.model.to(device)
     return models
@@ -79,11 +87,8 @@ def load_models(ner: str | Path, relations: str | Path | None, device) -> dict[s
 def corpus_coverage(saved: SavedModel, texts: Iterable[str]) -> dict[str, Any]:
     """The share of the corpus's words the model's tokenizer reads as unknown, and a
     warning when it is high (``coverage`` and ``warnings`` for the summary)."""
-    cov = vocabulary.text_coverage(saved.tokenizer, texts, saved.task.split)
-    return {
-        "coverage": cov.as_dict(),
-        "warnings": vocabulary.warnings(cov, "corpus", saved.task.level),
-    }
+    cov, warnings = vocabulary.model_warnings(saved, texts, "corpus")
+    return {"coverage": cov.as_dict(), "warnings": warnings}
 
 
 def analyse(

@@ -183,9 +183,11 @@ class Queries:
                     "SELECT a.entity_id, a.text, e.mentions FROM aliases a "
                     "JOIN entities e ON e.id = a.entity_id "
                     f"WHERE ({joiner.join(tests)}) {type_sql} "
-                    f"ORDER BY instr({_column(needles[0])}, ?), length(a.text), "
+                    # Rows without the first word (instr 0: the any-word pass) last.
+                    f"ORDER BY instr({_column(needles[0])}, ?) = 0, "
+                    f"instr({_column(needles[0])}, ?), length(a.text), "
                     "e.mentions DESC, a.entity_id LIMIT ?",
-                    [*needles, *type_args, needles[0], max(limit * 20, 200)],
+                    [*needles, *type_args, needles[0], needles[0], max(limit * 20, 200)],
                 )
             except sqlite3.Error as exc:  # a safety net; every value is a parameter
                 raise WorkbenchError(f"search: cannot search for '{text}' ({exc})") from None

@@ -79,6 +79,7 @@ def training_meta(
     step: int,
     metric: str,
     value: float | None,
+    vocabulary_added: int = 0,
 ) -> dict[str, Any]:
     """The ``workbench.json`` of a model a run saves: what every reader needs to load
     and use it (task, labels, window, base model for an adapter) and where it came
@@ -94,6 +95,8 @@ def training_meta(
         "step": step,
         "metric": metric,
         "value": value,
+        # Tokens model.extend_vocabulary added (the tokenizer saved beside holds them).
+        **({"vocabulary_added": vocabulary_added} if vocabulary_added else {}),
     }
 
 

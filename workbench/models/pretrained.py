@@ -90,9 +90,13 @@ def load_tokenizer(name: str, adapter_ok: bool = False):
     return tokenizer
 
 
-def load_for_training(task, name: str, labels: list[str], tokenizer=None):
+def load_for_training(
+    task, name: str, labels: list[str], tokenizer=None, new_vocabulary: list[int] | None = None
+):
     """A pretrained encoder with a fresh head sized for ``labels``; its embeddings
-    grow to the tokenizer's size when the task added tokens (entity markers)."""
+    grow to the tokenizer's size when tokens were added (entity markers, the
+    vocabulary extension). ``new_vocabulary``: ids of tokens new to the model, whose
+    rows start at the mean of the trained ones even where the matrix had spare rows."""
     quiet_transformers()
     id2label = dict(enumerate(labels))
     model = from_pretrained(
@@ -104,9 +108,19 @@ def load_for_training(task, name: str, labels: list[str], tokenizer=None):
         label2id={v: k for k, v in id2label.items()},
         ignore_mismatched_sizes=True,
     )
-    if tokenizer is not None and len(tokenizer) > model.get_input_embeddings().num_embeddings:
-        # New rows start at the mean of the others (transformers' mean_resizing).
+    rows = model.get_input_embeddings().num_embeddings
+    if tokenizer is not None and len(tokenizer) > rows:
+        # New rows are drawn around the mean of the others (transformers' mean_resizing).
         model.resize_token_embeddings(len(tokenizer))
+    # A matrix padded past its vocabulary (DeBERTa-v3: 128,100 rows for 128,001 tokens)
+    # hands new tokens rows that never trained: start those at the mean too.
+    spare = sorted(i for i in new_vocabulary or [] if i < rows)
+    if spare:
+        import torch
+
+        with torch.no_grad():
+            weight = model.get_input_embeddings().weight
+            weight[spare] = weight[: spare[0]].mean(dim=0)
     return model
 
 

@@ -5,8 +5,8 @@ data) that the tokenizer turns into its unknown token: a model cannot learn to
 label what it sees only as ``[UNK]`` (the bundled English MiniLM reads half of
 the characters of a Chinese corpus that way). ``uncovered`` lists what to add,
 and ``extend`` adds it as ordinary tokens; the model's embedding matrix then
-grows to match (``models.pretrained.load_for_training``: new rows start at the
-mean of the others) and the tokenizer is saved with the model, so everything
+grows to match (``models.pretrained.load_for_training``: new rows are drawn
+around the mean of the others) and the tokenizer is saved with the model, so everything
 that loads the model reads the new tokens unchanged.
 """
 
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 # SST-2 and IMDb training sets: 0 of 7.9M words), a Chinese one far above it
 # (Resume NER: 50.4% of the characters).
 WARN_SHARE = 0.02
+MIN_WORDS = 20  # fewer words than this are never warned about
 EXAMPLES = 8  # unknown words a warning names, the most frequent first
 # A split's coverage is measured on a seeded sample of this many examples when it has
 # more: the share is as good a warning, and IMDb's 25,000 reviews cost ~1 s, not 13.
@@ -51,7 +52,8 @@ class Coverage:
 
     @property
     def poor(self) -> bool:
-        return self.share > WARN_SHARE
+        # A few words are no evidence: "I love 🍕" is not a corpus in another script.
+        return self.words >= MIN_WORDS and self.share > WARN_SHARE
 
     def as_dict(self) -> dict:
         """The figures events and reports carry (JSON)."""
@@ -79,7 +81,7 @@ def unknown_words(tokenizer, words: Iterable[str]) -> set[str]:
 def coverage(tokenizer, words: Iterable[str]) -> Coverage:
     """How many of ``words`` (occurrences, in order) the tokenizer reads as unknown."""
     counts = Counter(word for word in words if word.strip())
-    unknown = unknown_words(tokenizer, counts)
+    unknown = sorted(unknown_words(tokenizer, counts))  # ties name the same examples always
     return Coverage(
         words=sum(counts.values()),
         unknown=sum(counts[word] for word in unknown),
@@ -88,13 +90,18 @@ def coverage(tokenizer, words: Iterable[str]) -> Coverage:
     )
 
 
+def sample(items: list, seed: int = 0) -> list:
+    """``items``, or a seeded sample of ``SAMPLE`` of them (in order) when there are more."""
+    if len(items) <= SAMPLE:
+        return items
+    keep = sorted(random.Random(seed).sample(range(len(items)), SAMPLE))
+    return [items[i] for i in keep]
+
+
 def split_coverage(tokenizer, examples: list, words_of, seed: int = 0) -> Coverage:
     """``coverage`` of a split's examples (their words by ``words_of``), on a seeded
     sample of ``SAMPLE`` examples when there are more."""
-    chosen = examples
-    if len(examples) > SAMPLE:
-        keep = sorted(random.Random(seed).sample(range(len(examples)), SAMPLE))
-        chosen = [examples[i] for i in keep]
+    chosen = sample(examples, seed)
     cov = coverage(tokenizer, (w for e in chosen for w in words_of(e)))
     if chosen is not examples:
         cov.sampled = (len(chosen), len(examples))
@@ -102,8 +109,22 @@ def split_coverage(tokenizer, examples: list, words_of, seed: int = 0) -> Covera
 
 
 def text_coverage(tokenizer, texts: Iterable[str], split) -> Coverage:
-    """``coverage`` of raw texts, cut into words by ``split`` (a task's ``split``)."""
-    return coverage(tokenizer, (word for text in texts for word, _start, _end in split(text)))
+    """``coverage`` of raw texts (a seeded sample of them when there are many), cut
+    into words by ``split`` (a task's ``split``)."""
+    every = list(texts)
+    chosen = sample(every)
+    cov = coverage(tokenizer, (word for text in chosen for word, _start, _end in split(text)))
+    if chosen is not every:
+        cov.sampled = (len(chosen), len(every))
+    return cov
+
+
+def model_warnings(saved, texts: Iterable[str], where: str) -> tuple[Coverage, list[str]]:
+    """The coverage of raw ``texts`` by a loaded model (``models.saved.SavedModel``),
+    and the line to warn with, worded for a model whose vocabulary was extended."""
+    cov = text_coverage(saved.tokenizer, texts, saved.task.split)
+    extended = bool(saved.meta.get("vocabulary_added"))
+    return cov, warnings(cov, where, saved.task.level, extended)
 
 
 def uncovered(tokenizer, words: Iterable[str], mode: str, min_count: int = 1) -> list[str]:
@@ -132,15 +153,20 @@ def extend(tokenizer, units: list[str]) -> int:
     return tokenizer.add_tokens(units) if units else 0
 
 
-def short_warning(coverage: dict[str, dict]) -> str | None:
+def short_warning(coverage: dict[str, dict], extended: bool = False) -> str | None:
     """A few words for a status line from a start event's ``coverage``: the worst
-    split read poorly, or None."""
-    poor = [(c.get("share", 0.0), split) for split, c in coverage.items() if isinstance(c, dict)]
+    split read poorly, or None; the remedy named unless the vocabulary was extended."""
+    poor = [
+        (c.get("share", 0.0), split)
+        for split, c in coverage.items()
+        if isinstance(c, dict) and c.get("words", MIN_WORDS) >= MIN_WORDS
+    ]
     poor = [(share, split) for share, split in poor if share > WARN_SHARE]
     if not poor:
         return None
     share, split = max(poor)
-    return f"{split}: {share:.1%} unknown to the tokenizer (model.extend_vocabulary)"
+    remedy = "" if extended else " (model.extend_vocabulary)"
+    return f"{split}: {share:.1%} unknown to the tokenizer{remedy}"
 
 
 def warnings(cov: Coverage, split: str, unit: str = "words", extended: bool = False) -> list[str]:
@@ -159,8 +185,8 @@ def warning(cov: Coverage, split: str, unit: str = "words", extended: bool = Fal
         return (
             f"{split}: {cov.share:.1%} of the {unit} ({cov.unknown:,} of {cov.words:,}; "
             f"{len(cov.unknown_counts):,} distinct) stay unknown to the model's tokenizer, "
-            f"e.g. {shown}: the training data, which extended the vocabulary, does not "
-            f"hold them"
+            f"e.g. {shown}: the vocabulary was extended with what the training data holds "
+            f"(model.vocabulary_min_count times or more), and these are not among them"
         )
     return (
         f"{split}: {cov.share:.1%} of the {unit} ({cov.unknown:,} of {cov.words:,}; "

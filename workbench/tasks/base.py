@@ -11,7 +11,7 @@ from contextlib import nullcontext
 from typing import Any, Protocol
 
 from workbench.errors import WorkbenchError, where
-from workbench.tasks.words import splitter
+from workbench.tasks.words import splitter, word_level
 
 # Feature keys that say where a row came from; never fed to the model.
 # ``example`` indexes the input example, ``window`` orders the windows of a long one
@@ -77,6 +77,16 @@ class Task:
     def split(self, text: str) -> list[tuple[str, int, int]]:
         """Raw text as ``(word, start, end)``, cut as the model's training data was."""
         return splitter(self.level)(text)
+
+    def learn_level(self, train: list[dict]) -> None:
+        """Character-level training data (one character a word) makes a model that
+        is given raw text one character a word too."""
+        if word_level(w for e in train for w in self.words(e)) == "characters":
+            self.level = "characters"
+
+    def level_meta(self) -> dict:
+        """The level for ``workbench.json`` (nothing for the usual words)."""
+        return {"words": self.level} if self.level != "words" else {}
 
     def words(self, example: dict) -> list[str]:
         """The words of one example as the tokenizer is given them (what the

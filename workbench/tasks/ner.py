@@ -12,7 +12,6 @@ from collections import defaultdict
 from typing import Any
 
 from workbench.tasks.base import Task, batched_probabilities
-from workbench.tasks.words import word_level
 
 
 def char_spans(
@@ -101,13 +100,10 @@ class NerTask(Task):
         return example["tags"]
 
     def configure(self, recipe, splits: dict[str, list[dict]]) -> None:
-        """Character-level training data (one character a word) makes a model that
-        is given raw text one character a word too."""
-        if word_level(w for e in splits.get("train", []) for w in e["tokens"]) == "characters":
-            self.level = "characters"
+        self.learn_level(splits.get("train", []))
 
     def meta(self) -> dict:
-        return {"words": self.level} if self.level != "words" else {}
+        return self.level_meta()
 
     def from_meta(self, meta: dict) -> None:
         self.level = meta.get("words", "words")

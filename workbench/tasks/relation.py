@@ -118,6 +118,7 @@ class RelationTask(Task):
         self.encoding = settings.encoding
         self.negative_ratio = settings.negative_ratio
         self.seed = recipe.train.seed
+        self.learn_level(splits.get("train", []))
         self.entity_types = sorted(
             {e["type"] for examples in splits.values() for ex in examples for e in ex["entities"]}
         )
@@ -140,10 +141,12 @@ class RelationTask(Task):
                 "type_pairs": sorted(map(list, self.type_pairs))
                 if self.type_pairs is not None
                 else None,
-            }
+            },
+            **self.level_meta(),
         }
 
     def from_meta(self, meta: dict) -> None:
+        self.level = meta.get("words", "words")
         settings = meta.get("relation", {})
         self.none_label = settings.get("none_label", self.none_label)
         self.typed = settings.get("typed", self.typed)
@@ -374,7 +377,7 @@ class RelationTask(Task):
         self, model, tokenizer, texts: list[str], max_length: int, batch_size: int = 32
     ) -> list[dict]:
         """Relations in texts whose entities are marked ``[[Maria Rossi|PER]]``."""
-        items = [parse_marked(text) for text in texts]
+        items = [parse_marked(text, self.split) for text in texts]
         relations = self.predict_pairs(model, tokenizer, items, max_length, batch_size)
         results = []
         for item, found in zip(items, relations):
@@ -399,9 +402,9 @@ class RelationTask(Task):
 MARKUP = re.compile(r"\[\[(.+?)\|([^\]|]+)\]\]")
 
 
-def parse_marked(text: str) -> dict:
+def parse_marked(text: str, split=split_words) -> dict:
     """``"[[Maria Rossi|PER]] works for [[Kestrel Bank|ORG]]"`` -> plain text, its
-    words and the marked entities as word spans and character spans."""
+    words (cut by ``split``) and the marked entities as word and character spans."""
     plain: list[str] = []
     char_entities: list[dict[str, Any]] = []
     pos = offset = 0
@@ -417,7 +420,7 @@ def parse_marked(text: str) -> dict:
         pos = match.end()
     plain.append(text[pos:])
     clean = "".join(plain)
-    words = split_words(clean) or [("", 0, 0)]
+    words = split(clean) or [("", 0, 0)]
     entities = []
     for entity in char_entities:
         covered = [

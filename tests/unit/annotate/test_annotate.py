@@ -322,3 +322,18 @@ def test_a_character_level_session_selects_characters(tmp_path):
     [example] = read_examples(str(path), data, "tokens")
     assert example["tokens"] == list(text)
     assert example["tags"] == ["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O", "O", "O"]
+
+
+def test_a_character_level_sentence_keeps_its_spaces_on_screen(tmp_path):
+    from workbench.tasks.words import split_characters
+    from workbench.tui.screens.annotate import sentence_text
+
+    text = "我在 New York 工作"
+    mixed = Item("doc.txt", 0, text, words=split_characters(text))
+    session = Session(
+        [mixed], DecisionLog(tmp_path / "d.jsonl"), "ner", ["LOC"], level="characters"
+    )
+    session.move(2)
+    session.move(6, extend=True)  # N e w Y o r k
+    session.mark("LOC")
+    assert sentence_text(session).plain == "我在 [New York]LOC 工作"

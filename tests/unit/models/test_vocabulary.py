@@ -25,8 +25,9 @@ def test_coverage_counts_occurrences_and_distinct_unknown_words(tokenizer):
     assert (cov.words, cov.unknown, cov.distinct) == (8, 3, 7)
     assert cov.share == pytest.approx(3 / 8)
     assert cov.examples == ["勇", "dog"]  # most frequent first
-    assert cov.poor
     assert cov.as_dict()["distinct_unknown"] == 2
+    assert not cov.poor  # eight words are no evidence ("I love 🍕")
+    assert vocabulary.coverage(tokenizer, words * 3).poor
 
 
 def test_a_well_read_corpus_is_not_warned(tokenizer):
@@ -54,7 +55,7 @@ def test_extension_makes_the_data_readable(tokenizer):
 
 
 def test_warning_names_share_examples_and_the_remedy(tokenizer):
-    cov = vocabulary.coverage(tokenizer, ["勇", "敢", "the"])
+    cov = vocabulary.coverage(tokenizer, ["勇", "敢", "the"] * 10)
     line = vocabulary.warning(cov, "train", "characters")
     assert "train: 66.7% of the characters" in line and "勇" in line
     assert 'extend_vocabulary = "characters"' in line
@@ -62,7 +63,9 @@ def test_warning_names_share_examples_and_the_remedy(tokenizer):
     left = vocabulary.warning(cov, "test", "characters", extended=True)
     assert "stay unknown" in left and "extend_vocabulary" not in left
     short = vocabulary.short_warning({"train": cov.as_dict(), "test": {"share": 0.0}})
-    assert short is not None and short.startswith("train: 66.7%")
+    assert short == "train: 66.7% unknown to the tokenizer (model.extend_vocabulary)"
+    extended = vocabulary.short_warning({"train": cov.as_dict()}, extended=True)
+    assert extended == "train: 66.7% unknown to the tokenizer"
 
 
 def test_character_level_data_is_recognised():

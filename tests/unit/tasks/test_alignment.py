@@ -171,3 +171,15 @@ def test_windows_arriving_out_of_order_are_put_back_in_order():
         labels = torch.tensor([[-100, 0, 0, -100]])
         scorer.add(preds, labels, torch.tensor([0]), torch.tensor([window]))
     assert scorer.result()["metrics"]["f1"] == 1.0
+
+
+def test_marked_text_of_a_character_level_relation_model():
+    from workbench.tasks.relation import parse_marked
+    from workbench.tasks.words import split_characters
+
+    item = parse_marked("[[王伟|PER]]在[[1998年|DATE]]加入", split_characters)
+    assert item["tokens"] == list("王伟在1998年加入")
+    assert [(e["type"], e["start"], e["end"]) for e in item["entities"]] == [
+        ("PER", 0, 2),
+        ("DATE", 3, 8),
+    ]

@@ -47,12 +47,13 @@ def sentence_text(session: Session) -> Text:
         return Text(item.text)
     low, high = session.selection
     show_cursor = session.anchor is None
-    # Words apart; characters (of a character-level model) as the text has them.
-    gap = "" if session.level == "characters" else " "
-    for index, (word, _start, _end) in enumerate(item.words):
+    # Words a space apart; characters (of a character-level model) as the text has
+    # them: "我在 New York 工作" keeps its spaces.
+    characters = session.level == "characters"
+    for index, (word, start, _end) in enumerate(item.words):
         entity = session.entity_at(index)
         if index:
-            text.append(gap)
+            text.append(item.text[item.words[index - 1][2] : start] if characters else " ")
         if entity is not None and entity["start"] == index:
             text.append("[", style="bold")
         style = ""
@@ -279,8 +280,11 @@ class AnnotateScreen(Screen):
         text = Text()
         proposed = {(e["type"], e["start"], e["end"]): e.get("score") for e in item.entities}
         for entity in session.entities:
-            gap = "" if session.level == "characters" else " "
-            words = gap.join(item.tokens[entity["start"] : entity["end"]])
+            if session.level == "characters":  # the text as written, spaces kept
+                first, last = item.words[entity["start"]], item.words[entity["end"] - 1]
+                words = item.text[first[1] : last[2]]
+            else:
+                words = " ".join(item.tokens[entity["start"] : entity["end"]])
             score = proposed.get((entity["type"], entity["start"], entity["end"]))
             # Padded by cells, not characters: a Chinese label is twice as wide.
             label = entity["type"]
@@ -406,8 +410,8 @@ class AnnotateScreen(Screen):
         self.refresh_bindings()
         done = sum(log.counts().values())
         repaired = " (its cut-off last line was removed)" if log.repaired else ""
-        cov = vocabulary.text_coverage(loaded.tokenizer, (i.text for i in queue), task.split)
-        blind = "".join(f" ⚠ {line}" for line in vocabulary.warnings(cov, "corpus", task.level))
+        _cov, warnings = vocabulary.model_warnings(loaded, (i.text for i in queue), "corpus")
+        blind = "".join(f" ⚠ {line}" for line in warnings)
         self._status(
             f"{len(queue)} to decide, {done} decided before in {log.path}{repaired}. "
             + (

@@ -242,7 +242,7 @@ class RunScreen(Screen):
             title += f" · {Text(state.end.error).markup}"
         if state.damage_note:
             title += f" · [yellow]⚠ {escape(state.damage_note)}[/]"
-        blind = short_warning(start.coverage) if start else None
+        blind = short_warning(start.coverage, start.vocabulary_added > 0) if start else None
         if blind:
             title += f" · [yellow]⚠ {escape(blind)}[/]"
         if self._stop_requested and state.end is None:

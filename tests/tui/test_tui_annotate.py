@@ -15,7 +15,9 @@ import workbench.annotate.pool as pool
 from helpers.files import write
 from helpers.tui import app_for, footer_keys, text_of, wait_for
 from workbench.annotate.decisions import DecisionLog
+from workbench.models.pretrained import load_tokenizer
 from workbench.models.saved import SavedModel
+from workbench.tasks.ner import NerTask
 from workbench.tui.screens.annotate import AnnotateScreen
 
 SIZE = (100, 30)
@@ -29,10 +31,14 @@ CORPUS = {
 
 def fake_loaded():
     labels = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
-    task = SimpleNamespace(name="ner")
     model = SimpleNamespace(config=SimpleNamespace(id2label=dict(enumerate(labels))))
+    # The real task and tokenizer: the screen cuts sentences and measures coverage with them.
     return SavedModel(
-        task=task, model=model, tokenizer=None, meta={"labels": labels}, folder=Path()
+        task=NerTask(),
+        model=model,
+        tokenizer=load_tokenizer("minilm"),
+        meta={"labels": labels},
+        folder=Path(),
     )
 
 

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SENTENCE = "Maria Lindqvist joined Kestrel Analytics in Porto to launch the Nimbus X2."
 REVIEW = "The battery is fine but the screen scratches far too easily."
 # A company, a person and a product of the demo's kind, a date and a city, no spaces.
-CHINESE = "2024年3月，蓝海电子的首席执行官潘建华在杭州发布了新款星火耳机。"
+CHINESE = "2024年3月，蓝海电子的首席执行官张伟在杭州发布了新款星火耳机。"
 MARKED = (
     "[[Maria Lindqvist|PER]], who lives in [[Porto|LOC]], joined [[Kestrel Analytics|ORG]], "
     "the maker of the [[Nimbus X2|PRODUCT]]."
@@ -42,8 +43,10 @@ MARKED = (
 def runs_of(runs: Path, recipe: str, overrides: dict | None = None) -> list[Path]:
     """Completed runs of ``recipe`` (newest first) whose recipe has ``overrides``."""
     found = []
+    # This recipe's runs only: "demo-ner" is not "demo-ner-zh" (a clash adds "-2").
+    name = re.compile(rf"\d{{8}}-\d{{6}}-{re.escape(recipe)}(-\d+)?")
     for folder in sorted(runs.glob(f"*-{recipe}*"), reverse=True):
-        if not (folder / "model").is_dir():
+        if not name.fullmatch(folder.name) or not (folder / "model").is_dir():
             continue
         state = load_state(folder)
         if state.status != Status.COMPLETED:

@@ -8,6 +8,7 @@ from typing import Any
 
 from workbench.data import read_examples
 from workbench.errors import WorkbenchError
+from workbench.models import vocabulary
 from workbench.models.folder import model_dir_of
 from workbench.models.saved import SavedModel, load_saved
 from workbench.recipe import load_recipe
@@ -45,13 +46,18 @@ def evaluate_saved(
     if ner is not None:
         model_dir_of(ner)
     saved, examples = load_with_data(model_or_run, data_path, **overrides)
+    # What the model can read of the data: a poor score may be a blind model.
+    cov, blind = vocabulary.model_warnings(saved, None, str(data_path), examples=examples)
     if ner is not None:
-        return saved.task.name, _end_to_end(ner, saved, examples, data_path, batch_size)
+        report = _end_to_end(ner, saved, examples, data_path, batch_size)
+        report["coverage"], report["warnings"] = cov.as_dict(), blind
+        return saved.task.name, report
     features, id2label = encode_for(saved, examples, data_path)
     report, _ = score_features(
         saved.task, saved.model, saved.tokenizer, examples, features, id2label, batch_size
     )
     report["split"] = str(data_path)
+    report["coverage"], report["warnings"] = cov.as_dict(), blind
     return saved.task.name, report
 
 

@@ -173,3 +173,17 @@ def test_lora_keeps_the_new_rows_trainable_and_saves_them(zh_recipe):
     assert extra == start.vocabulary_added * hidden
     saved = load_saved(run)  # the merged model: its embeddings hold the trained rows
     assert len(saved.tokenizer) == saved.model.get_input_embeddings().num_embeddings
+
+
+def test_eval_on_data_the_model_cannot_read_says_so(zh_recipe, capsys):
+    dev = str(ZH / "ner" / "dev.char.bmes")
+    blind = train_run(zh_recipe, "model.extend_vocabulary=off")
+    capsys.readouterr()
+    assert main(["eval", str(blind), "--data", dev, "--json"]) == 0
+    captured = capsys.readouterr()
+    assert f"warning: {dev}: " in captured.err and "of the characters" in captured.err
+    assert json.loads(captured.out)["coverage"]["share"] > 0.4
+    taught = train_run(zh_recipe)
+    capsys.readouterr()
+    assert main(["eval", str(taught), "--data", dev]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -103,6 +103,7 @@ def cmd_eval(args) -> int:
         ner=model_run(args.ner) if args.ner else None,
         format=args.format,
     )
+    warn(report.pop("warnings", []))
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return 0

@@ -58,6 +58,8 @@ class Experiment:
         checks that it goes on with the data it started with."""
         if self._fingerprint is None:
             parts = {"labels": self.labels, **self.splits}
+            if self.added_vocabulary:  # the tokens the model's new rows belong to
+                parts["vocabulary"] = self.added_vocabulary
             self._fingerprint = {
                 name: hashlib.sha256(
                     json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()

@@ -78,6 +78,12 @@ class ResumePoint:
         now = experiment.fingerprint()
         for name, value in now.items():
             if before.get(name) not in (None, value):
+                if name == "vocabulary":
+                    raise WorkbenchError(
+                        f"{self.run_dir}: the tokens model.extend_vocabulary adds are not "
+                        f"those the run trained with (the tokenizer or its library changed "
+                        f"since); resuming would not continue the same run"
+                    )
                 what = "the label list" if name == "labels" else f"data.{name}"
                 raise WorkbenchError(
                     f"{self.run_dir}: {what} is not what the run trained on (the file changed "

@@ -187,3 +187,26 @@ def test_eval_on_data_the_model_cannot_read_says_so(zh_recipe, capsys):
     capsys.readouterr()
     assert main(["eval", str(taught), "--data", dev]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_an_extended_run_resumes_with_the_same_tokens_only(zh_recipe, capsys, monkeypatch):
+    import threading
+
+    from workbench.experiment import prepare
+    from workbench.models import vocabulary
+    from workbench.recipe import load_recipe
+    from workbench.runner import run_experiment
+    from workbench.runs.events import Step
+
+    stop = threading.Event()
+    stopper = lambda event: stop.set() if isinstance(event, Step) else None  # noqa: E731
+    run, end = run_experiment(prepare(load_recipe(zh_recipe)), [stopper], stop=stop)
+    assert end.status == "stopped"
+    # A tokenizer (or library) that now reads other characters as unknown: refused.
+    found = vocabulary.uncovered
+    monkeypatch.setattr(vocabulary, "uncovered", lambda *a, **k: found(*a, **k)[:-1])
+    assert main(["run", "--resume", str(run)]) == 2
+    assert "the tokens model.extend_vocabulary adds are not" in capsys.readouterr().err
+    monkeypatch.setattr(vocabulary, "uncovered", found)
+    assert main(["run", "--resume", str(run), "--plain"]) == 0
+    assert read_events(run)[-1].status == "completed"

@@ -219,14 +219,15 @@ def ner_sentence(rng: random.Random, names: dict[str, list[str]]) -> list[tuple[
     return chars
 
 
+# Each split and the pool its names come from (test: the held-out names).
+SOURCES = {"train": "train", "dev": "train", "test": "test"}
+
+
 def write_ner(rng: random.Random, p: dict) -> None:
     folder = ROOT / "ner"
     folder.mkdir(parents=True, exist_ok=True)
-    for split, count, source in (
-        ("train", 600, "train"),
-        ("dev", 150, "train"),
-        ("test", 150, "test"),
-    ):
+    for split, count in (("train", 600), ("dev", 150), ("test", 150)):
+        source = SOURCES[split]
         lines = []
         for _ in range(count):
             lines += [f"{c} {t}" for c, t in ner_sentence(rng, p[source])] + [""]
@@ -236,11 +237,8 @@ def write_ner(rng: random.Random, p: dict) -> None:
 def write_reviews(rng: random.Random, p: dict) -> None:
     folder = ROOT / "sentiment"
     folder.mkdir(parents=True, exist_ok=True)
-    for split, count, source in (
-        ("train", 300, "train"),
-        ("dev", 90, "train"),
-        ("test", 90, "test"),
-    ):
+    for split, count in (("train", 300), ("dev", 90), ("test", 90)):
+        source = SOURCES[split]
         rows = []
         for i in range(count):
             label = list(REVIEWS)[i % 3]

@@ -47,7 +47,8 @@ def evaluate_saved(
         model_dir_of(ner)
     saved, examples = load_with_data(model_or_run, data_path, **overrides)
     # What the model can read of the data: a poor score may be a blind model.
-    cov, blind = vocabulary.model_warnings(saved, None, str(data_path), examples=examples)
+    cov = vocabulary.split_coverage(saved.tokenizer, examples, saved.task.words)
+    blind = vocabulary.model_warnings(saved, cov, str(data_path))
     if ner is not None:
         report = _end_to_end(ner, saved, examples, data_path, batch_size)
         report["coverage"], report["warnings"] = cov.as_dict(), blind

@@ -77,7 +77,7 @@ def cmd_predict(args) -> int:
     if not args.texts:  # a file on stdin: say when the model cannot read much of it
         from workbench.models import vocabulary
 
-        warn(vocabulary.model_warnings(saved, texts, "input")[1])
+        warn(vocabulary.texts_warnings(saved, texts, "input")[1])
     for start in range(0, len(texts), 256):  # stream output for long stdin inputs
         for result in saved.task.predict(
             saved.model,

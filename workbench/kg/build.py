@@ -87,7 +87,7 @@ def load_models(ner: str | Path, relations: str | Path | None, device) -> dict[s
 def corpus_coverage(saved: SavedModel, texts: Iterable[str]) -> dict[str, Any]:
     """The share of the corpus's words the model's tokenizer reads as unknown, and a
     warning when it is high (``coverage`` and ``warnings`` for the summary)."""
-    cov, warnings = vocabulary.model_warnings(saved, texts, "corpus")
+    cov, warnings = vocabulary.texts_warnings(saved, texts, "corpus")
     return {"coverage": cov.as_dict(), "warnings": warnings}
 
 

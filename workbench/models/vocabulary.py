@@ -119,18 +119,17 @@ def text_coverage(tokenizer, texts: Iterable[str], split) -> Coverage:
     return cov
 
 
-def model_warnings(
-    saved, texts: Iterable[str] | None, where: str, examples: list | None = None
-) -> tuple[Coverage, list[str]]:
-    """The coverage of raw ``texts`` (or of labelled ``examples``) by a loaded model
-    (``models.saved.SavedModel``), and the line to warn with, worded for a model
-    whose vocabulary was extended."""
-    if examples is not None:
-        cov = split_coverage(saved.tokenizer, examples, saved.task.words)
-    else:
-        cov = text_coverage(saved.tokenizer, texts or [], saved.task.split)
+def model_warnings(saved, cov: Coverage, where: str) -> list[str]:
+    """``warnings`` for a loaded model's (``models.saved.SavedModel``) coverage of
+    some data, worded for a model whose vocabulary was extended."""
     extended = bool(saved.meta.get("vocabulary_added"))
-    return cov, warnings(cov, where, saved.task.level, extended)
+    return warnings(cov, where, saved.task.level, extended)
+
+
+def texts_warnings(saved, texts: Iterable[str], where: str) -> tuple[Coverage, list[str]]:
+    """A loaded model's coverage of raw ``texts``, and ``model_warnings`` for it."""
+    cov = text_coverage(saved.tokenizer, texts, saved.task.split)
+    return cov, model_warnings(saved, cov, where)
 
 
 def uncovered(tokenizer, words: Iterable[str], mode: str, min_count: int = 1) -> list[str]:

@@ -84,10 +84,6 @@ class Task:
         if word_level(w for e in train for w in self.words(e)) == "characters":
             self.level = "characters"
 
-    def level_meta(self) -> dict:
-        """The level for ``workbench.json`` (nothing for the usual words)."""
-        return {"words": self.level} if self.level != "words" else {}
-
     def words(self, example: dict) -> list[str]:
         """The words of one example as the tokenizer is given them (what the
         vocabulary coverage counts)."""
@@ -105,11 +101,13 @@ class Task:
         return []
 
     def meta(self) -> dict:
-        """Settings saved with the model (``workbench.json``)..."""
-        return {}
+        """Settings saved with the model (``workbench.json``): here the level, when
+        it is not the usual words (a task adds its own to it)..."""
+        return {"words": self.level} if self.level != "words" else {}
 
     def from_meta(self, meta: dict) -> None:
         """...and restored from it when the model is loaded."""
+        self.level = meta.get("words", "words")
 
 
 def check_labels(

@@ -102,12 +102,6 @@ class NerTask(Task):
     def configure(self, recipe, splits: dict[str, list[dict]]) -> None:
         self.learn_level(splits.get("train", []))
 
-    def meta(self) -> dict:
-        return self.level_meta()
-
-    def from_meta(self, meta: dict) -> None:
-        self.level = meta.get("words", "words")
-
     def encode(
         self,
         examples: list[dict],

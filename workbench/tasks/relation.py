@@ -142,11 +142,11 @@ class RelationTask(Task):
                 if self.type_pairs is not None
                 else None,
             },
-            **self.level_meta(),
+            **super().meta(),
         }
 
     def from_meta(self, meta: dict) -> None:
-        self.level = meta.get("words", "words")
+        super().from_meta(meta)
         settings = meta.get("relation", {})
         self.none_label = settings.get("none_label", self.none_label)
         self.typed = settings.get("typed", self.typed)

@@ -410,7 +410,7 @@ class AnnotateScreen(Screen):
         self.refresh_bindings()
         done = sum(log.counts().values())
         repaired = " (its cut-off last line was removed)" if log.repaired else ""
-        _cov, warnings = vocabulary.model_warnings(loaded, (i.text for i in queue), "corpus")
+        _cov, warnings = vocabulary.texts_warnings(loaded, (i.text for i in queue), "corpus")
         blind = "".join(f" ⚠ {line}" for line in warnings)
         self._status(
             f"{len(queue)} to decide, {done} decided before in {log.path}{repaired}. "

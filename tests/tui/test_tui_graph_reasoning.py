@@ -138,6 +138,12 @@ def test_a_build_started_on_the_screen_is_followed_to_the_end(tmp_path, ner_reci
             await pilot.press("enter")
             await wait_for(pilot, lambda: screen.building is not None, what="the build started")
             await wait_for(pilot, lambda: screen.building is None, timeout=180, what="the build")
+            # The pane says "built" through a message: it may land a tick after the end.
+            await wait_for(
+                pilot,
+                lambda: "built" in text_of(screen.query_one("#graph-status")),
+                what="the status to say it was built",
+            )
             status = text_of(screen.query_one("#graph-status"))
             assert "built" in status, status
             assert "2 new, 0 replaced, 0 unchanged" in text_of(screen.query_one("#build-log"))

@@ -117,6 +117,9 @@ TYPES = {
     "based_in": ("ORG", "LOC"),
     "lives_in": ("PER", "LOC"),
     "founded": ("PER", "ORG"),
+    "located_in": ("LOC", "LOC"),
+    "makes": ("ORG", "PRODUCT"),
+    "studied_at": ("PER", "ORG"),
 }
 
 

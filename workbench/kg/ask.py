@@ -3,14 +3,16 @@
 Offline, with the graph's own sentence encoder, in three steps a person can follow:
 
 1. **Entities**: the longest word runs of the question that are an entity's
-   name (or a name merged into one); then, for capitalised words no name
-   matches whole, the name search (every word a name's prefix).
-2. **Relation**: every chain of one or two relations that leaves the entity's
-   type is described in words (its relation names, the phrasings its evidence
-   sentences use between the two entities, and a question-like line with the
-   answer's type); the chain whose description is nearest in meaning to the
-   question (the entity's words replaced by its type) wins, nudged by the
-   question word (who, where, which company). Below a floor: "I don't know".
+   name (or a name merged into one); then runs no whole name matches, looked up
+   by name search (a surname, a company without its last word, initials). A run
+   that fits several entities is not guessed: "I don't know which one you mean"
+   with the candidates.
+2. **Chain**: the question, the entity's words replaced by its type's noun
+   ("Where does the person live?"), is read by a model trained on questions
+   written from the graph's own schema (kg/question_forms.py,
+   kg/question_model.py): which chain of one to three relations it asks, from
+   the entity's type, or none. "I don't know" when the model says none, or when
+   no chain is likely enough.
 3. **Answer**: the entities at the end of that chain in the graph, each with
    its evidence sentences (or, for a triple a person accepted or reasoning
    proposed, its explanation); when the chain leads nowhere: "I don't know",
@@ -23,19 +25,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from workbench.errors import WorkbenchError
-from workbench.kg import ask_support
-from workbench.kg.normalize import normalize_name, relation_words
+from workbench.kg import ask_support, question_model
+from workbench.kg import question_forms as forms
+from workbench.kg.normalize import normalize_name
 
 MAX_QUESTION = 1000  # characters
 MAX_NGRAM = 6
-FLOOR = 0.45  # below this similarity no relation is meant (measured on the question set)
-TWO_HOP_MARGIN = 0.03  # a two-relation chain must beat the best single one by this
-RERANK_MARGIN = 0.1  # readings this close to the best may answer in its place
-WORD_BONUS = 0.05  # per relation of the chain the question's words name
-UNNAMED_FLOOR = 0.75  # a reading none of whose relations the question names needs this
+FLOOR = 0.3  # a chain less likely than this is no reading (chosen on the dev questions)
 _TOKENS = re.compile(r"[\w’'.-]+")
 STOPWORDS = frozenset(
     re.findall(
@@ -45,38 +42,7 @@ STOPWORDS = frozenset(
         "they his her their him them me my i you your we our us",
     )
 )
-# The question words that say what kind of answer is wanted, by the type names
-# NER label sets use (CoNLL, OntoNotes, the demo's).
-TYPE_CUES = {
-    "person": ({"who", "whom", "whose", "person", "people", "someone"}, {"PER", "PERSON"}),
-    "place": (
-        {"where", "city", "country", "place", "town", "location", "cities", "countries"},
-        {"LOC", "GPE", "LOCATION", "CITY", "COUNTRY", "FAC"},
-    ),
-    "company": (
-        {
-            "company",
-            "companies",
-            "firm",
-            "firms",
-            "organisation",
-            "organization",
-            "employer",
-            "business",
-            "group",
-        },
-        {"ORG", "ORGANIZATION", "ORGANISATION", "COMPANY"},
-    ),
-    "product": ({"product", "products", "device", "devices"}, {"PRODUCT"}),
-}
-
-
-def type_word(entity_type: str) -> str:
-    """A noun for a type: PER -> person, ORG -> company, LOC -> place."""
-    for word, (_, types) in TYPE_CUES.items():
-        if entity_type.upper() in types:
-            return word
-    return entity_type.lower()
+type_word = forms.type_word
 
 
 @dataclass
@@ -94,10 +60,12 @@ class Reply:
     question: str
     entity: dict | None = None
     chain: list[Step] = field(default_factory=list)
-    similarity: float = 0.0
+    similarity: float = 0.0  # the chain's probability
     answers: list[dict] = field(default_factory=list)
     confidence: float = 0.0
     reason: str = ""
+    candidates: list[dict] = field(default_factory=list)  # when the entity is unclear
+    readings: list[dict] = field(default_factory=list)  # the likeliest chains
 
     @property
     def known(self) -> bool:
@@ -113,6 +81,8 @@ class Reply:
             "confidence": round(self.confidence, 4),
             "known": self.known,
             "reason": self.reason,
+            "candidates": self.candidates,
+            "readings": self.readings,
         }
 
 
@@ -128,9 +98,10 @@ def check_question(question: str) -> str:
     return question
 
 
-def find_entities(graph, question: str) -> list[dict]:
+def find_entities(graph, question: str) -> tuple[list[dict], list[dict]]:
     """Entities named in the question, longest names first, no two overlapping:
-    {"id","name","type","mentions","span": (start, end)}."""
+    {"id","name","type","mentions","span": (start, end),"how"}; and, when none
+    is named whole and a part fits several, those candidates."""
     tokens = [(m.start(), m.end(), m.group().strip(".")) for m in _TOKENS.finditer(question)]
     taken = [False] * len(tokens)
     found: list[dict] = []
@@ -148,10 +119,11 @@ def find_entities(graph, question: str) -> list[dict]:
             for hit in hits:
                 found.append({**hit, "span": (tokens[i][0], tokens[i + n - 1][1]), "how": "name"})
             taken[i : i + n] = [True] * n
+    candidates: list[dict] = []
     if not found:
-        found = _by_partial_name(graph, question, tokens)
+        found, candidates = _by_partial_name(graph, question, tokens)
     found.sort(key=lambda e: (e["span"][0], -e["mentions"]))
-    return found
+    return found, candidates
 
 
 def _stopword(word: str) -> bool:
@@ -159,125 +131,96 @@ def _stopword(word: str) -> bool:
     return word.lower() in STOPWORDS and not (len(word) > 1 and word.isupper())
 
 
-def _by_partial_name(graph, question: str, tokens) -> list[dict]:
-    """Runs of capitalised words (not the first word, unless it is not a
-    question word) that no name matches whole, looked up by name search."""
+def _runs(question: str, tokens, capitals: bool) -> list[list[tuple[int, int, str]]]:
+    """Runs of words that may be part of a name: capitalised ones (not a first
+    question word), or, with ``capitals`` False, any that is not a function word."""
     runs, run = [], []
     for index, (start, end, word) in enumerate(tokens):
-        capital = word[:1].isupper() and not _stopword(word)
-        if capital and not (index == 0 and word.lower() in STOPWORDS):
-            run.append((start, end))
+        initial = len(word) == 1 and word.isupper() and question[end - 1 : end] == "."
+        if capitals:
+            fits = initial or (word[:1].isupper() and not _stopword(word))
+            fits = fits and not (index == 0 and word.lower() in STOPWORDS)
+        else:
+            fits = not _stopword(word) and word.lower() not in _COMMON
+        if fits:
+            run.append((start, end, word))
         elif run:
             runs.append(run)
             run = []
     if run:
         runs.append(run)
-    found = []
-    for run in runs:
-        text = question[run[0][0] : run[-1][1]]
-        wanted = set(re.findall(r"\w+", normalize_name(text)))
-        try:
-            hits = graph.queries.search(text, limit=5)
-        except WorkbenchError:
-            continue
-        hits = [h for h in hits if wanted <= set(re.findall(r"\w+", normalize_name(h["match"])))]
-        if len(hits) == 1:  # an abbreviation that fits several names is not a guess to make
-            found.append({**hits[0], "span": (run[0][0], run[-1][1]), "how": "partial name"})
-    return found
+    return runs
 
 
-def signatures(graph) -> dict[str, set[tuple[str, str]]]:
-    """relation -> the (head type, tail type) pairings the graph holds for it."""
-    sig: dict[str, set[tuple[str, str]]] = {}
-    for relation, head_type, tail_type in ask_support.relation_signatures(graph):
-        sig.setdefault(relation, set()).add((head_type, tail_type))
-    return sig
+def _fits(asked: list[str], name: str) -> bool:
+    """Every word asked is a word of the name, or a letter and a dot for one
+    (initials): "Karimi" and "A. Karimi" fit "Aiko Karimi"; "Northgate
+    Analytics" fits "Northgate Analytics Group"."""
+    words = re.findall(r"\w+", normalize_name(name))
+    return all(a in words or (len(a) == 1 and any(w.startswith(a) for w in words)) for a in asked)
 
 
-def chains_from(
-    sig: dict[str, set[tuple[str, str]]], entity_type: str
-) -> list[tuple[list[Step], list[str]]]:
-    """Every chain of one or two relations the graph's types (``signatures``) allow
-    from an entity of ``entity_type``, with the types it passes (start, [middle,] end)."""
-    steps: list[tuple[Step, str, str]] = []  # (step, from type, to type)
-    for relation, pairs in sig.items():
-        for head_type, tail_type in pairs:
-            steps.append((Step(relation, True), head_type, tail_type))
-            steps.append((Step(relation, False), tail_type, head_type))
-    unique: dict[tuple, tuple[list[Step], list[str]]] = {}
-    for step, a, b in steps:
-        if a != entity_type:
-            continue
-        unique[((step.relation, step.forward), b)] = ([step], [a, b])
-        for second, c, d in steps:
-            if c == b and not (second.relation == step.relation and second.forward != step.forward):
-                key = ((step.relation, step.forward), (second.relation, second.forward), b, d)
-                unique[key] = ([step, second], [a, b, d])
-    return list(unique.values())
+def _by_partial_name(graph, question: str, tokens) -> tuple[list[dict], list[dict]]:
+    """Runs no whole name matches, looked up by name search, capitalised runs
+    first (then any, for a question typed in lower case); a run that fits one
+    entity names it, one that fits several gives candidates."""
+    candidates: list[dict] = []
+    for capitals in (True, False):
+        found = []
+        for run in _runs(question, tokens, capitals):
+            # The longest part of the run that fits a name: "Where is Northgate
+            # Analytics headquartered" -> "northgate analytics".
+            for size in range(min(len(run), MAX_NGRAM), 0, -1):
+                hit = None
+                for i in range(len(run) - size + 1):
+                    part = run[i : i + size]
+                    asked = [w.lower() for _, _, w in part]
+                    if all(len(a) == 1 for a in asked):
+                        continue
+                    text = question[part[0][0] : part[-1][1]]
+                    try:
+                        hits = graph.queries.search(text, limit=8)
+                    except WorkbenchError:
+                        continue
+                    hits = [h for h in hits if _fits(asked, h["match"]) or _fits(asked, h["name"])]
+                    if len(hits) == 1:
+                        hit = {**hits[0], "span": (part[0][0], part[-1][1]), "how": "partial name"}
+                        break
+                    if len(hits) > 1 and not candidates:
+                        candidates = hits
+                if hit:
+                    found.append(hit)
+                    break
+        if found:
+            return found, []
+    return [], candidates
 
 
-def _base_form(words: str) -> str:
-    """``"lives in"`` -> ``"live in"``: the verb as a question asks it ("does X live in")."""
-    first, _, rest = words.partition(" ")
-    if first.endswith("s") and not first.endswith("ss") and len(first) > 3:
-        first = first[:-1]
-    return f"{first} {rest}".strip()
-
-
-def _stem(word: str) -> str:
-    """A crude stem, enough to see "make" in "makes" and "found" in "founded"."""
-    word = word.lower()
-    for suffix in ("ing", "ed", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
-            break
-    return word[:4]
-
-
-def _vocabulary(relation: str, phrasings) -> set[str]:
-    """Stems of the words a relation is named and written with in the documents."""
-    words = relation_words(relation).split()
-    for forward in (True, False):
-        for phrase in phrasings.get((relation, forward), []):
-            words += phrase.split()
-    return {_stem(w) for w in words if w.lower() not in STOPWORDS}
-
-
-def describe(chain: list[Step], types: list[str], phrasings) -> list[str]:
-    """Sentences that say what the chain asks, to compare with the question."""
-    x, answer = type_word(types[0]), type_word(types[-1])
-    wh = "who" if answer == "person" else "where" if answer == "place" else f"which {answer}"
-    if len(chain) == 1:
-        step = chain[0]
-        words = relation_words(step.relation)
-        lines = (
-            [
-                f"{wh} does the {x} {_base_form(words)}?",
-                f"the {x} {words} which {answer}?",
-            ]
-            if step.forward
-            else [f"{wh} {words} the {x}?", f"which {answer} {words} the {x}?"]
-        )
-        for middle in phrasings.get((step.relation, step.forward), [])[:6]:
-            lines.append(f"the {x} {middle} which {answer}?")
-        return lines
-    first, second = chain
-    mid = type_word(types[1])
-    a, b = relation_words(first.relation), relation_words(second.relation)
-    # "the company that the person works for", "the company that makes the product"
-    phrase = f"the {mid} that the {x} {a}" if first.forward else f"the {mid} that {a} the {x}"
-    if second.forward:
-        return [f"{wh} is {phrase} {b}?", f"{phrase} {b} which {answer}?"]
-    return [f"{wh} {b} {phrase}?", f"which {answer} {b} {phrase}?"]
+# Words of questions that are not names, looked up only when capitalised.
+_COMMON = frozenset(
+    re.findall(
+        r"\w+",
+        "live lives living lived reside resides home work works working worked employ employs "
+        "employed employer employee employees found founded founder started start set up based "
+        "headquartered headquarters located make makes made maker produce produces company "
+        "companies firm city country place town people person product products list name tell "
+        "me all every everyone s",
+    )
+)
 
 
 def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
     """Answer ``question`` from the graph (see the module's docstring)."""
     question = check_question(question)
     reply = Reply(question)
-    entities = find_entities(graph, question)
+    entities, candidates = find_entities(graph, question)
     if not entities:
-        reply.reason = "no entity of the graph is named in the question"
+        if candidates:
+            reply.candidates = [_brief(c) for c in candidates]
+            names = ", ".join(c["name"] for c in candidates[:5])
+            reply.reason = f"I don't know which one you mean: {names}"
+        else:
+            reply.reason = "no entity of the graph is named in the question"
         return reply
     masked = _masked(question, entities)  # "Where does the person live?"
     wanted = wanted_kind(masked)  # "Kestrel Group" asks for no group
@@ -288,73 +231,92 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
             f"the graph holds entities and the relations between them"
         )
         return reply
-    phrasings, sig = ask_support.relation_phrasings(graph), signatures(graph)
-    ranked: list[tuple[float, dict, list[Step], str, int]] = []
-    options: list[tuple[dict, list[Step], str, list[str]]] = []
+    model, schema = question_model.for_graph(graph, embedder)
+    probabilities = model.probabilities(embedder.encode([masked]))[0]
+    none = probabilities[model.labels.index(forms.NONE)] if forms.NONE in model.labels else 0.0
+    # "Which country ..." wants a place that is a country: a chain that ends at
+    # another kind (or a city) is not what was asked, however likely.
+    noun = forms.asked_noun(masked)
+    readings = []  # (probability, entity, chain)
     for entity in entities:
-        for chain, types in chains_from(sig, entity["type"]):
-            options.append((entity, chain, types[-1], describe(chain, types, phrasings)))
-    if not options:
+        for label, p in zip(model.labels, probabilities):
+            if label == forms.NONE:
+                continue
+            start, steps = forms.parse_label(label)
+            if start != entity["type"] or not _fits_noun(noun, steps, schema):
+                continue
+            readings.append((float(p), entity, [Step(r, f) for r, f in steps]))
+    if not readings:
         reply.entity = _brief(entities[0])
         reply.reason = f"the graph has no relations for a {entities[0]['type']}"
         return reply
-    asked = {
-        _stem(w)
-        for w in re.findall(r"\w+", masked)
-        if w.lower() not in STOPWORDS and not any(w.lower() in c for c, _ in TYPE_CUES.values())
-    }
-    vocabulary = {
-        r: _vocabulary(r, phrasings) for r in {s.relation for _, c, _, _ in options for s in c}
-    }
-    texts = [d for *_, descriptions in options for d in descriptions]
-    vectors = embedder.encode([masked] + texts, batch_size=64)
-    q, rest = vectors[0], vectors[1:]
-    at = 0
-    for entity, chain, end, descriptions in options:
-        sims = rest[at : at + len(descriptions)] @ q
-        at += len(descriptions)
-        score = float(np.max(sims)) + _cue_bonus(wanted, end)
-        if len(chain) == 2:
-            score -= TWO_HOP_MARGIN
-        # Words of the question that name the chain's relations ("make" for makes).
-        named = sum(bool(vocabulary[s.relation] & asked) for s in chain)
-        score += WORD_BONUS * named
-        unnamed = len(chain) - named
-        ranked.append((score, entity, chain, end, unnamed))
-    ranked.sort(key=lambda r: -r[0])
-    score, entity, chain, end, unnamed = ranked[0]
-    reply.entity, reply.chain, reply.similarity = _brief(entity), chain, score
-    # Near in meaning is not enough when the question's own words name none of the
-    # relations and something else is asked ("Where was she born?" is not "lives in").
-    content = bool(asked)
-    if score < FLOOR or (content and unnamed == len(chain) and score < UNNAMED_FLOOR):
+    # Probabilities among the readings the question allows (and "none").
+    total = float(sum(r[0] for r in readings) + none)
+    readings = sorted(((r[0] / total, r[1], r[2]) for r in readings), key=lambda r: -r[0])
+    none /= total
+    p, entity, chain = readings[0]
+    reply.entity, reply.chain, reply.similarity = _brief(entity), chain, p
+    reply.readings = [
+        {"chain": _pattern(e["name"], c), "probability": round(q, 4)} for q, e, c in readings[:3]
+    ]
+    if none > p or p < FLOOR:
         reply.reason = (
-            f"no relation of the graph is near the question (the nearest reading, "
-            f"{_pattern(entity['name'], chain)}, scores {score:.2f})"
-        )
+            "the question asks about something the graph holds no relation for"
+            if none > p
+            else "no chain of the graph's relations reads like the question"
+        ) + f" (the nearest reading, {_pattern(entity['name'], chain)}, {p:.0%})"
         return reply
-    # The best reading that leads somewhere, if it is nearly as good as the best and
-    # uses its relation: "Which cities are in Portugal?" read the wrong way round
-    # (Portugal located in?) gives way to the other direction, which answers.
-    best_relations = {s.relation for s in ranked[0][2]}
-    for score, entity, chain, _end, _unnamed in ranked:
-        if score < ranked[0][0] - RERANK_MARGIN:
-            break
-        if not best_relations & {s.relation for s in chain}:
-            continue  # another relation altogether is another question, not another reading
-        answers = ask_support.follow(
-            graph, entity["id"], [(s.relation, s.forward) for s in chain], limit
-        )
-        if answers:
-            reply.entity, reply.chain, reply.similarity = _brief(entity), chain, score
-            reply.answers = answers
-            break
+    reply.answers = ask_support.follow(
+        graph, entity["id"], [(s.relation, s.forward) for s in chain], limit
+    )
     if not reply.answers:
-        reply.reason = f"nothing in the graph fits {_pattern(reply.entity['name'], reply.chain)}"
+        # "Who lives in Spain?": nobody lives in a country here, but in its cities.
+        for wider in _through_containers(chain, schema, set(model.labels), entity["type"]):
+            answers = ask_support.follow(
+                graph, entity["id"], [(s.relation, s.forward) for s in wider], limit
+            )
+            if answers:
+                reply.chain, chain, reply.answers = wider, wider, answers
+                break
+    if not reply.answers:
+        reply.reason = f"nothing in the graph fits {_pattern(entity['name'], chain)}"
         return reply
-    reply.confidence = min(1.0, max(0.0, score)) * max(a["confidence"] for a in reply.answers)
-    reply.reason = _pattern(reply.entity["name"], reply.chain)
+    reply.confidence = p * max(a["confidence"] for a in reply.answers)
+    reply.reason = _pattern(entity["name"], chain)
     return reply
+
+
+def _fits_noun(noun: tuple[str, str | None] | None, steps: list[tuple[str, bool]], schema) -> bool:
+    """Whether a chain ending with ``steps`` gives what ``noun`` (asked_noun) names."""
+    if noun is None:
+        return True
+    kind, level = noun
+    end = schema.end_type(steps)
+    if end is None or forms.kind_of(end) != kind:
+        return end is None
+    found = schema.level(steps)
+    return level is None or found is None or found == level
+
+
+def _through_containers(
+    chain: list[Step], schema, labels: set[str], start: str
+) -> list[list[Step]]:
+    """The chain with one containment step added where a place is reached or
+    left (lives_in from Spain -> located_in back to its cities, then lives_in),
+    or taken out (a country's country), for the chains the graph walks."""
+    found: list[list[Step]] = []
+    for container in schema.containers:
+        variants = [
+            chain[:i] + chain[i + 1 :] for i, s in enumerate(chain) if s.relation == container
+        ]
+        for i in range(len(chain) + 1):
+            for forward in (False, True):
+                variants.append(chain[:i] + [Step(container, forward)] + chain[i:])
+        for other in variants:
+            label = " ".join([start] + [f"{s.relation}{'>' if s.forward else '<'}" for s in other])
+            if other and label in labels and other not in found:
+                found.append(other)
+    return found
 
 
 def _masked(question: str, entities: list[dict]) -> str:
@@ -371,28 +333,15 @@ def _masked(question: str, entities: list[dict]) -> str:
 
 
 def wanted_kind(question: str) -> str | None:
-    """What the question asks for, from its first cue word: "person", "place",
-    "company", "product", "time" or "quantity" (None when it does not say)."""
+    """ "time" or "quantity" when the question asks for a date or a number (which
+    a graph of entities does not hold), else None."""
     words = [w.lower() for w in re.findall(r"\w+", question)]
     for i, word in enumerate(words):
         if word == "how" and i + 1 < len(words) and words[i + 1] in ("many", "much", "old", "long"):
             return "quantity"
         if word in ("when", "year", "date"):
             return "time"
-        for kind, (cues, _) in TYPE_CUES.items():
-            if word in cues:
-                return kind
     return None
-
-
-def _cue_bonus(wanted: str | None, end_type: str) -> float:
-    """+0.1 when the question asks for the chain's end type, -0.1 when it asks
-    for another type, 0 when it does not say. "Who" fits a company too ("Who
-    makes the Lark S?")."""
-    if wanted is None:
-        return 0.0
-    fits = {"person", "company"} if wanted == "person" else {wanted}
-    return 0.1 if type_word(end_type) in fits else -0.1
 
 
 def _pattern(name: str, chain: list[Step]) -> str:

@@ -148,3 +148,22 @@ def _edges_from(
     if not edges:
         edges = edges_of(graph.decisions.inferred(entity_id=node), "inferred")
     return [{**e, "type": relation, "forward": forward} for e in edges]
+
+
+def chain_exists(graph: Graph, steps: list[tuple[str, bool]]) -> bool:
+    """Whether some entity of the graph starts a walk along ``steps`` (relation,
+    forward) to its end, over the extracted relations (one indexed query)."""
+    joins, where, args = [], [], []
+    for i, (relation, forward) in enumerate(steps):
+        near, far = ("head_id", "tail_id") if forward else ("tail_id", "head_id")
+        joins.append(f"relations r{i}")
+        where.append(f"r{i}.type = ?")
+        args.append(relation)
+        if i:
+            prev_far = "tail_id" if steps[i - 1][1] else "head_id"
+            where.append(f"r{i}.{near} = r{i - 1}.{prev_far}")
+            # Not straight back to where the walk was a step ago.
+            prev_near = "head_id" if steps[i - 1][1] else "tail_id"
+            where.append(f"r{i}.{far} != r{i - 1}.{prev_near}")
+    sql = f"SELECT 1 FROM {', '.join(joins)} WHERE {' AND '.join(where)} LIMIT 1"
+    return bool(graph.core.q(sql, args))

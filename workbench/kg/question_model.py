@@ -1,0 +1,186 @@
+"""The question -> relation-chain model ``kg ask`` reads questions with.
+
+Trained per graph state from the questions kg/question_forms.py writes from the
+graph's schema: a linear softmax layer over the graph's own sentence encoder
+(the vectors ``kg ask`` computes anyway), not a fine-tuned encoder. Why: it
+trains in seconds on a CPU when a graph's schema changes, the one encoder in
+memory serves names, search and questions (an answer in well under a second),
+and on the dev questions it read unseen phrasings as well as the fine-tuned
+classifier we tried (benchmarks/kg_questions.py; docs/knowledge-graph.md).
+
+Cached twice: in the process (the TUI and a benchmark ask many questions) and
+beside the graph file (``graph.sqlite.ask/<key>.npz``: plain arrays, loaded
+without pickle), keyed by everything the questions were written from, so a
+rebuild that adds documents but no new relation or wording reuses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from workbench.kg import ask_support
+from workbench.kg import question_forms as forms
+from workbench.kg.normalize import normalize_name
+
+VERSION = 1  # of the question forms: a change retrains every cached model
+PER_CHAIN = 30
+C = 10.0  # inverse regularisation (chosen on the dev questions)
+_MEMORY: dict[str, QuestionModel] = {}
+_SCHEMAS: dict[tuple, tuple[forms.Schema, str]] = {}
+
+
+@dataclass
+class QuestionModel:
+    """Softmax over chain labels (``question_forms.Chain.label``, or ``none``)."""
+
+    labels: list[str]
+    weights: np.ndarray  # (labels, dim)
+    bias: np.ndarray  # (labels,)
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        """(n, labels) probabilities for (n, dim) question vectors."""
+        logits = vectors @ self.weights.T + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, labels=np.array(self.labels), weights=self.weights, bias=self.bias)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> QuestionModel:
+        with np.load(path, allow_pickle=False) as data:
+            return cls([str(x) for x in data["labels"]], data["weights"], data["bias"])
+
+
+def fit(pairs: list[tuple[str, str]], embedder, c: float = C) -> QuestionModel:
+    """Train on (question, label) pairs: the encoder's vectors, a multinomial
+    logistic regression (scikit-learn, already installed for the reports)."""
+    from sklearn.linear_model import LogisticRegression
+
+    texts = [t for t, _ in pairs]
+    labels = sorted({label for _, label in pairs})
+    index = {label: i for i, label in enumerate(labels)}
+    y = np.array([index[label] for _, label in pairs])
+    x = embedder.encode(texts, batch_size=128)
+    if len(labels) == 1:  # nothing to choose between
+        return QuestionModel(labels, np.zeros((1, x.shape[1]), np.float32), np.zeros(1, np.float32))
+    model = LogisticRegression(C=c, max_iter=2000)
+    model.fit(x, y)
+    return QuestionModel(
+        labels, model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
+    )
+
+
+def schema_of(graph) -> forms.Schema:
+    """The graph's relations, their types and wordings, and where each step's
+    places sit in a containment relation (a city in a country)."""
+    # A pairing must hold a fifth of a relation's triples to be asked about:
+    # a few mistyped entities do not make "the person lives in a company".
+    signatures = ask_support.relation_signatures(graph, min_share=0.2)
+    phrasings = ask_support.relation_phrasings(graph)
+    name_words = {
+        w
+        for (name,) in graph.core.q("SELECT key FROM entities")
+        for w in normalize_name(name).split()
+        if len(w) > 2
+    }
+    phrases = {
+        r: forms.relation_phrases(r, phrasings, name_words)
+        for r in sorted({s[0] for s in signatures})
+    }
+    containers = [r for r, h, t in signatures if h == t and forms.kind_of(h) == "place"]
+    levels: dict[tuple[str, bool], str | None] = {}
+    if containers:
+
+        def ids(column: str, relations: list[str]) -> set[int]:
+            marks = ",".join("?" * len(relations))
+            sql = f"SELECT {column} FROM relations WHERE type IN ({marks})"
+            return {r[0] for r in graph.core.q(sql, relations)}
+
+        heads, tails = ids("head_id", containers), ids("tail_id", containers)
+        for relation, head_type, tail_type in signatures:
+            for forward in (True, False):
+                if forms.kind_of(tail_type if forward else head_type) != "place":
+                    continue
+                if relation in containers:
+                    levels[(relation, forward)] = "upper" if forward else "lower"
+                    continue
+                end = "tail_id" if forward else "head_id"
+                reached = ids(end, [relation])
+                if not reached:
+                    continue
+                low, high = len(reached & heads - tails), len(reached & tails - heads)
+                if low > 0.5 * len(reached):
+                    levels[(relation, forward)] = "lower"
+                elif high > 0.5 * len(reached):
+                    levels[(relation, forward)] = "upper"
+    walked = frozenset(
+        c.label for c in forms.chains(signatures) if ask_support.chain_exists(graph, list(c.steps))
+    )
+    return forms.Schema(signatures, phrases, levels, walked, containers)
+
+
+def state_key(schema: forms.Schema, encoder: str) -> str:
+    """What the model depends on, hashed."""
+    state = {
+        "version": VERSION,
+        "encoder": encoder,
+        "per_chain": PER_CHAIN,
+        "c": C,
+        "signatures": sorted(schema.signatures),
+        "phrases": {
+            r: [(p.words, p.subject_is_head) for p in ps] for r, ps in schema.phrases.items()
+        },
+        "levels": sorted((r, f, lv) for (r, f), lv in schema.levels.items() if lv),
+        "walked": sorted(schema.walked),
+    }
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _fingerprint(graph, encoder: str) -> tuple:
+    """Cheap to read, changes whenever the relations or their evidence do."""
+    counts = graph.core.q(
+        "SELECT (SELECT max(id) FROM relations), (SELECT count(*) FROM relations), "
+        "(SELECT max(id) FROM evidence), (SELECT count(*) FROM evidence), "
+        "(SELECT count(*) FROM merges)"
+    )[0]
+    return (str(graph.path), encoder, *tuple(counts))
+
+
+def for_graph(graph, embedder) -> tuple[QuestionModel, forms.Schema]:
+    """The model for this graph's schema, and the schema: from memory (while
+    the graph's relations are unchanged), from beside the graph file, or
+    trained now (seconds) and kept in both."""
+    fingerprint = _fingerprint(graph, embedder.name)
+    if fingerprint in _SCHEMAS:
+        schema, key = _SCHEMAS[fingerprint]
+    else:
+        schema = schema_of(graph)
+        key = state_key(schema, embedder.name)
+        _SCHEMAS[fingerprint] = (schema, key)
+    if key in _MEMORY:
+        return _MEMORY[key], schema
+    folder = Path(f"{graph.path}.ask")
+    path = folder / f"{key}.npz"
+    model = None
+    if path.exists():
+        try:
+            model = QuestionModel.load(path)
+        except (OSError, ValueError, KeyError):
+            model = None  # a torn or foreign file: train again
+    if model is None:
+        model = fit(forms.questions(schema, PER_CHAIN), embedder)
+        with contextlib.suppress(OSError):  # a read-only folder: the process keeps it
+            model.save(path)
+    _MEMORY[key] = model
+    return model, schema

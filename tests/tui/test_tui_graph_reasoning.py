@@ -64,7 +64,8 @@ def test_an_inferred_relation_is_marked_explained_and_can_be_accepted(tmp_path):
 
 
 def test_ask_answers_with_evidence_or_says_it_does_not_know(tmp_path):
-    graph = world(tmp_path, infer=False)
+    extra = [("Ann Berg", "lives_in", "Rome"), ("Bo Berg", "lives_in", "Oslo")]
+    graph = world(tmp_path, extra=extra, infer=False)
 
     async def scenario():
         async with app_for(tmp_path, graph_path=graph).run_test(size=SIZE) as pilot:
@@ -75,7 +76,12 @@ def test_ask_answers_with_evidence_or_says_it_does_not_know(tmp_path):
             answer = screen.query_one("#answer", Static)
             await wait_for(pilot, lambda: "Oslo" in text_of(answer), what="the answer")
             assert "“Ann lives in Oslo.”" in text_of(answer)
+            assert "read as: Ann —lives_in→ ?" in text_of(answer)  # the chain it followed
             field = screen.query_one("#ask-input")
+            field.value = ""
+            await pilot.press(*"Where does Berg live?", "enter")
+            await wait_for(pilot, lambda: "Did you mean" in text_of(answer), what="candidates")
+            assert "Ann Berg" in text_of(answer) and "Bo Berg" in text_of(answer)
             field.value = ""
             await pilot.press(*"Where does Zoltan live?", "enter")
             await wait_for(pilot, lambda: "I don't know" in text_of(answer), what="no answer")

@@ -46,3 +46,20 @@ def graph_option(parser) -> None:
         metavar="FILE",
         help="graph file (default: graph.sqlite)",
     )
+
+
+def print_listing(
+    json_lines: bool, console, rows: list[dict], table, hint: str, empty: str
+) -> None:
+    """A list command's output: one JSON object a line, or ``table(rows)`` and a
+    hint for what to do next, or ``empty`` when there is nothing."""
+    import json
+
+    if json_lines:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+    elif rows:
+        console.print(table(rows))
+        console.print(hint, highlight=False)
+    else:
+        console.print(empty, highlight=False)

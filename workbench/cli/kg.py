@@ -1,7 +1,8 @@
-"""`workbench kg`: the command group, its dispatch (every subcommand but build opens an
-existing graph), and the subcommands that build, read and export the graph. The ones
-that change what it says (infer, accept, reject, merge-candidates, merge, split, remove)
-are in kg_decisions.py."""
+"""`workbench kg`: the command group, its dispatch (every subcommand but build and
+decisions import opens an existing graph), and the subcommands that build, read and
+export the graph. The ones that change what it says (infer, accept, reject,
+merge-candidates, merge, split, remove) are in kg_decisions.py; undo and decisions
+(list, export, import) in kg_journal.py."""
 
 from __future__ import annotations
 
@@ -141,6 +142,8 @@ def cmd_kg(args) -> int:
         from workbench.console import PipeSafeConsole
         from workbench.kg.store import Graph
 
+        if getattr(args, "kg_opens_graph", False):  # kg decisions import: it may create one
+            return args.kg_handler(args, PipeSafeConsole())
         with Graph.open(args.graph, create=False) as graph:
             return args.kg_handler(args, graph, PipeSafeConsole())
     except sqlite3.Error as exc:

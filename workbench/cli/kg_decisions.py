@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from workbench.cli.common import graph_option, positive
+from workbench.cli import kg_journal
+from workbench.cli.common import graph_option, positive, print_listing, warn
 from workbench.errors import WorkbenchError
 
 
@@ -58,7 +59,7 @@ def register(kg_sub) -> None:
 
     merge = kg_sub.add_parser(
         "merge",
-        help="merge entity A into B (kept across rebuilds; kg split undoes it)",
+        help="merge entity A into B (kept across rebuilds; kg undo takes it back)",
     )
     merge.add_argument("a", metavar="A", help="#id or name: the entity that goes")
     merge.add_argument("b", metavar="B", help="#id or name: the entity that stays")
@@ -78,6 +79,8 @@ def register(kg_sub) -> None:
     remove.add_argument("documents", nargs="+", metavar="DOCUMENT", help="key or source file")
     graph_option(remove)
     remove.set_defaults(kg_handler=kg_remove)
+
+    kg_journal.register(kg_sub)
 
 
 def kg_infer(args, graph, console) -> int:
@@ -176,14 +179,14 @@ def kg_candidates(args, graph, console) -> int:
 
     positive("--limit", args.limit)
     found = merge_candidates(graph, limit=args.limit)
-    if args.json:
-        for c in found:
-            print(json.dumps(c, ensure_ascii=False))
-    elif found:
-        console.print(candidates_table(found))
-        console.print("merge one: workbench kg merge '#FROM' '#INTO'", highlight=False)
-    else:
-        console.print("no merge candidates", highlight=False)
+    print_listing(
+        args.json,
+        console,
+        found,
+        candidates_table,
+        "merge one: workbench kg merge '#FROM' '#INTO'",
+        "no merge candidates",
+    )
     return 0
 
 
@@ -191,15 +194,33 @@ def kg_merge(args, graph, console) -> int:
     from workbench.kg.normalize import entity_label
 
     a, b = _one_entity(graph, args.a), _one_entity(graph, args.b)
-    done = graph.decisions.merge(a["id"], b["id"], any_type=args.any_type)
+    done = graph.decisions.merge(
+        a["id"], b["id"], any_type=args.any_type, embedder=_embedder(graph)
+    )
     console.print(
         f"merged {entity_label(a['name'], a['type'])} #{a['id']} into "
         f"{entity_label(b['name'], b['type'])} #{b['id']} ({done['mentions']} mentions moved; "
-        f"kept across rebuilds; undo: workbench kg split '#{b['id']}' --name {a['name']!r})",
+        f"kept across rebuilds; undo: workbench kg undo)",
         highlight=False,
         markup=False,
     )
     return 0
+
+
+def _embedder(graph):
+    """The encoder of the graph's entity vectors, so a merge or split re-embeds the
+    profiles it changes; None when the graph has none. One that cannot be loaded
+    here is a warning: the decision goes ahead, and the next kg build re-embeds."""
+    models = graph.vectors.embedding_models()
+    if not models:
+        return None
+    from workbench.kg.embed import Embedder
+
+    try:
+        return Embedder(models[0])
+    except WorkbenchError as exc:
+        warn([f"{exc}; entity vectors not refreshed (the next kg build does it)"])
+        return None
 
 
 def _one_entity(graph, ref: str) -> dict:
@@ -219,7 +240,7 @@ def kg_split(args, graph, console) -> int:
     from workbench.kg.normalize import entity_label
 
     entity = _one_entity(graph, args.entity)
-    for e in graph.decisions.split(entity["id"], args.name):
+    for e in graph.decisions.split(entity["id"], args.name, embedder=_embedder(graph)):
         console.print(
             f"split {entity_label(e['name'], e['type'])} #{e['id']} out of "
             f"{entity_label(entity['name'], entity['type'])}",

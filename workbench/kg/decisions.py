@@ -13,6 +13,9 @@
   evidence. Proposals whose support is gone are withdrawn after every change.
 - **judgements**: a person's accept or reject of a proposal, by name. An
   accepted triple is a fact a person stated; a rejected one is not proposed again.
+
+Each merge, split and judgement is also a journal entry (kg/journal.py,
+``graph.decisions.journal``) that kg/undo.py can take back.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
+from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.kg.core import GraphCore
+from workbench.kg.journal import Journal, note_change
 from workbench.kg.normalize import normalize_name, surface_form
 from workbench.kg.sql import chunks as _chunks
 from workbench.kg.sql import marks as _marks
@@ -43,13 +48,16 @@ class Decisions:
 
     def __init__(self, core: GraphCore):
         self.core = core
+        self.journal = Journal(core)
 
     # ------------------------------------------------------------------ merges
 
-    def merge(self, source_id: int, target_id: int, any_type: bool = False) -> dict:
+    def merge(self, source_id: int, target_id: int, any_type: bool = False, embedder=None) -> dict:
         """Merge entity ``source_id`` into ``target_id``: its mentions, aliases and
-        relations move, and the decision is kept for every later build. Entities
-        of two types merge only with ``any_type`` (a person is rarely a city).
+        relations move, and the decision is kept for every later build (and in the
+        journal, for kg undo). Entities of two types merge only with ``any_type`` (a
+        person is rarely a city). With an ``embedder`` (kg.embed.Embedder) the
+        changed profiles are re-embedded when the graph has vectors of its model.
         Returns {"from", "into", "mentions"} (entity briefs, mentions moved)."""
         source, target = self.core.entity_row(source_id), self.core.entity_row(target_id)
         if source_id == target_id:
@@ -63,6 +71,49 @@ class Decisions:
                 f"{target['type']}; merge entities of two types with --any-type"
             )
         src_key, tgt_key = self._key_of(source_id), self._key_of(target_id)
+        summary: dict[str, Any] = {
+            "from": {
+                "id": source_id,
+                "key": src_key[0],
+                "type": src_key[1],
+                "name": source["name"],
+            },
+            "into": {
+                "id": target_id,
+                "key": tgt_key[0],
+                "type": tgt_key[1],
+                "name": target["name"],
+            },
+        }
+        with self.journal.record("merge", summary):
+            moved = self.merge_names(src_key, tgt_key)
+            summary["mentions"] = moved
+            if embedder is not None:
+                self._reembed(embedder)
+        return {
+            "from": {"id": source["id"], "name": source["name"], "type": source["type"]},
+            "into": {"id": target["id"], "name": target["name"], "type": target["type"]},
+            "mentions": moved,
+        }
+
+    def merge_names(
+        self, src_key: tuple[str, str], tgt_key: tuple[str, str], time: str | None = None
+    ) -> int:
+        """Record "the name ``src_key`` (key, type) is ``tgt_key``" and apply it now:
+        the mentions of the entity the name leads to move where their own names
+        lead. What merge does once it has the two names, and what an import and an
+        undo by meaning do with names alone (either may name no entity of this
+        graph: the record then waits for a build). Returns the mentions moved."""
+        # Merge records are kept flat: into where the target's name leads, unless
+        # that is back to the source (a merge the other way, which this one undoes).
+        if (resolved := self.core.merged_into(*tgt_key)) != src_key:
+            tgt_key = resolved
+        # The mentions to move: the source entity's, or when the name has none of its
+        # own (merged elsewhere before), those of the entity it led to until now.
+        own = self.core.conn.execute(
+            "SELECT 1 FROM entities WHERE key = ? AND type = ?", src_key
+        ).fetchone()
+        before = src_key if own else self.core.merged_into(*src_key)
         with self.core.write() as conn:
             # The source's own name, and every name merged into it, now lead to the target.
             conn.execute(
@@ -75,22 +126,55 @@ class Decisions:
             conn.execute(
                 "INSERT OR REPLACE INTO merges(from_key, from_type, into_key, into_type, time) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (*src_key, *tgt_key, _now()),
+                (*src_key, *tgt_key, time or _now()),
             )
             moved = self._rehome(
                 [
                     r[0]
                     for r in conn.execute(
-                        "SELECT id FROM mentions WHERE entity_id = ?", (source_id,)
+                        "SELECT m.id FROM mentions m JOIN entities e ON e.id = m.entity_id "
+                        "WHERE e.key = ? AND e.type = ?",
+                        before,
                     )
                 ]
             )
             self.withdraw_unsupported()
-        return {
-            "from": {"id": source["id"], "name": source["name"], "type": source["type"]},
-            "into": {"id": target["id"], "name": target["name"], "type": target["type"]},
-            "mentions": moved,
-        }
+        return moved
+
+    def unmerge_name(self, key: str, type: str) -> bool:
+        """Take back the merge of the name (key, type), wherever it leads now: its
+        mentions go back to an entity of their own (a split of that one name, by
+        names alone). False when the name is not merged."""
+        row = self.core.conn.execute(
+            "SELECT id, into_key, into_type FROM merges WHERE from_key = ? AND from_type = ?",
+            (key, type),
+        ).fetchone()
+        if row is None:
+            return False
+        with self.core.write() as conn:
+            conn.execute("DELETE FROM merges WHERE id = ?", (row[0],))
+            self._rehome(
+                [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT m.id FROM mentions m JOIN entities e ON e.id = m.entity_id "
+                        "WHERE e.key = ? AND e.type = ?",
+                        (row[1], row[2]),
+                    )
+                ]
+            )
+            self.withdraw_unsupported()
+        return True
+
+    def _reembed(self, embedder) -> None:
+        """Profiles a merge or split changed (the entity kept, its neighbours) get
+        new vectors, in the decision's transaction so an undo puts the old ones
+        back; only in a graph that has vectors from ``embedder``'s model."""
+        from workbench.kg.vectors import Vectors
+
+        vectors = Vectors(self.core)
+        if embedder.name in vectors.embedding_models():
+            vectors.refresh_embeddings(embedder)
 
     def merges(self, entity_id: int | None = None) -> list[dict]:
         """Merge decisions, newest first: {"id","from","from_type","into","into_type",
@@ -112,10 +196,11 @@ class Decisions:
             for r in self.core.conn.execute(sql + " ORDER BY id DESC", args).fetchall()
         ]
 
-    def split(self, entity_id: int, name: str | None = None) -> list[dict]:
+    def split(self, entity_id: int, name: str | None = None, embedder=None) -> list[dict]:
         """Undo merges into ``entity_id``: all of them, or the one of ``name`` (a
-        name that was merged in). Its mentions go back to entities of their own.
-        Returns the entities the names now have ({"id","name","type"})."""
+        name that was merged in). Its mentions go back to entities of their own
+        (``embedder``: as in merge). Returns the entities the names now have
+        ({"id","name","type"})."""
         target_key = self._key_of(entity_id)
         decisions = self.merges(entity_id)
         if name is not None:
@@ -129,7 +214,17 @@ class Decisions:
                 )
         if not decisions:
             raise WorkbenchError(f"split: nothing was merged into #{entity_id}")
-        with self.core.write() as conn:
+        entity = self.core.entity_row(entity_id)
+        summary = {
+            "entity": {
+                "id": entity_id,
+                "key": target_key[0],
+                "type": target_key[1],
+                "name": entity["name"],
+            },
+            "names": [[d["from"], d["from_type"], d["into"], d["into_type"]] for d in decisions],
+        }
+        with self.journal.record("split", summary), self.core.write() as conn:
             conn.executemany("DELETE FROM merges WHERE id = ?", [(d["id"],) for d in decisions])
             mentions = [
                 r[0]
@@ -137,6 +232,8 @@ class Decisions:
             ]
             self._rehome(mentions)
             self.withdraw_unsupported()
+            if embedder is not None:
+                self._reembed(embedder)
         found = []
         for d in decisions:
             key, type = self.core.merged_into(d["from"], d["from_type"])
@@ -277,6 +374,8 @@ class Decisions:
             )
         with self.core.write() as conn:
             conn.execute("DELETE FROM inferred")
+            # A new pass: undo must not bring the old pass's proposals back among these.
+            note_change(conn)
             conn.executemany(
                 "INSERT OR REPLACE INTO inferred(head_id, tail_id, type, score, method, "
                 "explanation, support, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -361,7 +460,15 @@ class Decisions:
             )
         proposal = found[0]
         head, tail = self._key_of(proposal["head"]["id"]), self._key_of(proposal["tail"]["id"])
-        with self.core.write() as conn:
+        summary = {
+            "head": {"key": head[0], "type": head[1], "name": proposal["head"]["name"]},
+            "type": proposal["type"],
+            "tail": {"key": tail[0], "type": tail[1], "name": proposal["tail"]["name"]},
+            "verdict": verdict,
+            "proposal": inferred_id,
+        }
+        kind = "accept" if verdict == "accepted" else "reject"
+        with self.journal.record(kind, summary), self.core.write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO judgements(head_key, head_type, type, tail_key, "
                 "tail_type, verdict, explanation, time, proposal) "
@@ -378,6 +485,47 @@ class Decisions:
             )
             conn.execute("DELETE FROM inferred WHERE id = ?", (inferred_id,))
         return {**proposal, "verdict": verdict}
+
+    def set_judgement(self, names: tuple, verdict: str, explanation, time: str) -> bool:
+        """Keep a verdict on the triple ``names`` (head key, head type, relation, tail
+        key, tail type) as judge does, without a proposal to point at (an import):
+        a proposal of that triple leaves the list. False when it was so judged already."""
+        row = self.core.conn.execute(
+            "SELECT verdict FROM judgements WHERE head_key = ? AND head_type = ? AND type = ? "
+            "AND tail_key = ? AND tail_type = ?",
+            names,
+        ).fetchone()
+        if row is not None and row[0] == verdict:
+            return False
+        with self.core.write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO judgements(head_key, head_type, type, tail_key, "
+                "tail_type, verdict, explanation, time, proposal) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                (*names, verdict, json.dumps(explanation, ensure_ascii=False), time),
+            )
+            judged = set(self._judged_ids())
+            gone = [
+                (r[0],)
+                for r in conn.execute("SELECT id, head_id, type, tail_id FROM inferred")
+                if (r[1], r[2], r[3]) in judged
+            ]
+            conn.executemany("DELETE FROM inferred WHERE id = ?", gone)
+            self.withdraw_unsupported()  # an accepted triple may state what one proposes
+        return True
+
+    def forget_judgement(self, names: tuple, verdict: str) -> bool:
+        """Drop the ``verdict`` on the triple ``names`` (as in set_judgement), so the
+        next kg infer may propose it again; False when there is no such verdict."""
+        with self.core.write() as conn:
+            gone = conn.execute(
+                "DELETE FROM judgements WHERE head_key = ? AND head_type = ? AND type = ? "
+                "AND tail_key = ? AND tail_type = ? AND verdict = ?",
+                (*names, verdict),
+            ).rowcount
+            if gone:
+                self.withdraw_unsupported()  # what rested on an accepted triple
+        return bool(gone)
 
     def judgements(self) -> list[dict]:
         """Every accept and reject, newest first, as the entities they are about now:

@@ -1,5 +1,7 @@
 """Export a graph to formats other tools read: JSON lines, the CSV layout of
-neo4j-admin import, and GraphML (through networkx).
+neo4j-admin import, and GraphML (through networkx). Each format carries the three
+kinds of facts, marked by ``kind``: extracted relations, triples people accepted,
+and those reasoning inferred (with their score).
 
 Each file is written beside its destination and renamed into place, so a
 failed export never leaves a half-written file under the final name.
@@ -96,9 +98,39 @@ def _write_nodes_csv(graph, f: TextIO) -> None:
         )
 
 
+def _people_and_reasoning(graph) -> list[dict]:
+    """The triples people accepted, then those reasoning proposes, as
+    {"kind","id","head","tail" (ids),"type","score" (inferred only)}: after the
+    extracted relations in the CSV and GraphML exports, marked by their kind."""
+    found = [
+        {
+            "kind": "accepted",
+            "id": n,
+            "head": a["head"]["id"],
+            "tail": a["tail"]["id"],
+            "type": a["type"],
+            "score": None,
+        }
+        for n, a in enumerate(graph.decisions.accepted(), 1)
+    ]
+    found += [
+        {
+            "kind": "inferred",
+            "id": p["id"],
+            "head": p["head"]["id"],
+            "tail": p["tail"]["id"],
+            "type": p["type"],
+            "score": p["score"],
+        }
+        for p in graph.decisions.inferred()
+    ]
+    return found
+
+
 def _write_relationships_csv(graph, f: TextIO) -> None:
     rows = csv.writer(f)
-    rows.writerow([":START_ID", ":END_ID", ":TYPE", "score:float", "count:int", "evidence"])
+    # "kind" last, so readers of the first six columns read on unchanged.
+    rows.writerow([":START_ID", ":END_ID", ":TYPE", "score:float", "count:int", "evidence", "kind"])
     for r in graph.queries.iter_relations(evidence=CSV_EVIDENCE):
         rows.writerow(
             [
@@ -108,8 +140,12 @@ def _write_relationships_csv(graph, f: TextIO) -> None:
                 r["score"],
                 r["count"],
                 " | ".join(e["sentence"] for e in r["evidence"]),
+                "extracted",
             ]
         )
+    for t in _people_and_reasoning(graph):  # no evidence sentences, no count
+        score = "" if t["score"] is None else t["score"]
+        rows.writerow([t["head"], t["tail"], t["type"], score, "", "", t["kind"]])
 
 
 def _write_graphml(graph, f: TextIO) -> None:
@@ -126,6 +162,17 @@ def _write_graphml(graph, f: TextIO) -> None:
             type=r["type"],
             score=float(r["score"]),
             count=int(r["count"]),
+            kind="extracted",
+        )
+    for t in _people_and_reasoning(graph):
+        score = {} if t["score"] is None else {"score": float(t["score"])}
+        g.add_edge(
+            str(t["head"]),
+            str(t["tail"]),
+            key=f"{t['kind']}-{t['id']}",  # apart from the relations' own numbers
+            type=t["type"],
+            kind=t["kind"],
+            **score,
         )
     f.write("<?xml version='1.0' encoding='utf-8'?>\n")  # as nx.write_graphml writes it
     for line in nx.generate_graphml(g):

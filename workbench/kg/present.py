@@ -377,10 +377,31 @@ def candidates_table(candidates: list[dict]) -> Table:
     return table
 
 
+def decisions_table(entries: list[dict]) -> Table:
+    """People's decisions (kg decisions list), newest first, with their numbers."""
+    table = _table("#", "kind", "decision", "time", "state", right=("#",))
+    for e in entries:
+        if e["undone"]:
+            state = "undone"  # when: in --json
+        else:  # a build since: kg undo would go by the decision's meaning
+            state = "stands" if e["exact"] else "stands (undo by meaning)"
+        _add(table, str(e["id"]), e["kind"], e["text"], e["time"], state)
+    return table
+
+
 def answer_view(reply: dict) -> Group:
     """`kg ask`'s reply: the answers with their evidence, or "I don't know" and why."""
     if not reply["known"]:
-        return Group(Text(f"I don't know: {reply['reason']}."))
+        lines = [Text(f"I don't know: {reply['reason']}.")]
+        if reply.get("candidates"):
+            lines.append(Text("Did you mean one of these? Ask again with the whole name.", "dim"))
+            for c in reply["candidates"]:
+                lines.append(Text(f"• {entity_label(c['name'], c['type'])}  #{c['id']}"))
+        elif reply.get("readings"):
+            lines.append(Text("The readings nearest the question:", "dim"))
+            for r in reply["readings"]:
+                lines.append(Text(f"• {r['chain']}  {r['probability']:.0%}", "dim"))
+        return Group(*lines)
     parts: list = [
         Text.assemble(
             (", ".join(a["entity"]["name"] for a in reply["answers"]), "bold"),

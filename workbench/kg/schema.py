@@ -14,7 +14,7 @@ from pathlib import Path
 
 from workbench.errors import WorkbenchError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 DECISIONS = """
 -- What people decided and what reasoning proposed: kept apart from what the
@@ -66,6 +66,42 @@ CREATE TABLE judgements (
     proposal INTEGER,                    -- the inferred triple's number when judged
     UNIQUE (head_key, head_type, type, tail_key, tail_type)
 );
+"""
+
+JOURNAL = """
+-- Each decision as people made it (kg undo, kg decisions list), and the
+-- statements that put back every row it changed (kg/journal.py fills them with
+-- temporary triggers while the decision runs).
+CREATE TABLE decision_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: `kg undo 7` means one decision
+    kind TEXT NOT NULL,                  -- merge, split, accept, reject, import
+    summary TEXT NOT NULL,               -- JSON, by names: what an undo by meaning reads
+    time TEXT NOT NULL,
+    undone TEXT,                         -- when it was undone; NULL while it stands
+    build_id INTEGER,                    -- the graph's last build when it was made
+    epoch TEXT NOT NULL                  -- journal.epoch then: its exact undo needs it unchanged
+);
+CREATE TABLE undo_log (
+    id INTEGER PRIMARY KEY,              -- the order of the changes; undo replays them backwards
+    decision_id INTEGER NOT NULL REFERENCES decision_log(id) ON DELETE CASCADE,
+    tbl TEXT NOT NULL,                   -- the row changed: which later decisions touch it too
+    row_id INTEGER NOT NULL,
+    sql TEXT NOT NULL                    -- the statement that puts the row back as it was
+);
+CREATE INDEX undo_log_decision ON undo_log(decision_id);
+CREATE INDEX undo_log_row ON undo_log(tbl, row_id);
+-- Documents added, replaced or removed (a build, kg remove, any other writer):
+-- each makes the exact undo logs of earlier decisions stale.
+INSERT INTO meta(key, value) VALUES ('changes', '0');
+CREATE TRIGGER documents_changes_ai AFTER INSERT ON documents BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'changes';
+END;
+CREATE TRIGGER documents_changes_au AFTER UPDATE ON documents BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'changes';
+END;
+CREATE TRIGGER documents_changes_ad AFTER DELETE ON documents BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'changes';
+END;
 """
 
 SCHEMA = (
@@ -178,6 +214,7 @@ CREATE TRIGGER aliases_au AFTER UPDATE OF text ON aliases BEGIN
 END;
 """
     + DECISIONS
+    + JOURNAL
 )
 
 
@@ -271,7 +308,8 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
     """Bring an older graph file up to SCHEMA_VERSION in one transaction.
 
     1 -> 2: the people's and reasoning's tables, and each mention's own type
-    (the type its entity had, which was the mention's until merges existed)."""
+    (the type its entity had, which was the mention's until merges existed).
+    2 -> 3: the decision journal (kg undo) and the count of document changes."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         # Another process may have upgraded the file while this one waited for the lock.
@@ -283,6 +321,9 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
                 "WHERE e.id = mentions.entity_id)"
             )
             for statement in _statements(DECISIONS):
+                conn.execute(statement)
+        if version < 3:
+            for statement in _statements(JOURNAL):
                 conn.execute(statement)
         conn.execute(
             "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",

@@ -311,8 +311,11 @@ def test_a_version_1_graph_is_upgraded_in_place(tmp_path):
     with kestrel_graph(path):
         pass
     conn = sqlite3.connect(path)  # make it what workbench 1 wrote
-    for table in ("merges", "inferred", "folded", "judgements"):
+    for table in ("merges", "inferred", "folded", "judgements", "decision_log", "undo_log"):
         conn.execute(f"DROP TABLE {table}")
+    for suffix in ("ai", "au", "ad"):
+        conn.execute(f"DROP TRIGGER documents_changes_{suffix}")
+    conn.execute("DELETE FROM meta WHERE key = 'changes'")
     conn.execute("ALTER TABLE mentions DROP COLUMN type")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
@@ -325,6 +328,7 @@ def test_a_version_1_graph_is_upgraded_in_place(tmp_path):
         add(graph, kestrel_bits())
         graph.decisions.merge(graph.queries.resolve("Kestrel")["id"], kestrel["id"])
         assert graph.decisions.merges()
+        assert graph.decisions.journal.entries()[0]["kind"] == "merge"  # 2 -> 3 ran too
 
 
 def test_a_split_gives_back_relations_a_merge_folded(tmp_path):

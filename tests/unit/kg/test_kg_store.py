@@ -556,8 +556,17 @@ def test_export_csv_for_neo4j(graph, tmp_path):
     with rels.open(encoding="utf-8", newline="") as f:
         rel_rows = list(csv.reader(f))
     assert node_rows[0] == ["id:ID", "name", ":LABEL", "mentions:int", "aliases"]
-    assert rel_rows[0] == [":START_ID", ":END_ID", ":TYPE", "score:float", "count:int", "evidence"]
+    assert rel_rows[0] == [
+        ":START_ID",
+        ":END_ID",
+        ":TYPE",
+        "score:float",
+        "count:int",
+        "evidence",
+        "kind",  # last: readers of the first six read on unchanged
+    ]
     assert len(node_rows) == 7 and len(rel_rows) == 5
+    assert {row[6] for row in rel_rows[1:]} == {"extracted"}  # nothing accepted or inferred
     ids = {row[0] for row in node_rows[1:]}
     assert all(row[0] in ids and row[1] in ids for row in rel_rows[1:])
     with pytest.raises(WorkbenchError, match="folder"):
@@ -572,6 +581,7 @@ def test_export_graphml_reloads(graph, tmp_path):
     assert g.nodes[kestrel] == {"name": "The Kestrel Group", "type": "ORG", "mentions": 3}
     edge = next(d for _, _, d in g.out_edges(kestrel, data=True) if d["type"] == "based_in")
     assert edge["count"] == 2 and edge["score"] == pytest.approx(0.8)
+    assert edge["kind"] == "extracted"
     assert not list(tmp_path.glob(".*.tmp"))
     with pytest.raises(WorkbenchError, match="format"):
         export_graph(graph, "gexf", tmp_path / "g.gexf")

@@ -1,5 +1,5 @@
 """The Graph screen's merge pane: pairs of entities that may be one, to merge
-(kept across rebuilds; ``kg split`` undoes it) or skip for this session."""
+(kept across rebuilds; ``kg undo`` takes it back) or skip for this session."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ class MergePane(Vertical, GraphPane):
             listing.add_option(Option(text, id=str(n)))
         head = (
             f"{len(candidates)} pairs that may be one entity · Enter: merge the left into the "
-            f"right (kept across rebuilds; kg split undoes it) · x: skip"
+            f"right (kept across rebuilds; kg undo takes it back) · x: skip"
             if candidates
             else "no pairs look like one entity"
         )

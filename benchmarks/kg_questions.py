@@ -108,8 +108,11 @@ def score(graph, questions: list[dict], embedder) -> dict:
     total: Counter = Counter()
     idk_said = idk_right = 0
     misses, replies = [], {}
+    seconds = []
     for q in questions:
+        started = time.perf_counter()
         reply = ask(graph, q["question"], embedder)
+        seconds.append(time.perf_counter() - started)
         got = {normalize_name(a["entity"]["name"]) for a in reply.answers}
         gold = {normalize_name(a) for a in q["answers"]}
         ok = got == gold
@@ -130,6 +133,7 @@ def score(graph, questions: list[dict], embedder) -> dict:
         "consistent": sum(len(set(g)) == 1 for g in groups),
         "groups": len(groups),
         "misses": misses,
+        "seconds": sorted(seconds),
     }
 
 
@@ -157,6 +161,11 @@ def report(name: str, figures: dict, show: int) -> None:
             f"  paraphrase consistency: {c} of {g} facts, one reply from all three forms ", end=""
         )
         print(f"({c / g:.0%})")
+    seconds = figures["seconds"]
+    print(
+        f"  seconds a question (the model loaded): median {seconds[len(seconds) // 2]:.3f}, "
+        f"slowest {seconds[-1]:.3f}"
+    )
     for q, reply, got in figures["misses"][:show]:
         print(f"    {q['question']}  [{q['kind']}]")
         print(f"      gold: {sorted(q['answers'])}")

@@ -201,3 +201,31 @@ def test_a_chain_through_an_accepted_triple_says_so(tmp_path):
         "(accepted by a person)" in line
         for line in lines
     ), lines
+
+
+def test_decisions_carried_to_a_fresh_graph_give_the_same_answers(capsys, tmp_path, embedder):
+    docs = fact_documents(WORLD + [("Ann B", "lives_in", "Oslo")], prefix="w")
+    first, second = tmp_path / "first.sqlite", tmp_path / "second.sqlite"
+    with Graph.open(first) as graph:
+        add(graph, docs)
+        run_inference(graph)
+        graph.decisions.judge(proposal_about(graph, "Eve")["id"], "accepted")
+        ann, ann_b = (graph.queries.by_name(n)[0]["id"] for n in ("ann", "ann b"))
+        graph.decisions.merge(ann_b, ann)  # "Ann B" is Ann, a person says
+    questions = ["Where does Eve live?", "Who lives in Oslo?", "Where does Ann B work?"]
+    with Graph.open(first) as graph:
+        before = [ask(graph, q, embedder).to_dict() for q in questions]
+    exported = tmp_path / "decisions.jsonl"
+    assert kg(capsys, "decisions", "export", str(exported), "--graph", str(first))[0] == 0
+    with Graph.open(second) as graph:
+        add(graph, docs)  # the same documents, built into a new file
+    assert kg(capsys, "decisions", "import", str(exported), "--graph", str(second))[0] == 0
+    with Graph.open(second) as graph:
+        after = [ask(graph, q, embedder).to_dict() for q in questions]
+
+    def answers(reply):
+        return sorted((a["entity"]["name"], a["kind"]) for a in reply["answers"])
+
+    assert [answers(r) for r in after] == [answers(r) for r in before]
+    assert answers(before[0]) == [("Rome", "accepted")]
+    assert ("Ann B", "extracted") not in answers(before[1])  # merged into Ann

@@ -27,6 +27,7 @@ from workbench.kg.normalize import relation_words
 
 NONE = "none"  # the label of a question about no relation of the graph
 MAX_HOPS = 3
+NONE_SHARE = 0.1  # questions about no relation, as a share of the others (chosen on dev)
 PREPOSITIONS = frozenset(["in", "at", "to", "for", "by", "of", "from", "on", "with", "into"])
 AUX = frozenset(["is", "was", "are", "were", "has", "have", "had"])
 # Participles and past forms the suffix rules get wrong.
@@ -273,7 +274,7 @@ def relation_phrases(
     for forward in (True, False):
         for text in phrasings.get((relation, forward), []):
             parts = text.split()
-            while parts and parts[0] in ("who", "which", "that", "and", "the", "a", "an"):
+            while parts and parts[0] in ("who", "which", "that", "and", "the", "a", "an", "s"):
                 parts = parts[1:]
             while parts and parts[-1] in ("the", "a", "an"):
                 parts = parts[:-1]
@@ -463,9 +464,12 @@ def _finish(text: str, rng: random.Random) -> str:
     return text
 
 
-def questions(schema: Schema, per_chain: int = 30, seed: int = 0) -> list[tuple[str, str]]:
-    """(question, label) pairs: ``per_chain`` for each chain the schema allows
-    (distinct where the forms allow), and as many about relations it lacks."""
+def questions(
+    schema: Schema, per_chain: int = 30, seed: int = 0, none_share: float | None = None
+) -> list[tuple[str, str]]:
+    """(question, label) pairs: ``per_chain`` for each chain the graph walks
+    (distinct where the forms allow), and ``none_share`` of that many about
+    relations it lacks."""
     rng = random.Random(seed)
     out: list[tuple[str, str]] = []
     found = [c for c in chains(schema.signatures) if c.label in schema.walked]
@@ -483,11 +487,15 @@ def questions(schema: Schema, per_chain: int = 30, seed: int = 0) -> list[tuple[
     vocabulary -= {_stem(w) for w in AUX | PREPOSITIONS}
     types = sorted({t for c in found for t in c.types})
     unknown = [u for u in UNKNOWN if not vocabulary & {_stem(w) for w in re.findall(r"[a-z]+", u)}]
-    for _ in range(per_chain * max(4, len(types))):
-        if not unknown or not types:
+    wanted = int((NONE_SHARE if none_share is None else none_share) * len(out))
+    seen = set()
+    for _ in range(wanted * 4):
+        if not unknown or not types or len(seen) >= wanted:
             break
-        text = rng.choice(unknown).format(s=_entity(rng.choice(types), rng))
-        out.append((_finish(text, rng), NONE))
+        text = _finish(rng.choice(unknown).format(s=_entity(rng.choice(types), rng)), rng)
+        if text.lower() not in seen:
+            seen.add(text.lower())
+            out.append((text, NONE))
     return out
 
 

@@ -37,6 +37,7 @@ from workbench.kg.normalize import normalize_name
 HERE = Path(__file__).resolve().parent
 QUESTIONS = HERE / "kg_questions.jsonl"
 SECOND = HERE / "kg_questions_second.jsonl"
+DEV2 = HERE / "kg_questions_dev2.jsonl"
 KINDS = ("one-hop", "two-hop", "three-hop", "unanswerable")
 FACTS = HERE.parent / "data" / "demo" / "corpus_facts.json"
 
@@ -96,6 +97,7 @@ def question_sets(names: list[str]) -> dict[str, list[dict]]:
         "dev": [q for q in own if q["split"] == "dev"],
         "test": [q for q in own if q["split"] == "test"],
         "second": [json.loads(line) for line in SECOND.read_text(encoding="utf-8").splitlines()],
+        "dev2": [json.loads(line) for line in DEV2.read_text(encoding="utf-8").splitlines()],
     }
     return {name: sets[name] for name in names}
 
@@ -140,7 +142,7 @@ def score(graph, questions: list[dict], embedder) -> dict:
 def report(name: str, figures: dict, show: int) -> None:
     right, total = figures["right"], figures["total"]
     n = sum(total.values())
-    tuned = "  (thresholds and model choices were made on this set)" if name == "dev" else ""
+    tuned = "  (choices were made on this set)" if name.startswith("dev") else ""
     print(f"\n{name}: {n} questions{tuned}")
     print(f"  {'kind':<14} {'right':>6} {'of':>4} {'accuracy':>9}")
     for kind in KINDS:
@@ -182,7 +184,7 @@ def main() -> None:
         "--sets",
         nargs="+",
         default=["test", "second"],
-        choices=("dev", "test", "second"),
+        choices=("dev", "dev2", "test", "second"),
         help="which questions (default: the reported ones, test and second)",
     )
     parser.add_argument("--show", type=int, default=20, help="misses to print per set")

@@ -33,7 +33,8 @@ from workbench.kg.normalize import normalize_name
 MAX_QUESTION = 1000  # characters
 MAX_NGRAM = 6
 FLOOR = 0.3  # a chain less likely than this is no reading (chosen on the dev questions)
-_TOKENS = re.compile(r"[\w’'.-]+")
+RUNNER_UP = 0.5  # a second reading this share of the first's probability may answer (dev)
+_TOKENS = re.compile(r"[\w’'.]+")  # hyphens split: "Porto-based" names Porto
 STOPWORDS = frozenset(
     re.findall(
         r"\w+",
@@ -102,7 +103,8 @@ def find_entities(graph, question: str) -> tuple[list[dict], list[dict]]:
     """Entities named in the question, longest names first, no two overlapping:
     {"id","name","type","mentions","span": (start, end),"how"}; and, when none
     is named whole and a part fits several, those candidates."""
-    tokens = [(m.start(), m.end(), m.group().strip(".")) for m in _TOKENS.finditer(question)]
+    tokens = [_token(question, m.start(), m.end()) for m in _TOKENS.finditer(question)]
+    tokens = [t for t in tokens if t[2]]
     taken = [False] * len(tokens)
     found: list[dict] = []
     for n in range(min(MAX_NGRAM, len(tokens)), 0, -1):
@@ -126,6 +128,20 @@ def find_entities(graph, question: str) -> tuple[list[dict], list[dict]]:
     return found, candidates
 
 
+def _token(question: str, start: int, end: int) -> tuple[int, int, str]:
+    """A word's span without dots around it or a possessive ("Iyer's" -> Iyer,
+    so the masked question keeps "'s": "the person's employer")."""
+    while start < end and question[start] == ".":
+        start += 1
+    while end > start and question[end - 1] == ".":
+        end -= 1
+    if question[start:end].lower().endswith(("'s", "’s")):
+        end -= 2
+    elif end > start and question[end - 1] in "'’":
+        end -= 1
+    return start, end, question[start:end]
+
+
 def _stopword(word: str) -> bool:
     """A function word, unless written in capitals (WHO, US, IT are names)."""
     return word.lower() in STOPWORDS and not (len(word) > 1 and word.isupper())
@@ -136,7 +152,7 @@ def _runs(question: str, tokens, capitals: bool) -> list[list[tuple[int, int, st
     question word), or, with ``capitals`` False, any that is not a function word."""
     runs, run = [], []
     for index, (start, end, word) in enumerate(tokens):
-        initial = len(word) == 1 and word.isupper() and question[end - 1 : end] == "."
+        initial = len(word) == 1 and word.isupper() and question[end : end + 1] == "."
         if capitals:
             fits = initial or (word[:1].isupper() and not _stopword(word))
             fits = fits and not (index == 0 and word.lower() in STOPWORDS)
@@ -277,6 +293,20 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
             )
             if answers:
                 reply.chain, chain, reply.answers = wider, wider, answers
+                break
+    if not reply.answers:
+        # A reading nearly as likely that leads somewhere ("set up" read as works_for
+        # first, founded a close second).
+        for q, other, steps in readings[1:]:
+            if q < RUNNER_UP * p:
+                break
+            answers = ask_support.follow(
+                graph, other["id"], [(s.relation, s.forward) for s in steps], limit
+            )
+            if answers:
+                entity, chain, p = other, steps, q
+                reply.entity, reply.chain, reply.similarity = _brief(other), steps, q
+                reply.answers = answers
                 break
     if not reply.answers:
         reply.reason = f"nothing in the graph fits {_pattern(entity['name'], chain)}"

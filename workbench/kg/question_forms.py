@@ -410,6 +410,7 @@ def _ask_last(schema: Schema, chain: Chain, subject: str, rng: random.Random) ->
             f"list the {plural} that {verb.plural()} {subject}",
             f"name every {singular} that {verb.third()} {subject}",
             f"tell me {wh} {verb.third()} {subject}",
+            f"{verb.third()} {subject}",  # typed as keywords: "makes the product"
         ]
         passive = verb.passive()
         if passive:
@@ -425,6 +426,7 @@ def _ask_last(schema: Schema, chain: Chain, subject: str, rng: random.Random) ->
         f"{subject} {verb.third()} {wh}",
         f"tell me {wh} {subject} {verb.third()}",
         f"list the {plural} {subject} {verb.third()}",
+        f"{subject} {verb.third()} {singular}",  # keywords: "the person works for company"
     ]
     passive = verb.passive()
     if passive:

@@ -297,15 +297,15 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
     if not reply.answers:
         # A reading nearly as likely that leads somewhere ("set up" read as works_for
         # first, founded a close second).
-        for q, other, steps in readings[1:]:
+        for q, other, second in readings[1:]:
             if q < RUNNER_UP * p:
                 break
             answers = ask_support.follow(
-                graph, other["id"], [(s.relation, s.forward) for s in steps], limit
+                graph, other["id"], [(s.relation, s.forward) for s in second], limit
             )
             if answers:
-                entity, chain, p = other, steps, q
-                reply.entity, reply.chain, reply.similarity = _brief(other), steps, q
+                entity, chain, p = other, second, q
+                reply.entity, reply.chain, reply.similarity = _brief(other), second, q
                 reply.answers = answers
                 break
     if not reply.answers:

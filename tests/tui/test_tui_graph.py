@@ -308,7 +308,9 @@ def test_a_failed_build_keeps_the_focus_on_the_field_at_fault(tmp_path):
                     field.value = value
                 (fields[0] if fault == "corpus" else fields[2]).focus()  # Enter elsewhere
                 await pilot.press("enter")
-                await wait_for(pilot, lambda: screen.building is not None, what="started")
+                # Started (or, should the child not start, the reason on the status line).
+                started = screen.building is not None
+                assert started, text_of(status)
                 await wait_for(pilot, lambda: screen.building is None, 60, "the build's end")
                 await wait_for(pilot, lambda: "the build failed" in text_of(status))
                 assert wrong in text_of(status)

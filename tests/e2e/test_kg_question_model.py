@@ -106,6 +106,10 @@ def test_a_name_that_fits_several_entities_is_declined_with_them(graph_file, emb
         assert names(ask(graph, "Where does Moreau live?", embedder)) == {"Paris"}
         assert names(ask(graph, "where is acme based", embedder)) == {"Oslo"}
         assert names(ask(graph, "Where does A. Lee live?", embedder)) == {"Oslo"}
+        # A slip of the keyboard in a name: one edit from one entity's words.
+        assert names(ask(graph, "Where does Cid Moreua live?", embedder)) == {"Paris"}
+        assert names(ask(graph, "who founded bolt motros", embedder)) == {"Cid Moreau"}
+        assert not ask(graph, "Where does Zed Quorum live?", embedder).known
         # A possessive and a hyphenated word do not hide the name.
         assert names(ask(graph, "Which country is Moreau's home city in?", embedder)) == {"France"}
         assert names(ask(graph, "Which products come from Oslo-based firms?", embedder)) == {

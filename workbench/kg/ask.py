@@ -200,7 +200,17 @@ def _by_partial_name(graph, question: str, tokens) -> tuple[list[dict], list[dic
                         continue
                     hits = [h for h in hits if _fits(asked, h["match"]) or _fits(asked, h["name"])]
                     if len(hits) == 1:
-                        hit = {**hits[0], "span": (part[0][0], part[-1][1]), "how": "partial name"}
+                        # Words beside the part that are the name's, slips and all
+                        # ("bolt motros"), are the name too: not left in the question.
+                        first, last = i, i + size - 1
+                        while first > 0 and _near(run[first - 1][2].lower(), hits[0]["name"]):
+                            first -= 1
+                        while last + 1 < len(run) and _near(
+                            run[last + 1][2].lower(), hits[0]["name"]
+                        ):
+                            last += 1
+                        span = (run[first][0], run[last][1])
+                        hit = {**hits[0], "span": span, "how": "partial name"}
                         break
                     if len(hits) > 1 and not candidates:
                         candidates = hits
@@ -209,7 +219,54 @@ def _by_partial_name(graph, question: str, tokens) -> tuple[list[dict], list[dic
                     break
         if found:
             return found, []
-    return [], candidates
+    # A slip of the keyboard in a name ("Karimy", "Northgaet Analytics") may name
+    # one entity where a part of it ("Analytics") fitted several.
+    found, near = _by_fuzzy_name(graph, question, tokens)
+    return (found, []) if found else ([], candidates or near)
+
+
+def _by_fuzzy_name(graph, question: str, tokens) -> tuple[list[dict], list[dict]]:
+    """Capitalised runs (then any) whose every word of four letters or more is one
+    edit from a word of one entity's name (found by the name search on the
+    words' first three letters)."""
+    for capitals in (True, False):
+        for run in _runs(question, tokens, capitals):
+            asked = [w.lower() for _, _, w in run if len(w) >= 4]
+            if not asked:
+                continue
+            try:
+                hits = graph.queries.search(" ".join(a[:3] for a in asked), limit=20)
+            except WorkbenchError:
+                continue
+            fits = [h for h in hits if all(_near(a, h["name"]) for a in asked)]
+            if len(fits) == 1:
+                return [{**fits[0], "span": (run[0][0], run[-1][1]), "how": "fuzzy name"}], []
+            if len(fits) > 1:
+                return [], fits
+    return [], []
+
+
+def _near(word: str, name: str) -> bool:
+    """``word`` is a word of ``name``, or (four letters or more) one insertion,
+    deletion, substitution or swap from one."""
+    for w in re.findall(r"\w+", normalize_name(name)):
+        if w == word or (len(word) >= 4 and abs(len(w) - len(word)) <= 1 and _one_edit(word, w)):
+            return True
+    return False
+
+
+def _one_edit(a: str, b: str) -> bool:
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    if len(a) > len(b):
+        a, b = b, a
+    return any(a == b[:i] + b[i + 1 :] for i in range(len(b)))
 
 
 # Words of questions that are not names, looked up only when capitalised.

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
+
 from workbench.kg.store import Graph
 
 
@@ -160,3 +162,16 @@ WORLD = [
 def proposal_about(graph: Graph, head: str) -> dict:
     """The first inferred triple whose head is named ``head``."""
     return next(p for p in graph.decisions.inferred() if p["head"]["name"] == head)
+
+
+class Letters:
+    """A stand-in encoder: letter counts (fast, deterministic, unit rows)."""
+
+    name = "letters"
+
+    def encode(self, texts, batch_size=64):
+        rows = np.array(
+            [[t.lower().count(c) for c in "abcdefghijklmnopqrstuvwxyz"] + [1] for t in texts],
+            dtype=np.float32,
+        )
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)

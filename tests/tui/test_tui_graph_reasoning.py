@@ -11,7 +11,7 @@ from textual.widgets import Input, OptionList, ProgressBar, Static, Tree
 
 from helpers.files import write
 from helpers.graph_screen import SIZE, open_entity, open_graph, tree_labels
-from helpers.kg_graphs import WORLD, add, fact_documents
+from helpers.kg_graphs import WORLD, Letters, add, fact_documents
 from helpers.runs import train_run
 from helpers.tui import app_for, text_of, wait_for
 from workbench.kg.infer import run_inference
@@ -98,10 +98,16 @@ def test_ask_answers_with_evidence_or_says_it_does_not_know(tmp_path):
 
 def test_merge_candidates_are_reviewed_and_merged(tmp_path):
     graph = world(tmp_path, extra=[("Ben", "works_for", "Acme Group")], infer=False)
+    sha = "SELECT text_sha FROM embeddings WHERE entity_id = ?"
+    with Graph.open(graph) as g:
+        g.vectors.refresh_embeddings(Letters())
+        kept = g.queries.resolve("Acme Group")["id"]
+        before = g.core.conn.execute(sha, (kept,)).fetchone()[0]
 
     async def scenario():
         async with app_for(tmp_path, graph_path=graph).run_test(size=SIZE) as pilot:
             screen = await open_graph(pilot)
+            screen.embedder = Letters()  # as if loaded by a search or a question
             await pilot.press("escape", "m")
             listing = screen.query_one("#merge-list", OptionList)
             await wait_for(pilot, lambda: listing.option_count > 0, what="candidates")
@@ -120,6 +126,8 @@ def test_merge_candidates_are_reviewed_and_merged(tmp_path):
             assert g.queries.resolve("Acme Group")["id"] == merged["id"]
             assert merged["name"] == "Acme Group"  # the entity merged into keeps its name
             assert g.decisions.merges()[0]["from"] == "acme"
+            # The kept entity's profile changed (Acme's relations joined it): re-embedded.
+            assert g.core.conn.execute(sha, (merged["id"],)).fetchone()[0] != before
 
     asyncio.run(scenario())
 

@@ -10,10 +10,9 @@ import json
 import sqlite3
 
 import networkx as nx
-import numpy as np
 import pytest
 
-from helpers.kg_graphs import WORLD, add, fact_documents, kestrel_graph, sentence
+from helpers.kg_graphs import WORLD, Letters, add, fact_documents, kestrel_graph, sentence
 from workbench.cli import main
 from workbench.errors import WorkbenchError
 from workbench.kg.decisions_file import export_decisions, import_decisions, read_decisions
@@ -24,19 +23,6 @@ from workbench.kg.store import Graph
 from workbench.kg.undo import undo
 
 EXTRA = [("Evie", "works_for", "Bolt"), ("Fay", "works_for", "Acme"), ("Dana", "works_for", "Bolt")]
-
-
-class Letters:
-    """A stand-in encoder: letter counts (fast, deterministic, unit rows)."""
-
-    name = "letters"
-
-    def encode(self, texts, batch_size=64):
-        rows = np.array(
-            [[t.lower().count(c) for c in "abcdefghijklmnopqrstuvwxyz"] + [1] for t in texts],
-            dtype=np.float32,
-        )
-        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
 def world(path) -> Graph:

@@ -10,14 +10,18 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
+from textual.reactive import var
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from workbench.tui.screens.graph.common import GraphPane
+from workbench.tui.screens.graph.common import ENCODE_LOCK, GraphPane
 
 
 class MergePane(Vertical, GraphPane):
-    """The candidates, best first; Enter merges the left into the right, x skips."""
+    """The candidates, best first; Enter merges the left into the right, x skips.
+    With the screen's encoder loaded (``embedder``), the kept entity is re-embedded."""
+
+    embedder: var[Any] = var(None)
 
     class Loaded(Message):
         """The merge candidates, as ``merge_candidates`` gives them."""
@@ -105,11 +109,15 @@ class MergePane(Vertical, GraphPane):
 
     @work(thread=True, exclusive=True, group="merge")
     def merge(self, candidate: dict) -> None:
-        self.run_query(
-            lambda graph: graph.decisions.merge(candidate["from"]["id"], candidate["into"]["id"]),
-            self.Merged,
-            "merge",
-        )
+        embedder = self.embedder  # the screen's, once loaded: the kept entity re-embedded
+
+        def merge(graph):
+            with ENCODE_LOCK:
+                return graph.decisions.merge(
+                    candidate["from"]["id"], candidate["into"]["id"], embedder=embedder
+                )
+
+        self.run_query(merge, self.Merged, "merge")
 
     def on_merge_pane_merged(self, message: MergePane.Merged) -> None:
         result = message.result

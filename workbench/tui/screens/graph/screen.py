@@ -83,7 +83,7 @@ class GraphScreen(Screen):
                 yield PathPane(id="path-pane")
                 yield AskPane(id="ask-pane").data_bind(GraphScreen.embedder)
                 yield BuildPane(id="build-pane")
-                yield MergePane(id="merge-pane")
+                yield MergePane(id="merge-pane").data_bind(GraphScreen.embedder)
         yield Footer(compact=True, show_command_palette=False)  # Ctrl+P still opens it
 
     def on_mount(self) -> None:

@@ -43,7 +43,6 @@ STOPWORDS = frozenset(
         "they his her their him them me my i you your we our us",
     )
 )
-type_word = forms.type_word
 
 
 @dataclass
@@ -200,16 +199,7 @@ def _by_partial_name(graph, question: str, tokens) -> tuple[list[dict], list[dic
                         continue
                     hits = [h for h in hits if _fits(asked, h["match"]) or _fits(asked, h["name"])]
                     if len(hits) == 1:
-                        # Words beside the part that are the name's, slips and all
-                        # ("bolt motros"), are the name too: not left in the question.
-                        first, last = i, i + size - 1
-                        while first > 0 and _near(run[first - 1][2].lower(), hits[0]["name"]):
-                            first -= 1
-                        while last + 1 < len(run) and _near(
-                            run[last + 1][2].lower(), hits[0]["name"]
-                        ):
-                            last += 1
-                        span = (run[first][0], run[last][1])
+                        span = _span(run, i, i + size - 1, hits[0]["name"])
                         hit = {**hits[0], "span": span, "how": "partial name"}
                         break
                     if len(hits) > 1 and not candidates:
@@ -223,6 +213,16 @@ def _by_partial_name(graph, question: str, tokens) -> tuple[list[dict], list[dic
     # one entity where a part of it ("Analytics") fitted several.
     found, near = _by_fuzzy_name(graph, question, tokens)
     return (found, []) if found else ([], candidates or near)
+
+
+def _span(run, first: int, last: int, name: str) -> tuple[int, int]:
+    """The characters of ``run[first..last]``, with the words beside it that are
+    the name's, slips and all ("bolt motros"): the name is not left in the question."""
+    while first > 0 and _near(run[first - 1][2].lower(), name):
+        first -= 1
+    while last + 1 < len(run) and _near(run[last + 1][2].lower(), name):
+        last += 1
+    return run[first][0], run[last][1]
 
 
 def _by_fuzzy_name(graph, question: str, tokens) -> tuple[list[dict], list[dict]]:
@@ -310,15 +310,18 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
     # "Which country ..." wants a place that is a country: a chain that ends at
     # another kind (or a city) is not what was asked, however likely.
     noun = forms.asked_noun(masked)
-    readings = []  # (probability, entity, chain)
-    for entity in entities:
-        for label, p in zip(model.labels, probabilities):
-            if label == forms.NONE:
-                continue
-            start, steps = forms.parse_label(label)
-            if start != entity["type"] or not _fits_noun(noun, steps, schema):
-                continue
-            readings.append((float(p), entity, [Step(r, f) for r, f in steps]))
+    allowed = [
+        (float(p), *forms.parse_label(label))
+        for label, p in zip(model.labels, probabilities)
+        if label != forms.NONE
+    ]
+    allowed = [(p, start, steps) for p, start, steps in allowed if _fits_noun(noun, steps, schema)]
+    readings = [  # (probability, entity, chain)
+        (p, entity, [Step(r, f) for r, f in steps])
+        for entity in entities
+        for p, start, steps in allowed
+        if start == entity["type"]
+    ]
     if not readings:
         reply.entity = _brief(entities[0])
         reply.reason = f"the graph has no relations for a {entities[0]['type']}"
@@ -339,15 +342,11 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
             else "no chain of the graph's relations reads like the question"
         ) + f" (the nearest reading, {_pattern(entity['name'], chain)}, {p:.0%})"
         return reply
-    reply.answers = ask_support.follow(
-        graph, entity["id"], [(s.relation, s.forward) for s in chain], limit
-    )
+    reply.answers = _follow(graph, entity, chain, limit)
     if not reply.answers:
         # "Who lives in Spain?": nobody lives in a country here, but in its cities.
         for wider in _through_containers(chain, schema, set(model.labels), entity["type"]):
-            answers = ask_support.follow(
-                graph, entity["id"], [(s.relation, s.forward) for s in wider], limit
-            )
+            answers = _follow(graph, entity, wider, limit)
             if answers:
                 reply.chain, chain, reply.answers = wider, wider, answers
                 break
@@ -357,9 +356,7 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
         for q, other, second in readings[1:]:
             if q < RUNNER_UP * p:
                 break
-            answers = ask_support.follow(
-                graph, other["id"], [(s.relation, s.forward) for s in second], limit
-            )
+            answers = _follow(graph, other, second, limit)
             if answers:
                 entity, chain, p = other, second, q
                 reply.entity, reply.chain, reply.similarity = _brief(other), second, q
@@ -371,6 +368,11 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
     reply.confidence = p * max(a["confidence"] for a in reply.answers)
     reply.reason = _pattern(entity["name"], chain)
     return reply
+
+
+def _follow(graph, entity: dict, chain: list[Step], limit: int) -> list[dict]:
+    """The answers at the end of ``chain`` from ``entity`` (ask_support.follow)."""
+    return ask_support.follow(graph, entity["id"], [(s.relation, s.forward) for s in chain], limit)
 
 
 def _fits_noun(noun: tuple[str, str | None] | None, steps: list[tuple[str, bool]], schema) -> bool:
@@ -400,7 +402,7 @@ def _through_containers(
             for forward in (False, True):
                 variants.append(chain[:i] + [Step(container, forward)] + chain[i:])
         for other in variants:
-            label = " ".join([start] + [f"{s.relation}{'>' if s.forward else '<'}" for s in other])
+            label = forms.label_of(start, [(s.relation, s.forward) for s in other])
             if other and label in labels and other not in found:
                 found.append(other)
     return found
@@ -413,7 +415,7 @@ def _masked(question: str, entities: list[dict]) -> str:
         start, end = e["span"]
         if start < last:
             continue
-        out += [question[last:start], f"the {type_word(e['type'])}"]
+        out += [question[last:start], forms.masked(e["type"])]
         last = end
     out.append(question[last:])
     return "".join(out)

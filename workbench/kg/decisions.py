@@ -128,16 +128,7 @@ class Decisions:
                 "VALUES (?, ?, ?, ?, ?)",
                 (*src_key, *tgt_key, time or _now()),
             )
-            moved = self._rehome(
-                [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT m.id FROM mentions m JOIN entities e ON e.id = m.entity_id "
-                        "WHERE e.key = ? AND e.type = ?",
-                        before,
-                    )
-                ]
-            )
+            moved = self._rehome(self._mentions_named(before))
             self.withdraw_unsupported()
         return moved
 
@@ -153,18 +144,24 @@ class Decisions:
             return False
         with self.core.write() as conn:
             conn.execute("DELETE FROM merges WHERE id = ?", (row[0],))
-            self._rehome(
-                [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT m.id FROM mentions m JOIN entities e ON e.id = m.entity_id "
-                        "WHERE e.key = ? AND e.type = ?",
-                        (row[1], row[2]),
-                    )
-                ]
-            )
+            self._rehome(self._mentions_named((row[1], row[2])))
             self.withdraw_unsupported()
         return True
+
+    def _mentions_named(self, name: tuple[str, str]) -> list[int]:
+        """The mentions of the entity whose (key, type) is ``name``."""
+        return [
+            r[0]
+            for r in self.core.conn.execute(
+                "SELECT m.id FROM mentions m JOIN entities e ON e.id = m.entity_id "
+                "WHERE e.key = ? AND e.type = ?",
+                name,
+            )
+        ]
+
+    def one_entity(self, a: tuple[str, str], b: tuple[str, str]) -> bool:
+        """Whether the names (key, type) ``a`` and ``b`` lead to one entity (merges)."""
+        return self.core.merged_into(*a) == self.core.merged_into(*b)
 
     def _reembed(self, embedder) -> None:
         """Profiles a merge or split changed (the entity kept, its neighbours) get
@@ -469,20 +466,8 @@ class Decisions:
         }
         kind = "accept" if verdict == "accepted" else "reject"
         with self.journal.record(kind, summary), self.core.write() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO judgements(head_key, head_type, type, tail_key, "
-                "tail_type, verdict, explanation, time, proposal) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    *head,
-                    proposal["type"],
-                    *tail,
-                    verdict,
-                    json.dumps(proposal["explanation"], ensure_ascii=False),
-                    _now(),
-                    inferred_id,
-                ),
-            )
+            names = (*head, proposal["type"], *tail)
+            self._keep_judgement(names, verdict, proposal["explanation"], _now(), inferred_id)
             conn.execute("DELETE FROM inferred WHERE id = ?", (inferred_id,))
         return {**proposal, "verdict": verdict}
 
@@ -490,20 +475,10 @@ class Decisions:
         """Keep a verdict on the triple ``names`` (head key, head type, relation, tail
         key, tail type) as judge does, without a proposal to point at (an import):
         a proposal of that triple leaves the list. False when it was so judged already."""
-        row = self.core.conn.execute(
-            "SELECT verdict FROM judgements WHERE head_key = ? AND head_type = ? AND type = ? "
-            "AND tail_key = ? AND tail_type = ?",
-            names,
-        ).fetchone()
-        if row is not None and row[0] == verdict:
+        if self.verdict_of(names) == verdict:
             return False
         with self.core.write() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO judgements(head_key, head_type, type, tail_key, "
-                "tail_type, verdict, explanation, time, proposal) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                (*names, verdict, json.dumps(explanation, ensure_ascii=False), time),
-            )
+            self._keep_judgement(names, verdict, explanation, time, None)
             judged = set(self._judged_ids())
             gone = [
                 (r[0],)
@@ -513,6 +488,26 @@ class Decisions:
             conn.executemany("DELETE FROM inferred WHERE id = ?", gone)
             self.withdraw_unsupported()  # an accepted triple may state what one proposes
         return True
+
+    def verdict_of(self, names: tuple) -> str | None:
+        """The verdict kept on the triple ``names`` (as in set_judgement), or None."""
+        row = self.core.conn.execute(
+            "SELECT verdict FROM judgements WHERE head_key = ? AND head_type = ? AND type = ? "
+            "AND tail_key = ? AND tail_type = ?",
+            names,
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def _keep_judgement(
+        self, names: tuple, verdict: str, explanation, time: str, proposal: int | None
+    ) -> None:
+        """Write (or replace) the verdict on ``names``, in the caller's transaction."""
+        self.core.conn.execute(
+            "INSERT OR REPLACE INTO judgements(head_key, head_type, type, tail_key, "
+            "tail_type, verdict, explanation, time, proposal) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*names, verdict, json.dumps(explanation, ensure_ascii=False), time, proposal),
+        )
 
     def forget_judgement(self, names: tuple, verdict: str) -> bool:
         """Drop the ``verdict`` on the triple ``names`` (as in set_judgement), so the

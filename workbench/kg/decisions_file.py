@@ -182,7 +182,6 @@ def import_decisions(graph, items: list[dict], source: str) -> dict:
     (kind "import"; kg undo takes it back whole). Returns {"merges","judgements"
     (how many applied), "already" (how many the graph held already)}."""
     decisions = graph.decisions
-    core = decisions.core
     summary: dict[str, Any] = {"file": source, "merges": [], "judgements": []}
     already = 0
     todo = [i for i in items if not _held(graph, i)]
@@ -190,7 +189,7 @@ def import_decisions(graph, items: list[dict], source: str) -> dict:
         with decisions.journal.record("import", summary):
             for item in todo:
                 if item["kind"] == "merge":
-                    if core.merged_into(*item["from"]) == core.merged_into(*item["into"]):
+                    if decisions.one_entity(item["from"], item["into"]):
                         already += 1  # an earlier line of the file made it so
                         continue
                     decisions.merge_names(item["from"], item["into"], item["time"])
@@ -210,12 +209,6 @@ def import_decisions(graph, items: list[dict], source: str) -> dict:
 
 def _held(graph, item: dict) -> bool:
     """Whether the graph says what the item says already."""
-    core = graph.core
     if item["kind"] == "merge":
-        return core.merged_into(*item["from"]) == core.merged_into(*item["into"])
-    row = core.conn.execute(
-        "SELECT verdict FROM judgements WHERE head_key = ? AND head_type = ? AND type = ? "
-        "AND tail_key = ? AND tail_type = ?",
-        item["names"],
-    ).fetchone()
-    return row is not None and row[0] == item["verdict"]
+        return graph.decisions.one_entity(item["from"], item["into"])
+    return graph.decisions.verdict_of(item["names"]) == item["verdict"]

@@ -112,13 +112,9 @@ UNKNOWN = [
 ]
 
 
-def type_word(entity_type: str) -> str:
-    """A noun for a type: PER -> person, ORG -> company, LOC -> place."""
-    return kind_of(entity_type)
-
-
 def kind_of(entity_type: str) -> str:
-    """person, place, company, product, or the type lower-cased."""
+    """The noun for a type, which questions use for it: PER -> person, ORG ->
+    company, LOC -> place, PRODUCT -> product; any other type lower-cased."""
     for kind, types in TYPE_KINDS.items():
         if entity_type.upper() in types:
             return kind
@@ -136,7 +132,12 @@ class Chain:
     @property
     def label(self) -> str:
         """``"PER lives_in> located_in>"``: start type, then each step."""
-        return " ".join([self.types[0]] + [f"{r}{'>' if f else '<'}" for r, f in self.steps])
+        return label_of(self.types[0], self.steps)
+
+
+def label_of(start: str, steps) -> str:
+    """The label of the chain of ``steps`` ((relation, forward) pairs) from ``start``."""
+    return " ".join([start] + [f"{r}{'>' if f else '<'}" for r, f in steps])
 
 
 def parse_label(label: str) -> tuple[str, list[tuple[str, bool]]]:
@@ -308,9 +309,9 @@ class Schema:
     phrases: dict[str, list[Phrase]]
     # (relation, forward) -> "upper" / "lower" / None: where a place reached by
     # that step sits in the graph's containment relation (a city, a country).
-    levels: dict[tuple[str, bool], str | None]
+    levels: dict[tuple[str, bool], str]
     # The chains some entity of the graph walks (others are never an answer).
-    walked: frozenset[str] = frozenset()
+    walked: list[Chain] = field(default_factory=list)
     # Relations that put a place inside another (located_in): "who lives in
     # Spain" walks one to the cities in Spain.
     containers: list[str] = field(default_factory=list)
@@ -356,15 +357,15 @@ def _wh(
     return rng.choice(["which", "what"]) + f" {noun}", rest or ""
 
 
-def _entity(entity_type: str, rng: random.Random) -> str:
-    """The masked entity, as ``kg ask`` writes it: "the person"."""
-    return f"the {type_word(entity_type)}"
+def masked(entity_type: str) -> str:
+    """An entity as ``kg ask`` masks it in a question: "the person"."""
+    return f"the {kind_of(entity_type)}"
 
 
 def _describe(schema: Schema, chain: Chain, rng: random.Random) -> str:
     """A phrase for the entity at the end of ``chain``: the masked start, or
     "the company that the person works for", "the person's employer"..."""
-    subject = _entity(chain.types[0], rng)
+    subject = masked(chain.types[0])
     for i, step in enumerate(chain.steps):
         relation, forward = step
         noun = rng.choice(_nouns(chain.types[i + 1], schema.levels.get(step)))[0]
@@ -466,39 +467,42 @@ def _finish(text: str, rng: random.Random) -> str:
     return text
 
 
-def questions(
-    schema: Schema, per_chain: int = 30, seed: int = 0, none_share: float | None = None
-) -> list[tuple[str, str]]:
+def questions(schema: Schema, per_chain: int = 30, seed: int = 0) -> list[tuple[str, str]]:
     """(question, label) pairs: ``per_chain`` for each chain the graph walks
-    (distinct where the forms allow), and ``none_share`` of that many about
+    (distinct where the forms allow), and NONE_SHARE of that many about
     relations it lacks."""
     rng = random.Random(seed)
     out: list[tuple[str, str]] = []
-    found = [c for c in chains(schema.signatures) if c.label in schema.walked]
-    for chain in sorted(found, key=lambda c: c.label):
-        seen: set[str] = set()
-        for _ in range(per_chain * 4):
-            if len(seen) >= per_chain:
-                break
-            prefix = Chain(chain.steps[:-1], chain.types[:-1])
-            text = _finish(_ask_last(schema, chain, _describe(schema, prefix, rng), rng), rng)
-            if text.lower() not in seen:
-                seen.add(text.lower())
-                out.append((text, chain.label))
+    for chain in sorted(schema.walked, key=lambda c: c.label):
+        prefix = Chain(chain.steps[:-1], chain.types[:-1])
+
+        def ask(chain: Chain = chain, prefix: Chain = prefix) -> str:
+            return _finish(_ask_last(schema, chain, _describe(schema, prefix, rng), rng), rng)
+
+        out += [(text, chain.label) for text in _distinct(ask, per_chain)]
     vocabulary = {_stem(w) for p in schema.phrases.values() for ph in p for w in ph.words.split()}
     vocabulary -= {_stem(w) for w in AUX | PREPOSITIONS}
-    types = sorted({t for c in found for t in c.types})
+    types = sorted({t for c in schema.walked for t in c.types})
     unknown = [u for u in UNKNOWN if not vocabulary & {_stem(w) for w in re.findall(r"[a-z]+", u)}]
-    wanted = int((NONE_SHARE if none_share is None else none_share) * len(out))
-    seen = set()
-    for _ in range(wanted * 4):
-        if not unknown or not types or len(seen) >= wanted:
-            break
-        text = _finish(rng.choice(unknown).format(s=_entity(rng.choice(types), rng)), rng)
-        if text.lower() not in seen:
-            seen.add(text.lower())
-            out.append((text, NONE))
+    if unknown and types:
+
+        def unknown_question() -> str:
+            return _finish(rng.choice(unknown).format(s=masked(rng.choice(types))), rng)
+
+        out += [(text, NONE) for text in _distinct(unknown_question, int(NONE_SHARE * len(out)))]
     return out
+
+
+def _distinct(write, wanted: int) -> list[str]:
+    """Up to ``wanted`` texts from ``write()`` that differ but for case, in at most
+    four tries each."""
+    seen: dict[str, str] = {}
+    for _ in range(wanted * 4):
+        if len(seen) >= wanted:
+            break
+        text = write()
+        seen.setdefault(text.lower(), text)
+    return list(seen.values())
 
 
 def _stem(word: str) -> str:

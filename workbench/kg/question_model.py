@@ -33,7 +33,7 @@ VERSION = 1  # of the question forms: a change retrains every cached model
 PER_CHAIN = 30
 C = 10.0  # inverse regularisation (chosen on the dev questions)
 _MEMORY: dict[str, QuestionModel] = {}
-_SCHEMAS: dict[tuple, tuple[forms.Schema, str]] = {}
+_SCHEMAS: dict[str, tuple[tuple, forms.Schema, str]] = {}  # graph path -> the latest
 
 
 @dataclass
@@ -100,7 +100,7 @@ def schema_of(graph) -> forms.Schema:
         for r in sorted({s[0] for s in signatures})
     }
     containers = [r for r, h, t in signatures if h == t and forms.kind_of(h) == "place"]
-    levels: dict[tuple[str, bool], str | None] = {}
+    levels: dict[tuple[str, bool], str] = {}
     if containers:
 
         def ids(column: str, relations: list[str]) -> set[int]:
@@ -125,9 +125,7 @@ def schema_of(graph) -> forms.Schema:
                     levels[(relation, forward)] = "lower"
                 elif high > 0.5 * len(reached):
                     levels[(relation, forward)] = "upper"
-    walked = frozenset(
-        c.label for c in forms.chains(signatures) if ask_support.chain_exists(graph, list(c.steps))
-    )
+    walked = [c for c in forms.chains(signatures) if ask_support.chain_exists(graph, list(c.steps))]
     return forms.Schema(signatures, phrases, levels, walked, containers)
 
 
@@ -142,8 +140,8 @@ def state_key(schema: forms.Schema, encoder: str) -> str:
         "phrases": {
             r: [(p.words, p.subject_is_head) for p in ps] for r, ps in schema.phrases.items()
         },
-        "levels": sorted((r, f, lv) for (r, f), lv in schema.levels.items() if lv),
-        "walked": sorted(schema.walked),
+        "levels": sorted((r, f, lv) for (r, f), lv in schema.levels.items()),
+        "walked": sorted(c.label for c in schema.walked),
     }
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -155,7 +153,7 @@ def _fingerprint(graph, encoder: str) -> tuple:
         "(SELECT max(id) FROM evidence), (SELECT count(*) FROM evidence), "
         "(SELECT count(*) FROM merges)"
     )[0]
-    return (str(graph.path), encoder, *tuple(counts))
+    return (encoder, *tuple(counts))
 
 
 def for_graph(graph, embedder) -> tuple[QuestionModel, forms.Schema]:
@@ -163,12 +161,13 @@ def for_graph(graph, embedder) -> tuple[QuestionModel, forms.Schema]:
     the graph's relations are unchanged), from beside the graph file, or
     trained now (seconds) and kept in both."""
     fingerprint = _fingerprint(graph, embedder.name)
-    if fingerprint in _SCHEMAS:
-        schema, key = _SCHEMAS[fingerprint]
+    known = _SCHEMAS.get(str(graph.path))
+    if known is not None and known[0] == fingerprint:
+        _, schema, key = known
     else:
         schema = schema_of(graph)
         key = state_key(schema, embedder.name)
-        _SCHEMAS[fingerprint] = (schema, key)
+        _SCHEMAS[str(graph.path)] = (fingerprint, schema, key)
     if key in _MEMORY:
         return _MEMORY[key], schema
     folder = Path(f"{graph.path}.ask")

@@ -96,9 +96,7 @@ def _by_meaning(decisions, entry: dict) -> list[str]:
         done = []
         for from_key, from_type, into_key, into_type in s["names"]:
             name = entity_label(from_key, from_type)
-            if decisions.core.merged_into(from_key, from_type) == decisions.core.merged_into(
-                into_key, into_type
-            ):
+            if decisions.one_entity((from_key, from_type), (into_key, into_type)):
                 done.append(f"{name} was merged into {into_key} already")
                 continue
             decisions.merge_names((from_key, from_type), (into_key, into_type))
@@ -118,9 +116,7 @@ def _by_meaning(decisions, entry: dict) -> list[str]:
     if kind == "import":
         done = []
         for from_key, from_type, into_key, into_type in s["merges"]:
-            if decisions.core.merged_into(from_key, from_type) == decisions.core.merged_into(
-                into_key, into_type
-            ):
+            if decisions.one_entity((from_key, from_type), (into_key, into_type)):
                 done.append(_unmerge(decisions, from_key, from_type, from_key))
         forgotten = sum(decisions.forget_judgement(tuple(j[:5]), j[5]) for j in s["judgements"])
         return done + [f"{forgotten} imported verdicts forgotten"]

@@ -15,10 +15,13 @@ def register(kg_sub) -> None:
     """Adds these subcommands to the kg group's ``kg_sub``."""
     infer = kg_sub.add_parser(
         "infer",
-        help="propose relations the text never stated (rules mined from the graph)",
+        help="propose relations the graph lacks (rules mined from it, pairs named together)",
         description="Mine rules from the graph's relations (chains of one or two "
-        "relations that predict a third), apply them, and store what they propose "
-        "apart from the evidence, each with its explanation. --list shows them; "
+        "relations that predict a third) and find pairs of entities a sentence or a "
+        "document names together whose types fit a relation; rank them with a scorer "
+        "learned from the graph itself (some of its facts hidden, then found back), "
+        "and store the proposals apart from the evidence, each with its explanation "
+        "(the rule's chain of facts, or the sentence). --list shows them; "
         "kg accept / kg reject decide.",
     )
     graph_option(infer)
@@ -137,6 +140,19 @@ def kg_infer(args, graph, console) -> int:
                 f"{result['proposed']} triples proposed ({result['method']})",
                 highlight=False,
             )
+            scorer = result.get("scorer")
+            if scorer:
+                console.print(
+                    f"ranked by a scorer learned from this graph: {scorer['hidden']} of its "
+                    f"facts hidden over {scorer['draws']} draws, {scorer['found']} of them "
+                    "found again among the candidates",
+                    highlight=False,
+                )
+            elif result["method"] != "embeddings":
+                console.print(
+                    "ranked by the rules' confidence: too few facts to learn a scorer from",
+                    highlight=False,
+                )
             if args.rules and result["rules"]:
                 console.print(rules_table(result["rules"]))
     proposals = graph.decisions.inferred(limit=args.limit)

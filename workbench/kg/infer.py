@@ -1,12 +1,16 @@
 """``workbench kg infer``: propose triples the text never stated.
 
-Rules are mined from the graph's extracted relations (and the triples people
-accepted) and applied to it (kg/rules.py); each proposal carries the rules
-that fired and the chains of facts that fired them. With ``method`` set to
-``embeddings`` or ``both``, a PyKEEN embedding model (kg/linkpredict.py) ranks
-candidates too: alone, or as a second opinion that reorders the rules'
-proposals and adds pairs no rule reaches. Proposals go to the graph's
-``inferred`` table, apart from the evidence (store/decisions.py).
+Candidates come from rules mined from the graph's extracted relations (and the
+triples people accepted; kg/rules.py), each with the rules that fired and the
+chains of facts that fired them, and from pairs of entities a sentence or a
+document names together whose types fit a relation, each with that sentence
+(kg/proposals.py). A scorer learned from the graph itself ranks them (hide some
+of its facts, learn to find them back; kg/proposals.py); a graph too small to
+learn from keeps the rules' scores. With ``method`` set to ``embeddings`` or
+``both``, a PyKEEN embedding model (kg/linkpredict.py) ranks candidates too:
+alone, or as a second opinion that reorders the proposals and adds pairs
+nothing else reaches. Proposals go to the graph's ``inferred`` table, apart from
+the evidence (store/decisions.py).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import WorkbenchError
+from workbench.kg import proposals as kg_proposals
 from workbench.kg import rules as kg_rules
+from workbench.kg.comention import Text
 
 METHODS = ("rules", "embeddings", "both")
 CHAINS_SHOWN = 3  # grounded chains kept per rule in an explanation
@@ -38,6 +44,7 @@ class InferSettings:
     embedding_weight: float = 0.2  # how much the embedding model's probability counts in "both"
     epochs: int = 100
     seed: int = 0
+    learn: bool = True  # rank with a scorer learned from the graph, when it is large enough
 
 
 def functionality(index: kg_rules.TripleIndex) -> dict[str, float]:
@@ -50,8 +57,9 @@ def functionality(index: kg_rules.TripleIndex) -> dict[str, float]:
 
 
 def run_inference(graph, settings: InferSettings | None = None) -> dict[str, Any]:
-    """Mine, propose and store; returns {"rules": [Rule], "proposed": n,
-    "facts": n, "method": ...}. Replaces the graph's previous proposals."""
+    """Mine, propose, rank and store; returns {"rules": [Rule], "proposed": n,
+    "facts": n, "method": ..., "scorer": {...} or None}. Replaces the graph's
+    previous proposals."""
     s = settings or InferSettings()
     if s.method not in METHODS:
         raise WorkbenchError(f"--method {s.method}: choose one of {', '.join(METHODS)}")
@@ -60,38 +68,90 @@ def run_inference(graph, settings: InferSettings | None = None) -> dict[str, Any
         raise WorkbenchError(f"{graph.path}: the graph holds no relations to reason from")
     index = kg_rules.TripleIndex(triples)
     mined = kg_rules.mine_rules(index, s.min_support, s.min_confidence)
+    types = {r[0]: r[1] for r in graph.core.q("SELECT id, type FROM entities")}
     proposals: dict[tuple[int, str, int], dict] = {}
+    scorer, pool = None, None
     if s.method in ("rules", "both"):
-        proposals = _from_rules(index, mined)
-    types = graph.queries.entity_types(index.entities)  # every entity reasoning can name
+        text = Text(graph, types)
+        predictions = kg_rules.predict(index, mined, count=True)
+        facts = set(triples)
+        pool = kg_proposals.Pool(facts, text, types, predictions)
+        if s.learn:
+            scorer = kg_proposals.learn(
+                facts,
+                graph.decisions.triples(accepted=False),
+                text,
+                types,
+                s.min_support,
+                s.min_confidence,
+                s.seed,
+            )
+        proposals = _from_pool(pool, scorer)
     if s.method in ("embeddings", "both"):
         _from_embeddings(types, triples, proposals, s)
     _keep_signatures(types, triples, proposals)
-    _penalise_second_values(index, proposals)
+    _penalise_second_values(triples, proposals)
     kept = sorted(
         (p for p in proposals.values() if p["score"] >= s.min_score),
         key=lambda p: (-p["score"], p["type"], p["head"], p["tail"]),
     )[: s.limit]
     _explain(index, mined, kept)
+    if pool is not None:
+        _explain_text(pool, scorer, kept)
     _name_chains(graph, kept)
     stored = graph.decisions.replace_inferred(kept)
-    return {"rules": mined, "proposed": stored, "facts": len(triples), "method": s.method}
-
-
-def _from_rules(index: kg_rules.TripleIndex, mined: list[kg_rules.Rule]) -> dict:
-    """The rules' predictions as proposals; explained later, once kept (_explain)."""
+    summary = None
+    if scorer is not None:
+        summary = {"hidden": scorer.hidden, "found": scorer.found, "draws": scorer.draws}
     return {
-        (p.head, p.relation, p.tail): {
-            "head": p.head,
-            "type": p.relation,
-            "tail": p.tail,
-            "score": p.score,
-            "method": "rules",
+        "rules": mined,
+        "proposed": stored,
+        "facts": len(triples),
+        "method": s.method,
+        "scorer": summary,
+    }
+
+
+def _from_pool(pool: kg_proposals.Pool, scorer: kg_proposals.Scorer | None) -> dict:
+    """The candidates as proposals, scored by ``scorer`` (or by the rules' own
+    scores and a fixed prior without one); explained later, once kept."""
+    keys, x = pool.matrix()
+    scores = scorer.probability(x) if scorer is not None and len(keys) else None
+    found = {}
+    for n, key in enumerate(keys):
+        c = pool.candidates[key]
+        share = pool.share_of(c.head, c.relation, c.tail)
+        named = c.sentences or c.documents
+        method = "rules+co-mention" if c.rule and named else "rules" if c.rule else "co-mention"
+        found[key] = {
+            "head": c.head,
+            "type": c.relation,
+            "tail": c.tail,
+            "score": float(scores[n]) if scores is not None else kg_proposals.prior(c, share),
+            "method": method,
             "explanation": [],
             "support": [],
+            "candidate": c,
         }
-        for p in kg_rules.predict(index, mined)
-    }
+    return found
+
+
+def _explain_text(
+    pool: kg_proposals.Pool, scorer: kg_proposals.Scorer | None, kept: list[dict]
+) -> None:
+    """The sentences that name both ends of each kept proposal, and what the
+    learned scorer weighed most; the candidate itself leaves the proposal."""
+    for p in kept:
+        c = p.pop("candidate", None)
+        if c is None:
+            continue
+        p["explanation"] += kg_proposals.notes(c, pool, pool.text)
+        if scorer is not None:
+            reasons = scorer.reasons(c.features)
+            if reasons:
+                p["explanation"].append(
+                    {"kind": "scorer", "note": f"ranked up by: {', '.join(reasons)}"}
+                )
 
 
 def _explain(index: kg_rules.TripleIndex, mined: list[kg_rules.Rule], kept: list[dict]) -> None:
@@ -199,19 +259,25 @@ def _keep_signatures(types: dict[int, str], triples, proposals: dict) -> None:
         del proposals[key]
 
 
-def _penalise_second_values(index: kg_rules.TripleIndex, proposals: dict) -> None:
+def _penalise_second_values(triples, proposals: dict, scale: bool = True) -> None:
     """A relation nearly every head has once (lives_in) makes a second value
-    for a head that has one unlikely: scale by 1 - functionality, and say so."""
-    func = functionality(index)
-    values = {r: m.getnnz(axis=1) for r, m in index.matrix.items()}  # per head, per relation
+    for a head that has one unlikely: say so, and (``scale``: no learned scorer
+    weighed it already) scale by 1 - functionality."""
+    heads: dict[str, set[int]] = defaultdict(set)
+    facts: dict[str, int] = defaultdict(int)
+    for h, r, _ in triples:
+        heads[r].add(h)
+        facts[r] += 1
     for p in proposals.values():
-        f = func.get(p["type"], 0.0)
-        if f > 0.5 and values[p["type"]][index.position[p["head"]]]:
-            p["score"] *= 1.0 - f
+        r = p["type"]
+        f = len(heads[r]) / facts[r] if facts.get(r) else 0.0
+        if f > 0.5 and p["head"] in heads[r]:
+            if scale:
+                p["score"] *= 1.0 - f
             p["explanation"].append(
                 {
                     "kind": "functional",
-                    "note": f"{p['type']} holds once for {f:.0%} of its heads, "
+                    "note": f"{r} holds once for {f:.0%} of its heads, "
                     f"and this head has one already",
                 }
             )

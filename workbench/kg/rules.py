@@ -30,6 +30,7 @@ import scipy.sparse as sp
 # Rules whose chain holds for more pairs than this are skipped: a chain
 # through a hub (everyone -- country -- everyone) predicts everything.
 MAX_BODY_PAIRS = 2_000_000
+DENSE_ENTITIES = 500  # up to this many entities, chains are dense products (1 MB a step)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class TripleIndex:
             m = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
             self.matrix[relation] = m
         self._transposed: dict[str, sp.csr_matrix] = {}
+        self._dense_steps: dict[Atom, np.ndarray] = {}
 
     def step(self, atom: Atom) -> sp.csr_matrix:
         if atom.forward:
@@ -101,6 +103,11 @@ class TripleIndex:
         if atom.relation not in self._transposed:
             self._transposed[atom.relation] = self.matrix[atom.relation].T.tocsr()
         return self._transposed[atom.relation]
+
+    def _dense(self, atom: Atom) -> np.ndarray:
+        if atom not in self._dense_steps:
+            self._dense_steps[atom] = self.step(atom).toarray()
+        return self._dense_steps[atom]
 
     def chain_size(self, body: tuple[Atom, ...]) -> int:
         """An upper bound of the pairs the chain joins, without building it (for a
@@ -110,16 +117,28 @@ class TripleIndex:
         first, second = self.step(body[0]), self.step(body[1])
         return int(first.getnnz(axis=0).astype(np.int64) @ second.getnnz(axis=1).astype(np.int64))
 
-    def chain(self, body: tuple[Atom, ...]) -> sp.csr_matrix:
-        """0/1 matrix of the (X, Y) pairs the chain joins, X ≠ Y."""
+    def chain_pairs(self, body: tuple[Atom, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """The (X, Y) pairs the chain joins, X ≠ Y, as two arrays of positions."""
+        if len(self.entities) <= DENSE_ENTITIES:  # a small graph: dense products are quicker
+            d = self._dense(body[0])
+            for atom in body[1:]:
+                d = d @ self._dense(atom)
+            rows, cols = np.nonzero(d)
+            keep = rows != cols
+            return rows[keep], cols[keep]
         m = self.step(body[0])
         for atom in body[1:]:
             m = m @ self.step(atom)
-        m = m.tocsr()
-        m.data[:] = 1.0
-        m.setdiag(0)
-        m.eliminate_zeros()
-        return m
+        coo = m.tocoo()  # a product of csr matrices: no duplicate cells
+        off = coo.row != coo.col
+        return coo.row[off], coo.col[off]
+
+    def chain(self, body: tuple[Atom, ...]) -> sp.csr_matrix:
+        """0/1 matrix of the (X, Y) pairs the chain joins, X ≠ Y."""
+        rows, cols = self.chain_pairs(body)
+        n = len(self.entities)
+        ones: np.ndarray = np.ones(len(rows), dtype=np.float32)
+        return sp.csr_matrix((ones, (rows, cols)), shape=(n, n))
 
 
 def _bodies(relations: list[str], max_length: int) -> Iterator[tuple[Atom, ...]]:
@@ -159,11 +178,10 @@ def mine_rules(
     for body in _bodies(heads, max_length):
         if index.chain_size(body) > MAX_BODY_PAIRS:
             continue  # through a hub: everything predicts everything
-        chain = index.chain(body)
-        if chain.nnz == 0:
+        rows, cols = index.chain_pairs(body)
+        if len(rows) == 0:
             continue
-        coo = chain.tocoo()
-        flat = coo.row.astype(np.int64) * n + coo.col
+        flat = rows.astype(np.int64) * n + cols
         lo = np.asarray(np.searchsorted(flat_sorted, flat, side="left"))
         hi = np.asarray(np.searchsorted(flat_sorted, flat, side="right"))
         hits = hi > lo
@@ -172,12 +190,12 @@ def mine_rules(
         # Every matched (pair, relation): start + 0..count-1 for each matched pair.
         offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         support = np.bincount(rel_sorted[np.repeat(starts, counts) + offsets], minlength=len(heads))
-        per_x = np.bincount(coo.row, minlength=n)
+        per_x = np.bincount(rows, minlength=n)
         pca = has_out @ per_x
         for j, head in enumerate(heads):
             if body == (Atom(head, True),) or support[j] < min_support:
                 continue  # r(X, Y) ⇒ r(X, Y) says nothing
-            rule = Rule(head, body, int(support[j]), int(chain.nnz), int(pca[j]))
+            rule = Rule(head, body, int(support[j]), len(rows), int(pca[j]))
             if rule.confidence >= min_confidence:
                 rules.append(rule)
     rules.sort(key=lambda r: (-r.pca_confidence, -r.support, r.text()))
@@ -186,12 +204,14 @@ def mine_rules(
 
 @dataclass
 class Prediction:
-    """A triple the rules propose and its score (``fired`` finds the rules behind it)."""
+    """A triple the rules propose and its score (``fired`` finds the rules behind
+    it); ``rules``: how many rules fire for it (0 when not counted)."""
 
     head: int
     relation: str
     tail: int
     score: float
+    rules: int = 0
 
 
 DENSE_CELLS = 20_000_000  # relations x entities²: below this, scores are dense arrays
@@ -205,6 +225,14 @@ def score_matrices(index: TripleIndex, rules: list[Rule], shrink: float = 5.0) -
     best rule and breaks ties by the next; max-then-noisy-or is its smooth form,
     and unlike a pure noisy-or it does not saturate when a dense graph fires
     hundreds of correlated rules). Existing triples are included; callers filter."""
+    return _scores(index, rules, shrink, count=False)[0]
+
+
+def _scores(
+    index: TripleIndex, rules: list[Rule], shrink: float, count: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """score_matrices' scores and, when ``count``, relation -> how many rules fire
+    for each (X, Y) pair (same shapes)."""
     by_body: dict[tuple[Atom, ...], list[Rule]] = {}
     for rule in rules:
         if rule.weight(shrink) > 0:
@@ -214,6 +242,7 @@ def score_matrices(index: TripleIndex, rules: list[Rule], shrink: float = 5.0) -
     dense = len(heads) * n * n <= DENSE_CELLS
     best: dict[str, Any] = {}
     logs: dict[str, Any] = {}
+    counts: dict[str, Any] = {}
     for body, group in by_body.items():
         chain = index.chain(body)
         if dense:
@@ -227,9 +256,13 @@ def score_matrices(index: TripleIndex, rules: list[Rule], shrink: float = 5.0) -
                     else best[rule.head].maximum(chain * w)
                 )
                 logs[rule.head] = logs[rule.head] + chain * float(np.log1p(-w))
+                if count:
+                    counts[rule.head] = counts[rule.head] + chain
             else:
                 best[rule.head] = chain * w
                 logs[rule.head] = chain * float(np.log1p(-w))
+                if count:
+                    counts[rule.head] = chain
     scores: dict[str, Any] = {}
     for relation in best:
         if dense:
@@ -238,23 +271,37 @@ def score_matrices(index: TripleIndex, rules: list[Rule], shrink: float = 5.0) -
             noisy = logs[relation].tocsr()
             noisy.data = -np.expm1(noisy.data)  # 1 - exp(Σ log(1 - w))
             scores[relation] = (best[relation] + noisy * 0.01).tocsr()
-    return scores
+            if count:
+                counts[relation] = counts[relation].tocsr()
+    return scores, counts
 
 
 def predict(
-    index: TripleIndex, rules: list[Rule], shrink: float = 5.0, min_score: float = 0.0
+    index: TripleIndex,
+    rules: list[Rule],
+    shrink: float = 5.0,
+    min_score: float = 0.0,
+    count: bool = False,
 ) -> list[Prediction]:
-    """Triples the rules predict that the index does not hold, best first."""
+    """Triples the rules predict that the index does not hold, best first; with
+    ``count``, each says how many rules fire for it."""
     found = []
-    for relation, scores in score_matrices(index, rules, shrink).items():
-        coo = sp.coo_matrix(scores)
+    scores, counts = _scores(index, rules, shrink, count)
+    for relation, matrix in scores.items():
+        coo = sp.coo_matrix(matrix)
         known = index.matrix[relation]
         keep = coo.data > max(min_score, 0.0)
         rows, cols, data = coo.row[keep], coo.col[keep], coo.data[keep]
         held = np.asarray(known[rows, cols]).ravel() > 0 if len(rows) else np.zeros(0, bool)
+        rows, cols, data = rows[~held], cols[~held], data[~held]
+        fired_n = (
+            np.asarray(counts[relation][rows, cols]).ravel().astype(int)
+            if count and len(rows)
+            else np.zeros(len(rows), int)
+        )
         found += [
-            Prediction(index.entities[x], relation, index.entities[y], float(v))
-            for x, y, v in zip(rows[~held], cols[~held], data[~held])
+            Prediction(index.entities[x], relation, index.entities[y], float(v), int(c))
+            for x, y, v, c in zip(rows, cols, data, fired_n)
         ]
     found.sort(key=lambda p: (-p.score, p.relation, p.head, p.tail))
     return found

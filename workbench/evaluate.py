@@ -103,7 +103,7 @@ def score_features(
     scorer = task.scorer(examples, id2label)
     predicted: list = [None] * len(features)
     for indices, batch, probs in batched_probabilities(model, tokenizer, features, batch_size):
-        preds = probs.argmax(-1)
+        preds = scorer.decode(probs.clamp_min(1e-12).log(), batch["labels"], batch["window"])
         scorer.add(preds, batch["labels"], batch["example"], batch["window"])
         for index, row, labels in zip(indices, preds, batch["labels"]):
             predicted[index] = row[labels != -100]

@@ -34,7 +34,7 @@ def evaluate_batches(acc, model, batches: Iterable[dict], scorer) -> dict[str, A
                 preds, labels, window = (
                     acc.pad_across_processes(t, dim=1, pad_index=fill) if t.dim() > 1 else t
                     for t, fill in (
-                        (logits.argmax(-1), 0),
+                        (scorer.decode(logits, labels, batch["window"]), 0),
                         (labels, -100),
                         (batch["window"], -1),
                     )

@@ -22,9 +22,19 @@ META_KEYS = ("example", "window", "first_tokens")
 class Scorer(Protocol):
     """Streams predictions batch by batch, in any order; ``result()`` gives the report."""
 
+    def decode(self, logits, labels, windows):
+        """Predicted label ids from a batch's logits (or log-probabilities)."""
+        ...
+
     def add(self, preds, labels, examples, windows) -> None: ...
 
     def result(self) -> dict[str, Any]: ...
+
+
+def argmax_decode(logits, labels=None, windows=None):
+    """The most likely label at each position: a scorer's ``decode`` where labels
+    do not depend on each other."""
+    return logits.argmax(-1)
 
 
 class Task:

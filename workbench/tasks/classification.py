@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.tasks.base import Task, batched_probabilities
+from workbench.tasks.base import Task, argmax_decode, batched_probabilities
 from workbench.tasks.words import split_words
 
 
@@ -112,6 +112,8 @@ class ClassificationScorer:
         self.examples = examples
         self.id2label = id2label
         self.predicted: dict[int, int] = {}
+
+    decode = staticmethod(argmax_decode)
 
     def add(self, preds, labels, examples, windows=None) -> None:
         for pred, example in zip(preds.tolist(), examples.tolist()):

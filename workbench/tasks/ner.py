@@ -9,9 +9,11 @@ windows at word boundaries rather than truncated.
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from typing import Any
 
 from workbench.tasks.base import Task, batched_probabilities
+from workbench.tasks.bio_decoding import best_paths, decode_tokens, transitions
 
 
 def char_spans(
@@ -61,6 +63,16 @@ def spans(tags: list[str]) -> list[tuple[str, int, int]]:
         if prefix == "B" or (prefix == "I" and kind is None):
             kind, start = t, i
     return out
+
+
+@lru_cache(maxsize=8)
+def _rules(labels: tuple[str, ...]):
+    return transitions(list(labels))
+
+
+def label_rules(id2label: dict) -> tuple | None:
+    """The BIO transition rules for a model's labels (None when not BIO)."""
+    return _rules(tuple(id2label[i] for i in range(len(id2label))))
 
 
 def special_tokens_template(tokenizer) -> tuple[list[int], list[int]]:
@@ -193,8 +205,16 @@ class NerTask(Task):
     def entities_in(probs: list, id2label: dict[int, str]) -> list[dict]:
         """The entities one sentence's word probabilities spell: ``[{"type", "start",
         "end", "score"}]`` with word offsets (end exclusive); the score is the mean top
-        probability of its words."""
-        tags = [id2label[int(p.argmax())] for p in probs]
+        probability of its words. Tags are the best BIO sequence (``bio_decoding``)."""
+        rules = label_rules(id2label)
+        if rules is None or not probs:
+            tags = [id2label[int(p.argmax())] for p in probs]
+        else:
+            import torch
+
+            log_probs = torch.stack([p.float() for p in probs]).clamp_min(1e-12).log()
+            valid = torch.ones(1, len(probs), dtype=torch.bool)
+            tags = [id2label[int(i)] for i in best_paths(log_probs[None], valid, rules)[0]]
         return [
             {
                 "type": kind,
@@ -239,6 +259,10 @@ class NerScorer:
         self.examples = examples
         self.id2label = id2label
         self.windows: dict[int, dict[int, list[str]]] = defaultdict(dict)
+
+    def decode(self, logits, labels, windows):
+        """Label ids per token: the best BIO sequence over each row's words."""
+        return decode_tokens(logits, labels, label_rules(self.id2label), windows)
 
     def add(self, preds, labels, examples, windows) -> None:
         """Take one batch of argmax ids (on the CPU), in any order."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from workbench.tasks.base import argmax_decode
+
 
 def triple_report(gold: list[set], pred: list[set], types: list[str]) -> dict[str, Any]:
     """Micro and macro P/R/F1 over relation triples; each set holds hashable
@@ -55,6 +57,8 @@ class RelationScorer:
         self.examples = examples
         self.id2label = id2label
         self.predicted: dict[tuple[int, int], int] = {}
+
+    decode = staticmethod(argmax_decode)
 
     def add(self, preds, labels, examples, windows) -> None:
         if preds.dim() == 1:  # a pair per row: give it the pairs dimension

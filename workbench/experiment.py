@@ -14,7 +14,7 @@ from typing import Any
 from workbench.data import read_examples
 from workbench.errors import WorkbenchError
 from workbench.models import vocabulary
-from workbench.models.pretrained import load_tokenizer, trained_labels
+from workbench.models.pretrained import check_casing, load_tokenizer, trained_labels
 from workbench.models.tuning import check_tuning
 from workbench.models.vocabulary import Coverage
 from workbench.recipe import Recipe, did_you_mean
@@ -128,6 +128,8 @@ def prepare(recipe: Recipe) -> Experiment:
         raise WorkbenchError(
             f"{recipe.where('peft', key.group(1) if key else 'method')}: {exc}"
         ) from None
+    if recipe.model.casing and task.name in ("ner", "relation"):
+        check_casing(recipe.model.name)
     task.prepare_tokenizer(tokenizer)
     added: list[str] = []
     if recipe.model.extend_vocabulary != "off":

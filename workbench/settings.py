@@ -65,6 +65,14 @@ class ModelSettings:
     vocabulary_min_count: int = key(
         int, 1, min=1, help="extend_vocabulary adds what the training data holds this often"
     )
+    casing: bool = key(
+        bool,
+        False,
+        help="NER and relations: give the encoder each word's capitalisation as its token "
+        "type (1 for a word that starts with a capital), which an uncased encoder such as "
+        "the bundled MiniLM otherwise never sees; needs a model with two token types "
+        "(BERT-like)",
+    )
 
 
 @dataclass(frozen=True)

@@ -103,8 +103,8 @@ def propose(items: list[Item], loaded: SavedModel, batch_size: int = 32) -> None
         rows = task.word_probabilities(
             model, tokenizer, [i.tokens for i in items], max_length, batch_size
         )
-        for item, probs in zip(items, rows):
-            item.entities = task.entities_in(probs, id2label)
+        for item, probs, entities in zip(items, rows, task.entities_of(rows, id2label)):
+            item.entities = entities
             tops = [max(float(p.max()), 1e-12) for p in probs]
             item.confidence = sum(math.log(t) for t in tops) / len(tops) if tops else 0.0
     elif task.name == "classification":

@@ -124,6 +124,20 @@ def load_for_training(
     return model
 
 
+def check_casing(name: str) -> None:
+    """``model.casing`` writes each word's capitalisation as its token type: the
+    encoder needs a second token type to hold it."""
+    from transformers import AutoConfig
+
+    config = from_pretrained(AutoConfig, resolve_model(name), "the model configuration")
+    if getattr(config, "type_vocab_size", 0) < 2:
+        raise WorkbenchError(
+            f"model.casing: {name} has no second token type to carry capitalisation "
+            f"(type_vocab_size {getattr(config, 'type_vocab_size', 0)}); "
+            "use a BERT-like encoder or set model.casing = false"
+        )
+
+
 def trained_labels(name: str, task_name: str) -> list[str] | None:
     """The label list of a model this workbench trained for ``task_name`` (a run
     folder or its model folder named as ``model.name``); None for any other model."""

@@ -111,8 +111,18 @@ class NerTask(Task):
     def example_labels(self, example: dict):
         return example["tags"]
 
+    casing = False  # model.casing: capitalisation as token types
+
     def configure(self, recipe, splits: dict[str, list[dict]]) -> None:
         self.learn_level(splits.get("train", []))
+        self.casing = recipe.model.casing
+
+    def meta(self) -> dict:
+        return {**super().meta(), **({"casing": True} if self.casing else {})}
+
+    def from_meta(self, meta: dict) -> None:
+        super().from_meta(meta)
+        self.casing = bool(meta.get("casing", False))
 
     def encode(
         self,
@@ -141,20 +151,29 @@ class NerTask(Task):
                     pieces[word].append(token_id)
             window_ids: list[int] = []
             window_labels: list[int] = []
+            window_case: list[int] | None = [] if self.casing else None
             window = 0
             for word, word_pieces in enumerate(pieces):
                 # A word the tokenizer drops (e.g. a zero-width space) still needs a slot.
                 word_pieces = (word_pieces or [tokenizer.unk_token_id])[:budget]
                 if window_ids and len(window_ids) + len(word_pieces) > budget:
                     features.append(
-                        self._feature(template, window_ids, window_labels, index, window)
+                        self._feature(
+                            template, window_ids, window_labels, index, window, window_case
+                        )
                     )
                     window_ids, window_labels = [], []
+                    window_case = [] if self.casing else None
                     window += 1
                 window_ids.extend(word_pieces)
+                if window_case is not None:
+                    capital = int(example["tokens"][word][:1].isupper())
+                    window_case.extend([capital] * len(word_pieces))
                 window_labels.append(label2id[example["tags"][word]])
                 window_labels.extend([-100] * (len(word_pieces) - 1))
-            features.append(self._feature(template, window_ids, window_labels, index, window))
+            features.append(
+                self._feature(template, window_ids, window_labels, index, window, window_case)
+            )
         return features
 
     @staticmethod
@@ -164,16 +183,20 @@ class NerTask(Task):
         labels: list[int],
         index: int,
         window: int,
+        case: list[int] | None = None,
     ) -> dict:
         prefix, suffix = template
         input_ids = prefix + ids + suffix
-        return {
+        feature = {
             "input_ids": input_ids,
             "attention_mask": [1] * len(input_ids),
             "labels": [-100] * len(prefix) + labels + [-100] * len(suffix),
             "example": index,
             "window": window,
         }
+        if case is not None:  # model.casing: capitalised words read as token type 1
+            feature["token_type_ids"] = [0] * len(prefix) + case + [0] * len(suffix)
+        return feature
 
     def model_class(self):
         import transformers
@@ -206,23 +229,40 @@ class NerTask(Task):
         """The entities one sentence's word probabilities spell: ``[{"type", "start",
         "end", "score"}]`` with word offsets (end exclusive); the score is the mean top
         probability of its words. Tags are the best BIO sequence (``bio_decoding``)."""
+        return NerTask.entities_of([probs], id2label)[0]
+
+    @staticmethod
+    def entities_of(sentences: list[list], id2label: dict[int, str]) -> list[list[dict]]:
+        """``entities_in`` for many sentences, decoded together (one Viterbi pass over
+        the padded batch rather than one a sentence)."""
         rules = label_rules(id2label)
-        if rules is None or not probs:
-            tags = [id2label[int(p.argmax())] for p in probs]
+        if rules is None or not any(sentences):
+            tags = [[id2label[int(p.argmax())] for p in probs] for probs in sentences]
         else:
             import torch
 
-            log_probs = torch.stack([p.float() for p in probs]).clamp_min(1e-12).log()
-            valid = torch.ones(1, len(probs), dtype=torch.bool)
-            tags = [id2label[int(i)] for i in best_paths(log_probs[None], valid, rules)[0]]
+            width = max(len(probs) for probs in sentences)
+            log_probs = torch.zeros(len(sentences), width, len(id2label))
+            valid = torch.zeros(len(sentences), width, dtype=torch.bool)
+            for row, probs in enumerate(sentences):
+                if probs:
+                    log_probs[row, : len(probs)] = torch.stack(probs).float().clamp_min(1e-12).log()
+                    valid[row, : len(probs)] = True
+            best = best_paths(log_probs, valid, rules).tolist()
+            tags = [[id2label[i] for i in ids[: len(probs)]] for ids, probs in zip(best, sentences)]
         return [
-            {
-                "type": kind,
-                "start": start,
-                "end": end,
-                "score": round(sum(float(p.max()) for p in probs[start:end]) / (end - start), 4),
-            }
-            for kind, start, end in spans(tags)
+            [
+                {
+                    "type": kind,
+                    "start": start,
+                    "end": end,
+                    "score": round(
+                        sum(float(p.max()) for p in probs[start:end]) / (end - start), 4
+                    ),
+                }
+                for kind, start, end in spans(sentence_tags)
+            ]
+            for probs, sentence_tags in zip(sentences, tags)
         ]
 
     def predict_tokens(
@@ -230,13 +270,8 @@ class NerTask(Task):
     ) -> list[list[dict]]:
         """Entities in pre-split sentences: ``[{"type", "start", "end", "score"}]``
         with word offsets (end exclusive); the score is the mean top probability."""
-        id2label = model.config.id2label
-        return [
-            self.entities_in(probs, id2label)
-            for probs in self.word_probabilities(
-                model, tokenizer, sentences, max_length, batch_size
-            )
-        ]
+        probs = self.word_probabilities(model, tokenizer, sentences, max_length, batch_size)
+        return self.entities_of(probs, model.config.id2label)
 
     def predict(
         self, model, tokenizer, texts: list[str], max_length: int, batch_size: int = 32

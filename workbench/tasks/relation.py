@@ -106,6 +106,7 @@ class RelationTask(Task):
         self.entity_types: list[str] = []
         self.type_pairs: set[tuple[str, str]] | None = None
         self.negative_ratio: float | None = None
+        self.casing = False
         self.seed = 42
 
     # -- settings: from a recipe when training, from the model's meta when loading --
@@ -117,6 +118,7 @@ class RelationTask(Task):
         self.typed = settings.markers == "typed"
         self.encoding = settings.encoding
         self.negative_ratio = settings.negative_ratio
+        self.casing = recipe.model.casing
         self.seed = recipe.train.seed
         self.learn_level(splits.get("train", []))
         self.entity_types = sorted(
@@ -141,6 +143,7 @@ class RelationTask(Task):
                 "type_pairs": sorted(map(list, self.type_pairs))
                 if self.type_pairs is not None
                 else None,
+                **({"casing": True} if self.casing else {}),
             },
             **super().meta(),
         }
@@ -154,6 +157,13 @@ class RelationTask(Task):
         self.entity_types = settings.get("entity_types", [])
         pairs = settings.get("type_pairs")
         self.type_pairs = {tuple(p) for p in pairs} if pairs is not None else None
+        self.casing = bool(settings.get("casing", False))
+
+    def _capitals(self, example: dict) -> list[int] | None:
+        """With model.casing, a flag per word: does it start with a capital?"""
+        if not self.casing:
+            return None
+        return [int(word[:1].isupper()) for word in example["tokens"]]
 
     @property
     def shared(self) -> bool:
@@ -305,12 +315,15 @@ class RelationTask(Task):
             if not mine:
                 continue
             left = rest
-            ids, starts, ends = layout.mark(
-                pieces, [(entities[n], "e") for n in inside], range(low, high)
+            ids, starts, ends, types = layout.mark(
+                pieces,
+                [(entities[n], "e") for n in inside],
+                range(low, high),
+                self._capitals(example),
             )
             place = {n: k for k, n in enumerate(inside)}  # entity -> its place in ``inside``
             for first in range(0, len(mine), PAIRS_PER_ROW):
-                row = {**_row(ids, mine[0]["example"]), **{key: [] for key in ROW_LISTS}}
+                row = {**_row(ids, mine[0]["example"], types), **{key: [] for key in ROW_LISTS}}
                 for p in mine[first : first + PAIRS_PER_ROW]:
                     _add_pair(row, starts, ends, place[p["head"]], place[p["tail"]], p)
                 rows.append(row)
@@ -327,8 +340,10 @@ class RelationTask(Task):
             max(1, layout.budget - 4),
         )
         roles = ("e", "e") if self.shared else ("h", "t")
-        ids, starts, ends = layout.mark(pieces, [(head, roles[0]), (tail, roles[1])], kept)
-        feature = _row(ids, pair["example"])
+        ids, starts, ends, types = layout.mark(
+            pieces, [(head, roles[0]), (tail, roles[1])], kept, self._capitals(example)
+        )
+        feature = _row(ids, pair["example"], types)
         if not self.shared:
             return {
                 **feature,
@@ -467,11 +482,16 @@ class Layout:
             low = max(low + 1, (low + high) // 2)
 
     def mark(
-        self, pieces: list[list[int]], marked: list[tuple[dict, str]], kept: Iterable[int]
-    ) -> tuple[list[int], list[int], list[int]]:
+        self,
+        pieces: list[list[int]],
+        marked: list[tuple[dict, str]],
+        kept: Iterable[int],
+        capitals: list[int] | None = None,
+    ) -> tuple[list[int], list[int], list[int], list[int] | None]:
         """Token ids of the ``kept`` words with each ``(entity, role)`` in ``marked``
         wrapped in markers; the position of each one's start marker and the
-        position just after its end marker."""
+        position just after its end marker; with ``capitals`` (a flag per word), the
+        token types: 1 on a capitalised word's pieces, 0 on markers and the rest."""
         # word -> (number in marked, marker) to put before it / after it
         before: defaultdict[int, list[tuple[int, str]]] = defaultdict(list)
         after: defaultdict[int, list[tuple[int, str]]] = defaultdict(list)
@@ -483,18 +503,23 @@ class Layout:
             after[entity["end"] - 1].insert(0, (number, self.marker(role, entity["type"], True)))
         kept_set = set(kept)
         ids = list(self.prefix)
+        types = [0] * len(ids)
         starts, ends = [0] * len(marked), [0] * len(marked)
         for word in range(len(pieces)):
             for number, marker in before.get(word, []):
                 starts[number] = len(ids)
                 ids.append(self.marker_ids[marker])
             if word in kept_set:
+                types.extend([0] * (len(ids) - len(types)))  # the markers just written
                 ids.extend(pieces[word])
+                types.extend([capitals[word] if capitals else 0] * len(pieces[word]))
             for number, marker in after.get(word, []):
                 ids.append(self.marker_ids[marker])
                 ends[number] = len(ids)
+            types.extend([0] * (len(ids) - len(types)))
         ids.extend(self.suffix)
-        return ids, starts, ends
+        types.extend([0] * len(self.suffix))
+        return ids, starts, ends, types if capitals is not None else None
 
 
 def pair_windows(feature: dict) -> list[int]:
@@ -503,8 +528,11 @@ def pair_windows(feature: dict) -> list[int]:
     return window if isinstance(window, list) else [window]
 
 
-def _row(ids: list[int], example: int) -> dict:
-    return {"input_ids": ids, "attention_mask": [1] * len(ids), "example": example}
+def _row(ids: list[int], example: int, types: list[int] | None = None) -> dict:
+    row = {"input_ids": ids, "attention_mask": [1] * len(ids), "example": example}
+    if types is not None:  # model.casing
+        row["token_type_ids"] = types
+    return row
 
 
 def _add_pair(

@@ -16,18 +16,24 @@ from workbench.data import read_examples
 from workbench.errors import WorkbenchError
 from workbench.models.pretrained import load_tokenizer
 from workbench.recipe import load_recipe
-from workbench.settings import SCHEMA, RelationSettings, TrainSettings
+from workbench.settings import SCHEMA, ModelSettings, RelationSettings, TrainSettings
 from workbench.tasks.relation import RelationTask, keep_words, map_type, parse_marked
 from workbench.tasks.relation_scores import end_to_end, triple_report
 
 DATA = {key: spec.default for key, spec in SCHEMA["data"].items()}
 
 
-def configured(tmp_path, lines=RELATION_LINES, **relation) -> tuple[RelationTask, list[dict]]:
+def configured(
+    tmp_path, lines=RELATION_LINES, casing=False, **relation
+) -> tuple[RelationTask, list[dict]]:
     path = write(tmp_path / "rel.jsonl", "\n".join(lines) + "\n")
     examples = read_examples(str(path), DATA, "spans")
     task = RelationTask()
-    recipe = SimpleNamespace(relation=RelationSettings(**relation), train=TrainSettings(seed=1))
+    recipe = SimpleNamespace(
+        relation=RelationSettings(**relation),
+        train=TrainSettings(seed=1),
+        model=ModelSettings(casing=casing),
+    )
     task.configure(recipe, {"train": examples})
     return task, examples
 
@@ -59,6 +65,32 @@ def test_typed_markers_wrap_head_and_tail_and_positions_point_at_start_markers(t
     assert third[features[2]["head_pos"]] == "<h:ORG>"
     assert third[features[2]["tail_pos"]] == "<t:LOC>"
     assert features[1]["labels"] == 0  # Maria Rossi - Porto: no relation
+
+
+@pytest.mark.parametrize("encoding", ["pairs", "shared"])
+def test_casing_gives_capitalised_words_token_type_one_and_markers_zero(
+    tmp_path, tokenizer, encoding
+):
+    task, examples = configured(tmp_path, casing=True, encoding=encoding)
+    tok = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
+    task.prepare_tokenizer(tok)
+    label2id = {"no_relation": 0, "based_in": 1, "founded": 2, "lives_in": 3, "works_for": 4}
+    (first, *_) = task.encode(examples[:1], tok, label2id, 64)
+    words = tok.convert_ids_to_tokens(first["input_ids"])
+    assert len(first["token_type_ids"]) == len(words)
+    capital = {w for w in examples[0]["tokens"] if w[:1].isupper()}
+    capital_pieces = {p for w in capital for p in tok.tokenize(w)}
+    for piece, kind in zip(words, first["token_type_ids"]):
+        if piece.startswith("<") or piece in ("[CLS]", "[SEP]"):
+            assert kind == 0, piece
+        else:
+            assert kind == (1 if piece in capital_pieces else 0), piece
+    # Saved and loaded again, the model is given the same inputs.
+    again = RelationTask()
+    again.from_meta(task.meta())
+    assert again.encode(examples[:1], tok, label2id, 64)[0] == first
+    task.casing = False
+    assert "token_type_ids" not in task.encode(examples[:1], tok, label2id, 64)[0]
 
 
 def test_plain_markers_and_unknown_types(tmp_path, tokenizer):

@@ -98,9 +98,7 @@ def test_a_model_trained_with_casing_reads_capitals_and_keeps_doing_so(tiny, tmp
     scores = {}
     for casing in (False, True):
         run_dir, _ = run_experiment(prepare(load_recipe(recipe(tmp_path, tiny, casing))))
-        (dev,) = [
-            e for e in read_events(run_dir) if e.type == "eval" and e.split == "validation"
-        ]
+        (dev,) = [e for e in read_events(run_dir) if e.type == "eval" and e.split == "validation"]
         scores[casing] = (dev.value, run_dir)
     assert scores[True][0] >= 0.95
     assert scores[False][0] <= 0.8

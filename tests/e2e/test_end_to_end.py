@@ -74,16 +74,31 @@ def _predict_lines(model_dir: Path, texts: list[str]) -> list[str]:
 def test_saved_ner_model_loads_in_transformers_pipeline(ner_recipe):
     from transformers import pipeline
 
+    from workbench.models.saved import load_saved
+
     assert main(["run", str(ner_recipe)]) == 0
     model_dir = only_run(ner_recipe) / "model"
-    tagger = pipeline("token-classification", model=str(model_dir), aggregation_strategy="first")
+    tagger = pipeline(
+        "token-classification", model=str(model_dir), aggregation_strategy="none", ignore_labels=[]
+    )
     assert tagger.model.config.id2label[0] == "O"
+    saved = load_saved(model_dir)
     texts = ["Maria visited Porto.", "Kestrel opened an office in Lisbon on Monday, said Jon."]
     predicted = [json.loads(line) for line in _predict_lines(model_dir, texts)]
     for text, ours in zip(texts, predicted):
-        # the same entities, at the same characters, whichever way the model is loaded
-        theirs = [(g["start"], g["end"], g["entity_group"]) for g in tagger(text)]
-        assert [(e["start"], e["end"], e["label"]) for e in ours["entities"]] == theirs
+        # Loaded by transformers, the model labels each word's first piece as ours does
+        # (workbench then decodes the words' labels as one BIO sequence).
+        words = saved.task.split(text)
+        (probs,) = saved.task.word_probabilities(
+            saved.model, saved.tokenizer, [[w for w, _, _ in words]], saved.max_length
+        )
+        mine = [saved.model.config.id2label[int(p.argmax())] for p in probs]
+        first_piece = {t["start"]: t["entity"] for t in reversed(tagger(text))}
+        assert mine == [first_piece[start] for _, start, _ in words]
+        # and `workbench predict` gives the entities those words' probabilities spell
+        (expected,) = saved.task.entities_of([probs], saved.model.config.id2label)
+        spans = [(words[e["start"]][1], words[e["end"] - 1][2], e["type"]) for e in expected]
+        assert [(e["start"], e["end"], e["label"]) for e in ours["entities"]] == spans
 
 
 def test_classification_run_and_pipeline(classification_recipe):

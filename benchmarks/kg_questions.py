@@ -1,9 +1,12 @@
-"""`workbench kg ask` on two question sets about the demo corpus, with every
+"""`workbench kg ask` on question sets about the demo corpus, with every
 correct answer from data/demo/corpus_facts.json:
 
 - ``kg_questions.jsonl``: the project's own 75 (one-hop, two-hop, unanswerable),
   split into a dev half (any threshold or model choice is made on it) and a
   test half (only reported);
+- ``kg_questions_dev2.jsonl``: 150 more to make choices on, 50 facts each asked
+  three ways (groups d01-d30 first, d31-d50 added later from the demo corpus),
+  for paraphrase consistency;
 - ``kg_questions_second.jsonl``: 120 written by someone who saw neither the
   code nor the thresholds, 40 facts each asked three ways (one-, two- and
   three-hop, unanswerable), only reported.
@@ -16,7 +19,8 @@ consistency (the three forms of a fact got the same reply), and the misses.
 
     python benchmarks/kg_questions.py --oracle          # a graph of the facts alone
     python benchmarks/kg_questions.py --graph graph.sqlite
-    python benchmarks/kg_questions.py --oracle --sets dev   # the half choices are made on
+    python benchmarks/kg_questions.py --oracle --sets dev dev2   # what choices are made on
+    python benchmarks/kg_questions.py --oracle --sets second --show 0   # figures, no misses
 
 The oracle graph separates the questions from extraction: the same questions
 over a graph with every ground-truth fact and nothing else.

@@ -5,6 +5,7 @@ with its evidence (and "I don't know"); merge candidates reviewed and merged."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from textual.widgets import Input, OptionList, ProgressBar, Static, Tree
@@ -14,6 +15,7 @@ from helpers.graph_screen import SIZE, open_entity, open_graph, tree_labels
 from helpers.kg_graphs import WORLD, Letters, add, fact_documents
 from helpers.runs import train_run
 from helpers.tui import app_for, text_of, wait_for
+from workbench.kg import question_model
 from workbench.kg.infer import run_inference
 from workbench.kg.store import Graph
 
@@ -63,9 +65,20 @@ def test_an_inferred_relation_is_marked_explained_and_can_be_accepted(tmp_path):
     asyncio.run(scenario())
 
 
-def test_ask_answers_with_evidence_or_says_it_does_not_know(tmp_path):
+def test_ask_answers_with_evidence_or_says_it_does_not_know(tmp_path, monkeypatch):
     extra = [("Ann Berg", "lives_in", "Rome"), ("Bo Berg", "lives_in", "Oslo")]
     graph = world(tmp_path, extra=extra, infer=False)
+    # The first question trains the graph's question model: held until the
+    # status line has said so, as a slow machine would.
+    trained = threading.Event()
+    fit = question_model.fit
+
+    def slow_fit(*args, **kwargs):
+        assert trained.wait(60), "the status line never said it was learning"
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(question_model, "_MEMORY", {})
+    monkeypatch.setattr(question_model, "fit", slow_fit)
 
     async def scenario():
         async with app_for(tmp_path, graph_path=graph).run_test(size=SIZE) as pilot:
@@ -73,8 +86,16 @@ def test_ask_answers_with_evidence_or_says_it_does_not_know(tmp_path):
             await pilot.press("escape", "question_mark")  # out of the search box, then ?
             await wait_for(pilot, lambda: screen.query_one("#graph-detail").current == "ask-pane")
             await pilot.press(*"Where does Ann live?", "enter")
+            status = screen.query_one("#graph-status")
+            await wait_for(
+                pilot,
+                lambda: "learning this graph's questions" in text_of(status),
+                what="the learning status",
+            )
+            trained.set()
             answer = screen.query_one("#answer", Static)
-            await wait_for(pilot, lambda: "Oslo" in text_of(answer), what="the answer")
+            # Training takes seconds; minutes on a machine busy with other work.
+            await wait_for(pilot, lambda: "Oslo" in text_of(answer), 300, what="the answer")
             assert "“Ann lives in Oslo.”" in text_of(answer)
             assert "read as: Ann —lives_in→ ?" in text_of(answer)  # the chain it followed
             field = screen.query_one("#ask-input")

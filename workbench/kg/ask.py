@@ -4,15 +4,18 @@ Offline, with the graph's own sentence encoder, in three steps a person can foll
 
 1. **Entities**: the longest word runs of the question that are an entity's
    name (or a name merged into one); then runs no whole name matches, looked up
-   by name search (a surname, a company without its last word, initials). A run
-   that fits several entities is not guessed: "I don't know which one you mean"
-   with the candidates.
+   by name search (a surname, a company without its last word, initials), then
+   a place's adjective ("Portuguese cities"). A run that fits several entities
+   is not guessed: "I don't know which one you mean" with the candidates.
 2. **Chain**: the question, the entity's words replaced by its type's noun
    ("Where does the person live?"), is read by a model trained on questions
    written from the graph's own schema (kg/question_forms.py,
    kg/question_model.py): which chain of one to three relations it asks, from
-   the entity's type, or none. "I don't know" when the model says none, or when
-   no chain is likely enough.
+   the entity's type, or none, averaged over a few rewritings of the question
+   that mean the same. A chain whose answer is not the kind the question asks
+   for ("which country", "where") passes its likelihood on to the chains that
+   go on from it to that kind. "I don't know" when the model says none, or
+   when no chain is likely enough.
 3. **Answer**: the entities at the end of that chain in the graph, each with
    its evidence sentences (or, for a triple a person accepted or reasoning
    proposed, its explanation); when the chain leads nowhere: "I don't know",
@@ -123,6 +126,8 @@ def find_entities(graph, question: str) -> tuple[list[dict], list[dict]]:
     candidates: list[dict] = []
     if not found:
         found, candidates = _by_partial_name(graph, question, tokens)
+    if not found and not candidates:
+        found = _by_adjective(graph, tokens)
     found.sort(key=lambda e: (e["span"][0], -e["mentions"]))
     return found, candidates
 
@@ -215,6 +220,40 @@ def _by_partial_name(graph, question: str, tokens) -> tuple[list[dict], list[dic
     return (found, []) if found else ([], candidates or near)
 
 
+def _by_adjective(graph, tokens) -> list[dict]:
+    """A place named by its adjective ("Portuguese cities", "Swiss firms"): the
+    one place whose name shares the longest start (four letters or more) with
+    a capitalised word ending as such adjectives do, or an irregular one."""
+    for start, end, word in tokens:
+        lower = word.lower()
+        if not word[:1].isupper() or _stopword(word) or len(lower) < 5:
+            continue
+        if lower in ADJECTIVES:
+            hits = graph.queries.by_name(normalize_name(ADJECTIVES[lower]))
+        elif lower.endswith(ADJECTIVE_ENDINGS):
+            try:
+                hits = graph.queries.search(lower[:4], limit=20)
+            except WorkbenchError:
+                continue
+            shared = {h["id"]: _shared_start(lower, normalize_name(h["name"])) for h in hits}
+            hits = [h for h in hits if shared[h["id"]] >= 4]
+            best = max((shared[h["id"]] for h in hits), default=0)
+            hits = [h for h in hits if shared[h["id"]] == best]
+        else:
+            continue
+        hits = [h for h in hits if forms.kind_of(h["type"]) == "place"]
+        if len(hits) == 1:
+            return [{**hits[0], "span": (start, end), "how": "adjective"}]
+    return []
+
+
+def _shared_start(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
 def _span(run, first: int, last: int, name: str) -> tuple[int, int]:
     """The characters of ``run[first..last]``, with the words beside it that are
     the name's, slips and all ("bolt motros"): the name is not left in the question."""
@@ -269,6 +308,24 @@ def _one_edit(a: str, b: str) -> bool:
     return any(a == b[:i] + b[i + 1 :] for i in range(len(b)))
 
 
+# How adjectives of places end ("Portuguese", "Indian", "Swedish"), and common
+# ones that do not start as their place's name does.
+ADJECTIVE_ENDINGS = ("ese", "an", "ish", "i", "ic")
+ADJECTIVES = {
+    "swiss": "switzerland",
+    "french": "france",
+    "dutch": "netherlands",
+    "spanish": "spain",
+    "british": "united kingdom",
+    "greek": "greece",
+    "irish": "ireland",
+    "welsh": "wales",
+    "danish": "denmark",
+    "finnish": "finland",
+    "polish": "poland",
+    "turkish": "turkey",
+}
+
 # Words of questions that are not names, looked up only when capitalised.
 _COMMON = frozenset(
     re.findall(
@@ -305,17 +362,20 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
         )
         return reply
     model, schema = question_model.for_graph(graph, embedder)
-    probabilities = model.probabilities(embedder.encode([masked]))[0]
+    probabilities = _read(model, embedder, masked, entities)
     none = probabilities[model.labels.index(forms.NONE)] if forms.NONE in model.labels else 0.0
     # "Which country ..." wants a place that is a country: a chain that ends at
     # another kind (or a city) is not what was asked, however likely.
     noun = forms.asked_noun(masked)
-    allowed = [
-        (float(p), *forms.parse_label(label))
-        for label, p in zip(model.labels, probabilities)
-        if label != forms.NONE
-    ]
-    allowed = [(p, start, steps) for p, start, steps in allowed if _fits_noun(noun, steps, schema)]
+    allowed = _coerce(
+        [
+            (float(p), *forms.parse_label(label))
+            for label, p in zip(model.labels, probabilities)
+            if label != forms.NONE
+        ],
+        noun,
+        schema,
+    )
     readings = [  # (probability, entity, chain)
         (p, entity, [Step(r, f) for r, f in steps])
         for entity in entities
@@ -370,9 +430,46 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
     return reply
 
 
+def _read(model, embedder, masked: str, entities: list[dict]):
+    """The model's probabilities for the masked question, averaged over small
+    rewritings of it that mean the same: as typed, without its closing
+    punctuation, and with the entity called by another noun of its kind ("the
+    individual", "the firm"), so that a reading does not hang on one of them."""
+    variants = [masked, re.sub(r"[?.!\s]+$", "", masked)]
+    kind = forms.kind_of(entities[0]["type"])
+    other = [noun for noun, _ in forms.NOUNS.get(kind, []) if noun != kind][:1]
+    if other:
+        variants.append(masked.replace(forms.masked(entities[0]["type"]), f"the {other[0]}", 1))
+    return model.probabilities(embedder.encode(variants)).mean(axis=0)
+
+
 def _follow(graph, entity: dict, chain: list[Step], limit: int) -> list[dict]:
     """The answers at the end of ``chain`` from ``entity`` (ask_support.follow)."""
     return ask_support.follow(graph, entity["id"], [(s.relation, s.forward) for s in chain], limit)
+
+
+def _coerce(readings: list, noun, schema) -> list:
+    """The (probability, start, steps) readings whose answer is the kind the
+    question asks for; one that is not passes its probability on to the
+    shortest chains that go on from it to that kind ("What country does the
+    product come from?" reads makes< and asks for a country: makes< based_in>
+    located_in>)."""
+    fits = [_fits_noun(noun, steps, schema) for _, _, steps in readings]
+    moved = [0.0] * len(readings)
+    for (p, start, steps), ok in zip(readings, fits):
+        if ok:
+            continue
+        longer = [
+            i
+            for i, (_, s, other) in enumerate(readings)
+            if fits[i] and s == start and len(other) > len(steps) and other[: len(steps)] == steps
+        ]
+        if longer:
+            shortest = min(len(readings[i][2]) for i in longer)
+            targets = [i for i in longer if len(readings[i][2]) == shortest]
+            for i in targets:
+                moved[i] += p / len(targets)
+    return [(p + m, s, steps) for (p, s, steps), ok, m in zip(readings, fits, moved) if ok]
 
 
 def _fits_noun(noun: tuple[str, str | None] | None, steps: list[tuple[str, bool]], schema) -> bool:
@@ -381,6 +478,8 @@ def _fits_noun(noun: tuple[str, str | None] | None, steps: list[tuple[str, bool]
         return True
     kind, level = noun
     end = schema.end_type(steps)
+    if kind == "where":  # a place, or an organisation ("where does she work")
+        return end is None or forms.kind_of(end) in ("place", "company")
     if end is None or forms.kind_of(end) != kind:
         return end is None
     found = schema.level(steps)

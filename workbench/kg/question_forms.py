@@ -3,11 +3,21 @@
 The graph says which relations join which types (``ask_support.relation_signatures``)
 and how its documents word each relation (``relation_phrasings``). From those,
 this module writes questions for every chain of one to three relations, in the
-forms people ask them: wh-words, ``does``/``did``/``is`` questions, statements
-ending in a wh-word, the passive, "of" and possessive phrasings of a middle
-entity ("the employer of the person", "the person's company"), imperatives
-("list the ..."), lower case and typos. A question names its entity by its type's
-noun ("Where does the person live?"), as ``kg ask`` masks the entity it found.
+forms people ask them: wh-words, ``does``/``did``/``is`` questions, the perfect
+and the progressive ("which firms has the person set up", "where is the person
+living"), statements ending in a wh-word, the passive, "of", possessive and
+reduced phrasings of a middle entity ("the employer of the person", "the
+person's company", "people living in the place", "the city where the company is
+based"), imperatives ("list the ...", "give me ..."), keywords ("the product
+maker country"), lower case and typos. A question names its entity by its
+type's noun ("Where does the person live?"), as ``kg ask`` masks the entity it found.
+
+Half the time a relation is worded as the graph words it, half in common
+English for that kind of relation (SENSES: "is employed by", "set up", "is
+headquartered in"; nouns such as "employer", "founder", "residents"), picked
+by the relation's name, so that questions in words the documents never use
+still find their chain. One-relation chains get the most questions, three the
+fewest (HOP_SHARE): the short ones are asked most and in the most ways.
 
 Questions about relations the graph does not hold (where someone was born,
 a price) are written too, as the ``none`` label, so that the model learns to
@@ -28,8 +38,14 @@ from workbench.kg.normalize import relation_words
 NONE = "none"  # the label of a question about no relation of the graph
 MAX_HOPS = 3
 NONE_SHARE = 0.1  # questions about no relation, as a share of the others (chosen on dev)
+SYNONYM_SHARE = 0.5  # of a relation's wordings, how often a common synonym (dev)
+# Questions a chain of one, two, three relations gets, as shares of ``per_chain``:
+# the short ones are asked most, in the most ways (dev).
+HOP_SHARE = (2.5, 1.6, 0.5)
+ROLE_SHARE = 0.3  # of the questions for a step a noun names, how often with the noun (dev)
 PREPOSITIONS = frozenset(["in", "at", "to", "for", "by", "of", "from", "on", "with", "into"])
 AUX = frozenset(["is", "was", "are", "were", "has", "have", "had"])
+FUNCTION_WORDS = frozenset(["the", "a", "an", "its", "his", "her", "their", "up", "out", "over"])
 # Participles and past forms the suffix rules get wrong.
 IRREGULAR = {
     "made": "make",
@@ -47,9 +63,17 @@ IRREGULAR = {
     "grew": "grow",
     "began": "begin",
     "begun": "begin",
+    "went": "go",
+    "took": "take",
+    "set": "set",
+    "has": "have",
+    "had": "have",
 }
+NOT_PAST = frozenset(["run", "has", "have"])  # IRREGULAR forms that are not past tense
+PARTICLES = frozenset(["up", "out", "down", "off", "over"])  # "set up": passive "was set up by"
 PARTICIPLE = {"make": "made", "build": "built", "buy": "bought", "sell": "sold", "lead": "led"}
 PARTICIPLE.update({"write": "written", "hold": "held", "teach": "taught", "run": "run"})
+PARTICIPLE.update({"go": "gone", "take": "taken", "set": "set", "have": "had"})
 
 # Nouns a question uses for an entity of a type (singular, plural), by the type
 # names NER label sets use; "upper"/"lower" are the places a containment
@@ -109,6 +133,114 @@ UNKNOWN = [
     "what is {s}'s email address",
     "what does {s} look like",
     "how many people visit {s} each year",
+    "what nationality does {s} hold",
+    "what passport does {s} carry",
+    "what is the religion of {s}",
+    "who is the father of {s}",
+    "what is the address of {s}",
+    "what is the website of {s}",
+    "who are the competitors of {s}",
+    "how expensive is {s}",
+    "what is the capital of {s}",
+    "what currency is used in {s}",
+    "what is {s} famous for",
+    "what is the area of {s}",
+    "what is the motto of {s}",
+    "who designed the logo of {s}",
+    "what is {s}'s favourite food",
+]
+
+# How English words a few common kinds of relation, beyond a graph's own
+# relation names and evidence: general vocabulary, as a thesaurus lists it.
+# Each: the word stems that name the relation head first (works_for, founder,
+# lives_in) and, after "~", tail first (employs, a relation named after its
+# tail's role); other phrases for it, "~" where the tail is their subject; nouns
+# for its head and for its tail ("singular/plural").
+SENSES: list[tuple[str, str, str, str]] = [
+    (
+        "work employee staff job ~employ ~employer ~hire",
+        "works for|works at|is employed by|is on the payroll of|has a job at|is an employee of|"
+        "is on the staff of|~employs|~hires",
+        "employee/employees|staff member/staff members|worker/workers",
+        "employer/employers",
+    ),
+    (
+        "found co-found start establish launch",
+        "founded|set up|started|established|co-founded|launched|created|is the founder of",
+        "founder/founders|co-founder/co-founders|creator/creators",
+        "",
+    ),
+    (
+        "base headquarter seat",
+        "is based in|is headquartered in|has its headquarters in|has its head office in|"
+        "has its main office in|is based out of|operates from",
+        "",
+        "headquarters/headquarters|head office/head offices|base/bases|main office/main offices",
+    ),
+    (
+        "live reside resident inhabit dwell",
+        "lives in|resides in|is living in|is a resident of|has a home in|makes a home in|"
+        "stays in|dwells in",
+        "resident/residents|inhabitant/inhabitants",
+        "home/homes|home city/home cities|home town/home towns|residence/residences",
+    ),
+    (
+        "locat situat lie part ~contain ~include",
+        "is located in|is in|lies in|is part of|is situated in|belongs to|~contains|~includes",
+        "",
+        "",
+    ),
+    (
+        "make produce manufactur build maker",
+        "makes|produces|manufactures|builds|develops|is the maker of|is the manufacturer of|"
+        "~comes from",
+        "maker/makers|manufacturer/manufacturers|producer/producers",
+        "",
+    ),
+    ("own ~belong", "owns|is the owner of|~belongs to", "owner/owners", ""),
+    (
+        "acquir buy bought purchas",
+        "acquired|bought|purchased|took over",
+        "buyer/buyers|acquirer/acquirers",
+        "",
+    ),
+    (
+        "lead head run manag ceo chief direct",
+        "leads|heads|runs|manages|is the head of|is in charge of|directs",
+        "leader/leaders|head/heads|boss/bosses|manager/managers",
+        "",
+    ),
+    (
+        "stud attend alum graduat",
+        "studied at|attended|graduated from|went to|is an alumnus of",
+        "student/students|alumnus/alumni|graduate/graduates",
+        "alma mater/alma maters",
+    ),
+    (
+        "born birth native",
+        "was born in|is a native of|comes from",
+        "native/natives",
+        "birthplace/birthplaces|place of birth/places of birth",
+    ),
+    ("member join", "is a member of|belongs to|joined|is part of", "member/members", ""),
+    (
+        "marri spouse wed husband wife",
+        "is married to|is the spouse of|wed|is the partner of",
+        "spouse/spouses|partner/partners",
+        "spouse/spouses|partner/partners",
+    ),
+    (
+        "wrot writ author",
+        "wrote|is the author of|authored|penned",
+        "author/authors|writer/writers",
+        "",
+    ),
+    (
+        "subsidiar ~parent",
+        "is a subsidiary of|is owned by|is a unit of|~owns",
+        "subsidiary/subsidiaries",
+        "parent company/parent companies|parent/parents",
+    ),
 ]
 
 
@@ -215,6 +347,26 @@ def _participle(base: str) -> str:
     return base + ("d" if base.endswith("e") else "ed")
 
 
+def _gerund(base: str) -> str:
+    """live -> living, set -> setting, work -> working."""
+    if base.endswith("ie"):
+        return base[:-2] + "ying"
+    if base.endswith("e") and not base.endswith("ee") and len(base) > 2:
+        return base[:-1] + "ing"
+    if (
+        len(base) in (3, 4)
+        and base[-1] not in "aeiouwxy"
+        and base[-2] in "aeiou"
+        and base[-3] not in "aeiou"
+    ):
+        return base + base[-1] + "ing"
+    return base + "ing"
+
+
+def _participle_like(word: str) -> bool:
+    return word.endswith("ed") or word in IRREGULAR or word in PARTICIPLE.values()
+
+
 @dataclass
 class Verb:
     """One phrase in the forms a question needs."""
@@ -228,14 +380,18 @@ class Verb:
     @classmethod
     def of(cls, phrase: Phrase) -> Verb:
         words = phrase.words.split()
-        if words[0] in AUX and len(words) > 1:
+        have = words[0] in ("has", "have", "had")  # "has its head office in": the verb
+        if words[0] in AUX and len(words) > 1 and not (have and not _participle_like(words[1])):
             return cls(phrase, words[0], words[1], " ".join(words[2:]), words[0] in ("was", "were"))
-        past = words[0].endswith("ed") or words[0] in IRREGULAR
+        past = (words[0].endswith("ed") or words[0] in IRREGULAR) and words[0] not in NOT_PAST
         return cls(phrase, None, words[0], " ".join(words[1:]), past)
+
+    def with_rest(self, rest: str) -> Verb:
+        return Verb(self.phrase, self.aux, self.head, rest, self.past)
 
     def third(self) -> str:
         """The phrase as a statement: "works for", "is based in"."""
-        return self.phrase.words
+        return " ".join(w for w in (self.aux, self.head, self.rest) if w)
 
     def plural(self) -> str:
         """ "work for", "are based in" (after "which people")."""
@@ -253,12 +409,78 @@ class Verb:
         do = "did" if self.past else "does"
         return " ".join(w for w in (wh, do, subject, _base(self.head), self.rest) if w)
 
+    def perfect(self, subject: str, wh: str) -> str | None:
+        """ "which companies has S founded"; None after an auxiliary or for "has"."""
+        if self.aux or self.head in ("has", "have", "had"):
+            return None
+        done = _participle(_base(self.head))
+        return " ".join(w for w in (wh, "has", subject, done, self.rest) if w)
+
+    def progressive(self, subject: str, wh: str) -> str | None:
+        """ "where is S living"; None for a past or an auxiliary's phrase."""
+        if self.aux or self.past or self.head in ("has", "have", "had"):
+            return None
+        return " ".join(w for w in (wh, "is", subject, _gerund(_base(self.head)), self.rest) if w)
+
+    def reduced(self) -> str | None:
+        """The phrase after a noun without "that": "living in", "based in"."""
+        if self.aux:
+            return f"{self.head} {self.rest}".strip() if _participle_like(self.head) else None
+        if self.past or self.head in ("has", "have", "had"):
+            return None
+        return " ".join(w for w in (_gerund(_base(self.head)), self.rest) if w)
+
     def passive(self) -> str | None:
-        """ "is made by", "was founded by"; None for phrases that have no passive."""
-        if self.aux or self.rest or self.head in ("is", "was"):
+        """ "is made by", "was set up by"; None for phrases that have no passive."""
+        if self.aux or self.head in ("is", "was", "has", "have", "had"):
+            return None
+        if self.rest and self.rest not in PARTICLES:
             return None
         aux = "was" if self.past else "is"
-        return f"{aux} {_participle(_base(self.head))} by"
+        return " ".join(w for w in (aux, _participle(_base(self.head)), self.rest, "by") if w)
+
+
+def _sense(relation: str) -> tuple[tuple[str, str, str, str], bool] | None:
+    """The SENSES entry with the longest stem that begins the relation's first
+    word, and whether the relation names it tail first ("employs", "founded_by")."""
+    words = [w for w in relation_words(relation).split() if w not in AUX]
+    if not words:
+        return None
+    passive = len(words) > 1 and words[1] == "by" and _participle_like(words[0])
+    best: tuple[int, tuple[str, str, str, str], bool] | None = None
+    for sense in SENSES:
+        for stem in sense[0].split():
+            flipped = stem.startswith("~")
+            stem = stem.lstrip("~")
+            if words[0].startswith(stem) and (best is None or len(stem) > best[0]):
+                best = (len(stem), sense, flipped != passive)
+    return None if best is None else (best[1], best[2])
+
+
+def common_phrases(
+    relation: str, taken: set[str]
+) -> tuple[list[Phrase], dict[bool, list[tuple[str, str]]]]:
+    """Phrases English commonly uses for the relation (SENSES), but those in
+    ``taken`` (the graph's own wordings of its relations); and nouns for the
+    entity at each end, {True: the tail's ("employer"), False: the head's}."""
+    found = _sense(relation)
+    if found is None:
+        return [], {}
+    (_, phrases, heads, tails), flipped = found
+    out: list[Phrase] = []
+    for text in phrases.split("|"):
+        words = text.lstrip("~")
+        phrase = Phrase(words, text.startswith("~") == flipped)
+        if words not in taken and phrase not in out:
+            out.append(phrase)
+
+    def nouns(spec: str) -> list[tuple[str, str]]:
+        return [(n.split("/")[0], n.split("/")[1]) for n in spec.split("|") if n]
+
+    head_nouns, tail_nouns = nouns(heads), nouns(tails)
+    if flipped:
+        head_nouns, tail_nouns = tail_nouns, head_nouns
+    return out, {True: tail_nouns, False: head_nouns}
 
 
 def relation_phrases(
@@ -315,6 +537,17 @@ class Schema:
     # Relations that put a place inside another (located_in): "who lives in
     # Spain" walks one to the cities in Spain.
     containers: list[str] = field(default_factory=list)
+    # Common English for each relation beyond its own wordings (common_phrases),
+    # and nouns for the entity a step reaches ("employer": works_for, forward).
+    synonyms: dict[str, list[Phrase]] = field(default_factory=dict)
+    roles: dict[tuple[str, bool], list[tuple[str, str]]] = field(default_factory=dict)
+
+    def phrase(self, relation: str, rng: random.Random) -> Verb:
+        """One way to word ``relation``: its own (name, documents) or, for
+        SYNONYM_SHARE of the questions, a common synonym."""
+        other = self.synonyms.get(relation)
+        own = self.phrases[relation]
+        return Verb.of(rng.choice(other if other and rng.random() < SYNONYM_SHARE else own))
 
     def end_type(self, steps: list[tuple[str, bool]]) -> str | None:
         """The type a chain's last step reaches (None when the graph has two)."""
@@ -347,14 +580,21 @@ def _wh(
     if kind == "person":
         return rng.choice(["who", "who", f"which {noun}", f"what {noun}"]), rest or ""
     if kind == "place" and rest is not None and rng.random() < 0.5:
-        # "where does the person live" (in dropped); "where is the company based"
-        words = rest.split()
-        if words and words[-1] in ("in", "at", "to"):
-            words = words[:-1]
-        return "where", " ".join(words)
+        return "where", _where(rest)
+    if kind == "company" and rest and rest.split()[-1] in ("at", "in") and rng.random() < 0.3:
+        return "where", _where(rest)  # "where does the person work"
     if kind == "product" and rng.random() < 0.4:
         return "what", rest or ""
     return rng.choice(["which", "what"]) + f" {noun}", rest or ""
+
+
+def _where(rest: str) -> str:
+    """What follows a verb asked with "where": "where does the person live" (in
+    dropped), "where is the company based"."""
+    words = rest.split()
+    if words and words[-1] in ("in", "at", "to"):
+        words = words[:-1]
+    return " ".join(words)
 
 
 def masked(entity_type: str) -> str:
@@ -362,38 +602,87 @@ def masked(entity_type: str) -> str:
     return f"the {kind_of(entity_type)}"
 
 
+def _simple(subject: str) -> bool:
+    """ "the person", "the company": a masked entity with nothing said of it yet."""
+    return subject.startswith("the ") and " " not in subject[4:]
+
+
 def _describe(schema: Schema, chain: Chain, rng: random.Random) -> str:
     """A phrase for the entity at the end of ``chain``: the masked start, or
-    "the company that the person works for", "the person's employer"..."""
+    "the company that the person works for", "the person's employer", "the
+    people living in the place", "the product maker"..."""
     subject = masked(chain.types[0])
     for i, step in enumerate(chain.steps):
         relation, forward = step
-        noun = rng.choice(_nouns(chain.types[i + 1], schema.levels.get(step)))[0]
-        verb = Verb.of(rng.choice(schema.phrases[relation]))
+        singular, plural = rng.choice(_nouns(chain.types[i + 1], schema.levels.get(step)))
+        roles = schema.roles.get(step, [])
+        verb = schema.phrase(relation, rng)
+        many = rng.random() < 0.3  # "the people who live in ...", "the founders of ..."
+        noun = plural if many else singular
+        the = "" if many and rng.random() < 0.4 else "the "
+        role = rng.choice(roles)[many] if roles and rng.random() < 0.6 else None
         # Is the entity described (the step's far end) the phrase's subject?
         far_is_subject = verb.phrase.subject_is_head != forward
         roll = rng.random()
-        if roll < 0.15:
-            subject = f"the {noun} of {subject}"
-        elif roll < 0.25 and subject.startswith("the ") and " " not in subject[4:]:
-            subject = f"{subject}'s {noun}"
+        if roll < (0.2 if roles else 0.15):
+            subject = f"the {role or noun} of {subject}"
+        elif roll < (0.4 if roles else 0.25) and _simple(subject):
+            if role and rng.random() < 0.35:
+                subject = f"{subject} {role}"  # "the product maker", "the place residents"
+            else:
+                subject = f"{subject}'s {role or noun}"
         elif far_is_subject:
-            that = rng.choice(
-                ["that", "which", "who"]
-                if kind_of(chain.types[i + 1]) == "person"
-                else ["that", "which"]
-            )
-            subject = f"the {noun} {that} {verb.third()} {subject}"
+            reduced = verb.reduced()
+            if reduced and rng.random() < 0.3:
+                subject = f"{the}{noun} {reduced} {subject}"  # "people living in the place"
+            else:
+                that = rng.choice(
+                    ["that", "which", "who"]
+                    if kind_of(chain.types[i + 1]) == "person"
+                    else ["that", "which"]
+                )
+                said = verb.plural() if many else verb.third()
+                subject = f"{the}{noun} {that} {said} {subject}"
         else:
             passive = verb.passive()
             if passive and rng.random() < 0.35:
-                subject = (
-                    f"the {noun} {passive.split(' ', 1)[1]} {subject}"  # "made by the company"
-                )
+                by = passive.split(" ", 1)[1]
+                subject = f"{the}{noun} {by} {subject}"  # "the products made by the company"
+            elif kind_of(chain.types[i + 1]) == "place" and rng.random() < 0.3:
+                # "the city where the company is based"
+                said = verb.with_rest(_where(verb.rest)).third()
+                subject = f"{the}{noun} where {subject} {said}"
             else:
                 that = rng.choice(["that ", "which ", ""])
-                subject = f"the {noun} {that}{subject} {verb.third()}"
+                subject = f"{the}{noun} {that}{subject} {verb.third()}"
     return subject
+
+
+def _ask_role(end: str, noun: str, subject: str, role: tuple[str, str], rng: random.Random) -> str:
+    """A question for the entity a noun of the relation names: "who is the
+    founder of S", "name S's employer", "S manufacturer"."""
+    one, many = role
+    kind = kind_of(end)
+    of, ofs = f"the {one} of {subject}", f"the {many} of {subject}"
+    mine, mines = (f"{subject}'s {one}", f"{subject}'s {many}") if _simple(subject) else (of, ofs)
+    wh = "who" if kind == "person" else rng.choice([f"which {noun}", f"what {noun}", "what"])
+    forms = [
+        f"{wh} is {of}",
+        f"{wh} is {mine}",
+        f"{'who' if kind == 'person' else 'what'} are {ofs}",
+        f"name {mine}",
+        f"list {mines}",
+        f"list the {many} of {subject}",
+        f"give me the names of {ofs}",
+        f"tell me {of}",
+        of,
+        mine,
+    ]
+    if _simple(subject):
+        forms.append(f"{subject} {rng.choice(role)}")  # keywords: "the product manufacturer"
+    if kind == "place":
+        forms += [f"where is {of}", f"{wh} is {mine} in", f"{wh} is {of} in"]
+    return rng.choice(forms)
 
 
 def _ask_last(schema: Schema, chain: Chain, subject: str, rng: random.Random) -> str:
@@ -401,8 +690,13 @@ def _ask_last(schema: Schema, chain: Chain, subject: str, rng: random.Random) ->
     relation, forward = chain.steps[-1]
     end = chain.types[-1]
     singular, plural = rng.choice(_nouns(end, schema.levels.get(chain.steps[-1])))
-    verb = Verb.of(rng.choice(schema.phrases[relation]))
+    roles = schema.roles.get(chain.steps[-1], [])
+    if roles and rng.random() < ROLE_SHARE:
+        return _ask_role(end, singular, subject, rng.choice(roles), rng)
+    verb = schema.phrase(relation, rng)
     answer_is_subject = verb.phrase.subject_is_head != forward
+    passive = verb.passive()
+    reduced = verb.reduced()
     if answer_is_subject:  # "who works for S", "which companies make S"
         wh, _ = _wh(end, singular, rng)
         forms = [
@@ -411,28 +705,46 @@ def _ask_last(schema: Schema, chain: Chain, subject: str, rng: random.Random) ->
             f"list the {plural} that {verb.plural()} {subject}",
             f"name every {singular} that {verb.third()} {subject}",
             f"tell me {wh} {verb.third()} {subject}",
+            f"give me the {plural} that {verb.plural()} {subject}",
             f"{verb.third()} {subject}",  # typed as keywords: "makes the product"
+            f"{subject} {rng.choice([singular, plural])}",  # "the company head office city"
         ]
-        passive = verb.passive()
+        if reduced:  # "list all firms headquartered in the place", "people living in"
+            forms.append(
+                f"{rng.choice(['list all', 'give me all', 'show me the'])} "
+                f"{plural} {reduced} {subject}"
+            )
         if passive:
             aux, participle = passive.split(" ", 1)
             forms += [f"{subject} {passive} {wh}", f"{wh} {aux} {subject} {participle}"]
+            if kind_of(end) == "person":
+                forms.append(f"{subject} {passive} whom")
         return rng.choice(forms)
     # the answer is the object: "which company does S work for"
     wh, rest = _wh(end, singular, rng, verb.rest)
-    asked = Verb(verb.phrase, verb.aux, verb.head, rest, verb.past).asked(subject, wh)
+    if wh.endswith(f" {singular}") and rng.random() < 0.3:
+        wh = f"{wh.split()[0]} {plural}"  # "which companies did S found"
+    said = verb.with_rest(rest)
+    asked = said.asked(subject, wh)
     forms = [
         asked,
         asked,
-        f"{subject} {verb.third()} {wh}",
+        f"{subject} {said.third()} {wh}",
         f"tell me {wh} {subject} {verb.third()}",
         f"list the {plural} {subject} {verb.third()}",
         f"{subject} {verb.third()} {singular}",  # keywords: "the person works for company"
+        f"{subject} {rng.choice([singular, plural])}",  # "the product maker country"
     ]
-    passive = verb.passive()
+    forms += [f for f in (said.perfect(subject, wh), said.progressive(subject, wh)) if f]
     if passive:
+        by = passive.split(" ", 1)[1]
         forms.append(f"{wh} {passive} {subject}")  # "what is made by the company"
-        forms.append(f"which {plural} are {passive.split(' ', 1)[1]} {subject}")
+        forms.append(f"which {plural} are {by} {subject}")
+        forms.append(f"which {plural} have been {by} {subject}")
+        forms.append(
+            f"{rng.choice(['list the', 'give me every', 'show me the'])} "
+            f"{plural if rng.random() < 0.6 else singular} {by} {subject}"
+        )
     return rng.choice(forms)
 
 
@@ -479,9 +791,11 @@ def questions(schema: Schema, per_chain: int = 30, seed: int = 0) -> list[tuple[
         def ask(chain: Chain = chain, prefix: Chain = prefix) -> str:
             return _finish(_ask_last(schema, chain, _describe(schema, prefix, rng), rng), rng)
 
-        out += [(text, chain.label) for text in _distinct(ask, per_chain)]
-    vocabulary = {_stem(w) for p in schema.phrases.values() for ph in p for w in ph.words.split()}
-    vocabulary -= {_stem(w) for w in AUX | PREPOSITIONS}
+        wanted = round(per_chain * HOP_SHARE[len(chain.steps) - 1])
+        out += [(text, chain.label) for text in _distinct(ask, wanted)]
+    wordings = [*schema.phrases.values(), *schema.synonyms.values()]
+    vocabulary = {_stem(w) for p in wordings for ph in p for w in ph.words.split()}
+    vocabulary -= {_stem(w) for w in AUX | PREPOSITIONS | FUNCTION_WORDS}
     types = sorted({t for c in schema.walked for t in c.types})
     unknown = [u for u in UNKNOWN if not vocabulary & {_stem(w) for w in re.findall(r"[a-z]+", u)}]
     if unknown and types:
@@ -516,12 +830,16 @@ def _stem(word: str) -> str:
 def asked_noun(question: str) -> tuple[str, str | None] | None:
     """The kind (and place level) a question's wh-phrase names: "which country"
     -> ("place", "upper"), "in what city" -> ("place", "lower"), "which firm" ->
-    ("company", None); None when it names no noun ("who", "where")."""
+    ("company", None), "the company head office country" -> ("place", "upper"),
+    "where ..." -> ("where", None) (a place or an organisation); None when it
+    names no noun ("who")."""
     words = re.findall(r"[a-z]+", question.lower())
-    for i, word in enumerate(words[:-1]):
-        if word not in ("which", "what"):
-            continue
-        noun = words[i + 1]
+    if words and "where" in (words[0], words[-1]):  # "where is ...", "... lives where"
+        return "where", None
+    asked = [words[i + 1] for i, word in enumerate(words[:-1]) if word in ("which", "what")]
+    if not asked and len(words) > 2 and words[0] == "the" and words[-2] != "the":
+        asked = words[-1:]  # keywords ending in a noun: "the company head office country"
+    for noun in asked:
         for key, pairs in NOUNS.items():
             if any(noun in pair for pair in pairs):
                 if key in ("upper", "lower"):

@@ -29,7 +29,7 @@ from workbench.kg import ask_support
 from workbench.kg import question_forms as forms
 from workbench.kg.normalize import normalize_name
 
-VERSION = 1  # of the question forms: a change retrains every cached model
+VERSION = 2  # of the question forms: a change retrains every cached model
 PER_CHAIN = 30
 C = 10.0  # inverse regularisation (chosen on the dev questions)
 _MEMORY: dict[str, QuestionModel] = {}
@@ -99,6 +99,14 @@ def schema_of(graph) -> forms.Schema:
         r: forms.relation_phrases(r, phrasings, name_words)
         for r in sorted({s[0] for s in signatures})
     }
+    taken = {p.words for ps in phrases.values() for p in ps}
+    synonyms: dict[str, list[forms.Phrase]] = {}
+    roles: dict[tuple[str, bool], list[tuple[str, str]]] = {}
+    for relation in phrases:
+        synonyms[relation], nouns = forms.common_phrases(relation, taken)
+        for forward, found in nouns.items():
+            if found:
+                roles[(relation, forward)] = found
     containers = [r for r, h, t in signatures if h == t and forms.kind_of(h) == "place"]
     levels: dict[tuple[str, bool], str] = {}
     if containers:
@@ -126,7 +134,7 @@ def schema_of(graph) -> forms.Schema:
                 elif high > 0.5 * len(reached):
                     levels[(relation, forward)] = "upper"
     walked = [c for c in forms.chains(signatures) if ask_support.chain_exists(graph, list(c.steps))]
-    return forms.Schema(signatures, phrases, levels, walked, containers)
+    return forms.Schema(signatures, phrases, levels, walked, containers, synonyms, roles)
 
 
 def state_key(schema: forms.Schema, encoder: str) -> str:
@@ -142,6 +150,10 @@ def state_key(schema: forms.Schema, encoder: str) -> str:
         },
         "levels": sorted((r, f, lv) for (r, f), lv in schema.levels.items()),
         "walked": sorted(c.label for c in schema.walked),
+        "synonyms": {
+            r: [(p.words, p.subject_is_head) for p in ps] for r, ps in schema.synonyms.items()
+        },
+        "roles": sorted((r, f, sorted(ns)) for (r, f), ns in schema.roles.items()),
     }
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -156,10 +168,8 @@ def _fingerprint(graph, encoder: str) -> tuple:
     return (encoder, *tuple(counts))
 
 
-def for_graph(graph, embedder) -> tuple[QuestionModel, forms.Schema]:
-    """The model for this graph's schema, and the schema: from memory (while
-    the graph's relations are unchanged), from beside the graph file, or
-    trained now (seconds) and kept in both."""
+def _state(graph, embedder) -> tuple[forms.Schema, str, Path]:
+    """The graph's schema, its model's key and where the model is kept."""
     fingerprint = _fingerprint(graph, embedder.name)
     known = _SCHEMAS.get(str(graph.path))
     if known is not None and known[0] == fingerprint:
@@ -168,10 +178,23 @@ def for_graph(graph, embedder) -> tuple[QuestionModel, forms.Schema]:
         schema = schema_of(graph)
         key = state_key(schema, embedder.name)
         _SCHEMAS[str(graph.path)] = (fingerprint, schema, key)
+    return schema, key, Path(f"{graph.path}.ask") / f"{key}.npz"
+
+
+def ready(graph, embedder) -> bool:
+    """Whether ``for_graph`` has the model without training it (in memory, or
+    beside the graph file): a view can say "learning..." when it has not."""
+    _, key, path = _state(graph, embedder)
+    return key in _MEMORY or path.exists()
+
+
+def for_graph(graph, embedder) -> tuple[QuestionModel, forms.Schema]:
+    """The model for this graph's schema, and the schema: from memory (while
+    the graph's relations are unchanged), from beside the graph file, or
+    trained now (seconds) and kept in both."""
+    schema, key, path = _state(graph, embedder)
     if key in _MEMORY:
         return _MEMORY[key], schema
-    folder = Path(f"{graph.path}.ask")
-    path = folder / f"{key}.npz"
     model = None
     if path.exists():
         try:

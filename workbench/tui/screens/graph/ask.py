@@ -25,6 +25,10 @@ INTRO = (
     "“I don't know” and why. Escape closes."
 )
 
+# While the graph's question model trains (the first question after a change
+# of the graph's relations), so that the pane does not look frozen.
+LEARNING = "learning this graph's questions (first question, ~10 s)…"
+
 
 class AskPane(Vertical, GraphPane):
     """A question field and the answer; the encoder is the screen's (bound to
@@ -72,6 +76,7 @@ class AskPane(Vertical, GraphPane):
         """Answer ``question`` (the encoder loads the first time)."""
         if self.missing():
             return
+        from workbench.kg import question_model
         from workbench.kg.ask import ask
 
         started = time.perf_counter()
@@ -90,6 +95,8 @@ class AskPane(Vertical, GraphPane):
 
         def answer(graph):
             with ENCODE_LOCK:
+                if not question_model.ready(graph, embedder):
+                    self.say(Text(LEARNING, style="dim"))
                 return ask(graph, question, embedder).to_dict()
 
         self.run_query(

@@ -128,7 +128,7 @@ def prepare(recipe: Recipe) -> Experiment:
         raise WorkbenchError(
             f"{recipe.where('peft', key.group(1) if key else 'method')}: {exc}"
         ) from None
-    if recipe.model.casing and task.name in ("ner", "relation"):
+    if task.casing:  # configured from model.casing by a task that reads words
         check_casing(recipe.model.name)
     task.prepare_tokenizer(tokenizer)
     added: list[str] = []

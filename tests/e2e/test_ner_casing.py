@@ -112,21 +112,6 @@ def test_a_model_trained_with_casing_reads_capitals_and_keeps_doing_so(tiny, tmp
 
 
 def test_casing_needs_a_second_token_type(tmp_path):
-    import transformers
-
-    from workbench.models.pretrained import resolve_model
-
-    folder = tmp_path / "one-type"
-    tokenizer = transformers.AutoTokenizer.from_pretrained(resolve_model("minilm"))
-    config = transformers.BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        type_vocab_size=1,
-    )
-    transformers.AutoModel.from_config(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    folder = save_tiny_bert(tmp_path / "one-type", type_vocab_size=1)
     with pytest.raises(WorkbenchError, match="model.casing: .*no second token type"):
         prepare(load_recipe(recipe(tmp_path, folder, True)))

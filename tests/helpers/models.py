@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def save_tiny_bert(folder: Path, seed: int | None = None, deberta: bool = False) -> Path:
+def save_tiny_bert(folder: Path, seed: int | None = None, deberta: bool = False, **config) -> Path:
     """A 2-layer random BERT saved with the bundled MiniLM tokenizer; with
     ``seed``, the same weights in every session (torch's RNG left as it was).
-    With ``deberta``, a DeBERTa-v2 of the same size (relative attention)."""
+    With ``deberta``, a DeBERTa-v2 of the same size (relative attention).
+    ``config`` overrides the configuration (e.g. ``type_vocab_size=1``)."""
     import torch
     import transformers
 
@@ -24,6 +25,7 @@ def save_tiny_bert(folder: Path, seed: int | None = None, deberta: bool = False)
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=128,
+        **config,
     )
     if deberta:
         config = transformers.DebertaV2Config(

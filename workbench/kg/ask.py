@@ -24,6 +24,7 @@ Offline, with the graph's own sentence encoder, in three steps a person can foll
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -235,7 +236,9 @@ def _by_adjective(graph, tokens) -> list[dict]:
                 hits = graph.queries.search(lower[:4], limit=20)
             except WorkbenchError:
                 continue
-            shared = {h["id"]: _shared_start(lower, normalize_name(h["name"])) for h in hits}
+            shared = {
+                h["id"]: len(os.path.commonprefix([lower, normalize_name(h["name"])])) for h in hits
+            }
             hits = [h for h in hits if shared[h["id"]] >= 4]
             best = max((shared[h["id"]] for h in hits), default=0)
             hits = [h for h in hits if shared[h["id"]] == best]
@@ -245,13 +248,6 @@ def _by_adjective(graph, tokens) -> list[dict]:
         if len(hits) == 1:
             return [{**hits[0], "span": (start, end), "how": "adjective"}]
     return []
-
-
-def _shared_start(a: str, b: str) -> int:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return n
 
 
 def _span(run, first: int, last: int, name: str) -> tuple[int, int]:

@@ -13,6 +13,8 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from workbench.kg.sql import chunks, marks
+
 Triple = tuple[int, str, int]
 
 TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|\w+|[^\w\s]")
@@ -77,11 +79,9 @@ class Text:
             s for s, ms in by_sentence.items() if 2 <= len({m[0] for m in ms}) <= SENTENCE_ENTITIES
         ]
         self.text: dict[int, str] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk in chunks(wanted):
             for sid, text in graph.core.q(
-                f"SELECT id, text FROM sentences WHERE id IN ({marks})", chunk
+                f"SELECT id, text FROM sentences WHERE id IN ({marks(chunk)})", chunk
             ):
                 self.text[sid] = text
         self.document_key = {r[0]: r[1] for r in graph.core.q("SELECT id, doc_key FROM documents")}

@@ -90,7 +90,7 @@ def run_inference(graph, settings: InferSettings | None = None) -> dict[str, Any
     if s.method in ("embeddings", "both"):
         _from_embeddings(types, triples, proposals, s)
     _keep_signatures(types, triples, proposals)
-    _penalise_second_values(triples, proposals)
+    _penalise_second_values(index, proposals)
     kept = sorted(
         (p for p in proposals.values() if p["score"] >= s.min_score),
         key=lambda p: (-p["score"], p["type"], p["head"], p["tail"]),
@@ -145,7 +145,7 @@ def _explain_text(
         c = p.pop("candidate", None)
         if c is None:
             continue
-        p["explanation"] += kg_proposals.notes(c, pool, pool.text)
+        p["explanation"] += kg_proposals.notes(c, pool)
         if scorer is not None:
             reasons = scorer.reasons(c.features)
             if reasons:
@@ -259,25 +259,20 @@ def _keep_signatures(types: dict[int, str], triples, proposals: dict) -> None:
         del proposals[key]
 
 
-def _penalise_second_values(triples, proposals: dict, scale: bool = True) -> None:
+def _penalise_second_values(index: kg_rules.TripleIndex, proposals: dict) -> None:
     """A relation nearly every head has once (lives_in) makes a second value
-    for a head that has one unlikely: say so, and (``scale``: no learned scorer
-    weighed it already) scale by 1 - functionality."""
-    heads: dict[str, set[int]] = defaultdict(set)
-    facts: dict[str, int] = defaultdict(int)
-    for h, r, _ in triples:
-        heads[r].add(h)
-        facts[r] += 1
+    for a head that has one unlikely: scale by 1 - functionality, and say so."""
+    func = functionality(index)
+    values = {r: m.getnnz(axis=1) for r, m in index.matrix.items()}  # per head, per relation
     for p in proposals.values():
-        r = p["type"]
-        f = len(heads[r]) / facts[r] if facts.get(r) else 0.0
-        if f > 0.5 and p["head"] in heads[r]:
-            if scale:
-                p["score"] *= 1.0 - f
+        f = func.get(p["type"], 0.0)
+        at = index.position.get(p["head"])  # a head named in the text may hold no fact
+        if f > 0.5 and at is not None and values[p["type"]][at]:
+            p["score"] *= 1.0 - f
             p["explanation"].append(
                 {
                     "kind": "functional",
-                    "note": f"{r} holds once for {f:.0%} of its heads, "
+                    "note": f"{p['type']} holds once for {f:.0%} of its heads, "
                     f"and this head has one already",
                 }
             )

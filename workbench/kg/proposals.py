@@ -262,44 +262,24 @@ def fit(
     y: np.ndarray,
     counts: np.ndarray | None = None,
     l2: float = L2,
-    iterations: int = 50,
 ) -> tuple:
-    """Ridge-penalised logistic regression by Newton's method with step halving:
-    (mean, scale, weights, bias); ``counts``: how many examples each row stands
-    for (1 when None); features of SIGNS learned the other way round are dropped."""
-    counts = np.ones(len(y)) if counts is None else counts
+    """Ridge-penalised logistic regression (scikit-learn, lbfgs) on standardised
+    features: (mean, scale, weights, bias); ``counts``: how many examples each
+    row stands for (1 when None); features of SIGNS learned the other way round
+    are dropped and the rest fitted again."""
+    from sklearn.linear_model import LogisticRegression
+
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
-    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
-    penalty = np.full(z.shape[1], l2)
-    penalty[-1] = 0.0  # the intercept goes free
+    z = (x - mean) / scale
     free = np.ones(z.shape[1], bool)
-
-    def loss(w: np.ndarray) -> float:
-        margin = z @ w
-        return float(counts @ (np.logaddexp(0.0, margin) - y * margin) + penalty @ w**2 / 2)
-
     for _ in range(len(SIGNS) + 1):
+        # C = 1 / l2: the penalty l2 * |w|^2 / 2 against the summed log-loss.
+        model = LogisticRegression(C=1.0 / l2, max_iter=1000, tol=1e-8)
+        model.fit(z[:, free], y, sample_weight=counts)
         w = np.zeros(z.shape[1])
-        now = loss(w)
-        for _ in range(iterations):
-            p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -30, 30)))
-            gradient = z.T @ (counts * (p - y)) + penalty * w
-            hessian = (z * (counts * p * (1 - p))[:, None]).T @ z + np.diag(penalty + 1e-6)
-            gradient[~free] = 0.0
-            hessian[~free] = 0.0
-            hessian[:, ~free] = 0.0
-            hessian[~free, ~free] = 1.0
-            step = np.linalg.solve(hessian, gradient)
-            for _ in range(30):  # halve the step until the loss goes down
-                after = loss(w - step)
-                if after <= now:
-                    break
-                step /= 2
-            w, now = w - step, after
-            if np.abs(step).max() < 1e-6:
-                break
+        w[free] = model.coef_[0]
         wrong = [
             FEATURES.index(name)
             for name, sign in SIGNS.items()
@@ -308,8 +288,7 @@ def fit(
         if not wrong:
             break
         free[wrong] = False
-    w[~free] = 0.0
-    return mean, scale, w[:-1], float(w[-1])
+    return mean, scale, w, float(model.intercept_[0])
 
 
 def learn(
@@ -367,9 +346,10 @@ def prior(c: Candidate, share: float) -> float:
     return (SENTENCE_PRIOR if c.sentences else DOCUMENT_PRIOR) * share
 
 
-def notes(c: Candidate, pool: Pool, text: Text) -> list[dict]:
+def notes(c: Candidate, pool: Pool) -> list[dict]:
     """The sentence (or document) that names both, and an evidence sentence of
     the relation worded alike, for a person to check."""
+    text = pool.text
     if c.best is not None:
         more = f"; and in {c.sentences - 1} more" if c.sentences > 1 else ""
         found = [

@@ -99,6 +99,14 @@ class Task:
         vocabulary coverage counts)."""
         return list(example.get("tokens") or [])
 
+    # model.casing: each word's capital goes in as its token type (set by the tasks
+    # that read words, NER and relations, from the recipe; saved with the model).
+    casing = False
+
+    def capitals(self, words: list[str]) -> list[int] | None:
+        """With ``casing``, a flag per word: does it start with a capital?"""
+        return [int(word[:1].isupper()) for word in words] if self.casing else None
+
     # -- optional hooks ---------------------------------------------------------------
     def configure(self, recipe, splits: dict[str, list[dict]]) -> None:
         """Take task settings from the recipe, before encoding."""
@@ -112,12 +120,16 @@ class Task:
 
     def meta(self) -> dict:
         """Settings saved with the model (``workbench.json``): here the level, when
-        it is not the usual words (a task adds its own to it)..."""
-        return {"words": self.level} if self.level != "words" else {}
+        it is not the usual words, and casing when on (a task adds its own to it)..."""
+        return {
+            **({"words": self.level} if self.level != "words" else {}),
+            **({"casing": True} if self.casing else {}),
+        }
 
     def from_meta(self, meta: dict) -> None:
         """...and restored from it when the model is loaded."""
         self.level = meta.get("words", "words")
+        self.casing = bool(meta.get("casing", False))
 
 
 def check_labels(

@@ -64,13 +64,13 @@ def best_paths(
     if continues is not None:
         first = torch.where(continues[:, None], torch.zeros_like(first), first)
     score = log_probs[:, 0] + first
+    # Past a row's last word the path stays where it is.
+    keep = torch.arange(score.shape[1], device=score.device).expand(rows, -1)
     back = []
     for step in range(1, words):
         best, came = (score[:, :, None] + allowed).max(dim=1)
         here = valid[:, step, None]
         score = torch.where(here, best + log_probs[:, step], score)
-        # Past a row's last word the path stays where it is.
-        keep = torch.arange(score.shape[1], device=score.device).expand(rows, -1)
         back.append(torch.where(here, came, keep))
     path = [score.argmax(dim=-1)]
     for came in reversed(back):

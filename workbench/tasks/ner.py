@@ -111,18 +111,9 @@ class NerTask(Task):
     def example_labels(self, example: dict):
         return example["tags"]
 
-    casing = False  # model.casing: capitalisation as token types
-
     def configure(self, recipe, splits: dict[str, list[dict]]) -> None:
         self.learn_level(splits.get("train", []))
         self.casing = recipe.model.casing
-
-    def meta(self) -> dict:
-        return {**super().meta(), **({"casing": True} if self.casing else {})}
-
-    def from_meta(self, meta: dict) -> None:
-        super().from_meta(meta)
-        self.casing = bool(meta.get("casing", False))
 
     def encode(
         self,
@@ -151,7 +142,8 @@ class NerTask(Task):
                     pieces[word].append(token_id)
             window_ids: list[int] = []
             window_labels: list[int] = []
-            window_case: list[int] | None = [] if self.casing else None
+            capitals = self.capitals(example["tokens"])
+            window_case: list[int] | None = [] if capitals is not None else None
             window = 0
             for word, word_pieces in enumerate(pieces):
                 # A word the tokenizer drops (e.g. a zero-width space) still needs a slot.
@@ -163,12 +155,11 @@ class NerTask(Task):
                         )
                     )
                     window_ids, window_labels = [], []
-                    window_case = [] if self.casing else None
+                    window_case = [] if capitals is not None else None
                     window += 1
                 window_ids.extend(word_pieces)
-                if window_case is not None:
-                    capital = int(example["tokens"][word][:1].isupper())
-                    window_case.extend([capital] * len(word_pieces))
+                if capitals is not None and window_case is not None:
+                    window_case.extend([capitals[word]] * len(word_pieces))
                 window_labels.append(label2id[example["tags"][word]])
                 window_labels.extend([-100] * (len(word_pieces) - 1))
             features.append(

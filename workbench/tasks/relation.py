@@ -106,7 +106,6 @@ class RelationTask(Task):
         self.entity_types: list[str] = []
         self.type_pairs: set[tuple[str, str]] | None = None
         self.negative_ratio: float | None = None
-        self.casing = False
         self.seed = 42
 
     # -- settings: from a recipe when training, from the model's meta when loading --
@@ -143,7 +142,6 @@ class RelationTask(Task):
                 "type_pairs": sorted(map(list, self.type_pairs))
                 if self.type_pairs is not None
                 else None,
-                **({"casing": True} if self.casing else {}),
             },
             **super().meta(),
         }
@@ -157,13 +155,6 @@ class RelationTask(Task):
         self.entity_types = settings.get("entity_types", [])
         pairs = settings.get("type_pairs")
         self.type_pairs = {tuple(p) for p in pairs} if pairs is not None else None
-        self.casing = bool(settings.get("casing", False))
-
-    def _capitals(self, example: dict) -> list[int] | None:
-        """With model.casing, a flag per word: does it start with a capital?"""
-        if not self.casing:
-            return None
-        return [int(word[:1].isupper()) for word in example["tokens"]]
 
     @property
     def shared(self) -> bool:
@@ -319,7 +310,7 @@ class RelationTask(Task):
                 pieces,
                 [(entities[n], "e") for n in inside],
                 range(low, high),
-                self._capitals(example),
+                self.capitals(example["tokens"]),
             )
             place = {n: k for k, n in enumerate(inside)}  # entity -> its place in ``inside``
             for first in range(0, len(mine), PAIRS_PER_ROW):
@@ -341,7 +332,7 @@ class RelationTask(Task):
         )
         roles = ("e", "e") if self.shared else ("h", "t")
         ids, starts, ends, types = layout.mark(
-            pieces, [(head, roles[0]), (tail, roles[1])], kept, self._capitals(example)
+            pieces, [(head, roles[0]), (tail, roles[1])], kept, self.capitals(example["tokens"])
         )
         feature = _row(ids, pair["example"], types)
         if not self.shared:
@@ -503,23 +494,23 @@ class Layout:
             after[entity["end"] - 1].insert(0, (number, self.marker(role, entity["type"], True)))
         kept_set = set(kept)
         ids = list(self.prefix)
-        types = [0] * len(ids)
+        types = [0] * len(ids) if capitals is not None else None
         starts, ends = [0] * len(marked), [0] * len(marked)
         for word in range(len(pieces)):
             for number, marker in before.get(word, []):
                 starts[number] = len(ids)
                 ids.append(self.marker_ids[marker])
             if word in kept_set:
-                types.extend([0] * (len(ids) - len(types)))  # the markers just written
+                if types is not None and capitals is not None:  # the markers, then the word
+                    types += [0] * (len(ids) - len(types)) + [capitals[word]] * len(pieces[word])
                 ids.extend(pieces[word])
-                types.extend([capitals[word] if capitals else 0] * len(pieces[word]))
             for number, marker in after.get(word, []):
                 ids.append(self.marker_ids[marker])
                 ends[number] = len(ids)
-            types.extend([0] * (len(ids) - len(types)))
         ids.extend(self.suffix)
-        types.extend([0] * len(self.suffix))
-        return ids, starts, ends, types if capitals is not None else None
+        if types is not None:  # the last markers and the special tokens
+            types += [0] * (len(ids) - len(types))
+        return ids, starts, ends, types
 
 
 def pair_windows(feature: dict) -> list[int]:

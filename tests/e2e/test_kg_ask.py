@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from helpers.kg_graphs import WORLD, add, fact_documents, proposal_about
+from helpers.kg_graphs import WORLD, add, fact_documents, proposal_about, sentence
 from workbench.cli import main
 from workbench.kg.ask import ask
 from workbench.kg.embed import Embedder
@@ -89,6 +89,66 @@ def test_it_says_when_it_does_not_know(graph_file, embedder):
         reply = ask(graph, "Where does Eve live?", embedder)
         assert answer_names(reply) == {"Rome"} and reply.answers[0]["kind"] == "inferred"
         assert reply.answers[0]["steps"][0]["explanation"][0]["rule"].startswith("works_for")
+
+
+def described_world(path) -> str:
+    """WORLD, and what the text says of its entities beyond the graph's relations."""
+    with Graph.open(path) as graph:
+        add(graph, fact_documents(WORLD))
+        add(
+            graph,
+            {
+                "acme.txt": [
+                    sentence(
+                        "Acme cut 130 jobs at its factory in Rome.",
+                        [("Acme", "ORG"), ("Rome", "LOC")],
+                    ),
+                    sentence("Shares rose 18 percent.", [], start=42),
+                ],
+                "bolt.txt": [
+                    sentence(
+                        "Bolt cut 200 jobs at its factory in Oslo.",
+                        [("Bolt", "ORG"), ("Oslo", "LOC")],
+                    )
+                ],
+                "born.txt": [
+                    sentence("Ann was born in Lima.", [("Ann", "PER"), ("Lima", "LOC")]),
+                    sentence("Ben was born in Lima.", [("Ben", "PER"), ("Lima", "LOC")], start=22),
+                ],
+            },
+        )
+    return str(path)
+
+
+def test_an_entity_described_instead_of_named(tmp_path, embedder):
+    with Graph.open(described_world(tmp_path / "d.sqlite")) as graph:
+        # Rome is in the description, not what is asked about: Bolt (based in
+        # Rome) employs Dan and Eve, the company that cut 130 jobs there is Acme.
+        reply = ask(
+            graph, "Who works for the company that cut 130 jobs at its factory in Rome?", embedder
+        )
+        assert answer_names(reply) == {"Ann", "Ben", "Cid"}
+        assert reply.entity["name"] == "Acme"
+        assert reply.described == "the company that cut 130 jobs at its factory in Rome"
+        assert "Acme being “the company that cut 130 jobs" in reply.reason
+        # A sentence that names nobody is about the entity of the sentence before.
+        assert answer_names(
+            ask(graph, "Who works for the firm whose shares rose 18 percent?", embedder)
+        ) == {"Ann", "Ben", "Cid"}
+        # Several fit: not guessed, the candidates are given.
+        reply = ask(graph, "Where does the Lima-born person live?", embedder)
+        assert not reply.known and "which person you mean" in reply.reason
+        assert {c["name"] for c in reply.candidates} == {"Ann", "Ben"}
+        # None fits (no company cut 900 jobs in Madrid): "I don't know".
+        reply = ask(
+            graph, "Who works for the company that cut 900 jobs at its factory in Madrid?", embedder
+        )
+        assert not reply.known and not reply.candidates
+        # A description that is only a relation to a name is a chain from the name.
+        assert answer_names(ask(graph, "Who works for the company based in Rome?", embedder)) == {
+            "Dan",
+            "Eve",
+        }
 
 
 @pytest.mark.parametrize(

@@ -146,7 +146,7 @@ def test_who_lives_in_a_country_walks_through_its_cities(graph_file, embedder):
 def test_a_name_that_fits_several_entities_is_declined_with_them(graph_file, embedder):
     with Graph.open(graph_file) as graph:
         reply = ask(graph, "Where does Lee live?", embedder)
-        assert not reply.known and "which one you mean" in reply.reason
+        assert not reply.known and "which person you mean" in reply.reason
         assert {c["name"] for c in reply.candidates} == {"Ann Lee", "Bob Lee"}
         # A part that fits one entity names it: a surname, a company without its suffix.
         assert names(ask(graph, "Where does Moreau live?", embedder)) == {"Paris"}

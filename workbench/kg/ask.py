@@ -5,8 +5,10 @@ Offline, with the graph's own sentence encoder, in three steps a person can foll
 1. **Entities**: the longest word runs of the question that are an entity's
    name (or a name merged into one); then runs no whole name matches, looked up
    by name search (a surname, a company without its last word, initials), then
-   a place's adjective ("Portuguese cities"). A run that fits several entities
-   is not guessed: "I don't know which one you mean" with the candidates.
+   a place's adjective ("Portuguese cities"); an entity described instead of
+   named, by what the text says of it ("the firm whose shares rose 18 percent",
+   kg/descriptions.py). A run or a description that fits several entities is
+   not guessed: "I don't know which company you mean" with the candidates.
 2. **Chain**: the question, the entity's words replaced by its type's noun
    ("Where does the person live?"), is read by a model trained on questions
    written from the graph's own schema (kg/question_forms.py,
@@ -32,7 +34,9 @@ from typing import Any
 from workbench.errors import WorkbenchError
 from workbench.kg import ask_support, question_model
 from workbench.kg import question_forms as forms
+from workbench.kg.descriptions import described, said_beyond
 from workbench.kg.normalize import normalize_name
+from workbench.kg.question_words import ADJECTIVE_ENDINGS, ADJECTIVES
 
 MAX_QUESTION = 1000  # characters
 MAX_NGRAM = 6
@@ -70,6 +74,7 @@ class Reply:
     reason: str = ""
     candidates: list[dict] = field(default_factory=list)  # when the entity is unclear
     readings: list[dict] = field(default_factory=list)  # the likeliest chains
+    described: str = ""  # the words that described the entity, when not named
 
     @property
     def known(self) -> bool:
@@ -87,6 +92,7 @@ class Reply:
             "reason": self.reason,
             "candidates": self.candidates,
             "readings": self.readings,
+            "described": self.described,
         }
 
 
@@ -129,8 +135,35 @@ def find_entities(graph, question: str) -> tuple[list[dict], list[dict]]:
         found, candidates = _by_partial_name(graph, question, tokens)
     if not found and not candidates:
         found = _by_adjective(graph, tokens)
+    found, candidates = _by_description(graph, question, found, candidates)
     found.sort(key=lambda e: (e["span"][0], -e["mentions"]))
     return found, candidates
+
+
+def _by_description(
+    graph, question: str, found: list[dict], candidates: list[dict]
+) -> tuple[list[dict], list[dict]]:
+    """An entity described rather than named ("the firm whose shares rose 18
+    percent", kg/descriptions.py) takes the place of the names inside its
+    description, which are what is said of it; several alike are candidates.
+    A description that says no more than a name ("the company Kestrel Group")
+    or a relation of the graph to a name in it ("the maker of the Helix Plus",
+    "the city where Saffron Labs is based") is read as a chain from that name,
+    and so is one of a set ("the employees of Northgate")."""
+    got = described(graph, question)
+    if got is None or not (got.entity or got.candidates):
+        return found, candidates
+    if got.description.plural:  # "the firms in Porto": a set, which a chain reads
+        return found, candidates
+    start, end = got.description.span
+    inside = [e for e in found if start <= e["span"][0] and e["span"][1] <= end]
+    named = [e["name"] for e in inside if e["how"] != "adjective"]  # "the Swiss city" describes
+    if inside and not said_beyond(got.description, named, graph.queries.relation_types()):
+        return found, candidates
+    outside = [e for e in found if e not in inside]
+    if got.entity:
+        return [*outside, got.entity], []
+    return (found, candidates) if outside else ([], got.candidates)
 
 
 def _token(question: str, start: int, end: int) -> tuple[int, int, str]:
@@ -304,24 +337,6 @@ def _one_edit(a: str, b: str) -> bool:
     return any(a == b[:i] + b[i + 1 :] for i in range(len(b)))
 
 
-# How adjectives of places end ("Portuguese", "Indian", "Swedish"), and common
-# ones that do not start as their place's name does.
-ADJECTIVE_ENDINGS = ("ese", "an", "ish", "i", "ic")
-ADJECTIVES = {
-    "swiss": "switzerland",
-    "french": "france",
-    "dutch": "netherlands",
-    "spanish": "spain",
-    "british": "united kingdom",
-    "greek": "greece",
-    "irish": "ireland",
-    "welsh": "wales",
-    "danish": "denmark",
-    "finnish": "finland",
-    "polish": "poland",
-    "turkish": "turkey",
-}
-
 # Words of questions that are not names, looked up only when capitalised.
 _COMMON = frozenset(
     re.findall(
@@ -344,7 +359,9 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
         if candidates:
             reply.candidates = [_brief(c) for c in candidates]
             names = ", ".join(c["name"] for c in candidates[:5])
-            reply.reason = f"I don't know which one you mean: {names}"
+            kinds = {forms.kind_of(c["type"]) for c in candidates}
+            which = kinds.pop() if len(kinds) == 1 else "one"
+            reply.reason = f"I don't know which {which} you mean: {names}"
         else:
             reply.reason = "no entity of the graph is named in the question"
         return reply
@@ -423,6 +440,10 @@ def ask(graph, question: str, embedder, limit: int = 20) -> Reply:
         return reply
     reply.confidence = p * max(a["confidence"] for a in reply.answers)
     reply.reason = _pattern(entity["name"], chain)
+    if entity.get("how") == "description":
+        start, end = entity["span"]
+        reply.described = question[start:end]
+        reply.reason += f", {entity['name']} being “{reply.described}”"
     return reply
 
 

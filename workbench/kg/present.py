@@ -392,7 +392,9 @@ def decisions_table(entries: list[dict]) -> Table:
 def answer_view(reply: dict) -> Group:
     """`kg ask`'s reply: the answers with their evidence, or "I don't know" and why."""
     if not reply["known"]:
-        lines = [Text(f"I don't know: {reply['reason']}.")]
+        reason = reply["reason"]
+        lines = [Text(reason if reason.startswith("I don't know") else f"I don't know: {reason}")]
+        lines[0].append(".")
         if reply.get("candidates"):
             lines.append(Text("Did you mean one of these? Ask again with the whole name.", "dim"))
             for c in reply["candidates"]:

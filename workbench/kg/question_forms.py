@@ -116,7 +116,7 @@ def chains(signatures: list[tuple[str, str, str]], max_hops: int = MAX_HOPS) -> 
     return list(found.values())
 
 
-def _sense(relation: str) -> tuple[tuple[str, str, str, str], bool] | None:
+def sense_of(relation: str) -> tuple[tuple[str, str, str, str], bool] | None:
     """The SENSES entry with the longest stem that begins the relation's first
     word, and whether the relation names it tail first ("employs", "founded_by")."""
     words = [w for w in relation_words(relation).split() if w not in AUX]
@@ -139,7 +139,7 @@ def common_phrases(
     """Phrases English commonly uses for the relation (SENSES), but those in
     ``taken`` (the graph's own wordings of its relations); and nouns for the
     entity at each end, {True: the tail's ("employer"), False: the head's}."""
-    found = _sense(relation)
+    found = sense_of(relation)
     if found is None:
         return [], {}
     (_, phrases, heads, tails), flipped = found

@@ -344,3 +344,22 @@ class Verb:
             return None
         aux = "was" if self.past else "is"
         return " ".join(w for w in (aux, _participle(_base(self.head)), self.rest, "by") if w)
+
+
+# How adjectives of places end ("Portuguese", "Indian", "Swedish"), and common
+# ones that do not start as their place's name does.
+ADJECTIVE_ENDINGS = ("ese", "an", "ish", "i", "ic")
+ADJECTIVES = {
+    "swiss": "switzerland",
+    "french": "france",
+    "dutch": "netherlands",
+    "spanish": "spain",
+    "british": "united kingdom",
+    "greek": "greece",
+    "irish": "ireland",
+    "welsh": "wales",
+    "danish": "denmark",
+    "finnish": "finland",
+    "polish": "poland",
+    "turkish": "turkey",
+}

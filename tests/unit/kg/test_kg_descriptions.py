@@ -1,0 +1,51 @@
+"""Finding a description in a question (kg/descriptions.py), without a graph."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.kg.descriptions import find_description, said_beyond
+
+
+def test_a_subject_description_stops_before_the_question_verb():
+    d = find_description("Where is the firm whose shares rose 18 percent headquartered?")
+    assert d is not None
+    assert d.kind == "company" and d.keys == ["18"]
+    assert "headquartered" not in d.words and {"shares", "rose", "percent"} <= set(d.words)
+    q = "Where does the founder who met Ingrid Sharma in Pune live?"
+    d = find_description(q)
+    assert q[d.span[0] : d.span[1]] == "the founder who met Ingrid Sharma in Pune"
+    assert d.kind == "person" and d.keys == ["ingrid", "sharma", "pune"]
+    assert "founder" in d.words  # a role says something of the entity
+
+
+def test_adjectives_of_places_and_possessives_become_keys():
+    d = find_description("Which companies are based in the Swiss city?")
+    assert d.kind == "place" and d.keys == ["switzerland"]
+    d = find_description("who produces the device Aldous Health's analysts are tipping")
+    assert d.kind == "product" and d.keys == ["aldous", "health"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Where is the company based?",  # nothing said of it
+        "Who founded Kestrel Group?",  # a name, no "the"
+        "When was the war?",  # no noun of an entity kind
+    ],
+)
+def test_no_description(question):
+    assert find_description(question) is None
+
+
+def test_sets_and_relations_to_a_name_are_left_to_chains():
+    d = find_description("List the employees of Northgate Analytics.")
+    assert d.plural
+    relations = ["based_in", "founded", "works_for"]
+    d = find_description("Who lives in the city where Saffron Labs is headquartered?")
+    assert not said_beyond(d, ["Saffron Labs"], relations)
+    d = find_description("Who founded the company that cut 130 jobs at its factory in Geneva?")
+    assert said_beyond(d, ["Geneva"], relations)
+    # "born" is no relation of this graph: being born somewhere describes.
+    d = find_description("Which company did the Perth-born founder start?")
+    assert said_beyond(d, ["Perth"], relations)

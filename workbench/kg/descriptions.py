@@ -130,6 +130,8 @@ def find_description(question: str) -> Description | None:
             noun = _noun(tokens[j][2])
             if noun is None:
                 continue
+            if tokens[j][2][:1].isupper():  # "the Falcon Group": a name, known or not
+                break
             before = tokens[i + 1 : j]
             after = tokens[j + 1 :]
             if (

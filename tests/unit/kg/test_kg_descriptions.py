@@ -32,6 +32,7 @@ def test_adjectives_of_places_and_possessives_become_keys():
         "Where is the company based?",  # nothing said of it
         "Who founded Kestrel Group?",  # a name, no "the"
         "When was the war?",  # no noun of an entity kind
+        "Who works for the Falcon Group?",  # a name the graph may not hold
     ],
 )
 def test_no_description(question):

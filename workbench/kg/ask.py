@@ -158,7 +158,7 @@ def _by_description(
     start, end = got.description.span
     inside = [e for e in found if start <= e["span"][0] and e["span"][1] <= end]
     named = [e["name"] for e in inside if e["how"] != "adjective"]  # "the Swiss city" describes
-    if inside and not said_beyond(got.description, named, graph.queries.relation_types()):
+    if inside and not said_beyond(graph, got.description, named):
         return found, candidates
     outside = [e for e in found if e not in inside]
     if got.entity:

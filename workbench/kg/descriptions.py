@@ -22,9 +22,10 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from workbench.kg import journal
 from workbench.kg import question_forms as forms
 from workbench.kg.question_forms import common_phrases, sense_of
-from workbench.kg.question_words import ADJECTIVES
+from workbench.kg.question_words import ADJECTIVE_ENDINGS, ADJECTIVES, PREPOSITIONS
 
 # Nouns a description is built on, by the kind of entity they name (the
 # question model's nouns and the roles the text gives entities).
@@ -65,11 +66,29 @@ PLAIN_NOUNS = frozenset(
 )
 _UPPER = frozenset(["country", "countries", "nation", "nations", "region", "regions"])
 _LOWER = frozenset(["city", "cities", "town", "towns"])
+
+
+def _plural(noun: str) -> str:
+    irregular = {
+        "man": "men",
+        "woman": "women",
+        "businessman": "businessmen",
+        "businesswoman": "businesswomen",
+        "person": "people",
+        "people": "people",
+    }
+    if noun in irregular:
+        return irregular[noun]
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
+
+
 _NOUN_KIND = {
-    noun: kind
+    form: kind
     for kind, nouns in ROLE_NOUNS.items()
     for noun in nouns.split()
-    for noun in (noun, noun + "s", noun[:-1] + "ies" if noun.endswith("y") else noun + "es")
+    for form in (noun, _plural(noun))
 }
 # Words around a description that belong to the question, not to what is said
 # of the entity: a subject's description ends before the question's verb
@@ -92,8 +111,10 @@ _STOP = frozenset(
 )
 _WORD = re.compile(r"[\w’'$]+")
 MAX_MODIFIERS = 4  # words between "the" and the noun: "the Indian robotics start-up"
+MAX_WORDS = 16  # a description longer than this is not one a person writes
+_ENDS = frozenset(["and", "or", "but", "then", "the"])  # where a description stops
 LEAD = 0.1  # the best entity's lead over the second, as a share of the best (dev: 0.02-0.1 alike)
-FLOOR = 0.5  # share of the description's weight the best must hold (dev: 0.4-0.6 alike)
+FLOOR = 0.35  # share of the description's weight the best must hold (dev: 0.25-0.45 alike)
 
 
 @dataclass
@@ -129,11 +150,13 @@ def find_description(question: str) -> Description | None:
         for j in range(i + 1, min(i + 2 + MAX_MODIFIERS, len(tokens))):
             noun = _noun(tokens[j][2])
             if noun is None:
+                if tokens[j][2].lower() in _ENDS | PREPOSITIONS:
+                    break  # "the CEO of the company": the CEO is not said of the company
                 continue
             if tokens[j][2][:1].isupper():  # "the Falcon Group": a name, known or not
                 break
             before = tokens[i + 1 : j]
-            after = tokens[j + 1 :]
+            after = _clause(question, tokens, j + 1)
             if (
                 after and after[0][2].lower() in _AUX
             ):  # "the maker was founded by ...": the question's
@@ -163,19 +186,21 @@ def find_description(question: str) -> Description | None:
     return None
 
 
-def said_beyond(description: Description, names: list[str], relations: list[str]) -> bool:
+def said_beyond(graph, description: Description, names: list[str]) -> bool:
     """Whether the description says more of its entity than the ``names`` in it
-    and a relation of the graph (of the types ``relations``) to them: "the
-    company that cut 130 jobs in Geneva" does; "the company Kestrel Group",
-    "the city where Saffron Labs is headquartered" do not (a chain from the
-    name reads those)."""
+    and a relation of the graph to them: "the company that cut 130 jobs in
+    Geneva" does; "the company Kestrel Group", "the city where Saffron Labs is
+    headquartered" do not (a chain from the name reads those). Words the graph
+    never uses say nothing it could check ("the successful company in Valencia")."""
+    index = _index(graph)
     named = {w for name in names for w in _words(name)}
-    senses = _sense_words(relations)
+    senses = _sense_words(graph.queries.relation_types())
     return any(
         w not in named
         and w not in FRAME
         and w not in _NOUN_KIND
-        and not any(_present(w, frozenset([s])) for s in senses)
+        and (w in description.keys or bool(index.forms(w)))
+        and not any(_near(w, s) for s in senses)
         for w in description.words + description.keys
     )
 
@@ -190,6 +215,24 @@ def _sense_words(relations: list[str]) -> set[str]:
             parts = " ".join(found[0])
             words |= {w for w in re.findall(r"[a-z]+", parts) if len(w) > 2}
     return words
+
+
+def _clause(question: str, tokens, first: int) -> list:
+    """The words after a description's noun that belong to it: up to a
+    punctuation mark, "and"/"or", or another "the" that starts a noun of its
+    own ("the founder who met the chief executive"), at most MAX_WORDS."""
+    out = []
+    for k in range(first, min(len(tokens), first + MAX_WORDS)):
+        start, _end, word = tokens[k]
+        between = question[tokens[k - 1][1] : start]
+        if any(mark in between for mark in ",;:?!()") or word.lower() in ("and", "or", "but"):
+            break
+        if word.lower() == "the" and any(
+            _noun(w) and w[:1].islower() for _, _, w in tokens[k + 1 : k + 2 + MAX_MODIFIERS]
+        ):
+            break
+        out.append(tokens[k])
+    return out
 
 
 def _noun(word: str) -> str | None:
@@ -211,35 +254,51 @@ def described(graph, question: str) -> Described | None:
         return None
     index = _index(graph)
     found = Described(description)
-    keys = set(description.keys)
-    # A word the graph never uses tells no entity from another ("tipping").
-    asked = [w for w in description.words if w in keys or index.seen(w)]
-    weights = [index.idf(w) for w in asked]
+    keys = list(dict.fromkeys(description.keys))
+    words = [w for w in dict.fromkeys(description.words) if w not in keys][:MAX_WORDS]
+    key_forms = [index.forms(k, key=True) for k in keys]
+    if any(not f for f in key_forms):  # a name or number the graph never uses
+        return found
+    forms_of = {w: index.forms(w) for w in words + keys}
+    seen = [w for w in words if forms_of[w]]
+    if not seen and not keys:  # nothing the graph could hold it to: no guess
+        return found
+    weights = {w: index.idf(w) for w in seen + keys}
+    # A word the graph never uses ("tallest") cannot be found, and counts
+    # against every entity alike, at a middling weight.
+    unseen = sorted(weights.values())[len(weights) // 2]
+    asked = [(w, weights.get(w, unseen)) for w in words + keys]
+    total = sum(w for _, w in asked)
     noun = description.noun
     level = "upper" if noun in _UPPER else "lower" if noun in _LOWER else None
+    holding = {w: index.holding(f) for w, f in forms_of.items()}
+    # Only the entities that hold every key, or some word when there is none.
+    pool = set.intersection(*(holding[k] for k in keys)) if keys else set()
+    if not keys:
+        for w in seen:
+            pool |= holding[w]
     scored = []
-    for entity_id, about in index.entities.items():
+    for entity_id in pool:
+        about = index.entities[entity_id]
         if about.kind != description.kind or (level and about.level not in (level, None)):
             continue
         # A description names other entities, not its own ("the founder who met
         # Ingrid Sharma" is not Ingrid Sharma).
-        if keys & about.name or not all(_present(k, about.words) for k in keys):
+        if about.name & set(keys):
             continue
-        held = frozenset(word for word in asked if _present(word, about.words))
-        share = 1.0  # nothing but names and numbers, all found
-        if weights:
-            # What one sentence says counts more than words scattered over
-            # several: "sponsors the marathon in Lisbon", not a sponsor of a
-            # marathon that is also based in Lisbon.
-            together = max(
-                (
-                    _share(asked, weights, lambda w, b=bag: _present(w, b))
-                    for bag in about.sentences
-                ),
-                default=0.0,
-            )
-            share = (_share(asked, weights, held.__contains__) + together) / 2
-        related = sum(_present(k, about.related) for k in keys)
+        held = frozenset(w for w, _ in asked if entity_id in holding[w])
+        # What one sentence says counts more than words scattered over several:
+        # "sponsors the marathon in Lisbon", not a sponsor of a marathon that is
+        # also based in Lisbon.
+        together = max(
+            (
+                sum(x for w, x in asked if not forms_of.get(w, _NONE).isdisjoint(sentence))
+                for sentence in about.sentences
+            ),
+            default=0.0,
+        )
+        share = (sum(x for w, x in asked if w in held) + together) / (2 * total)
+        related = sum(not f.isdisjoint(about.related) for f in key_forms)
         scored.append((share, related, held, entity_id))
     scored.sort(key=lambda s: (-s[0], -s[1], s[3]))
     if not scored or scored[0][0] < FLOOR:
@@ -262,36 +321,41 @@ def described(graph, question: str) -> Described | None:
     return found
 
 
-def _share(asked: list[str], weights: list[float], holds) -> float:
-    """The weight of the asked words ``holds`` accepts, as a share of all."""
-    return sum(w for word, w in zip(asked, weights) if holds(word)) / sum(weights)
+_NONE: frozenset[str] = frozenset()
 
 
-def _present(word: str, words: frozenset[str]) -> bool:
-    """``word`` or a word sharing its start ("founded" for "founder", "India"
-    for "Indian") is among ``words``."""
-    if word in words:
+def _near(word: str, other: str) -> bool:
+    """``other`` is ``word`` or shares its start ("founded" for "founder",
+    "employs" for "employer"), four letters at least."""
+    if word == other:
         return True
-    if len(word) < 4:
+    if len(word) < 4 or len(other) < 4:
         return False
-    for other in words:
-        if len(other) >= 4:
-            shared = len(os.path.commonprefix([word, other]))
-            if shared >= max(4, min(len(word), len(other)) - 2):
-                return True
-    return False
+    return len(os.path.commonprefix([word, other])) >= max(4, min(len(word), len(other)) - 2)
+
+
+def _near_key(key: str, other: str) -> bool:
+    """A name or number is found as itself; a place's adjective as its place
+    ("indian" for "india", "portuguese" for "portugal"), never "austin" for
+    "austria" or "1300" for "13000"."""
+    if key == other:
+        return True
+    if not key.isalpha() or not key.endswith(ADJECTIVE_ENDINGS) or len(other) < 4:
+        return False
+    return len(os.path.commonprefix([key, other])) >= max(4, len(other) - 2)
 
 
 @dataclass
 class _About:
     """What the graph holds about one entity: its kind (and, for a place, its
-    level: "upper" holds others, "lower" is held), the words of its name, of the
-    sentences it is in and of the names around it, and those names alone."""
+    level: "upper" holds others, "lower" is held), the words of its name, the
+    words of the names around it, and the sentences it is in (each a set of
+    words, shared with the sentence's other entities). Which entities hold a
+    word at all (name, sentences, names around, roles) is the index's."""
 
     kind: str
     level: str | None
     name: frozenset[str]
-    words: frozenset[str]
     related: frozenset[str]
     sentences: list[frozenset[str]]
 
@@ -299,29 +363,33 @@ class _About:
 @dataclass
 class _Index:
     entities: dict[int, _About]
-    frequency: dict[str, int]
+    frequency: dict[str, int]  # how many entities hold each word
     total: int
+    by_start: dict[str, list[str]]  # the words, by their first four letters
+    holders: dict[str, set[int]]  # the entities that hold each word
 
     def idf(self, word: str) -> float:
         return math.log((1 + self.total) / (1 + self.frequency.get(word, 0))) + 1.0
 
-    def seen(self, word: str) -> bool:
-        return word in self.frequency
+    def forms(self, word: str, key: bool = False) -> frozenset[str]:
+        """The graph's words that count as ``word`` (``_near``, or ``_near_key``
+        for a name or number); looked up among those sharing its first letters."""
+        near = _near_key if key else _near
+        if len(word) < 4:
+            return frozenset([word]) if word in self.frequency else _NONE
+        return frozenset(w for w in self.by_start.get(word[:4], []) if near(word, w))
+
+    def holding(self, forms: frozenset[str]) -> set[int]:
+        return set().union(*(self.holders.get(w, set()) for w in forms)) if forms else set()
 
 
 _INDEXES: dict[str, tuple[tuple, _Index]] = {}
 
 
 def _index(graph) -> _Index:
-    """Built once per graph state (kept in the process while the graph's
-    entities, mentions and relations are unchanged)."""
-    state = tuple(
-        graph.core.q(
-            "SELECT (SELECT max(id) FROM mentions), (SELECT count(*) FROM mentions), "
-            "(SELECT max(id) FROM relations), (SELECT count(*) FROM relations), "
-            "(SELECT count(*) FROM merges)"
-        )[0]
-    )
+    """Built once per graph state (kept in the process until a build, a change
+    of documents, a decision or an undo)."""
+    state = _state(graph)
     known = _INDEXES.get(str(graph.path))
     if known is not None and known[0] == state:
         return known[1]
@@ -330,39 +398,54 @@ def _index(graph) -> _Index:
     return index
 
 
+def _state(graph) -> tuple:
+    """What moves with every change the index reads: the journal's epoch (the
+    last build and the count of document changes) and the decisions made and
+    undone (ids are never reused there)."""
+    return (
+        journal.epoch(graph.core.conn),
+        *graph.core.q(
+            "SELECT (SELECT coalesce(max(id), 0) FROM decision_log), "
+            "(SELECT count(*) FROM decision_log WHERE undone IS NOT NULL)"
+        )[0],
+    )
+
+
 def _words(text: str) -> set[str]:
     return {_plain(w) for w in _WORD.findall(text)} - {""}
 
 
 def _build(graph) -> _Index:
     names = {i: (t, n) for i, t, n in graph.core.q("SELECT id, type, name FROM entities")}
-    own = {i: _words(n) for i, (_t, n) in names.items()}
+    own = {i: frozenset(_words(n)) for i, (_t, n) in names.items()}
+    place = {i for i, (t, _n) in names.items() if forms.kind_of(t) == "place"}
     said: dict[int, set[str]] = {i: set(w) for i, w in own.items()}
     sentences: dict[int, list[frozenset[str]]] = {}
     # A sentence that names no entity ("Shares rose 18 percent.") is about the
-    # entities of the sentence before it.
+    # entities of the sentence just before it (not the places it names).
     rows = graph.core.q(
         "SELECT s.document_id, s.position, s.text, m.entity_id FROM sentences s "
         "LEFT JOIN mentions m ON m.sentence_id = s.id ORDER BY s.document_id, s.position"
     )
-    previous: tuple[int, int, set[int]] = (-1, -1, set())
-    current: tuple[int, int, set[int]] = (-1, -1, set())
+    last: tuple = (None, None)  # (document, position) of the sentence read before
+    before: set[int] = set()  # the entities it named
+    here: set[int] = set()
+    bag: frozenset[str] = frozenset()
     for document, position, text, entity_id in rows:
-        if (document, position) != current[:2]:
-            if current[2]:
-                previous = current
-            current = (document, position, set())
-            if entity_id is None and previous[0] == document:
-                for e in previous[2]:
-                    if e in said:
-                        said[e] |= _words(text)
-                        sentences.setdefault(e, []).append(frozenset(_words(text)))
-        if entity_id is not None and entity_id in said and entity_id not in current[2]:
-            current[2].add(entity_id)
-            said[entity_id] |= _words(text)
-            sentences.setdefault(entity_id, []).append(frozenset(_words(text)))
+        if (document, position) != last:
+            follows = last[0] == document and last[1] == position - 1
+            before, here = (here if follows else set()), set()
+            bag = frozenset(_words(text))  # one set a sentence, shared by its entities
+            if entity_id is None:
+                for e in before - place:
+                    said[e] |= bag
+                    sentences.setdefault(e, []).append(bag)
+            last = (document, position)
+        if entity_id is not None and entity_id in said and entity_id not in here:
+            here.add(entity_id)
+            said[entity_id] |= bag
+            sentences.setdefault(entity_id, []).append(bag)
     neighbours: dict[int, set[int]] = {}
-    place = {i for i, (t, _n) in names.items() if forms.kind_of(t) == "place"}
     level: dict[int, str] = {}
     roles: dict[int, set[str]] = {}
     nouns_of: dict[str, dict] = {}
@@ -376,9 +459,8 @@ def _build(graph) -> _Index:
         # for a company is an "employee", one who founded it a "founder".
         if kind not in nouns_of:
             nouns_of[kind] = common_phrases(kind, set())[1]
-        nouns = nouns_of[kind]
         for entity_id, tail_side in ((head, False), (tail, True)):
-            for singular, _plural in nouns.get(tail_side, []):
+            for singular, _plural in nouns_of[kind].get(tail_side, []):
                 roles.setdefault(entity_id, set()).update(singular.replace("-", " ").split())
     related: dict[int, set[str]] = {}
     for entity_id, around in neighbours.items():
@@ -389,20 +471,23 @@ def _build(graph) -> _Index:
             reach |= neighbours.get(other, set()) & place
         reach.discard(entity_id)
         related[entity_id] = {w for o in reach if o in own for w in own[o]}
-    frequency: dict[str, int] = {}
-    for entity_id in said:
-        said[entity_id] |= related.get(entity_id, set()) | roles.get(entity_id, set())
-        for w in said[entity_id]:
-            frequency[w] = frequency.get(w, 0) + 1
+    holders: dict[str, set[int]] = {}
+    for entity_id, words in said.items():
+        words |= related.get(entity_id, set()) | roles.get(entity_id, set())
+        for w in words:
+            holders.setdefault(w, set()).add(entity_id)
+    by_start: dict[str, list[str]] = {}
+    for w in holders:
+        by_start.setdefault(w[:4], []).append(w)
     entities = {
         i: _About(
             forms.kind_of(names[i][0]),
             level.get(i),
-            frozenset(own[i]),
-            frozenset(said[i]),
+            own[i],
             frozenset(related.get(i, ())),
             sentences.get(i, []),
         )
         for i in said
     }
-    return _Index(entities, frequency, len(entities))
+    frequency = {w: len(ids) for w, ids in holders.items()}
+    return _Index(entities, frequency, len(entities), by_start, holders)

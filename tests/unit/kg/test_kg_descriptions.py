@@ -96,3 +96,14 @@ def test_names_and_numbers_are_found_whole(tmp_path):
             assert got.entity is None and not got.candidates, question
         # A place's adjective is its place: the Austrian firm is Acme.
         assert described(graph, "Who works for the Austrian firm?").entity["name"] == "Acme"
+
+
+def test_a_changed_document_is_read_again(tmp_path):
+    with Graph.open(tmp_path / "g.sqlite") as graph:
+        doc = [sentence("Acme cut 130 jobs in Oslo.", [("Acme", "ORG"), ("Oslo", "LOC")])]
+        add(graph, {"a.txt": doc})
+        assert described(graph, "the company that cut 130 jobs").entity["name"] == "Acme"
+        doc = [sentence("Acme cut 140 jobs in Oslo.", [("Acme", "ORG"), ("Oslo", "LOC")])]
+        add(graph, {"a.txt": doc})  # the same document, rewritten
+        assert described(graph, "the company that cut 140 jobs").entity["name"] == "Acme"
+        assert described(graph, "the company that cut 130 jobs").entity is None

@@ -38,13 +38,13 @@ def test_a_second_run_reads_its_features_back_and_trains_the_same(ner_recipe, ca
     first = train_run(ner_recipe)
     # The test split is the validation file: read from the entry validation just left.
     assert start_of(first).cached_features == ["test"]
-    entries = sorted(cache.glob("*.pkl"))
+    entries = sorted(cache.glob("*.safetensors"))
     assert len(entries) == 2
 
     second = train_run(ner_recipe)
     assert start_of(second).cached_features == ["train", "validation", "test"]
     assert evals_of(second) == evals_of(first)
-    assert sorted(cache.glob("*.pkl")) == entries  # nothing new written
+    assert sorted(cache.glob("*.safetensors")) == entries  # nothing new written
 
 
 def test_what_changes_the_features_misses(ner_recipe, cache):
@@ -139,7 +139,7 @@ def test_the_cache_can_be_turned_off(ner_recipe, cache, monkeypatch):
 
 def test_a_damaged_entry_is_a_miss_and_is_written_again(ner_recipe, cache):
     first = train_run(ner_recipe)
-    for entry in cache.glob("*.pkl"):
+    for entry in cache.glob("*.safetensors"):
         entry.write_bytes(entry.read_bytes()[:20])
     second = train_run(ner_recipe)
     assert start_of(second).cached_features == ["test"]  # validation's fresh entry
@@ -192,3 +192,69 @@ def test_the_cache_command_shows_and_clears_the_entries(ner_recipe, cache, capsy
     monkeypatch.setenv("WORKBENCH_CACHE", "off")
     assert main(["cache"]) == 0
     assert "the feature cache is off" in capsys.readouterr().out
+
+
+class _Payload:
+    """Unpickling this runs code: it writes a file (what a hostile entry would do)."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "ran"))
+
+
+def test_an_entry_crafted_to_run_code_never_runs(ner_recipe, cache, tmp_path):
+    import pickle
+
+    first = train_run(ner_recipe)
+    marker = tmp_path / "ran.txt"
+    entries = sorted(cache.glob("*.safetensors"))
+    for entry in entries:
+        # Someone sharing the folder swaps each entry for a pickle, under the
+        # entry's own name and under the earlier format's.
+        payload = pickle.dumps(_Payload(marker))
+        entry.write_bytes(payload)
+        entry.with_suffix(".pkl").write_bytes(payload)
+    second = train_run(ner_recipe)
+    assert not marker.exists()
+    assert start_of(second).cached_features == ["test"]  # read as misses, encoded again
+    assert evals_of(second) == evals_of(first)
+    assert not list(cache.glob("*.pkl"))  # the old format's files are gone
+
+
+def test_the_folder_stays_under_its_bound_oldest_first(ner_recipe, cache, monkeypatch):
+    train_run(ner_recipe)
+    entries = sorted(cache.glob("*.safetensors"), key=lambda p: p.stat().st_mtime)
+    sizes = [p.stat().st_size for p in entries]
+    # Room for what is there now: the next writes make the entries used longest
+    # ago go first, and the folder never holds more than the bound.
+    old = entries[0]
+    os.utime(old, (1, 1))
+    monkeypatch.setenv("WORKBENCH_CACHE_LIMIT", str(sum(sizes)))
+    train_run(ner_recipe, "model.max_length=24")  # new entries to write
+    left = list(cache.glob("*.safetensors"))
+    assert sum(p.stat().st_size for p in left) <= sum(sizes)
+    assert old not in left and left
+
+
+def test_a_bad_limit_is_one_clear_line(ner_recipe, cache, monkeypatch):
+    from workbench.errors import WorkbenchError
+
+    monkeypatch.setenv("WORKBENCH_CACHE_LIMIT", "lots")
+    with pytest.raises(WorkbenchError, match="WORKBENCH_CACHE_LIMIT='lots' is not a size"):
+        feature_cache.limit()
+    monkeypatch.setenv("WORKBENCH_CACHE_LIMIT", "1.5G")
+    assert feature_cache.limit() == int(1.5 * 2**30)
+
+
+def test_columns_hold_exactly_what_was_encoded():
+    rows = [
+        {"input_ids": [101, 7, 102], "labels": 2, "window": 0},
+        {"input_ids": [], "labels": 0, "head_pos": [3, 4]},  # a field only some rows have
+    ]
+    arrays, layout = feature_cache._columns(rows)
+    assert feature_cache._rows(arrays, layout, len(rows)) == rows
+    # What is not integers is not cached rather than written some other way.
+    assert feature_cache._columns([{"input_ids": [1], "score": 0.5}]) is None
+    assert feature_cache._columns([{"input_ids": [1], "text": "a"}]) is None

@@ -153,8 +153,6 @@ def _by_description(
     got = described(graph, question)
     if got is None or not (got.entity or got.candidates):
         return found, candidates
-    if got.description.plural:  # "the firms in Porto": a set, which a chain reads
-        return found, candidates
     start, end = got.description.span
     inside = [e for e in found if start <= e["span"][0] and e["span"][1] <= end]
     named = [e["name"] for e in inside if e["how"] != "adjective"]  # "the Swiss city" describes

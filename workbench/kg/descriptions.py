@@ -25,58 +25,29 @@ from dataclasses import dataclass, field
 from workbench.kg import journal
 from workbench.kg import question_forms as forms
 from workbench.kg.question_forms import common_phrases, sense_of
-from workbench.kg.question_words import ADJECTIVE_ENDINGS, ADJECTIVES, PREPOSITIONS
+from workbench.kg.question_words import ADJECTIVE_ENDINGS, ADJECTIVES, AUX, NOUNS, PREPOSITIONS
 
-# Nouns a description is built on, by the kind of entity they name (the
-# question model's nouns and the roles the text gives entities).
-ROLE_NOUNS = {
-    "person": "person people individual founder cofounder co-founder employee worker "
-    "entrepreneur director engineer resident executive manager owner chief staffer "
-    "man woman businessman businesswoman",
-    "company": "company firm organisation organization business employer maker "
-    "manufacturer producer start-up startup group carmaker outfit",
-    "product": "product device model item gadget phone car machine",
-    "place": "place location city town country nation region",
+# Nouns a description is built on, by the kind of entity they name: the
+# question model's nouns for each kind (which only say the kind: "the company
+# ..."), and roles the text gives entities, which also say something of the
+# entity ("the founder": it founded something) and count among its words.
+ROLES = {
+    "person": "founder cofounder co-founder employee worker entrepreneur director engineer "
+    "resident executive manager owner chief staffer man woman businessman businesswoman",
+    "company": "employer maker manufacturer producer start-up startup carmaker outfit",
+    "product": "gadget phone car machine",
 }
-# Nouns that only say the kind ("the company ..."); the others say something of
-# the entity too ("the founder": it founded something) and count as its words.
+_KINDS = {"lower": "place", "upper": "place"}  # a city, a country: places of a level
 PLAIN_NOUNS = frozenset(
-    [
-        "person",
-        "people",
-        "individual",
-        "company",
-        "firm",
-        "organisation",
-        "organization",
-        "business",
-        "group",
-        "product",
-        "device",
-        "model",
-        "item",
-        "place",
-        "location",
-        "city",
-        "town",
-        "country",
-        "nation",
-        "region",
-    ]
+    [form for pairs in NOUNS.values() for pair in pairs for form in pair] + ["group", "item"]
 )
-_UPPER = frozenset(["country", "countries", "nation", "nations", "region", "regions"])
-_LOWER = frozenset(["city", "cities", "town", "towns"])
+_UPPER = frozenset(form for pair in NOUNS["upper"] for form in pair)
+_LOWER = frozenset(form for pair in NOUNS["lower"] for form in pair)
 
 
 def _plural(noun: str) -> str:
-    irregular = {
-        "man": "men",
-        "woman": "women",
-        "businessman": "businessmen",
-        "businesswoman": "businesswomen",
-        "person": "people",
-        "people": "people",
-    }
+    irregular = {"man": "men", "woman": "women", "businessman": "businessmen"}
+    irregular["businesswoman"] = "businesswomen"
     if noun in irregular:
         return irregular[noun]
     if noun.endswith("y") and noun[-2:-1] not in "aeiou":
@@ -85,11 +56,14 @@ def _plural(noun: str) -> str:
 
 
 _NOUN_KIND = {
-    form: kind
-    for kind, nouns in ROLE_NOUNS.items()
-    for noun in nouns.split()
-    for form in (noun, _plural(noun))
+    form: _KINDS.get(kind, kind) for kind, pairs in NOUNS.items() for pair in pairs for form in pair
 }
+_NOUN_KIND.update({"group": "company", "groups": "company", "item": "product", "items": "product"})
+_PLURALS = {plural for pairs in NOUNS.values() for _, plural in pairs} | {"groups", "items"}
+for _kind, _nouns in ROLES.items():
+    for _noun_word in _nouns.split():
+        _NOUN_KIND[_noun_word] = _NOUN_KIND[_plural(_noun_word)] = _kind
+        _PLURALS.add(_plural(_noun_word))
 # Words around a description that belong to the question, not to what is said
 # of the entity: a subject's description ends before the question's verb
 # ("Where is the firm that ... based?").
@@ -101,7 +75,7 @@ FRAME = frozenset(
         "their headquarters for in at of by from to do",
     )
 )
-_AUX = frozenset(["is", "are", "was", "were", "does", "do", "did", "has", "have", "had"])
+_AUX = AUX | {"does", "do", "did"}
 _STOP = frozenset(
     re.findall(
         r"\w+",
@@ -157,10 +131,8 @@ def find_description(question: str) -> Description | None:
                 break
             before = tokens[i + 1 : j]
             after = _clause(question, tokens, j + 1)
-            if (
-                after and after[0][2].lower() in _AUX
-            ):  # "the maker was founded by ...": the question's
-                after = []
+            if after and after[0][2].lower() in _AUX:  # "the maker was founded by ...":
+                after = []  # what follows is the question's, not the description's
             subject = i > 0 and tokens[i - 1][2].lower() in _AUX
             if subject:  # "Where does the founder who ... live?": the verb is not said of it
                 while after and after[-1][2].lower() in FRAME:
@@ -177,10 +149,10 @@ def find_description(question: str) -> Description | None:
             ]
             words = [ADJECTIVES.get(w, w) for w in words]
             said_noun = tokens[j][2].lower()
-            if said_noun not in PLAIN_NOUNS and said_noun.rstrip("s") not in PLAIN_NOUNS:
+            if said_noun not in PLAIN_NOUNS:
                 words.append(said_noun)  # "the founder": it founded something
             end = (after or [tokens[j]])[-1][1]
-            plural = said_noun == "people" or said_noun not in ROLE_NOUNS[noun].split()
+            plural = said_noun in _PLURALS
             return Description((start, end), noun, said_noun, words, keys, plural)
         # "the" with no noun of a kind close after it: look further on
     return None
@@ -194,13 +166,12 @@ def said_beyond(graph, description: Description, names: list[str]) -> bool:
     never uses say nothing it could check ("the successful company in Valencia")."""
     index = _index(graph)
     named = {w for name in names for w in _words(name)}
-    senses = _sense_words(graph.queries.relation_types())
     return any(
         w not in named
         and w not in FRAME
         and w not in _NOUN_KIND
         and (w in description.keys or bool(index.forms(w)))
-        and not any(_near(w, s) for s in senses)
+        and not any(_near(w, s) for s in index.senses)
         for w in description.words + description.keys
     )
 
@@ -248,9 +219,10 @@ def _plain(word: str) -> str:
 
 def described(graph, question: str) -> Described | None:
     """The entity a description in ``question`` picks out (see the module), or
-    None when the question holds no description."""
+    None when the question holds no description of one entity (a plural one,
+    "the employees of Northgate", names a set, which a chain reads)."""
     description = find_description(question)
-    if description is None:
+    if description is None or description.plural:
         return None
     index = _index(graph)
     found = Described(description)
@@ -367,6 +339,7 @@ class _Index:
     total: int
     by_start: dict[str, list[str]]  # the words, by their first four letters
     holders: dict[str, set[int]]  # the entities that hold each word
+    senses: set[str]  # the words English uses for the graph's relations
 
     def idf(self, word: str) -> float:
         return math.log((1 + self.total) / (1 + self.frequency.get(word, 0))) + 1.0
@@ -448,7 +421,7 @@ def _build(graph) -> _Index:
     neighbours: dict[int, set[int]] = {}
     level: dict[int, str] = {}
     roles: dict[int, set[str]] = {}
-    nouns_of: dict[str, dict] = {}
+    nouns_of: dict[str, dict] = {}  # by relation type
     for head, kind, tail in graph.core.q("SELECT head_id, type, tail_id FROM relations"):
         neighbours.setdefault(head, set()).add(tail)
         neighbours.setdefault(tail, set()).add(head)
@@ -490,4 +463,5 @@ def _build(graph) -> _Index:
         for i in said
     }
     frequency = {w: len(ids) for w, ids in holders.items()}
-    return _Index(entities, frequency, len(entities), by_start, holders)
+    senses = _sense_words(list(nouns_of))
+    return _Index(entities, frequency, len(entities), by_start, holders, senses)

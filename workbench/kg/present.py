@@ -392,9 +392,9 @@ def decisions_table(entries: list[dict]) -> Table:
 def answer_view(reply: dict) -> Group:
     """`kg ask`'s reply: the answers with their evidence, or "I don't know" and why."""
     if not reply["known"]:
-        reason = reply["reason"]
-        lines = [Text(reason if reason.startswith("I don't know") else f"I don't know: {reason}")]
-        lines[0].append(".")
+        reason = reply["reason"]  # "I don't know which person you mean: …" says it already
+        said = reason if reason.startswith("I don't know") else f"I don't know: {reason}"
+        lines = [Text(f"{said}.")]
         if reply.get("candidates"):
             lines.append(Text("Did you mean one of these? Ask again with the whole name.", "dim"))
             for c in reply["candidates"]:

@@ -374,10 +374,6 @@ class Queries:
                 )
         return found
 
-    def relation_types(self) -> list[str]:
-        """The kinds of relation the graph holds ("works_for", ...)."""
-        return [r[0] for r in self.core.q("SELECT DISTINCT type FROM relations ORDER BY type")]
-
     def neighbours(self, entity_id: int) -> list[dict]:
         """Relations of one entity both ways, strongest first:
         {"relation_id","type","forward","other","score","count"}."""

@@ -20,6 +20,7 @@ from workbench.models.vocabulary import Coverage
 from workbench.recipe import Recipe, did_you_mean
 from workbench.tasks import get_task
 from workbench.tasks.base import Task, check_labels
+from workbench.trackers import check_trackers
 
 SPLITS = ("train", "validation", "test")
 
@@ -83,6 +84,7 @@ def prepare(recipe: Recipe) -> Experiment:
     """Read every split, build the label list, check the other splits against it,
     and load the model's tokenizer (which also proves the model can be found)."""
     task = get_task(recipe.task)
+    check_trackers(recipe)  # a dashboard's missing package, before any run folder
     data = recipe.data
     columns = recipe["data"]  # the readers take the [data] mapping; splits by name
     metric = recipe.eval.metric

@@ -142,6 +142,12 @@ def run_experiment(
     started = time.perf_counter()
     end = End(status=Status.FAILED.value)
     try:
+        if fanout is not None and recipe.output.trackers:  # the main process's
+            from workbench.trackers import start_trackers
+
+            # Started once the run folder exists (their files go in it), before training:
+            # one that cannot start fails the run with its reason, not a step later.
+            fanout.views.extend(start_trackers(recipe, run_dir))
         result = Engine(
             experiment,
             emit,

@@ -271,6 +271,16 @@ class OutputSettings:
         help="folder that holds run folders (unset: runs/ in the current folder)",
     )
     save_model: bool = key(bool, True)
+    # A list key defaults to None, as every list key does: a dataclass field may not
+    # default to a (shared, mutable) list, and None reads as "none" here.
+    trackers: list | None = key(
+        list,
+        None,
+        choices=("tensorboard", "mlflow", "wandb"),
+        help="dashboards the run's training curve and evaluations are also sent to "
+        "(through Accelerate's trackers, from the run's events); TensorBoard and MLflow "
+        "write under the run folder's trackers/; unset: none",
+    )
 
 
 # The TOML section of each class ("" holds the top-level keys).

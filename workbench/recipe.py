@@ -35,6 +35,9 @@ from workbench.settings import (
     TrainSettings,
 )
 
+# The table `workbench sweep` reads: trials, sampler, pruner, and [sweep.params].
+SWEEP_TABLE = "sweep"
+
 
 @dataclass
 class Recipe:
@@ -45,6 +48,7 @@ class Recipe:
     overrides: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # keys given that change nothing
     text: str = field(default="", repr=False)  # the file as read, for line numbers
+    sweep: dict[str, Any] = field(default_factory=dict)  # the [sweep] table, unchecked
 
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.values[section]
@@ -190,18 +194,21 @@ def _check_value(dotted: str, spec: Key, value: Any, loc: str) -> Any:
             break
     if not ok:
         raise WorkbenchError(f"{loc}: '{dotted}' must be {_type_name(spec.type)}, got {value!r}")
-    if spec.choices is not None and value not in spec.choices:
-        choices = ", ".join(repr(c) for c in spec.choices)
-        raise WorkbenchError(
-            f"{loc}: '{dotted}' must be one of {choices}, got {value!r}"
-            + did_you_mean(str(value), [str(c) for c in spec.choices])
-        )
+    if spec.type is list and not all(isinstance(v, str) for v in value):
+        raise WorkbenchError(f"{loc}: '{dotted}' must be a list of strings")
+    # A list key's choices are what each of its items may be.
+    what = f"'{dotted}' items" if spec.type is list else f"'{dotted}'"
+    for item in value if spec.type is list else [value]:
+        if spec.choices is not None and item not in spec.choices:
+            choices = ", ".join(repr(c) for c in spec.choices)
+            raise WorkbenchError(
+                f"{loc}: {what} must be one of {choices}, got {item!r}"
+                + did_you_mean(str(item), [str(c) for c in spec.choices])
+            )
     if spec.min is not None and value < spec.min:
         raise WorkbenchError(f"{loc}: '{dotted}' must be at least {spec.min}, got {value!r}")
     if spec.max is not None and value > spec.max:
         raise WorkbenchError(f"{loc}: '{dotted}' must be at most {spec.max}, got {value!r}")
-    if spec.type is list and not all(isinstance(v, str) for v in value):
-        raise WorkbenchError(f"{loc}: '{dotted}' must be a list of strings")
     return value
 
 
@@ -211,14 +218,10 @@ def parse_override(item: str) -> tuple[str, str, Any]:
         raise WorkbenchError(f"--set {item!r}: expected section.key=value")
     dotted, raw = item.split("=", 1)
     dotted = dotted.strip()
-    section, _, key = dotted.rpartition(".")
-    if section not in SCHEMA:
-        raise WorkbenchError(
-            f"--set {dotted}: unknown section '{section}'"
-            + did_you_mean(section, [s for s in SCHEMA if s])
-        )
-    if key not in SCHEMA[section]:
-        raise WorkbenchError(f"--set {dotted}: unknown key '{key}'" + _suggest_key(section, key))
+    try:
+        section, key = parse_key(dotted)
+    except WorkbenchError as exc:
+        raise WorkbenchError(f"--set {dotted}: {exc}") from None
     spec = SCHEMA[section][key]
     if spec.type is str:
         value: Any = raw
@@ -232,6 +235,25 @@ def parse_override(item: str) -> tuple[str, str, Any]:
                 f"--set {dotted}: {raw!r} is not {_type_name(spec.type)}"
             ) from None
     return section, key, value
+
+
+def parse_key(dotted: str) -> tuple[str, str]:
+    """``train.epochs`` -> ("train", "epochs"); ``name`` -> ("", "name"); an unknown
+    section or key is an error with the nearest name."""
+    section, _, key = dotted.strip().rpartition(".")
+    if section not in SCHEMA:
+        raise WorkbenchError(
+            f"unknown section '{section}'" + did_you_mean(section, [s for s in SCHEMA if s])
+        )
+    if key not in SCHEMA[section]:
+        raise WorkbenchError(f"unknown key '{key}'" + _suggest_key(section, key))
+    return section, key
+
+
+def check_key_value(dotted: str, value: Any, loc: str) -> Any:
+    """``value`` checked as ``dotted``'s type and range (an error naming ``loc``), normalised."""
+    section, key = parse_key(dotted)
+    return _check_value(dotted, SCHEMA[section][key], value, loc)
 
 
 def _list_value(raw: str) -> list:
@@ -306,7 +328,13 @@ def build_recipe(
     overrides = join_split_lists(overrides or [])
     name = str(source) if source else "<recipe>"
     values: dict[str, dict[str, Any]] = {s: {} for s in SCHEMA}
+    sweep: dict[str, Any] = {}
     for top_key, top_val in raw.items():
+        if top_key == SWEEP_TABLE and isinstance(top_val, dict):
+            # Read by `workbench sweep` (workbench/sweeps), which checks it; a run trains
+            # the recipe as it stands, and its own recipe.toml leaves the table out.
+            sweep = top_val
+            continue
         if isinstance(top_val, dict):
             if top_key not in SCHEMA or top_key == "":
                 raise WorkbenchError(
@@ -376,7 +404,12 @@ def build_recipe(
                 f"{where(name, _line_of(text, section, key))}: {section}.{key} has no effect {why}"
             )
     return Recipe(
-        values=values, source=source, overrides=list(overrides), warnings=warnings, text=text
+        values=values,
+        source=source,
+        overrides=list(overrides),
+        warnings=warnings,
+        text=text,
+        sweep=sweep,
     )
 
 

@@ -27,6 +27,7 @@ SILENT = (
     "workbench.runs",
     "workbench.deploy",
     "workbench.annotate",
+    "workbench.sweeps",
 )
 LIVE_DISPLAY = ("textual", "textual_plotext", "rich.live", "rich.progress", "rich.status")
 
@@ -203,6 +204,11 @@ def test_the_layers_below_the_front_ends_never_print():
         # Annotation proposes with saved models and writes recipes; runs are launched
         # by a front end.
         ("workbench.annotate", ("workbench.engine", "workbench.runner")),
+        # A sweep's trials are `workbench run` processes: it never trains in its own.
+        (
+            "workbench.sweeps",
+            ("workbench.runner", "workbench.kg", "workbench.annotate", "workbench.deploy"),
+        ),
     ],
 )
 def test_layers_import_only_downwards(layer, never):

@@ -15,12 +15,12 @@ import sys
 from collections.abc import Collection
 
 from workbench import __version__
-from workbench.cli import annotate, app, kg, models, runs, train
+from workbench.cli import annotate, app, kg, models, queue, runs, sweeps, train
 from workbench.cli.common import EXIT_STOPPED, EXIT_USAGE, error_prefix
 from workbench.errors import WorkbenchError
 
 # In the order `workbench --help` lists their commands.
-COMMAND_MODULES = (train, models, app, annotate, runs, kg)
+COMMAND_MODULES = (train, sweeps, queue, models, app, annotate, runs, kg)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, set[str]]:

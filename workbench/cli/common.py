@@ -63,3 +63,16 @@ def print_listing(
         console.print(hint, highlight=False)
     else:
         console.print(empty, highlight=False)
+
+
+def set_option(parser, help: str | None = None) -> None:
+    """``--set SECTION.KEY=VALUE ...``: recipe keys overridden (run, validate, sweep, queue add)."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help=help,
+    )

@@ -8,7 +8,14 @@ import signal
 import sys
 import threading
 
-from workbench.cli.common import EXIT_FAILED, EXIT_STOPPED, EXIT_USAGE, error_prefix, warn
+from workbench.cli.common import (
+    EXIT_FAILED,
+    EXIT_STOPPED,
+    EXIT_USAGE,
+    error_prefix,
+    set_option,
+    warn,
+)
 from workbench.errors import WorkbenchError
 from workbench.runs.folder import RUN_FOLDER_PREFIX
 
@@ -36,18 +43,23 @@ def register(sub) -> None:
         metavar="N",
         help="train in N processes, one per GPU (starts torchrun)",
     )
-    _set_option(run, help="override recipe keys")
+    set_option(run, help="override recipe keys")
     run.add_argument("--plain", action="store_true", help="line-based output even in a terminal")
     run.add_argument(
         "--quiet-reports",
         action="store_true",
         help="print evaluation metrics without the per-label tables",
     )
+    run.add_argument(
+        "--sweep-trial",
+        metavar="SWEEP#TRIAL",
+        help="(set by workbench sweep) the trial this run is: its evaluations go to the sweep",
+    )
     run.set_defaults(handler=cmd_run)
 
     validate = sub.add_parser("validate", help="check recipes and their data without training")
     validate.add_argument("recipes", nargs="+", metavar="RECIPE")
-    _set_option(validate)
+    set_option(validate)
     validate.set_defaults(handler=cmd_validate)
 
 
@@ -129,7 +141,7 @@ def cmd_run(args) -> int:
         console.print(
             f"{RUN_FOLDER_PREFIX}{point.run_dir}", highlight=False, soft_wrap=True, markup=False
         )
-    views = (
+    views: list = (
         [
             ConsoleView(
                 console, live=False if args.plain else None, show_reports=not args.quiet_reports
@@ -139,6 +151,10 @@ def cmd_run(args) -> int:
         else []
     )
     stop = threading.Event()
+    if main and args.sweep_trial:
+        from workbench.sweeps.pruning import TrialReporter
+
+        views.append(TrialReporter(args.sweep_trial, stop))
 
     def on_signal(signum, frame):
         # A second Ctrl-C aborts at once; SIGTERM never does (its sender kills
@@ -198,17 +214,6 @@ def _run_argv(args) -> list[str]:
         argv.append("--plain")
     if args.quiet_reports:
         argv.append("--quiet-reports")
+    if args.sweep_trial:
+        argv += ["--sweep-trial", args.sweep_trial]
     return argv
-
-
-def _set_option(parser, help: str | None = None) -> None:
-    """``--set SECTION.KEY=VALUE ...``: recipe keys overridden (run and validate alike)."""
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help=help,
-    )

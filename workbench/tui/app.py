@@ -20,6 +20,7 @@ from workbench.tui.screens.predict import PredictScreen
 from workbench.tui.screens.recipes import RecipesScreen
 from workbench.tui.screens.run import RunScreen
 from workbench.tui.screens.runs import RunsScreen
+from workbench.tui.screens.sweeps import SweepsScreen
 
 
 def checkpoint_processes(run_dir: Path) -> int:
@@ -55,6 +56,7 @@ class WorkbenchApp(App):
         "predict": PredictScreen,
         "graph": GraphScreen,
         "annotate": AnnotateScreen,
+        "sweeps": SweepsScreen,
     }
     DEFAULT_MODE = "recipes"
     # F1-F5 work even while a text box has the focus (where 1-5 are typed), and
@@ -65,6 +67,7 @@ class WorkbenchApp(App):
         Binding("3,f3", "goto('predict')", "Predict", key_display="3", group=SCREENS),
         Binding("4,f4", "goto('graph')", "Graph", key_display="4", group=SCREENS),
         Binding("5,f5", "goto('annotate')", "Annotate", key_display="5", group=SCREENS),
+        Binding("6,f6", "goto('sweeps')", "Sweeps", key_display="6", group=SCREENS),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -84,6 +87,7 @@ class WorkbenchApp(App):
         self.recipe_paths = [Path(p) for p in recipe_paths]
         self.graph_path = Path(graph_path)  # the knowledge graph the Graph screen shows
         self.launched: list[LaunchedRun] = []
+        self.sweeps_started: list = []  # LaunchedProcess of `workbench sweep`
         # `workbench annotate`: the Annotate screen's model, corpus, out, order, limit
         self.annotate_options = annotate
 
@@ -133,6 +137,24 @@ class WorkbenchApp(App):
             answer,
         )
 
+    def start_sweep(self, recipe: Path, overrides: list[str]) -> None:
+        """Start `workbench sweep RECIPE` in a process of its own; show the Sweeps screen."""
+        from workbench.runs.launch import LaunchedProcess
+
+        process = LaunchedProcess(["sweep", str(recipe), "--set", *overrides])
+        self.sweeps_started.append(process)
+        self.notify("Sweep started: its first trial prepares (6 shows the sweeps).")
+        self.action_goto("sweeps")
+
+        def check() -> None:  # a sweep that could not start says why, not nothing
+            lines = process.read_output()
+            if process.returncode not in (None, 0):
+                last = lines[-1] if lines else ""
+                error = next((x for x in reversed(lines) if "error" in x), last)
+                self.notify(f"The sweep did not start: {error}", severity="error", timeout=15)
+
+        self.set_timer(8.0, check)
+
     def open_run(self, run_dir: Path) -> None:
         """Show a run folder: a finished one's curves and reports, or a live one followed."""
         self.push_screen(RunScreen(run_dir))
@@ -167,6 +189,11 @@ class WorkbenchApp(App):
             "Graph",
             "search the knowledge graph, walk relations, find paths",
             lambda: self.action_goto("graph"),
+        )
+        yield SystemCommand(
+            "Sweeps",
+            "sweeps (trials best first, their curve) and the queue",
+            lambda: self.action_goto("sweeps"),
         )
         yield SystemCommand(
             "Annotate",

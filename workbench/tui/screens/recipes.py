@@ -16,7 +16,7 @@ from textual.widgets import Button, DataTable, Footer, Input, Label, Static
 
 from workbench.errors import WorkbenchError
 from workbench.models.pretrained import looks_like_path
-from workbench.recipe import check_override, load_recipe
+from workbench.recipe import Recipe, check_override, load_recipe
 from workbench.tui.recipes_index import OVERRIDES, RecipeEntry, find_recipes
 from workbench.tui.screens.confirm import ConfirmScreen
 
@@ -44,6 +44,8 @@ class RecipesScreen(Screen):
 
     BINDINGS = [
         Binding("l", "launch", "Launch"),
+        Binding("u", "queue", "Queue"),
+        Binding("w", "sweep", "Sweep"),
         Binding("e", "edit_overrides", "Overrides"),
         Binding("r", "reload", "Reload"),
         Binding("escape", "leave_field", "Leave field", show=False),
@@ -191,26 +193,85 @@ class RecipesScreen(Screen):
     def action_edit_overrides(self) -> None:
         self.query_one(f"#{field_id(OVERRIDES[0][0])}", Input).focus()
 
-    @on(Button.Pressed, "#launch")
-    def action_launch(self) -> None:
+    def _checked(self) -> tuple[RecipeEntry, list[str], Recipe] | None:
+        """The chosen recipe, the overrides typed (into the folder the Runs screen
+        shows), and the recipe with them; None, with the reason shown, if it cannot run."""
         entry = self.selected
         if entry is None:
-            self.notify("No recipe to launch.", severity="warning")
-            return
+            self.notify("No recipe chosen.", severity="warning")
+            return None
         if entry.error:
             self._show_errors(entry.error)
-            return
+            return None
         if self.errors:
             self._show_errors()
             self.notify("Fix the highlighted overrides first.", severity="error")
-            return
+            return None
         # Into the folder the Runs screen shows, whatever the recipe says (--runs' promise).
         overrides = [*self.overrides(), f"output.dir={Path(self.app.runs_dir).resolve()}"]
         try:  # the quick checks (keys, types, files) here; the data is read by the run
-            recipe = load_recipe(entry.path, overrides)
+            return entry, overrides, load_recipe(entry.path, overrides)
         except WorkbenchError as exc:
             self._show_errors(str(exc))
+            return None
+
+    def action_queue(self) -> None:
+        """Add the recipe (with the overrides typed) to `workbench queue`."""
+        checked = self._checked()
+        if checked is None:
             return
+        entry, overrides, _recipe = checked
+        from workbench.runs.queue import Queue
+
+        try:
+            queue = Queue.open()
+            job = queue.add_run(entry.path, overrides, Path.cwd())
+        except (WorkbenchError, OSError) as exc:
+            self._show_errors(str(exc))
+            return
+        idle = "" if queue.scheduler_pid() else " No scheduler runs it yet: workbench queue run."
+        self.notify(f"Queued #{job.id}: {entry.path.stem}.{idle} (6 shows the queue)")
+
+    def action_sweep(self) -> None:
+        """Start the recipe's [sweep] (in a process of its own) and show the Sweeps screen."""
+        checked = self._checked()
+        if checked is None:
+            return
+        entry, overrides, recipe = checked
+        from workbench.sweeps.study import sweep_settings
+
+        try:
+            space, settings = sweep_settings(recipe, [])
+        except WorkbenchError as exc:
+            self._show_errors(f"{exc} (add a [sweep] table with [sweep.params] to the recipe)")
+            return
+        if not recipe.data.validation:
+            self._show_errors("a sweep needs data.validation: its metric compares the trials")
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.app.start_sweep(entry.path, overrides)
+
+        names = ", ".join(p.text for p in space)
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Sweep [b]{escape(entry.path.stem)}[/b]: {settings['trials']} trials, "
+                f"{settings['sampler']} sampler, {settings['pruner']} pruner?\n"
+                f"{escape(names)}\n[dim]Trials run one after another in a process of its "
+                f"own, which goes on if you quit; more workers: workbench sweep join.[/]",
+                yes="Sweep",
+                danger=False,
+            ),
+            answer,
+        )
+
+    @on(Button.Pressed, "#launch")
+    def action_launch(self) -> None:
+        checked = self._checked()
+        if checked is None:
+            return
+        entry, overrides, recipe = checked
 
         def answer(yes: bool | None) -> None:
             if yes:

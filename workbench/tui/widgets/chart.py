@@ -46,8 +46,9 @@ class CurveChart(PlotextPlot):
 
     DEFAULT_CSS = "CurveChart { min-height: 8; }"
 
-    def __init__(self, title: str = "", **kwargs):
+    def __init__(self, title: str = "", xlabel: str = "step", **kwargs):
         super().__init__(**kwargs)
+        self._xlabel = xlabel
         self._title = title
         self._series: list[Series] = []
         self._empty = "waiting for the first logged step"
@@ -90,7 +91,7 @@ class CurveChart(PlotextPlot):
         title = "  ".join(legend)
         width = max(10, self.size.width - 2)
         plt.title(title if len(title) <= width else title[: width - 1] + "…")
-        plt.xlabel("step")
+        plt.xlabel(self._xlabel)
         xs = [x for s in self._series for x in s.xs]
         lo, hi = min(xs), max(xs)
         plt.xticks(sorted({round(lo + i * (hi - lo) / 4) for i in range(5)}))

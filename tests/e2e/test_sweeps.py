@@ -1,0 +1,267 @@
+"""Sweeps end to end: trials as real runs, the best one's recipe, pruning, a worker
+killed mid-trial and the sweep going on, two workers on one storage, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from workbench.cli import main
+from workbench.recipe import load_recipe
+from workbench.runs.events import Eval, Resumed, Step
+from workbench.runs.folder import read_events
+from workbench.runs.index import summarize
+from workbench.sweeps.pruning import TrialReporter, report_points
+from workbench.sweeps.study import create_sweep, open_sweep, sweep_folders, sweep_settings
+from workbench.sweeps.worker import run_worker
+
+LR = "train.learning_rate=loguniform(1e-4, 1e-2)"
+
+
+def _make(recipe: Path, tmp_path: Path, params: list[str], overrides=(), metric="accuracy", **kw):
+    """A sweep made as `workbench sweep` makes it, without running a worker."""
+    loaded = load_recipe(recipe, list(overrides))
+    space, chosen = sweep_settings(loaded, params, **kw)
+    lower = metric == "loss"
+    return create_sweep(loaded, space, chosen, metric, lower, sweeps_dir=tmp_path / "sweeps")
+
+
+def _workbench(*args: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "workbench", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        **kwargs,
+    )
+
+
+@pytest.mark.slow
+def test_a_sweep_runs_its_trials_as_runs_and_writes_the_best_recipe(
+    classification_recipe, tmp_path, capsys
+):
+    code = main(
+        [
+            "sweep",
+            str(classification_recipe),
+            "--param",
+            LR,
+            "--param",
+            "train.batch_size=choice(2, 4)",
+            "--trials",
+            "3",
+            "--sampler",
+            "random",
+            "--pruner",
+            "none",
+            "--seed",
+            "1",
+            "--dir",
+            str(tmp_path / "sweeps"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    (folder,) = sweep_folders(tmp_path / "sweeps")
+    sweep = open_sweep(folder)
+    rows = sweep.trials()
+    assert [r.state for r in rows] == ["completed"] * 3
+    for row in rows:  # each trial is an ordinary run whose best value is the trial's
+        run = summarize(row.run_dir)
+        assert run.status.value == "completed"
+        assert run.best_value == pytest.approx(row.value)
+        assert Path(row.run_dir).parent == folder / "runs"
+        recipe = load_recipe(Path(row.run_dir) / "recipe.toml", check_files=False)
+        assert recipe.train.learning_rate == pytest.approx(row.params["train.learning_rate"])
+    assert len({r.run_dir for r in rows}) == 3
+    best = sweep.best(rows)
+    assert best is not None and best.value == max(r.value for r in rows)
+    # The best trial's recipe is ready to run: its values, the base recipe otherwise.
+    best_recipe = load_recipe(folder / "best.toml")
+    assert best_recipe.train.batch_size == best.params["train.batch_size"]
+    assert best_recipe.output.dir == str(tmp_path / "runs")
+    assert "trial" in out and "best: trial" in out
+
+    assert main(["sweep", "show", str(folder), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["best"] == best.number and len(shown["trials"]) == 3
+    assert main(["sweeps", "--dir", str(tmp_path / "sweeps")]) == 0
+    listing = capsys.readouterr().out
+    assert folder.name in listing and "3/3" in listing
+
+
+def _finished(study, values, epoch_points=10):
+    """Trials that reported ``values`` over the first epoch and completed with them."""
+    distribution = {LR: optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}
+    for value in values:
+        trial = study.ask(distribution)
+        for point in range(1, epoch_points + 1):
+            trial.report(value, point)
+        study.tell(trial, value)
+
+
+@pytest.mark.parametrize(
+    ("metric", "before", "good", "lagging"),
+    [("accuracy", (0.8, 0.9), 0.95, 0.2), ("loss", (0.4, 0.3), 0.2, 1.1)],
+)
+def test_the_pruning_view_stops_a_lagging_trial_and_says_where(
+    classification_recipe, tmp_path, metric, before, good, lagging
+):
+    sweep = _make(classification_recipe, tmp_path, [LR], trials=4, metric=metric)
+    study = sweep.study()
+    _finished(study, before)  # two trials before it, at the end of the first epoch
+    trial = study.ask()
+    stop = threading.Event()
+    reporter = TrialReporter(f"{sweep.folder}#{trial._trial_id}", stop)
+    reporter(Eval(step=7, epoch=1.0, split="validation", metric=metric, value=good))
+    assert not stop.is_set()  # better than the others: goes on
+    reporter(Eval(step=14, epoch=2.0, split="validation", metric=metric, value=lagging))
+    assert not stop.is_set()  # nobody else reached epoch 2: nothing to compare with
+    study.tell(trial, good)
+    behind = study.ask()
+    reporter = TrialReporter(f"{sweep.folder}#{behind._trial_id}", stop)
+    reporter(Eval(step=7, epoch=1.0, split="test", metric=metric, value=lagging))
+    assert not stop.is_set()  # only validation counts
+    # A smaller batch: its evaluation at 0.4 of an epoch already meets the others there.
+    reporter(Eval(step=4, epoch=0.4, split="validation", metric=metric, value=lagging))
+    assert stop.is_set()
+    attrs = study._storage.get_trial_user_attrs(behind._trial_id)
+    assert attrs["pruned_at"] == 4 and attrs["pruned_value"] == lagging
+
+
+def test_evaluations_meet_at_tenths_of_an_epoch_whatever_the_batch():
+    assert list(report_points(0, 0.37, 37)) == [1, 2, 3]
+    assert list(report_points(3, 0.74, 74)) == [4, 5, 6, 7]
+    assert list(report_points(7, 0.74, 74)) == []  # nothing new
+    assert list(report_points(0, 1.0, 18)) == list(range(1, 11))
+
+
+@pytest.mark.slow
+def test_a_pruned_trial_ends_early_as_pruned(classification_recipe, tmp_path):
+    sweep = _make(
+        classification_recipe,
+        tmp_path,
+        ["train.learning_rate=choice(0.01, 0.0)"],
+        trials=3,
+        sampler="random",
+        overrides=["train.epochs=6", "eval.metric=loss"],
+        metric="loss",
+    )
+    study = sweep.study()
+    for lr in (0.01, 0.01, 0.0):  # the last one learns nothing: it lags from the start
+        study.enqueue_trial({"train.learning_rate": lr}, skip_if_exists=False)
+    run_worker(sweep)
+    rows = sweep.trials()
+    assert [r.state for r in rows] == ["completed", "completed", "pruned"], rows
+    pruned = rows[2]
+    run = summarize(pruned.run_dir)
+    assert run.status.value == "stopped" and pruned.steps == run.steps < rows[0].steps
+    assert pruned.pruned_at == run.steps  # stopped at the evaluation that judged it
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_mid_trial_goes_on_without_repeating_a_finished_trial(
+    classification_recipe, tmp_path
+):
+    sweep = _make(
+        classification_recipe,
+        tmp_path,
+        [LR],
+        trials=2,
+        sampler="random",
+        pruner="none",
+        seed=0,
+        overrides=["train.epochs=60"],
+    )
+    worker = _workbench("sweep", "join", str(sweep.folder), start_new_session=True)
+    deadline = time.monotonic() + 120
+    runs = sweep.runs_dir
+    while time.monotonic() < deadline:  # the first trial is training
+        folders = [p for p in runs.glob("*") if p.is_dir()]
+        if folders and any(isinstance(e, Step) and e.step >= 10 for e in read_events(folders[0])):
+            break
+        assert worker.poll() is None, worker.communicate()
+        time.sleep(0.1)
+    os.kill(worker.pid, signal.SIGKILL)  # the sweep's worker only: its run is orphaned
+    worker.wait()
+    # The next worker takes the killed trial over (its run stopped itself, with a
+    # checkpoint) and finishes the sweep.
+    assert main(["sweep", "join", str(sweep.folder)]) == 0
+    rows = sweep.trials()
+    assert [r.state for r in rows] == ["failed", "completed", "completed"], rows
+    killed, retry = rows[0], next(r for r in rows if r.retry_of == 0)
+    assert retry.params == killed.params and retry.run_dir == killed.run_dir
+    events = read_events(Path(killed.run_dir))
+    assert any(isinstance(e, Resumed) for e in events)  # went on from its checkpoint
+    completed = [r for r in rows if r.state == "completed"]
+    assert len({r.run_dir for r in completed}) == len(completed) == 2
+
+
+@pytest.mark.slow
+def test_two_workers_on_one_storage_run_disjoint_trials(classification_recipe, tmp_path):
+    sweep = _make(
+        classification_recipe, tmp_path, [LR], trials=4, sampler="random", pruner="none", seed=5
+    )
+    workers = [_workbench("sweep", "join", str(sweep.folder)) for _ in range(2)]
+    outputs = [w.communicate(timeout=300)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    trials = sweep.study().get_trials()
+    # Exactly the count asked for (the workers take turns asking), each run once.
+    assert len(trials) == 4 and all(t.state.name == "COMPLETE" for t in trials)
+    assert {t.user_attrs["worker_pid"] for t in trials} == {w.pid for w in workers}
+    assert len({t.user_attrs["run_dir"] for t in trials}) == 4
+    # Each worker's sampler has a seed of its own: no values proposed twice.
+    assert len({t.params["train.learning_rate"] for t in trials}) == 4
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--param", "train.lerning_rate=uniform(0,1)"], "did you mean 'learning_rate'"),
+        (["--param", "train.learning_rate=normal(0,1)"], "unknown distribution 'normal'"),
+        (
+            ["--param", "train.batch_size=choice(2,4,8)", "--sampler", "grid", "--trials", "2"],
+            "the grid has 3 points",
+        ),
+        (["--param", LR, "--storage", "sqlite:////no/such/folder/x.db"], "cannot open it"),
+        ([], "at least one parameter"),
+    ],
+)
+def test_bad_sweep_input_is_one_line_and_starts_nothing(
+    classification_recipe, tmp_path, capsys, extra, fragment
+):
+    code = main(["sweep", str(classification_recipe), "--dir", str(tmp_path / "sw"), *extra])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    assert fragment in lines[0]
+    assert not (tmp_path / "sw").exists() or not any((tmp_path / "sw").iterdir())
+
+
+def test_a_sweep_can_hand_its_workers_to_the_queue(
+    classification_recipe, tmp_path, capsys, monkeypatch
+):
+    from workbench.runs.queue import Queue
+
+    monkeypatch.setenv("WORKBENCH_QUEUE", str(tmp_path / "queue"))
+    code = main(
+        ["sweep", str(classification_recipe), "--param", LR, "--queue", "2",
+         "--dir", str(tmp_path / "sweeps")]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    (folder,) = sweep_folders(tmp_path / "sweeps")
+    jobs = Queue.open().jobs()
+    assert [j.argv for j in jobs] == [["sweep", "join", str(folder.resolve())]] * 2
+    assert all(j.status == "waiting" for j in jobs)
+    assert open_sweep(folder).trials() == []  # nothing ran here

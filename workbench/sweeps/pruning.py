@@ -1,0 +1,82 @@
+"""Inside a trial's run (`workbench run --sweep-trial FOLDER#ID`): a view of its
+events that tells the sweep's study where the run is, reports each validation to
+it, and stops the run (with a checkpoint, as a Ctrl-C would) when the pruner says
+the trial lags, or when the worker that started it is gone."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+
+from workbench.errors import WorkbenchError
+from workbench.runs.events import Created, Eval, Event
+
+# Evaluations are reported at tenths of an epoch: trials with other batch sizes (other
+# numbers of steps an epoch) or evaluating at other steps still meet there.
+POINTS_PER_EPOCH = 10
+WATCH_S = 2.0  # how often the run looks whether its worker is still there
+
+
+def parse_reference(reference: str) -> tuple[str, int]:
+    """``/path/to/sweep#12`` -> (folder, trial id)."""
+    folder, _, trial_id = reference.rpartition("#")
+    if not folder or not trial_id.isdigit():
+        raise WorkbenchError(f"--sweep-trial {reference!r}: expected SWEEP_FOLDER#TRIAL_ID")
+    return folder, int(trial_id)
+
+
+def report_points(last: int, epoch: float | None, step: int) -> range:
+    """The points (tenths of an epoch) an evaluation stands for: every one since the
+    previous evaluation's, up to its own; the value holds there until the next."""
+    point = int(epoch * POINTS_PER_EPOCH + 1e-9) if epoch is not None else step
+    return range(last + 1, max(point, last + 1) + 1) if point > last else range(0)
+
+
+class TrialReporter:
+    """The view; ``stop`` is the run's stop flag."""
+
+    def __init__(self, reference: str, stop: threading.Event):
+        import optuna
+
+        from workbench.sweeps.study import open_sweep
+
+        folder, trial_id = parse_reference(reference)
+        self.sweep = open_sweep(folder)
+        self.study = self.sweep.study()
+        self.trial = optuna.Trial(self.study, trial_id)
+        self.stop = stop
+        self.last = max(self.study._storage.get_trial(trial_id).intermediate_values, default=0)
+        self.trial.set_user_attr("run_pid", os.getpid())
+        parent = os.getppid()
+        threading.Thread(target=self._watch, args=(parent,), daemon=True).start()
+
+    def _watch(self, parent: int) -> None:
+        """Stop the run with a checkpoint when its worker is gone (its parent is then
+        another process), so the worker that takes the trial over goes on from there."""
+        while not self.stop.wait(WATCH_S):
+            if os.getppid() != parent:
+                self.stop.set()
+
+    def __call__(self, event: Event) -> None:
+        # A storage error (a database blip, a trial another worker failed) must not
+        # make the runner drop this view: pruning and the worker watch go on.
+        with contextlib.suppress(Exception):
+            self._hear(event)
+
+    def _hear(self, event: Event) -> None:
+        if isinstance(event, Created):  # a resumed run's folder the worker knows already
+            self.trial.set_user_attr("run_dir", event.path)
+        if not (isinstance(event, Eval) and event.split == "validation"):
+            return
+        if event.value is None:
+            return
+        points = report_points(self.last, event.epoch, event.step)
+        for point in points:
+            self.trial.report(event.value, point)
+        if points:
+            self.last = points[-1]
+        if points and not self.stop.is_set() and self.trial.should_prune():
+            self.trial.set_user_attr("pruned_at", event.step)
+            self.trial.set_user_attr("pruned_value", event.value)
+            self.stop.set()

@@ -83,6 +83,36 @@ def ensure_run(runs: Path, recipe: str, overrides: dict | None = None) -> Path:
     return runs_of(runs, recipe, overrides)[0]
 
 
+SWEEP_PARAMS = ["train.learning_rate=loguniform(1e-5, 1e-3)", "train.batch_size=choice(16, 32)"]
+
+
+def ensure_sweep(runs: Path) -> Path:
+    """A finished sweep of demo-sentiment under ``runs/sweeps`` (run now if there is
+    none: about four minutes on two CPU cores)."""
+    from workbench.sweeps.study import open_sweep, sweep_folders
+
+    for folder in sweep_folders(runs / "sweeps"):
+        rows = open_sweep(folder).trials()
+        if (
+            folder.name.endswith("demo-sentiment")
+            and sum(r.state == "completed" for r in rows) >= 4
+        ):
+            return folder
+    print("sweeping demo-sentiment for the screenshots…", flush=True)
+    subprocess.run(
+        [
+            sys.executable, "-m", "workbench", "sweep",
+            str(ROOT / "recipes" / "demo-sentiment.toml"),
+            *[x for p in SWEEP_PARAMS for x in ("--param", p)],
+            "--trials", "8", "--seed", "0", "--dir", str(runs / "sweeps"),
+            "--set", "train.epochs=2", "eval.every=steps", "eval.steps=20",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return sweep_folders(runs / "sweeps")[0]
+
+
 def stage_live(source: Path, target: Path) -> None:
     """Replay the events of ``source`` up to its second evaluation into ``target``,
     as written by this process: the TUI shows it as a run in progress."""
@@ -187,6 +217,7 @@ def main() -> int:
     relations = ensure_run(runs, "demo-relations", whole)
     lora = ensure_run(runs, "demo-ner-lora", whole)
     chinese = ensure_run(runs, "demo-ner-zh", {"train.epochs": 4, "train.max_steps": None})
+    sweep = ensure_sweep(runs)
 
     from workbench.tui.app import WorkbenchApp
 
@@ -198,6 +229,15 @@ def main() -> int:
         (project / "runs").mkdir()
         for run in (ner, ner_slow, sentiment, relations, lora, chinese):
             os.symlink(run, project / "runs" / run.name)
+        (project / "runs" / "sweeps").mkdir()
+        os.symlink(sweep, project / "runs" / "sweeps" / sweep.name)
+        # A queue of the picture's own: two runs waiting (no scheduler).
+        os.environ["WORKBENCH_QUEUE"] = str(project / "queue")
+        from workbench.runs.queue import Queue
+
+        queue = Queue.open()
+        for seed in (1, 2):
+            queue.add_run(Path("recipes/demo-ner.toml"), [f"train.seed={seed}"], project)
         if graph.is_file():  # copied: SQLite writes its -wal/-shm files beside the name it opens
             shutil.copyfile(graph, project / "graph.sqlite")
         live_name = f"{ner.name[:9]}235959-demo-ner"  # sorts first
@@ -289,6 +329,8 @@ def main() -> int:
                 ("predict-ner-zh", await predict(chinese, CHINESE)),
             ]
             await shoot(app, out, (width, height), steps)
+            app = WorkbenchApp(runs_dir="runs", recipes_dir="recipes")
+            await shoot(app, out, (width, height), [("sweeps", await press("6"))])
 
         async def annotate_screen():
             async def deciding(pilot):

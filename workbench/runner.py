@@ -21,7 +21,7 @@ from workbench.errors import WorkbenchError
 from workbench.experiment import Experiment
 from workbench.reports import reports_text
 from workbench.resume import ResumePoint
-from workbench.runs.events import Created, End, Event, Status
+from workbench.runs.events import Created, End, Event, Start, Status
 from workbench.runs.files import write_json_atomic, write_text_atomic
 from workbench.runs.folder import (
     RECIPE,
@@ -110,9 +110,11 @@ def run_experiment(
     views: Sequence[View] | None = None,
     stop: threading.Event | None = None,
     resume: ResumePoint | None = None,
+    sweep: dict | None = None,
 ) -> tuple[Path, End]:
     """Train ``experiment`` into a new run folder (or go on with ``resume``'s);
-    return the folder and the end event."""
+    return the folder and the end event. ``sweep``: the sweep trial this run is, said
+    in its start event."""
     from workbench.engine.devices import is_main_process
     from workbench.engine.loop import Engine
 
@@ -122,6 +124,8 @@ def run_experiment(
     fanout = None
 
     def emit(event: Event) -> None:
+        if sweep is not None and isinstance(event, Start):
+            event.sweep = sweep
         if fanout is not None:
             fanout(event)
 

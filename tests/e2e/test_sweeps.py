@@ -17,7 +17,7 @@ import pytest
 
 from workbench.cli import main
 from workbench.recipe import load_recipe
-from workbench.runs.events import Eval, Resumed, Step
+from workbench.runs.events import Eval, Resumed, Start, Step
 from workbench.runs.folder import read_events
 from workbench.runs.index import summarize
 from workbench.sweeps.pruning import TrialReporter, report_points
@@ -84,6 +84,14 @@ def test_a_sweep_runs_its_trials_as_runs_and_writes_the_best_recipe(
         assert Path(row.run_dir).parent == folder / "runs"
         recipe = load_recipe(Path(row.run_dir) / "recipe.toml", check_files=False)
         assert recipe.train.learning_rate == pytest.approx(row.params["train.learning_rate"])
+        # Its start event says which sweep and trial it is, and the values it tries.
+        (start,) = [e for e in read_events(Path(row.run_dir)) if isinstance(e, Start)]
+        assert start.sweep == {
+            "sweep": folder.name,
+            "folder": str(folder.resolve()),
+            "trial": row.number,
+            "params": row.params,
+        }
     assert len({r.run_dir for r in rows}) == 3
     best = sweep.best(rows)
     assert best is not None and best.value == max(r.value for r in rows)
@@ -152,14 +160,16 @@ def test_a_pruned_trial_ends_early_as_pruned(classification_recipe, tmp_path):
     sweep = _make(
         classification_recipe,
         tmp_path,
-        ["train.learning_rate=choice(0.01, 0.0)"],
+        ["train.learning_rate=choice(0.0, 0.5)"],
         trials=3,
         sampler="random",
         overrides=["train.epochs=6", "eval.metric=loss"],
         metric="loss",
     )
     study = sweep.study()
-    for lr in (0.01, 0.01, 0.0):  # the last one learns nothing: it lags from the start
+    # Two that change nothing (their loss stays where it starts), then one whose
+    # absurd learning rate throws the loss up at once: it lags from its first evaluation.
+    for lr in (0.0, 0.0, 0.5):
         study.enqueue_trial({"train.learning_rate": lr}, skip_if_exists=False)
     run_worker(sweep)
     rows = sweep.trials()

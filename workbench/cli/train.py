@@ -151,10 +151,13 @@ def cmd_run(args) -> int:
         else []
     )
     stop = threading.Event()
+    sweep = None
     if main and args.sweep_trial:
         from workbench.sweeps.pruning import TrialReporter
 
-        views.append(TrialReporter(args.sweep_trial, stop))
+        reporter = TrialReporter(args.sweep_trial, stop)
+        views.append(reporter)
+        sweep = reporter.info
 
     def on_signal(signum, frame):
         # A second Ctrl-C aborts at once; SIGTERM never does (its sender kills
@@ -176,7 +179,7 @@ def cmd_run(args) -> int:
     try:
         from workbench.runner import run_experiment
 
-        run_dir, end = run_experiment(experiment, views, stop=stop, resume=point)
+        run_dir, end = run_experiment(experiment, views, stop=stop, resume=point, sweep=sweep)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -164,6 +164,9 @@ class Start(Event):
     coverage: dict = field(default_factory=dict)
     coverage_warnings: list = field(default_factory=list)
     vocabulary_added: int = 0
+    # A sweep's trial: {"sweep": its name, "folder", "trial": its number, "params":
+    # the values it tries}; None for a run of its own.
+    sweep: dict | None = None
 
 
 @dataclass(kw_only=True)

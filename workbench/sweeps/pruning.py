@@ -48,6 +48,14 @@ class TrialReporter:
         self.stop = stop
         self.last = max(self.study._storage.get_trial(trial_id).intermediate_values, default=0)
         self.trial.set_user_attr("run_pid", os.getpid())
+        # What the run's start event says of it (DESIGN: a trial is a run like any
+        # other, with its sweep and parameters in its start event).
+        self.info = {
+            "sweep": self.sweep.spec.name,
+            "folder": str(self.sweep.folder),
+            "trial": self.trial.number,
+            "params": dict(self.study._storage.get_trial(trial_id).params),
+        }
         parent = os.getppid()
         threading.Thread(target=self._watch, args=(parent,), daemon=True).start()
 

@@ -46,7 +46,9 @@ ARMS = {
     "tpe": ["--sampler", "tpe", "--pruner", "median"],
     "random": ["--sampler", "random", "--pruner", "median"],
     "tpe-full": ["--sampler", "tpe", "--pruner", "none"],
+    "tpe-halving": ["--sampler", "tpe", "--pruner", "halving"],
 }
+DEFAULT_ARMS = ["tpe", "random", "tpe-full", "shipped"]
 
 
 def write_splits(shared: Path, folder: Path, train_size: int) -> dict[str, Path]:
@@ -162,14 +164,16 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--train-size", type=int, default=600)
     parser.add_argument("--plot", type=Path)
+    parser.add_argument("--arms", nargs="+", default=DEFAULT_ARMS, choices=[*ARMS, "shipped"])
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "sweep_search.json")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sweep-search-"))
     overrides = data_overrides(write_splits(args.shared, work, args.train_size))
-    results: dict[str, list[dict]] = {arm: [] for arm in [*ARMS, "shipped"]}
+    results: dict[str, list[dict]] = {arm: [] for arm in args.arms}
     for seed in args.seeds:  # arms interleaved per seed: the machine's drift hits all alike
-        results["shipped"].append(run_shipped(seed, overrides, work))
-        for arm in ARMS:
+        if "shipped" in args.arms:
+            results["shipped"].append(run_shipped(seed, overrides, work))
+        for arm in (a for a in args.arms if a != "shipped"):
             results[arm].append(run_arm(arm, seed, args.trials, overrides, work))
             print(
                 arm, seed, json.dumps({k: v for k, v in results[arm][-1].items() if k != "curve"})
@@ -190,10 +194,12 @@ def main() -> None:
             f"{statistics.mean(r['pruned'] for r in rows):>7.1f} "
             f"{statistics.mean(r['seconds'] for r in rows) / 60:>8.1f}"
         )
-    saved = 1 - statistics.mean(r["steps"] for r in results["tpe"]) / statistics.mean(
-        r["steps"] for r in results["tpe-full"]
-    )
-    print(f"\npruning (tpe against tpe-full): {saved:.0%} fewer steps")
+    if "tpe-full" in results:
+        full = statistics.mean(r["steps"] for r in results["tpe-full"])
+        for arm in ("tpe", "tpe-halving"):
+            if arm in results:
+                saved = 1 - statistics.mean(r["steps"] for r in results[arm]) / full
+                print(f"pruning ({arm} against tpe-full): {saved:.0%} fewer steps")
     args.json.write_text(json.dumps({"args": vars(args) | {"shared": str(args.shared),
                          "plot": str(args.plot), "json": str(args.json)},
                          "results": results}, indent=1))  # fmt: skip
@@ -213,7 +219,8 @@ def plot(results: dict[str, list[dict]], path: Path) -> None:
             xs, ys = zip(*row["curve"])
             style = "o" if arm == "shipped" else "-"
             ax.plot(xs, ys, style, drawstyle="steps-post", alpha=0.8,
-                    color={"tpe": "C0", "random": "C1", "tpe-full": "C2", "shipped": "C3"}[arm],
+                    color={"tpe": "C0", "random": "C1", "tpe-full": "C2", "shipped": "C3",
+                           "tpe-halving": "C4"}[arm],
                     label=arm if i == 0 else None)  # fmt: skip
     ax.set_xlabel("optimizer steps trained (all trials so far)")
     ax.set_ylabel("best dev accuracy so far")

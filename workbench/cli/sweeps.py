@@ -38,7 +38,9 @@ def register(sub) -> None:
     )
     sweep.add_argument("--trials", type=int, help="how many trials (default: 20, a grid: its size)")
     sweep.add_argument("--sampler", choices=("tpe", "random", "grid"), help="default: tpe")
-    sweep.add_argument("--pruner", choices=("median", "hyperband", "none"), help="default: median")
+    sweep.add_argument(
+        "--pruner", choices=("median", "halving", "hyperband", "none"), help="default: median"
+    )
     sweep.add_argument("--seed", type=int, help="the sampler's seed")
     sweep.add_argument(
         "--storage",

@@ -24,7 +24,7 @@ from workbench.sweeps.space import Param, grid, grid_size, parse_space
 
 SPEC, RECIPE, STORAGE_FILE, TRIAL_RUNS = "sweep.json", "recipe.toml", "optuna.sqlite", "runs"
 SAMPLERS = ("tpe", "random", "grid")
-PRUNERS = ("median", "hyperband", "none")
+PRUNERS = ("median", "halving", "hyperband", "none")
 DEFAULT_TRIALS = 20
 # Optuna's heartbeat: a trial whose worker has been silent this long (on any machine)
 # is failed and retried. Workers on this machine are checked at once by their pid.
@@ -160,6 +160,11 @@ def make_pruner(spec: SweepSpec):
         return optuna.pruners.NopPruner()
     if spec.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner()
+    if spec.pruner == "halving":
+        # Successive halving: at the end of the first epoch (10 points: pruning.py's
+        # tenths) a trial goes on only in the best third of those that got there, and
+        # again at three epochs, nine...
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=10, reduction_factor=3)
     # Two trials finished before any is judged; from its first evaluation on, as
     # Optuna's default (a trial is compared only where others reported too).
     return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)

@@ -115,3 +115,14 @@ def _minimal(tmp_path=None, extra: str = ""):
         folder / "r.toml",
         'task = "classification"\n[data]\ntrain = "train.csv"\n' + extra,
     )
+
+
+def test_pruners_and_samplers_are_named_or_refused(tmp_path):
+    recipe = load_recipe(_minimal(tmp_path), check_files=False)
+    items = ["train.batch_size=choice(8, 16)"]
+    for pruner in ("median", "halving", "hyperband", "none"):
+        assert sweep_settings(recipe, items, pruner=pruner)[1]["pruner"] == pruner
+    with pytest.raises(WorkbenchError, match="sweep pruner 'asha': one of median, halving"):
+        sweep_settings(recipe, items, pruner="asha")
+    with pytest.raises(WorkbenchError, match="sweep sampler 'cmaes': one of tpe, random, grid"):
+        sweep_settings(recipe, items, sampler="cmaes")

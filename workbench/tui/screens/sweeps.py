@@ -135,7 +135,8 @@ class SweepsScreen(Screen):
         if self.sweeps:
             table.move_cursor(row=min(max(cursor, 0), len(self.sweeps) - 1))
         self.query_one("#sweeps-title", Static).update(
-            f"[b]sweeps[/b] in {escape(str(self.sweeps_dir))} · {len(self.sweeps)} sweeps"
+            f"[b]sweeps[/b] in {escape(str(self.sweeps_dir))} · {len(self.sweeps)} "
+            f"sweep{'' if len(self.sweeps) == 1 else 's'}"
             + (
                 ""
                 if self.sweeps

@@ -93,6 +93,13 @@ def held_accuracy(run_dir: str) -> float | None:
     return test["metrics"]["accuracy"] if test else None
 
 
+def timed(command: list[str]) -> float:
+    """Seconds ``command`` took (it must succeed)."""
+    began = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - began
+
+
 def run_arm(arm: str, seed: int, trials: int, overrides: list[str], work: Path) -> dict:
     from workbench.sweeps.study import open_sweep, sweep_folders
 
@@ -103,9 +110,7 @@ def run_arm(arm: str, seed: int, trials: int, overrides: list[str], work: Path) 
         "--trials", str(trials), "--seed", str(seed), *ARMS[arm],
         "--dir", str(sweeps), "--set", *overrides, f"train.seed={seed}",
     ]  # fmt: skip
-    began = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    seconds = time.perf_counter() - began
+    seconds = timed(command)
     (folder,) = sweep_folders(sweeps)
     sweep = open_sweep(folder)
     rows = sorted(sweep.trials(), key=lambda r: r.number)
@@ -136,9 +141,7 @@ def run_shipped(seed: int, overrides: list[str], work: Path) -> dict:
         sys.executable, "-m", "workbench", "run", str(RECIPE), "--plain", "--quiet-reports",
         "--set", *overrides, f"train.seed={seed}", f"output.dir={runs}",
     ]  # fmt: skip
-    began = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    seconds = time.perf_counter() - began
+    seconds = timed(command)
     (run_dir,) = run_folders(runs)
     run = summarize(run_dir)
     return {

@@ -44,6 +44,15 @@ def sort_trials(sweep: Sweep, rows: list[TrialRow]) -> list[TrialRow]:
     return sorted(rows, key=key)
 
 
+def state_text(row: TrialRow) -> str:
+    """``pruned @40``, ``completed (again: #3)``, or the state."""
+    if row.state == "pruned" and row.pruned_at is not None:
+        return f"pruned @{row.pruned_at}"
+    if row.retry_of is not None:
+        return f"{row.state} (again: #{row.retry_of})"
+    return row.state
+
+
 def value_text(value: Any) -> str:
     """A parameter's value, short."""
     if isinstance(value, float):
@@ -69,11 +78,7 @@ def trials_table(sweep: Sweep, rows: list[TrialRow]) -> Table:
     table.add_column("time", justify="right")
     table.add_column("run", no_wrap=True, overflow="ellipsis")
     for row in sort_trials(sweep, rows):
-        state = row.state
-        if row.state == "pruned" and row.pruned_at is not None:
-            state = f"pruned @{row.pruned_at}"
-        elif row.retry_of is not None:
-            state = f"{row.state} (again: #{row.retry_of})"
+        state = state_text(row)
         value = row.value if row.value is not None else last_value(row)
         table.add_row(
             str(row.number),

@@ -359,17 +359,14 @@ def create_sweep(
             storage=open_storage(url),
             direction=spec.direction,  # type: ignore[arg-type]
         )
-    except optuna.exceptions.DuplicatedStudyError:
+    except Exception as exc:
         import shutil
 
-        shutil.rmtree(folder, ignore_errors=True)
-        raise WorkbenchError(
-            f"storage {shown_url(url)}: already holds a sweep named {spec.study!r}"
-        ) from None
-    except Exception:
-        import shutil
-
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)  # no sweep folder without its study
+        if isinstance(exc, optuna.exceptions.DuplicatedStudyError):
+            raise WorkbenchError(
+                f"storage {shown_url(url)}: already holds a sweep named {spec.study!r}"
+            ) from None
         raise
     study.set_user_attr("workbench", {"spec": asdict(spec), "recipe": text})
     (folder / RECIPE).write_text(text, encoding="utf-8")

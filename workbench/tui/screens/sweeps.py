@@ -24,6 +24,7 @@ from workbench.sweeps.present import (
     last_value,
     short_name,
     sort_trials,
+    state_text,
     value_text,
 )
 from workbench.sweeps.study import Sweep, TrialRow, open_sweep, sweep_folders
@@ -167,7 +168,7 @@ class SweepsScreen(Screen):
         self.rows = sort_trials(sweep, self._trials(sweep))
         metric = sweep.spec.metric
         for row in self.rows:
-            state = f"pruned @{row.pruned_at}" if row.state == "pruned" else row.state
+            state = state_text(row)
             # A pruned or running trial shows the last value it reported, dimmed.
             value = (
                 Text(metric_text(metric, row.value), justify="right")

@@ -350,6 +350,22 @@ def main() -> int:
             )
             await shoot(app, out, (width, height), [("annotate", deciding)])
 
+            async def pair(pilot):
+                screen = pilot.app.screen
+                await until(pilot, lambda: screen.session is not None)
+
+            app = WorkbenchApp(
+                runs_dir="runs",
+                recipes_dir="recipes",
+                annotate={
+                    "model": f"runs/{relations.name}",
+                    "corpus": "data/demo/relations/test.jsonl",  # entities given
+                    "out": "annotations/demo-relations.jsonl",
+                },
+            )
+            steps = [("annotate-relations", pair), ("annotate-labels", await press("l", "b"))]
+            await shoot(app, out, (width, height), steps)
+
         async def graph_screens():
             from workbench.kg.store import Graph
 

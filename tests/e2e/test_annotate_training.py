@@ -3,6 +3,7 @@ training on the decisions from the model that proposed them."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -38,6 +39,26 @@ TAUGHT = [
     ("Chloe Haddad joined Helix in Busan .", [("PER", 0, 2), ("ORG", 3, 4), ("LOC", 5, 6)]),
 ]
 
+# The same kind of sentence with other names: never decided, never trained on.
+HELD_OUT = [
+    ("Priya Novak joined Saffron in Porto .", [("PER", 0, 2), ("ORG", 3, 4), ("LOC", 5, 6)]),
+    ("Tomasz Okafor joined Ironbark in Lisbon .", [("PER", 0, 2), ("ORG", 3, 4), ("LOC", 5, 6)]),
+    ("Hana Rahman joined Verdant in Kyoto .", [("PER", 0, 2), ("ORG", 3, 4), ("LOC", 5, 6)]),
+]
+
+
+def spans_file(path: Path, sentences) -> Path:
+    lines = (
+        json.dumps(
+            {
+                "tokens": text.split(),
+                "entities": [{"type": t, "start": s, "end": e} for t, s, e in spans],
+            }
+        )
+        for text, spans in sentences
+    )
+    return write(path, "\n".join(lines) + "\n")
+
 
 def corpus(folder: Path) -> Path:
     write(folder / "corpus" / "news.txt", " ".join(text for text, _ in TAUGHT))
@@ -46,7 +67,7 @@ def corpus(folder: Path) -> Path:
 
 def test_proposals_are_the_models_predictions_least_certain_first(ner_recipe):
     run_dir = train(ner_recipe)
-    loaded, queue = build_queue(run_dir, corpus(ner_recipe.parent))
+    loaded, queue = build_queue(run_dir, corpus(ner_recipe.parent), "uncertain")
     task, model, tokenizer = loaded.task, loaded.model, loaded.tokenizer
     assert len(queue) == len(TAUGHT)
     confidences = [i.confidence for i in queue]
@@ -55,7 +76,9 @@ def test_proposals_are_the_models_predictions_least_certain_first(ner_recipe):
         (expected,) = task.predict_tokens(model, tokenizer, [item.tokens], loaded.max_length)
         assert item.entities == expected
     # Decided ones are left out of a new queue.
-    _, rest = build_queue(run_dir, corpus(ner_recipe.parent), skip={queue[0].key}, loaded=loaded)
+    _, rest = build_queue(
+        run_dir, corpus(ner_recipe.parent), "uncertain", skip={queue[0].key}, loaded=loaded
+    )
     assert [i.key for i in rest] == [i.key for i in queue[1:]]
 
 
@@ -78,10 +101,12 @@ def test_training_on_the_decisions_starts_from_the_run_and_learns_them(ner_recip
     assert experiment.labels == base_meta["labels"]  # the run's head, kept
     assert len(experiment.splits["train"]) == 3 + len(TAUGHT)
 
-    before = evaluate_saved(run_dir, str(decisions))[1]["metrics"]["f1"]
+    # Scored on sentences of the new kind nobody decided: learning, not memory.
+    held_out = spans_file(folder / "held-out.jsonl", HELD_OUT)
+    before = evaluate_saved(run_dir, str(held_out))[1]["metrics"]["f1"]
     taught_dir, end = run_experiment(experiment)
     assert end.status == "completed", end.error
-    after = evaluate_saved(taught_dir, str(decisions))[1]["metrics"]["f1"]
+    after = evaluate_saved(taught_dir, str(held_out))[1]["metrics"]["f1"]
     assert after > before, (before, after)
 
 

@@ -43,3 +43,37 @@ def save_tiny_bert(folder: Path, seed: int | None = None, deberta: bool = False,
     torch.random.set_rng_state(state)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def relation_stand_in(labels: list[str], guesses, entity_types: list[str] | None = None):
+    """A loaded relation model whose answers are known: every candidate pair gets
+    the distribution ``guesses(head_type, tail_type)`` returns (a dict over
+    ``labels``). The real task picks the candidates; the real MiniLM tokenizer is
+    there for the screens' coverage check."""
+    from types import SimpleNamespace
+
+    from workbench.models.pretrained import load_tokenizer
+    from workbench.models.saved import SavedModel
+    from workbench.tasks.relation import RelationTask
+
+    task = RelationTask()
+    task.entity_types = list(entity_types or [])
+
+    def pair_probabilities(model, tokenizer, items, max_length, batch_size=32):
+        return [
+            {
+                (h, t): guesses(item["entities"][h]["type"], item["entities"][t]["type"])
+                for h, t in task.candidates(item)
+            }
+            for item in items
+        ]
+
+    task.pair_probabilities = pair_probabilities  # type: ignore[method-assign]
+    model = SimpleNamespace(config=SimpleNamespace(id2label=dict(enumerate(labels))))
+    return SavedModel(
+        task=task,
+        model=model,
+        tokenizer=load_tokenizer("minilm"),
+        meta={"task": "relation", "labels": list(labels)},
+        folder=Path(),
+    )

@@ -48,3 +48,14 @@ def footer_keys(app) -> set[str]:
         for b in app.screen.active_bindings.values()
         if b.binding.show and b.enabled
     }
+
+
+async def opened_annotate(pilot):
+    """The Annotate screen once its queue is read."""
+    from workbench.tui.screens.annotate import AnnotateScreen
+
+    screen = pilot.app.screen
+    assert isinstance(screen, AnnotateScreen)
+    await wait_for(pilot, lambda: screen.session is not None, 30, "the queue")
+    await pilot.pause()
+    return screen

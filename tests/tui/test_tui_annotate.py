@@ -14,6 +14,7 @@ import pytest
 import workbench.annotate.pool as pool
 from helpers.files import write
 from helpers.tui import app_for, footer_keys, text_of, wait_for
+from helpers.tui import opened_annotate as opened
 from workbench.annotate.decisions import DecisionLog
 from workbench.models.pretrained import load_tokenizer
 from workbench.models.saved import SavedModel
@@ -74,14 +75,6 @@ def annotate_app(project, out):
             "order": "uncertain",
         },
     )
-
-
-async def opened(pilot) -> AnnotateScreen:
-    screen = pilot.app.screen
-    assert isinstance(screen, AnnotateScreen)
-    await wait_for(pilot, lambda: screen.session is not None, 30, "the queue")
-    await pilot.pause()
-    return screen
 
 
 def sentence(screen) -> str:
@@ -249,5 +242,29 @@ def test_a_decisions_file_with_labels_the_model_lacks_is_refused(project):
             await wait_for(pilot, lambda: "GADGET" in text_of(status), 30, "the refusal")
             assert "labels this model does not know (GADGET)" in text_of(status)
             assert screen.session is None
+
+    asyncio.run(scenario())
+
+
+def test_l_picks_a_label_by_name_as_its_number_key_would(project):
+    out = project / "annotations" / "d.jsonl"
+
+    async def scenario():
+        async with annotate_app(project, out).run_test(size=SIZE) as pilot:
+            screen = await opened(pilot)
+            assert "more: l lists all" not in text_of(screen.query_one("#annotate-labels"))
+            await pilot.press("right", "right", "right", "shift+right")  # "office in"
+            await pilot.press("l")
+            await pilot.pause()
+            await pilot.press("o", "r", "g", "enter")
+            await pilot.pause()
+            assert sentence(screen) == (
+                "[Kestrel]ORG opened an [office in]ORG [Porto]LOC last year for its staff ."
+            )
+            await pilot.press("l")  # Escape leaves the sentence as it was
+            await pilot.pause()
+            await pilot.press("p", "escape")
+            await pilot.pause()
+            assert "[office in]ORG" in sentence(screen)
 
     asyncio.run(scenario())

@@ -1,15 +1,17 @@
-"""The decisions file: one JSON line per decided sentence, in the layout the
-readers already load as training data.
+"""The decisions file: one JSON line per decided sentence (or entity pair), in
+the layout the readers already load as training data.
 
 NER: ``{"tokens", "entities": [{"type", "start", "end"}], ...}`` (``data.train``
 or ``data.extra_train`` read it as span-annotated sentences); classification:
-``{"text", "label", ...}``. Each line also says what the person did
-(``"decision"``: accepted, fixed or rejected; the readers skip rejected ones)
-and for which ``"task"``,
-where the sentence came from (``"source"``, and ``"position"``: the sentence's
-number in its document), its ``"text"`` and when (``"time"``). The example's own
-keys follow the recipe's column names (``tokens_column``...), so the recipe that
-trained the model reads the file unchanged.
+``{"text", "label", ...}``; relation: ``{"tokens", "entities": [head, tail],
+"relations": [{"type", "head": 0, "tail": 1}], "pair": [h_start, h_end, t_start,
+t_end], ...}`` (no relation: an empty list). Each line also says what the person
+did (``"decision"``: accepted, fixed or rejected; the readers skip rejected ones)
+and for which ``"task"``, where the sentence came from (``"source"``, and
+``"position"``: the sentence's number in its document), its ``"text"`` and when
+(``"time"``). The example's own keys follow the recipe's column names
+(``tokens_column``...), so the recipe that trained the model reads the file
+unchanged.
 
 Every decision is appended with one write and fsynced before the next sentence
 shows, so a dropped SSH session or a killed process loses at most the sentence
@@ -24,6 +26,7 @@ import os
 import time
 from pathlib import Path
 
+from workbench.annotate.pairs import RELATION, PairItem, pair_key
 from workbench.annotate.pool import Item, item_key
 from workbench.data import EXTENSIONS, REJECTED
 from workbench.errors import WorkbenchError, where
@@ -59,6 +62,43 @@ def classification_record(
     return {**record, **_about(item, decision, "classification")}
 
 
+def relation_record(
+    item: PairItem,
+    label: str | None,
+    decision: str,
+    columns: dict | None = None,
+    none_label: str = "no_relation",
+) -> dict:
+    """The line for an entity pair: the sentence's words, the head and the tail
+    (entities 0 and 1) and the relation between them, none for the no-relation
+    label or a rejected pair. Only those two entities are written: the relation
+    reader makes every ordered pair of a line's entities a training pair, and the
+    pairs nobody looked at would all become no-relation (the decided pair's
+    reverse does, where the model takes that type pair)."""
+    columns = columns or {}
+    related = decision != REJECTED and label is not None and label != none_label
+    return {
+        columns.get("tokens_column", "tokens"): item.tokens,
+        columns.get("entities_column", "entities"): [
+            {"type": e["type"], "start": e["start"], "end": e["end"]} for e in item.entities
+        ],
+        columns.get("relations_column", "relations"): (
+            [{"type": label, "head": 0, "tail": 1}] if related else []
+        ),
+        "pair": list(item.pair),
+        **_about(item, decision, RELATION),
+    }
+
+
+def record_key(record: dict) -> str:
+    """The key of the item a line decided (``Item.key``): a pair's line names its pair."""
+    source, text = str(record["source"]), str(record["text"])
+    pair = record.get("pair")
+    if isinstance(pair, list) and len(pair) == 4 and all(isinstance(n, int) for n in pair):
+        return pair_key(source, text, pair)
+    return item_key(source, text)
+
+
 def _about(item: Item, decision: str, task: str) -> dict:
     return {
         "task": task,
@@ -70,7 +110,7 @@ def _about(item: Item, decision: str, task: str) -> dict:
     }
 
 
-METADATA = ("task", "decision", "source", "position", "text", "time")
+METADATA = ("task", "decision", "source", "position", "text", "time", "pair")
 
 
 class DecisionLog:
@@ -127,8 +167,8 @@ class DecisionLog:
 
     @property
     def decided(self) -> set[str]:
-        """Keys of the items decided in this file (``pool.item_key``)."""
-        return {item_key(str(r["source"]), str(r["text"])) for r in self.records}
+        """Keys of the items decided in this file (``record_key``)."""
+        return {record_key(r) for r in self.records}
 
     def task(self) -> str | None:
         """The task the file's decisions are for (None while it is empty)."""
@@ -144,6 +184,9 @@ class DecisionLog:
             if record.get("task") == "ner":
                 spans = record.get(columns.get("entities_column", "entities")) or []
                 found |= {str(e.get("type")) for e in spans if isinstance(e, dict)}
+            elif record.get("task") == RELATION:
+                related = record.get(columns.get("relations_column", "relations")) or []
+                found |= {str(r.get("type")) for r in related if isinstance(r, dict)}
             else:
                 label = record.get(columns.get("label_column", "label"))
                 if label is not None:

@@ -8,6 +8,15 @@ file, or a JSON record's text) with the model's class. Each item's
 of its words (Shen et al., 2017's MNLP: normalised, so long sentences are not
 picked for their length alone), for classification the log top probability.
 
+``balanced`` order (the default) is uncertainty stratified by what the sentences
+say: the run's own encoder gives each a vector (mean-pooled), k-means cuts the
+queue into up to ``CLUSTERS`` groups of similar sentences, and the groups take
+turns in proportion to their size, each giving its least confident sentence left.
+Least-confident-first alone over-samples what the model finds hardest (in a new
+domain, one rare type) and a first small batch trained on that makes the model
+worse; a stratified pick is as spread as a random one and each sentence in it is
+the hardest of its kind (``benchmarks/teaching_loop.py``).
+
 ``uncertain`` order shows the least confident first, with a little diversity: an
 item that repeats one of the last 20 shown (the same words for the most part, or
 the same template: the same sentence once its names and numbers are blanked
@@ -21,21 +30,23 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
+from workbench.annotate.orders import DEFAULT_ORDER, ORDERS
 from workbench.errors import WorkbenchError
 from workbench.kg.corpus import Document, read_corpus, split_sentences
 from workbench.models.saved import SavedModel, load_saved
 from workbench.tasks.words import splitter
 
-ORDERS = ("uncertain", "random")
 TASKS = ("ner", "classification")
 DIVERSITY_WINDOW = 20  # how many recent picks a new one must not repeat
 DIVERSITY_OVERLAP = 0.7  # word-set overlap (Jaccard) that counts as repeating
 LOOKAHEAD = 100  # how far down the ranking a non-repeat is looked for
+CLUSTERS = 50  # at most: about one a sentence in a first batch of fifty
 
 
 @dataclass
@@ -120,15 +131,23 @@ def propose(items: list[Item], loaded: SavedModel, batch_size: int = 32) -> None
         )
 
 
-def order(items: list[Item], how: str = "uncertain", seed: int = 0) -> list[Item]:
-    """The queue: ``uncertain`` (least confident first, near-repeats held back)
-    or ``random`` (seeded)."""
+def order(
+    items: list[Item], how: str = DEFAULT_ORDER, seed: int = 0, vectors: Any = None
+) -> list[Item]:
+    """The queue: ``balanced`` (clusters of similar sentences take turns in
+    proportion to their size, each giving its least confident; ``vectors``: one
+    row an item, ``sentence_vectors``), ``uncertain`` (least confident first,
+    near-repeats held back) or ``random`` (seeded)."""
     if how not in ORDERS:
         raise WorkbenchError(f"order {how!r}: choose one of {', '.join(ORDERS)}")
     if how == "random":
         shuffled = list(items)
         random.Random(seed).shuffle(shuffled)
         return shuffled
+    if how == "balanced":
+        if vectors is None:
+            raise ValueError("the balanced order needs the items' sentence vectors")
+        return _balanced(items, vectors, seed)
     ranked = sorted(items, key=lambda item: item.confidence)  # stable: corpus order on ties
     shapes = {id(item): _shape(item) for item in ranked}
     chosen: list[Item] = []
@@ -146,6 +165,58 @@ def order(items: list[Item], how: str = "uncertain", seed: int = 0) -> list[Item
         chosen.append(item)
         recent = [*recent[-(DIVERSITY_WINDOW - 1) :], shapes[id(item)]]
     return chosen
+
+
+def clusters_for(count: int) -> int:
+    """How many clusters a queue of ``count`` items is cut into."""
+    return max(1, min(CLUSTERS, count // 4))
+
+
+def _balanced(items: list[Item], vectors: Any, seed: int) -> list[Item]:
+    """Stratified uncertainty: k-means clusters of the sentence vectors take turns
+    (Sainte-Lague: each turn goes to the cluster with the largest size / (2 x taken
+    + 1)), each giving its least confident item left. So the first fifty are spread
+    over the corpus as a random fifty would be, and each is the hardest of its kind."""
+    if not items:
+        return []
+    from sklearn.cluster import KMeans
+
+    k = clusters_for(len(items))
+    labels = (
+        KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(vectors)
+        if k > 1
+        else [0] * len(items)
+    )
+    groups: list[list[Item]] = [[] for _ in range(k)]
+    for item, label in zip(items, labels):
+        groups[int(label)].append(item)
+    for group in groups:
+        group.sort(key=lambda item: item.confidence, reverse=True)  # least confident last
+    sizes = [len(group) for group in groups]
+    taken = [0] * k
+    chosen: list[Item] = []
+    while len(chosen) < len(items):
+        turn = max((c for c in range(k) if groups[c]), key=lambda c: sizes[c] / (2 * taken[c] + 1))
+        chosen.append(groups[turn].pop())
+        taken[turn] += 1
+    return chosen
+
+
+def sentence_vectors(
+    items: Sequence[Item], loaded: SavedModel, batch_size: int = 32, encoder: Any = None
+) -> Any:
+    """One unit vector an item: its text read by the run's own encoder (``encoder``
+    where the model keeps it elsewhere than ``base_model``), mean-pooled
+    (``kg.embed``), so a corpus in any language the model reads clusters by what
+    its sentences say. Items sharing a text (a sentence's pairs) share a vector."""
+    from workbench.kg.embed import Embedder
+
+    model = loaded.model if encoder is None else encoder
+    embedder = Embedder.around(model, loaded.tokenizer, str(loaded.folder), loaded.max_length)
+    texts = list(dict.fromkeys(item.text for item in items))
+    rows = embedder.encode(texts, batch_size)
+    place = {text: number for number, text in enumerate(texts)}
+    return rows[[place[item.text] for item in items]]
 
 
 def _shape(item: Item) -> tuple[frozenset[str], str]:
@@ -168,7 +239,7 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
 def build_queue(
     model_path: str | Path,
     corpus: str | Path | list[Document],
-    how: str = "uncertain",
+    how: str = DEFAULT_ORDER,
     seed: int = 0,
     skip: set[str] | frozenset[str] = frozenset(),
     limit: int | None = None,
@@ -197,4 +268,5 @@ def build_queue(
     if say is not None:
         say(f"reading {len(items)} {'sentences' if task_name == 'ner' else 'texts'} with the model")
     propose(items, loaded, batch_size)
-    return loaded, order(items, how, seed)
+    vectors = sentence_vectors(items, loaded, batch_size) if how == "balanced" else None
+    return loaded, order(items, how, seed, vectors)

@@ -1,18 +1,29 @@
 """Train on what you fixed: a recipe that starts from the run whose model proposed
 the labels, keeps its labels (``model.name`` = the run folder), and adds the
-decisions file to its training data (``data.extra_train``)."""
+decisions file to its training data (``data.extra_train``).
+
+The run's own training data is replayed beside the decisions, not dropped (a model
+taught on fifty tweets alone forgets the news it knew) and not kept whole either
+(fifty corrections among fourteen thousand sentences barely move the model, and
+every ``t`` would cost a full training): a seeded sample of ``REPLAY`` times as
+many of its examples as there are decided ones (``data.max_train_samples``),
+drawn afresh as the decisions grow. ``benchmarks/teaching_loop.py`` measures it.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from workbench.data import read_examples
 from workbench.errors import WorkbenchError
 from workbench.models.folder import has_whole_model
 from workbench.recipe import load_recipe
 from workbench.runs.files import write_text_atomic
 from workbench.runs.folder import RECIPE
+from workbench.tasks import get_task
 
 TAUGHT = "-taught"
+REPLAY = 4  # the run's own examples replayed per decided one
 
 
 def taught_path(decisions: str | Path) -> Path:
@@ -46,11 +57,32 @@ def taught_recipe(
     data = recipe.values["data"]
     extra = [p for p in data["extra_train"] or [] if Path(p) != decisions]
     data["extra_train"] = [*extra, str(decisions)]
+    replay = _replay(recipe, original)
     path = Path(out) if out else taught_path(decisions)
     header = (
         f"# Written by workbench annotate: {original} from run {run_dir.name}, trained\n"
-        f"# further with the decisions in {decisions.name} added to its training data.\n"
+        f"# further with the decisions in {decisions.name} added to its training data,\n"
+        f"# beside {replay} of its own training examples (a seeded sample, so it does not\n"
+        f"# forget them; data.max_train_samples: raise it or remove it to train on more).\n"
     )
     write_text_atomic(path, header + recipe.to_toml())
     load_recipe(path)  # what was written must read back (files present, keys valid)
     return path
+
+
+def _replay(recipe, original: str) -> int:
+    """Cap the run's own training data at ``REPLAY`` examples per new one (those of
+    every ``data.extra_train`` file), a seeded random sample where the recipe does
+    not already cut its evaluation splits by position."""
+    data = recipe.values["data"]
+    new = sum(
+        len(read_examples(str(path), {**data, "format": "auto"}, get_task(recipe.task).kind))
+        for path in data["extra_train"]
+    )
+    # A limit the user set is kept when smaller; one a taught recipe set was ours.
+    given = None if original.endswith(TAUGHT) else data.get("max_train_samples")
+    replay = REPLAY * new
+    data["max_train_samples"] = min(replay, given) if given else replay
+    if not data.get("max_eval_samples"):  # `sample` cuts the evaluation splits too
+        data["sample"] = "random"
+    return data["max_train_samples"]

@@ -1,5 +1,5 @@
-"""One annotation session: the queue, the sentence being decided, and the edits a
-person makes to it before deciding. Plain state and methods, no display: the
+"""One annotation session: the queue, the sentence (or entity pair) being decided,
+and the edits a person makes to it before deciding. Plain state and methods, no display: the
 Annotate screen draws it and maps keys onto it, and tests drive it directly."""
 
 from __future__ import annotations
@@ -13,15 +13,20 @@ from workbench.annotate.decisions import (
     DecisionLog,
     classification_record,
     ner_record,
+    record_key,
+    relation_record,
 )
-from workbench.annotate.pool import Item, item_key, make_item
+from workbench.annotate.pairs import RELATION, PairItem, pair_from_record
+from workbench.annotate.pool import Item, make_item
 
 
 class Session:
     """Decide the items of ``queue`` one by one into ``log``.
 
-    ``labels`` are what the person may choose from: entity types (NER) or classes.
-    ``columns`` are the recipe's data column names, so the file fits the recipe."""
+    ``labels`` are what the person may choose from: entity types (NER), classes, or
+    relation types (a relation run's items are ``PairItem``s; ``none_label`` is its
+    no-relation label, written as a line without a relation). ``columns`` are the
+    recipe's data column names, so the file fits the recipe."""
 
     def __init__(
         self,
@@ -32,6 +37,7 @@ class Session:
         columns: dict | None = None,
         repropose: Callable[[list[Item]], None] | None = None,
         level: str = "words",
+        none_label: str | None = None,
     ):
         self.queue = list(queue)
         self.log = log
@@ -39,6 +45,7 @@ class Session:
         self.labels = labels
         self.level = level  # how a sentence is cut into words (tasks/words.py)
         self.columns = columns or {}
+        self.none_label = none_label if none_label is not None else "no_relation"
         # Asks the model again for a sentence an undo brings back from an earlier
         # session (its proposal was not kept): ``pool.propose`` with the loaded model.
         self.repropose = repropose
@@ -119,7 +126,10 @@ class Session:
         return next((e for e in self.entities if e["start"] <= word < e["end"]), None)
 
     def delete(self) -> bool:
-        """Remove the entity under the cursor (or every one inside the selection)."""
+        """Remove the entity under the cursor (or every one inside the selection);
+        a pair's head and tail are not the person's to remove."""
+        if self.task != "ner":
+            return False
         start, end = self.selection
         kept = [e for e in self.entities if e["end"] <= start or e["start"] >= end]
         removed = len(kept) != len(self.entities)
@@ -137,7 +147,9 @@ class Session:
         if self.current is None:
             return None
         if self.task != "ner" and self.label is None:
-            raise ValueError("choose a class first")
+            raise ValueError(
+                "choose a relation type first" if self.task == RELATION else "choose a class first"
+            )
         decision = FIXED if self.changed else ACCEPTED
         self._decide(decision)
         return decision
@@ -159,6 +171,8 @@ class Session:
         item = self.queue[0]
         if self.task == "ner":
             record = ner_record(item, self.entities, decision, self.columns)
+        elif isinstance(item, PairItem):
+            record = relation_record(item, self.label, decision, self.columns, self.none_label)
         else:
             record = classification_record(item, self.label, decision, self.columns)
         self.log.append(record)  # on disk before the next sentence shows
@@ -169,14 +183,18 @@ class Session:
     def undo(self) -> dict | None:
         """Take back the last decision in the file (this session's or an earlier
         one's): its sentence shows again as it was decided. Returns the record."""
+        if not self.log.records:
+            return None
+        last = self.log.records[-1]
+        mine = bool(self.history) and self.history[-1].key == record_key(last)
+        # Rebuilt before the file is cut: a line that cannot be shown again stays.
+        item = self.history[-1] if mine else self._rebuilt(last)
         record = self.log.undo()
         if record is None:
             return None
-        text, source = str(record["text"]), str(record["source"])
-        if self.history and self.history[-1].key == item_key(source, text):
-            item = self.history.pop()
-        else:  # decided in an earlier session: rebuilt from its line
-            item = make_item(source, int(record.get("position") or 0), text, self.task, self.level)
+        if mine:
+            self.history.pop()
+        else:
             item.confidence = float("nan")  # the model's proposal was not kept
             if self.repropose is not None:
                 self.repropose([item])
@@ -186,9 +204,20 @@ class Session:
         elif self.task == "ner":
             decided = record.get(self.columns.get("entities_column", "entities")) or []
             self._start(entities=[dict(e) for e in decided])
+        elif self.task == RELATION:
+            related = record.get(self.columns.get("relations_column", "relations")) or []
+            self._start(label=str(related[0]["type"]) if related else self.none_label)
         else:
             self._start(label=record.get(self.columns.get("label_column", "label")))
         return record
+
+    def _rebuilt(self, record: dict) -> Item:
+        """The item an earlier session's line decided, unproposed."""
+        if self.task == RELATION:
+            return pair_from_record(record, self.columns)
+        position = int(record.get("position") or 0)
+        text, source = str(record["text"]), str(record["source"])
+        return make_item(source, position, text, self.task, self.level)
 
 
 def _spans(entities: list[dict]) -> set[tuple[str, int, int]]:

@@ -10,10 +10,11 @@ from workbench.errors import WorkbenchError
 from workbench.recipe import load_recipe
 from workbench.runs.folder import RECIPE
 
-COLUMNS = ("tokens_column", "entities_column", "text_column", "label_column")
+COLUMNS = ("tokens_column", "entities_column", "relations_column", "text_column", "label_column")
 WRITTEN = {
     "ner": ("tokens_column", "entities_column"),
     "classification": ("text_column", "label_column"),
+    "relation": ("tokens_column", "entities_column", "relations_column"),
 }
 ANNOTATIONS = Path("annotations")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+from workbench.annotate.orders import DEFAULT_ORDER, ORDERS
 from workbench.cli.common import model_run, positive
 from workbench.errors import WorkbenchError
 
@@ -14,11 +15,12 @@ def register(sub) -> None:
     annotate = sub.add_parser(
         "annotate",
         help="correct a model on your documents, least certain sentences first",
-        description="Open the workbench's Annotate screen: the corpus's sentences, "
-        "pre-labelled by RUN's model, least certain first (--order). Accept, fix or "
-        "reject each; every decision is appended to --out at once, in the span JSONL "
-        "the readers load, and reopening the file goes on where it stopped. t on the "
-        "screen trains a recipe that starts from RUN's model with the decisions added.",
+        description="Open the workbench's Annotate screen: the corpus's sentences "
+        "(for a relation run, its entity pairs), pre-labelled by RUN's model, least "
+        "certain first (--order). Accept, fix or reject each; every decision is "
+        "appended to --out at once, in the JSONL the readers load, and reopening the "
+        "file goes on where it stopped. t on the screen trains a recipe that starts "
+        "from RUN's model with the decisions added.",
     )
     annotate.add_argument(
         "--model", required=True, metavar="RUN", help="run (or recipe name) whose model proposes"
@@ -27,7 +29,14 @@ def register(sub) -> None:
         "--corpus",
         required=True,
         metavar="PATH",
-        help="text file, folder of .txt/.md files, or JSON records with id and text",
+        help="text file, folder of .txt/.md files, or JSON records with id and text; for a "
+        "relation run also JSONL with tokens and entities",
+    )
+    annotate.add_argument(
+        "--ner",
+        default=None,
+        metavar="RUN",
+        help="relation runs on raw text: the NER run whose model finds the entities",
     )
     annotate.add_argument(
         "--out",
@@ -37,9 +46,10 @@ def register(sub) -> None:
     )
     annotate.add_argument(
         "--order",
-        choices=("uncertain", "random"),
-        default="uncertain",
-        help="least certain first, with near-repeats held back (default), or random",
+        choices=ORDERS,
+        default=DEFAULT_ORDER,
+        help="balanced: the least certain of each cluster of similar sentences, clusters "
+        "taking turns by size (default); uncertain: least certain first; or random",
     )
     annotate.add_argument(
         "--limit", type=int, default=None, metavar="N", help="read only the first N sentences"
@@ -50,7 +60,7 @@ def register(sub) -> None:
 
 def cmd_annotate(args) -> int:
     from workbench.annotate.decisions import DecisionLog
-    from workbench.annotate.pool import TASKS
+    from workbench.annotate.pairs import ANNOTATED, RELATION, check_ner_run, read_relation_corpus
     from workbench.annotate.setup import default_out, recipe_columns, run_folder_of
     from workbench.kg.corpus import read_corpus
     from workbench.models.folder import saved_task
@@ -62,10 +72,25 @@ def cmd_annotate(args) -> int:
     # corpus, the decisions file) goes to the screen, which does not read it again.
     run_dir = run_folder_of(model_run(args.model, args.runs or "runs"))
     task = saved_task(run_dir)[1]
-    if task not in TASKS:
-        raise WorkbenchError(f"{run_dir}: a {task} model; annotate takes NER and classification")
-    recipe_columns(run_dir)  # a text-pair recipe is said now
-    documents = read_corpus(args.corpus)
+    if task not in ANNOTATED:
+        raise WorkbenchError(
+            f"{run_dir}: a {task} model; annotate takes NER, classification and relation"
+        )
+    columns = recipe_columns(run_dir)  # a text-pair recipe is said now
+    ner = None
+    if args.ner is not None:
+        if task != RELATION:
+            raise WorkbenchError(
+                f"--ner {args.ner}: only a relation run reads entities from an NER model; "
+                f"{run_dir} is a {task} run"
+            )
+        ner = run_folder_of(model_run(args.ner, args.runs or "runs"))
+        check_ner_run(ner)
+    documents = (
+        read_relation_corpus(args.corpus, columns, ner is not None)
+        if task == RELATION
+        else read_corpus(args.corpus)
+    )
     log = DecisionLog(args.out or default_out(run_dir))  # a folder, or not decisions
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise WorkbenchError("annotate needs a terminal (it opens the workbench's Annotate screen)")
@@ -74,6 +99,7 @@ def cmd_annotate(args) -> int:
         annotate={
             "model": str(run_dir),
             "corpus": args.corpus,
+            "ner": str(ner) if ner is not None else None,
             "out": str(log.path),
             "order": args.order,
             "limit": args.limit,

@@ -41,6 +41,19 @@ class Embedder:
         self.model = from_pretrained(AutoModel, model, "the model").to(self.device).eval()
         self._torch = torch
 
+    @classmethod
+    def around(cls, model, tokenizer, name: str, max_length: int = 256) -> Embedder:
+        """An Embedder over an encoder already loaded (a run's model: its head is not
+        used, the encoder's last hidden states are pooled), so nothing loads twice."""
+        import torch
+
+        embedder = cls.__new__(cls)
+        embedder._name, embedder.max_length, embedder._torch = name, max_length, torch
+        embedder.tokenizer = tokenizer
+        embedder.model = getattr(model, "base_model", model).eval()
+        embedder.device = str(next(embedder.model.parameters()).device)
+        return embedder
+
     @property
     def name(self) -> str:
         """The model name as given ("minilm"); stored beside each vector."""

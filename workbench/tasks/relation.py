@@ -358,26 +358,43 @@ class RelationTask(Task):
         """Relations among given entities: for each ``{"tokens", "entities"}`` item,
         ``[{"head", "tail", "type", "score"}]`` for the pairs whose most likely label
         is a relation (head/tail index the item's entities)."""
-        features = self.encode(items, tokenizer, {}, max_length)
         id2label = {int(k): v for k, v in model.config.id2label.items()}
         found: list[list[dict]] = [[] for _ in items]
+        rows = self._pair_rows(model, tokenizer, items, max_length, batch_size)
+        for example, (h, t), row in rows:
+            best = int(row.argmax())
+            label = id2label[best]
+            if label == self.none_label:
+                continue
+            found[example].append(
+                {"head": h, "tail": t, "type": label, "score": round(float(row[best]), 4)}
+            )
+        for relations in found:
+            relations.sort(key=lambda r: (r["head"], r["tail"]))
+        return found
+
+    def pair_probabilities(
+        self, model, tokenizer, items: list[dict], max_length: int, batch_size: int = 32
+    ) -> list[dict[tuple[int, int], dict[str, float]]]:
+        """Every candidate pair's label distribution, no_relation included: for each
+        ``{"tokens", "entities"}`` item, ``{(head, tail): {label: probability}}``
+        (what annotation ranks pairs by and shows beside its proposal)."""
+        id2label = {int(k): v for k, v in model.config.id2label.items()}
+        out: list[dict[tuple[int, int], dict[str, float]]] = [{} for _ in items]
+        for example, pair, row in self._pair_rows(model, tokenizer, items, max_length, batch_size):
+            out[example][pair] = {id2label[i]: float(p) for i, p in enumerate(row.tolist())}
+        return out
+
+    def _pair_rows(self, model, tokenizer, items: list[dict], max_length: int, batch_size: int):
+        """``(item index, (head, tail), probability row)`` for every candidate pair."""
+        features = self.encode(items, tokenizer, {}, max_length)
         candidates = [self.candidates(item) for item in items]
         for indices, _batch, probs in batched_probabilities(model, tokenizer, features, batch_size):
             if probs.dim() == 2:  # a pair per row: give it the pairs dimension
                 probs = probs[:, None]
             for feature, rows in zip((features[i] for i in indices), probs):
                 for window, row in zip(pair_windows(feature), rows):
-                    best = int(row.argmax())
-                    label = id2label[best]
-                    if label == self.none_label:
-                        continue
-                    h, t = candidates[feature["example"]][window]
-                    found[feature["example"]].append(
-                        {"head": h, "tail": t, "type": label, "score": round(float(row[best]), 4)}
-                    )
-        for relations in found:
-            relations.sort(key=lambda r: (r["head"], r["tail"]))
-        return found
+                    yield feature["example"], candidates[feature["example"]][window], row
 
     def predict(
         self, model, tokenizer, texts: list[str], max_length: int, batch_size: int = 32

@@ -70,7 +70,7 @@ def test_random_order_is_seeded():
     assert first == [i.text for i in order(items, "random", seed=1)]
     assert first != [i.text for i in order(items, "random", seed=2)]
     assert sorted(first) == sorted(i.text for i in items)
-    with pytest.raises(WorkbenchError, match="choose one of uncertain, random"):
+    with pytest.raises(WorkbenchError, match="choose one of balanced, uncertain, random"):
         order(items, "smart")
 
 

@@ -1,14 +1,13 @@
-"""Teach the model: the corpus's sentences, pre-labelled by a run's model, most
-useful first; accept, fix or reject each, keyboard first. Every decision is on
-disk before the next sentence shows (``workbench.annotate``)."""
+"""Teach the model: the corpus's sentences (or a relation run's entity pairs),
+pre-labelled by a run's model, most useful first; accept, fix or reject each,
+keyboard first. Every decision is on disk before the next one shows
+(``workbench.annotate``)."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-from rich.cells import cell_len
-from rich.console import Group
 from rich.markup import escape
 from rich.text import Text
 from textual import on, work
@@ -19,7 +18,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Select, Static
 
 from workbench.annotate.decisions import ACCEPTED, FIXED, REJECTED, DecisionLog
-from workbench.annotate.pool import ORDERS, TASKS, build_queue, propose
+from workbench.annotate.orders import DEFAULT_ORDER, ORDER_SAID, ORDERS
+from workbench.annotate.pairs import RELATION, build_pair_queue, propose_pairs
+from workbench.annotate.pool import TASKS, build_queue, propose
 from workbench.annotate.session import Session
 from workbench.annotate.setup import default_out, recipe_columns, run_folder_of
 from workbench.errors import WorkbenchError
@@ -28,52 +29,19 @@ from workbench.models.saved import SavedModel
 from workbench.runs.events import Status
 from workbench.tasks.ner import entity_types
 from workbench.tui.screens.confirm import ConfirmScreen
+from workbench.tui.screens.label_picker import LabelPicker
 from workbench.tui.screens.predict import LOAD_LOCK, runs_with_models
+from workbench.tui.widgets.annotation import (
+    colour_of,
+    decision_view,
+    labels_view,
+    sentence_text,
+)
 
-# Entity colours by the type's place in the model's list; the type is also written
-# after the entity, so nothing depends on colour alone.
-COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta")
+__all__ = ["AnnotateScreen", "colour_of", "sentence_text"]  # the views, where tests find them
+
 DEFAULT_CORPUS = Path("data/demo/corpus")
-
-
-def sentence_text(session: Session) -> Text:
-    """The current sentence: entities bracketed with their type, the selection
-    underlined, the cursor's word reversed."""
-    item = session.current
-    text = Text()
-    if item is None:
-        return text
-    if session.task != "ner":
-        return Text(item.text)
-    low, high = session.selection
-    show_cursor = session.anchor is None
-    # Words a space apart; characters (of a character-level model) as the text has
-    # them: "我在 New York 工作" keeps its spaces.
-    characters = session.level == "characters"
-    for index, (word, start, _end) in enumerate(item.words):
-        entity = session.entity_at(index)
-        if index:
-            text.append(item.text[item.words[index - 1][2] : start] if characters else " ")
-        if entity is not None and entity["start"] == index:
-            text.append("[", style="bold")
-        style = ""
-        if entity is not None:
-            style = f"bold {colour_of(session, entity['type'])}"
-        if low <= index < high and not show_cursor:
-            style += " underline"
-        if show_cursor and index == session.cursor:
-            style += " reverse"
-        text.append(word, style=style.strip())
-        if entity is not None and entity["end"] - 1 == index:
-            text.append(f"]{entity['type']}", style="bold")
-    return text
-
-
-def colour_of(session: Session, label: str) -> str:
-    """A label's colour: by its place in the model's list (one it does not know,
-    from an older decision, gets the first)."""
-    place = session.labels.index(label) if label in session.labels else 0
-    return COLOURS[place % len(COLOURS)]
+NOUNS = {"classification": "text", RELATION: "pair"}  # what one item is, in messages
 
 
 class AnnotateScreen(Screen):
@@ -87,6 +55,7 @@ class AnnotateScreen(Screen):
         Binding("home", "home(False)", "First", show=False),
         Binding("end", "home(True)", "Last", show=False),
         *[Binding(str(n), f"label({n})", f"Label {n}", show=False) for n in range(1, 10)],
+        Binding("l", "pick_label", "Labels", show=False),  # any label, past the ninth too
         Binding("enter,a", "accept", "Accept"),
         # The footer keeps to the deciding keys (the screen keys F1-F5 share it); the
         # editing keys are listed under the sentence.
@@ -106,6 +75,8 @@ class AnnotateScreen(Screen):
         self.run_dir: Path | None = None
         self.loaded: SavedModel | None = None  # kept between sessions
         self.loaded_from: Path | None = None
+        self.ner_loaded: SavedModel | None = None  # a relation run's NER model, kept too
+        self.ner_from: Path | None = None
         self.busy = False
         self.limit: int | None = None
         self._default_out: Path | None = None  # what the decisions box was filled with
@@ -124,12 +95,19 @@ class AnnotateScreen(Screen):
                     id="annotate-corpus",
                 ),
             ),
+            (
+                "NER run",
+                Input(
+                    placeholder="relation run on raw text: NER run that finds entities",
+                    id="annotate-ner",
+                ),
+            ),
             ("decisions", Input(placeholder="annotations/RUN.jsonl", id="annotate-out")),
             (
                 "order",
                 Select(
                     [(o, o) for o in ORDERS],
-                    value="uncertain",
+                    value=DEFAULT_ORDER,
                     allow_blank=False,
                     id="annotate-order",
                 ),
@@ -141,9 +119,9 @@ class AnnotateScreen(Screen):
                     yield Static(label, classes="annotate-label")
                     yield widget
             yield Static(
-                "Enter starts: the model reads the corpus, the least certain sentences come "
-                "first. Decisions are appended to the file at once; reopening it goes on "
-                "where you stopped.",
+                "Enter starts: the model reads the corpus; in the balanced order the least "
+                "certain of each kind of sentence come first. Decisions are appended to the "
+                "file at once; reopening it goes on where you stopped.",
                 id="annotate-help",
             )
         # Not focusable: Home, End and the arrows move over the words, not the pane.
@@ -165,7 +143,8 @@ class AnnotateScreen(Screen):
         corpus = given.get("corpus") or (str(DEFAULT_CORPUS) if DEFAULT_CORPUS.exists() else "")
         self.query_one("#annotate-corpus", Input).value = corpus
         self.query_one("#annotate-out", Input).value = given.get("out") or ""
-        self.query_one("#annotate-order", Select).value = given.get("order") or "uncertain"
+        self.query_one("#annotate-ner", Input).value = given.get("ner") or ""
+        self.query_one("#annotate-order", Select).value = given.get("order") or DEFAULT_ORDER
         self.query_one("#annotate-model", Input).focus()
         if given.get("model") and given.get("corpus"):
             self.start()
@@ -197,8 +176,11 @@ class AnnotateScreen(Screen):
         """Session keys only in a session (so Enter in the form starts one)."""
         if action == "setup":
             return True
-        if action in ("move", "extend", "home", "delete", "proposal"):
-            return self.session is not None and self.session.current is not None
+        current = self.session is not None and self.session.current is not None
+        if action in ("move", "extend", "home", "delete"):  # the words of an NER sentence
+            return current and self.session is not None and self.session.task == "ner"
+        if action in ("proposal", "pick_label"):
+            return current
         if action in ("label", "accept", "reject", "skip", "undo", "train"):
             return self.session is not None  # 1-9 stay labels to the last sentence
         return True
@@ -224,9 +206,10 @@ class AnnotateScreen(Screen):
         )
         sentence = self.query_one("#annotate-sentence", Static)
         if item is None:
+            noun = NOUNS.get(session.task, "sentence")
             sentence.update(
                 Text(
-                    "Every sentence of the queue is decided. t trains on them; Escape "
+                    f"Every {noun} of the queue is decided. t trains on them; Escape "
                     "chooses another corpus or run.",
                     style="bold",
                 )
@@ -244,54 +227,13 @@ class AnnotateScreen(Screen):
         self.query_one("#annotate-meta", Static).update(
             Text(
                 f"{item.source} · "
-                + (f"sentence {item.sentence + 1} · " if session.task == "ner" else "")
+                + (f"sentence {item.sentence + 1} · " if session.task != "classification" else "")
                 + f"{sure}{changed}",
                 style="dim",
             )
         )
-        self.query_one("#annotate-entities", Static).update(self._decision_view(session))
-        keys = Text("labels: ", style="bold")
-        for number, label in enumerate(session.labels[:9], start=1):
-            colour = COLOURS[(number - 1) % len(COLOURS)] if session.task == "ner" else ""
-            keys.append(f"{number} ", style="bold reverse")
-            keys.append(f" {label}  ", style=colour)
-        hint = (
-            "←→ word · shift+←→ select · 1-9 label · x remove · r reject · p model's · s skip"
-            if session.task == "ner"
-            else "1-9 choose the class · r reject · p the model's · s skip · Esc back"
-        )
-        self.query_one("#annotate-labels", Static).update(Group(keys, Text(hint, style="dim")))
-
-    def _decision_view(self, session: Session) -> Text:
-        item = session.current
-        if item is None:
-            return Text("")
-        if session.task != "ner":
-            text = Text("class: ", style="bold")
-            text.append(session.label or "(none chosen)", style="bold reverse")
-            if item.probabilities:
-                ranked = sorted(item.probabilities.items(), key=lambda kv: -kv[1])[:4]
-                text.append(
-                    "   model: " + " · ".join(f"{k} {100 * v:.0f}%" for k, v in ranked), style="dim"
-                )
-            return text
-        if not session.entities:
-            return Text("no entities", style="dim")
-        text = Text()
-        proposed = {(e["type"], e["start"], e["end"]): e.get("score") for e in item.entities}
-        for entity in session.entities:
-            if session.level == "characters":  # the text as written, spaces kept
-                first, last = item.words[entity["start"]], item.words[entity["end"] - 1]
-                words = item.text[first[1] : last[2]]
-            else:
-                words = " ".join(item.tokens[entity["start"] : entity["end"]])
-            score = proposed.get((entity["type"], entity["start"], entity["end"]))
-            # Padded by cells, not characters: a Chinese label is twice as wide.
-            label = entity["type"]
-            text.append(label + " " * max(0, 10 - cell_len(label)), style="bold")
-            text.append(words)
-            text.append(f"  {score:.2f}\n" if score is not None else "  (yours)\n", style="dim")
-        return text
+        self.query_one("#annotate-entities", Static).update(decision_view(session))
+        self.query_one("#annotate-labels", Static).update(labels_view(session))
 
     # -- starting -------------------------------------------------------------------------
     @on(Input.Submitted)
@@ -300,7 +242,7 @@ class AnnotateScreen(Screen):
 
     def start(self) -> None:
         """Resolve the form, then load the model and read the corpus in a thread."""
-        from workbench.models.folder import find_model_run
+        from workbench.models.folder import find_model_run, saved_task
 
         if self.busy:
             return
@@ -318,6 +260,11 @@ class AnnotateScreen(Screen):
         try:
             run_dir = run_folder_of(find_model_run(reference, self.app.runs_dir)[0])
             columns = recipe_columns(run_dir)
+            try:
+                task = saved_task(run_dir)[1]
+            except WorkbenchError:  # a broken model folder: loading it says what is wrong
+                task = "unknown"
+            ner = self._ner_run(task)
             # The box follows the run unless the person typed a file of their own.
             if out_box.value.strip() in ("", str(self._default_out)):
                 self._default_out = default_out(run_dir)
@@ -331,9 +278,26 @@ class AnnotateScreen(Screen):
         order = str(self.query_one("#annotate-order", Select).value)
         self.busy = True
         self._status(f"loading {run_dir.name} and reading {corpus} with it…")
-        self.prepare(
-            run_dir, self._opened("documents", corpus, "corpus") or corpus, log, order, columns
-        )
+        read = self._opened("documents", corpus, "corpus") or corpus
+        self.prepare(run_dir, task, ner, read, log, order, columns)
+
+    def _ner_run(self, task: str) -> Path | None:
+        """The NER run a relation run reads raw text with (the box may stay empty
+        for a file that holds entities); only a relation run takes one."""
+        from workbench.annotate.pairs import check_ner_run
+        from workbench.models.folder import find_model_run
+
+        reference = self.query_one("#annotate-ner", Input).value.strip()
+        if not reference:
+            return None
+        if task not in (RELATION, "unknown"):  # an unknown one: its load says what is wrong
+            raise WorkbenchError(
+                f"NER run {reference}: only a relation run reads entities from another "
+                f"model; empty the box for a {task} run"
+            )
+        ner = run_folder_of(find_model_run(reference, self.app.runs_dir)[0])
+        check_ner_run(ner, "NER run")
+        return ner
 
     def _opened(self, what: str, value: str, key: str):
         """What `workbench annotate` already read (the decisions file, the corpus's
@@ -343,23 +307,50 @@ class AnnotateScreen(Screen):
         return opened if opened is not None and value == str(given.get(key)) else None
 
     @work(thread=True, exclusive=True, group="annotate")
-    def prepare(self, run_dir: Path, corpus, log: DecisionLog, order: str, columns: dict) -> None:
+    def prepare(
+        self,
+        run_dir: Path,
+        task: str,
+        ner: Path | None,
+        corpus,
+        log: DecisionLog,
+        order: str,
+        columns: dict,
+    ) -> None:
+        from workbench.annotate.pairs import read_relation_corpus
+
+        cached = self.loaded if self.loaded_from == run_dir else None
+        ner_loaded = None
+        queue: list  # sentences, texts or pairs
         try:
             with LOAD_LOCK:  # transformers' lazy imports are not thread-safe
-                loaded, queue = build_queue(
-                    run_dir,
-                    corpus,
-                    order,
-                    skip=log.decided,
-                    limit=self.limit,
-                    loaded=self.loaded if self.loaded_from == run_dir else None,
-                )
+                if task != RELATION:
+                    loaded, queue = build_queue(
+                        run_dir, corpus, order, skip=log.decided, limit=self.limit, loaded=cached
+                    )
+                else:
+                    if isinstance(corpus, str):  # said as the form names it
+                        hint = "the NER run box"
+                        corpus = read_relation_corpus(corpus, columns, ner is not None, hint)
+                    loaded, ner_loaded, queue = build_pair_queue(
+                        run_dir,
+                        corpus,
+                        ner,
+                        order,
+                        skip=log.decided,
+                        limit=self.limit,
+                        loaded=cached,
+                        ner_loaded=self.ner_loaded if ner and self.ner_from == ner else None,
+                        columns=columns,
+                    )
         except WorkbenchError as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - a broken model folder, said in place
             self.app.call_from_thread(self._failed, f"cannot start: {exc}")
             return
+        if ner_loaded is not None:
+            self.ner_loaded, self.ner_from = ner_loaded, ner
         self.app.call_from_thread(self._started, run_dir, loaded, queue, log, columns)
 
     def _failed(self, message: str) -> None:
@@ -398,8 +389,13 @@ class AnnotateScreen(Screen):
             task.name,
             labels,
             columns,
-            repropose=lambda items: propose(items, loaded),
+            repropose=(
+                (lambda items: propose_pairs(items, loaded))
+                if task.name == RELATION
+                else (lambda items: propose(items, loaded))
+            ),
             level=task.level,
+            none_label=getattr(task, "none_label", None),
         )
         setup = self.query_one("#annotate-setup")
         # Disabled, not only hidden: focus coming back from a dialog must not land
@@ -410,15 +406,12 @@ class AnnotateScreen(Screen):
         self.refresh_bindings()
         done = sum(log.counts().values())
         repaired = " (its cut-off last line was removed)" if log.repaired else ""
-        _cov, warnings = vocabulary.texts_warnings(loaded, (i.text for i in queue), "corpus")
+        texts = dict.fromkeys(i.text for i in queue)  # a sentence's pairs read it once
+        _cov, warnings = vocabulary.texts_warnings(loaded, texts, "corpus")
         blind = "".join(f" ⚠ {line}" for line in warnings)
         self._status(
             f"{len(queue)} to decide, {done} decided before in {log.path}{repaired}. "
-            + (
-                "Least certain first."
-                if self.query_one("#annotate-order", Select).value == "uncertain"
-                else "In random order."
-            )
+            + ORDER_SAID[str(self.query_one("#annotate-order", Select).value)]
             + blind
         )
         self._draw()
@@ -468,7 +461,22 @@ class AnnotateScreen(Screen):
         if not 1 <= number <= len(session.labels):
             self._status(f"no label {number}: the model knows {len(session.labels)}", error=True)
             return
-        session.mark(session.labels[number - 1])
+        self._choose(session.labels[number - 1])
+
+    def action_pick_label(self) -> None:
+        """Any of the model's labels by name (l): what its number key would do."""
+        session = self.session
+        if session is None or session.current is None:
+            return
+        what = {"ner": "entity type", RELATION: "relation"}.get(session.task, "class")
+        current = session.label if session.task != "ner" else None
+        self.app.push_screen(LabelPicker(session.labels, what, current), self._choose)
+
+    def _choose(self, label: str | None) -> None:
+        session = self.session
+        if label is None or session is None or session.current is None:
+            return  # the picker cancelled, or the session ended meanwhile
+        session.mark(label)
         self._status("")
         self._draw()
 
@@ -519,7 +527,8 @@ class AnnotateScreen(Screen):
         if record is None:
             self._status("Nothing to undo in this file.")
         else:
-            self._status(f"Took back the {record.get('decision')} sentence; it shows again.")
+            noun = NOUNS.get(self.session.task, "sentence")
+            self._status(f"Took back the {record.get('decision')} {noun}; it shows again.")
         self._draw()
 
     def action_train(self) -> None:
@@ -532,10 +541,9 @@ class AnnotateScreen(Screen):
             return
         counts = session.log.counts()
         usable = counts[ACCEPTED] + counts[FIXED]
+        noun = NOUNS.get(session.task, "sentence")
         if not usable:
-            self._status(
-                "Accept or fix some sentences first: there is nothing to train on.", error=True
-            )
+            self._status(f"Accept or fix some {noun}s first: there is nothing to train on.", True)
             return
         decisions = session.log.path
 
@@ -552,7 +560,7 @@ class AnnotateScreen(Screen):
 
         self.app.push_screen(
             ConfirmScreen(
-                f"Train from [b]{escape(run_dir.name)}[/b] with your {usable} sentences?\n"
+                f"Train from [b]{escape(run_dir.name)}[/b] with your {usable} {noun}s?\n"
                 f"The recipe {escape(str(taught_path(decisions)))} starts from that run's "
                 f"model and adds {escape(decisions.name)} to its training data.",
                 yes="Train",

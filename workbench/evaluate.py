@@ -13,14 +13,14 @@ from workbench.models.folder import model_dir_of
 from workbench.models.saved import SavedModel, load_saved
 from workbench.recipe import load_recipe
 from workbench.runs.folder import RECIPE
-from workbench.settings import SCHEMA
+from workbench.settings import defaults
 from workbench.tasks.base import batched_probabilities, check_labels
 
 
 def data_settings(model_or_run: str | Path, overrides: dict[str, Any]) -> dict[str, Any]:
     """The [data] reading settings: the run's recipe where there is one (a model or
     adapter folder inside a run finds it), else defaults."""
-    settings = {key: spec.default for key, spec in SCHEMA["data"].items()}
+    settings = defaults("data")
     here = Path(model_or_run).expanduser().resolve()
     recipe_file = next(
         (p / RECIPE for p in (here, here.parent, here.parent.parent) if (p / RECIPE).is_file()),

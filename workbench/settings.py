@@ -307,3 +307,8 @@ def _keys(cls: type) -> dict[str, Key]:
 
 # Section -> key -> Key. Top-level keys live under "".
 SCHEMA: dict[str, dict[str, Key]] = {section: _keys(cls) for section, cls in SECTIONS.items()}
+
+
+def defaults(section: str) -> dict[str, Any]:
+    """Every key of a recipe section with its default (what a bare folder reads with)."""
+    return {name: spec.default for name, spec in SCHEMA[section].items()}

@@ -35,9 +35,9 @@ from workbench.data.jsonl import read_jsonl
 from workbench.data.text_files import open_text
 from workbench.errors import WorkbenchError
 from workbench.kg.corpus import Document, read_corpus, split_sentences
-from workbench.models.folder import saved_task
+from workbench.models.folder import check_saved_task
 from workbench.models.saved import SavedModel, load_saved
-from workbench.settings import SCHEMA
+from workbench.settings import defaults
 from workbench.tasks.relation import map_type
 
 RELATION = "relation"
@@ -77,7 +77,7 @@ def pair_key(source: str, text: str, pair: Iterable[int]) -> str:
 def data_columns(columns: dict | None = None) -> dict:
     """The ``[data]`` mapping the readers take: the defaults, the recipe's columns over them."""
     return {
-        **{key: spec.default for key, spec in SCHEMA["data"].items()},
+        **defaults("data"),
         **(columns or {}),
         "format": "auto",
     }
@@ -286,13 +286,6 @@ def check_levels(ner: SavedModel, relation: SavedModel, ner_path, relation_path)
         )
 
 
-def check_ner_run(path: str | Path, option: str = "--ner") -> None:
-    """``path`` is a saved NER model (without loading it)."""
-    task = saved_task(path)[1]
-    if task != "ner":
-        raise WorkbenchError(f"{option} {path}: this is a {task} model, not an NER model")
-
-
 def build_pair_queue(
     model_path: str | Path,
     corpus: str | Path | list[Item] | list[Document],
@@ -328,7 +321,7 @@ def build_pair_queue(
             raise WorkbenchError("raw text needs an NER run to find its entities")
         if ner_loaded is None:
             assert ner is not None
-            check_ner_run(ner)
+            check_saved_task(ner, "ner", "--ner")
             ner_loaded = load_saved(ner)
         check_levels(ner_loaded, loaded, ner or ner_loaded.folder, model_path)
         sentences = ner_sentences([d for d in corpus if isinstance(d, Document)], ner_loaded)

@@ -60,10 +60,10 @@ def register(sub) -> None:
 
 def cmd_annotate(args) -> int:
     from workbench.annotate.decisions import DecisionLog
-    from workbench.annotate.pairs import ANNOTATED, RELATION, check_ner_run, read_relation_corpus
+    from workbench.annotate.pairs import ANNOTATED, RELATION, read_relation_corpus
     from workbench.annotate.setup import default_out, recipe_columns, run_folder_of
     from workbench.kg.corpus import read_corpus
-    from workbench.models.folder import saved_task
+    from workbench.models.folder import check_saved_task, saved_task
     from workbench.tui.app import WorkbenchApp
 
     if args.limit is not None:
@@ -85,7 +85,7 @@ def cmd_annotate(args) -> int:
                 f"{run_dir} is a {task} run"
             )
         ner = run_folder_of(model_run(args.ner, args.runs or "runs"))
-        check_ner_run(ner)
+        check_saved_task(ner, "ner", "--ner")
     documents = (
         read_relation_corpus(args.corpus, columns, ner is not None)
         if task == RELATION

@@ -18,7 +18,7 @@ from typing import Any
 from workbench.errors import WorkbenchError
 from workbench.kg.corpus import Document, corpus_prefix, read_corpus, split_sentences
 from workbench.models import vocabulary
-from workbench.models.folder import saved_task
+from workbench.models.folder import check_saved_task, saved_task
 from workbench.models.saved import SavedModel, load_saved
 from workbench.tasks.ner import char_spans
 
@@ -39,10 +39,7 @@ def check_models(ner: str | Path, relations: str | Path | None) -> None:
     """Each model folder exists and is the task it is given as (without loading it)."""
     for option, path, wanted in (("--ner", ner, "ner"), ("--relations", relations, "relation")):
         if path is not None:
-            _folder, task, _meta = saved_task(path)
-            if task != wanted:
-                what = "an NER model" if wanted == "ner" else "a relation model"
-                raise WorkbenchError(f"{option} {path}: this is a {task} model, not {what}")
+            check_saved_task(path, wanted, option)
 
 
 def fingerprint(ner: str | Path, relations: str | Path | None, threshold: float) -> str:

@@ -112,6 +112,17 @@ def read_meta(folder: Path) -> dict[str, Any]:
     return json.loads((folder / META_FILE).read_text(encoding="utf-8"))
 
 
+def check_saved_task(path: str | Path, wanted: str, option: str) -> None:
+    """The model at ``path`` (given as ``option``) is a ``wanted`` model, without
+    loading it; one sentence naming the option otherwise."""
+    task = saved_task(path)[1]
+    if task != wanted:
+        what = {"ner": "an NER model", "relation": "a relation model"}.get(
+            wanted, f"a {wanted} model"
+        )
+        raise WorkbenchError(f"{option} {path}: this is a {task} model, not {what}")
+
+
 def saved_task(path: str | Path) -> tuple[Path, str, dict]:
     """A saved model's folder, task name and workbench metadata, without loading it."""
     from workbench.tasks import ARCHITECTURE_SUFFIXES

@@ -284,8 +284,7 @@ class AnnotateScreen(Screen):
     def _ner_run(self, task: str) -> Path | None:
         """The NER run a relation run reads raw text with (the box may stay empty
         for a file that holds entities); only a relation run takes one."""
-        from workbench.annotate.pairs import check_ner_run
-        from workbench.models.folder import find_model_run
+        from workbench.models.folder import check_saved_task, find_model_run
 
         reference = self.query_one("#annotate-ner", Input).value.strip()
         if not reference:
@@ -296,7 +295,7 @@ class AnnotateScreen(Screen):
                 f"model; empty the box for a {task} run"
             )
         ner = run_folder_of(find_model_run(reference, self.app.runs_dir)[0])
-        check_ner_run(ner, "NER run")
+        check_saved_task(ner, "ner", "NER run")
         return ner
 
     def _opened(self, what: str, value: str, key: str):

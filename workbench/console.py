@@ -143,6 +143,8 @@ class ConsoleView:
             f"({event.epochs:.2f} epochs of {event.steps_per_epoch}), batch "
             f"{event.batch_size}{accumulation}{packed} | best by {event.metric}"
         )
+        if event.compile_s is not None:
+            self._line(f"compiled in {event.compile_s:.1f} s (torch.compile)", style="dim")
         if event.vocabulary_added:
             self._line(f"{event.vocabulary_added:,} tokens added to the vocabulary", style="dim")
         for line in event.coverage_warnings:

@@ -106,8 +106,15 @@ class StopVote:
     def __init__(self, flag: threading.Event, accelerator):
         self.flag = flag
         self.several = accelerator.num_processes > 1
-        self.device = accelerator.device
         self._pending: tuple[Any, Any] | None = None  # (the async all-reduce, its tensor)
+        self._group = None
+        if self.several:
+            import torch.distributed as dist
+
+            # Votes go over a CPU (gloo) group of their own: reading one back waits
+            # for that all-reduce alone, never for the kernels queued on a GPU
+            # (a CUDA tensor's .item() would sync the device every step).
+            self._group = dist.new_group(backend="gloo")
 
     def poll(self) -> bool:
         """Called after every step, by every process, in step: stop now?"""
@@ -116,8 +123,9 @@ class StopVote:
         import torch.distributed as dist
 
         decided = self._take()
-        vote = torch.tensor([1 if self.flag.is_set() else 0], device=self.device)
-        self._pending = (dist.all_reduce(vote, op=dist.ReduceOp.MAX, async_op=True), vote)
+        vote = torch.tensor([1 if self.flag.is_set() else 0])
+        work = dist.all_reduce(vote, op=dist.ReduceOp.MAX, group=self._group, async_op=True)
+        self._pending = (work, vote)
         return decided
 
     def _take(self) -> bool:
@@ -126,7 +134,7 @@ class StopVote:
         work, vote = self._pending
         self._pending = None
         work.wait()
-        return bool(vote.item())
+        return bool(vote.item())  # a CPU tensor: no device sync
 
     def close(self) -> None:
         """Wait for a vote still in flight (no collective left dangling)."""

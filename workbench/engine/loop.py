@@ -29,6 +29,7 @@ import torch
 from workbench.engine import faults
 from workbench.engine.auto_batch import halve_eval_batch, halve_micro_batch
 from workbench.engine.checkpoints import load_best_weights, load_checkpoint, save_checkpoint
+from workbench.engine.compiling import warm_up
 from workbench.engine.devices import memory_mb
 from workbench.engine.evaluation import evaluate_batches, lower_is_better
 from workbench.engine.loss import labelled, summed_loss
@@ -94,6 +95,7 @@ class Engine:
         self.model_step: int | None = None  # the step of the model in run_dir/model
         self.grad_norm = None
         self.timing = Timing()
+        self.compile_seconds: float | None = None  # torch.compile's warm-up (engine/compiling.py)
         self._evaluating: dict | None = None  # the batch being scored (for error messages)
 
     # -- set-up ------------------------------------------------------------------------
@@ -105,6 +107,8 @@ class Engine:
             faults.check_disk_space(self.run_dir, p.tuned.total, keep)
         if self.resume_from is not None:
             self._restore()
+        if self.train.compile:  # before the clock starts: compiling is not a slow first step
+            self.compile_seconds = warm_up(p)
 
     def _restore(self) -> None:
         """Load the checkpoint into the prepared objects, and what the loop had found."""
@@ -135,7 +139,7 @@ class Engine:
         """Train to the end (or a stop, or patience running out); see ``finish``."""
         self.setup()
         p = self.prepared
-        fields_ = p.start_fields(self.exp)
+        fields_ = {**p.start_fields(self.exp), "compile_s": self.compile_seconds}
         if self.resume_from is None:
             self.emit(Start(**fields_))
         else:

@@ -171,7 +171,7 @@ def packing_offset(
     model.eval()
     try:
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
-            alone = [_logits(model, collate([f]), device)[0] for f in sample]
+            alone = [cpu_logits(model, collate([f]), device)[0] for f in sample]
             if not first_tokens:
                 alone = [a[: len(f["input_ids"])] for a, f in zip(alone, sample)]
             rows = pack_rows([len(f["input_ids"]) for f in sample])
@@ -184,7 +184,7 @@ def packing_offset(
                 batch = packed_collate(pad_id, offset, first_tokens)(sample)
                 try:
                     with first_tokens_only(encoder, batch):
-                        logits = _logits(model, batch, device)
+                        logits = cpu_logits(model, batch, device)
                 except (RuntimeError, TypeError, ValueError, IndexError):  # no 4-d masks...
                     return None
                 got = logits if first_tokens else logits[real]
@@ -197,6 +197,7 @@ def packing_offset(
         model.train(was_training)
 
 
-def _logits(model, batch: dict, device) -> torch.Tensor:
+def cpu_logits(model, batch: dict, device) -> torch.Tensor:
+    """``model``'s logits for a collated ``batch`` moved to ``device``, as fp32 on the CPU."""
     inputs = {k: v.to(device) for k, v in model_inputs(batch).items()}
     return model(**inputs).logits.float().cpu()

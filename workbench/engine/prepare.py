@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from workbench.engine import faults
+from workbench.engine import faults, masks
 from workbench.engine.checkpoints import read_trainer_state
 from workbench.engine.data import EpochSampler, eval_loader, length_split, train_loader
 from workbench.engine.devices import make_accelerator
@@ -146,7 +146,8 @@ def prepare(
         exp.task, recipe.model.name, exp.labels, exp.tokenizer, new_vocabulary
     )
     _check_max_length(model, recipe.model)
-    collate = collate_for(model, exp.tokenizer, acc.device)
+    # A compiled model pads to a few lengths: one graph serves every batch of a bucket.
+    collate = collate_for(model, exp.tokenizer, acc.device, buckets=train.compile)
     tuned = apply_tuning(
         model,
         recipe.peft,
@@ -169,6 +170,8 @@ def prepare(
         offset = packing_offset(model, features["train"], collate, pad, first)
         if offset is not None:
             packed, train_collate = True, packed_collate(pad, offset, first)
+    if not (packed or train.compile) and masks.expansion_agrees(model, features["train"], collate):
+        train_collate = masks.expanding(collate)  # no host read a step (engine/masks.py)
     parts = 1
     if train.group_by_length and saved is None and not packed:
         parts = length_split(

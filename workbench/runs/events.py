@@ -154,6 +154,7 @@ class Start(Event):
     micro_batch_size: int | None = None
     gradient_accumulation: int | None = None
     packed: bool = False  # several short examples share a padded row (engine/packing.py)
+    compile_s: float | None = None  # torch.compile's warm-up before the first step, if compiled
     checkpoint_every: int | None = None
     tuning: str | None = None  # [peft] method: full, lora, bitfit, freeze
     trainable_params: int | None = None

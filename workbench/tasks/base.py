@@ -195,15 +195,28 @@ def pad_value(key: str, pad_id: int) -> int:
     return -1 if key in META_KEYS else {"input_ids": pad_id, "labels": -100}.get(key, 0)
 
 
+def bucket_length(tokens: int) -> int:
+    """The padded length of a batch whose longest row has ``tokens``, under shape
+    buckets: a multiple of 16 up to 64, then of 64 (at most eleven shapes up to
+    512 positions, at most 15 or 63 padded positions more than dynamic padding)."""
+    step = 16 if tokens <= 64 else 64
+    return -(-tokens // step) * step
+
+
 def make_collate(
-    pad_id: int, multiple: int = 1, limit: int | None = None
+    pad_id: int, multiple: int = 1, limit: int | None = None, buckets: bool = False
 ) -> Callable[[list[dict]], dict]:
     """Dynamic padding: pad each list of a batch to that key's longest row (labels
-    with -100), rounded up to a ``multiple`` (8 on a GPU: tensor-core shapes, and
-    fewer distinct shapes for a compiled model) but never past ``limit`` (the
+    with -100), rounded up to a ``multiple`` (8 on a GPU: tensor-core shapes) or,
+    with ``buckets``, to ``bucket_length`` (a compiled model meets a few shapes
+    again and again instead of one per batch), but never past ``limit`` (the
     model's positions). Keys are padded apart because not every list runs along
     the tokens (a shared relation row's pairs)."""
     import torch
+
+    def padded(longest: int) -> int:
+        rounded = bucket_length(longest) if buckets else -(-longest // multiple) * multiple
+        return max(longest, min(rounded, limit or 1 << 30))
 
     def collate(features: list[dict]) -> dict:
         batch: dict[str, Any] = {}
@@ -211,8 +224,7 @@ def make_collate(
             if not isinstance(features[0][key], list):  # one number a row: labels, positions
                 batch[key] = torch.tensor([f[key] for f in features])
                 continue
-            longest = max(len(f[key]) for f in features)
-            longest = max(longest, min(-(-longest // multiple) * multiple, limit or 1 << 30))
+            longest = padded(max(len(f[key]) for f in features))
             fill = pad_value(key, pad_id)
             batch[key] = torch.tensor([f[key] + [fill] * (longest - len(f[key])) for f in features])
         return batch
@@ -220,11 +232,12 @@ def make_collate(
     return collate
 
 
-def collate_for(model, tokenizer, device) -> Callable[[list[dict]], dict]:
+def collate_for(model, tokenizer, device, buckets: bool = False) -> Callable[[list[dict]], dict]:
     """``make_collate`` for ``model`` on ``device``: on a GPU, padded to multiples
-    of 8, never past the model's positions."""
+    of 8 (or with ``buckets``, to a few lengths), never past the model's positions."""
     positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
-    return make_collate(tokenizer.pad_token_id, 8 if device.type == "cuda" else 1, positions)
+    multiple = 8 if device.type == "cuda" else 1
+    return make_collate(tokenizer.pad_token_id, multiple, positions, buckets)
 
 
 def model_device(model):

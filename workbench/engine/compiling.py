@@ -1,0 +1,61 @@
+"""torch.compile paid for before the first step, as a phase of its own.
+
+A compiled model compiles on its first call with each new kind of input: a
+training call and an evaluation call (no gradients) are two graphs, and the
+second length a graph meets makes it compile again with the length left open.
+Left to happen in the loop, that is a first step taking minutes and a rate that
+means nothing. ``warm_up`` makes those calls before training starts, on the
+run's own batches (the longest, and fewer of the shortest, padded to their buckets), so
+the start event can say how long compiling took, and the weights, gradients,
+optimizer and random state are left as they were.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from workbench.engine.loss import summed_loss
+from workbench.tasks.base import model_inputs
+
+
+def warm_up(prepared) -> float:
+    """Compile ``prepared.model`` for training and evaluation on the shapes of
+    the run's own batches; the seconds it took."""
+    p = prepared
+    began = time.perf_counter()
+    devices = [p.acc.device] if p.acc.device.type == "cuda" else []
+    was_training = p.model.training
+    with torch.random.fork_rng(devices=devices):
+        p.model.train()
+        for batch in _extremes(p.features["train"], p.state.micro_batch_size, p.train_collate):
+            batch = _on(batch, p.acc.device)
+            loss = summed_loss(p.model(**model_inputs(batch)).logits, batch["labels"])
+            loss.backward()
+        p.optimizer.zero_grad(set_to_none=True)
+        p.model.eval()
+        evaluated = next((f for s, f in p.features.items() if s != "train"), None)
+        with torch.inference_mode():  # as evaluation runs: its batches are inference tensors
+            for batch in _extremes(evaluated or [], p.state.eval_batch_size, p.collate):
+                p.model(**model_inputs(_on(batch, p.acc.device)))
+    p.model.train(was_training)
+    return time.perf_counter() - began
+
+
+def _extremes(features: list[dict], rows: int, collate) -> list[dict]:
+    """A batch of the longest ``rows`` features, and one of fewer of the shortest:
+    both sizes change between the two calls, so the second compile leaves both
+    open and a short last batch or a new bucket compiles nothing more (one batch
+    where the two would have the same shape)."""
+    if not features:
+        return []
+    ordered = sorted(features, key=lambda f: len(f["input_ids"]))
+    batches = [collate(ordered[-rows:]), collate(ordered[: max(1, rows // 2)])]
+    if batches[0]["input_ids"].shape == batches[1]["input_ids"].shape:
+        return batches[:1]
+    return batches
+
+
+def _on(batch: dict, device) -> dict:
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}

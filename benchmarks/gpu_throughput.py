@@ -151,6 +151,7 @@ def workbench_variant(
         "run_dir": str(run_dir),
         "device": start.device,
         "precision": start.precision,
+        "compile_s": start.compile_s,
     }
 
 
@@ -208,12 +209,22 @@ def main() -> int:
     parser.add_argument("--predict", type=int, default=4096, help="texts to predict")
     parser.add_argument("--skip", nargs="*", default=[], help="variants to leave out")
     parser.add_argument(
+        "--checks",
+        action="store_true",
+        help="issue 29's GPU checks in one go: batch 256 (MFU >= 40%%, eager and compiled), "
+        "then the shipped CoNLL-2003 recipe against the Trainer, three seeds (run <= 20 s, "
+        "dev F1 within 0.3; needs ../shared/datasets/conll2003)",
+    )
+    parser.add_argument(
         "--any-device",
         action="store_true",
         help="run even without a GPU, on a 2-layer model (to try the script)",
     )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.checks:
+        args.batch = 256
+        args.skip = sorted({*args.skip, "fp32", "random"})
     BATCH[0] = args.batch
     import torch
 
@@ -266,9 +277,10 @@ def main() -> int:
             tps = r["samples_per_s"] * tokens
             mfu = tps * flops_per_token / args.peak
             memory = f"{r['memory_mb']:.0f}" if r.get("memory_mb") else "-"
+            compiled = f" (compiled in {r['compile_s']:.0f} s)" if r.get("compile_s") else ""
             say(
                 f"{r['name']:34s} {r['samples_per_s']:10.1f} {tps:10.0f} {100 * mfu:5.1f}% "
-                f"{memory:>12s} {r['wall_s']:9.1f}"
+                f"{memory:>12s} {r['wall_s']:9.1f}{compiled}"
             )
             return r
 
@@ -348,17 +360,38 @@ def main() -> int:
                 f"tokens); one text {1000 * one:.1f} ms"
             )
         if "compiled" not in args.skip:  # last: compiling may take minutes
-            row(
-                workbench_variant(
-                    "bf16, length-grouped, compiled",
-                    ["train.compile=true"],
-                    model,
-                    data,
-                    runs,
-                    args.steps,
-                    240,
-                )
+            compiled = workbench_variant(
+                "bf16, length-grouped, compiled",
+                ["train.compile=true"],
+                model,
+                data,
+                runs,
+                args.steps,
+                600,
             )
+            results.append(row(compiled))
+        if args.checks:
+            for r in results:
+                if "error" not in r and r["name"].startswith("bf16"):
+                    mfu = r["samples_per_s"] * tokens * flops_per_token / args.peak
+                    verdict = "meets" if mfu >= 0.40 else "is short of"
+                    say(f"check: {r['name']} at batch 256 {verdict} 40% MFU ({100 * mfu:.1f}%)")
+    if args.checks:  # the shipped recipe, three seeds a side, printed as it goes
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "quality_vs_trainer.py"),
+                "--tasks",
+                "conll2003",
+                "--train-n",
+                "0",
+                "--seeds",
+                "1",
+                "2",
+                "3",
+            ],
+            check=False,
+        )
     if args.out:
         args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0

@@ -172,7 +172,8 @@ class TrainSettings:
     compile: bool = key(
         bool,
         False,
-        help="torch.compile the model (minutes of compiling first; pays off on long GPU runs)",
+        help="torch.compile the model, batches padded to a few fixed lengths (compiled before "
+        "the first step: minutes; pays off on long GPU runs)",
     )
     deterministic: bool = key(
         bool,

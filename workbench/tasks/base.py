@@ -287,12 +287,14 @@ def batched_probabilities(model, tokenizer, features: list[dict], batch_size: in
     ``(indices, batch, softmax probs)`` per batch, the probabilities on the CPU.
 
     ``indices`` says which of ``features`` each row is (batches come shortest
-    first, not in the order given). No gradients; bf16 autocast on a GPU that
-    has it; on a CPU, batches capped at ``CPU_BATCH_TOKENS``."""
+    first, not in the order given). No gradients; bf16 autocast and bucketed
+    lengths on a GPU; on a CPU, batches capped at ``CPU_BATCH_TOKENS``."""
     import torch
 
     device = model_device(model)
-    collate = collate_for(model, tokenizer, device)
+    # On a GPU, a few padded lengths: a new sentence length meets shapes (and the
+    # attention kernels' plans for them) already made.
+    collate = collate_for(model, tokenizer, device, buckets=device.type == "cuda")
     model.eval()
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16)

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers.data import NER_DEV, NER_TRAIN, RELATION_LINES, SENTIMENT_DEV, SENTIMENT_TRAIN
+from helpers.data import RELATION_LINES, SENTIMENT_DEV, SENTIMENT_TRAIN
 from helpers.files import write
 from helpers.models import save_tiny_bert
+from helpers.runs import write_ner_recipe
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -30,33 +31,7 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture
 def ner_recipe(tmp_path, tiny_model) -> Path:
     """A NER recipe on tiny data and the tiny model; returns its path."""
-    write(tmp_path / "data" / "train.conll", NER_TRAIN)
-    write(tmp_path / "data" / "dev.conll", NER_DEV)
-    return write(
-        tmp_path / "ner.toml",
-        f"""
-task = "ner"
-name = "tiny-ner"
-
-[model]
-name = "{tiny_model}"
-max_length = 32
-
-[data]
-train = "data/train.conll"
-validation = "data/dev.conll"
-test = "data/dev.conll"
-
-[train]
-epochs = 2
-batch_size = 2
-learning_rate = 1e-3
-log_every = 1
-
-[output]
-dir = "runs"
-""",
-    )
+    return write_ner_recipe(tmp_path, tiny_model)
 
 
 @pytest.fixture

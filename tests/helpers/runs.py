@@ -7,7 +7,41 @@ import subprocess
 import time
 from pathlib import Path
 
+from helpers.data import NER_DEV, NER_TRAIN
+from helpers.files import write
 from workbench.runs.folder import read_events
+
+
+def write_ner_recipe(folder: Path, model: Path) -> Path:
+    """A NER recipe on the tiny CoNLL data (train, dev; dev again as test) and
+    ``model``, written into ``folder``; its path."""
+    write(folder / "data" / "train.conll", NER_TRAIN)
+    write(folder / "data" / "dev.conll", NER_DEV)
+    return write(
+        folder / "ner.toml",
+        f"""
+task = "ner"
+name = "tiny-ner"
+
+[model]
+name = "{model}"
+max_length = 32
+
+[data]
+train = "data/train.conll"
+validation = "data/dev.conll"
+test = "data/dev.conll"
+
+[train]
+epochs = 2
+batch_size = 2
+learning_rate = 1e-3
+log_every = 1
+
+[output]
+dir = "runs"
+""",
+    )
 
 
 def train_run(recipe: Path, *overrides: str) -> Path:

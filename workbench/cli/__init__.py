@@ -1,8 +1,8 @@
 """The `workbench` command line: the top-level parser and the entry point.
 
 Each module of this package registers its own subcommands, beside their handlers:
-train (run, validate), models (predict, eval, export), app (tui), annotate, runs (runs,
-cache), kg and kg_decisions (the kg group); common holds what several of them share.
+train (run, validate), models (predict, serve, eval, export), app (tui), annotate, runs
+(runs, cache), kg and kg_decisions (the kg group); common holds what several of them share.
 
 Heavy libraries (torch, transformers) are imported inside the commands that
 need them, so `workbench --help` and `workbench validate` answer at once.

@@ -1,4 +1,4 @@
-"""`workbench predict`, `eval` and `export`: what is done with a run's saved model."""
+"""`workbench predict`, `serve`, `eval` and `export`: what is done with a run's saved model."""
 
 from __future__ import annotations
 
@@ -8,20 +8,52 @@ import sys
 from workbench.cli.common import model_run, positive, warn
 from workbench.errors import WorkbenchError
 
+CHUNK = 256  # texts a predict call (or request): output streams for long stdin input
+
 
 def register(sub) -> None:
-    """Adds `predict`, `eval` and `export` to ``sub``."""
+    """Adds `predict`, `serve`, `eval` and `export` to ``sub``."""
     predict = sub.add_parser(
         "predict",
         help="run a saved model on text (JSON lines out)",
         description="Predict with a run's model. Texts come from the "
         "arguments, or one a line from stdin. For text-pair "
-        "models, separate the pair with a tab.",
+        "models, separate the pair with a tab. When `workbench serve` runs "
+        "the same model, the texts go to it (no model loading here).",
     )
     predict.add_argument("model", metavar="MODEL_OR_RUN")
     predict.add_argument("texts", nargs="*", metavar="TEXT")
-    predict.add_argument("--batch-size", type=int, default=32)
+    predict.add_argument(
+        "--batch-size", type=int, default=32, help="in process (a server batches its own way)"
+    )
+    predict.add_argument(
+        "--no-server",
+        action="store_true",
+        help="load the model here even when `workbench serve` runs it",
+    )
     predict.set_defaults(handler=cmd_predict)
+
+    serve = sub.add_parser(
+        "serve",
+        help="keep a model loaded behind a local HTTP endpoint (POST /predict)",
+        description="Serve a run's model over HTTP until Ctrl-C or SIGTERM: "
+        'POST /predict {"texts": [...]} -> {"results": [...]}, GET /health. '
+        "Concurrent requests are batched together. No authentication: keep it "
+        "on localhost (the default) or a network you trust.",
+    )
+    serve.add_argument("model", metavar="MODEL_OR_RUN")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=0, help="port (default: 0, any free one)")
+    serve.add_argument(
+        "--max-batch", type=int, default=64, help="texts at most in one forward pass (default: 64)"
+    )
+    serve.add_argument(
+        "--wait-ms",
+        type=float,
+        default=5.0,
+        help="how long a request waits for others to share its batch (default: 5)",
+    )
+    serve.set_defaults(handler=cmd_serve)
 
     evaluate = sub.add_parser("eval", help="score a saved model on a data file")
     evaluate.add_argument("model", metavar="MODEL_OR_RUN")
@@ -69,24 +101,97 @@ def _read_texts(args) -> list[str]:
 
 
 def cmd_predict(args) -> int:
+    positive("--batch-size", args.batch_size)
+    path = model_run(args.model)
+    texts = _read_texts(args)
+    done = 0 if args.no_server else _predict_served(path, texts)
+    if texts and done == len(texts):
+        return 0
     from workbench.models.saved import load_saved
 
-    positive("--batch-size", args.batch_size)
-    saved = load_saved(model_run(args.model))
-    texts = _read_texts(args)
-    if not args.texts:  # a file on stdin: say when the model cannot read much of it
+    saved = load_saved(path)
+    if not args.texts and not done:  # a file on stdin: say when the model cannot read much of it
         from workbench.models import vocabulary
 
         warn(vocabulary.texts_warnings(saved, texts, "input")[1])
-    for start in range(0, len(texts), 256):  # stream output for long stdin inputs
-        for result in saved.task.predict(
-            saved.model,
-            saved.tokenizer,
-            texts[start : start + 256],
-            saved.max_length,
-            args.batch_size,
-        ):
-            print(json.dumps(result, ensure_ascii=False), flush=True)
+    for start in range(done, len(texts), CHUNK):  # stream output for long stdin inputs
+        _print_results(
+            saved.task.predict(
+                saved.model,
+                saved.tokenizer,
+                texts[start : start + CHUNK],
+                saved.max_length,
+                args.batch_size,
+            )
+        )
+    return 0
+
+
+def _predict_served(path: str, texts: list[str]) -> int:
+    """Send ``texts`` to a running `workbench serve` of this model and print its
+    results; returns how many were printed (0 when none runs, or fewer when it
+    stopped answering: the rest are predicted in process). Served, the vocabulary
+    warning on stdin input is skipped: it needs the tokenizer, so transformers."""
+    from workbench.deploy.serve import predict_remote, running_server
+    from workbench.models.folder import model_dir_of
+
+    try:
+        folder = model_dir_of(path)  # no torch: the folder's files only
+    except WorkbenchError:
+        return 0  # loading in process says what is wrong with it
+    url = running_server(folder)
+    if url is None:
+        return 0
+    done = 0
+    for start in range(0, len(texts), CHUNK):
+        try:
+            results = predict_remote(url, texts[start : start + CHUNK])
+        except OSError:  # the server went away: go on in process
+            return done
+        _print_results(results)
+        done += len(results)
+    return done
+
+
+def _print_results(results: list[dict]) -> None:
+    for result in results:
+        print(json.dumps(result, ensure_ascii=False), flush=True)
+
+
+def cmd_serve(args) -> int:
+    import signal
+    import threading
+
+    from workbench.deploy.serve import start
+    from workbench.models.saved import load_saved
+
+    if not 0 <= args.port <= 65535:
+        raise WorkbenchError(f"--port {args.port}: a port from 0 to 65535")
+    positive("--max-batch", args.max_batch)
+    if args.wait_ms < 0:
+        raise WorkbenchError(f"--wait-ms {args.wait_ms}: not negative")
+    saved = load_saved(model_run(args.model))
+    stopping = threading.Event()
+
+    def stop(signum, frame) -> None:
+        stopping.set()
+
+    serving = start(saved, args.host, args.port, args.max_batch, args.wait_ms)
+    # Ctrl-C and SIGTERM both stop cleanly (exit 0), removing the announcement.
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print(
+            f'serving {args.model} at {serving.url} (POST /predict {{"texts": [...]}})',
+            flush=True,
+        )
+        if serving.note:
+            print(serving.note, file=sys.stderr, flush=True)
+        while not stopping.wait(0.5):  # a timed wait lets the signal handlers run
+            pass
+    finally:
+        serving.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 

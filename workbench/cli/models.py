@@ -132,7 +132,7 @@ def _predict_served(path: str, texts: list[str]) -> int:
     results; returns how many were printed (0 when none runs, or fewer when it
     stopped answering: the rest are predicted in process). Served, the vocabulary
     warning on stdin input is skipped: it needs the tokenizer, so transformers."""
-    from workbench.deploy.serve import predict_remote, running_server
+    from workbench.deploy.serve import ServerGone, predict_remote, running_server
     from workbench.models.folder import model_dir_of
 
     try:
@@ -146,7 +146,7 @@ def _predict_served(path: str, texts: list[str]) -> int:
     for start in range(0, len(texts), CHUNK):
         try:
             results = predict_remote(url, texts[start : start + CHUNK])
-        except OSError:  # the server went away: go on in process
+        except ServerGone:  # it went away or failed: go on in process
             return done
         _print_results(results)
         done += len(results)
@@ -171,6 +171,10 @@ def cmd_serve(args) -> int:
     if args.wait_ms < 0:
         raise WorkbenchError(f"--wait-ms {args.wait_ms}: not negative")
     saved = load_saved(model_run(args.model))
+    import torch
+
+    if torch.cuda.is_available():  # a GPU box serves from the GPU: batches follow the model
+        saved.model.to("cuda")
     stopping = threading.Event()
 
     def stop(signum, frame) -> None:

@@ -17,16 +17,20 @@ the model comes in loaded, and the client side must stay light.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import queue
+import secrets
 import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -151,11 +155,14 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"  # keep-alive for clients that send many requests
+    timeout = 60  # seconds a silent client may hold its connection (and a thread)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: a request log would drown the one line the command prints."""
 
     def _reply(self, status: int, body: dict) -> None:
+        if status >= 400:  # the request body may be unread: never parse it as a request
+            self.close_connection = True
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -227,7 +234,12 @@ class Serving:
 
     def _announce(self) -> None:
         path = self.folder / ANNOUNCEMENT
-        note = {"url": self.url, "pid": os.getpid(), "model": str(self.folder)}
+        note = {
+            "url": self.url,
+            "pid": os.getpid(),
+            "model": str(self.folder),
+            "server": self._server.health["server"],
+        }
         try:  # atomic: a reader sees no file or a whole one
             write_json_atomic(path, note)
         except OSError as exc:
@@ -283,7 +295,12 @@ def start(
         batcher.close()
         raise WorkbenchError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     server.batcher = batcher
-    server.health = {"model": str(folder), "task": saved.task.name, "labels": _labels(saved)}
+    server.health = {
+        "model": str(folder),
+        "task": saved.task.name,
+        "labels": _labels(saved),
+        "server": secrets.token_hex(8),  # told apart from any other server on the port
+    }
     return Serving(server, batcher, folder, announce)
 
 
@@ -318,35 +335,69 @@ def _call(url: str, body: dict | None, timeout: float | None) -> Any:
 
 
 def running_server(folder: str | Path, timeout: float = 0.5) -> str | None:
-    """The URL of a server of the model in ``folder``, when its announcement names
-    a live process and it answers ``/health`` within ``timeout`` seconds naming the
-    same folder; None otherwise (no file, a stale one, no answer)."""
+    """The URL of a server of the model in ``folder``, when its announcement is
+    this user's own file (not writable by others), names a live process and a
+    URL on this machine, and that URL answers ``/health`` within ``timeout``
+    seconds as the same server of the same folder; None otherwise (no file, a
+    stale or foreign one, no answer). A folder shared or copied with a
+    ``serve.json`` in it must not send texts anywhere else."""
     folder = Path(folder).resolve()
+    path = folder / ANNOUNCEMENT
     try:
-        note = json.loads((folder / ANNOUNCEMENT).read_text(encoding="utf-8"))
-        url, pid = str(note["url"]), int(note["pid"])
+        stat = path.stat()
+        if stat.st_uid != os.getuid() or stat.st_mode & 0o022:
+            return None
+        note = json.loads(path.read_text(encoding="utf-8"))
+        url, pid, server = str(note["url"]), int(note["pid"]), str(note["server"])
+        if pid <= 0 or not _local(url):
+            return None
         os.kill(pid, 0)  # raises when no such process
-    except PermissionError:
-        pass  # a live process of another user: its /health decides
     except (OSError, ValueError, KeyError, TypeError):
         return None
     try:
         health = _call(f"{url}/health", None, timeout)
-        if Path(str(health["model"])).resolve() != folder:
+        if health.get("server") != server or Path(str(health["model"])).resolve() != folder:
             return None  # the port now belongs to another server (the pid was reused)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, HTTPException):
         return None
     return url
 
 
-def predict_remote(url: str, texts: list[str]) -> list[dict]:
-    """``POST /predict`` one chunk of texts; the server's error sentence as a
-    ``WorkbenchError`` for a 400, the ``OSError`` of a server gone otherwise."""
+def _local(url: str) -> bool:
+    """``http://`` to a loopback (or unspecified, i.e. this machine's) address."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme != "http" or not parsed.hostname:
+        return False
+    if parsed.hostname == "localhost":
+        return True
     try:
-        return _call(f"{url}/predict", {"texts": texts}, timeout=600)["results"]
+        address = ipaddress.ip_address(parsed.hostname)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+class ServerGone(Exception):
+    """The server stopped answering as a server should (gone, killed mid-reply,
+    an internal error): the caller goes on without it."""
+
+
+def predict_remote(url: str, texts: list[str]) -> list[dict]:
+    """``POST /predict`` one chunk of texts; one result a text. The server's error
+    sentence as a ``WorkbenchError`` for a 400 (the texts are what is wrong);
+    ``ServerGone`` for anything else that is not an answer."""
+    try:
+        results = _call(f"{url}/predict", {"texts": texts}, timeout=600)["results"]
     except urllib.error.HTTPError as exc:
+        if exc.code != 400:
+            raise ServerGone(f"HTTP {exc.code}") from None
         try:
             message = json.loads(exc.read().decode("utf-8"))["error"]
         except (ValueError, KeyError, TypeError):
             message = f"HTTP {exc.code}"
         raise WorkbenchError(f"{url}: {message}") from None
+    except (OSError, ValueError, KeyError, TypeError, HTTPException) as exc:
+        raise ServerGone(first_line(exc)) from None
+    if not isinstance(results, list) or len(results) != len(texts):
+        raise ServerGone("an answer that is not one result a text")
+    return results

@@ -5,7 +5,8 @@ training call and an evaluation call (no gradients) are two graphs, and the
 second length a graph meets makes it compile again with the length left open.
 Left to happen in the loop, that is a first step taking minutes and a rate that
 means nothing. ``warm_up`` makes those calls before training starts, on the
-run's own batches (the longest, and fewer of the shortest, padded to their buckets), so
+run's own batches (the longest, fewer of the shortest, and one row alone, padded to
+their buckets), so
 the start event can say how long compiling took, and the weights, gradients,
 optimizer and random state are left as they were.
 """
@@ -16,13 +17,27 @@ import time
 
 import torch
 
+from workbench.engine import faults
 from workbench.engine.loss import summed_loss
 from workbench.tasks.base import model_inputs
 
 
-def warm_up(prepared) -> float:
+def warm_up(prepared) -> float | None:
     """Compile ``prepared.model`` for training and evaluation on the shapes of
-    the run's own batches; the seconds it took."""
+    the run's own batches; the seconds it took. None when the device ran out of
+    memory: compiling is then left to the loop, whose steps handle that."""
+    try:
+        return _compile(prepared)
+    except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled here
+        if not faults.is_out_of_memory(exc):
+            raise
+    faults.free_device_memory()  # outside the except block: its frames held the tensors
+    prepared.optimizer.zero_grad(set_to_none=True)
+    prepared.model.train()
+    return None
+
+
+def _compile(prepared) -> float:
     p = prepared
     began = time.perf_counter()
     devices = [p.acc.device] if p.acc.device.type == "cuda" else []
@@ -44,17 +59,27 @@ def warm_up(prepared) -> float:
 
 
 def _extremes(features: list[dict], rows: int, collate) -> list[dict]:
-    """A batch of the longest ``rows`` features, and one of fewer of the shortest:
-    both sizes change between the two calls, so the second compile leaves both
-    open and a short last batch or a new bucket compiles nothing more (one batch
-    where the two would have the same shape)."""
+    """A batch of the longest ``rows`` features and one of fewer (at least two) of
+    the shortest: both sizes change between the two calls, so the second compile
+    leaves both open and a new bucket or a short batch compiles nothing more. And
+    a batch of one row, which torch.compile always keeps a graph of its own for
+    (an epoch's last batch can be one). Shapes met twice are run once."""
     if not features:
         return []
     ordered = sorted(features, key=lambda f: len(f["input_ids"]))
-    batches = [collate(ordered[-rows:]), collate(ordered[: max(1, rows // 2)])]
-    if batches[0]["input_ids"].shape == batches[1]["input_ids"].shape:
-        return batches[:1]
-    return batches
+    batches = [
+        collate(ordered[-rows:]),
+        collate(ordered[: max(2, rows // 2)]),
+        collate(ordered[:1]),
+    ]
+    shapes: set = set()
+    kept = []
+    for batch in batches:
+        shape = tuple(batch["input_ids"].shape)
+        if shape not in shapes:
+            shapes.add(shape)
+            kept.append(batch)
+    return kept
 
 
 def _on(batch: dict, device) -> dict:

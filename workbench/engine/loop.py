@@ -107,8 +107,8 @@ class Engine:
             faults.check_disk_space(self.run_dir, p.tuned.total, keep)
         if self.resume_from is not None:
             self._restore()
-        if self.train.compile:  # before the clock starts: compiling is not a slow first step
-            self.compile_seconds = warm_up(p)
+        if self.train.compile and p.state.step < p.state.total_steps:
+            self.compile_seconds = warm_up(p)  # before the clock: not a slow first step
 
     def _restore(self) -> None:
         """Load the checkpoint into the prepared objects, and what the loop had found."""

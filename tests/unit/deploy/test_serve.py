@@ -152,7 +152,7 @@ def test_a_served_model_answers_what_it_answers_in_process(saved, serving):
     assert predict_remote(serving.url, TEXTS) == body["results"]
     with urllib.request.urlopen(f"{serving.url}/health", timeout=5) as response:
         health = json.loads(response.read())
-    assert health == {
+    assert len(health.pop("server")) == 16 and health == {
         "model": str(saved.folder.resolve()),
         "task": "ner",
         "labels": saved.meta["labels"],
@@ -208,7 +208,11 @@ def test_the_announcement_is_written_while_serving_and_removed_after(saved):
     serving = start(saved)
     path = saved.folder / ANNOUNCEMENT
     note = json.loads(path.read_text())
-    assert note == {"url": serving.url, "pid": os.getpid(), "model": str(saved.folder.resolve())}
+    assert note.pop("server") and note == {
+        "url": serving.url,
+        "pid": os.getpid(),
+        "model": str(saved.folder.resolve()),
+    }
     assert serving.announced == path and serving.note is None
     assert running_server(saved.folder) == serving.url
     serving.stop()
@@ -259,13 +263,50 @@ def test_predict_loads_the_model_itself_when_the_announced_server_is_gone(run, s
     """A dead pid, or a live one whose port no longer answers: in process, silently."""
     path = saved.folder / ANNOUNCEMENT
     number = dead_pid() if pid == "dead" else os.getpid()
-    path.write_text(json.dumps({"url": f"http://127.0.0.1:{free_port()}", "pid": number}))
+    note = {"url": f"http://127.0.0.1:{free_port()}", "pid": number, "server": "0"}
+    path.write_text(json.dumps(note))
     try:
         assert main(["predict", str(run), *TEXTS]) == 0
     finally:
         path.unlink()
     out, err = capsys.readouterr()
     assert out.splitlines() == lines(in_process(saved, TEXTS)) and err == ""
+
+
+@pytest.mark.slow
+def test_an_announcement_is_followed_only_to_its_own_server_on_this_machine(saved, serving):
+    """A folder shared or copied with a serve.json must not send texts elsewhere."""
+    path = serving.announced
+    note = json.loads(path.read_text())
+    assert running_server(saved.folder) == serving.url
+
+    def followed(**changes) -> str | None:
+        path.write_text(json.dumps({**note, **changes}))
+        path.chmod(0o600)
+        return running_server(saved.folder)
+
+    assert followed(url="http://example.com:80") is None  # not this machine
+    assert followed(url=serving.url.replace("http:", "https:")) is None
+    assert followed(server="another") is None  # the port answers as another server
+    assert followed(pid=0) is None
+    assert followed() == serving.url
+    path.chmod(0o666)  # writable by others: anyone could have written it
+    assert running_server(saved.folder) is None
+    path.chmod(0o600)
+
+
+@pytest.mark.slow
+def test_predict_goes_on_in_process_when_the_server_fails(run, saved, serving, capsys):
+    """A server that fails (HTTP 500) is left: every text printed once, as in process."""
+
+    def broken(texts):
+        raise RuntimeError("CUDA error: an illegal memory access")
+
+    serving.batcher.predict = broken
+    assert main(["predict", str(run), *TEXTS]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == lines(in_process(saved, TEXTS)) and err == ""
+    assert serving.batcher.calls >= 1
 
 
 @pytest.mark.slow

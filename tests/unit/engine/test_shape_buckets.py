@@ -74,7 +74,8 @@ def test_compiled_training_follows_the_eager_loss_curve(ner_recipe, tmp_path):
             if isinstance(event, Start):
                 compiled_after_start.append(graphs["unique_graphs"])
 
-        overrides = [f"model.name={still}", "train.max_steps=6", "train.group_by_length=false"]
+        # Batches of 2 from 3 sentences: an epoch ends on a batch of one row.
+        overrides = [f"model.name={still}", "train.batch_size=2", "train.group_by_length=false"]
         recipe = load_recipe(ner_recipe, [*overrides, f"train.compile={str(compiled).lower()}"])
         Engine(prepare(recipe), emit=emit).run()
         return events
@@ -84,7 +85,23 @@ def test_compiled_training_follows_the_eager_loss_curve(ner_recipe, tmp_path):
     assert start.compile_s is not None and start.compile_s > 0
     assert next(e for e in eager if isinstance(e, Start)).compile_s is None
     losses = [[e.loss for e in events if isinstance(e, Step)] for events in (eager, compiled)]
-    assert len(losses[0]) == 6
+    assert len(losses[0]) == 4  # two epochs of two steps
     assert losses[1] == pytest.approx(losses[0], rel=1e-4)
-    # Training and evaluation of every batch shape compiled nothing after the start.
+    # Training (a one-row tail included) and evaluation compiled nothing after the start.
     assert graphs["unique_graphs"] == compiled_after_start[-1]
+
+
+def test_out_of_memory_while_compiling_leaves_compiling_to_the_loop(ner_recipe, monkeypatch):
+    from workbench.engine import compiling
+
+    def too_big(prepared):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB.")
+
+    monkeypatch.setattr(compiling, "_compile", too_big)
+    monkeypatch.setattr(torch, "compile", lambda model, **kwargs: model)  # eager steps
+    events = []
+    recipe = load_recipe(ner_recipe, ["train.compile=true", "train.max_steps=2"])
+    Engine(prepare(recipe), emit=events.append).run()
+    start = next(e for e in events if isinstance(e, Start))
+    assert start.compile_s is None
+    assert [e.step for e in events if isinstance(e, Step)] == [1, 2]

@@ -20,6 +20,11 @@ seeds; a plot of the best dev accuracy so far against steps trained.
     pip install matplotlib
     python benchmarks/sweep_search.py [--shared ../shared/datasets] [--seeds 1 2 3] \
         [--trials 6] [--train-size 600] [--plot benchmarks/sweep_search.png]
+    python benchmarks/sweep_search.py --collect WORK [WORK ...] --arms tpe tpe-full ...
+
+``--collect`` runs nothing: it reads the finished sweeps of earlier invocations'
+work folders (each invocation prints its own), for the seeds every named arm
+finished, so a stopped run and a later one for the seeds it lacked report as one.
 """
 
 from __future__ import annotations
@@ -101,8 +106,6 @@ def timed(command: list[str]) -> float:
 
 
 def run_arm(arm: str, seed: int, trials: int, overrides: list[str], work: Path) -> dict:
-    from workbench.sweeps.study import open_sweep, sweep_folders
-
     sweeps = work / f"{arm}-{seed}"
     command = [
         sys.executable, "-m", "workbench", "sweep", str(RECIPE),
@@ -111,11 +114,22 @@ def run_arm(arm: str, seed: int, trials: int, overrides: list[str], work: Path) 
         "--dir", str(sweeps), "--set", *overrides, f"train.seed={seed}",
     ]  # fmt: skip
     seconds = timed(command)
+    result = arm_result(sweeps, seconds)
+    assert result is not None
+    return result
+
+
+def arm_result(sweeps: Path, seconds: float | None = None) -> dict | None:
+    """What one arm's sweep (the folder ``--dir`` named) found; None while a trial
+    has not finished (a sweep stopped part-way)."""
+    from workbench.sweeps.study import open_sweep, sweep_folders
+
     (folder,) = sweep_folders(sweeps)
     sweep = open_sweep(folder)
     rows = sorted(sweep.trials(), key=lambda r: r.number)
     best = sweep.best(rows)
-    assert best is not None
+    if best is None or any(r.state in ("running", "waiting") for r in rows):
+        return None
     curve, steps, best_so_far = [], 0, 0.0
     for row in rows:
         steps += row.steps or 0
@@ -127,6 +141,7 @@ def run_arm(arm: str, seed: int, trials: int, overrides: list[str], work: Path) 
         "held": held_accuracy(best.run_dir),
         "steps": steps,
         "pruned": sum(r.state == "pruned" for r in rows),
+        "trials": len(rows),
         "seconds": seconds,
         "curve": curve,
         "best_params": best.params,
@@ -169,18 +184,56 @@ def main() -> None:
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--arms", nargs="+", default=DEFAULT_ARMS, choices=[*ARMS, "shipped"])
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "sweep_search.json")
+    parser.add_argument(
+        "--collect",
+        type=Path,
+        nargs="+",
+        metavar="WORK",
+        help="run nothing: the table, JSON and plot of the finished sweeps in these work "
+        "folders (each printed at its start; arm-seed folders; e.g. a stopped run's and a "
+        "later one's with the seeds it lacked)",
+    )
     args = parser.parse_args()
+    if args.collect:
+        results = collect(args.collect, args.arms)
+        args.seeds = sorted({r["seed"] for rows in results.values() for r in rows})
+        args.trials = max((r["trials"] for rows in results.values() for r in rows), default=0)
+        report(args, results)
+        return
     work = Path(tempfile.mkdtemp(prefix="sweep-search-"))
+    print(f"work folder: {work}", flush=True)
     overrides = data_overrides(write_splits(args.shared, work, args.train_size))
     results: dict[str, list[dict]] = {arm: [] for arm in args.arms}
     for seed in args.seeds:  # arms interleaved per seed: the machine's drift hits all alike
         if "shipped" in args.arms:
             results["shipped"].append(run_shipped(seed, overrides, work))
         for arm in (a for a in args.arms if a != "shipped"):
-            results[arm].append(run_arm(arm, seed, args.trials, overrides, work))
+            results[arm].append(run_arm(arm, seed, args.trials, overrides, work) | {"seed": seed})
             print(
                 arm, seed, json.dumps({k: v for k, v in results[arm][-1].items() if k != "curve"})
             )
+    report(args, results)
+
+
+def collect(works: list[Path], arms: list[str]) -> dict[str, list[dict]]:
+    """Finished arm-seed sweeps of earlier invocations' work folders, by arm, in
+    seed order, for the seeds every arm finished (an arm's seed found twice: the
+    first work folder's)."""
+    found: dict[str, dict[int, dict]] = {arm: {} for arm in arms if arm != "shipped"}
+    for work in works:
+        for folder in sorted(work.iterdir()):
+            arm, _, seed = folder.name.rpartition("-")
+            if arm in found and seed.isdigit() and int(seed) not in found[arm]:
+                result = arm_result(folder)
+                if result is not None:
+                    found[arm][int(seed)] = result | {"seed": int(seed)}
+    # Only seeds every arm finished: arms are compared over the same seeds.
+    seeds = sorted(set.intersection(*(set(by_seed) for by_seed in found.values())))
+    return {arm: [by_seed[s] for s in seeds] for arm, by_seed in found.items()}
+
+
+def report(args, results: dict[str, list[dict]]) -> None:
+    """The table, the pruning line, the JSON and the plot."""
     print(
         f"\nSST-2, {args.train_size} training sentences, {args.trials} trials a sweep, "
         f"seeds {args.seeds}; dev = what the sweeps tune on, held = never seen\n"
@@ -190,21 +243,25 @@ def main() -> None:
         f"{'steps trained':>16} {'pruned':>7} {'minutes':>8}"
     )
     for arm, rows in results.items():
+        if not rows:
+            continue
+        seconds = [r["seconds"] for r in rows if r.get("seconds") is not None]
         print(
             f"{arm:10} {mean_sd([r['best_dev'] for r in rows]):>22} "
             f"{mean_sd([r['held'] for r in rows]):>22} "
             f"{statistics.mean(r['steps'] for r in rows):>16,.0f} "
             f"{statistics.mean(r['pruned'] for r in rows):>7.1f} "
-            f"{statistics.mean(r['seconds'] for r in rows) / 60:>8.1f}"
+            f"{statistics.mean(seconds) / 60 if seconds else float('nan'):>8.1f}"
         )
-    if "tpe-full" in results:
+    if results.get("tpe-full"):
         full = statistics.mean(r["steps"] for r in results["tpe-full"])
         for arm in ("tpe", "tpe-halving"):
-            if arm in results:
+            if results.get(arm):
                 saved = 1 - statistics.mean(r["steps"] for r in results[arm]) / full
                 print(f"pruning ({arm} against tpe-full): {saved:.0%} fewer steps")
     args.json.write_text(json.dumps({"args": vars(args) | {"shared": str(args.shared),
-                         "plot": str(args.plot), "json": str(args.json)},
+                         "plot": str(args.plot), "json": str(args.json),
+                         "collect": [str(w) for w in args.collect or []]},
                          "results": results}, indent=1))  # fmt: skip
     if args.plot:
         plot(results, args.plot)

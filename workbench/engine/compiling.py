@@ -19,7 +19,7 @@ import torch
 
 from workbench.engine import faults
 from workbench.engine.loss import summed_loss
-from workbench.tasks.base import model_inputs
+from workbench.tasks.base import model_inputs_on
 
 
 def warm_up(prepared) -> float | None:
@@ -45,15 +45,15 @@ def _compile(prepared) -> float:
     with torch.random.fork_rng(devices=devices):
         p.model.train()
         for batch in _extremes(p.features["train"], p.state.micro_batch_size, p.train_collate):
-            batch = _on(batch, p.acc.device)
-            loss = summed_loss(p.model(**model_inputs(batch)).logits, batch["labels"])
+            logits = p.model(**model_inputs_on(batch, p.acc.device)).logits
+            loss = summed_loss(logits, batch["labels"].to(p.acc.device))
             loss.backward()
         p.optimizer.zero_grad(set_to_none=True)
         p.model.eval()
         evaluated = next((f for s, f in p.features.items() if s != "train"), None)
         with torch.inference_mode():  # as evaluation runs: its batches are inference tensors
             for batch in _extremes(evaluated or [], p.state.eval_batch_size, p.collate):
-                p.model(**model_inputs(_on(batch, p.acc.device)))
+                p.model(**model_inputs_on(batch, p.acc.device))
     p.model.train(was_training)
     return time.perf_counter() - began
 
@@ -72,15 +72,7 @@ def _extremes(features: list[dict], rows: int, collate) -> list[dict]:
         collate(ordered[: max(2, rows // 2)]),
         collate(ordered[:1]),
     ]
-    shapes: set = set()
-    kept = []
+    by_shape: dict[tuple, dict] = {}
     for batch in batches:
-        shape = tuple(batch["input_ids"].shape)
-        if shape not in shapes:
-            shapes.add(shape)
-            kept.append(batch)
-    return kept
-
-
-def _on(batch: dict, device) -> dict:
-    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+        by_shape.setdefault(tuple(batch["input_ids"].shape), batch)
+    return list(by_shape.values())

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from workbench.tasks.base import model_inputs, pad_value
+from workbench.tasks.base import model_inputs_on, pad_value
 
 # Features checked packed against alone: a few, so the check costs one small call.
 _CHECKED = 4
@@ -199,5 +199,4 @@ def packing_offset(
 
 def cpu_logits(model, batch: dict, device) -> torch.Tensor:
     """``model``'s logits for a collated ``batch`` moved to ``device``, as fp32 on the CPU."""
-    inputs = {k: v.to(device) for k, v in model_inputs(batch).items()}
-    return model(**inputs).logits.float().cpu()
+    return model(**model_inputs_on(batch, device)).logits.float().cpu()

@@ -188,6 +188,11 @@ def model_inputs(batch: dict) -> dict:
     return {k: v for k, v in batch.items() if k not in META_KEYS and k != "labels"}
 
 
+def model_inputs_on(batch: dict, device) -> dict:
+    """``model_inputs`` of ``batch``, moved to ``device`` (without waiting for the copy)."""
+    return {k: v.to(device, non_blocking=True) for k, v in model_inputs(batch).items()}
+
+
 def pad_value(key: str, pad_id: int) -> int:
     """What pads a feature's list ``key``: the tokenizer's pad id for the input
     ids, -100 (ignored by the loss) for labels, -1 for where a row came from, 0
@@ -304,6 +309,5 @@ def batched_probabilities(model, tokenizer, features: list[dict], batch_size: in
     with torch.inference_mode(), autocast:
         for indices in length_batches(features, batch_size, batch_tokens(device)):
             batch = collate([features[i] for i in indices])
-            inputs = {k: v.to(device, non_blocking=True) for k, v in model_inputs(batch).items()}
-            logits = model(**inputs).logits
+            logits = model(**model_inputs_on(batch, device)).logits
             yield indices, batch, torch.softmax(logits.float(), dim=-1).cpu()

@@ -165,9 +165,11 @@ def make_pruner(spec: SweepSpec):
         # tenths) a trial goes on only in the best third of those that got there, and
         # again at three epochs, nine...
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=10, reduction_factor=3)
-    # Two trials finished before any is judged; from its first evaluation on, as
-    # Optuna's default (a trial is compared only where others reported too).
-    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    # Two trials finished before any is judged; from its first evaluation on (a trial
+    # is compared only where others reported too), against finished and pruned ones.
+    from workbench.sweeps.pruning import MedianOfAllPruner
+
+    return MedianOfAllPruner(startup=2)
 
 
 def shown_url(url: str) -> str:

@@ -68,6 +68,7 @@ class Batcher:
         self.wait = wait_ms / 1000
         self.calls = 0
         self._closed = False
+        self._closing = threading.Lock()
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._held: _Request | None = None  # taken, but did not fit the last batch
         self._worker = threading.Thread(target=self._work, name="batcher", daemon=True)
@@ -78,10 +79,11 @@ class Batcher:
         ``predict`` raised on them."""
         if not texts:
             return []
-        if self._closed:
-            raise WorkbenchError("the server is stopping")
         request = _Request(list(texts))
-        self._queue.put(request)
+        with self._closing:  # never queued behind the worker's stop: it would wait forever
+            if self._closed:
+                raise WorkbenchError("the server is stopping")
+            self._queue.put(request)
         request.done.wait()
         if request.error is not None:
             raise request.error
@@ -90,8 +92,11 @@ class Batcher:
 
     def close(self) -> None:
         """Stop the worker once the requests already queued are answered."""
-        self._closed = True
-        self._queue.put(None)
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(None)
         self._worker.join(timeout=30)
 
     def _next_batch(self) -> list[_Request] | None:
@@ -234,6 +239,13 @@ class Serving:
 
     def _announce(self) -> None:
         path = self.folder / ANNOUNCEMENT
+        other = running_server(self.folder)
+        if other is not None:  # the first server keeps the folder; this one answers too
+            self.note = (
+                f"another server of this model runs at {other}: "
+                "`workbench predict` goes on using that one"
+            )
+            return
         note = {
             "url": self.url,
             "pid": os.getpid(),

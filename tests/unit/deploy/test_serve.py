@@ -329,3 +329,41 @@ def test_serve_stops_cleanly_on_sigterm_and_removes_its_announcement(run, saved)
         if process.poll() is None:
             process.kill()
     assert not (saved.folder / ANNOUNCEMENT).exists()
+
+
+def test_a_request_racing_the_close_is_answered_or_refused_never_left_waiting():
+    batcher = Batcher(lambda texts: [{"text": t} for t in texts], max_batch=4, wait_ms=0)
+    outcomes: list[str] = []
+
+    def ask(i):
+        try:
+            batcher.submit([str(i)])
+            outcomes.append("answered")
+        except Exception as exc:  # noqa: BLE001 - the refusal is what is checked
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(200)]
+    for number, t in enumerate(threads):
+        t.start()
+        if number == 100:
+            batcher.close()
+    for t in threads:
+        t.join(10)
+    assert not any(t.is_alive() for t in threads)  # none hangs on a stopped worker
+    assert len(outcomes) == 200
+    assert set(outcomes) <= {"answered", "the server is stopping"}
+    batcher.close()  # twice is harmless
+
+
+@pytest.mark.slow
+def test_a_second_server_of_a_served_model_leaves_the_first_one_announced(saved):
+    first = start(saved)
+    second = start(saved)
+    try:
+        assert second.announced is None and first.url in (second.note or "")
+        assert running_server(saved.folder) == first.url
+        second.stop()
+        assert running_server(saved.folder) == first.url
+    finally:
+        first.stop()
+    assert running_server(saved.folder) is None

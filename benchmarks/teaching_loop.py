@@ -20,7 +20,7 @@ the base model's (--label-map), so the question is adaptation, not new types.
 
     pip install matplotlib   # for the plot
     python benchmarks/teaching_loop.py [--shared ../shared/datasets] [--seeds 5] \
-        [--orders uncertain random] [--budgets 50 100 200 400]
+        [--orders balanced random] [--budgets 50 100 200 400]
 
 Any file the readers accept works for --base-train, --pool, --dev, --test and
 --original.
@@ -137,7 +137,7 @@ def main() -> int:
     parser.add_argument("--label-map", default=WNUT_TO_CONLL, help="pool/test type=base type,...")
     parser.add_argument("--budgets", type=int, nargs="+", default=[50, 100, 200, 400])
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--orders", nargs="+", default=["uncertain", "random"], choices=ORDERS)
+    parser.add_argument("--orders", nargs="+", default=["balanced", "random"], choices=ORDERS)
     parser.add_argument("--pool-size", type=int, default=1000, help="pool sentences considered")
     parser.add_argument("--epochs", type=float, default=2, help="the base recipe's epochs")
     parser.add_argument("--dev-size", type=int, default=500, help="a seeded sample (0: all)")
@@ -260,7 +260,30 @@ def report(base_scores: dict, results: dict, budgets: list[int], plot_path: str,
             print(
                 f"  {how:9} {names[name]:15} {below} of {len(rows)} (worst {100 * min(gaps):+.2f})"
             )
+    paired(results, budgets, names)
     plot(results, budgets, base_scores, names, plot_path)
+
+
+def paired(results: dict, budgets: list[int], names) -> None:
+    """Each order against random seed by seed (a seed is the same pool and
+    starting run for every order): the mean difference, its sd, and the seeds won."""
+    if "random" not in results:
+        return
+    for name in ("dev", "test"):
+        print(f"\npaired with random, seed by seed, on {names[name]}:")
+        for how in (h for h in results if h != "random"):
+            cells = []
+            for b in budgets:
+                gaps = [
+                    100 * (mine[name] - theirs[name])
+                    for mine, theirs in zip(results[how][b], results["random"][b])
+                ]
+                spread = statistics.stdev(gaps) if len(gaps) > 1 else 0.0
+                wins = sum(g > 0 for g in gaps)
+                cells.append(
+                    f"{b}: {statistics.mean(gaps):+.2f} ± {spread:.2f} ({wins}/{len(gaps)})"
+                )
+            print(f"  {how:9} " + "   ".join(cells))
 
 
 def merged(files: list[str]) -> tuple[dict, dict, list[int], dict]:

@@ -148,6 +148,22 @@ def test_the_pruning_view_stops_a_lagging_trial_and_says_where(
     assert attrs["pruned_at"] == 4 and attrs["pruned_value"] == lagging
 
 
+def test_a_trial_is_never_pruned_at_its_last_evaluation(classification_recipe, tmp_path):
+    # Stopping there saves nothing, and told pruned the trial's value would be lost
+    # to the sweep: it finishes and counts, however it compares.
+    sweep = _make(classification_recipe, tmp_path, [LR], trials=4)
+    study = sweep.study()
+    _finished(study, (0.8, 0.9))
+    for total, stopped in ((7, False), (70, True)):
+        trial = study.ask()
+        stop = threading.Event()
+        reporter = TrialReporter(f"{sweep.folder}#{trial._trial_id}", stop)
+        reporter(Start(total_steps=total))
+        reporter(Eval(step=7, epoch=1.0, split="validation", metric="accuracy", value=0.1))
+        assert stop.is_set() == stopped, total
+        study.tell(trial, 0.1)
+
+
 def test_evaluations_meet_at_tenths_of_an_epoch_whatever_the_batch():
     assert list(report_points(0, 0.37, 37)) == [1, 2, 3]
     assert list(report_points(3, 0.74, 74)) == [4, 5, 6, 7]

@@ -17,7 +17,7 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from workbench.errors import WorkbenchError
-from workbench.runs.events import Created, Eval, Event
+from workbench.runs.events import Created, Eval, Event, Start
 
 # Evaluations are reported at tenths of an epoch: trials with other batch sizes (other
 # numbers of steps an epoch) or evaluating at other steps still meet there.
@@ -95,6 +95,7 @@ class TrialReporter:
         self.study = self.sweep.study()
         self.trial = optuna.Trial(self.study, trial_id)
         self.stop = stop
+        self.total_steps: int | None = None  # from the start event
         self.last = max(self.study._storage.get_trial(trial_id).intermediate_values, default=0)
         self.trial.set_user_attr("run_pid", os.getpid())
         # What the run's start event says of it (DESIGN: a trial is a run like any
@@ -124,6 +125,8 @@ class TrialReporter:
     def _hear(self, event: Event) -> None:
         if isinstance(event, Created):  # a resumed run's folder the worker knows already
             self.trial.set_user_attr("run_dir", event.path)
+        if isinstance(event, Start):
+            self.total_steps = event.total_steps
         if not (isinstance(event, Eval) and event.split == "validation"):
             return
         if event.value is None:
@@ -133,7 +136,10 @@ class TrialReporter:
             self.trial.report(event.value, point)
         if points:
             self.last = points[-1]
-        if points and not self.stop.is_set() and self.trial.should_prune():
+        # The last evaluation finishes the trial: stopping there saves nothing, and a
+        # trial told pruned there would hide its value (maybe the best) from the sweep.
+        last = self.total_steps is not None and event.step >= self.total_steps
+        if points and not last and not self.stop.is_set() and self.trial.should_prune():
             self.trial.set_user_attr("pruned_at", event.step)
             self.trial.set_user_attr("pruned_value", event.value)
             self.stop.set()

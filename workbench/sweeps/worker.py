@@ -212,12 +212,16 @@ class _Trial:
             if not attrs.get("run_dir"):
                 trial.set_user_attr("run_dir", str(run_dir))
         metric = self.sweep.spec.metric
-        if attrs.get("pruned_at") is not None:
+        completed = summary is not None and summary.status.value == "completed"
+        if attrs.get("pruned_at") is not None and not completed:  # judged as it ended: done
             value = attrs.get("pruned_value")
             shown = f" ({metric} {value:.4f})" if value is not None else ""
             self.say(f"trial {trial.number} pruned at step {attrs['pruned_at']}{shown}")
             self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        elif summary is not None and summary.status.value == "completed":
+        elif completed:
+            assert summary is not None
+            if attrs.get("pruned_at") is not None:
+                trial.set_user_attr("pruned_at", None)  # judged only as it finished
             if summary.best_value is None:
                 self._failed(trial, "the run evaluated nothing (no validation split?)")
                 return

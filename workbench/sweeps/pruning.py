@@ -1,20 +1,13 @@
 """Inside a trial's run (`workbench run --sweep-trial FOLDER#ID`): a view of its
 events that tells the sweep's study where the run is, reports each validation to
 it, and stops the run (with a checkpoint, as a Ctrl-C would) when the pruner says
-the trial lags, or when the worker that started it is gone; and the median pruner
-that judges it (imported in sweeps and their trials only: Optuna is loaded here)."""
+the trial lags, or when the worker that started it is gone."""
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
-import statistics
 import threading
-
-from optuna.pruners import BasePruner
-from optuna.study import StudyDirection
-from optuna.trial import TrialState
 
 from workbench.errors import WorkbenchError
 from workbench.runs.events import Created, Eval, Event, Start
@@ -23,48 +16,6 @@ from workbench.runs.events import Created, Eval, Event, Start
 # numbers of steps an epoch) or evaluating at other steps still meet there.
 POINTS_PER_EPOCH = 10
 WATCH_S = 2.0  # how often the run looks whether its worker is still there
-
-
-class MedianOfAllPruner(BasePruner):
-    """Optuna pruner: a trial stops when its best value so far is worse than the
-    median, at its latest point, of every other trial that reached that point,
-    finished or pruned, once ``startup`` trials have finished.
-
-    Optuna's ``MedianPruner`` takes the median of finished trials only. In a pruned
-    sweep those are the survivors, so its bar rises with every trial it stops, until
-    nearly all stop at their first evaluation (17 of 20 in one seed of
-    ``benchmarks/sweep_search.py``) and TPE, which learns from them, stays near its
-    first good trial. Counting the pruned ones keeps the bar at the median of the
-    trials themselves, as the pruner's name says."""
-
-    def __init__(self, startup: int = 2):
-        self.startup = startup
-
-    def prune(self, study, trial) -> bool:
-        """Whether ``trial`` stops at its latest reported point."""
-        step = trial.last_step
-        if step is None:
-            return False
-        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if len(finished) < self.startup:
-            return False
-        others = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-        values = [
-            other.intermediate_values[step]
-            for other in others
-            if other.number != trial.number
-            and step in other.intermediate_values
-            and not math.isnan(other.intermediate_values[step])
-        ]
-        if not values:
-            return False
-        maximize = study.direction == StudyDirection.MAXIMIZE
-        own = [v for v in trial.intermediate_values.values() if not math.isnan(v)]
-        if not own:
-            return True  # only NaN so far: nothing to go on with
-        best = max(own) if maximize else min(own)
-        median = statistics.median(values)
-        return best < median if maximize else best > median
 
 
 def parse_reference(reference: str) -> tuple[str, int]:

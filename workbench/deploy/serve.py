@@ -271,7 +271,7 @@ class Serving:
         if self.announced is not None:
             try:
                 note = json.loads(self.announced.read_text(encoding="utf-8"))
-                if note.get("pid") == os.getpid():
+                if note.get("server") == self._server.health["server"]:  # this one's
                     self.announced.unlink()
             except (OSError, ValueError):
                 pass

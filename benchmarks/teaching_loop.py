@@ -18,9 +18,10 @@ DEV (default WNUT-17 dev: what orders and settings are chosen on), TEST
 made the model forget what it knew). The pool's and tests' types are mapped to
 the base model's (--label-map), so the question is adaptation, not new types.
 
-    pip install matplotlib   # for the plot
+    pip install matplotlib   # for --plot
     python benchmarks/teaching_loop.py [--shared ../shared/datasets] [--seeds 5] \
-        [--orders balanced random] [--budgets 50 100 200 400]
+        [--orders balanced random] [--budgets 50 100 200 400] [--plot F1.png]
+    python benchmarks/teaching_loop.py --report A.json B.json [--plot F1.png]
 
 Any file the readers accept works for --base-train, --pool, --dev, --test and
 --original.
@@ -147,7 +148,7 @@ def main() -> int:
     parser.add_argument("--first-seed", type=int, default=0, help="seeds run from here on")
     parser.add_argument("--work", help="keep the work here; a starting run there is reused")
     parser.add_argument("--out", default="benchmarks/teaching_loop.json")
-    parser.add_argument("--plot", default="benchmarks/teaching_loop.png")
+    parser.add_argument("--plot", help="draw the F1 curves here (needs matplotlib)")
     parser.add_argument("--report", nargs="+", metavar="JSON", help="only print these runs' rows")
     args = parser.parse_args()
     if args.report:
@@ -243,7 +244,9 @@ def main() -> int:
     return 0
 
 
-def report(base_scores: dict, results: dict, budgets: list[int], plot_path: str, names) -> None:
+def report(
+    base_scores: dict, results: dict, budgets: list[int], plot_path: str | None, names
+) -> None:
     """The tables (one a scored set) and the plot."""
     orders = list(results)
     seeds = ", ".join(f"{how} {len(results[how][budgets[-1]])}" for how in orders)
@@ -261,7 +264,8 @@ def report(base_scores: dict, results: dict, budgets: list[int], plot_path: str,
                 f"  {how:9} {names[name]:15} {below} of {len(rows)} (worst {100 * min(gaps):+.2f})"
             )
     paired(results, budgets, names)
-    plot(results, budgets, base_scores, names, plot_path)
+    if plot_path:  # only where asked: a --report must not redraw the shipped figure
+        plot(results, budgets, base_scores, names, plot_path)
 
 
 def paired(results: dict, budgets: list[int], names) -> None:
@@ -274,9 +278,11 @@ def paired(results: dict, budgets: list[int], names) -> None:
         for how in (h for h in results if h != "random"):
             cells = []
             for b in budgets:
+                theirs = by_seed(results["random"][b])
                 gaps = [
-                    100 * (mine[name] - theirs[name])
-                    for mine, theirs in zip(results[how][b], results["random"][b])
+                    100 * (row[name] - theirs[seed][name])
+                    for seed, row in by_seed(results[how][b]).items()
+                    if seed in theirs
                 ]
                 spread = statistics.stdev(gaps) if len(gaps) > 1 else 0.0
                 wins = sum(g > 0 for g in gaps)
@@ -284,6 +290,11 @@ def paired(results: dict, budgets: list[int], names) -> None:
                     f"{b}: {statistics.mean(gaps):+.2f} ± {spread:.2f} ({wins}/{len(gaps)})"
                 )
             print(f"  {how:9} " + "   ".join(cells))
+
+
+def by_seed(rows: list[dict]) -> dict:
+    """Rows keyed by their seed (rows of the first runs, saved without one: their place)."""
+    return {row.get("seed", f"#{place}"): row for place, row in enumerate(rows)}
 
 
 def merged(files: list[str]) -> tuple[dict, dict, list[int], dict]:

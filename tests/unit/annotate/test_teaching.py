@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from helpers.files import write
-from workbench.annotate import pool
+from workbench.annotate import pool, retrain
 from workbench.annotate.decisions import FIXED, REJECTED, DecisionLog, ner_record
 from workbench.annotate.pool import Item, order
 from workbench.annotate.retrain import REPLAY, taught_recipe
@@ -83,7 +83,8 @@ def decide(path, count: int, rejected: int = 0) -> DecisionLog:
     return log
 
 
-def test_the_taught_recipe_replays_a_sample_of_the_runs_data(tmp_path):
+def test_the_taught_recipe_replays_a_sample_of_the_runs_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(retrain, "MIN_REPLAY", 0)  # the per-decision share alone
     run, _ = run_folder(tmp_path, sentences=100)
     decisions = tmp_path / "annotations" / "d.jsonl"
     decide(decisions, count=5, rejected=2)  # rejected lines are not examples
@@ -100,7 +101,26 @@ def test_the_taught_recipe_replays_a_sample_of_the_runs_data(tmp_path):
     assert len(examples) == REPLAY * 5 + 5 and train
 
 
-def test_a_smaller_limit_the_user_set_is_kept_and_a_taught_one_grows(tmp_path):
+def test_a_first_small_batch_is_trained_beside_at_least_the_replay_floor(tmp_path, monkeypatch):
+    """Five decisions would replay 20 of the run's 100 examples; the floor (30 here,
+    1,000 shipped) keeps more, so a first batch does not pull the model off what
+    it knew. A run with fewer examples than the floor gives them all."""
+    monkeypatch.setattr(retrain, "MIN_REPLAY", 30)
+    run, _ = run_folder(tmp_path, sentences=100)
+    decisions = tmp_path / "annotations" / "d.jsonl"
+    decide(decisions, count=5)
+    recipe = load_recipe(taught_recipe(run, decisions))
+    assert recipe.data.max_train_samples == 30
+    recipe.values["model"]["name"] = "minilm"
+    assert len(prepare(recipe).splits["train"]) == 30 + 5
+    monkeypatch.setattr(retrain, "MIN_REPLAY", 1000)
+    recipe = load_recipe(taught_recipe(run, decisions))
+    recipe.values["model"]["name"] = "minilm"
+    assert len(prepare(recipe).splits["train"]) == 100 + 5
+
+
+def test_a_smaller_limit_the_user_set_is_kept_and_a_taught_one_grows(tmp_path, monkeypatch):
+    monkeypatch.setattr(retrain, "MIN_REPLAY", 0)
     run, _ = run_folder(tmp_path, sentences=100, extra="max_train_samples = 12\n")
     decisions = tmp_path / "annotations" / "d.jsonl"
     decide(decisions, count=5)

@@ -68,7 +68,7 @@ def taught_recipe(
     header = (
         f"# Written by workbench annotate: {original} from run {run_dir.name}, trained\n"
         f"# further with the decisions in {decisions.name} added to its training data,\n"
-        f"# beside {replay} of its own training examples (a seeded sample, so it does not\n"
+        f"# beside up to {replay} of its own training examples (a seeded sample, so it does not\n"
         f"# forget them; data.max_train_samples: raise it or remove it to train on more).\n"
     )
     write_text_atomic(path, header + recipe.to_toml())

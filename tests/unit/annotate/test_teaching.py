@@ -92,7 +92,7 @@ def test_the_taught_recipe_replays_a_sample_of_the_runs_data(tmp_path, monkeypat
     assert recipe.data.max_train_samples == REPLAY * 5 and recipe.data.sample == "random"
     train = recipe["data"]["train"]
     assert (
-        f"beside {REPLAY * 5} of its own training examples"
+        f"beside up to {REPLAY * 5} of its own training examples"
         in taught_recipe(run, decisions).read_text()
     )
     # What training reads: the sample of the run's data, then every decision.

@@ -76,16 +76,10 @@ def taught_recipe(
     return path
 
 
-def replayed(new: int) -> int:
-    """How many of the run's own examples a taught recipe keeps beside ``new``
-    decided ones (at most: a run with fewer gives all it has)."""
-    return max(REPLAY * new, MIN_REPLAY)
-
-
 def _replay(recipe, original: str) -> int:
-    """Cap the run's own training data at ``replayed(new)`` examples (``new``: those
-    of every ``data.extra_train`` file), a seeded random sample where the recipe
-    does not already cut its evaluation splits by position."""
+    """Cap the run's own training data at ``REPLAY`` examples per new one (those of
+    every ``data.extra_train`` file), at least ``MIN_REPLAY``, a seeded random
+    sample where the recipe does not already cut its evaluation splits by position."""
     data = recipe.values["data"]
     new = sum(
         len(read_examples(str(path), {**data, "format": "auto"}, get_task(recipe.task).kind))
@@ -93,7 +87,7 @@ def _replay(recipe, original: str) -> int:
     )
     # A limit the user set is kept when smaller; one a taught recipe set was ours.
     given = None if original.endswith(TAUGHT) else data.get("max_train_samples")
-    replay = replayed(new)
+    replay = max(REPLAY * new, MIN_REPLAY)  # a run with fewer gives all it has
     data["max_train_samples"] = min(replay, given) if given else replay
     if not data.get("max_eval_samples"):  # `sample` cuts the evaluation splits too
         data["sample"] = "random"

@@ -24,7 +24,9 @@ import json
 import math
 from pathlib import Path
 
-from workbench.sweeps.pruning import POINTS_PER_EPOCH
+import numpy as np
+
+from workbench.sweeps.pruning import POINTS_PER_EPOCH, report_points
 
 
 def load(folder: Path) -> list[dict]:
@@ -37,7 +39,7 @@ def load(folder: Path) -> list[dict]:
     study = optuna.load_study(study_name=None, storage=f"sqlite:///{storage}")
     trials = []
     for trial in sorted(study.trials, key=lambda t: t.number):
-        evals, total, size = [], None, None
+        evals, total, size, last = [], None, None, 0
         with open(Path(trial.user_attrs["run_dir"]) / "events.jsonl", encoding="utf-8") as f:
             for line in f:
                 event = json.loads(line)
@@ -45,8 +47,11 @@ def load(folder: Path) -> list[dict]:
                     total = event["total_steps"]
                     size = event["examples"]["validation"]
                 if event["type"] == "eval" and event.get("split") == "validation":
-                    point = int(event["epoch"] * POINTS_PER_EPOCH + 1e-9)
-                    evals.append((event["step"], point, event["value"]))
+                    # The points the trial's reporter told the study (none: not judged).
+                    points = report_points(last, event["epoch"], event["step"])
+                    if points:
+                        last = points[-1]
+                        evals.append((event["step"], last, event["value"]))
         trials.append({"evals": evals, "total": total, "size": size})
     return trials
 
@@ -65,11 +70,7 @@ def below(percentile: float = 50, margin_se: float = 0.0):
     ``margin_se`` standard errors of an accuracy measured on the validation set."""
 
     def rule(best: float, others: list[float], size: int) -> bool:
-        ranked = sorted(others)
-        # The percentile as numpy's default (linear) computes it.
-        at = (len(ranked) - 1) * percentile / 100
-        low, high = math.floor(at), math.ceil(at)
-        m = ranked[low] + (ranked[high] - ranked[low]) * (at - low)
+        m = float(np.percentile(others, percentile))  # as Optuna's percentile pruner
         return best < m - margin_se * math.sqrt(max(m * (1 - m), 1e-9) / size)
 
     return rule

@@ -79,14 +79,17 @@ def write_splits(shared: Path, folder: Path, train_size: int) -> dict[str, Path]
     return paths
 
 
-def data_overrides(paths: dict[str, Path]) -> list[str]:
+def data_overrides(paths: dict[str, Path], eval_steps: int | None = None) -> list[str]:
+    # With --eval-steps: evaluated every so many steps instead (points within the
+    # first epoch, where the pruner must not judge yet).
+    every = ["eval.every=steps", f"eval.steps={eval_steps}"] if eval_steps else ["eval.every=epoch"]
     return [
         f"data.train={paths['train']}",
         f"data.validation={paths['dev']}",
         f"data.test={paths['held']}",
         # Evaluated each epoch, so there is something to prune on (the shipped recipe
         # evaluates every 500 steps: on 2,000 sentences, only at the end).
-        "eval.every=epoch",
+        *every,
         "train.epochs=3",
         "train.log_every=20",
     ]
@@ -182,6 +185,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--train-size", type=int, default=600)
     parser.add_argument("--plot", type=Path)
+    parser.add_argument("--eval-steps", type=int, help="evaluate every N steps, not each epoch")
     parser.add_argument("--arms", nargs="+", default=DEFAULT_ARMS, choices=[*ARMS, "shipped"])
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "sweep_search.json")
     parser.add_argument(
@@ -202,7 +206,7 @@ def main() -> None:
         return
     work = Path(tempfile.mkdtemp(prefix="sweep-search-"))
     print(f"work folder: {work}", flush=True)
-    overrides = data_overrides(write_splits(args.shared, work, args.train_size))
+    overrides = data_overrides(write_splits(args.shared, work, args.train_size), args.eval_steps)
     results: dict[str, list[dict]] = {arm: [] for arm in args.arms}
     for seed in args.seeds:  # arms interleaved per seed: the machine's drift hits all alike
         if "shipped" in args.arms:

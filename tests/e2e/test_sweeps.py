@@ -139,6 +139,7 @@ def test_the_pruning_view_stops_a_lagging_trial_and_says_where(
     study.tell(trial, good)
     behind = study.ask()
     reporter = TrialReporter(f"{sweep.folder}#{behind._trial_id}", stop)
+    reporter(Start(total_steps=10, steps_per_epoch=10))  # one epoch: judged from step 4
     reporter(Eval(step=7, epoch=1.0, split="test", metric=metric, value=lagging))
     assert not stop.is_set()  # only validation counts
     # A smaller batch: its evaluation at 0.4 of an epoch already meets the others there.
@@ -158,10 +159,33 @@ def test_a_trial_is_never_pruned_at_its_last_evaluation(classification_recipe, t
         trial = study.ask()
         stop = threading.Event()
         reporter = TrialReporter(f"{sweep.folder}#{trial._trial_id}", stop)
-        reporter(Start(total_steps=total))
+        reporter(Start(total_steps=total, steps_per_epoch=7))
         reporter(Eval(step=7, epoch=1.0, split="validation", metric="accuracy", value=0.1))
         assert stop.is_set() == stopped, total
         study.tell(trial, 0.1)
+
+
+def test_no_trial_is_judged_before_its_first_epoch_or_a_third_of_its_training(
+    classification_recipe, tmp_path
+):
+    # Within the first epoch accuracy swings by points between evaluations: a pruner
+    # judging there stopped the best trial of real sweeps (benchmarks/README.md).
+    sweep = _make(classification_recipe, tmp_path, [LR], trials=4)
+    study = sweep.study()
+    _finished(study, (0.8, 0.9))
+    for total, per_epoch, first in ((30, 10, 10), (10, 10, 4), (90, 30, 30), (7, None, 3)):
+        trial = study.ask()
+        stop = threading.Event()
+        reporter = TrialReporter(f"{sweep.folder}#{trial._trial_id}", stop)
+        reporter(Start(total_steps=total, steps_per_epoch=per_epoch))
+        for step in range(1, first):
+            epoch = step / (per_epoch or total)
+            reporter(Eval(step=step, epoch=epoch, split="validation", metric="accuracy", value=0.1))
+            assert not stop.is_set(), (total, step)  # far behind, but not judged yet
+        epoch = first / (per_epoch or total)
+        reporter(Eval(step=first, epoch=epoch, split="validation", metric="accuracy", value=0.1))
+        assert stop.is_set(), total  # from here on it is
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
 
 
 def test_evaluations_meet_at_tenths_of_an_epoch_whatever_the_batch():

@@ -26,6 +26,18 @@ def parse_reference(reference: str) -> tuple[str, int]:
     return folder, int(trial_id)
 
 
+def judged_from(total_steps: int | None, steps_per_epoch: int | None) -> int:
+    """The first step at which a trial may be pruned: the end of its first epoch, or a
+    third of its training if that comes sooner (a one-epoch run evaluating every few
+    steps). Before it, accuracy swings by points between evaluations (the model has
+    not seen its data once, the learning rate is still warming up), and a pruner
+    judging there stopped the sweep's best trial (benchmarks/README.md, issue 28)."""
+    if not total_steps:
+        return 0  # a run that did not say how long it trains: judged from the start
+    third = -(-total_steps // 3)
+    return min(third, steps_per_epoch) if steps_per_epoch else third
+
+
 def report_points(last: int, epoch: float | None, step: int) -> range:
     """The points (tenths of an epoch) an evaluation stands for: every one since the
     previous evaluation's, up to its own; the value holds there until the next."""
@@ -47,6 +59,7 @@ class TrialReporter:
         self.trial = optuna.Trial(self.study, trial_id)
         self.stop = stop
         self.total_steps: int | None = None  # from the start event
+        self.judged_from = 0  # the first step the pruner may stop the run at
         self.last = max(self.study._storage.get_trial(trial_id).intermediate_values, default=0)
         self.trial.set_user_attr("run_pid", os.getpid())
         # What the run's start event says of it (DESIGN: a trial is a run like any
@@ -78,6 +91,7 @@ class TrialReporter:
             self.trial.set_user_attr("run_dir", event.path)
         if isinstance(event, Start):
             self.total_steps = event.total_steps
+            self.judged_from = judged_from(event.total_steps, event.steps_per_epoch)
         if not (isinstance(event, Eval) and event.split == "validation"):
             return
         if event.value is None:
@@ -90,7 +104,8 @@ class TrialReporter:
         # The last evaluation finishes the trial: stopping there saves nothing, and a
         # trial told pruned there would hide its value (maybe the best) from the sweep.
         last = self.total_steps is not None and event.step >= self.total_steps
-        if points and not last and not self.stop.is_set() and self.trial.should_prune():
+        judged = points and not last and event.step >= self.judged_from
+        if judged and not self.stop.is_set() and self.trial.should_prune():
             self.trial.set_user_attr("pruned_at", event.step)
             self.trial.set_user_attr("pruned_value", event.value)
             self.stop.set()

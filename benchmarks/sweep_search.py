@@ -19,8 +19,11 @@ seeds; a plot of the best dev accuracy so far against steps trained.
 
     pip install matplotlib
     python benchmarks/sweep_search.py [--shared ../shared/datasets] [--seeds 1 2 3] \
-        [--trials 6] [--train-size 600] [--plot benchmarks/sweep_search.png]
+        [--trials 6] [--train-size 600] [--eval-steps N] [--plot benchmarks/sweep_search.png]
     python benchmarks/sweep_search.py --collect WORK [WORK ...] --arms tpe tpe-full ...
+
+Trials are evaluated after each epoch; ``--eval-steps N`` evaluates every N steps
+instead (points within the first epoch, which the pruner must not judge yet).
 
 ``--collect`` runs nothing: it reads the finished sweeps of earlier invocations'
 work folders (each invocation prints its own), for the seeds every named arm

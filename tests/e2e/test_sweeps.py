@@ -315,3 +315,39 @@ def test_a_sweep_can_hand_its_workers_to_the_queue(
     assert [j.argv for j in jobs] == [["sweep", "join", str(folder.resolve())]] * 2
     assert all(j.status == "waiting" for j in jobs)
     assert open_sweep(folder).trials() == []  # nothing ran here
+
+
+def test_a_worker_whose_sweep_folder_is_removed_says_so_in_one_line(
+    classification_recipe, tmp_path, monkeypatch, capsys
+):
+    # A person cleaning up while a sweep runs: the worker's next write to its storage
+    # fails; the CLI says which sweep and why, with no SQLAlchemy traceback.
+    import shutil
+
+    from workbench.sweeps import worker
+
+    sweep = _make(classification_recipe, tmp_path, [LR], trials=3)
+    monkeypatch.setattr(worker._Trial, "__call__", lambda self, trial: shutil.rmtree(sweep.folder))
+    assert main(["sweep", "join", str(sweep.folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert str(sweep.folder) in err and "its folder was removed" in err
+
+
+def test_a_storage_that_fails_mid_sweep_is_named_with_the_database_reason(
+    classification_recipe, tmp_path, monkeypatch, capsys
+):
+    import sqlite3
+
+    from workbench.sweeps import worker
+
+    sweep = _make(classification_recipe, tmp_path, [LR], trials=3)
+
+    def lost(self, trial):
+        cause = sqlite3.OperationalError("attempt to write a readonly database")
+        raise optuna.exceptions.StorageInternalError("An exception is raised") from cause
+
+    monkeypatch.setattr(worker._Trial, "__call__", lost)
+    assert main(["sweep", "join", str(sweep.folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "attempt to write a readonly database" in err, err

@@ -171,11 +171,35 @@ def _work(sweep, console, first: bool = False) -> int:
             say=lambda line: console.print(line, highlight=False, soft_wrap=True),
             first=first,
         )
+    except Exception as exc:
+        lost = _storage_lost(sweep, exc)
+        if lost is None:
+            raise
+        raise lost from exc
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     _print_show(sweep, console)
     return EXIT_STOPPED if stop.is_set() else 0
+
+
+def _storage_lost(sweep, exc: Exception) -> WorkbenchError | None:
+    """A worker whose sweep can no longer be written (its folder removed under it, a
+    database gone): one line saying so, not a SQLAlchemy traceback; None for
+    anything else."""
+    from optuna.exceptions import StorageInternalError
+
+    from workbench.errors import first_line
+
+    if not sweep.folder.is_dir():
+        reason = "its folder was removed"
+    elif isinstance(exc, StorageInternalError):
+        reason = first_line(exc.__cause__ or exc)  # Optuna's own line is generic
+    else:
+        return None
+    return WorkbenchError(
+        f"sweep {sweep.folder}: stopped, its storage can no longer be written ({reason})"
+    )
 
 
 def _show(args) -> int:

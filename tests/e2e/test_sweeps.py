@@ -331,7 +331,7 @@ def test_a_worker_whose_sweep_folder_is_removed_says_so_in_one_line(
     assert main(["sweep", "join", str(sweep.folder)]) == 2
     err = capsys.readouterr().err.strip()
     assert "Traceback" not in err and len(err.splitlines()) == 1, err
-    assert str(sweep.folder) in err and "its folder was removed" in err
+    assert str(sweep.folder) in err and "its folder was removed" in err, err
 
 
 def test_a_storage_that_fails_mid_sweep_is_named_with_the_database_reason(

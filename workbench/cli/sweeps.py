@@ -191,15 +191,14 @@ def _storage_lost(sweep, exc: Exception) -> WorkbenchError | None:
 
     from workbench.errors import first_line
 
-    if not sweep.folder.is_dir():
-        reason = "its folder was removed"
-    elif isinstance(exc, StorageInternalError):
+    if not sweep.folder.is_dir():  # its runs' folder (and SQLite file, unless --storage)
+        return WorkbenchError(f"sweep {sweep.folder}: stopped, its folder was removed")
+    if isinstance(exc, StorageInternalError):
         reason = first_line(exc.__cause__ or exc)  # Optuna's own line is generic
-    else:
-        return None
-    return WorkbenchError(
-        f"sweep {sweep.folder}: stopped, its storage can no longer be written ({reason})"
-    )
+        return WorkbenchError(
+            f"sweep {sweep.folder}: stopped, its storage can no longer be written ({reason})"
+        )
+    return None
 
 
 def _show(args) -> int:

@@ -165,8 +165,9 @@ def make_pruner(spec: SweepSpec):
         # tenths) a trial goes on only in the best third of those that got there, and
         # again at three epochs, nine...
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=10, reduction_factor=3)
-    # Two trials finished before any is judged; from its first evaluation on, as
-    # Optuna's default (a trial is compared only where others reported too). A median
+    # Two trials finished before any is judged (a trial is compared only where others
+    # reported too), and no trial before its first epoch's end or a third of its
+    # training: pruning.judged_from, which every pruner here obeys. A median
     # of finished and pruned trials alike was measured: it kept the best more often
     # but saved about half as many steps (benchmarks/README.md, issue 28).
     return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)

@@ -58,13 +58,15 @@ def load(folder: Path) -> list[dict]:
     return trials
 
 
-def held(trial: dict, point: int) -> float | None:
-    """The value ``trial`` held at ``point``: its last evaluation at or before it."""
-    value = None
-    for _, at, v in trial["evals"]:
-        if at <= point:
-            value = v
-    return value
+def held(trial: dict, point: int, forward: bool = False) -> float | None:
+    """The value ``trial`` held at ``point`` as the reporter tells the study: the
+    first evaluation at or after it (an evaluation stands for every point since the
+    one before). ``forward``: its last evaluation at or before it instead (what it
+    had then), an alternative measured here."""
+    if forward:
+        before = [v for _, at, v in trial["evals"] if at <= point]
+        return before[-1] if before else None
+    return next((v for _, at, v in trial["evals"] if at >= point), None)
 
 
 def below(percentile: float = 50, margin_se: float = 0.0):
@@ -79,7 +81,7 @@ def below(percentile: float = 50, margin_se: float = 0.0):
 
 
 def replay(
-    trials: list[dict], rule, from_point: int = 0, guarded: bool = False
+    trials: list[dict], rule, from_point: int = 0, guarded: bool = False, forward: bool = False
 ) -> tuple[int, float, int]:
     """Steps trained, the best finished value and the trials stopped under ``rule``
     (judged at points from ``from_point`` on, and with ``guarded`` from the step the
@@ -94,7 +96,7 @@ def replay(
                 continue
             if point < from_point or (guarded and step < trial["first"]):
                 continue
-            others = [v for v in (held(t, point) for t in finished) if v is not None]
+            others = [v for v in (held(t, point, forward) for t in finished) if v is not None]
             if others and rule(so_far, others, trial["size"]):
                 stop = step
                 break
@@ -107,8 +109,9 @@ def replay(
     return steps, best, stopped
 
 
-RULES = [  # (name, rule, from point, with the reporter's guard)
+RULES = [  # (name, rule, from point, with the reporter's guard, others carried forward)
     ("the median, as shipped (from the first epoch or a third of training)", below(50), 0, True),
+    ("the same, others' values carried forward", below(50), 0, True, True),
     ("Optuna's median from the first evaluation", below(50), 0, False),
     ("the 40th percentile", below(40), 0, False),
     ("the 33rd percentile", below(33), 0, False),
@@ -129,8 +132,8 @@ def main() -> None:
     print(f"{len(sweeps)} sweeps: " + ", ".join(str(f) for f in args.sweeps))
     print("| rule | steps saved | best kept / unpruned (trials stopped), per sweep |")
     print("|---|---|---|")
-    for name, rule, from_point, guarded in RULES:
-        results = [replay(trials, rule, from_point, guarded) for trials in sweeps]
+    for name, rule, *how in RULES:
+        results = [replay(trials, rule, *how) for trials in sweeps]
         saved = 1 - sum(r[0] for r in results) / sum(f[0] for f in full)
         cells = ", ".join(
             f"{r[1] * 100:.2f} / {f[1] * 100:.2f} ({r[2]})" for r, f in zip(results, full)

@@ -19,8 +19,6 @@ so a rule worth having is then measured with real sweeps.
 from __future__ import annotations
 
 import argparse
-import glob
-import json
 import math
 from pathlib import Path
 
@@ -32,29 +30,31 @@ from workbench.sweeps.pruning import POINTS_PER_EPOCH, judged_from, report_point
 def load(folder: Path) -> list[dict]:
     """The trials of the one sweep under ``folder`` (a ``--dir``), in order: each
     one's validation evaluations as (step, point, value) and its total steps."""
-    import optuna
+    from workbench.runs.events import Eval, Start
+    from workbench.runs.folder import read_events
+    from workbench.sweeps.study import open_sweep, sweep_folders
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    (storage,) = glob.glob(str(folder / "*" / "optuna.sqlite"))
-    study = optuna.load_study(study_name=None, storage=f"sqlite:///{storage}")
+    (sweep_folder,) = sweep_folders(folder)
     trials = []
-    for trial in sorted(study.trials, key=lambda t: t.number):
-        evals, total, per_epoch, size, last = [], None, None, None, 0
-        with open(Path(trial.user_attrs["run_dir"]) / "events.jsonl", encoding="utf-8") as f:
-            for line in f:
-                event = json.loads(line)
-                if event["type"] == "start":
-                    total = event["total_steps"]
-                    per_epoch = event.get("steps_per_epoch")
-                    size = event["examples"]["validation"]
-                if event["type"] == "eval" and event.get("split") == "validation":
-                    # The points the trial's reporter told the study (none: not judged).
-                    points = report_points(last, event["epoch"], event["step"])
-                    if points:
-                        last = points[-1]
-                        evals.append((event["step"], last, event["value"]))
-        first = judged_from(total, per_epoch)
-        trials.append({"evals": evals, "total": total, "first": first, "size": size})
+    for row in sorted(open_sweep(sweep_folder).trials(), key=lambda r: r.number):
+        evals, start, last = [], Start(), 0
+        for event in read_events(row.run_dir):
+            if isinstance(event, Start):
+                start = event
+            if isinstance(event, Eval) and event.split == "validation":
+                # The points the trial's reporter told the study (none: not judged).
+                points = report_points(last, event.epoch, event.step)
+                if points:
+                    last = points[-1]
+                    evals.append((event.step, last, event.value))
+        trials.append(
+            {
+                "evals": evals,
+                "total": start.total_steps,
+                "first": judged_from(start.total_steps, start.steps_per_epoch),
+                "size": start.examples["validation"],
+            }
+        )
     return trials
 
 

@@ -40,7 +40,7 @@ def judged_from(total_steps: int | None, steps_per_epoch: int | None) -> int:
 
 def report_points(last: int, epoch: float | None, step: int) -> range:
     """The points (tenths of an epoch) an evaluation stands for: every one since the
-    previous evaluation's, up to its own; the value holds there until the next."""
+    previous evaluation's, up to its own (its value is reported at each of them)."""
     point = int(epoch * POINTS_PER_EPOCH + 1e-9) if epoch is not None else step
     return range(last + 1, max(point, last + 1) + 1) if point > last else range(0)
 

@@ -28,6 +28,14 @@ instead (points within the first epoch, which the pruner must not judge yet).
 ``--collect`` runs nothing: it reads the finished sweeps of earlier invocations'
 work folders (each invocation prints its own), for the seeds every named arm
 finished, so a stopped run and a later one for the seeds it lacked report as one.
+
+``--collect ... --equal-steps`` asks what pruning buys at the same compute: each
+seed's pruned sweep (``tpe``), copied to a new work folder, is given more trials
+with ``workbench sweep join --trials`` until it has trained as many steps as the
+unpruned one (``tpe-full``); printed per seed, the best dev accuracy each found
+within those steps, that trial's held-out accuracy, and the steps each took to
+first reach the unpruned sweep's best. ``--equal-steps WORK`` reports an earlier
+such folder again (``--collect`` still names the unpruned sweeps).
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import argparse
 import csv
 import json
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -190,7 +199,7 @@ def main() -> None:
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--eval-steps", type=int, help="evaluate every N steps, not each epoch")
     parser.add_argument("--arms", nargs="+", default=DEFAULT_ARMS, choices=[*ARMS, "shipped"])
-    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "sweep_search.json")
+    parser.add_argument("--json", type=Path, default=parser_default_json())
     parser.add_argument(
         "--collect",
         type=Path,
@@ -200,7 +209,20 @@ def main() -> None:
         "folders (each printed at its start; arm-seed folders; e.g. a stopped run's and a "
         "later one's with the seeds it lacked)",
     )
+    parser.add_argument(
+        "--equal-steps",
+        nargs="?",
+        const=True,
+        type=Path,
+        metavar="WORK",
+        help="with --collect: more trials for each pruned sweep (a copy) until it has "
+        "trained the unpruned one's steps; or an earlier such work folder to report",
+    )
     args = parser.parse_args()
+    if args.equal_steps:
+        results = collect(args.collect, ["tpe", "tpe-full"])
+        equal_steps(args, results)
+        return
     if args.collect:
         results = collect(args.collect, args.arms)
         args.seeds = sorted({r["seed"] for rows in results.values() for r in rows})
@@ -233,7 +255,7 @@ def collect(works: list[Path], arms: list[str]) -> dict[str, list[dict]]:
             if arm in found and seed.isdigit() and int(seed) not in found[arm]:
                 result = arm_result(folder)
                 if result is not None:
-                    found[arm][int(seed)] = result | {"seed": int(seed)}
+                    found[arm][int(seed)] = result | {"seed": int(seed), "dir": str(folder)}
     # Only seeds every arm finished: arms are compared over the same seeds.
     seeds = sorted(set.intersection(*(set(by_seed) for by_seed in found.values())))
     return {arm: [by_seed[s] for s in seeds] for arm, by_seed in found.items()}
@@ -272,6 +294,146 @@ def report(args, results: dict[str, list[dict]]) -> None:
                          "results": results}, indent=1))  # fmt: skip
     if args.plot:
         plot(results, args.plot)
+
+
+def copy_sweep(arm_dir: Path, to: Path) -> Path:
+    """A copy of an arm's sweep folder (``--dir``) whose study is the copy's own
+    file, so the recorded sweep stays as it was; the sweep folder in the copy."""
+    from workbench.sweeps.study import SPEC, STORAGE_FILE, sweep_folders
+
+    if not to.exists():
+        shutil.copytree(arm_dir, to)
+        (folder,) = sweep_folders(to)
+        spec = json.loads((folder / SPEC).read_text())
+        spec["storage"] = f"sqlite:///{(folder / STORAGE_FILE).resolve()}"
+        (folder / SPEC).write_text(json.dumps(spec, indent=2) + "\n")
+    (folder,) = sweep_folders(to)
+    return folder
+
+
+def extend_to(folder: Path, budget: int, seed: int) -> None:
+    """More trials for the sweep at ``folder`` (as a user adds them: `sweep join
+    --trials`) until it has trained ``budget`` steps."""
+    while True:
+        result = arm_result(folder.parent)
+        assert result is not None, folder
+        if result["steps"] >= budget:
+            return
+        # As many as surely fit: the longest trial so far a trial each, at least one.
+        ends = [steps for steps, _ in result["curve"]]
+        longest = max(b - a for a, b in zip([0, *ends], ends))
+        more = max(1, (budget - result["steps"]) // max(longest, 1))
+        total = result["trials"] + more
+        print(f"{folder}: {result['steps']} of {budget} steps; {total} trials", flush=True)
+        subprocess.run(
+            [sys.executable, "-m", "workbench", "sweep", "join", str(folder),
+             "--trials", str(total), "--seed", str(seed)],
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+
+
+def within(result: dict, budget: int) -> tuple[float, float | None, int]:
+    """The best dev accuracy among the trials that ended within ``budget`` steps,
+    that trial's held-out accuracy, and the steps used."""
+    from workbench.sweeps.study import open_sweep, sweep_folders
+
+    (folder,) = sweep_folders(result["dir"])
+    sweep = open_sweep(folder)
+    rows, steps, kept = sorted(sweep.trials(), key=lambda r: r.number), 0, []
+    for row in rows:
+        if steps + (row.steps or 0) > budget:
+            break
+        steps += row.steps or 0
+        kept.append(row)
+    best = sweep.best(kept)
+    assert best is not None
+    return best.value, held_accuracy(best.run_dir), steps  # type: ignore[return-value]
+
+
+def steps_to(curve: list, target: float) -> int | None:
+    """Steps a sweep trained until its best so far first reached ``target``."""
+    return next((steps for steps, best in curve if best >= target - 1e-9), None)
+
+
+def equal_steps(args, results: dict[str, list[dict]]) -> None:
+    """Each seed's pruned sweep given the unpruned one's steps; the table."""
+    work = (
+        args.equal_steps
+        if isinstance(args.equal_steps, Path)
+        else Path(tempfile.mkdtemp(prefix="sweep-equal-steps-"))
+    )
+    print(f"work folder: {work}", flush=True)
+    rows = []
+    for pruned, full in zip(results["tpe"], results["tpe-full"]):
+        seed, budget = pruned["seed"], full["steps"]
+        folder = copy_sweep(Path(pruned["dir"]), work / f"tpe-{seed}")
+        extend_to(folder, budget, seed)
+        extended = arm_result(folder.parent) | {"dir": str(folder.parent)}
+        best, held, used = within(extended, budget)
+        rows.append({
+            "seed": seed, "budget": budget, "steps": used,
+            "trials": sum(1 for s, _ in extended["curve"] if s <= used),
+            "best_dev": best, "held": held,
+            "full_best_dev": full["best_dev"], "full_held": full["held"],
+            "steps_to_full_best": steps_to(extended["curve"], full["best_dev"]),
+            "full_steps_to_best": steps_to(full["curve"], full["best_dev"]),
+            "curve": [p for p in extended["curve"] if p[0] <= used],
+            "full_curve": full["curve"],
+        })  # fmt: skip
+    print(
+        "\nAt equal steps: each pruned sweep (tpe) given more trials until it trained the "
+        "unpruned sweep's (tpe-full) steps; dev = tuned on, held = never seen\n"
+    )
+    print(
+        f"{'seed':>4} {'steps':>13} {'trials':>6} {'best dev, pruned / not':>24} "
+        f"{'held-out, pruned / not':>24} {'steps to the unpruned best, pruned / not':>42}"
+    )
+    for r in rows:
+        reached = r["steps_to_full_best"]
+        print(
+            f"{r['seed']:>4} {r['steps']:>6,}/{r['budget']:<6,} {r['trials']:>6} "
+            f"{r['best_dev']:>11.4f} / {r['full_best_dev']:.4f} "
+            f"{r['held']:>11.4f} / {r['full_held']:.4f} "
+            f"{reached if reached is not None else 'not reached':>27} / "
+            f"{r['full_steps_to_best']:,}"
+        )
+    diffs = [r["best_dev"] - r["full_best_dev"] for r in rows]
+    held = [r["held"] - r["full_held"] for r in rows]
+    print(
+        f"\nbest dev, pruned minus not: {mean_sd(diffs)} (mean ± sd over {len(rows)} seeds); "
+        f"held-out: {mean_sd(held)}"
+    )
+    out = args.json if args.json != parser_default_json() else work / "equal_steps.json"
+    kept = {"collect": [str(w) for w in args.collect], "work": str(work)}
+    out.write_text(json.dumps({"args": kept, "equal_steps": rows}, indent=1))
+    print(f"JSON: {out}")
+    if args.plot:
+        plot_equal_steps(rows, args.plot)
+
+
+def parser_default_json() -> Path:
+    return ROOT / "benchmarks" / "sweep_search.json"
+
+
+def plot_equal_steps(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, row in enumerate(rows):
+        for key, color, label in (("curve", "C0", "tpe, median pruner (more trials)"),
+                                  ("full_curve", "C2", "tpe-full, no pruner")):  # fmt: skip
+            xs, ys = zip(*row[key])
+            ax.plot(xs, ys, "-", drawstyle="steps-post", alpha=0.8, color=color,
+                    label=label if i == 0 else None)  # fmt: skip
+    ax.set_xlabel("optimizer steps trained (all trials so far)")
+    ax.set_ylabel("best dev accuracy so far")
+    ax.set_title("SST-2 sweeps at equal steps: pruned (given more trials) against unpruned")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def plot(results: dict[str, list[dict]], path: Path) -> None:

@@ -351,3 +351,73 @@ def test_a_storage_that_fails_mid_sweep_is_named_with_the_database_reason(
     assert main(["sweep", "join", str(sweep.folder)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "attempt to write a readonly database" in err, err
+
+
+def test_joining_with_more_trials_goes_on_past_a_finished_sweep(classification_recipe, tmp_path):
+    sweep = _make(classification_recipe, tmp_path, [LR], trials=1, sampler="random", pruner="none")
+    assert main(["sweep", "join", str(sweep.folder)]) == 0
+    (first,) = sweep.study().get_trials()
+    # Done: joining again runs nothing; a new total runs the difference, the
+    # finished trial untouched.
+    assert main(["sweep", "join", str(sweep.folder)]) == 0
+    assert len(sweep.study().get_trials()) == 1
+    assert main(["sweep", "join", str(sweep.folder), "--trials", "2", "--seed", "4"]) == 0
+    trials = open_sweep(sweep.folder).study().get_trials()
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE"]
+    assert trials[0].params == first.params and trials[0].value == first.value
+    assert trials[1].user_attrs["run_dir"] != first.user_attrs["run_dir"]
+    # The new total is the sweep's: in its folder and in its study (other machines).
+    assert open_sweep(sweep.folder).spec.trials == 2
+    assert json.loads((sweep.folder / "sweep.json").read_text())["trials"] == 2
+
+
+def test_a_running_worker_goes_on_to_a_total_raised_elsewhere(
+    classification_recipe, tmp_path, monkeypatch
+):
+    from workbench.sweeps import worker
+
+    sweep = _make(classification_recipe, tmp_path, [LR], trials=2, sampler="random")
+    told = []
+
+    def quick(self, trial):  # a trial that finishes at once; the second raises the total
+        self.study.tell(trial, 0.5)
+        told.append(trial.number)
+        if len(told) == 2:  # another terminal (or machine): its own view of the sweep
+            worker.set_total(open_sweep(sweep.folder), 4)
+
+    monkeypatch.setattr(worker._Trial, "__call__", quick)
+    run_worker(sweep)
+    assert told == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["join", "--trials", "1"], "it has 2 trials already; --trials 1"),
+        (["join", "--param", LR], "--param is set when a sweep is made"),
+        (["join", "--sampler", "tpe", "--pruner", "none"], "--sampler, --pruner are set"),
+        (["show", "--trials", "5"], "sweep show: --trials is not for show"),
+    ],
+)
+def test_joining_or_showing_with_options_it_cannot_take_is_one_line(
+    classification_recipe, tmp_path, monkeypatch, capsys, extra, fragment
+):
+    from workbench.sweeps import worker
+
+    sweep = _make(classification_recipe, tmp_path, [LR], trials=2, sampler="random")
+    monkeypatch.setattr(worker._Trial, "__call__", lambda self, t: self.study.tell(t, 0.5))
+    run_worker(sweep)
+    action, *options = extra
+    code = main(["sweep", action, str(sweep.folder), *options])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and fragment in err, err
+    assert len(sweep.study().get_trials()) == 2  # nothing ran
+    assert open_sweep(sweep.folder).spec.trials == 2
+
+
+def test_a_grid_sweep_keeps_its_size_when_joined(classification_recipe, tmp_path, capsys):
+    sweep = _make(
+        classification_recipe, tmp_path, ["train.batch_size=choice(2, 4)"], sampler="grid"
+    )
+    assert main(["sweep", "join", str(sweep.folder), "--trials", "5"]) == 2
+    assert "a grid sweep runs its 2 points" in capsys.readouterr().err

@@ -36,12 +36,17 @@ def register(sub) -> None:
         metavar="KEY=DIST",
         help="a key and its distribution, e.g. train.learning_rate=loguniform(1e-5,1e-3)",
     )
-    sweep.add_argument("--trials", type=int, help="how many trials (default: 20, a grid: its size)")
+    sweep.add_argument(
+        "--trials",
+        type=int,
+        help="how many trials (default: 20, a grid: its size); join: a new total, "
+        "e.g. 20 more for a sweep that ran its own",
+    )
     sweep.add_argument("--sampler", choices=("tpe", "random", "grid"), help="default: tpe")
     sweep.add_argument(
         "--pruner", choices=("median", "halving", "hyperband", "none"), help="default: median"
     )
-    sweep.add_argument("--seed", type=int, help="the sampler's seed")
+    sweep.add_argument("--seed", type=int, help="the sampler's seed (join: this worker's)")
     sweep.add_argument(
         "--storage",
         metavar="URL",
@@ -53,7 +58,7 @@ def register(sub) -> None:
         "--queue",
         type=int,
         metavar="N",
-        help="do not run here: add N workers to `workbench queue` (one slot each)",
+        help="do not run here: add N workers to `workbench queue` (one slot each); join: N more",
     )
     sweep.add_argument("--dir", help="sweeps folder (default: [output] dir/sweeps, or runs/sweeps)")
     sweep.add_argument("--json", action="store_true", help="show: one JSON object")
@@ -64,10 +69,26 @@ def register(sub) -> None:
     sweeps.set_defaults(handler=cmd_sweeps)
 
 
+# Options that make a sweep: a sweep that exists has them in its spec already.
+MADE_WITH = {"params": "--param", "sampler": "--sampler", "pruner": "--pruner",
+             "storage": "--storage", "overrides": "--set"}  # fmt: skip
+JOIN_TAKES = {"trials": "--trials", "seed": "--seed", "queue": "--queue"}
+
+
 def cmd_sweep(args) -> int:
     if args.target in ACTIONS:
         if not args.sweep:
             raise WorkbenchError(f"sweep {args.target}: name the sweep (its folder)")
+        refused = dict(MADE_WITH, **(JOIN_TAKES if args.target == "show" else {}))
+        given = [f for dest, f in refused.items() if getattr(args, dest, None) not in (None, [])]
+        if given:  # taken silently, they would seem to change a sweep they do not
+            flags = f"{', '.join(given)} {'is' if len(given) == 1 else 'are'}"
+            if args.target == "show":
+                raise WorkbenchError(f"sweep show: {flags} not for show")
+            raise WorkbenchError(
+                f"sweep join: {flags} set when a sweep is made; join takes --trials "
+                "(a new total), --seed (this worker's) and --queue"
+            )
         if args.target == "show":
             return _show(args)
         return _join(args)
@@ -142,13 +163,28 @@ def _join(args) -> int:
     from workbench.console import PipeSafeConsole
     from workbench.sweeps.study import open_sweep
 
+    if args.queue is not None and args.queue < 1:
+        raise WorkbenchError("--queue must be at least 1")
     sweep = open_sweep(args.sweep, args.study, Path(args.dir) if args.dir else None)
     console = PipeSafeConsole()
+    if args.trials is not None:
+        from workbench.sweeps.worker import set_total
+
+        had = set_total(sweep, args.trials)
+        console.print(
+            f"sweep {sweep.folder}: {args.trials} trials in all ({had} so far)",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if args.queue:
+        from workbench.runs.queue import Queue
+
+        return _queue_workers(sweep, Queue.open(), args.queue, console)
     console.print(f"sweep {sweep.folder}: joining", highlight=False, soft_wrap=True)
-    return _work(sweep, console)
+    return _work(sweep, console, seed=args.seed)
 
 
-def _work(sweep, console, first: bool = False) -> int:
+def _work(sweep, console, first: bool = False, seed: int | None = None) -> int:
     """Run trials here until the sweep has them all; Ctrl-C (or SIGTERM) stops the
     running trial with a checkpoint, and `sweep join` goes on with it."""
     from workbench.sweeps.worker import run_worker
@@ -170,6 +206,7 @@ def _work(sweep, console, first: bool = False) -> int:
             stop,
             say=lambda line: console.print(line, highlight=False, soft_wrap=True),
             first=first,
+            seed=seed,
         )
     except Exception as exc:
         lost = _storage_lost(sweep, exc)

@@ -218,6 +218,14 @@ def open_storage(url: str, retry_callback=None):
         raise WorkbenchError(f"storage {shown_url(url)}: cannot open it ({first})") from None
 
 
+def total_trials(study, fallback: int) -> int:
+    """The sweep's total as its study holds it (`sweep join --trials` raises it, and
+    the study is what workers on every machine share); ``fallback`` if it holds none."""
+    kept = study.user_attrs.get("workbench") or {}
+    total = (kept.get("spec") or {}).get("trials")
+    return total if isinstance(total, int) and total > 0 else fallback
+
+
 class Sweep:
     """A sweep's folder and spec; its study opened on demand."""
 
@@ -244,7 +252,7 @@ class Sweep:
             raise WorkbenchError(f"{self.folder}: its study file is gone ({url})")
         storage = open_storage(url, retry_callback)
         try:
-            return optuna.load_study(
+            study = optuna.load_study(
                 study_name=self.spec.study,
                 storage=storage,
                 sampler=make_sampler(self.spec, self.spec.seed if seed is None else seed),
@@ -254,6 +262,9 @@ class Sweep:
             raise WorkbenchError(
                 f"storage {shown_url(url)}: holds no sweep named {self.spec.study!r}"
             ) from None
+        # Raised since this folder's sweep.json was written (another machine's join).
+        self.spec.trials = total_trials(study, self.spec.trials)
+        return study
 
     def trials(self, study=None) -> list[TrialRow]:
         """Every trial, in the order they were asked for."""

@@ -24,13 +24,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from workbench.errors import WorkbenchError
 from workbench.runs.folder import RUN_FOLDER_PREFIX
 from workbench.runs.processes import process_alive
 from workbench.sweeps.space import grid_size
-from workbench.sweeps.study import Sweep
+from workbench.sweeps.study import SPEC, Sweep, total_trials
 
 Say = Callable[[str], None]
 # How long a reclaimed trial's run may take to stop on its own (it checks its worker
@@ -117,20 +119,58 @@ def _wants_more(study, sweep: Sweep) -> bool:
             if t.params and t.state.name != "FAIL"
         }
         return len(taken) < (grid_size(sweep.spec.parameters()) or 0)
-    return count < sweep.spec.trials
+    # The total as the study holds it now: `sweep join --trials` may have raised it
+    # since this worker began, here or on another machine.
+    return count < total_trials(study, sweep.spec.trials)
+
+
+def set_total(sweep: Sweep, trials: int) -> int:
+    """Make ``trials`` the sweep's total (more trials for a sweep that has run its
+    own, or is still running); every worker, on any machine, goes on to it. Returns
+    how many trials it had."""
+    if sweep.spec.sampler == "grid":
+        points = grid_size(sweep.spec.parameters())
+        raise WorkbenchError(
+            f"sweep {sweep.folder}: a grid sweep runs its {points} points; --trials cannot "
+            "change that (make a sweep with a larger grid)"
+        )
+    if trials < 1:
+        raise WorkbenchError(f"sweep --trials: a whole number, at least 1: {trials}")
+    study = sweep.study()
+    with _turn(sweep):  # not while another worker here counts and asks
+        count, _ = counted(study)
+        if trials < count:
+            raise WorkbenchError(
+                f"sweep {sweep.folder}: it has {count} trials already; --trials {trials} "
+                f"would take some back (ask for {count} or more)"
+            )
+        kept = dict(study.user_attrs.get("workbench") or {})
+        kept["spec"] = {**(kept.get("spec") or asdict(sweep.spec)), "trials": trials}
+        study.set_user_attr("workbench", kept)
+        sweep.spec.trials = trials
+        (sweep.folder / SPEC).write_text(
+            json.dumps(asdict(sweep.spec), indent=2) + "\n", encoding="utf-8"
+        )
+    return count
 
 
 def run_worker(
-    sweep: Sweep, stop: threading.Event | None = None, say: Say = lambda _: None, first=False
+    sweep: Sweep,
+    stop: threading.Event | None = None,
+    say: Say = lambda _: None,
+    first=False,
+    seed: int | None = None,
 ) -> int:
     """Run trials until the sweep has its count (or ``stop`` is set); the number run.
-    ``first``: this worker made the sweep (its sampler takes the sweep's seed)."""
+    ``first``: this worker made the sweep (its sampler takes the sweep's seed);
+    ``seed``: this worker's sampler seed, over the one it would take."""
     import warnings
 
     import optuna
 
     stop = stop or threading.Event()
-    seed = worker_seed(sweep.spec.seed, first, len(sweep.study().get_trials(deepcopy=False)))
+    if seed is None:
+        seed = worker_seed(sweep.spec.seed, first, len(sweep.study().get_trials(deepcopy=False)))
     study = sweep.study(retry_callback=retry, seed=seed)
     trial_runner = _Trial(sweep, study, stop, say)
     while not stop.is_set():

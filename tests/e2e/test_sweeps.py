@@ -388,6 +388,8 @@ def test_a_running_worker_goes_on_to_a_total_raised_elsewhere(
     monkeypatch.setattr(worker._Trial, "__call__", quick)
     run_worker(sweep)
     assert told == [0, 1, 2, 3]
+    # Tables read the total from the study, not from what this worker was started with.
+    assert len(sweep.trials()) == 4 and sweep.spec.trials == 4
 
 
 @pytest.mark.parametrize(

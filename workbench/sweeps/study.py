@@ -262,13 +262,14 @@ class Sweep:
             raise WorkbenchError(
                 f"storage {shown_url(url)}: holds no sweep named {self.spec.study!r}"
             ) from None
-        # Raised since this folder's sweep.json was written (another machine's join).
-        self.spec.trials = total_trials(study, self.spec.trials)
         return study
 
     def trials(self, study=None) -> list[TrialRow]:
         """Every trial, in the order they were asked for."""
         study = study or self.study()
+        # The total, raised since this folder's sweep.json was written (another
+        # machine's `sweep join --trials`), as every table shows it.
+        self.spec.trials = total_trials(study, self.spec.trials)
         rows = []
         for t in study.get_trials(deepcopy=False):
             attrs = t.user_attrs

@@ -14,7 +14,7 @@ from typing import Any
 from workbench.errors import WorkbenchError
 from workbench.recipe import Recipe, flatten, load_recipe
 from workbench.runs.events import Status
-from workbench.runs.folder import EVENTS, RECIPE, latest_checkpoint
+from workbench.runs.folder import EVENTS, MODEL_REMOVED, RECIPE, latest_checkpoint
 from workbench.settings import SCHEMA
 
 # Keys a resumed run may change: how it runs, not what it learns.
@@ -107,6 +107,9 @@ def resume_point(run_dir: str | Path, overrides: list[str] | None = None) -> Res
     if state.status == Status.COMPLETED:
         raise WorkbenchError(f"--resume {run_dir}: the run completed; there is nothing to resume")
     checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None and (run_dir / MODEL_REMOVED).is_file():  # a sweep's `keep`
+        why = (run_dir / MODEL_REMOVED).read_text(encoding="utf-8", errors="replace").strip()
+        raise WorkbenchError(f"--resume {run_dir}: {why}")
     if checkpoint is None:
         raise WorkbenchError(
             f"--resume {run_dir}: the run has no checkpoint to resume from (it ended before "

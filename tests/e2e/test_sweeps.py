@@ -16,6 +16,7 @@ import optuna
 import pytest
 
 from workbench.cli import main
+from workbench.errors import WorkbenchError
 from workbench.recipe import load_recipe
 from workbench.runs.events import Eval, Resumed, Start, Step
 from workbench.runs.folder import read_events
@@ -67,6 +68,8 @@ def test_a_sweep_runs_its_trials_as_runs_and_writes_the_best_recipe(
             "none",
             "--seed",
             "1",
+            "--keep",
+            "2",
             "--dir",
             str(tmp_path / "sweeps"),
         ]
@@ -95,6 +98,10 @@ def test_a_sweep_runs_its_trials_as_runs_and_writes_the_best_recipe(
     assert len({r.run_dir for r in rows}) == 3
     best = sweep.best(rows)
     assert best is not None and best.value == max(r.value for r in rows)
+    # keep = 2: the worst trial's model and checkpoints went as the sweep ended.
+    worst = min(rows, key=lambda r: (r.value, -r.number))
+    for row in rows:
+        assert (Path(row.run_dir) / "model").is_dir() == (row is not worst), row
     # The best trial's recipe is ready to run: its values, the base recipe otherwise.
     best_recipe = load_recipe(folder / "best.toml")
     assert best_recipe.train.batch_size == best.params["train.batch_size"]
@@ -423,3 +430,106 @@ def test_a_grid_sweep_keeps_its_size_when_joined(classification_recipe, tmp_path
     )
     assert main(["sweep", "join", str(sweep.folder), "--trials", "5"]) == 2
     assert "a grid sweep runs its 2 points" in capsys.readouterr().err
+
+
+def _fake_trials(monkeypatch, values, pruned=()):
+    """Trials that end at once with ``values`` (in order), each with a run folder
+    holding a model and a checkpoint, as a real trial's would."""
+    from workbench.sweeps import worker
+
+    def fake(self, trial):
+        folder = self.sweep.runs_dir / f"run-t{trial.number:03d}"
+        (folder / "model").mkdir(parents=True)
+        (folder / "model" / "config.json").write_text("{}")
+        (folder / "checkpoints" / "step-4").mkdir(parents=True)
+        (folder / "events.jsonl").write_text("")
+        trial.set_user_attr("run_dir", str(folder))
+        if trial.number in pruned:
+            self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            self.study.tell(trial, values[trial.number])
+
+    monkeypatch.setattr(worker._Trial, "__call__", fake)
+
+
+def test_a_sweep_that_keeps_its_best_trials_removes_the_others_models(
+    classification_recipe, tmp_path, monkeypatch, capsys
+):
+    from workbench.models.folder import model_dir_of
+    from workbench.resume import resume_point
+
+    sweep = _make(classification_recipe, tmp_path, [LR], trials=5, sampler="random", keep=2)
+    _fake_trials(monkeypatch, [0.5, 0.9, 0.7, 0.8, 0.6], pruned=(4,))
+    run_worker(sweep)
+    rows = {r.number: r for r in sweep.trials()}
+    with_model = {n for n, r in rows.items() if (Path(r.run_dir) / "model").is_dir()}
+    assert with_model == {1, 3}  # the best two (0.9, 0.8); the pruned one lost its own
+    for number in (0, 2, 4):
+        folder = Path(rows[number].run_dir)
+        assert not (folder / "checkpoints").exists() and (folder / "events.jsonl").is_file()
+        with pytest.raises(WorkbenchError, match="removed by sweep .*keep = 2"):
+            model_dir_of(folder)  # `workbench predict` on it says why, in one line
+    with pytest.raises(WorkbenchError, match="removed by sweep .*keep = 2"):
+        resume_point(rows[4].run_dir)  # the pruned one: `run --resume` too
+    assert model_dir_of(rows[1].run_dir) == Path(rows[1].run_dir) / "model"
+    assert main(["sweep", "show", str(sweep.folder)]) == 0
+    assert "models kept: the best 2 completed trials" in capsys.readouterr().out
+
+
+def test_joining_with_keep_tidies_a_sweep_that_kept_everything(
+    classification_recipe, tmp_path, monkeypatch, capsys
+):
+    sweep = _make(classification_recipe, tmp_path, [LR], trials=3, sampler="random")
+    _fake_trials(monkeypatch, [0.2, 0.4, 0.3, 0.1])
+    run_worker(sweep)
+    assert all((Path(r.run_dir) / "model").is_dir() for r in sweep.trials())  # the default
+    assert main(["sweep", "join", str(sweep.folder), "--keep", "1"]) == 0
+    assert "the best 1 trial keep their models" in capsys.readouterr().out
+    kept = [r.number for r in sweep.trials() if (Path(r.run_dir) / "model").is_dir()]
+    assert kept == [1]
+    assert open_sweep(sweep.folder).spec.keep == 1
+    # Back to every trial's: nothing more is removed, and later trials keep theirs.
+    assert main(["sweep", "join", str(sweep.folder), "--keep", "all", "--trials", "4"]) == 0
+    rows = sweep.trials()
+    assert [r.number for r in rows if (Path(r.run_dir) / "model").is_dir()] == [1, 3]
+
+
+@pytest.mark.parametrize(
+    ("extra", "table", "fragment"),
+    [
+        (["--keep", "0"], "", "--keep is a number of trials (at least 1) or \"all\", not '0'"),
+        ([], 'keep = "some"', "cls.toml [sweep] keep is a number of trials"),
+    ],
+)
+def test_a_keep_that_is_not_a_count_is_one_line(
+    classification_recipe, tmp_path, capsys, extra, table, fragment
+):
+    if table:
+        text = classification_recipe.read_text()
+        classification_recipe.write_text(f"{text}\n[sweep]\n{table}\n")
+    code = main(
+        ["sweep", str(classification_recipe), "--param", LR, "--dir", str(tmp_path / "sw"), *extra]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and fragment in err, err
+    assert not (tmp_path / "sw").exists()
+
+
+def test_a_sweep_whose_trials_will_not_fit_on_the_disk_says_so(tmp_path, monkeypatch):
+    from collections import namedtuple
+
+    from workbench.sweeps import keep
+    from workbench.sweeps.study import Sweep, SweepSpec
+
+    run = tmp_path / "run"
+    (run / "model").mkdir(parents=True)
+    (run / "model" / "model.safetensors").write_bytes(b"0" * 1000)
+    sweep = Sweep(tmp_path, SweepSpec(name="s", params=[], trials=20))
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(keep.shutil, "disk_usage", lambda _: usage(0, 0, 50_000))
+    assert keep.disk_hint(sweep, run, remaining=10) is None  # 10 × 1,000 bytes fit
+    monkeypatch.setattr(keep.shutil, "disk_usage", lambda _: usage(0, 0, 5_000))
+    hint = keep.disk_hint(sweep, run, remaining=10)
+    assert hint is not None and "--keep 3" in hint and "the 10 still to run" in hint
+    sweep.spec.keep = 3  # already keeping few: nothing to say
+    assert keep.disk_hint(sweep, run, remaining=10) is None

@@ -48,6 +48,12 @@ def register(sub) -> None:
     )
     sweep.add_argument("--seed", type=int, help="the sampler's seed (join: this worker's)")
     sweep.add_argument(
+        "--keep",
+        metavar="N|all",
+        help="only the best N completed trials keep their model and checkpoints (the "
+        "others keep events and reports); default: all. join: changes it",
+    )
+    sweep.add_argument(
         "--storage",
         metavar="URL",
         help="the study's database (default: SQLite in the sweep folder); e.g. "
@@ -72,7 +78,7 @@ def register(sub) -> None:
 # Options that make a sweep: a sweep that exists has them in its spec already.
 MADE_WITH = {"params": "--param", "sampler": "--sampler", "pruner": "--pruner",
              "storage": "--storage", "overrides": "--set"}  # fmt: skip
-JOIN_TAKES = {"trials": "--trials", "seed": "--seed", "queue": "--queue"}
+JOIN_TAKES = {"trials": "--trials", "seed": "--seed", "queue": "--queue", "keep": "--keep"}
 
 
 def cmd_sweep(args) -> int:
@@ -87,7 +93,7 @@ def cmd_sweep(args) -> int:
                 raise WorkbenchError(f"sweep show: {flags} not for show")
             raise WorkbenchError(
                 f"sweep join: {flags} set when a sweep is made; join takes --trials "
-                "(a new total), --seed (this worker's) and --queue"
+                "(a new total), --keep, --seed (this worker's) and --queue"
             )
         if args.target == "show":
             return _show(args)
@@ -107,7 +113,7 @@ def _create(args) -> int:
 
     recipe = load_recipe(args.target, args.overrides)
     space, settings = sweep_settings(
-        recipe, args.params, args.trials, args.sampler, args.pruner, args.seed
+        recipe, args.params, args.trials, args.sampler, args.pruner, args.seed, args.keep
     )
     if args.queue is not None and args.queue < 1:
         raise WorkbenchError("--queue must be at least 1")
@@ -135,7 +141,7 @@ def _create(args) -> int:
     spec = sweep.spec
     console.print(
         f"sweep {sweep.folder}: {spec.trials} trials, {spec.sampler} sampler, "
-        f"{spec.pruner} pruner, {spec.direction} {spec.metric}",
+        f"{spec.pruner} pruner, {spec.direction} {spec.metric}{_keeping(spec.keep)}",
         highlight=False,
         soft_wrap=True,
     )
@@ -145,6 +151,12 @@ def _create(args) -> int:
         f"more workers: workbench sweep join {sweep.folder}", style="dim", highlight=False
     )
     return _work(sweep, console, first=True)
+
+
+def _keeping(keep: int | None) -> str:
+    if keep is None:
+        return ""
+    return f"; the best {keep} trial{'s' if keep > 1 else ''} keep their models"
 
 
 def _queue_workers(sweep, queue, workers: int, console) -> int:
@@ -167,12 +179,15 @@ def _join(args) -> int:
         raise WorkbenchError("--queue must be at least 1")
     sweep = open_sweep(args.sweep, args.study, Path(args.dir) if args.dir else None)
     console = PipeSafeConsole()
-    if args.trials is not None:
-        from workbench.sweeps.worker import set_total
+    if args.trials is not None or args.keep is not None:
+        from workbench.sweeps.study import parse_keep
+        from workbench.sweeps.worker import KEEP_AS_IT_IS, change
 
-        had = set_total(sweep, args.trials)
+        keep = KEEP_AS_IT_IS if args.keep is None else parse_keep(args.keep, "--keep")
+        had = change(sweep, args.trials, keep)
         console.print(
-            f"sweep {sweep.folder}: {args.trials} trials in all ({had} so far)",
+            f"sweep {sweep.folder}: {sweep.spec.trials} trials in all ({had} so far)"
+            + _keeping(sweep.spec.keep),
             highlight=False,
             soft_wrap=True,
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 from workbench.errors import WorkbenchError
 from workbench.runs.files import write_json_atomic
-from workbench.runs.folder import EVENTS, MODEL
+from workbench.runs.folder import EVENTS, MODEL, MODEL_REMOVED
 
 META_FILE = "workbench.json"
 ONNX_FILE = "model.onnx"  # an exported model (workbench.deploy)
@@ -48,6 +48,9 @@ def model_dir_of(path: str | Path) -> Path:
         return path / MODEL
     if is_model_folder(path):
         return path
+    if (path / MODEL_REMOVED).is_file():  # a sweep kept only its best trials' models
+        why = (path / MODEL_REMOVED).read_text(encoding="utf-8", errors="replace").strip()
+        raise WorkbenchError(f"{path}: {why}")
     if (path / EVENTS).is_file():
         raise WorkbenchError(f"{path}: this run saved no model (did it fail or stop early?)")
     raise WorkbenchError(f"{path}: not a run folder or a model folder (no config.json)")

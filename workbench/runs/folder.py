@@ -35,6 +35,9 @@ MODEL = "model"
 CHECKPOINTS = "checkpoints"
 TRAINER_STATE = "trainer_state.json"  # the last file written into a checkpoint
 LOCK = "run.lock"
+# Written where a sweep removed a run's model and checkpoints (`[sweep] keep`): its
+# one line says why, for whoever asks for the model.
+MODEL_REMOVED = "model-removed.txt"
 # The console line a run announces its folder with; launchers read the path back from it.
 RUN_FOLDER_PREFIX = "run folder: "
 

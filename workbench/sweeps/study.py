@@ -48,6 +48,7 @@ class SweepSpec:
     study: str = ""
     recipe_source: str = ""  # the file the sweep was made from
     created: float = field(default_factory=time.time)
+    keep: int | None = None  # the best trials whose models stay (None: every trial's)
 
     def parameters(self) -> list[Param]:
         return parse_space(self.params)
@@ -82,13 +83,14 @@ def sweep_settings(
     sampler: str | None = None,
     pruner: str | None = None,
     seed: int | None = None,
+    keep: str | int | None = None,
 ) -> tuple[list[Param], dict[str, Any]]:
     """The parameters and settings of a sweep: the recipe's ``[sweep]`` table, with
     the command line's options over it. Everything is checked here, before anything
     is written: a bad name, distribution or grid is one error."""
     table = dict(recipe.sweep)
     where = f"{recipe.source or '<recipe>'} [sweep]"
-    known = {"params", "trials", "sampler", "pruner", "seed"}
+    known = {"params", "trials", "sampler", "pruner", "seed", "keep"}
     for key in table:
         if key not in known:
             from workbench.recipe import did_you_mean
@@ -127,11 +129,17 @@ def sweep_settings(
                 f"ask for --trials {points}, or use the tpe or random sampler"
             )
         trials = points
+    keep = (
+        parse_keep(keep, "--keep")
+        if keep is not None
+        else parse_keep(table.get("keep"), f"{where} keep")
+    )
     return space, {
         "trials": trials or DEFAULT_TRIALS,
         "sampler": sampler,
         "pruner": pruner,
         "seed": seed,
+        "keep": keep,
     }
 
 
@@ -218,12 +226,29 @@ def open_storage(url: str, retry_callback=None):
         raise WorkbenchError(f"storage {shown_url(url)}: cannot open it ({first})") from None
 
 
-def total_trials(study, fallback: int) -> int:
-    """The sweep's total as its study holds it (`sweep join --trials` raises it, and
-    the study is what workers on every machine share); ``fallback`` if it holds none."""
-    kept = study.user_attrs.get("workbench") or {}
-    total = (kept.get("spec") or {}).get("trials")
-    return total if isinstance(total, int) and total > 0 else fallback
+# What `sweep join` may change in a sweep made earlier: kept in the study, which
+# workers on every machine share (sweep.json is this folder's copy).
+CHANGEABLE = ("trials", "keep")
+
+
+def refresh(spec: SweepSpec, study) -> SweepSpec:
+    """``spec`` with the total and what to keep as the study holds them now (changed
+    by a `sweep join` since, here or on another machine)."""
+    kept = (study.user_attrs.get("workbench") or {}).get("spec") or {}
+    for name in CHANGEABLE:
+        if name in kept:
+            setattr(spec, name, kept[name])
+    return spec
+
+
+def parse_keep(value: Any, where: str) -> int | None:
+    """``keep``: a number of trials (at least 1), or "all" (None)."""
+    if value is None or value == "all":
+        return None
+    number = int(value) if isinstance(value, str) and value.strip().isdigit() else value
+    if isinstance(number, int) and not isinstance(number, bool) and number >= 1:
+        return number
+    raise WorkbenchError(f'{where} is a number of trials (at least 1) or "all", not {value!r}')
 
 
 class Sweep:
@@ -267,9 +292,7 @@ class Sweep:
     def trials(self, study=None) -> list[TrialRow]:
         """Every trial, in the order they were asked for."""
         study = study or self.study()
-        # The total, raised since this folder's sweep.json was written (another
-        # machine's `sweep join --trials`), as every table shows it.
-        self.spec.trials = total_trials(study, self.spec.trials)
+        refresh(self.spec, study)  # as every table shows it, if joined with changes since
         rows = []
         for t in study.get_trials(deepcopy=False):
             attrs = t.user_attrs

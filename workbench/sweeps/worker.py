@@ -31,8 +31,9 @@ from typing import Any
 from workbench.errors import WorkbenchError
 from workbench.runs.folder import RUN_FOLDER_PREFIX
 from workbench.runs.processes import process_alive
+from workbench.sweeps.keep import disk_hint, tidy
 from workbench.sweeps.space import grid_size
-from workbench.sweeps.study import SPEC, Sweep, total_trials
+from workbench.sweeps.study import SPEC, Sweep, refresh
 
 Say = Callable[[str], None]
 # How long a reclaimed trial's run may take to stop on its own (it checks its worker
@@ -121,36 +122,45 @@ def _wants_more(study, sweep: Sweep) -> bool:
         return len(taken) < (grid_size(sweep.spec.parameters()) or 0)
     # The total as the study holds it now: `sweep join --trials` may have raised it
     # since this worker began, here or on another machine.
-    return count < total_trials(study, sweep.spec.trials)
+    return count < refresh(sweep.spec, study).trials
 
 
-def set_total(sweep: Sweep, trials: int) -> int:
-    """Make ``trials`` the sweep's total (more trials for a sweep that has run its
-    own, or is still running); every worker, on any machine, goes on to it. Returns
-    how many trials it had."""
-    if sweep.spec.sampler == "grid":
+KEEP_AS_IT_IS = object()
+
+
+def change(sweep: Sweep, trials: int | None = None, keep: Any = KEEP_AS_IT_IS) -> int:
+    """A new total (more trials for a sweep that has run its own, or is still
+    running) and what its trials keep (``keep``: a number, None for all); every
+    worker, on any machine, goes on with them. Returns how many trials it had."""
+    if trials is not None and sweep.spec.sampler == "grid":
         points = grid_size(sweep.spec.parameters())
         raise WorkbenchError(
             f"sweep {sweep.folder}: a grid sweep runs its {points} points; --trials cannot "
             "change that (make a sweep with a larger grid)"
         )
-    if trials < 1:
+    if trials is not None and trials < 1:
         raise WorkbenchError(f"sweep --trials: a whole number, at least 1: {trials}")
     study = sweep.study()
     with _turn(sweep):  # not while another worker here counts and asks
         count, _ = counted(study)
-        if trials < count:
+        if trials is not None and trials < count:
             raise WorkbenchError(
                 f"sweep {sweep.folder}: it has {count} trials already; --trials {trials} "
                 f"would take some back (ask for {count} or more)"
             )
+        changes: dict[str, Any] = {} if trials is None else {"trials": trials}
+        if keep is not KEEP_AS_IT_IS:
+            changes["keep"] = keep
         kept = dict(study.user_attrs.get("workbench") or {})
-        kept["spec"] = {**(kept.get("spec") or asdict(sweep.spec)), "trials": trials}
+        kept["spec"] = {**(kept.get("spec") or asdict(sweep.spec)), **changes}
         study.set_user_attr("workbench", kept)
-        sweep.spec.trials = trials
+        for name, value in changes.items():
+            setattr(sweep.spec, name, value)
         (sweep.folder / SPEC).write_text(
             json.dumps(asdict(sweep.spec), indent=2) + "\n", encoding="utf-8"
         )
+    if "keep" in changes:
+        tidy(sweep, study)  # what the new setting no longer keeps goes now, not later
     return count
 
 
@@ -173,6 +183,7 @@ def run_worker(
         seed = worker_seed(sweep.spec.seed, first, len(sweep.study().get_trials(deepcopy=False)))
     study = sweep.study(retry_callback=retry, seed=seed)
     trial_runner = _Trial(sweep, study, stop, say)
+    hinted = False
     while not stop.is_set():
         with _turn(sweep):
             with warnings.catch_warnings():
@@ -185,6 +196,15 @@ def run_worker(
             trial.set_user_attr("worker_host", socket.gethostname())
             trial.set_user_attr("worker_pid", os.getpid())
         trial_runner(trial)
+        refresh(sweep.spec, study)  # `sweep join --keep` may have changed it meanwhile
+        tidy(sweep, study)
+        if not hinted:  # once, from the first trial's folder: will the rest fit?
+            run_dir = study._storage.get_trial_user_attrs(trial._trial_id).get("run_dir")
+            if run_dir:
+                hinted = True
+                hint = disk_hint(sweep, Path(run_dir), sweep.spec.trials - counted(study)[0])
+                if hint:
+                    say(hint)
     return trial_runner.runs
 
 

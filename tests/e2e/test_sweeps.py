@@ -390,7 +390,7 @@ def test_a_running_worker_goes_on_to_a_total_raised_elsewhere(
         self.study.tell(trial, 0.5)
         told.append(trial.number)
         if len(told) == 2:  # another terminal (or machine): its own view of the sweep
-            worker.set_total(open_sweep(sweep.folder), 4)
+            worker.change(open_sweep(sweep.folder), trials=4)
 
     monkeypatch.setattr(worker._Trial, "__call__", quick)
     run_worker(sweep)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import optuna
@@ -22,7 +23,14 @@ from workbench.runs.events import Eval, Resumed, Start, Step
 from workbench.runs.folder import read_events
 from workbench.runs.index import summarize
 from workbench.sweeps.pruning import TrialReporter, report_points
-from workbench.sweeps.study import create_sweep, open_sweep, sweep_folders, sweep_settings
+from workbench.sweeps.study import (
+    Sweep,
+    SweepSpec,
+    create_sweep,
+    open_sweep,
+    sweep_folders,
+    sweep_settings,
+)
 from workbench.sweeps.worker import run_worker
 
 LR = "train.learning_rate=loguniform(1e-4, 1e-2)"
@@ -395,8 +403,9 @@ def test_a_running_worker_goes_on_to_a_total_raised_elsewhere(
     monkeypatch.setattr(worker._Trial, "__call__", quick)
     run_worker(sweep)
     assert told == [0, 1, 2, 3]
-    # Tables read the total from the study, not from what this worker was started with.
-    assert len(sweep.trials()) == 4 and sweep.spec.trials == 4
+    # Tables read the total from the study, not from a folder's older copy of it.
+    stale = Sweep(sweep.folder, SweepSpec.from_dict({**asdict(sweep.spec), "trials": 2}))
+    assert len(stale.trials()) == 4 and stale.spec.trials == 4
 
 
 @pytest.mark.parametrize(
@@ -406,6 +415,7 @@ def test_a_running_worker_goes_on_to_a_total_raised_elsewhere(
         (["join", "--param", LR], "--param is set when a sweep is made"),
         (["join", "--sampler", "tpe", "--pruner", "none"], "--sampler, --pruner are set"),
         (["show", "--trials", "5"], "sweep show: --trials is not for show"),
+        (["join", "--queue", "2", "--seed", "1"], "--seed is for a worker run here"),
     ],
 )
 def test_joining_or_showing_with_options_it_cannot_take_is_one_line(
@@ -473,18 +483,22 @@ def test_a_sweep_that_keeps_its_best_trials_removes_the_others_models(
         resume_point(rows[4].run_dir)  # the pruned one: `run --resume` too
     assert model_dir_of(rows[1].run_dir) == Path(rows[1].run_dir) / "model"
     assert main(["sweep", "show", str(sweep.folder)]) == 0
-    assert "models kept: the best 2 completed trials" in capsys.readouterr().out
+    assert "keep = 2: only the best 2 trials keep their models" in capsys.readouterr().out
 
 
 def test_joining_with_keep_tidies_a_sweep_that_kept_everything(
     classification_recipe, tmp_path, monkeypatch, capsys
 ):
+    from workbench.sweeps import worker
+
     sweep = _make(classification_recipe, tmp_path, [LR], trials=3, sampler="random")
     _fake_trials(monkeypatch, [0.2, 0.4, 0.3, 0.1])
     run_worker(sweep)
     assert all((Path(r.run_dir) / "model").is_dir() for r in sweep.trials())  # the default
+    worker.change(sweep, trials=5)  # more to run: a join with --keep alone runs none
     assert main(["sweep", "join", str(sweep.folder), "--keep", "1"]) == 0
-    assert "the best 1 trial keep their models" in capsys.readouterr().out
+    assert "only the best trial keeps its model" in capsys.readouterr().out
+    assert len(sweep.study().get_trials()) == 3
     kept = [r.number for r in sweep.trials() if (Path(r.run_dir) / "model").is_dir()]
     assert kept == [1]
     assert open_sweep(sweep.folder).spec.keep == 1
@@ -492,6 +506,7 @@ def test_joining_with_keep_tidies_a_sweep_that_kept_everything(
     assert main(["sweep", "join", str(sweep.folder), "--keep", "all", "--trials", "4"]) == 0
     rows = sweep.trials()
     assert [r.number for r in rows if (Path(r.run_dir) / "model").is_dir()] == [1, 3]
+    assert len(rows) == 4  # --trials with it: the worker ran
 
 
 @pytest.mark.parametrize(
@@ -533,3 +548,58 @@ def test_a_sweep_whose_trials_will_not_fit_on_the_disk_says_so(tmp_path, monkeyp
     assert hint is not None and "--keep 3" in hint and "the 10 still to run" in hint
     sweep.spec.keep = 3  # already keeping few: nothing to say
     assert keep.disk_hint(sweep, run, remaining=10) is None
+
+
+def test_keeping_the_best_of_a_minimised_metric_keeps_the_best_trial_on_ties(
+    classification_recipe, tmp_path, monkeypatch
+):
+    sweep = _make(
+        classification_recipe, tmp_path, [LR], trials=4, sampler="random", metric="loss", keep=1
+    )
+    _fake_trials(monkeypatch, [0.3, 0.1, 0.1, 0.5])
+    run_worker(sweep)
+    rows = sweep.trials()
+    assert [r.number for r in rows if (Path(r.run_dir) / "model").is_dir()] == [1]
+    assert sweep.best(rows).number == 1  # the trial best.toml is written from
+
+
+def test_keep_spares_a_run_that_waits_to_resume_or_is_being_written(
+    classification_recipe, tmp_path, monkeypatch
+):
+    from workbench.runs.folder import RunLock
+    from workbench.sweeps import worker
+
+    sweep = _make(classification_recipe, tmp_path, [LR], trials=3, sampler="random")
+    _fake_trials(monkeypatch, [0.9, 0.2, 0.3])
+    run_worker(sweep)
+    rows = {r.number: r for r in sweep.trials()}
+    # Trial 1's run is to be resumed (a retry waits for it); trial 2's is being
+    # written by a `run --resume` by hand.
+    sweep.study().enqueue_trial(rows[1].params, user_attrs={"resume": rows[1].run_dir})
+    lock = RunLock(rows[2].run_dir)
+    assert lock.acquire()
+    try:
+        worker.change(sweep, keep=1)
+        assert all((Path(rows[n].run_dir) / "model").is_dir() for n in (0, 1, 2))
+    finally:
+        lock.release()
+    worker.change(sweep, keep=1)  # the writer gone: trial 2's goes, trial 1's still waits
+    assert (Path(rows[1].run_dir) / "model").is_dir()
+    assert not (Path(rows[2].run_dir) / "model").exists()
+
+
+def test_a_worker_says_once_that_the_trials_left_will_not_fit(
+    classification_recipe, tmp_path, monkeypatch
+):
+    from collections import namedtuple
+
+    from workbench.sweeps import keep
+
+    sweep = _make(classification_recipe, tmp_path, [LR], trials=3, sampler="random")
+    _fake_trials(monkeypatch, [0.1, 0.2, 0.3])
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(keep.shutil, "disk_usage", lambda _: usage(0, 0, 1))
+    said: list[str] = []
+    run_worker(sweep, say=said.append)
+    hints = [line for line in said if "will not fit" in line or "--keep 3" in line]
+    assert len(hints) == 1 and "the 2 still to run" in hints[0], said

@@ -92,7 +92,7 @@ def cmd_sweep(args) -> int:
             if args.target == "show":
                 raise WorkbenchError(f"sweep show: {flags} not for show")
             raise WorkbenchError(
-                f"sweep join: {flags} set when a sweep is made; join takes --trials "
+                f"sweep {args.target}: {flags} set when a sweep is made; it takes --trials "
                 "(a new total), --keep, --seed (this worker's) and --queue"
             )
         if args.target == "show":
@@ -154,9 +154,9 @@ def _create(args) -> int:
 
 
 def _keeping(keep: int | None) -> str:
-    if keep is None:
-        return ""
-    return f"; the best {keep} trial{'s' if keep > 1 else ''} keep their models"
+    from workbench.sweeps.keep import keeping
+
+    return "" if keep is None else f"; {keeping(keep)}"
 
 
 def _queue_workers(sweep, queue, workers: int, console) -> int:
@@ -177,6 +177,11 @@ def _join(args) -> int:
 
     if args.queue is not None and args.queue < 1:
         raise WorkbenchError("--queue must be at least 1")
+    if args.queue is not None and args.seed is not None:
+        # One seed for every queued worker would have them propose the same values.
+        raise WorkbenchError(
+            "sweep join: --seed is for a worker run here; queued workers each take their own"
+        )
     sweep = open_sweep(args.sweep, args.study, Path(args.dir) if args.dir else None)
     console = PipeSafeConsole()
     if args.trials is not None or args.keep is not None:
@@ -195,6 +200,8 @@ def _join(args) -> int:
         from workbench.runs.queue import Queue
 
         return _queue_workers(sweep, Queue.open(), args.queue, console)
+    if args.keep is not None and args.trials is None:  # a setting changed: no worker started
+        return 0
     console.print(f"sweep {sweep.folder}: joining", highlight=False, soft_wrap=True)
     return _work(sweep, console, seed=args.seed)
 

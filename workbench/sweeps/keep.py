@@ -1,13 +1,14 @@
 """What a sweep keeps of its trials' runs.
 
-Every trial is an ordinary run: its model and its checkpoints (about four times
-the model: weights, AdamW's two moments, the best weights) stay in its folder.
-A 20-trial sweep of MiniLM keeps 9 GB that way, of BERT-base about 44 GB. With
-``[sweep] keep = N`` (or ``--keep N``), only the best N completed trials keep
-their model; the others, pruned ones included, lose their ``model/`` and
-``checkpoints/`` as soon as they end or fall out of the best N. Their events,
-reports and recipe stay, so every table, curve and report of the sweep is whole,
-and a note in the folder says why the model is gone and how to train it again.
+Every trial is an ordinary run: a completed one keeps its model, a pruned or
+stopped one its checkpoint too (about five times the model, for `run --resume`).
+A 20-trial pruned sweep of MiniLM keeps about 6 GB that way, of BERT-base about
+35 GB. With ``[sweep] keep = N`` (or ``--keep N``), only the best N completed
+trials keep their model; the others (pruned and failed ones too) lose their
+``model/`` and ``checkpoints/`` as soon as they end or fall out of the best N.
+Their events, reports and recipe stay, so every table, curve and report of the
+sweep is whole, and a note in the folder says why the model is gone and how to
+train it again. Each machine's workers tidy its own folders.
 """
 
 from __future__ import annotations
@@ -17,11 +18,18 @@ import os
 import shutil
 from pathlib import Path
 
-from workbench.runs.folder import CHECKPOINTS, MODEL, MODEL_REMOVED, RECIPE
+from workbench.runs.folder import CHECKPOINTS, MODEL, MODEL_REMOVED, RECIPE, RunLock
 from workbench.sweeps.study import Sweep
 
 # A trial whose run may still be needed: running, or waiting to be resumed.
 _BUSY = ("RUNNING", "WAITING")
+
+
+def keeping(keep: int) -> str:
+    """``keep`` in words: "only the best 3 trials keep their models"."""
+    if keep == 1:
+        return "only the best trial keeps its model"
+    return f"only the best {keep} trials keep their models"
 
 
 def kept_runs(sweep: Sweep, trials) -> set[str]:
@@ -47,25 +55,33 @@ def tidy(sweep: Sweep, study) -> list[Path]:
     removed = []
     for trial in trials:
         run_dir = trial.user_attrs.get("run_dir")
-        if trial.state.name not in ("COMPLETE", "PRUNED") or not run_dir or run_dir in needed:
+        if trial.state.name in _BUSY or not run_dir or run_dir in needed:
             continue
         folder = Path(run_dir)
         if not folder.is_dir():  # another machine's, or removed by hand
             continue
         if not any((folder / name).exists() for name in (MODEL, CHECKPOINTS)):
             continue
-        trials_ = "trial" if keep == 1 else "trials"
-        why = (
-            f"its model and checkpoints were removed by sweep {sweep.spec.name} (keep = "
-            f"{keep}: only the best {keep} {trials_} keep theirs); to train it again: "
-            f"workbench run {folder / RECIPE}"
-        )
-        with contextlib.suppress(OSError):  # a full disk: the removal is what frees it
-            (folder / MODEL_REMOVED).write_text(why + "\n", encoding="utf-8")
-        for name in (MODEL, CHECKPOINTS):
-            _remove(folder / name)
+        lock = RunLock(folder)
+        if not lock.acquire():  # being written: a `run --resume` by hand, say
+            continue
+        try:
+            _remove_model(sweep, folder, keep)
+        finally:
+            lock.release()
         removed.append(folder)
     return removed
+
+
+def _remove_model(sweep: Sweep, folder: Path, keep: int) -> None:
+    why = (
+        f"its model and checkpoints were removed by sweep {sweep.spec.name} (keep = "
+        f"{keep}: {keeping(keep)}); to train it again: workbench run {folder / RECIPE}"
+    )
+    with contextlib.suppress(OSError):  # a full disk: the removal is what frees it
+        (folder / MODEL_REMOVED).write_text(why + "\n", encoding="utf-8")
+    for name in (MODEL, CHECKPOINTS):
+        _remove(folder / name)
 
 
 def _remove(path: Path) -> None:

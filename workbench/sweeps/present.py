@@ -90,10 +90,9 @@ def trials_table(sweep: Sweep, rows: list[TrialRow]) -> Table:
             _where(row),
         )
     if sweep.spec.keep is not None:  # the other rows' folders have no model: say why
-        table.caption = (
-            f"models kept: the best {sweep.spec.keep} completed trial"
-            f"{'s' if sweep.spec.keep > 1 else ''} (keep = {sweep.spec.keep})"
-        )
+        from workbench.sweeps.keep import keeping
+
+        table.caption = f"keep = {sweep.spec.keep}: {keeping(sweep.spec.keep)}"
     return table
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.runs.files import write_json_atomic
 from workbench.runs.folder import RUN_FOLDER_PREFIX
 from workbench.runs.processes import process_alive
 from workbench.sweeps.keep import disk_hint, tidy
@@ -132,8 +133,8 @@ def change(sweep: Sweep, trials: int | None = None, keep: Any = KEEP_AS_IT_IS) -
     """A new total (more trials for a sweep that has run its own, or is still
     running) and what its trials keep (``keep``: a number, None for all); every
     worker, on any machine, goes on with them. Returns how many trials it had."""
-    if trials is not None and sweep.spec.sampler == "grid":
-        points = grid_size(sweep.spec.parameters())
+    points = grid_size(sweep.spec.parameters()) if sweep.spec.sampler == "grid" else None
+    if trials is not None and points is not None and trials != points:
         raise WorkbenchError(
             f"sweep {sweep.folder}: a grid sweep runs its {points} points; --trials cannot "
             "change that (make a sweep with a larger grid)"
@@ -142,6 +143,7 @@ def change(sweep: Sweep, trials: int | None = None, keep: Any = KEEP_AS_IT_IS) -
         raise WorkbenchError(f"sweep --trials: a whole number, at least 1: {trials}")
     study = sweep.study()
     with _turn(sweep):  # not while another worker here counts and asks
+        refresh(sweep.spec, study)  # another machine may have changed it since
         count, _ = counted(study)
         if trials is not None and trials < count:
             raise WorkbenchError(
@@ -156,9 +158,7 @@ def change(sweep: Sweep, trials: int | None = None, keep: Any = KEEP_AS_IT_IS) -
         study.set_user_attr("workbench", kept)
         for name, value in changes.items():
             setattr(sweep.spec, name, value)
-        (sweep.folder / SPEC).write_text(
-            json.dumps(asdict(sweep.spec), indent=2) + "\n", encoding="utf-8"
-        )
+        write_json_atomic(sweep.folder / SPEC, asdict(sweep.spec))  # read by others meanwhile
     if "keep" in changes:
         tidy(sweep, study)  # what the new setting no longer keeps goes now, not later
     return count

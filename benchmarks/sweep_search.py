@@ -394,7 +394,7 @@ def equal_steps(args, results: dict[str, list[dict]]) -> None:
             f"{r['seed']:>4} {r['steps']:>6,}/{r['budget']:<6,} {r['trials']:>6} "
             f"{r['best_dev']:>11.4f} / {r['full_best_dev']:.4f} "
             f"{r['held']:>11.4f} / {r['full_held']:.4f} "
-            f"{reached if reached is not None else 'not reached':>27} / "
+            f"{f'{reached:,}' if reached is not None else 'not reached':>27} / "
             f"{r['full_steps_to_best']:,}"
         )
     diffs = [r["best_dev"] - r["full_best_dev"] for r in rows]
@@ -421,19 +421,20 @@ def plot_equal_steps(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for i, row in enumerate(rows):
-        for key, color, label in (("curve", "C0", "tpe, median pruner (more trials)"),
-                                  ("full_curve", "C2", "tpe-full, no pruner")):  # fmt: skip
+    fig, axes = plt.subplots(1, len(rows), figsize=(3 * len(rows), 3.4), sharey=True)
+    for ax, row in zip(axes if len(rows) > 1 else [axes], rows):
+        for key, color, label in (("full_curve", "C2", "no pruner (20 trials)"),
+                                  ("curve", "C0", "median pruner, more trials")):  # fmt: skip
             xs, ys = zip(*row[key])
-            ax.plot(xs, ys, "-", drawstyle="steps-post", alpha=0.8, color=color,
-                    label=label if i == 0 else None)  # fmt: skip
-    ax.set_xlabel("optimizer steps trained (all trials so far)")
-    ax.set_ylabel("best dev accuracy so far")
-    ax.set_title("SST-2 sweeps at equal steps: pruned (given more trials) against unpruned")
-    ax.legend()
+            ax.plot(xs, ys, "-", drawstyle="steps-post", color=color, label=label)
+        ax.set_title(f"seed {row['seed']}")
+        ax.set_ylim(0.78, 0.85)
+        ax.set_xlabel("steps trained")
+    axes[0].set_ylabel("best dev accuracy so far")
+    axes[0].legend(loc="lower right", fontsize=8)
+    fig.suptitle("SST-2 sweeps at equal steps: pruned (given more trials) against unpruned")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
 
 
 def plot(results: dict[str, list[dict]], path: Path) -> None:

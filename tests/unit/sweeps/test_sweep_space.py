@@ -70,6 +70,7 @@ def test_the_recipe_sweep_table_and_the_command_line_meet(tmp_path):
 trials = 7
 sampler = "random"
 seed = 4
+keep = 3
 [sweep.params]
 "train.learning_rate" = "loguniform(1e-5, 1e-3)"
 "train.batch_size" = [16, 32]
@@ -80,10 +81,13 @@ seed = 4
     # `workbench run` trains the recipe as it stands: the table is not a setting.
     assert "[sweep" not in recipe.to_toml()
     space, settings = sweep_settings(recipe, ["train.batch_size=choice(8, 64)"], trials=None)
-    assert settings == {"trials": 7, "sampler": "random", "pruner": "median", "seed": 4}
+    assert settings == {"trials": 7, "sampler": "random", "pruner": "median", "seed": 4, "keep": 3}
     by_name = {p.name: p for p in space}
     assert by_name["train.batch_size"].values == (8, 64)  # the command line wins
     assert by_name["train.learning_rate"].kind == "loguniform"
+    # The command line's --keep wins too; "all" keeps every trial's model.
+    assert sweep_settings(recipe, [], keep="all")[1]["keep"] is None
+    assert sweep_settings(recipe, [], keep="5")[1]["keep"] == 5
 
 
 def test_a_grid_larger_than_the_trials_is_refused_and_a_grid_sets_its_count(tmp_path):

@@ -199,7 +199,9 @@ def main() -> None:
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--eval-steps", type=int, help="evaluate every N steps, not each epoch")
     parser.add_argument("--arms", nargs="+", default=DEFAULT_ARMS, choices=[*ARMS, "shipped"])
-    parser.add_argument("--json", type=Path, default=parser_default_json())
+    parser.add_argument(
+        "--json", type=Path, help="default: benchmarks/sweep_search.json (--equal-steps: in WORK)"
+    )
     parser.add_argument(
         "--collect",
         type=Path,
@@ -223,6 +225,7 @@ def main() -> None:
         results = collect(args.collect, ["tpe", "tpe-full"])
         equal_steps(args, results)
         return
+    args.json = args.json or ROOT / "benchmarks" / "sweep_search.json"
     if args.collect:
         results = collect(args.collect, args.arms)
         args.seeds = sorted({r["seed"] for rows in results.values() for r in rows})
@@ -403,16 +406,12 @@ def equal_steps(args, results: dict[str, list[dict]]) -> None:
         f"\nbest dev, pruned minus not: {mean_sd(diffs)} (mean ± sd over {len(rows)} seeds); "
         f"held-out: {mean_sd(held)}"
     )
-    out = args.json if args.json != parser_default_json() else work / "equal_steps.json"
+    out = args.json or work / "equal_steps.json"
     kept = {"collect": [str(w) for w in args.collect], "work": str(work)}
     out.write_text(json.dumps({"args": kept, "equal_steps": rows}, indent=1))
     print(f"JSON: {out}")
     if args.plot:
         plot_equal_steps(rows, args.plot)
-
-
-def parser_default_json() -> Path:
-    return ROOT / "benchmarks" / "sweep_search.json"
 
 
 def plot_equal_steps(rows: list[dict], path: Path) -> None:
@@ -421,8 +420,9 @@ def plot_equal_steps(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(rows), figsize=(3 * len(rows), 3.4), sharey=True)
-    for ax, row in zip(axes if len(rows) > 1 else [axes], rows):
+    fig, grid = plt.subplots(1, len(rows), figsize=(3 * len(rows), 3.4), sharey=True, squeeze=False)
+    axes = grid[0]
+    for ax, row in zip(axes, rows):
         for key, color, label in (("full_curve", "C2", "no pruner (20 trials)"),
                                   ("curve", "C0", "median pruner, more trials")):  # fmt: skip
             xs, ys = zip(*row[key])

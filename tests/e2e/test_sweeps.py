@@ -454,6 +454,7 @@ def _fake_trials(monkeypatch, values, pruned=()):
         (folder / "checkpoints" / "step-4").mkdir(parents=True)
         (folder / "events.jsonl").write_text("")
         trial.set_user_attr("run_dir", str(folder))
+        self.run_dir = str(folder)  # as the real one records its trial's folder
         if trial.number in pruned:
             self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         else:

@@ -19,10 +19,7 @@ import shutil
 from pathlib import Path
 
 from workbench.runs.folder import CHECKPOINTS, MODEL, MODEL_REMOVED, RECIPE, RunLock
-from workbench.sweeps.study import Sweep
-
-# A trial whose run may still be needed: running, or waiting to be resumed.
-_BUSY = ("RUNNING", "WAITING")
+from workbench.sweeps.study import Sweep, refresh
 
 
 def keeping(keep: int) -> str:
@@ -32,32 +29,22 @@ def keeping(keep: int) -> str:
     return f"only the best {keep} trials keep their models"
 
 
-def kept_runs(sweep: Sweep, trials) -> set[str]:
-    """The run folders of the best ``keep`` completed trials."""
-    keep = sweep.spec.keep
-    sign = 1 if sweep.spec.direction == "minimize" else -1
-    done = sorted(
-        (t for t in trials if t.state.name == "COMPLETE" and t.value is not None),
-        key=lambda t: (sign * t.value, t.number),
-    )
-    return {t.user_attrs.get("run_dir") for t in done[: keep or len(done)]}
-
-
 def tidy(sweep: Sweep, study) -> list[Path]:
     """Remove the model and checkpoints of this machine's trial runs that the
-    sweep's ``keep`` no longer keeps; the folders they were removed from."""
-    keep = sweep.spec.keep
+    sweep's ``keep`` (as the study holds it now) no longer keeps; the folders they
+    were removed from."""
+    keep = refresh(sweep.spec, study).keep
     if keep is None:
         return []
-    trials = study.get_trials(deepcopy=False)
-    busy = [t.user_attrs for t in trials if t.state.name in _BUSY]
-    needed = kept_runs(sweep, trials) | {a.get(k) for a in busy for k in ("run_dir", "resume")}
+    rows = sweep.trials(study)
+    busy = [r for r in rows if r.state in ("running", "waiting")]  # may still need theirs
+    needed = {r.run_dir for r in sweep.ranked(rows)[:keep]}
+    needed |= {r.run_dir for r in busy} | {r.resume for r in busy}
     removed = []
-    for trial in trials:
-        run_dir = trial.user_attrs.get("run_dir")
-        if trial.state.name in _BUSY or not run_dir or run_dir in needed:
+    for row in rows:
+        if not row.run_dir or row.run_dir in needed:  # a busy trial's is needed too
             continue
-        folder = Path(run_dir)
+        folder = Path(row.run_dir)
         if not folder.is_dir():  # another machine's, or removed by hand
             continue
         if not any((folder / name).exists() for name in (MODEL, CHECKPOINTS)):

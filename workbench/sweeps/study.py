@@ -72,6 +72,7 @@ class TrialRow:
     steps: int | None = None
     seconds: float | None = None
     retry_of: int | None = None
+    resume: str | None = None  # a retry's: the run folder it goes on from
     error: str | None = None
     intermediate: dict[int, float] = field(default_factory=dict)
 
@@ -277,7 +278,7 @@ class Sweep:
             raise WorkbenchError(f"{self.folder}: its study file is gone ({url})")
         storage = open_storage(url, retry_callback)
         try:
-            study = optuna.load_study(
+            return optuna.load_study(
                 study_name=self.spec.study,
                 storage=storage,
                 sampler=make_sampler(self.spec, self.spec.seed if seed is None else seed),
@@ -287,7 +288,6 @@ class Sweep:
             raise WorkbenchError(
                 f"storage {shown_url(url)}: holds no sweep named {self.spec.study!r}"
             ) from None
-        return study
 
     def trials(self, study=None) -> list[TrialRow]:
         """Every trial, in the order they were asked for."""
@@ -313,19 +313,23 @@ class Sweep:
                     steps=attrs.get("steps"),
                     seconds=seconds,
                     retry_of=attrs.get("retry_of"),
+                    resume=attrs.get("resume"),
                     error=attrs.get("error"),
                     intermediate=dict(t.intermediate_values),
                 )
             )
         return rows
 
+    def ranked(self, rows: list[TrialRow]) -> list[TrialRow]:
+        """The completed trials, best first (of equal values, the earlier trial)."""
+        sign = 1 if self.spec.direction == "minimize" else -1
+        done = [r for r in rows if r.state == "completed" and r.value is not None]
+        return sorted(done, key=lambda r: (sign * r.value, r.number))  # type: ignore[operator]
+
     def best(self, rows: list[TrialRow]) -> TrialRow | None:
         """The completed trial with the best value."""
-        done = [r for r in rows if r.state == "completed" and r.value is not None]
-        if not done:
-            return None
-        pick = min if self.spec.direction == "minimize" else max
-        return pick(done, key=lambda r: r.value)  # type: ignore[arg-type, return-value]
+        ranked = self.ranked(rows)
+        return ranked[0] if ranked else None
 
     def overrides(self, values: dict[str, Any]) -> list[str]:
         """``--set`` items for a trial's values."""

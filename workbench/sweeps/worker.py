@@ -196,15 +196,13 @@ def run_worker(
             trial.set_user_attr("worker_host", socket.gethostname())
             trial.set_user_attr("worker_pid", os.getpid())
         trial_runner(trial)
-        refresh(sweep.spec, study)  # `sweep join --keep` may have changed it meanwhile
-        tidy(sweep, study)
-        if not hinted:  # once, from the first trial's folder: will the rest fit?
-            run_dir = study._storage.get_trial_user_attrs(trial._trial_id).get("run_dir")
-            if run_dir:
-                hinted = True
-                hint = disk_hint(sweep, Path(run_dir), sweep.spec.trials - counted(study)[0])
-                if hint:
-                    say(hint)
+        tidy(sweep, study)  # with the study's keep: `sweep join --keep` may have changed it
+        if not hinted and trial_runner.run_dir:  # once, from the first trial's folder
+            hinted = True
+            remaining = sweep.spec.trials - counted(study)[0]
+            hint = disk_hint(sweep, Path(trial_runner.run_dir), remaining)
+            if hint:
+                say(hint)
     return trial_runner.runs
 
 
@@ -241,6 +239,7 @@ class _Trial:
         self.sweep, self.study, self.stop, self.say = sweep, study, stop, say
         self.params = sweep.spec.parameters()
         self.runs = 0
+        self.run_dir: str | None = None  # the last trial's run folder
 
     def __call__(self, trial) -> None:
         import optuna
@@ -265,7 +264,7 @@ class _Trial:
             heartbeat.close()
         self.runs += 1
         attrs = self.study._storage.get_trial_user_attrs(trial._trial_id)
-        run_dir = attrs.get("run_dir") or _run_dir_from(log)
+        run_dir = self.run_dir = attrs.get("run_dir") or _run_dir_from(log)
         summary = _summary(run_dir)
         if summary is not None:
             trial.set_user_attr("steps", summary.steps)
